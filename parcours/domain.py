@@ -1,0 +1,531 @@
+"""The pathway's vocabulary: stages, statuses, roles, and every message that crosses Temporal.
+
+This module is imported by workflow code (passed through the sandbox), so it must stay
+deterministic and light: dataclasses, enums and pure functions over them, nothing else.
+
+Every workflow, activity, update and query takes one dataclass and returns one; fields added
+later must have defaults so that running cases (and committed histories) still decode.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Stage(StrEnum):
+    ARRIVAL = "arrival"
+    FRANCIZATION = "francization"
+    EMPLOYMENT = "employment"
+    COMMUNITY = "community"
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage.ARRIVAL,
+    Stage.FRANCIZATION,
+    Stage.EMPLOYMENT,
+    Stage.COMMUNITY,
+)
+
+
+def next_stage(stage: Stage) -> Stage | None:
+    i = STAGES.index(stage)
+    return STAGES[i + 1] if i + 1 < len(STAGES) else None
+
+
+class CaseStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+
+
+OPEN_STATUSES = (CaseStatus.ACTIVE, CaseStatus.PAUSED)
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+    DIRECTOR = "director"
+
+
+class GreetingOutcome(StrEnum):
+    GREETED = "greeted"
+    DECLINED = "declined"
+    NO_SHOW = "no_show"
+
+
+# The 17 administrative regions of Quebec, as slugs.
+REGIONS: tuple[str, ...] = (
+    "bas-saint-laurent",
+    "saguenay-lac-saint-jean",
+    "capitale-nationale",
+    "mauricie",
+    "estrie",
+    "montreal",
+    "outaouais",
+    "abitibi-temiscamingue",
+    "cote-nord",
+    "nord-du-quebec",
+    "gaspesie-iles-de-la-madeleine",
+    "chaudiere-appalaches",
+    "laval",
+    "lanaudiere",
+    "laurentides",
+    "monteregie",
+    "centre-du-quebec",
+)
+
+DOSSIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+OFFICER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
+IATA_RE = re.compile(r"^[A-Z]{3}$")
+
+WORKFLOW_ID_PREFIX = "newcomer-"
+
+
+def workflow_id_for(dossier: str) -> str:
+    """The workflow id of a dossier: the only key of a case, and free of personal data."""
+    return f"{WORKFLOW_ID_PREFIX}{dossier}"
+
+
+def dossier_of(workflow_id: str) -> str:
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
+
+
+# --------------------------------------------------------------------------------------------
+# Policy: the clocks of each stage, in seconds, snapshotted into every case at its start.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StagePolicy:
+    deadline: int
+    remind_after: int
+    escalate_after: int
+    escalate_again_after: int
+
+    def threshold(self, level: int) -> int:
+        """Seconds of silence after which the case reaches escalation `level` (1-3)."""
+        return (self.remind_after, self.escalate_after, self.escalate_again_after)[level - 1]
+
+
+@dataclass
+class PolicySnapshot:
+    arrival: StagePolicy
+    francization: StagePolicy
+    employment: StagePolicy
+    community: StagePolicy
+    name: str = "default"
+    # The first meeting, which produces the action plan, is due within this many working days
+    # of arrival.
+    plan_due_working_days: int = 5
+
+    def for_stage(self, stage: Stage) -> StagePolicy:
+        policy: StagePolicy = getattr(self, stage.value)
+        return policy
+
+
+# --------------------------------------------------------------------------------------------
+# Intake
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NewcomerApproval:
+    """A visa approval as handed over by the operators: the case's personal data.
+
+    None of these fields ever goes into a workflow id, a search attribute or a log line.
+    """
+
+    dossier: str
+    full_name: str
+    email: str
+    arrival_date: str  # ISO date, YYYY-MM-DD
+    region: str
+    phone: str | None = None
+    language: str = "fr"
+    airport: str = "YUL"
+    french_level: int | None = None
+    occupation: str | None = None
+    regulated_profession: bool = False
+    household_size: int = 1
+
+
+@dataclass
+class PlanItem:
+    stage: Stage
+    text: str
+
+
+@dataclass
+class StageRecord:
+    stage: Stage
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    approved_by: str | None = None
+    waived: bool = False
+    waiver_reason: str | None = None
+    waived_by: str | None = None
+    deadline_at: datetime | None = None
+
+
+@dataclass
+class CaseState:
+    """Everything a case knows. Carried whole through continue-as-new."""
+
+    approval: NewcomerApproval
+    policy: PolicySnapshot
+    status: CaseStatus = CaseStatus.ACTIVE
+    stage: Stage | None = Stage.ARRIVAL
+    officer_id: str | None = None
+    stages: list[StageRecord] = field(default_factory=list)
+    plan: list[PlanItem] = field(default_factory=list)
+    plan_filed_at: datetime | None = None
+    plan_filed_by: str | None = None
+    plan_revision: int = 0
+    plan_due_at: datetime | None = None
+    greeting: GreetingOutcome | None = None
+    greeting_recorded_by: str | None = None
+    greeting_recorded_at: datetime | None = None
+    escalation_level: int = 0
+    # The stall clock: last officer activity in the current stage (stage entry counts; for
+    # arrival, never earlier than the arrival day).
+    clock_anchor: datetime | None = None
+    overdue: bool = False
+    paused_at: datetime | None = None
+    paused_by: str | None = None
+    pause_reason: str | None = None
+    notes_count: int = 0
+    last_activity_at: datetime | None = None
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    # Business-step counter: with the workflow id it keys every side effect (audit rows,
+    # emails), so retries are idempotent and continue-as-new never reuses a key.
+    step: int = 0
+    runs: int = 1
+
+    def record(self, stage: Stage) -> StageRecord:
+        return next(r for r in self.stages if r.stage == stage)
+
+    @property
+    def stalled_since(self) -> datetime | None:
+        return self.clock_anchor if self.escalation_level > 0 else None
+
+
+@dataclass
+class CaseInput:
+    """The workflow's single input: a new case, or a case carried over by continue-as-new."""
+
+    approval: NewcomerApproval
+    policy: PolicySnapshot
+    state: CaseState | None = None
+    # Tests set this to force continue-as-new once history passes that many events;
+    # 0 leaves the decision to the server's suggestion.
+    continue_as_new_after_events: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# People's actions (update inputs). The interface (CLI, web) authenticates the person and
+# resolves them from the roster into an Actor; the workflow checks the claims against the
+# case (assigned officer, region) synchronously in its validators.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Actor:
+    officer_id: str
+    role: Role = Role.OFFICER
+    region: str | None = None
+    active: bool = True
+
+
+@dataclass
+class GreetingReport:
+    actor: Actor
+    outcome: GreetingOutcome = GreetingOutcome.GREETED
+
+
+@dataclass
+class PlanFiling:
+    actor: Actor
+    items: list[PlanItem] = field(default_factory=list)
+
+
+@dataclass
+class ProgressNote:
+    actor: Actor
+    note: str
+
+
+@dataclass
+class StageApproval:
+    actor: Actor
+    stage: Stage
+    note: str = ""
+
+
+@dataclass
+class StageWaiver:
+    actor: Actor
+    stage: Stage
+    reason: str
+
+
+@dataclass
+class Reassignment:
+    actor: Actor
+    new_officer: Actor
+
+
+@dataclass
+class PauseRequest:
+    actor: Actor
+    reason: str
+
+
+@dataclass
+class ResumeRequest:
+    actor: Actor
+
+
+@dataclass
+class Withdrawal:
+    reason: str
+    recorded_by: str = "operator"
+
+
+@dataclass
+class CaseQuery:
+    """Query input (kept as a dataclass so fields can be added)."""
+
+    include_plan: bool = True
+
+
+@dataclass
+class StageView:
+    stage: Stage
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    approved_by: str | None = None
+    waived: bool = False
+    waiver_reason: str | None = None
+    deadline_at: datetime | None = None
+
+
+@dataclass
+class CaseView:
+    """What a query or an update answers: the case as officers and supervisors see it."""
+
+    dossier: str
+    status: CaseStatus
+    stage: Stage | None
+    officer: str | None
+    region: str
+    language: str
+    arrival_date: str
+    escalation_level: int
+    stalled_since: datetime | None
+    overdue: bool
+    plan: list[PlanItem]
+    plan_revision: int
+    plan_due_at: datetime | None
+    greeting: GreetingOutcome | None
+    stages: list[StageView]
+    paused_at: datetime | None = None
+    pause_reason: str | None = None
+    notes_count: int = 0
+    last_activity_at: datetime | None = None
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    runs: int = 1
+
+    def to_json(self) -> dict[str, object]:
+        """The public JSON shape of `parcours status --json` and the web API."""
+
+        def iso(d: datetime | None) -> str | None:
+            return d.isoformat() if d else None
+
+        return {
+            "dossier": self.dossier,
+            "status": self.status.value,
+            "stage": self.stage.value if self.stage else None,
+            "officer": self.officer,
+            "region": self.region,
+            "language": self.language,
+            "arrival_date": self.arrival_date,
+            "escalation_level": self.escalation_level,
+            "stalled_since": iso(self.stalled_since),
+            "overdue": self.overdue,
+            "plan": [{"stage": i.stage.value, "text": i.text} for i in self.plan],
+            "plan_revision": self.plan_revision,
+            "plan_due_at": iso(self.plan_due_at),
+            "greeting": self.greeting.value if self.greeting else None,
+            "stages": [
+                {
+                    "stage": s.stage.value,
+                    "started_at": iso(s.started_at),
+                    "completed_at": iso(s.completed_at),
+                    "approved_by": s.approved_by,
+                    "waived": s.waived,
+                    "waiver_reason": s.waiver_reason,
+                    "deadline_at": iso(s.deadline_at),
+                }
+                for s in self.stages
+            ],
+            "paused_at": iso(self.paused_at),
+            "pause_reason": self.pause_reason,
+            "notes_count": self.notes_count,
+            "last_activity_at": iso(self.last_activity_at),
+            "started_at": iso(self.started_at),
+            "closed_at": iso(self.closed_at),
+            "close_reason": self.close_reason,
+        }
+
+
+def view_of(state: CaseState, include_plan: bool = True) -> CaseView:
+    a = state.approval
+    return CaseView(
+        dossier=a.dossier,
+        status=state.status,
+        stage=state.stage,
+        officer=state.officer_id,
+        region=a.region,
+        language=a.language,
+        arrival_date=a.arrival_date,
+        escalation_level=state.escalation_level,
+        stalled_since=state.stalled_since,
+        overdue=state.overdue,
+        plan=list(state.plan) if include_plan else [],
+        plan_revision=state.plan_revision,
+        plan_due_at=state.plan_due_at,
+        greeting=state.greeting,
+        stages=[
+            StageView(
+                stage=r.stage,
+                started_at=r.started_at,
+                completed_at=r.completed_at,
+                approved_by=r.approved_by,
+                waived=r.waived,
+                waiver_reason=r.waiver_reason,
+                deadline_at=r.deadline_at,
+            )
+            for r in state.stages
+        ],
+        paused_at=state.paused_at,
+        pause_reason=state.pause_reason,
+        notes_count=state.notes_count,
+        last_activity_at=state.last_activity_at,
+        started_at=state.started_at,
+        closed_at=state.closed_at,
+        close_reason=state.close_reason,
+        runs=state.runs,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Activity messages
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseSnapshot:
+    """The read model's projection of a case, written with every audit event."""
+
+    dossier: str
+    region: str
+    language: str
+    arrival_date: str
+    status: CaseStatus
+    stage: Stage | None
+    officer_id: str | None
+    escalation_level: int
+    stalled_since: datetime | None
+    overdue: bool
+    stage_started_at: datetime | None
+    last_activity_at: datetime | None
+    started_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass
+class RegisterCase:
+    """Open (or find) the case in the read model and pick its officer."""
+
+    workflow_id: str
+    approval: NewcomerApproval
+    snapshot: CaseSnapshot
+
+
+@dataclass
+class Assignment:
+    officer_id: str | None
+    # True when no officer of the region could take the case.
+    unassigned: bool = False
+
+
+@dataclass
+class CaseEvent:
+    """One line of the audit trail, with the projection it leaves behind.
+
+    `key` (workflow id + business step) makes the write idempotent.
+    """
+
+    key: str
+    workflow_id: str
+    kind: str
+    at: datetime
+    snapshot: CaseSnapshot
+    actor: str | None = None
+    stage: Stage | None = None
+    detail: str | None = None
+    # Free text (notes, reasons): personal data; kept in the audit table, never logged.
+    text: str | None = None
+
+
+@dataclass
+class EventRecorded:
+    key: str
+    duplicate: bool = False
+
+
+class Audience(StrEnum):
+    NEWCOMER = "newcomer"
+    OFFICER = "officer"  # the officer named in `officer_id`
+    SUPERVISORS = "supervisors"  # supervisors of `region`
+    DIRECTORS = "directors"
+
+
+@dataclass
+class Notification:
+    """An email to send exactly once: `key` is the outbox's unique idempotency key."""
+
+    key: str
+    workflow_id: str
+    template: str
+    audience: Audience
+    region: str
+    language: str = "fr"
+    arrival_date: str | None = None
+    officer_id: str | None = None
+    # Only for Audience.NEWCOMER: the newcomer's address and name (never logged).
+    recipient_email: str | None = None
+    recipient_name: str | None = None
+    # Template context: plain JSON values only (str, int, bool, lists and dicts of them).
+    context: dict[str, Any] = field(default_factory=dict)
+    # Workflow time at which the notice was decided: decides whether the newcomer's language
+    # may stand beside the French (first six months after arrival only).
+    decided_at: datetime | None = None
+
+
+@dataclass
+class NotificationOutcome:
+    key: str
+    status: str  # "sent", "already_sent", "no_recipient", "rejected"
+    recipients: int = 0
