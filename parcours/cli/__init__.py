@@ -1,0 +1,1 @@
+"""`parcours`: the command line of officers, supervisors and operators."""

@@ -1,0 +1,282 @@
+"""Officer and supervisor actions on one case, and `parcours status`.
+
+Each action resolves the person from the roster first (an unknown id fails before Temporal is
+contacted), then runs one workflow update; the workflow's validators decide whether the
+person may act, and their refusal is the error line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from parcours.cli import validate
+from parcours.cli.common import Context, add_json_flag
+from parcours.cli.output import dump_json, fields, table
+from parcours.domain import (
+    CaseView,
+    GreetingOutcome,
+    GreetingReport,
+    PauseRequest,
+    PlanFiling,
+    ProgressNote,
+    Reassignment,
+    ResumeRequest,
+    StageApproval,
+    StageWaiver,
+    Withdrawal,
+)
+from parcours.temporal import update_case, view_case
+
+
+def _case(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dossier", metavar="DOSSIER", help="dossier number")
+    add_json_flag(p)
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "status",
+        help="show a case (open or closed)",
+        description="Show the whole state of a case, as the workflow holds it.",
+    )
+    _case(p)
+    p.set_defaults(handler=status)
+
+    p = sub.add_parser(
+        "greet",
+        help="record the airport greeting",
+        description="Record that the newcomer was greeted at the airport (or declined).",
+    )
+    _case(p)
+    p.add_argument("--officer", required=True, help="id of the officer recording it")
+    outcome = p.add_mutually_exclusive_group()
+    outcome.add_argument("--declined", action="store_true", help="the newcomer declined")
+    outcome.add_argument("--no-show", action="store_true", help="the newcomer did not show up")
+    p.set_defaults(handler=greet)
+
+    p = sub.add_parser(
+        "plan",
+        help="file the individualized action plan",
+        description="File (or revise) the action plan: one --item per action, "
+        'as "STAGE: text" with STAGE one of arrival, francization, employment, community. '
+        "Arrival cannot be approved until a plan is on file.",
+    )
+    _case(p)
+    p.add_argument("--officer", required=True, help="id of the assigned officer")
+    p.add_argument(
+        "--item",
+        required=True,
+        action="append",
+        metavar='"STAGE: text"',
+        help="an action of the plan (repeat for several)",
+    )
+    p.set_defaults(handler=plan)
+
+    p = sub.add_parser(
+        "progress",
+        help="record an officer check-in (resets the stall clock)",
+        description="Record a check-in with the newcomer; it returns the case to "
+        "escalation level 0 and restarts the stall clock.",
+    )
+    _case(p)
+    p.add_argument("--officer", required=True, help="id of the officer")
+    p.add_argument("--note", required=True, help="what happened (kept in the audit trail)")
+    p.set_defaults(handler=progress)
+
+    p = sub.add_parser(
+        "complete-stage",
+        help="approve the current stage",
+        description="Approve the current stage (assigned officer, or a supervisor/director); "
+        "the case moves to the next stage, or closes after community.",
+    )
+    _case(p)
+    p.add_argument("--stage", required=True, help="the stage being approved (must be current)")
+    p.add_argument("--officer", required=True, help="id of the approving officer")
+    p.add_argument("--note", default="", help="optional note")
+    p.set_defaults(handler=complete_stage)
+
+    p = sub.add_parser(
+        "waive",
+        help="waive a stage (supervisors)",
+        description="Waive a stage with a reason, e.g. francization for a newcomer already "
+        "at level 7 or more.",
+    )
+    _case(p)
+    p.add_argument("--stage", required=True, help="the stage to waive")
+    p.add_argument("--by", required=True, help="id of the supervisor or director")
+    p.add_argument("--reason", required=True, help="why the stage is waived")
+    p.set_defaults(handler=waive)
+
+    p = sub.add_parser(
+        "reassign",
+        help="give the case to another officer (supervisors)",
+        description="Reassign the case; the new officer is told by email.",
+    )
+    _case(p)
+    p.add_argument("--officer", required=True, help="id of the new officer")
+    p.add_argument("--by", required=True, help="id of the supervisor or director")
+    p.set_defaults(handler=reassign)
+
+    p = sub.add_parser(
+        "pause",
+        help="pause the case (stall clocks stop)",
+        description="Pause the case: no reminders or escalations until it is resumed.",
+    )
+    _case(p)
+    p.add_argument("--by", required=True, help="id of the officer or supervisor")
+    p.add_argument("--reason", required=True, help="why the case is paused")
+    p.set_defaults(handler=pause)
+
+    p = sub.add_parser(
+        "resume",
+        help="resume a paused case",
+        description="Resume a paused case; its stall clock restarts now.",
+    )
+    _case(p)
+    p.add_argument("--by", required=True, help="id of the officer or supervisor")
+    p.set_defaults(handler=resume)
+
+    p = sub.add_parser(
+        "withdraw",
+        help="close the case: the newcomer withdrew",
+        description="Close the case with status 'withdrawn' (declined services, left Quebec...).",
+    )
+    _case(p)
+    p.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    p.add_argument("--by", help="id of the officer recording it (default: operator)")
+    p.set_defaults(handler=withdraw)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def show(ctx: Context, view: CaseView, as_json: bool) -> None:
+    if as_json:
+        dump_json(view.to_json(), ctx.out)
+        return
+    fields(
+        [
+            ("dossier", view.dossier),
+            ("status", view.status),
+            ("stage", view.stage),
+            ("officer", view.officer),
+            ("region", view.region),
+            ("language", view.language),
+            ("arrival", view.arrival_date),
+            ("greeting", view.greeting),
+            ("escalation level", view.escalation_level),
+            ("stalled since", view.stalled_since),
+            ("overdue", view.overdue),
+            ("plan due", view.plan_due_at),
+            ("paused since", view.paused_at),
+            ("closed", view.closed_at),
+        ],
+        ctx.out,
+    )
+    if view.stages:
+        ctx.print()
+        table(
+            ["STAGE", "STARTED", "COMPLETED", "APPROVED BY", "WAIVED", "DEADLINE"],
+            [
+                [s.stage, s.started_at, s.completed_at, s.approved_by, s.waived, s.deadline_at]
+                for s in view.stages
+            ],
+            ctx.out,
+        )
+    if view.plan:
+        ctx.print()
+        table(["PLAN", "ACTION"], [[i.stage, i.text] for i in view.plan], ctx.out)
+
+
+async def _act(ctx: Context, args: argparse.Namespace, update: str, arg: object) -> int:
+    dossier = validate.dossier(args.dossier)
+    client = await ctx.client()
+    view = await update_case(client, ctx.settings, dossier, update, arg)
+    show(ctx, view, args.json)
+    return 0
+
+
+async def status(args: argparse.Namespace, ctx: Context) -> int:
+    dossier = validate.dossier(args.dossier)
+    client = await ctx.client()
+    show(ctx, await view_case(client, ctx.settings, dossier), args.json)
+    return 0
+
+
+async def greet(args: argparse.Namespace, ctx: Context) -> int:
+    validate.dossier(args.dossier)
+    outcome = (
+        GreetingOutcome.DECLINED
+        if args.declined
+        else GreetingOutcome.NO_SHOW
+        if args.no_show
+        else GreetingOutcome.GREETED
+    )
+    actor = await ctx.actor(args.officer)
+    return await _act(ctx, args, "record_greeting", GreetingReport(actor=actor, outcome=outcome))
+
+
+async def plan(args: argparse.Namespace, ctx: Context) -> int:
+    validate.dossier(args.dossier)
+    items = [validate.plan_item(i) for i in args.item]
+    actor = await ctx.actor(args.officer)
+    return await _act(ctx, args, "file_plan", PlanFiling(actor=actor, items=items))
+
+
+async def progress(args: argparse.Namespace, ctx: Context) -> int:
+    validate.dossier(args.dossier)
+    note = validate.text(args.note, "--note")
+    actor = await ctx.actor(args.officer)
+    return await _act(ctx, args, "add_progress", ProgressNote(actor=actor, note=note))
+
+
+async def complete_stage(args: argparse.Namespace, ctx: Context) -> int:
+    validate.dossier(args.dossier)
+    stage = validate.stage(args.stage)
+    note = args.note.strip()
+    if len(note) > validate.MAX_TEXT:
+        validate.text(note, "--note")  # raises the length error
+    actor = await ctx.actor(args.officer)
+    return await _act(
+        ctx, args, "approve_stage", StageApproval(actor=actor, stage=stage, note=note)
+    )
+
+
+async def waive(args: argparse.Namespace, ctx: Context) -> int:
+    validate.dossier(args.dossier)
+    stage = validate.stage(args.stage)
+    reason = validate.text(args.reason, "--reason")
+    actor = await ctx.actor(args.by, "--by")
+    return await _act(
+        ctx, args, "waive_stage", StageWaiver(actor=actor, stage=stage, reason=reason)
+    )
+
+
+async def reassign(args: argparse.Namespace, ctx: Context) -> int:
+    validate.dossier(args.dossier)
+    actor = await ctx.actor(args.by, "--by")
+    new_officer = await ctx.actor(args.officer)
+    return await _act(ctx, args, "reassign", Reassignment(actor=actor, new_officer=new_officer))
+
+
+async def pause(args: argparse.Namespace, ctx: Context) -> int:
+    validate.dossier(args.dossier)
+    reason = validate.text(args.reason, "--reason")
+    actor = await ctx.actor(args.by, "--by")
+    return await _act(ctx, args, "pause", PauseRequest(actor=actor, reason=reason))
+
+
+async def resume(args: argparse.Namespace, ctx: Context) -> int:
+    validate.dossier(args.dossier)
+    actor = await ctx.actor(args.by, "--by")
+    return await _act(ctx, args, "resume", ResumeRequest(actor=actor))
+
+
+async def withdraw(args: argparse.Namespace, ctx: Context) -> int:
+    validate.dossier(args.dossier)
+    reason = validate.text(args.reason, "--reason")
+    recorded_by = "operator"
+    if args.by:
+        recorded_by = (await ctx.actor(args.by, "--by")).officer_id
+    return await _act(ctx, args, "withdraw", Withdrawal(reason=reason, recorded_by=recorded_by))

@@ -1,0 +1,191 @@
+"""Supervisors' views: stalled cases (Temporal visibility) and caseloads (the read model)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from parcours import search
+from parcours.cli import validate
+from parcours.cli.common import Context, add_json_flag
+from parcours.cli.output import dump_json, table
+from parcours.domain import STAGES, CaseStatus, dossier_of
+from parcours.errors import ParcoursError
+from parcours.store.caseload import caseload as read_caseload
+from parcours.temporal import WORKFLOW_TYPE
+
+DEFAULT_LIMIT = 100
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "stuck",
+        help="list stalled or overdue cases, most urgent first",
+        description="Active cases at escalation level N or more, or past their stage "
+        "deadline, from Temporal visibility; most urgent first (level, overdue, oldest stall).",
+    )
+    p.add_argument("--stage", help="only this stage")
+    p.add_argument("--region", help="only this region")
+    p.add_argument("--officer", help="only this officer's cases ('unassigned' for none)")
+    p.add_argument(
+        "--min-level", default="1", metavar="N", help="lowest escalation level, 0-3 (default 1)"
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"show at most N cases (default {DEFAULT_LIMIT})",
+    )
+    add_json_flag(p)
+    p.set_defaults(handler=stuck)
+
+    p = sub.add_parser(
+        "caseload",
+        help="open cases per officer, by stage and escalation level",
+        description="Open cases per officer, by stage and escalation level, from the read model "
+        "(the last row counts the cases waiting for an officer).",
+    )
+    p.add_argument("--region", help="only this region")
+    add_json_flag(p)
+    p.set_defaults(handler=caseload)
+
+
+@dataclass
+class StuckCase:
+    dossier: str
+    stage: str | None
+    officer: str | None
+    region: str | None
+    escalation_level: int
+    stalled_since: datetime | None
+    overdue: bool
+
+    def urgency(self) -> tuple[int, int, datetime]:
+        # Highest level first, then overdue, then the longest silence.
+        since = self.stalled_since or datetime.max.replace(tzinfo=UTC)
+        return (-self.escalation_level, 0 if self.overdue else 1, since)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "dossier": self.dossier,
+            "stage": self.stage,
+            "officer": self.officer,
+            "region": self.region,
+            "escalation_level": self.escalation_level,
+            "stalled_since": self.stalled_since.isoformat() if self.stalled_since else None,
+            "overdue": self.overdue,
+        }
+
+
+def stuck_query(
+    *,
+    min_level: int = 1,
+    stage: str | None = None,
+    region: str | None = None,
+    officer: str | None = None,
+) -> str:
+    """The visibility list filter of `parcours stuck`. Every value was validated against a
+    closed vocabulary or an id pattern, so quoting cannot be broken out of."""
+    clauses = [
+        f"WorkflowType = '{WORKFLOW_TYPE}'",
+        f"{search.STATUS.name} = '{CaseStatus.ACTIVE.value}'",
+        f"({search.ESCALATION_LEVEL.name} >= {min_level} OR {search.OVERDUE.name} = true)",
+    ]
+    if stage:
+        clauses.append(f"{search.STAGE.name} = '{stage}'")
+    if region:
+        clauses.append(f"{search.REGION.name} = '{region}'")
+    if officer:
+        clauses.append(f"{search.OFFICER.name} = '{officer}'")
+    return " AND ".join(clauses)
+
+
+async def find_stuck(client: Client, query: str) -> list[StuckCase]:
+    found: list[StuckCase] = []
+    try:
+        async for wf in client.list_workflows(query):
+            attrs = wf.typed_search_attributes
+            officer = attrs.get(search.OFFICER)
+            stage = attrs.get(search.STAGE)
+            found.append(
+                StuckCase(
+                    dossier=dossier_of(wf.id),
+                    stage=stage if stage and stage != search.CLOSED else None,
+                    officer=None if officer in (None, search.UNASSIGNED) else officer,
+                    region=attrs.get(search.REGION),
+                    escalation_level=attrs.get(search.ESCALATION_LEVEL) or 0,
+                    stalled_since=attrs.get(search.STALLED_SINCE),
+                    overdue=bool(attrs.get(search.OVERDUE)),
+                )
+            )
+    except RPCError as err:
+        raise ParcoursError(f"visibility query refused: {err.message.splitlines()[0]}") from None
+    found.sort(key=StuckCase.urgency)
+    return found
+
+
+async def stuck(args: argparse.Namespace, ctx: Context) -> int:
+    stage = validate.stage(args.stage).value if args.stage else None
+    region = validate.region(args.region) if args.region else None
+    officer = validate.officer_filter(args.officer) if args.officer else None
+    level = validate.min_level(args.min_level)
+    if args.limit < 1:
+        raise validate.InvalidInput(f"invalid --limit {args.limit}: expected 1 or more")
+    query = stuck_query(min_level=level, stage=stage, region=region, officer=officer)
+    cases = (await find_stuck(await ctx.client(), query))[: args.limit]
+    if args.json:
+        dump_json([c.to_json() for c in cases], ctx.out)
+        return 0
+    if not cases:
+        ctx.print("no stuck cases")
+        return 0
+    table(
+        ["DOSSIER", "STAGE", "OFFICER", "REGION", "LEVEL", "STALLED SINCE", "OVERDUE"],
+        [
+            [
+                c.dossier,
+                c.stage,
+                c.officer or search.UNASSIGNED,
+                c.region,
+                c.escalation_level,
+                c.stalled_since,
+                c.overdue,
+            ]
+            for c in cases
+        ],
+        ctx.out,
+    )
+    return 0
+
+
+async def caseload(args: argparse.Namespace, ctx: Context) -> int:
+    region = validate.region(args.region) if args.region else None
+    sessions = await ctx.sessions()
+    async with sessions() as session:
+        entries = await read_caseload(session, region=region)
+    if args.json:
+        dump_json([e.to_json() for e in entries], ctx.out)
+        return 0
+    stage_names = [s.value for s in STAGES]
+    table(
+        ["OFFICER", "REGION", "ROLE", "OPEN", *[s.upper() for s in stage_names], "L1", "L2", "L3"],
+        [
+            [
+                e.officer_id or search.UNASSIGNED,
+                e.region,
+                e.role,
+                e.open_cases,
+                *[e.by_stage.get(s, 0) for s in stage_names],
+                *[e.by_level.get(level, 0) for level in (1, 2, 3)],
+            ]
+            for e in entries
+        ],
+        ctx.out,
+    )
+    return 0

@@ -1,0 +1,250 @@
+"""The interfaces' side of Temporal: connect, register search attributes, start cases, act.
+
+Every Temporal failure is turned into one `ParcoursError` with a sentence a person can act on,
+so the CLI (and later the web) never shows a gRPC status or a traceback.
+
+Workflow, update and query names are plain strings here so that the interfaces do not import
+the workflow module (and its sandbox-oriented imports); `tests/cli` checks they match the
+workflow's definition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from parcours import search
+from parcours.config import Settings
+from parcours.domain import (
+    CaseInput,
+    CaseQuery,
+    CaseStatus,
+    CaseView,
+    NewcomerApproval,
+    PolicySnapshot,
+    Stage,
+    workflow_id_for,
+)
+from parcours.errors import (
+    CaseAlreadyExists,
+    CaseNotFound,
+    ParcoursError,
+    TemporalUnavailable,
+    UpdateRejected,
+)
+
+WORKFLOW_TYPE = "NewcomerPathway"
+QUERY_VIEW = "view"
+UPDATES: tuple[str, ...] = (
+    "record_greeting",
+    "file_plan",
+    "add_progress",
+    "approve_stage",
+    "waive_stage",
+    "reassign",
+    "pause",
+    "resume",
+    "withdraw",
+)
+
+CONNECT_TIMEOUT = timedelta(seconds=10)
+# A query or an update needs a worker to answer; without one the call would wait forever.
+ANSWER_TIMEOUT = timedelta(seconds=30)
+
+
+async def connect(settings: Settings, *, within: timedelta = CONNECT_TIMEOUT) -> Client:
+    """Connect to Temporal, or fail with one line naming the address."""
+    address = settings.temporal_address
+    try:
+        return await asyncio.wait_for(
+            Client.connect(address, namespace=settings.temporal_namespace),
+            within.total_seconds(),
+        )
+    except TimeoutError:
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {address}: no answer within {within.total_seconds():g}s"
+        ) from None
+    except Exception as err:  # the SDK raises RuntimeError with a multi-line gRPC dump
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {address}: {_first_line(err)}"
+        ) from None
+
+
+async def register_search_attributes(
+    client: Client,
+    namespace: str,
+    keys: Iterable[SearchAttributeKey[Any]] = search.ALL,
+) -> list[str]:
+    """Register the custom search attributes that are missing; returns the names added.
+
+    Idempotent: attributes already present (same name) are left alone, and a concurrent
+    registration ("already exists") is not an error.
+    """
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    present = set(listed.custom_attributes) | set(listed.system_attributes)
+    missing = {
+        k.name: IndexedValueType.ValueType(int(k.indexed_value_type))
+        for k in keys
+        if k.name not in present
+    }
+    if not missing:
+        return []
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.ALREADY_EXISTS and "already exists" not in err.message:
+            raise
+    return sorted(missing)
+
+
+def initial_search_attributes(approval: NewcomerApproval) -> TypedSearchAttributes:
+    """What makes a new case visible to supervisors at once (no personal data)."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(search.STAGE, Stage.ARRIVAL.value),
+        SearchAttributePair(search.STATUS, CaseStatus.ACTIVE.value),
+        SearchAttributePair(search.REGION, approval.region),
+        SearchAttributePair(search.OFFICER, search.UNASSIGNED),
+        SearchAttributePair(search.ESCALATION_LEVEL, 0),
+        SearchAttributePair(search.OVERDUE, False),
+    ]
+    return TypedSearchAttributes(pairs)
+
+
+async def start_case(
+    client: Client,
+    settings: Settings,
+    approval: NewcomerApproval,
+    policy: PolicySnapshot,
+) -> str:
+    """Start the case of a dossier; returns its workflow id.
+
+    A dossier has one case for as long as Temporal remembers it: a second start raises
+    `CaseAlreadyExists`, whether the first case is still open or already closed.
+    """
+    workflow_id = workflow_id_for(approval.dossier)
+    try:
+        await client.start_workflow(
+            WORKFLOW_TYPE,
+            CaseInput(approval=approval, policy=policy),
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=initial_search_attributes(approval),
+        )
+    except WorkflowAlreadyStartedError:
+        raise CaseAlreadyExists(f"dossier {approval.dossier} already exists") from None
+    except RPCError as err:
+        raise _rpc_error(err, approval.dossier, settings) from None
+    return workflow_id
+
+
+def case_handle(client: Client, dossier: str) -> WorkflowHandle[Any, Any]:
+    # No run id: always the latest run, which follows continue-as-new.
+    return client.get_workflow_handle(workflow_id_for(dossier))
+
+
+async def view_case(client: Client, settings: Settings, dossier: str) -> CaseView:
+    """The whole case as the workflow sees it (open or closed)."""
+    handle = case_handle(client, dossier)
+    try:
+        view: CaseView = await handle.query(
+            QUERY_VIEW, CaseQuery(), result_type=CaseView, rpc_timeout=ANSWER_TIMEOUT
+        )
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    except WorkflowQueryRejectedError as err:
+        raise ParcoursError(f"dossier {dossier}: the case cannot be read ({err})") from None
+    except WorkflowQueryFailedError as err:
+        raise ParcoursError(f"dossier {dossier}: {_first_line(err.message)}") from None
+    return view
+
+
+async def update_case(
+    client: Client,
+    settings: Settings,
+    dossier: str,
+    update: str,
+    arg: Any,
+    *,
+    within: timedelta = ANSWER_TIMEOUT,
+) -> CaseView:
+    """Run one officer action on a case and return the case after it.
+
+    The workflow's validators reject a wrong action synchronously; the rejection's message
+    becomes the error line.
+    """
+    if update not in UPDATES:
+        raise ValueError(f"unknown update {update!r}")
+    handle = case_handle(client, dossier)
+    try:
+        view: CaseView = await asyncio.wait_for(
+            handle.execute_update(update, arg, result_type=CaseView),
+            within.total_seconds(),
+        )
+    except WorkflowUpdateFailedError as err:
+        raise UpdateRejected(_failure_message(err.cause)) from None
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise ParcoursError(
+            f"dossier {dossier}: no worker answered within {within.total_seconds():g}s "
+            f"(is `parcours worker` running on task queue {settings.task_queue!r}?); "
+            "the action may still apply when a worker picks it up: check `parcours status`"
+        ) from None
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    return view
+
+
+def _failure_message(err: BaseException) -> str:
+    if isinstance(err, ApplicationError | FailureError) and err.message:
+        return _first_line(err.message)
+    return _first_line(err)
+
+
+def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError:
+    text = err.message.lower()
+    if err.status == RPCStatusCode.NOT_FOUND and "completed" in text:
+        return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return CaseNotFound(f"no case for dossier {dossier}")
+    if "already completed" in text or "workflow execution already" in text:
+        return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
+    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return TemporalUnavailable(
+            f"cannot reach Temporal at {settings.temporal_address}: {_first_line(err.message)}"
+        )
+    return ParcoursError(f"dossier {dossier}: Temporal refused: {_first_line(err.message)}")
+
+
+def _first_line(err: object) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

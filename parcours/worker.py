@@ -1,0 +1,204 @@
+"""The worker: runs the pathway workflow and its activities on the task queue.
+
+It owns the resources (engine, mailer, renderer) and hands them to the activity classes once,
+as in temporalio/samples-python `hello/hello_activity_method.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from activities.casework import Casework
+from activities.notify import Notifier
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from parcours.config import Settings
+from parcours.errors import ParcoursError
+from parcours.mail.render import Renderer
+from parcours.mail.smtp import Mailer
+from parcours.policy import PolicyError, load_policy
+from parcours.store.db import create_engine, create_schema, session_factory
+from parcours.temporal import connect, register_search_attributes
+from workflows.pathway import NewcomerPathway
+
+logger = logging.getLogger("parcours.worker")
+
+CACHE_ENV = "PARCOURS_WORKER_CACHE"
+DEFAULT_CACHE = 1000
+# Activities in flight get this long to finish on shutdown before they are cancelled.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+# The domain vocabulary is deterministic and pure: passing it through the sandbox keeps one
+# copy of its classes (isinstance checks hold) and saves re-importing it for every workflow.
+PASSTHROUGH_MODULES = ("parcours",)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def cache_size(env: dict[str, str] | os._Environ[str] | None = None) -> int:
+    raw = (os.environ if env is None else env).get(CACHE_ENV, str(DEFAULT_CACHE))
+    try:
+        size = int(raw)
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise ParcoursError(f"{CACHE_ENV}={raw!r}: expected a whole number (0 disables the cache)")
+    return size
+
+
+@dataclass
+class Resources:
+    """What the activities need, built once per worker process."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    casework: Casework
+    notifier: Notifier
+
+    def activities(self) -> list[Callable[..., Any]]:
+        return [
+            self.casework.register_case,
+            self.casework.record_event,
+            self.notifier.send_notification,
+        ]
+
+
+@contextlib.asynccontextmanager
+async def resources(settings: Settings) -> AsyncIterator[Resources]:
+    engine = create_engine(settings.database_url)
+    try:
+        try:
+            await create_schema(engine)
+        except Exception as err:
+            raise ParcoursError(
+                f"cannot open the read model at {_safe_url(settings.database_url)}: "
+                f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+            ) from None
+        sessions = session_factory(engine)
+        renderer = Renderer(settings.templates_dir)
+        mailer = Mailer.from_settings(settings)
+        yield Resources(
+            engine=engine,
+            sessions=sessions,
+            casework=Casework(sessions),
+            notifier=Notifier(sessions, mailer, renderer),
+        )
+    finally:
+        await engine.dispose()
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    res: Resources,
+    *,
+    max_cached_workflows: int | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[NewcomerPathway],
+        activities=res.activities(),
+        workflow_runner=workflow_runner(),
+        max_cached_workflows=cache_size() if max_cached_workflows is None else max_cached_workflows,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def serve(settings: Settings, stop: asyncio.Event, client: Client | None = None) -> None:
+    """Run a worker until `stop` is set, then shut it down gracefully."""
+    try:
+        policy = load_policy(settings.policy_path)
+    except PolicyError as err:
+        raise ParcoursError(str(err)) from None
+    cache = cache_size()
+    client = client or await connect(settings)
+    added = await register_search_attributes(client, settings.temporal_namespace)
+    if added:
+        logger.info("registered search attributes: %s", ", ".join(added))
+    async with resources(settings) as res:
+        worker = build_worker(client, settings, res, max_cached_workflows=cache)
+        logger.info(
+            "worker on task queue %r at %s (namespace %s); read model %s; SMTP %s:%s; "
+            "policy %r for new cases; workflow cache %d",
+            settings.task_queue,
+            settings.temporal_address,
+            settings.temporal_namespace,
+            _safe_url(settings.database_url),
+            settings.smtp_host,
+            settings.smtp_port,
+            policy.name,
+            cache,
+        )
+        async with worker:
+            await stop.wait()
+            logger.info(
+                "stopping: finishing tasks in flight (up to %ss)", GRACEFUL_SHUTDOWN.seconds
+            )
+    logger.info("worker stopped")
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set `stop` (a second signal ends at once, as people expect)."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            logger.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(130)
+        logger.info("%s received", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("PARCOURS_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+async def amain(settings: Settings | None = None) -> None:
+    stop = asyncio.Event()
+    install_stop_handlers(stop)
+    await serve(settings or Settings.from_env(), stop)
+
+
+def main() -> None:
+    """`python worker.py`: the same as `parcours worker`."""
+    configure_logging()
+    try:
+        asyncio.run(amain())
+    except ParcoursError as err:
+        print(f"parcours: error: {err}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable database URL)"
