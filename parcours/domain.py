@@ -175,6 +175,21 @@ class StageRecord:
 
 
 @dataclass
+class Effect:
+    """One side effect to carry out: exactly one of the fields is set."""
+
+    event: CaseEvent | None = None
+    notification: Notification | None = None
+
+    @property
+    def key(self) -> str:
+        if self.event is not None:
+            return self.event.key
+        assert self.notification is not None
+        return self.notification.key
+
+
+@dataclass
 class CaseState:
     """Everything a case knows. Carried whole through continue-as-new."""
 
@@ -183,6 +198,8 @@ class CaseState:
     status: CaseStatus = CaseStatus.ACTIVE
     stage: Stage | None = Stage.ARRIVAL
     officer_id: str | None = None
+    # Region of the assigned officer: level-2 escalations go to that region's supervisors.
+    officer_region: str | None = None
     stages: list[StageRecord] = field(default_factory=list)
     plan: list[PlanItem] = field(default_factory=list)
     plan_filed_at: datetime | None = None
@@ -209,6 +226,10 @@ class CaseState:
     # emails), so retries are idempotent and continue-as-new never reuses a key.
     step: int = 0
     runs: int = 1
+    # Side effects decided but not yet confirmed done, in order. Handlers only decide; the
+    # workflow's main loop runs them as activities, so an update answers at once even while
+    # the database or the mail server is down.
+    pending: list[Effect] = field(default_factory=list)
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)
@@ -345,6 +366,9 @@ class CaseView:
     closed_at: datetime | None = None
     close_reason: str | None = None
     runs: int = 1
+    # Audit rows and emails decided but not yet carried out (a backlog means the database or
+    # the mail server is unreachable).
+    pending_effects: int = 0
 
     def to_json(self) -> dict[str, object]:
         """The public JSON shape of `parcours status --json` and the web API."""
@@ -386,6 +410,7 @@ class CaseView:
             "started_at": iso(self.started_at),
             "closed_at": iso(self.closed_at),
             "close_reason": self.close_reason,
+            "pending_effects": self.pending_effects,
         }
 
 
@@ -426,6 +451,7 @@ def view_of(state: CaseState, include_plan: bool = True) -> CaseView:
         closed_at=state.closed_at,
         close_reason=state.close_reason,
         runs=state.runs,
+        pending_effects=len(state.pending),
     )
 
 

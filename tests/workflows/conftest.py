@@ -1,0 +1,185 @@
+"""Workflow tests: the real workflow on the time-skipping test server, activities faked.
+
+The fakes keep what the workflow asked for, so tests assert on the side effects it decided
+(audit events, emails) without a database or a mail server; activity tests cover those.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from parcours.domain import (
+    Actor,
+    Assignment,
+    CaseEvent,
+    CaseInput,
+    EventRecorded,
+    NewcomerApproval,
+    Notification,
+    NotificationOutcome,
+    PolicySnapshot,
+    RegisterCase,
+    Role,
+    StagePolicy,
+    workflow_id_for,
+)
+from tests.temporal_servers import start_time_skipping
+from workflows.pathway import NewcomerPathway
+
+DAY = 86400
+
+# A policy with round numbers, so tests read as days.
+TEST_POLICY = PolicySnapshot(
+    name="test",
+    arrival=StagePolicy(
+        deadline=30 * DAY, remind_after=5 * DAY, escalate_after=10 * DAY,
+        escalate_again_after=20 * DAY,
+    ),
+    francization=StagePolicy(
+        deadline=300 * DAY, remind_after=28 * DAY, escalate_after=42 * DAY,
+        escalate_again_after=70 * DAY,
+    ),
+    employment=StagePolicy(
+        deadline=500 * DAY, remind_after=28 * DAY, escalate_after=42 * DAY,
+        escalate_again_after=70 * DAY,
+    ),
+    community=StagePolicy(
+        deadline=180 * DAY, remind_after=42 * DAY, escalate_after=63 * DAY,
+        escalate_again_after=91 * DAY,
+    ),
+)
+
+OFFICER = Actor(officer_id="off-mtl-1", role=Role.OFFICER, region="montreal")
+OTHER_OFFICER = Actor(officer_id="off-mtl-2", role=Role.OFFICER, region="montreal")
+SUPERVISOR = Actor(officer_id="sup-mtl", role=Role.SUPERVISOR, region="montreal")
+OTHER_SUPERVISOR = Actor(officer_id="sup-qc", role=Role.SUPERVISOR, region="capitale-nationale")
+DIRECTOR = Actor(officer_id="dir-1", role=Role.DIRECTOR, region=None)
+
+
+@dataclass
+class FakeBackOffice:
+    """Stands in for the read model and the mail server; records what the workflow asked."""
+
+    officer: str | None = OFFICER.officer_id
+    events: list[CaseEvent] = field(default_factory=list)
+    mails: list[Notification] = field(default_factory=list)
+    fail_mail_templates: set[str] = field(default_factory=set)
+
+    def activities(self) -> list[Callable[..., object]]:
+        @activity.defn(name="register_case")
+        async def register_case(req: RegisterCase) -> Assignment:
+            return Assignment(officer_id=self.officer, unassigned=self.officer is None)
+
+        @activity.defn(name="record_event")
+        async def record_event(event: CaseEvent) -> EventRecorded:
+            duplicate = any(e.key == event.key for e in self.events)
+            if not duplicate:
+                self.events.append(event)
+            return EventRecorded(key=event.key, duplicate=duplicate)
+
+        @activity.defn(name="send_notification")
+        async def send_notification(n: Notification) -> NotificationOutcome:
+            from temporalio.exceptions import ApplicationError
+
+            if n.template in self.fail_mail_templates:
+                raise ApplicationError("550 mailbox unavailable", type="SmtpRejected",
+                                       non_retryable=True)
+            if any(m.key == n.key for m in self.mails):
+                return NotificationOutcome(key=n.key, status="already_sent")
+            self.mails.append(n)
+            return NotificationOutcome(key=n.key, status="sent", recipients=1)
+
+        return [register_case, record_event, send_notification]
+
+    # Effects run concurrently, so they land in any order: sort by key (the business step).
+    def kinds(self) -> list[str]:
+        return [e.kind for e in sorted(self.events, key=lambda e: e.key)]
+
+    def templates(self) -> list[str]:
+        return [m.template for m in sorted(self.mails, key=lambda m: m.key)]
+
+
+@pytest_asyncio.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def back_office() -> FakeBackOffice:
+    return FakeBackOffice()
+
+
+@dataclass
+class Pathway:
+    """A running worker on a fresh task queue, and a way to start cases on it."""
+
+    client: Client
+    env: WorkflowEnvironment
+    task_queue: str
+    back_office: FakeBackOffice
+
+    async def start(
+        self,
+        dossier: str | None = None,
+        *,
+        arrival: date | None = None,
+        language: str = "fr",
+        continue_as_new_after_events: int = 0,
+        policy: PolicySnapshot = TEST_POLICY,
+    ) -> WorkflowHandle[NewcomerPathway, object]:
+        dossier = dossier or f"T-{uuid.uuid4().hex[:10]}"
+        now = await self.env.get_current_time()
+        approval = NewcomerApproval(
+            dossier=dossier,
+            full_name="Amina Diallo",
+            email="amina@example.org",
+            arrival_date=(arrival or now.date()).isoformat(),
+            region="montreal",
+            language=language,
+        )
+        return await self.client.start_workflow(
+            NewcomerPathway.run,
+            CaseInput(
+                approval=approval,
+                policy=policy,
+                continue_as_new_after_events=continue_as_new_after_events,
+            ),
+            id=workflow_id_for(dossier),
+            task_queue=self.task_queue,
+        )
+
+
+@pytest_asyncio.fixture
+async def pathway(
+    ts_env: WorkflowEnvironment, back_office: FakeBackOffice
+) -> AsyncIterator[Pathway]:
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with Worker(
+        ts_env.client,
+        task_queue=task_queue,
+        workflows=[NewcomerPathway],
+        activities=back_office.activities(),
+    ):
+        yield Pathway(ts_env.client, ts_env, task_queue, back_office)
+
+
+def days(n: float) -> timedelta:
+    return timedelta(days=n)
+
+
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"

@@ -1,0 +1,447 @@
+"""The pathway engine on the time-skipping server: stages, approvals, clocks, opt-outs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from parcours import search
+from parcours.domain import (
+    Audience,
+    CaseQuery,
+    CaseStatus,
+    CaseView,
+    GreetingOutcome,
+    GreetingReport,
+    PauseRequest,
+    PlanFiling,
+    PlanItem,
+    ProgressNote,
+    Reassignment,
+    ResumeRequest,
+    Stage,
+    StageApproval,
+    StageWaiver,
+    Withdrawal,
+)
+from tests.temporal_servers import search_attributes
+from tests.workflows.conftest import (
+    DIRECTOR,
+    OFFICER,
+    OTHER_OFFICER,
+    OTHER_SUPERVISOR,
+    SUPERVISOR,
+    Pathway,
+    days,
+)
+from workflows.pathway import NewcomerPathway
+
+PLAN = PlanFiling(
+    actor=OFFICER,
+    items=[
+        PlanItem(stage=Stage.FRANCIZATION, text="Cours de francisation a temps plein"),
+        PlanItem(stage=Stage.EMPLOYMENT, text="Reconnaissance des acquis: ingenieur"),
+    ],
+)
+
+
+async def view(handle) -> CaseView:
+    """The case once every side effect it decided has been carried out."""
+    for _ in range(200):
+        v = await handle.query(NewcomerPathway.view, CaseQuery())
+        if v.pending_effects == 0:
+            return v
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"effects still pending: {v.pending_effects}")
+
+
+async def attrs(handle) -> dict[str, object]:
+    return await search_attributes(handle._client, handle.id)
+
+
+async def rejection(call) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await call
+    assert isinstance(info.value.cause, ApplicationError)
+    return str(info.value.cause.message)
+
+
+async def test_full_lifecycle_over_years(pathway: Pathway) -> None:
+    env = pathway.env
+    now = await env.get_current_time()
+    h = await pathway.start(arrival=(now - days(1)).date())
+
+    v = await h.execute_update(NewcomerPathway.record_greeting, GreetingReport(actor=OFFICER))
+    assert v.greeting == GreetingOutcome.GREETED
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    v = await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.ARRIVAL)
+    )
+    assert v.stage == Stage.FRANCIZATION
+
+    # A year of French courses with a check-in every three weeks: never escalated.
+    for _ in range(17):
+        await env.sleep(days(21))
+        v = await h.execute_update(
+            NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="Niveau 5 atteint")
+        )
+        assert v.escalation_level == 0
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.FRANCIZATION)
+    )
+    await env.sleep(days(20))
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=SUPERVISOR, stage=Stage.EMPLOYMENT)
+    )
+    await env.sleep(days(20))
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.COMMUNITY)
+    )
+    result = await h.result()
+
+    assert result.status == CaseStatus.COMPLETED
+    assert result.stage is None
+    assert [s.approved_by for s in result.stages] == [
+        OFFICER.officer_id, OFFICER.officer_id, SUPERVISOR.officer_id, OFFICER.officer_id
+    ]
+    assert all(s.started_at and s.completed_at for s in result.stages)
+    assert result.closed_at is not None and result.closed_at - result.started_at > days(395)
+    assert result.notes_count == 17
+
+    kinds = pathway.back_office.kinds()
+    assert kinds[:2] == ["case_opened", "officer_assigned"]
+    assert kinds.count("stage_approved") == 4
+    assert kinds.count("stage_started") == 3
+    assert kinds[-1] == "case_completed"
+    assert "escalated" not in kinds
+    templates = pathway.back_office.templates()
+    assert templates[0] == "welcome"
+    assert "plan_filed" in templates and templates[-1] == "case_completed"
+    # Every side effect has its own key: workflow id + business step.
+    keys = [e.key for e in pathway.back_office.events] + [
+        m.key for m in pathway.back_office.mails
+    ]
+    assert len(keys) == len(set(keys))
+    assert all(k.startswith(h.id + ":") for k in keys)
+
+
+async def test_escalation_ladder_and_back_to_zero_on_check_in(pathway: Pathway) -> None:
+    env = pathway.env
+    now = await env.get_current_time()
+    h = await pathway.start(arrival=(now - days(1)).date())
+    await env.sleep(days(4))
+    assert (await view(h)).escalation_level == 0
+
+    await env.sleep(days(1.1))  # 5 days of silence: reminder to the officer
+    v = await view(h)
+    assert v.escalation_level == 1 and v.stalled_since is not None
+    await env.sleep(days(5))  # 10 days: the region's supervisors
+    assert (await view(h)).escalation_level == 2
+    await env.sleep(days(10))  # 20 days: the directors
+    v = await view(h)
+    assert v.escalation_level == 3
+
+    staff = [m for m in pathway.back_office.mails if m.template.startswith("stall_")]
+    assert [(m.template, m.audience) for m in staff] == [
+        ("stall_reminder", Audience.OFFICER),
+        ("stall_escalation", Audience.SUPERVISORS),
+        ("stall_director", Audience.DIRECTORS),
+    ]
+    assert staff[0].officer_id == OFFICER.officer_id
+    assert all(m.recipient_email is None and m.recipient_name is None for m in staff)
+    sa = await attrs(h)
+    assert sa[search.ESCALATION_LEVEL.name] == 3
+    assert sa[search.STALLED_SINCE.name].startswith(v.stalled_since.strftime("%Y-%m-%dT%H:%M"))
+
+    v = await h.execute_update(
+        NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="Rencontre faite")
+    )
+    assert v.escalation_level == 0 and v.stalled_since is None
+    sa = await attrs(h)
+    assert sa[search.ESCALATION_LEVEL.name] == 0
+    assert search.STALLED_SINCE.name not in sa
+    # The ladder starts over from the check-in.
+    await env.sleep(days(5.1))
+    assert (await view(h)).escalation_level == 1
+
+
+async def test_arrival_stall_clock_starts_on_arrival_day(pathway: Pathway) -> None:
+    env = pathway.env
+    now = await env.get_current_time()
+    h = await pathway.start(arrival=(now + days(30)).date())
+    await view(h)
+    assert pathway.back_office.templates()[0] == "welcome"  # before departure
+    await env.sleep(days(33))  # three days after arrival: not yet five days of silence
+    assert (await view(h)).escalation_level == 0
+    await env.sleep(days(3))
+    assert (await view(h)).escalation_level == 1
+
+
+async def test_plan_due_within_five_working_days_flags_overdue(pathway: Pathway) -> None:
+    env = pathway.env
+    now = await env.get_current_time()
+    h = await pathway.start(arrival=(now - days(1)).date())
+    v = await view(h)
+    assert v.plan_due_at is not None and not v.overdue
+    await env.sleep(v.plan_due_at - now + timedelta(minutes=1))
+    v = await view(h)
+    assert v.overdue
+    assert (await attrs(h))[search.OVERDUE.name] is True
+    v = await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    assert not v.overdue
+
+
+async def test_stage_deadline_flags_overdue(pathway: Pathway) -> None:
+    env = pathway.env
+    now = await env.get_current_time()
+    h = await pathway.start(arrival=(now - days(1)).date())
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    for _ in range(7):  # keep talking, but the stage outlives its 30-day deadline
+        await env.sleep(days(4.5))
+        v = await h.execute_update(
+            NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="suivi")
+        )
+    assert v.overdue and v.escalation_level == 0
+    assert "stage_overdue" in pathway.back_office.kinds()
+    v = await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.ARRIVAL)
+    )
+    assert not v.overdue  # a new stage, a new deadline
+
+
+async def test_rejections_reach_the_caller(pathway: Pathway) -> None:
+    h = await pathway.start()
+    assert "until an action plan is on file" in await rejection(
+        h.execute_update(
+            NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.ARRIVAL)
+        )
+    )
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    assert "the case is in stage arrival" in await rejection(
+        h.execute_update(
+            NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.EMPLOYMENT)
+        )
+    )
+    message = await rejection(
+        h.execute_update(
+            NewcomerPathway.approve_stage, StageApproval(actor=OTHER_OFFICER, stage=Stage.ARRIVAL)
+        )
+    )
+    assert "neither the officer assigned" in message and "off-mtl-2" in message
+    assert "neither the officer assigned" in await rejection(
+        h.execute_update(
+            NewcomerPathway.approve_stage,
+            StageApproval(actor=OTHER_SUPERVISOR, stage=Stage.ARRIVAL),
+        )
+    )
+    assert "at least one item" in await rejection(
+        h.execute_update(NewcomerPathway.file_plan, PlanFiling(actor=OFFICER, items=[]))
+    )
+    # Nothing of the rejected calls was recorded.
+    assert pathway.back_office.kinds().count("stage_approved") == 0
+    v = await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=DIRECTOR, stage=Stage.ARRIVAL)
+    )
+    assert v.stage == Stage.FRANCIZATION
+    assert "behind the case" in await rejection(
+        h.execute_update(
+            NewcomerPathway.file_plan,
+            PlanFiling(actor=OFFICER, items=[PlanItem(stage=Stage.ARRIVAL, text="x")]),
+        )
+    )
+    assert "arrival stage only" in await rejection(
+        h.execute_update(NewcomerPathway.record_greeting, GreetingReport(actor=OFFICER))
+    )
+
+
+async def test_waive_a_stage_ahead_and_the_current_one(pathway: Pathway) -> None:
+    h = await pathway.start()
+    assert "not a supervisor" in await rejection(
+        h.execute_update(
+            NewcomerPathway.waive_stage,
+            StageWaiver(actor=OFFICER, stage=Stage.FRANCIZATION, reason="niveau 8"),
+        )
+    )
+    assert "arrival cannot be waived" in await rejection(
+        h.execute_update(
+            NewcomerPathway.waive_stage,
+            StageWaiver(actor=SUPERVISOR, stage=Stage.ARRIVAL, reason="x"),
+        )
+    )
+    await h.execute_update(
+        NewcomerPathway.waive_stage,
+        StageWaiver(actor=SUPERVISOR, stage=Stage.FRANCIZATION, reason="Niveau 8 en francais"),
+    )
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    v = await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.ARRIVAL)
+    )
+    assert v.stage == Stage.EMPLOYMENT
+    franc = next(s for s in v.stages if s.stage == Stage.FRANCIZATION)
+    assert franc.waived and franc.waiver_reason == "Niveau 8 en francais"
+    assert franc.started_at is None
+    v = await h.execute_update(
+        NewcomerPathway.waive_stage,
+        StageWaiver(actor=DIRECTOR, stage=Stage.EMPLOYMENT, reason="Emploi deja obtenu"),
+    )
+    assert v.stage == Stage.COMMUNITY
+
+
+async def test_pause_stops_the_clocks_and_resume_restarts_them(pathway: Pathway) -> None:
+    env = pathway.env
+    now = await env.get_current_time()
+    h = await pathway.start(arrival=(now - days(1)).date())
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    before = await view(h)
+    v = await h.execute_update(
+        NewcomerPathway.pause, PauseRequest(actor=OFFICER, reason="Hospitalisation")
+    )
+    assert v.status == CaseStatus.PAUSED
+    assert (await attrs(h))[search.STATUS.name] == "paused"
+    await env.sleep(days(60))
+    v = await view(h)
+    assert v.escalation_level == 0 and not v.overdue
+    assert "the case is paused" in await rejection(
+        h.execute_update(NewcomerPathway.file_plan, PLAN)
+    )
+    v = await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
+    assert v.status == CaseStatus.ACTIVE and not v.overdue
+    moved = v.stages[0].deadline_at - before.stages[0].deadline_at
+    assert days(59.9) < moved < days(60.1)
+    assert "not paused" in await rejection(
+        h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
+    )
+    await env.sleep(days(5.1))
+    assert (await view(h)).escalation_level == 1
+
+
+async def test_reassign_moves_the_case_and_its_authority(pathway: Pathway) -> None:
+    h = await pathway.start()
+    assert "not a supervisor" in await rejection(
+        h.execute_update(
+            NewcomerPathway.reassign, Reassignment(actor=OFFICER, new_officer=OTHER_OFFICER)
+        )
+    )
+    v = await h.execute_update(
+        NewcomerPathway.reassign, Reassignment(actor=SUPERVISOR, new_officer=OTHER_OFFICER)
+    )
+    assert v.officer == OTHER_OFFICER.officer_id
+    await view(h)
+    told = [m for m in pathway.back_office.mails if m.template == "officer_assigned"]
+    assert told[-1].officer_id == OTHER_OFFICER.officer_id
+    assert told[-1].context["reason"] == "reassigned"
+    assert (await attrs(h))[search.OFFICER.name] == "off-mtl-2"
+    assert "neither the officer assigned" in await rejection(
+        h.execute_update(NewcomerPathway.file_plan, PLAN)
+    )
+    await h.execute_update(
+        NewcomerPathway.file_plan, PlanFiling(actor=OTHER_OFFICER, items=PLAN.items)
+    )
+
+
+async def test_unassigned_case_tells_the_supervisors(pathway: Pathway) -> None:
+    pathway.back_office.officer = None
+    h = await pathway.start()
+    v = await view(h)
+    assert v.officer is None
+    assert pathway.back_office.templates()[:2] == ["welcome", "case_unassigned"]
+    assert pathway.back_office.mails[1].audience == Audience.SUPERVISORS
+    assert (await attrs(h))[search.OFFICER.name] == "unassigned"
+    v = await h.execute_update(
+        NewcomerPathway.reassign, Reassignment(actor=SUPERVISOR, new_officer=OFFICER)
+    )
+    assert v.officer == OFFICER.officer_id
+
+
+async def test_withdrawal_closes_the_case(pathway: Pathway) -> None:
+    h = await pathway.start()
+    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=OFFICER, reason="voyage"))
+    v = await h.execute_update(
+        NewcomerPathway.withdraw, Withdrawal(reason="A quitte le Quebec")
+    )
+    assert v.status == CaseStatus.WITHDRAWN and v.stage is None
+    result = await h.result()
+    assert result.status == CaseStatus.WITHDRAWN
+    assert result.close_reason == "A quitte le Quebec"
+    assert pathway.back_office.kinds()[-1] == "case_withdrawn"
+    assert pathway.back_office.templates()[-1] == "case_withdrawn"
+    assert (await attrs(h))[search.STATUS.name] == "withdrawn"
+    # A closed case still answers queries.
+    assert (await view(h)).status == CaseStatus.WITHDRAWN
+
+
+async def test_duplicate_start_never_creates_a_second_case(pathway: Pathway) -> None:
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    dossier = f"DUP-{uuid.uuid4().hex[:8]}"
+    await pathway.start(dossier)
+    with pytest.raises(WorkflowAlreadyStartedError):
+        await pathway.start(dossier)
+
+
+async def test_failed_email_is_audited_and_the_case_goes_on(pathway: Pathway) -> None:
+    pathway.back_office.fail_mail_templates.add("welcome")
+    h = await pathway.start()
+    v = await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    assert v.plan_revision == 1
+    await h.execute_update(NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="x"))
+    await view(h)
+    assert "email_failed" in pathway.back_office.kinds()
+    failed = next(e for e in pathway.back_office.events if e.kind == "email_failed")
+    assert failed.detail and failed.detail.startswith("welcome")
+
+
+async def test_forced_continue_as_new_keeps_every_field(pathway: Pathway) -> None:
+    env = pathway.env
+    now = await env.get_current_time()
+    h = await pathway.start(arrival=(now - days(1)).date(), continue_as_new_after_events=40)
+    await h.execute_update(NewcomerPathway.record_greeting, GreetingReport(
+        actor=OFFICER, outcome=GreetingOutcome.DECLINED))
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    await h.execute_update(
+        NewcomerPathway.waive_stage,
+        StageWaiver(actor=SUPERVISOR, stage=Stage.EMPLOYMENT, reason="emploi"),
+    )
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.ARRIVAL)
+    )
+    for i in range(12):
+        await h.execute_update(
+            NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note=f"note {i}")
+        )
+    await env.sleep(days(29))  # francization: reminder after 28 days of silence
+    v = await view(h)
+    assert v.runs > 1, "the test should have forced at least one continue-as-new"
+    assert v.stage == Stage.FRANCIZATION
+    assert v.escalation_level == 1
+    assert v.greeting == GreetingOutcome.DECLINED
+    assert v.plan == PLAN.items and v.plan_revision == 1
+    assert v.notes_count == 12
+    assert v.officer == OFFICER.officer_id
+    assert [s.waived for s in v.stages] == [False, False, True, False]
+    assert v.stages[0].approved_by == OFFICER.officer_id
+    # Keys keep counting across runs: no side effect is ever keyed twice.
+    keys = [e.key for e in pathway.back_office.events]
+    assert len(keys) == len(set(keys))
+    v = await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.FRANCIZATION)
+    )
+    assert v.stage == Stage.COMMUNITY  # employment was waived before the continue-as-new
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.COMMUNITY)
+    )
+    result = await h.result()
+    assert result.status == CaseStatus.COMPLETED
+
+
+async def test_closed_workflow_rejects_further_updates(pathway: Pathway) -> None:
+    h = await pathway.start()
+    await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="Refus des services"))
+    await h.result()
+    with pytest.raises((WorkflowUpdateFailedError, WorkflowFailureError, Exception)):
+        await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="encore"))

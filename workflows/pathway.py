@@ -1,0 +1,841 @@
+"""One newcomer's integration pathway: a durable entity workflow that lives months to years.
+
+Shape (after temporalio/samples-python message_passing/safe_message_handlers):
+- all state in one `CaseState`, handed whole to continue-as-new;
+- people act through Updates whose validators reject wrong actions synchronously (the
+  caller hears why), and whose handlers only *decide*: they change the state and queue the
+  side effects (audit rows, emails) as `Effect`s;
+- the main loop runs queued effects as activities and keeps the stall clock: it sleeps until
+  the next escalation threshold or deadline, or until a handler changes something.
+
+Handlers await nothing but the opening of the case, then decide without awaiting, so they
+cannot interleave with each other; an update answers at once even while the database or the
+mail server is down, and effects catch up when they return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from parcours import search
+    from parcours.calendar import add_working_days, end_of_day, start_of_day
+    from parcours.domain import (
+        OPEN_STATUSES,
+        STAGES,
+        Actor,
+        Assignment,
+        Audience,
+        CaseEvent,
+        CaseInput,
+        CaseQuery,
+        CaseSnapshot,
+        CaseState,
+        CaseStatus,
+        CaseView,
+        Effect,
+        EventRecorded,
+        GreetingOutcome,
+        GreetingReport,
+        Notification,
+        NotificationOutcome,
+        PauseRequest,
+        PlanItem,
+        PlanFiling,
+        ProgressNote,
+        Reassignment,
+        RegisterCase,
+        ResumeRequest,
+        Role,
+        Stage,
+        StageApproval,
+        StageRecord,
+        StageWaiver,
+        Withdrawal,
+        view_of,
+        workflow_id_for,
+    )
+
+# Activity names (registered by worker.py from activities/casework.py and activities/notify.py).
+# Called by name so that this module does not import SQLAlchemy or SMTP code.
+REGISTER_CASE = "register_case"
+RECORD_EVENT = "record_event"
+SEND_NOTIFICATION = "send_notification"
+
+# The database may be down for a while: retry with backoff, without limit; a broken event is
+# a bug, not an outage, and fails at once.
+READ_MODEL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["InvalidCaseEvent"],
+)
+# Mail servers go down too; a permanent rejection (5xx) or a missing template does not heal.
+MAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["SmtpRejected", "TemplateMissing"],
+)
+# An email that could not go out within three days is stale: it is dropped and the drop is
+# in the audit trail, rather than a reminder arriving a week late.
+MAIL_GIVE_UP_AFTER = timedelta(days=3)
+
+MAX_PLAN_ITEMS = 50
+MAX_TEXT = 4000
+LEVEL_TEMPLATES = {1: "stall_reminder", 2: "stall_escalation", 3: "stall_director"}
+
+
+def _reject(message: str) -> ApplicationError:
+    # Raised from a validator: the update is rejected and never enters history. Raised from a
+    # handler (re-checked there): the update fails, the workflow does not.
+    return ApplicationError(message, type="Rejected", non_retryable=True)
+
+
+@workflow.defn
+class NewcomerPathway:
+    @workflow.init
+    def __init__(self, inp: CaseInput) -> None:
+        self.state: CaseState = inp.state or CaseState(approval=inp.approval, policy=inp.policy)
+        self.continue_as_new_after = inp.continue_as_new_after_events
+        # Bumped by every handler: wakes the main loop to recompute clocks and run effects.
+        self.version = 0
+        self.in_flight: set[str] = set()
+        self.upserted: dict[str, object] = {}
+        # False until the read model has given the case its officer: an update that arrives
+        # in the first instants of a case waits for it instead of being judged too early.
+        self.opened = self.state.started_at is not None
+
+    # ----------------------------------------------------------------------------------------
+    # Main loop
+    # ----------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: CaseInput) -> CaseView:
+        s = self.state
+        if s.started_at is None:
+            await self._open_case()
+            self.opened = True
+        else:
+            s.runs += 1
+        self._publish()
+
+        while s.status in OPEN_STATUSES or s.pending:
+            self._dispatch_effects()
+            if self._continue_as_new_due():
+                await self._drain()
+                workflow.continue_as_new(
+                    CaseInput(
+                        approval=s.approval,
+                        policy=s.policy,
+                        state=s,
+                        continue_as_new_after_events=self.continue_as_new_after,
+                    )
+                )
+            seen = self.version
+            pending = len(s.pending)
+            wake_at = self._next_clock()
+            timeout = None
+            if wake_at is not None:
+                timeout = max(wake_at - workflow.now(), timedelta(0))
+            if timeout != timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda: self.version != seen
+                        or len(s.pending) != pending
+                        or self._continue_as_new_due(),
+                        timeout=timeout,
+                    )
+                except asyncio.TimeoutError:
+                    pass
+            self._apply_clocks()
+            self._publish()
+
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return view_of(s)
+
+    async def _drain(self) -> None:
+        """Let every handler and every queued effect finish, so the next run starts clean."""
+        s = self.state
+        while s.pending or not workflow.all_handlers_finished():
+            self._dispatch_effects()
+            seen, pending = self.version, len(s.pending)
+            await workflow.wait_condition(
+                lambda: self.version != seen
+                or len(s.pending) != pending
+                or (not s.pending and workflow.all_handlers_finished())
+            )
+
+    async def _open_case(self) -> None:
+        s = self.state
+        now = workflow.now()
+        arrival = date.fromisoformat(s.approval.arrival_date)
+        s.started_at = now
+        s.stages = [StageRecord(stage=stage) for stage in STAGES]
+        s.plan_due_at = end_of_day(add_working_days(arrival, s.policy.plan_due_working_days))
+        self._enter_stage(Stage.ARRIVAL, now)
+        workflow.logger.info("case opened")
+
+        assignment: Assignment = await workflow.execute_activity(
+            REGISTER_CASE,
+            RegisterCase(
+                workflow_id=workflow.info().workflow_id,
+                approval=s.approval,
+                snapshot=self._snapshot(),
+            ),
+            result_type=Assignment,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=READ_MODEL_RETRY,
+        )
+        # A supervisor may have assigned someone while the read model was being asked.
+        if s.officer_id is None and assignment.officer_id is not None:
+            s.officer_id = assignment.officer_id
+            s.officer_region = s.approval.region
+
+        self._event("case_opened", actor=None, stage=Stage.ARRIVAL, detail=s.policy.name)
+        self._notify_newcomer(
+            "welcome",
+            {
+                "dossier": s.approval.dossier,
+                "arrival_date": s.approval.arrival_date,
+                "airport": s.approval.airport,
+                "region": s.approval.region,
+            },
+        )
+        if s.officer_id is not None:
+            self._event("officer_assigned", actor=None, detail=s.officer_id)
+            self._notify_staff(
+                "officer_assigned",
+                Audience.OFFICER,
+                {"reason": "new_case"},
+            )
+        else:
+            workflow.logger.warning("no officer available in the region: case waits unassigned")
+            self._event("case_unassigned", actor=None)
+            self._notify_staff("case_unassigned", Audience.SUPERVISORS, {})
+
+    # ----------------------------------------------------------------------------------------
+    # Clocks: escalation ladder and deadlines
+    # ----------------------------------------------------------------------------------------
+
+    def _next_clock(self) -> datetime | None:
+        """When something is next due: an escalation level or a deadline. None when paused."""
+        s = self.state
+        if s.status != CaseStatus.ACTIVE or s.stage is None or s.clock_anchor is None:
+            return None
+        due: list[datetime] = []
+        if s.escalation_level < 3:
+            threshold = s.policy.for_stage(s.stage).threshold(s.escalation_level + 1)
+            due.append(s.clock_anchor + timedelta(seconds=threshold))
+        if not s.overdue:
+            due.extend(d for d in self._deadlines() if d is not None)
+        return min(due) if due else None
+
+    def _deadlines(self) -> list[datetime | None]:
+        s = self.state
+        assert s.stage is not None
+        deadlines = [s.record(s.stage).deadline_at]
+        if s.stage == Stage.ARRIVAL and not s.plan:
+            deadlines.append(s.plan_due_at)
+        return deadlines
+
+    def _apply_clocks(self) -> None:
+        s = self.state
+        if s.status != CaseStatus.ACTIVE or s.stage is None or s.clock_anchor is None:
+            return
+        now = workflow.now()
+        if not s.overdue and any(d is not None and now >= d for d in self._deadlines()):
+            s.overdue = True
+            workflow.logger.info("stage %s overdue", s.stage.value)
+            self._event("stage_overdue", actor=None, stage=s.stage)
+        stage_policy = s.policy.for_stage(s.stage)
+        while s.escalation_level < 3:
+            level = s.escalation_level + 1
+            if now < s.clock_anchor + timedelta(seconds=stage_policy.threshold(level)):
+                break
+            s.escalation_level = level
+            workflow.logger.info("stage %s escalated to level %d", s.stage.value, level)
+            self._event("escalated", actor=None, stage=s.stage, detail=str(level))
+            self._notify_escalation(level, now)
+
+    def _notify_escalation(self, level: int, now: datetime) -> None:
+        s = self.state
+        assert s.stage is not None and s.clock_anchor is not None
+        context = {
+            "stage": s.stage.value,
+            "level": level,
+            "stalled_since": s.clock_anchor.isoformat(),
+            "days_silent": (now - s.clock_anchor).days,
+            "officer_id": s.officer_id or "",
+        }
+        if level == 1:
+            audience = Audience.OFFICER if s.officer_id else Audience.SUPERVISORS
+        elif level == 2:
+            audience = Audience.SUPERVISORS
+        else:
+            audience = Audience.DIRECTORS
+        self._notify_staff(LEVEL_TEMPLATES[level], audience, context)
+
+    def _touch(self, now: datetime) -> None:
+        """Officer activity: the stall clock restarts and the case drops back to level 0."""
+        s = self.state
+        s.last_activity_at = now
+        s.escalation_level = 0
+        s.clock_anchor = self._anchor(now)
+
+    def _anchor(self, now: datetime) -> datetime:
+        # Before arrival the newcomer is not here yet: the arrival stage's stall clock starts on
+        # the day of arrival, whatever happens before it.
+        s = self.state
+        if s.stage == Stage.ARRIVAL:
+            return max(now, start_of_day(date.fromisoformat(s.approval.arrival_date)))
+        return now
+
+    def _refresh_overdue(self, now: datetime) -> None:
+        s = self.state
+        s.overdue = s.stage is not None and any(
+            d is not None and now >= d for d in self._deadlines()
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Stage transitions
+    # ----------------------------------------------------------------------------------------
+
+    def _enter_stage(self, stage: Stage, now: datetime) -> None:
+        s = self.state
+        s.stage = stage
+        record = s.record(stage)
+        record.started_at = now
+        s.escalation_level = 0
+        s.clock_anchor = self._anchor(now)
+        record.deadline_at = s.clock_anchor + timedelta(seconds=s.policy.for_stage(stage).deadline)
+        self._refresh_overdue(now)
+
+    def _advance(self, now: datetime) -> None:
+        """Leave the current stage (already marked done) for the next one not waived."""
+        s = self.state
+        assert s.stage is not None
+        i = STAGES.index(s.stage) + 1
+        while i < len(STAGES) and s.record(STAGES[i]).waived:
+            i += 1
+        if i == len(STAGES):
+            self._close(CaseStatus.COMPLETED, now, reason="completed")
+            self._event("case_completed", actor=None)
+            self._notify_newcomer("case_completed", {"dossier": s.approval.dossier})
+            return
+        self._enter_stage(STAGES[i], now)
+        self._event("stage_started", actor=None, stage=STAGES[i])
+        self._notify_newcomer(
+            "stage_started", {"dossier": s.approval.dossier, "stage": STAGES[i].value}
+        )
+
+    def _close(self, status: CaseStatus, now: datetime, reason: str) -> None:
+        s = self.state
+        s.status = status
+        s.stage = None
+        s.closed_at = now
+        s.close_reason = reason
+        s.escalation_level = 0
+        s.overdue = False
+        s.paused_at = None
+
+    # ----------------------------------------------------------------------------------------
+    # Who may act
+    # ----------------------------------------------------------------------------------------
+
+    def _check_open(self, *, allow_paused: bool = False) -> None:
+        s = self.state
+        if s.status in (CaseStatus.COMPLETED, CaseStatus.WITHDRAWN):
+            raise _reject(f"the case is closed ({s.status.value})")
+        if s.status == CaseStatus.PAUSED and not allow_paused:
+            raise _reject("the case is paused: resume it first")
+
+    def _check_actor(self, actor: Actor, *, supervisors_only: bool = False) -> None:
+        s = self.state
+        if not actor.active:
+            raise _reject(f"officer {actor.officer_id} is not active")
+        if actor.role == Role.DIRECTOR:
+            return
+        if actor.role == Role.SUPERVISOR and actor.region == s.approval.region:
+            return
+        if supervisors_only:
+            raise _reject(
+                f"{actor.officer_id} is not a supervisor of region {s.approval.region} "
+                "nor a director"
+            )
+        if not self.opened:
+            return  # judged again by the handler once the officer is known
+        if actor.officer_id != s.officer_id:
+            raise _reject(
+                f"{actor.officer_id} is neither the officer assigned to this case nor a "
+                f"supervisor of region {s.approval.region}"
+            )
+
+    # ----------------------------------------------------------------------------------------
+    # Updates. Each validator is re-run by its handler, since a validator sees the state as it
+    # was when the update arrived, and another update may have been applied since.
+    # ----------------------------------------------------------------------------------------
+
+    @workflow.update
+    async def record_greeting(self, inp: GreetingReport) -> CaseView:
+        await self._opened()
+        self._validate_greeting(inp)
+        s = self.state
+        now = workflow.now()
+        s.greeting = inp.outcome
+        s.greeting_recorded_by = inp.actor.officer_id
+        s.greeting_recorded_at = now
+        self._touch(now)
+        self._event(
+            "airport_greeting", actor=inp.actor.officer_id, stage=s.stage, detail=inp.outcome
+        )
+        return self._changed()
+
+    @record_greeting.validator
+    def _validate_greeting(self, inp: GreetingReport) -> None:
+        self._check_open()
+        self._check_actor(inp.actor)
+        if self.state.stage != Stage.ARRIVAL:
+            raise _reject("the airport greeting is recorded during the arrival stage only")
+        if not isinstance(inp.outcome, GreetingOutcome):
+            raise _reject("greeting outcome must be greeted, declined or no_show")
+
+    @workflow.update
+    async def file_plan(self, inp: PlanFiling) -> CaseView:
+        await self._opened()
+        self._validate_plan(inp)
+        s = self.state
+        now = workflow.now()
+        s.plan = [PlanItem(stage=i.stage, text=i.text.strip()) for i in inp.items]
+        s.plan_filed_at = now
+        s.plan_filed_by = inp.actor.officer_id
+        s.plan_revision += 1
+        self._touch(now)
+        self._refresh_overdue(now)
+        self._event(
+            "plan_filed",
+            actor=inp.actor.officer_id,
+            stage=s.stage,
+            detail=f"revision {s.plan_revision}, {len(s.plan)} items",
+        )
+        self._notify_newcomer(
+            "plan_filed",
+            {
+                "dossier": s.approval.dossier,
+                "revision": s.plan_revision,
+                "plan": [{"stage": i.stage.value, "text": i.text} for i in s.plan],
+            },
+        )
+        return self._changed()
+
+    @file_plan.validator
+    def _validate_plan(self, inp: PlanFiling) -> None:
+        self._check_open()
+        self._check_actor(inp.actor)
+        s = self.state
+        assert s.stage is not None
+        if not inp.items:
+            raise _reject("an action plan needs at least one item")
+        if len(inp.items) > MAX_PLAN_ITEMS:
+            raise _reject(f"an action plan has at most {MAX_PLAN_ITEMS} items")
+        remaining = STAGES[STAGES.index(s.stage) :]
+        for n, item in enumerate(inp.items, 1):
+            if item.stage not in remaining:
+                raise _reject(
+                    f"plan item {n}: stage {item.stage} is behind the case (remaining: "
+                    f"{', '.join(st.value for st in remaining)})"
+                )
+            if not item.text.strip():
+                raise _reject(f"plan item {n}: the text is empty")
+            if len(item.text) > MAX_TEXT:
+                raise _reject(f"plan item {n}: the text is longer than {MAX_TEXT} characters")
+
+    @workflow.update
+    async def add_progress(self, inp: ProgressNote) -> CaseView:
+        await self._opened()
+        self._validate_progress(inp)
+        s = self.state
+        now = workflow.now()
+        s.notes_count += 1
+        self._touch(now)
+        self._event("progress_note", actor=inp.actor.officer_id, stage=s.stage, text=inp.note)
+        return self._changed()
+
+    @add_progress.validator
+    def _validate_progress(self, inp: ProgressNote) -> None:
+        self._check_open(allow_paused=True)
+        self._check_actor(inp.actor)
+        if not inp.note.strip():
+            raise _reject("the progress note is empty")
+        if len(inp.note) > MAX_TEXT:
+            raise _reject(f"the progress note is longer than {MAX_TEXT} characters")
+
+    @workflow.update
+    async def approve_stage(self, inp: StageApproval) -> CaseView:
+        await self._opened()
+        self._validate_approval(inp)
+        s = self.state
+        now = workflow.now()
+        record = s.record(inp.stage)
+        record.completed_at = now
+        record.approved_by = inp.actor.officer_id
+        self._touch(now)
+        workflow.logger.info("stage %s approved", inp.stage.value)
+        self._event(
+            "stage_approved", actor=inp.actor.officer_id, stage=inp.stage, text=inp.note or None
+        )
+        self._advance(now)
+        return self._changed()
+
+    @approve_stage.validator
+    def _validate_approval(self, inp: StageApproval) -> None:
+        self._check_open()
+        s = self.state
+        if inp.stage != s.stage:
+            raise _reject(
+                f"cannot approve {inp.stage}: the case is in stage {s.stage}"
+                if s.stage
+                else f"cannot approve {inp.stage}: the case has no current stage"
+            )
+        self._check_actor(inp.actor)
+        if inp.stage == Stage.ARRIVAL and not s.plan:
+            raise _reject("arrival cannot be approved until an action plan is on file")
+        if len(inp.note) > MAX_TEXT:
+            raise _reject(f"the note is longer than {MAX_TEXT} characters")
+
+    @workflow.update
+    async def waive_stage(self, inp: StageWaiver) -> CaseView:
+        await self._opened()
+        self._validate_waiver(inp)
+        s = self.state
+        now = workflow.now()
+        record = s.record(inp.stage)
+        record.waived = True
+        record.waiver_reason = inp.reason.strip()
+        record.waived_by = inp.actor.officer_id
+        self._event("stage_waived", actor=inp.actor.officer_id, stage=inp.stage, text=inp.reason)
+        if inp.stage == s.stage:
+            record.completed_at = now
+            self._touch(now)
+            self._advance(now)
+        return self._changed()
+
+    @waive_stage.validator
+    def _validate_waiver(self, inp: StageWaiver) -> None:
+        self._check_open()
+        self._check_actor(inp.actor, supervisors_only=True)
+        s = self.state
+        assert s.stage is not None
+        if inp.stage == Stage.ARRIVAL:
+            raise _reject("arrival cannot be waived: the action plan is made at the first meeting")
+        record = s.record(inp.stage)
+        if record.waived:
+            raise _reject(f"stage {inp.stage} is already waived")
+        if STAGES.index(inp.stage) < STAGES.index(s.stage):
+            raise _reject(f"stage {inp.stage} is already behind the case")
+        if not inp.reason.strip():
+            raise _reject("a waiver needs a reason")
+        if len(inp.reason) > MAX_TEXT:
+            raise _reject(f"the reason is longer than {MAX_TEXT} characters")
+
+    @workflow.update
+    async def reassign(self, inp: Reassignment) -> CaseView:
+        await self._opened()
+        self._validate_reassignment(inp)
+        s = self.state
+        now = workflow.now()
+        previous = s.officer_id
+        s.officer_id = inp.new_officer.officer_id
+        s.officer_region = inp.new_officer.region or s.approval.region
+        # The new officer gets a full stall period to take the case in hand.
+        self._touch(now)
+        self._event(
+            "reassigned",
+            actor=inp.actor.officer_id,
+            stage=s.stage,
+            detail=f"{previous or 'unassigned'} -> {s.officer_id}",
+        )
+        self._notify_staff("officer_assigned", Audience.OFFICER, {"reason": "reassigned"})
+        return self._changed()
+
+    @reassign.validator
+    def _validate_reassignment(self, inp: Reassignment) -> None:
+        self._check_open(allow_paused=True)
+        self._check_actor(inp.actor, supervisors_only=True)
+        if not inp.new_officer.active:
+            raise _reject(f"officer {inp.new_officer.officer_id} is not active")
+        if inp.new_officer.officer_id == self.state.officer_id:
+            raise _reject(f"the case is already assigned to {inp.new_officer.officer_id}")
+
+    @workflow.update
+    async def pause(self, inp: PauseRequest) -> CaseView:
+        await self._opened()
+        self._validate_pause(inp)
+        s = self.state
+        now = workflow.now()
+        s.status = CaseStatus.PAUSED
+        s.paused_at = now
+        s.paused_by = inp.actor.officer_id
+        s.pause_reason = inp.reason.strip()
+        s.last_activity_at = now
+        self._event("paused", actor=inp.actor.officer_id, stage=s.stage, text=inp.reason)
+        return self._changed()
+
+    @pause.validator
+    def _validate_pause(self, inp: PauseRequest) -> None:
+        self._check_open()
+        self._check_actor(inp.actor)
+        if not inp.reason.strip():
+            raise _reject("a pause needs a reason")
+        if len(inp.reason) > MAX_TEXT:
+            raise _reject(f"the reason is longer than {MAX_TEXT} characters")
+
+    @workflow.update
+    async def resume(self, inp: ResumeRequest) -> CaseView:
+        await self._opened()
+        self._validate_resume(inp)
+        s = self.state
+        now = workflow.now()
+        assert s.paused_at is not None and s.stage is not None
+        # Stall clocks stop during a pause: the deadlines move by the time spent paused.
+        paused_for = now - s.paused_at
+        record = s.record(s.stage)
+        if record.deadline_at is not None:
+            record.deadline_at += paused_for
+        if s.stage == Stage.ARRIVAL and s.plan_due_at is not None:
+            s.plan_due_at += paused_for
+        s.status = CaseStatus.ACTIVE
+        s.paused_at = None
+        s.paused_by = None
+        s.pause_reason = None
+        self._touch(now)
+        self._refresh_overdue(now)
+        self._event(
+            "resumed",
+            actor=inp.actor.officer_id,
+            stage=s.stage,
+            detail=f"paused {paused_for.days} days",
+        )
+        return self._changed()
+
+    @resume.validator
+    def _validate_resume(self, inp: ResumeRequest) -> None:
+        if self.state.status != CaseStatus.PAUSED:
+            raise _reject(f"the case is not paused (it is {self.state.status.value})")
+        self._check_actor(inp.actor)
+
+    @workflow.update
+    async def withdraw(self, inp: Withdrawal) -> CaseView:
+        await self._opened()
+        self._validate_withdrawal(inp)
+        s = self.state
+        now = workflow.now()
+        stage = s.stage
+        self._close(CaseStatus.WITHDRAWN, now, reason=inp.reason.strip())
+        workflow.logger.info("case withdrawn")
+        self._event("case_withdrawn", actor=inp.recorded_by, stage=stage, text=inp.reason)
+        self._notify_newcomer(
+            "case_withdrawn", {"dossier": s.approval.dossier, "reason": inp.reason.strip()}
+        )
+        return self._changed()
+
+    @withdraw.validator
+    def _validate_withdrawal(self, inp: Withdrawal) -> None:
+        self._check_open(allow_paused=True)
+        if not inp.reason.strip():
+            raise _reject("a withdrawal needs a reason")
+        if len(inp.reason) > MAX_TEXT:
+            raise _reject(f"the reason is longer than {MAX_TEXT} characters")
+
+    async def _opened(self) -> None:
+        await workflow.wait_condition(lambda: self.opened)
+
+    @workflow.query
+    def view(self, inp: CaseQuery) -> CaseView:
+        return view_of(self.state, include_plan=inp.include_plan)
+
+    def _changed(self) -> CaseView:
+        self.version += 1
+        self._publish()
+        return view_of(self.state)
+
+    # ----------------------------------------------------------------------------------------
+    # Effects: decided by handlers and clocks, carried out by activities
+    # ----------------------------------------------------------------------------------------
+
+    def _next_key(self, kind: str) -> str:
+        # Workflow id + business step: stable across retries and continue-as-new.
+        self.state.step += 1
+        return f"{workflow.info().workflow_id}:{self.state.step:06d}:{kind}"
+
+    def _snapshot(self) -> CaseSnapshot:
+        s = self.state
+        return CaseSnapshot(
+            dossier=s.approval.dossier,
+            region=s.approval.region,
+            language=s.approval.language,
+            arrival_date=s.approval.arrival_date,
+            status=s.status,
+            stage=s.stage,
+            officer_id=s.officer_id,
+            escalation_level=s.escalation_level,
+            stalled_since=s.stalled_since,
+            overdue=s.overdue,
+            stage_started_at=s.record(s.stage).started_at if s.stage and s.stages else None,
+            last_activity_at=s.last_activity_at,
+            started_at=s.started_at,
+            closed_at=s.closed_at,
+        )
+
+    def _event(
+        self,
+        kind: str,
+        *,
+        actor: str | None,
+        stage: Stage | None = None,
+        detail: str | None = None,
+        text: str | None = None,
+    ) -> None:
+        self.state.pending.append(
+            Effect(
+                event=CaseEvent(
+                    key=self._next_key(kind),
+                    workflow_id=workflow.info().workflow_id,
+                    kind=kind,
+                    at=workflow.now(),
+                    snapshot=self._snapshot(),
+                    actor=actor,
+                    stage=stage,
+                    detail=detail,
+                    text=text,
+                )
+            )
+        )
+
+    def _notification(self, template: str, audience: Audience, context: dict[str, object]) -> None:
+        s = self.state
+        self.state.pending.append(
+            Effect(
+                notification=Notification(
+                    key=self._next_key(f"mail-{template}"),
+                    workflow_id=workflow.info().workflow_id,
+                    template=template,
+                    audience=audience,
+                    # Supervisors of the officer's region: it may differ after a reassignment.
+                    region=s.officer_region or s.approval.region,
+                    language=s.approval.language,
+                    arrival_date=s.approval.arrival_date,
+                    officer_id=s.officer_id,
+                    recipient_email=s.approval.email if audience == Audience.NEWCOMER else None,
+                    recipient_name=s.approval.full_name if audience == Audience.NEWCOMER else None,
+                    context={"dossier": s.approval.dossier, **context},
+                    decided_at=workflow.now(),
+                )
+            )
+        )
+
+    def _notify_newcomer(self, template: str, context: dict[str, object]) -> None:
+        self._notification(template, Audience.NEWCOMER, context)
+
+    def _notify_staff(self, template: str, audience: Audience, context: dict[str, object]) -> None:
+        s = self.state
+        self._notification(
+            template,
+            audience,
+            {
+                "stage": s.stage.value if s.stage else "",
+                "region": s.approval.region,
+                "language": s.approval.language,
+                "officer_id": s.officer_id or "",
+                **context,
+            },
+        )
+
+    def _dispatch_effects(self) -> None:
+        for effect in self.state.pending:
+            if effect.key not in self.in_flight:
+                self.in_flight.add(effect.key)
+                asyncio.create_task(self._carry_out(effect), name=effect.key)
+
+    async def _carry_out(self, effect: Effect) -> None:
+        try:
+            if effect.event is not None:
+                await workflow.execute_activity(
+                    RECORD_EVENT,
+                    effect.event,
+                    result_type=EventRecorded,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=READ_MODEL_RETRY,
+                )
+            elif effect.notification is not None:
+                await workflow.execute_activity(
+                    SEND_NOTIFICATION,
+                    effect.notification,
+                    result_type=NotificationOutcome,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
+                    retry_policy=MAIL_RETRY,
+                )
+        except ActivityError as err:
+            # Permanent: a rejected address, a missing template, a stale email. The case goes
+            # on; the failure is in the audit trail for the officer to follow up.
+            workflow.logger.warning("side effect %s failed for good: %s", effect.key, err.cause)
+            if effect.notification is not None:
+                self._event(
+                    "email_failed",
+                    actor=None,
+                    stage=self.state.stage,
+                    detail=f"{effect.notification.template}: {type(err.cause).__name__}",
+                )
+        finally:
+            self.state.pending[:] = [e for e in self.state.pending if e.key != effect.key]
+            self.in_flight.discard(effect.key)
+
+    # ----------------------------------------------------------------------------------------
+    # Visibility and history
+    # ----------------------------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        """Keep the search attributes current (ids, stage and clocks only: no personal data)."""
+        s = self.state
+        values: dict[str, object] = {
+            search.STAGE.name: s.stage.value if s.stage else search.CLOSED,
+            search.STATUS.name: s.status.value,
+            search.OFFICER.name: s.officer_id or search.UNASSIGNED,
+            search.REGION.name: s.approval.region,
+            search.ESCALATION_LEVEL.name: s.escalation_level,
+            search.STALLED_SINCE.name: s.stalled_since,
+            search.OVERDUE.name: s.overdue,
+        }
+        if values == self.upserted:
+            return
+        updates = [
+            search.STAGE.value_set(str(values[search.STAGE.name])),
+            search.STATUS.value_set(s.status.value),
+            search.OFFICER.value_set(str(values[search.OFFICER.name])),
+            search.REGION.value_set(s.approval.region),
+            search.ESCALATION_LEVEL.value_set(s.escalation_level),
+            search.OVERDUE.value_set(s.overdue),
+            search.STALLED_SINCE.value_set(s.stalled_since)
+            if s.stalled_since is not None
+            else search.STALLED_SINCE.value_unset(),
+        ]
+        workflow.upsert_search_attributes(updates)
+        self.upserted = values
+
+    def _continue_as_new_due(self) -> bool:
+        info = workflow.info()
+        if info.is_continue_as_new_suggested():
+            return True
+        return bool(
+            self.continue_as_new_after
+            and info.get_current_history_length() >= self.continue_as_new_after
+        )
+
+
+__all__ = ["NewcomerPathway", "workflow_id_for"]
