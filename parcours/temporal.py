@@ -11,6 +11,7 @@ workflow's definition.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -90,9 +91,8 @@ async def connect(settings: Settings, *, within: timedelta = CONNECT_TIMEOUT) ->
             f"cannot reach Temporal at {address}: no answer within {within.total_seconds():g}s"
         ) from None
     except Exception as err:  # the SDK raises RuntimeError with a multi-line gRPC dump
-        raise TemporalUnavailable(
-            f"cannot reach Temporal at {address}: {_first_line(err)}"
-        ) from None
+        reason = _connect_reason(err)
+        raise TemporalUnavailable(f"cannot reach Temporal at {address}: {reason}") from None
 
 
 async def register_search_attributes(
@@ -243,6 +243,18 @@ def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError
             f"cannot reach Temporal at {settings.temporal_address}: {_first_line(err.message)}"
         )
     return ParcoursError(f"dossier {dossier}: Temporal refused: {_first_line(err.message)}")
+
+
+_OS_MESSAGE_RE = re.compile(r'message: "([^"]+)"')
+
+
+def _connect_reason(err: BaseException) -> str:
+    """'connection refused' rather than the Rust transport error it is buried in."""
+    text = str(err)
+    found = _OS_MESSAGE_RE.search(text)
+    if found:
+        return found.group(1).lower()
+    return _first_line(text.removeprefix("Failed client connect: "))
 
 
 def _first_line(err: object) -> str:

@@ -1,0 +1,251 @@
+"""The CLI refuses bad input with one clear line, before touching Temporal or the database."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from parcours.cli import validate
+from parcours.cli.intake import check_rows
+from parcours.cli.main import amain
+from parcours.config import Settings
+from parcours.domain import PlanItem, Stage
+from parcours.errors import ParcoursError
+
+# Nothing listens here: a command that got past validation would fail with "cannot reach".
+UNREACHABLE = Settings(temporal_address="127.0.0.1:1", database_url="sqlite+aiosqlite://")
+
+GOOD_START = [
+    "start",
+    "--dossier",
+    "D-100",
+    "--name",
+    "Amina Diallo",
+    "--email",
+    "amina@example.org",
+    "--arrival",
+    "2030-01-15",
+    "--region",
+    "montreal",
+]
+
+
+async def run(*argv: str, settings: Settings = UNREACHABLE) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = await amain(list(argv), settings=settings, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def replace_flag(argv: list[str], flag: str, value: str) -> list[str]:
+    i = argv.index(flag)
+    return [*argv[: i + 1], value, *argv[i + 2 :]]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--arrival", "15/01/2030", "invalid arrival date '15/01/2030': expected YYYY-MM-DD"),
+        ("--arrival", "2030-02-30", "invalid arrival date '2030-02-30'"),
+        ("--region", "ontario", "unknown region 'ontario'"),
+        ("--email", "amina-at-example.org", "malformed email 'amina-at-example.org'"),
+        ("--dossier", "D 100", "invalid dossier 'D 100'"),
+    ],
+)
+async def test_start_refuses_bad_values_in_one_line(flag: str, value: str, message: str) -> None:
+    code, out, err = await run(*replace_flag(GOOD_START, flag, value))
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"parcours: error: {message}")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--language", "french"], "invalid language 'french'"),
+        (["--airport", "MTL1"], "invalid airport 'MTL1'"),
+        (["--french-level", "13"], "invalid French level '13'"),
+        (["--household", "0"], "invalid household size '0'"),
+    ],
+)
+async def test_start_refuses_bad_optional_values(extra: list[str], message: str) -> None:
+    code, _, err = await run(*GOOD_START, *extra)
+    assert code == 1
+    assert message in err
+
+
+async def test_valid_start_gets_as_far_as_temporal() -> None:
+    code, _, err = await run(*GOOD_START)
+    assert code == 1
+    assert err == "parcours: error: cannot reach Temporal at 127.0.0.1:1: connection refused\n"
+
+
+async def test_usage_errors_exit_2_in_one_line() -> None:
+    code, _, err = await run("start", "--dossier", "D-1")
+    assert code == 2
+    assert err.startswith("parcours: error: the following arguments are required: --name")
+    assert err.count("\n") == 1
+
+    code, _, err = await run("frobnicate")
+    assert code == 2
+    assert "invalid choice: 'frobnicate'" in err
+
+
+async def test_help_exits_0() -> None:
+    for argv in (["--help"], ["stuck", "--help"], ["officers", "add", "--help"]):
+        code, _, _ = await run(*argv)
+        assert code == 0
+
+
+async def test_unknown_stage_is_refused() -> None:
+    code, _, err = await run("complete-stage", "D-1", "--stage", "welcome", "--officer", "x1")
+    assert code == 1
+    assert "unknown stage 'welcome' (expected one of: arrival, francization" in err
+
+
+async def test_bad_plan_item_is_refused_before_any_lookup() -> None:
+    code, _, err = await run("plan", "D-1", "--officer", "x1", "--item", "find a job")
+    assert code == 1
+    assert err == "parcours: error: invalid --item 'find a job': expected \"STAGE: text\"\n"
+
+    code, _, err = await run("plan", "D-1", "--officer", "x1", "--item", "holidays: ski")
+    assert code == 1
+    assert "unknown stage 'holidays'" in err
+
+
+async def test_unknown_officer_is_refused_before_temporal(tmp_path: Path) -> None:
+    settings = Settings(
+        temporal_address="127.0.0.1:1",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+    )
+    code, _, err = await run("greet", "D-1", "--officer", "nobody", settings=settings)
+    assert code == 1
+    assert err.startswith("parcours: error: no officer with id nobody")
+
+
+async def test_stuck_filters_are_checked() -> None:
+    code, _, err = await run("stuck", "--region", "atlantis")
+    assert code == 1 and "unknown region 'atlantis'" in err
+    code, _, err = await run("stuck", "--min-level", "4")
+    assert code == 1 and "invalid --min-level '4'" in err
+
+
+def test_plan_item_parsing() -> None:
+    assert validate.plan_item(" Francization :  400 h at the CSS ") == PlanItem(
+        Stage.FRANCIZATION, "400 h at the CSS"
+    )
+    with pytest.raises(validate.InvalidInput, match="the text after the stage is empty"):
+        validate.plan_item("employment:   ")
+
+
+def test_approval_from_row_normalises_and_defaults() -> None:
+    a = validate.approval(
+        {
+            "dossier": "D-1",
+            "name": "  Amina   Diallo ",
+            "email": "amina@example.org",
+            "arrival": "2030-01-15",
+            "region": "Montreal",
+            "airport": "yqb",
+            "french_level": 5,
+            "regulated": "oui",
+            "household": "3",
+        }
+    )
+    assert (a.full_name, a.region, a.airport, a.language) == (
+        "Amina Diallo",
+        "montreal",
+        "YQB",
+        "fr",
+    )
+    assert (a.french_level, a.regulated_profession, a.household_size) == (5, True, 3)
+
+
+def test_approval_refuses_unknown_and_missing_fields() -> None:
+    with pytest.raises(validate.InvalidInput, match="unknown field 'mail'"):
+        validate.approval({"dossier": "D-1", "mail": "x@y.z"})
+    with pytest.raises(validate.InvalidInput, match="missing email"):
+        validate.approval(
+            {"dossier": "D-1", "name": "A", "arrival": "2030-01-01", "region": "laval"}
+        )
+
+
+def test_import_rows_are_checked_one_by_one(tmp_path: Path) -> None:
+    path = tmp_path / "approvals.csv"
+    path.write_text(
+        "dossier,name,email,arrival,region,language,french_level\n"
+        "D-1,Amina Diallo,amina@example.org,2030-01-15,montreal,fr,\n"
+        "D-2,Li Wei,li.wei@example,2030-01-16,montreal,zh,\n"
+        "D-3,Carlos Ruiz,carlos@example.org,2030-13-01,laval,es,\n"
+        "\n"
+        "D-1,Amina Again,amina2@example.org,2030-01-15,montreal,fr,\n"
+        "D-5,Ana Lima,ana@example.org,2030-02-01,nowhere,pt,4\n"
+        "D-6,Too,many@example.org,2030-02-01,laval,fr,4,extra\n"
+    )
+    rows = check_rows(path)
+    assert [(r.row, r.dossier, r.result) for r in rows] == [
+        (2, "D-1", "pending"),
+        (3, "D-2", "rejected"),
+        (4, "D-3", "rejected"),
+        (6, "D-1", "rejected"),
+        (7, "D-5", "rejected"),
+        (8, None, "rejected"),
+    ]
+    reasons = [r.reason for r in rows]
+    assert "malformed email" in (reasons[1] or "")
+    assert "invalid arrival date" in (reasons[2] or "")
+    assert reasons[3] == "dossier repeats row 2"
+    assert "unknown region 'nowhere'" in (reasons[4] or "")
+    assert reasons[5] == "8 values for 7 columns"
+
+
+def test_import_refuses_a_bad_header(tmp_path: Path) -> None:
+    path = tmp_path / "approvals.csv"
+    path.write_text("dossier,nom,email,arrival,region\n")
+    with pytest.raises(ParcoursError, match="unknown column 'nom'"):
+        check_rows(path)
+
+
+def test_import_jsonl_rows(tmp_path: Path) -> None:
+    path = tmp_path / "approvals.jsonl"
+    path.write_text(
+        '{"dossier": "J-1", "name": "A B", "email": "a@b.org", "arrival": "2030-01-01",'
+        ' "region": "estrie", "household": 2, "regulated": true}\n'
+        "not json\n"
+        '["a list"]\n'
+        '{"dossier": "J-4", "name": "C D", "email": "c@d.org", "arrival": "2030-01-01",'
+        ' "region": "estrie", "french_level": 20}\n'
+    )
+    rows = check_rows(path)
+    assert [(r.row, r.result) for r in rows] == [
+        (1, "pending"),
+        (2, "rejected"),
+        (3, "rejected"),
+        (4, "rejected"),
+    ]
+    assert rows[0].approval is not None and rows[0].approval.household_size == 2
+    assert rows[1].reason is not None and rows[1].reason.startswith("not valid JSON")
+    assert "invalid French level '20'" in (rows[3].reason or "")
+
+
+async def test_import_with_only_bad_rows_exits_1_without_temporal(tmp_path: Path) -> None:
+    path = tmp_path / "approvals.jsonl"
+    path.write_text("{}\n")
+    code, out, err = await run("import", str(path))
+    assert code == 1
+    assert out == "row 1: - rejected: missing dossier\n"
+    assert "1 rows: 0 started, 0 already existed, 1 rejected" in err
+
+
+def test_update_and_query_names_match_the_workflow() -> None:
+    from temporalio.workflow import _Definition
+
+    from parcours.temporal import QUERY_VIEW, UPDATES, WORKFLOW_TYPE
+    from workflows.pathway import NewcomerPathway
+
+    defn = _Definition.must_from_class(NewcomerPathway)
+    assert defn.name == WORKFLOW_TYPE
+    assert set(UPDATES) <= set(defn.updates)
+    assert QUERY_VIEW in defn.queries

