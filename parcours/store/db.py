@@ -1,0 +1,59 @@
+"""Engine, schema and sessions of the read model.
+
+SQLite (a file under the data dir) by default, PostgreSQL through PARCOURS_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from parcours.store.models import Base
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `url`; for SQLite, the file's directory is created and the
+    connection tuned for a worker and a CLI writing at the same time."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_async_engine(url, **kwargs)
+
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets readers (CLI) run while the worker writes; busy_timeout waits for a lock
+        # instead of failing at once (a lock still held after that is raised, and Temporal
+        # retries the activity).
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    return engine
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create missing tables (idempotent). Alembic migrations will replace this."""
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

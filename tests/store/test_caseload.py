@@ -1,0 +1,71 @@
+from parcours.domain import CaseStatus, Stage
+from parcours.store import cases
+from parcours.store.caseload import caseload
+from parcours.store.officers import NewOfficer
+from tests.store.builders import approval, event, snapshot
+from tests.store.conftest import add
+
+
+def off(id: str, region: str = "montreal", **kw) -> NewOfficer:
+    return NewOfficer(id, id.title(), f"{id}@parcours.example", region, "fr", **kw)
+
+
+async def put(sessions, dossier: str, **kw) -> None:
+    snap = snapshot(dossier, **kw)
+    async with sessions() as session, session.begin():
+        await cases.register_case(session, f"newcomer-{dossier}", approval(dossier), snap)
+
+
+async def test_caseload_by_officer_stage_and_level(sessions):
+    await add(
+        sessions, off("a"), off("b"), off("idle", region="laval"), off("boss", role="supervisor")
+    )
+    await put(sessions, "1", officer_id="a", stage=Stage.ARRIVAL)
+    await put(sessions, "2", officer_id="a", stage=Stage.EMPLOYMENT, escalation_level=2)
+    await put(sessions, "3", officer_id="a", status=CaseStatus.PAUSED, stage=Stage.EMPLOYMENT)
+    await put(sessions, "4", officer_id="a", status=CaseStatus.COMPLETED, stage=None)
+    await put(sessions, "5", officer_id="b", stage=Stage.COMMUNITY, escalation_level=3)
+    # No officer in the region: the case waits unassigned.
+    await put(sessions, "6", region="outaouais")
+
+    async with sessions() as session:
+        rows = {e.officer_id: e for e in await caseload(session)}
+
+    assert set(rows) == {"a", "b", "idle", None}  # supervisors carry no caseload
+    a = rows["a"]
+    assert a.open_cases == 3
+    assert a.by_stage == {"arrival": 1, "francization": 0, "employment": 2, "community": 0}
+    assert a.by_level == {0: 2, 1: 0, 2: 1, 3: 0}
+    assert rows["b"].by_level[3] == 1
+    assert rows["idle"].open_cases == 0 and rows["idle"].region == "laval"
+    assert rows[None].open_cases == 1
+    assert rows[None].to_json()["officer"] is None
+    assert a.to_json()["by_escalation_level"] == {"0": 2, "1": 0, "2": 1, "3": 0}
+
+
+async def test_caseload_follows_a_reassignment(sessions):
+    await add(sessions, off("a"), off("b"))
+    await put(sessions, "1", officer_id="a")
+    async with sessions() as session, session.begin():
+        await cases.record_event(
+            session, event(7, snapshot("1", officer_id="b"), kind="reassigned")
+        )
+    async with sessions() as session:
+        rows = {e.officer_id: e.open_cases for e in await caseload(session)}
+    assert rows == {"a": 0, "b": 1, None: 0}
+
+
+async def test_caseload_of_one_region(sessions):
+    await add(sessions, off("a"), off("l", region="laval"))
+    await put(sessions, "1", officer_id="l", region="laval")
+    await put(sessions, "2", officer_id="a")
+    async with sessions() as session:
+        rows = await caseload(session, region="laval")
+    assert [(e.officer_id, e.open_cases) for e in rows] == [("l", 1), (None, 0)]
+
+
+async def test_a_holder_missing_from_the_roster_still_shows(sessions):
+    await put(sessions, "1", officer_id="ghost")
+    async with sessions() as session:
+        rows = {e.officer_id: e for e in await caseload(session)}
+    assert rows["ghost"].open_cases == 1 and rows["ghost"].name is None
