@@ -212,7 +212,7 @@ async def update_case(
             within.total_seconds(),
         )
     except WorkflowUpdateFailedError as err:
-        raise UpdateRejected(_failure_message(err.cause)) from None
+        raise UpdateRejected(f"dossier {dossier}: {_failure_message(err.cause)}") from None
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise ParcoursError(
             f"dossier {dossier}: no worker answered within {within.total_seconds():g}s "
