@@ -66,4 +66,3 @@ async def test_nobody_in_the_region_means_unassigned(sessions):
         off("chief", role="director"),
     )
     assert await pick(sessions) is None
-

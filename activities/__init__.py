@@ -1,0 +1,1 @@
+"""Activities: every side effect of the pathway (read model, audit trail, email)."""

@@ -1,0 +1,86 @@
+"""Read-model activities: open a case and pick its officer; record each event.
+
+Both are idempotent, so Temporal may retry them freely: a database that is unreachable or
+locked raises, and the retry policy tries again; only input that can never succeed is
+refused as non-retryable.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from parcours.domain import (
+    DOSSIER_RE,
+    REGIONS,
+    Assignment,
+    CaseEvent,
+    CaseSnapshot,
+    EventRecorded,
+    RegisterCase,
+)
+from parcours.store import cases
+
+logger = logging.getLogger(__name__)
+
+
+def _invalid(message: str) -> ApplicationError:
+    return ApplicationError(message, type="InvalidInput", non_retryable=True)
+
+
+def _check_snapshot(snap: CaseSnapshot) -> None:
+    if not DOSSIER_RE.match(snap.dossier or ""):
+        raise _invalid("snapshot.dossier is not a valid dossier number")
+    if snap.region not in REGIONS:
+        raise _invalid(f"snapshot.region {snap.region!r} is not a region of Quebec")
+    try:
+        date.fromisoformat(snap.arrival_date)
+    except (TypeError, ValueError):
+        raise _invalid("snapshot.arrival_date is not an ISO date (YYYY-MM-DD)") from None
+    for name in ("stalled_since", "stage_started_at", "last_activity_at", "started_at"):
+        value = getattr(snap, name)
+        if value is not None and value.tzinfo is None:
+            raise _invalid(f"snapshot.{name} must be timezone-aware")
+
+
+class Casework:
+    """Activities over the read model; the worker builds one with its session factory."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn
+    async def register_case(self, req: RegisterCase) -> Assignment:
+        """Open the case row (or find it, on a retry) and return its officer: the one already
+        stored if any, else the best officer of the region, else none (unassigned)."""
+        _check_snapshot(req.snapshot)
+        if req.approval.dossier != req.snapshot.dossier:
+            raise _invalid("approval and snapshot name different dossiers")
+        async with self.sessions() as session, session.begin():
+            reg = await cases.register_case(session, req.workflow_id, req.approval, req.snapshot)
+        if reg.officer_id is None:
+            logger.warning(
+                "case %s: no officer available in %s", req.snapshot.dossier, req.snapshot.region
+            )
+        elif reg.newly_assigned:
+            logger.info("case %s assigned to %s", req.snapshot.dossier, reg.officer_id)
+        return Assignment(officer_id=reg.officer_id, unassigned=reg.officer_id is None)
+
+    @activity.defn
+    async def record_event(self, event: CaseEvent) -> EventRecorded:
+        """Append one audit row and apply the projection it carries, in one transaction.
+        A key seen before changes nothing and answers duplicate=True."""
+        _check_snapshot(event.snapshot)
+        if not event.key or not event.kind:
+            raise _invalid("an event needs a key and a kind")
+        if event.at.tzinfo is None:
+            raise _invalid("event.at must be timezone-aware")
+        async with self.sessions() as session, session.begin():
+            inserted = await cases.record_event(session, event)
+        if not inserted:
+            logger.info("event %s already recorded", event.key)
+        return EventRecorded(key=event.key, duplicate=not inserted)

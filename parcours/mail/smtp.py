@@ -1,0 +1,167 @@
+"""Send rendered messages over SMTP (aiosmtplib) and sort failures into transient and
+permanent, the distinction Temporal's retry policy needs.
+
+Error messages raised from here never contain an address or a server reply text (which often
+echoes the address): they end up in Temporal's history, which is not the place for personal
+data. Codes only; the outbox row keeps the details.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+import aiosmtplib
+
+from parcours.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class MailError(Exception):
+    def __init__(self, message: str, code: int | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        # Server replies, kept for the outbox row only (may contain addresses).
+        self.detail = detail
+
+
+class MailTransientError(MailError):
+    """The server did not take the message, but may later: retry."""
+
+
+class MailRejectedError(MailError):
+    """The server refused this message for good (5xx): retrying would not help."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    accepted: int
+    # Recipients the server refused while accepting others: address -> "code reply".
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def message_id_for(key: str, domain: str) -> str:
+    """A Message-ID that is the same on every attempt for one notification, so receiving
+    systems can recognise a copy, and free of personal data (a hash of the key)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+class Mailer:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1025,
+        *,
+        mail_from: str = Settings.mail_from,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.mail_from = mail_from
+        self.username = username
+        self.password = password
+        self.starttls = starttls
+        self.timeout = timeout
+        self.sender = parseaddr(mail_from)[1]
+        self.domain = self.sender.rpartition("@")[2] or "parcours.localhost"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Mailer:
+        return cls(
+            settings.smtp_host,
+            settings.smtp_port,
+            mail_from=settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+
+    def compose(
+        self,
+        *,
+        key: str,
+        to: Sequence[str],
+        subject: str,
+        text: str,
+        html: str,
+        languages: Sequence[str] = ("fr",),
+    ) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.mail_from
+        msg["To"] = ", ".join(to)
+        msg["Subject"] = subject
+        msg["Message-ID"] = message_id_for(key, self.domain)
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        # Tells autoresponders not to answer (RFC 3834).
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+        # After the bodies: set_content/add_alternative move every Content-* header into the
+        # parts.
+        msg["Content-Language"] = ", ".join(languages)
+        return msg
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> Delivery:
+        """Hand `message` to the SMTP server for `recipients`; raises MailTransientError or
+        MailRejectedError."""
+        recipients = list(recipients)
+        try:
+            refused, _ = await aiosmtplib.send(
+                message,
+                sender=self.sender,
+                recipients=recipients,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                start_tls=self.starttls,
+                timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as err:
+            codes = sorted({r.code for r in err.recipients})
+            detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
+            if all(code >= 500 for code in codes):
+                raise MailRejectedError(
+                    f"SMTP server refused every recipient (codes {codes})", codes[0], detail
+                ) from None
+            raise MailTransientError(
+                f"SMTP server deferred recipients (codes {codes})", codes[0], detail
+            ) from None
+        except aiosmtplib.SMTPDataError as err:
+            # The content itself was refused after the recipients were accepted.
+            cls = MailRejectedError if err.code >= 500 else MailTransientError
+            raise cls(
+                f"SMTP server refused the message (code {err.code})",
+                err.code,
+                f"{err.code} {err.message}",
+            ) from None
+        except aiosmtplib.SMTPResponseException as err:
+            # Greeting, HELO, AUTH, MAIL FROM: a problem with our server or our account, not
+            # with this message. Retry (an operator fixes the configuration) rather than
+            # marking every email of the outage as rejected.
+            raise MailTransientError(
+                f"SMTP server error {err.code} ({type(err).__name__})",
+                err.code,
+                f"{err.code} {err.message}",
+            ) from None
+        except (aiosmtplib.SMTPException, OSError) as err:
+            # Refused connection, timeout, dropped connection: nothing was accepted.
+            raise MailTransientError(
+                f"SMTP server {self.host}:{self.port} unreachable ({type(err).__name__})",
+                None,
+                str(err),
+            ) from None
+        return Delivery(
+            accepted=len(recipients) - len(refused),
+            refused={addr: f"{r.code} {r.message}" for addr, r in refused.items()},
+        )

@@ -1,0 +1,75 @@
+"""Activity fixtures: the read model (from tests/store), a real SMTP server (our catcher),
+and the activity classes wired as the worker wires them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import ActivityEnvironment
+
+from activities.casework import Casework
+from activities.notify import Notifier
+from parcours.config import Settings
+from parcours.mail.catcher import MailCatcher
+from parcours.mail.render import Renderer
+from parcours.mail.smtp import Mailer
+from tests.store.conftest import engine, sessions  # noqa: F401 - fixtures reused here
+
+
+@dataclass
+class SmtpServer:
+    """The catcher plus the refusals it answers: address -> SMTP reply ("550 ...")."""
+
+    catcher: MailCatcher
+    refusals: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return self.catcher.port
+
+    def messages(self):  # -> list[EmailMessage]
+        return self.catcher.messages()
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    refusals: dict[str, str] = {}
+    catcher = MailCatcher(tmp_path / "mail", port=0, recipient_policy=refusals.get)
+    catcher.start()
+    try:
+        yield SmtpServer(catcher, refusals)
+    finally:
+        catcher.stop()
+
+
+@pytest.fixture
+def renderer() -> Renderer:
+    return Renderer(Settings().templates_dir)
+
+
+@pytest.fixture
+def mailer(smtp_server: SmtpServer) -> Mailer:
+    return Mailer("127.0.0.1", smtp_server.port, timeout=5.0)
+
+
+@pytest.fixture
+def notifier(
+    sessions: async_sessionmaker[AsyncSession],  # noqa: F811
+    mailer: Mailer,
+    renderer: Renderer,
+) -> Notifier:
+    return Notifier(sessions, mailer, renderer)
+
+
+@pytest.fixture
+def casework(sessions: async_sessionmaker[AsyncSession]) -> Casework:  # noqa: F811
+    return Casework(sessions)
+
+
+@pytest.fixture
+def activity_env() -> ActivityEnvironment:
+    return ActivityEnvironment()

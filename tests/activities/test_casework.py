@@ -1,0 +1,139 @@
+"""register_case and record_event, run as activities (ActivityEnvironment)."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from temporalio.exceptions import ApplicationError
+
+from activities.casework import Casework
+from parcours.domain import CaseStatus, Stage
+from parcours.store.db import create_engine, session_factory
+from parcours.store.models import AuditEvent, Case
+from parcours.store.officers import NewOfficer
+from tests.store.builders import T0, event, register, snapshot
+from tests.store.conftest import add
+
+
+def off(id: str, langs: str = "fr") -> NewOfficer:
+    return NewOfficer(id, id.title(), f"{id}@parcours.example", "montreal", langs)
+
+
+async def case_row(sessions, dossier: str = "D-1") -> Case:
+    async with sessions() as session:
+        case = await session.get(Case, dossier)
+    assert case is not None
+    return case
+
+
+async def audit_count(sessions) -> int:
+    async with sessions() as session:
+        return await session.scalar(select(func.count()).select_from(AuditEvent))
+
+
+async def test_register_case_picks_an_officer_and_stores_contact_data(
+    sessions, casework, activity_env
+):
+    await add(sessions, off("anglo", "fr,en"), off("franco"))
+    assignment = await activity_env.run(casework.register_case, register(language="en"))
+    assert assignment.officer_id == "anglo" and not assignment.unassigned
+    case = await case_row(sessions)
+    assert case.officer_id == "anglo"
+    assert case.full_name == "Ana Pérez" and case.email == "d-1@newcomer.example"
+    assert case.workflow_id == "newcomer-D-1" and case.status == "active"
+
+
+async def test_register_case_is_idempotent(sessions, casework, activity_env):
+    await add(sessions, off("b"), off("c"))
+    first = await activity_env.run(casework.register_case, register())
+    assert first.officer_id == "b"  # tie on caseload: smallest id
+    # A fresh pick would now choose "c" (fewer cases); the retry keeps the first choice.
+    again = await activity_env.run(casework.register_case, register())
+    assert again == first
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+async def test_register_case_without_officer_is_unassigned(sessions, casework, activity_env):
+    assignment = await activity_env.run(casework.register_case, register(region="cote-nord"))
+    assert assignment.officer_id is None and assignment.unassigned
+    assert (await case_row(sessions)).officer_id is None
+
+
+async def test_record_event_twice_writes_one_audit_row(sessions, casework, activity_env):
+    await activity_env.run(casework.register_case, register())
+    ev = event(1, snapshot(officer_id="x", escalation_level=1), kind="escalated", text="note")
+    first = await activity_env.run(casework.record_event, ev)
+    # A retry of the same step, even with a different payload, changes nothing.
+    second = await activity_env.run(
+        casework.record_event, replace(ev, snapshot=snapshot(officer_id="y"))
+    )
+    assert not first.duplicate and second.duplicate
+    assert await audit_count(sessions) == 1
+    case = await case_row(sessions)
+    assert case.officer_id == "x" and case.escalation_level == 1
+    async with sessions() as session:
+        row = await session.scalar(select(AuditEvent))
+    assert row is not None and row.kind == "escalated" and row.text == "note"
+    assert row.dossier == "D-1" and row.at == ev.at
+
+
+async def test_an_older_event_arriving_late_does_not_overwrite_the_projection(
+    sessions, casework, activity_env
+):
+    newer = event(5, snapshot(stage=Stage.FRANCIZATION, officer_id="b"), kind="stage_started")
+    older = event(4, snapshot(stage=Stage.ARRIVAL, officer_id="a"), kind="plan_filed")
+    await activity_env.run(casework.record_event, newer)
+    result = await activity_env.run(casework.record_event, older)
+    assert not result.duplicate  # audited all the same
+    assert await audit_count(sessions) == 2
+    case = await case_row(sessions)
+    assert case.stage == "francization" and case.officer_id == "b"
+    assert case.last_event_seq == 5
+
+
+async def test_events_with_the_same_time_are_ordered_by_step(sessions, casework, activity_env):
+    late = event(12, snapshot(status=CaseStatus.PAUSED), at=T0)
+    early = event(11, snapshot(status=CaseStatus.ACTIVE), at=T0)
+    await activity_env.run(casework.record_event, late)
+    await activity_env.run(casework.record_event, early)
+    assert (await case_row(sessions)).status == "paused"
+
+
+async def test_a_newer_event_is_applied(sessions, casework, activity_env):
+    await activity_env.run(casework.register_case, register())
+    done = snapshot(status=CaseStatus.COMPLETED, stage=None, at=T0 + timedelta(days=400))
+    await activity_env.run(casework.record_event, event(1, snapshot()))
+    await activity_env.run(casework.record_event, event(2, done, at=T0 + timedelta(days=400)))
+    case = await case_row(sessions)
+    assert case.status == "completed" and case.stage is None
+    assert case.closed_at == T0 + timedelta(days=400)
+    assert case.full_name == "Ana Pérez"  # contact data untouched by projections
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda e: replace(e, snapshot=replace(e.snapshot, region="ontario")),
+        lambda e: replace(e, snapshot=replace(e.snapshot, arrival_date="10/03/2026")),
+        lambda e: replace(e, at=e.at.replace(tzinfo=None)),
+        lambda e: replace(e, key=""),
+    ],
+)
+async def test_invalid_events_are_not_retried(casework, activity_env, broken):
+    with pytest.raises(ApplicationError) as err:
+        await activity_env.run(casework.record_event, broken(event(1, snapshot())))
+    assert err.value.non_retryable
+
+
+async def test_an_unreachable_database_raises_a_retryable_error(tmp_path, activity_env):
+    # Nothing listens on port 1: the error must reach Temporal as a plain (retryable) failure.
+    engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/nothing")
+    try:
+        casework = Casework(session_factory(engine))
+        with pytest.raises(Exception) as err:
+            await activity_env.run(casework.record_event, event(1, snapshot()))
+        assert not (isinstance(err.value, ApplicationError) and err.value.non_retryable)
+    finally:
+        await engine.dispose()

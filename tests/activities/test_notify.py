@@ -1,0 +1,360 @@
+"""send_notification against a real SMTP server (aiosmtpd, our catcher)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from temporalio.exceptions import ApplicationError
+
+from activities.notify import Notifier
+from parcours.domain import Audience, Notification
+from parcours.mail.catcher import MailCatcher, free_port
+from parcours.mail.smtp import Mailer, MailTransientError, message_id_for
+from parcours.store.models import AuditEvent, OutboxMessage
+from parcours.store.officers import NewOfficer
+from tests.store.conftest import add
+
+ARRIVAL = "2026-03-10"
+BEFORE_ARRIVAL = datetime(2026, 2, 20, 15, 0, tzinfo=UTC)
+KEY = "newcomer-D-1:000003:mail-welcome"
+
+FRENCH_WELCOME = "Bienvenue au Québec!"
+ENGLISH_WELCOME = "Welcome to Québec!"
+SPANISH_WELCOME = "¡Bienvenido a Quebec!"
+
+
+def notice(template: str = "welcome", **overrides) -> Notification:
+    fields: dict = {
+        "key": KEY,
+        "workflow_id": "newcomer-D-1",
+        "template": template,
+        "audience": Audience.NEWCOMER,
+        "region": "montreal",
+        "language": "fr",
+        "arrival_date": ARRIVAL,
+        "recipient_email": "ana@newcomer.example",
+        "recipient_name": "Ana Pérez",
+        "context": {
+            "dossier": "D-1",
+            "arrival_date": ARRIVAL,
+            "airport": "YUL",
+            "region": "montreal",
+        },
+        "decided_at": BEFORE_ARRIVAL,
+    }
+    return Notification(**{**fields, **overrides})
+
+
+def staff_notice(template: str, audience: Audience, **overrides) -> Notification:
+    context = {
+        "dossier": "D-1",
+        "stage": "francization",
+        "region": "montreal",
+        "language": "en",
+        "officer_id": "atremblay",
+        "level": 2,
+        "stalled_since": "2026-05-01T13:00:00+00:00",
+        "days_silent": 21,
+        "reason": "new_case",
+    }
+    return notice(
+        template,
+        key=f"newcomer-D-1:000009:mail-{template}",
+        audience=audience,
+        language="en",
+        officer_id="atremblay",
+        recipient_email=None,
+        recipient_name=None,
+        context=context,
+        **overrides,
+    )
+
+
+def bodies(message) -> tuple[str, str]:
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    return text, html
+
+
+async def outbox(sessions, key: str = KEY) -> OutboxMessage:
+    async with sessions() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == key))
+    assert row is not None
+    return row
+
+
+async def audit(sessions) -> list[AuditEvent]:
+    async with sessions() as session:
+        return list((await session.scalars(select(AuditEvent).order_by(AuditEvent.id))).all())
+
+
+STAFF = (
+    NewOfficer("atremblay", "Amélie Tremblay", "amelie@parcours.example", "montreal", "fr,en"),
+    NewOfficer("nbouchard", "Nathalie Bouchard", "nb@parcours.example", "montreal", "fr",
+               "supervisor"),
+    NewOfficer("pcaron", "Paul Caron", "pc@parcours.example", "montreal", "fr", "supervisor"),
+    NewOfficer("qsup", "Québec Sup", "q@parcours.example", "capitale-nationale", "fr",
+               "supervisor"),
+    NewOfficer("hcote", "Hélène Côté", "hc@parcours.example", "capitale-nationale", "fr",
+               "director"),
+)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------
+# Languages (Charter of the French language, s. 22.3)
+# ------------------------------------------------------------------------------------------
+
+
+async def test_french_newcomer_gets_a_french_message(sessions, notifier, activity_env, smtp_server):
+    outcome = await activity_env.run(notifier.send_notification, notice())
+    assert (outcome.status, outcome.recipients) == ("sent", 1)
+    [msg] = smtp_server.messages()
+    assert msg["To"] == "ana@newcomer.example"
+    assert msg["Subject"].startswith("Bienvenue au Québec")
+    assert msg["Content-Language"] == "fr"
+    assert msg["Message-ID"] == message_id_for(KEY, "immigration.quebec.example")
+    text, html = bodies(msg)
+    assert "Bonjour Ana Pérez," in text and FRENCH_WELCOME in text
+    assert "10 mars 2026" in text and "Montréal-Trudeau (YUL)" in text and "D-1" in text
+    assert ENGLISH_WELCOME not in text
+    assert '<div lang="fr">' in html and 'lang="en"' not in html
+    row = await outbox(sessions)
+    assert row.status == "sent" and row.attempts == 1 and row.languages == "fr"
+    assert row.message_id == msg["Message-ID"]
+    [entry] = await audit(sessions)
+    assert entry.kind == "email_sent" and entry.key == f"{KEY}:audit"
+    assert "@" not in (entry.detail or "") and "Ana" not in (entry.detail or "")
+
+
+async def test_english_newcomer_within_six_months_gets_french_then_english(
+    notifier, activity_env, smtp_server
+):
+    three_months_in = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+    await activity_env.run(
+        notifier.send_notification, notice(language="en", decided_at=three_months_in)
+    )
+    [msg] = smtp_server.messages()
+    text, html = bodies(msg)
+    assert FRENCH_WELCOME in text and ENGLISH_WELCOME in text
+    assert text.index(FRENCH_WELCOME) < text.index(ENGLISH_WELCOME)
+    assert "March 10, 2026" in text
+    assert html.index('<div lang="fr">') < html.index('<div lang="en">')
+    assert msg["Subject"].index("Bienvenue") < msg["Subject"].index("Welcome")
+    assert msg["Content-Language"] == "fr, en"
+
+
+async def test_the_welcome_before_departure_may_be_bilingual(notifier, activity_env, smtp_server):
+    await activity_env.run(notifier.send_notification, notice(language="es"))
+    text, _ = bodies(smtp_server.messages()[0])
+    assert text.index(FRENCH_WELCOME) < text.index(SPANISH_WELCOME)
+    assert "10 de marzo de 2026" in text
+
+
+async def test_after_six_months_french_only(notifier, activity_env, smtp_server):
+    six_months_later = datetime(2026, 9, 10, 16, 0, tzinfo=UTC)
+    await activity_env.run(
+        notifier.send_notification,
+        notice(
+            "case_completed", language="en", decided_at=six_months_later, context={"dossier": "D-1"}
+        ),
+    )
+    [msg] = smtp_server.messages()
+    text, html = bodies(msg)
+    assert "Félicitations!" in text and "Congratulations" not in text
+    assert 'lang="en"' not in html and msg["Content-Language"] == "fr"
+
+
+async def test_a_language_without_templates_gets_french_only(notifier, activity_env, smtp_server):
+    await activity_env.run(notifier.send_notification, notice(language="ar"))
+    text, _ = bodies(smtp_server.messages()[0])
+    assert FRENCH_WELCOME in text and ENGLISH_WELCOME not in text
+
+
+# ------------------------------------------------------------------------------------------
+# Staff
+# ------------------------------------------------------------------------------------------
+
+
+async def test_officer_email_is_french_only_and_carries_no_newcomer_name(
+    sessions, notifier, activity_env, smtp_server
+):
+    await add(sessions, *STAFF)
+    outcome = await activity_env.run(
+        notifier.send_notification, staff_notice("officer_assigned", Audience.OFFICER)
+    )
+    assert outcome.status == "sent"
+    [msg] = smtp_server.messages()
+    assert msg["To"] == "amelie@parcours.example"
+    assert msg["Content-Language"] == "fr"
+    text, html = bodies(msg)
+    assert "Bonjour Amélie Tremblay," in text
+    assert "Le dossier D-1 vous est maintenant confié." in text
+    assert "nouveau dossier" in text and "la francisation" in text
+    assert "Ana" not in text and "Ana" not in html and "Hello" not in text
+
+
+async def test_escalation_goes_to_every_supervisor_of_the_region(
+    sessions, notifier, activity_env, smtp_server
+):
+    await add(sessions, *STAFF)
+    outcome = await activity_env.run(
+        notifier.send_notification, staff_notice("stall_escalation", Audience.SUPERVISORS)
+    )
+    assert outcome.recipients == 2
+    [msg] = smtp_server.messages()
+    assert sorted(a.strip() for a in msg["X-RcptTo"].split(",")) == [
+        "nb@parcours.example",
+        "pc@parcours.example",
+    ]
+    text, _ = bodies(msg)
+    assert "Bonjour," in text and "1er mai 2026" in text and "21 jours" in text
+    assert "atremblay" in text
+
+
+async def test_director_escalation(sessions, notifier, activity_env, smtp_server):
+    await add(sessions, *STAFF)
+    await activity_env.run(
+        notifier.send_notification, staff_notice("stall_director", Audience.DIRECTORS)
+    )
+    [msg] = smtp_server.messages()
+    assert msg["To"] == "hc@parcours.example"
+    assert "Bonjour Hélène Côté," in bodies(msg)[0]
+
+
+async def test_no_recipient_is_recorded_not_raised(sessions, notifier, activity_env, smtp_server):
+    n = staff_notice("case_unassigned", Audience.SUPERVISORS, region="cote-nord")
+    outcome = await activity_env.run(notifier.send_notification, n)
+    assert outcome.status == "no_recipient"
+    again = await activity_env.run(notifier.send_notification, n)
+    assert again.status == "no_recipient"
+    assert smtp_server.messages() == []
+    assert (await outbox(sessions, n.key)).status == "no_recipient"
+    assert [e.kind for e in await audit(sessions)] == ["email_no_recipient"]
+
+
+# ------------------------------------------------------------------------------------------
+# Exactly once
+# ------------------------------------------------------------------------------------------
+
+
+async def test_a_retried_activity_sends_once(sessions, notifier, activity_env, smtp_server):
+    first = await activity_env.run(notifier.send_notification, notice())
+    second = await activity_env.run(notifier.send_notification, notice())
+    assert (first.status, second.status) == ("sent", "already_sent")
+    assert len(smtp_server.messages()) == 1
+    assert len(await audit(sessions)) == 1
+
+
+class CrashAfterSend(Mailer):
+    """The worker dies after the server accepted the message, before anything is recorded."""
+
+    crashed = False
+
+    async def send(self, message, recipients):
+        delivery = await super().send(message, recipients)
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("worker lost right after the SMTP exchange")
+        return delivery
+
+
+async def test_a_crash_after_the_smtp_send_never_sends_twice(
+    sessions, renderer, activity_env, smtp_server
+):
+    notifier = Notifier(sessions, CrashAfterSend("127.0.0.1", smtp_server.port), renderer)
+    with pytest.raises(RuntimeError):
+        await activity_env.run(notifier.send_notification, notice())
+    outcome = await activity_env.run(notifier.send_notification, notice())
+    assert outcome.status == "already_sent"
+    assert len(smtp_server.messages()) == 1
+    row = await outbox(sessions)
+    assert row.status == "unconfirmed" and row.attempts == 1
+    assert [e.kind for e in await audit(sessions)] == ["email_unconfirmed"]
+
+
+async def test_smtp_down_is_transient_and_the_retry_sends(
+    sessions, renderer, activity_env, tmp_path
+):
+    port = free_port()
+    notifier = Notifier(sessions, Mailer("127.0.0.1", port, timeout=5.0), renderer)
+    with pytest.raises(MailTransientError) as err:
+        await activity_env.run(notifier.send_notification, notice())
+    assert not isinstance(err.value, ApplicationError)  # Temporal retries it
+    assert "@" not in str(err.value)
+    row = await outbox(sessions)
+    assert row.status == "pending" and row.attempts == 1 and row.last_error
+
+    with MailCatcher(tmp_path / "later", port=port) as catcher:
+        outcome = await activity_env.run(notifier.send_notification, notice())
+        assert outcome.status == "sent"
+        assert len(catcher.messages()) == 1
+    assert (await outbox(sessions)).attempts == 2
+
+
+async def test_a_temporary_refusal_is_transient(sessions, notifier, activity_env, smtp_server):
+    smtp_server.refusals["ana@newcomer.example"] = "450 4.2.1 Mailbox busy, try later"
+    with pytest.raises(MailTransientError):
+        await activity_env.run(notifier.send_notification, notice())
+    assert (await outbox(sessions)).status == "pending"
+    del smtp_server.refusals["ana@newcomer.example"]
+    assert (await activity_env.run(notifier.send_notification, notice())).status == "sent"
+
+
+async def test_a_permanent_refusal_is_recorded_and_not_retried(
+    sessions, notifier, activity_env, smtp_server
+):
+    smtp_server.refusals["ana@newcomer.example"] = "550 5.1.1 No such user here"
+    with pytest.raises(ApplicationError) as err:
+        await activity_env.run(notifier.send_notification, notice())
+    assert err.value.non_retryable and err.value.type == "SmtpRejected"
+    assert "ana@" not in str(err.value)
+    row = await outbox(sessions)
+    assert row.status == "rejected" and "550" in (row.last_error or "")
+    assert [e.kind for e in await audit(sessions)] == ["email_rejected"]
+    assert smtp_server.messages() == []
+    # Asked again with the same key (a reset workflow), it is still refused, still not sent.
+    with pytest.raises(ApplicationError):
+        await activity_env.run(notifier.send_notification, notice())
+
+
+# ------------------------------------------------------------------------------------------
+# Content safety
+# ------------------------------------------------------------------------------------------
+
+
+async def test_html_escapes_names_and_notes(notifier, activity_env, smtp_server):
+    script = "<script>alert('x')</script>"
+    await activity_env.run(
+        notifier.send_notification,
+        notice(
+            "case_withdrawn",
+            recipient_name=f"Ana {script}",
+            context={"dossier": "D-1", "reason": f"Left Quebec {script}"},
+        ),
+    )
+    text, html = bodies(smtp_server.messages()[0])
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert f"Motif indiqué : Left Quebec {script}" in text  # plain text is not HTML
+
+
+async def test_missing_template_is_not_retried(notifier, activity_env, smtp_server):
+    with pytest.raises(ApplicationError) as err:
+        await activity_env.run(notifier.send_notification, notice("no_such_template"))
+    assert err.value.non_retryable and err.value.type == "TemplateMissing"
+    assert smtp_server.messages() == []
+
+
+async def test_newcomer_address_falls_back_to_the_read_model(
+    sessions, casework, notifier, activity_env, smtp_server
+):
+    from tests.store.builders import register
+
+    await activity_env.run(casework.register_case, register())
+    n = notice(
+        recipient_email=None, recipient_name=None, decided_at=BEFORE_ARRIVAL + timedelta(days=1)
+    )
+    assert (await activity_env.run(notifier.send_notification, n)).status == "sent"
+    [msg] = smtp_server.messages()
+    assert msg["To"] == "d-1@newcomer.example"
+    assert "Bonjour Ana Pérez," in bodies(msg)[0]
