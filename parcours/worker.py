@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from activities.casework import Casework
-from activities.notify import Notifier
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.casework import Casework
+from activities.notify import Notifier
 from parcours.config import Settings
 from parcours.errors import ParcoursError
 from parcours.mail.render import Renderer
@@ -176,6 +176,8 @@ def configure_logging() -> None:
         level=os.environ.get("PARCOURS_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # aiosmtpd logs every connection (with peer addresses) at INFO: noise, and not ours.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 async def amain(settings: Settings | None = None) -> None:

@@ -76,6 +76,8 @@ async def amain(
         return _fail(err, str(e), 2)
     except (ParcoursError, PolicyError) as e:
         return _fail(err, str(e), 1)
+    except BrokenPipeError:
+        raise  # `parcours ... | head`: main() ends quietly
     except Exception as e:
         if os.environ.get("PARCOURS_DEBUG"):
             traceback.print_exc(file=err)
@@ -95,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away: stop writing, and keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
