@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -60,8 +61,14 @@ class Casework:
         _check_snapshot(req.snapshot)
         if req.approval.dossier != req.snapshot.dossier:
             raise _invalid("approval and snapshot name different dossiers")
-        async with self.sessions() as session, session.begin():
-            reg = await cases.register_case(session, req.workflow_id, req.approval, req.snapshot)
+        try:
+            async with self.sessions() as session, session.begin():
+                reg = await cases.register_case(
+                    session, req.workflow_id, req.approval, req.snapshot
+                )
+        except DataError:
+            # A value the column refuses (too long, out of range) fails the same way forever.
+            raise _invalid("the read model refused a value of this case") from None
         if reg.officer_id is None:
             logger.warning(
                 "case %s: no officer available in %s", req.snapshot.dossier, req.snapshot.region
@@ -79,8 +86,11 @@ class Casework:
             raise _invalid("an event needs a key and a kind")
         if event.at.tzinfo is None:
             raise _invalid("event.at must be timezone-aware")
-        async with self.sessions() as session, session.begin():
-            inserted = await cases.record_event(session, event)
+        try:
+            async with self.sessions() as session, session.begin():
+                inserted = await cases.record_event(session, event)
+        except DataError:
+            raise _invalid(f"the read model refused a value of event {event.key}") from None
         if not inserted:
             logger.info("event %s already recorded", event.key)
         return EventRecorded(key=event.key, duplicate=not inserted)

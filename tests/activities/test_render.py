@@ -1,6 +1,7 @@
 """Templates and the language rule, without SMTP."""
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -8,7 +9,7 @@ from parcours.domain import Audience, Notification
 from parcours.mail.language import add_months, long_date, within_grace_period
 from parcours.mail.render import TemplateMissing
 
-NEWCOMER_TEMPLATES = {
+NEWCOMER_TEMPLATES: dict[str, dict[str, Any]] = {
     "welcome": {"arrival_date": "2026-03-10", "airport": "YQB", "region": "capitale-nationale"},
     "plan_filed": {
         "revision": 1,
