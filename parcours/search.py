@@ -16,7 +16,7 @@ ESCALATION_LEVEL = SearchAttributeKey.for_int("ParcoursEscalationLevel")
 STALLED_SINCE = SearchAttributeKey.for_datetime("ParcoursStalledSince")
 OVERDUE = SearchAttributeKey.for_bool("ParcoursOverdue")
 
-ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
+ALL: tuple[SearchAttributeKey, ...] = (
     STAGE,
     STATUS,
     OFFICER,

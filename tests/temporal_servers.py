@@ -37,9 +37,7 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=namespace,
-            search_attributes={
-                key.name: kinds[key.indexed_value_type.name] for key in search.ALL
-            },
+            search_attributes={key.name: kinds[key.indexed_value_type.name] for key in search.ALL},
         )
     )
 

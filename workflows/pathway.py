@@ -16,10 +16,13 @@ mail server is down, and effects catch up when they return.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -45,8 +48,8 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         NotificationOutcome,
         PauseRequest,
-        PlanItem,
         PlanFiling,
+        PlanItem,
         ProgressNote,
         Reassignment,
         RegisterCase,
@@ -137,22 +140,10 @@ class NewcomerPathway:
                         continue_as_new_after_events=self.continue_as_new_after,
                     )
                 )
-            seen = self.version
-            pending = len(s.pending)
             wake_at = self._next_clock()
-            timeout = None
-            if wake_at is not None:
-                timeout = max(wake_at - workflow.now(), timedelta(0))
+            timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(0))
             if timeout != timedelta(0):
-                try:
-                    await workflow.wait_condition(
-                        lambda: self.version != seen
-                        or len(s.pending) != pending
-                        or self._continue_as_new_due(),
-                        timeout=timeout,
-                    )
-                except asyncio.TimeoutError:
-                    pass
+                await self._until_changed(timeout, self._continue_as_new_due)
             self._apply_clocks()
             self._publish()
 
@@ -164,12 +155,19 @@ class NewcomerPathway:
         s = self.state
         while s.pending or not workflow.all_handlers_finished():
             self._dispatch_effects()
-            seen, pending = self.version, len(s.pending)
-            await workflow.wait_condition(
-                lambda: self.version != seen
-                or len(s.pending) != pending
-                or (not s.pending and workflow.all_handlers_finished())
+            await self._until_changed(
+                None, lambda: not s.pending and workflow.all_handlers_finished()
             )
+
+    def _mark(self) -> tuple[int, int]:
+        return (self.version, len(self.state.pending))
+
+    async def _until_changed(self, wait: timedelta | None, also: Callable[[], bool]) -> None:
+        """Sleep until a handler changes the case, an effect completes, `also()` holds, or
+        `wait` passes."""
+        mark = self._mark()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await workflow.wait_condition(lambda: self._mark() != mark or also(), timeout=wait)
 
     async def _open_case(self) -> None:
         s = self.state
@@ -657,7 +655,10 @@ class NewcomerPathway:
 
     @workflow.query
     def view(self, inp: CaseQuery) -> CaseView:
-        return view_of(self.state, include_plan=inp.include_plan)
+        v = view_of(self.state, include_plan=inp.include_plan)
+        if not self.opened:
+            v.pending_effects += 1  # the case is still being registered
+        return v
 
     def _changed(self) -> CaseView:
         self.version += 1
@@ -717,7 +718,9 @@ class NewcomerPathway:
             )
         )
 
-    def _notification(self, template: str, audience: Audience, context: dict[str, object]) -> None:
+    def _notification(
+        self, template: str, audience: Audience, context: Mapping[str, object]
+    ) -> None:
         s = self.state
         self.state.pending.append(
             Effect(
@@ -739,10 +742,12 @@ class NewcomerPathway:
             )
         )
 
-    def _notify_newcomer(self, template: str, context: dict[str, object]) -> None:
+    def _notify_newcomer(self, template: str, context: Mapping[str, object]) -> None:
         self._notification(template, Audience.NEWCOMER, context)
 
-    def _notify_staff(self, template: str, audience: Audience, context: dict[str, object]) -> None:
+    def _notify_staff(
+        self, template: str, audience: Audience, context: Mapping[str, object]
+    ) -> None:
         s = self.state
         self._notification(
             template,
@@ -814,7 +819,7 @@ class NewcomerPathway:
         }
         if values == self.upserted:
             return
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             search.STAGE.value_set(str(values[search.STAGE.name])),
             search.STATUS.value_set(s.status.value),
             search.OFFICER.value_set(str(values[search.OFFICER.name])),

@@ -43,19 +43,27 @@ DAY = 86400
 TEST_POLICY = PolicySnapshot(
     name="test",
     arrival=StagePolicy(
-        deadline=30 * DAY, remind_after=5 * DAY, escalate_after=10 * DAY,
+        deadline=30 * DAY,
+        remind_after=5 * DAY,
+        escalate_after=10 * DAY,
         escalate_again_after=20 * DAY,
     ),
     francization=StagePolicy(
-        deadline=300 * DAY, remind_after=28 * DAY, escalate_after=42 * DAY,
+        deadline=300 * DAY,
+        remind_after=28 * DAY,
+        escalate_after=42 * DAY,
         escalate_again_after=70 * DAY,
     ),
     employment=StagePolicy(
-        deadline=500 * DAY, remind_after=28 * DAY, escalate_after=42 * DAY,
+        deadline=500 * DAY,
+        remind_after=28 * DAY,
+        escalate_after=42 * DAY,
         escalate_again_after=70 * DAY,
     ),
     community=StagePolicy(
-        deadline=180 * DAY, remind_after=42 * DAY, escalate_after=63 * DAY,
+        deadline=180 * DAY,
+        remind_after=42 * DAY,
+        escalate_after=63 * DAY,
         escalate_again_after=91 * DAY,
     ),
 )
@@ -93,8 +101,9 @@ class FakeBackOffice:
             from temporalio.exceptions import ApplicationError
 
             if n.template in self.fail_mail_templates:
-                raise ApplicationError("550 mailbox unavailable", type="SmtpRejected",
-                                       non_retryable=True)
+                raise ApplicationError(
+                    "550 mailbox unavailable", type="SmtpRejected", non_retryable=True
+                )
             if any(m.key == n.key for m in self.mails):
                 return NotificationOutcome(key=n.key, status="already_sent")
             self.mails.append(n)
@@ -110,8 +119,11 @@ class FakeBackOffice:
         return [m.template for m in sorted(self.mails, key=lambda m: m.key)]
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    # One server per test: the time-skipping server shares one clock among all workflows and
+    # waits on each of them as it skips, so a case left behind by one test can stall the
+    # next. The server starts in a fraction of a second.
     env = await start_time_skipping()
     try:
         yield env
