@@ -1,0 +1,141 @@
+"""Record the histories the replay test replays: `python -m tests.workflows.record_histories`.
+
+Run it when a released version of the workflow is about to change, *before* changing it, so
+the new code is proven against what the old code wrote. Files are named after the version
+(`PATHWAY_VERSION`) and the scenario, and are never edited afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import WorkflowHandle
+from temporalio.worker import Worker
+
+from parcours.domain import (
+    GreetingReport,
+    PauseRequest,
+    PlanFiling,
+    PlanItem,
+    ProgressNote,
+    Reassignment,
+    ResumeRequest,
+    Stage,
+    StageApproval,
+    StageWaiver,
+    Withdrawal,
+)
+from tests.temporal_servers import start_time_skipping
+from tests.workflows.conftest import (
+    HISTORIES,
+    OFFICER,
+    OTHER_OFFICER,
+    SUPERVISOR,
+    FakeBackOffice,
+    Pathway,
+    days,
+)
+from workflows.pathway import NewcomerPathway
+
+PATHWAY_VERSION = "v1"
+
+PLAN = PlanFiling(
+    actor=OFFICER,
+    items=[
+        PlanItem(stage=Stage.FRANCIZATION, text="Francisation a temps plein"),
+        PlanItem(stage=Stage.EMPLOYMENT, text="Reconnaissance des acquis"),
+    ],
+)
+
+
+async def lifecycle(p: Pathway) -> WorkflowHandle[NewcomerPathway, object]:
+    """Arrival to closure with escalations, a pause, a reassignment and a waiver."""
+    now = await p.env.get_current_time()
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}", arrival=(now + days(3)).date())
+    await p.env.sleep(days(12))  # arrival stall: reminder and supervisors
+    await h.execute_update(NewcomerPathway.record_greeting, GreetingReport(actor=OFFICER))
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.ARRIVAL)
+    )
+    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=OFFICER, reason="voyage"))
+    await p.env.sleep(days(30))
+    await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
+    await h.execute_update(
+        NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="Cours commences")
+    )
+    await h.execute_update(
+        NewcomerPathway.reassign, Reassignment(actor=SUPERVISOR, new_officer=OTHER_OFFICER)
+    )
+    await p.env.sleep(days(80))  # francization: all three levels
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OTHER_OFFICER, stage=Stage.FRANCIZATION)
+    )
+    await h.execute_update(
+        NewcomerPathway.waive_stage,
+        StageWaiver(actor=SUPERVISOR, stage=Stage.EMPLOYMENT, reason="Emploi obtenu"),
+    )
+    await p.env.sleep(days(10))
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OTHER_OFFICER, stage=Stage.COMMUNITY)
+    )
+    await h.result()
+    return h
+
+
+async def withdrawn_after_continue_as_new(p: Pathway) -> WorkflowHandle[NewcomerPathway, object]:
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}", continue_as_new_after_events=40)
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    for i in range(10):
+        await h.execute_update(
+            NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note=f"suivi {i}")
+        )
+        await p.env.sleep(timedelta(days=2))
+    await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="A quitte le Quebec"))
+    await h.result()
+    return h
+
+
+async def record(out: Path = HISTORIES) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for scenario in (lifecycle, withdrawn_after_continue_as_new):
+        env = await start_time_skipping()
+        back_office = FakeBackOffice()
+        try:
+            async with Worker(
+                env.client,
+                task_queue="histories",
+                workflows=[NewcomerPathway],
+                activities=back_office.activities(),
+            ):
+                h = await scenario(Pathway(env.client, env, "histories", back_office))
+                # Follow the chain from the first run: all but the last end in continue-as-new.
+                run_id = h.first_execution_run_id
+                n = 0
+                while run_id:
+                    n += 1
+                    history = await env.client.get_workflow_handle(
+                        h.id, run_id=run_id
+                    ).fetch_history()
+                    path = out / f"{PATHWAY_VERSION}-{scenario.__name__}-run{n}.json"
+                    path.write_text(history.to_json())
+                    written.append(path)
+                    last = history.events[-1]
+                    run_id = (
+                        last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                        if last.HasField("workflow_execution_continued_as_new_event_attributes")
+                        else None
+                    )
+        finally:
+            await env.shutdown()
+    return written
+
+
+if __name__ == "__main__":
+    for path in asyncio.run(record(Path(sys.argv[1]) if len(sys.argv) > 1 else HISTORIES)):
+        print(path)
