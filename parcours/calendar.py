@@ -8,7 +8,7 @@ and Christmas. Easter Monday is a public-service holiday, so it counts as well.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 # Quebec is UTC-5 in winter and UTC-4 in summer. A day is taken as starting at 05:00 UTC:
 # stall clocks run in days and weeks, so the hour lost in summer does not matter, and the
@@ -83,7 +83,7 @@ def add_working_days(start: date, n: int) -> date:
 
 def start_of_day(d: date) -> datetime:
     """The instant a Quebec calendar day starts, in UTC (see QUEBEC_DAY_START_UTC)."""
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc) + QUEBEC_DAY_START_UTC
+    return datetime(d.year, d.month, d.day, tzinfo=UTC) + QUEBEC_DAY_START_UTC
 
 
 def end_of_day(d: date) -> datetime:

@@ -24,6 +24,7 @@ from parcours.domain import (
     Assignment,
     CaseEvent,
     CaseInput,
+    CaseView,
     EventRecorded,
     NewcomerApproval,
     Notification,
@@ -153,7 +154,7 @@ class Pathway:
         language: str = "fr",
         continue_as_new_after_events: int = 0,
         policy: PolicySnapshot = TEST_POLICY,
-    ) -> WorkflowHandle[NewcomerPathway, object]:
+    ) -> WorkflowHandle[NewcomerPathway, CaseView]:
         dossier = dossier or f"T-{uuid.uuid4().hex[:10]}"
         now = await self.env.get_current_time()
         approval = NewcomerApproval(

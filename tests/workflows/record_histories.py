@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.worker import Worker
 
 from parcours.domain import (
+    CaseView,
     GreetingReport,
     PauseRequest,
     PlanFiling,
@@ -52,7 +53,7 @@ PLAN = PlanFiling(
 )
 
 
-async def lifecycle(p: Pathway) -> WorkflowHandle[NewcomerPathway, object]:
+async def lifecycle(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
     """Arrival to closure with escalations, a pause, a reassignment and a waiver."""
     now = await p.env.get_current_time()
     h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}", arrival=(now + days(3)).date())
@@ -87,7 +88,9 @@ async def lifecycle(p: Pathway) -> WorkflowHandle[NewcomerPathway, object]:
     return h
 
 
-async def withdrawn_after_continue_as_new(p: Pathway) -> WorkflowHandle[NewcomerPathway, object]:
+async def withdrawn_after_continue_as_new(
+    p: Pathway,
+) -> WorkflowHandle[NewcomerPathway, CaseView]:
     h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}", continue_as_new_after_events=40)
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
     for i in range(10):

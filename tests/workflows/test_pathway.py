@@ -113,7 +113,8 @@ async def test_full_lifecycle_over_years(pathway: Pathway) -> None:
         OFFICER.officer_id,
     ]
     assert all(s.started_at and s.completed_at for s in result.stages)
-    assert result.closed_at is not None and result.closed_at - result.started_at > days(395)
+    assert result.closed_at is not None and result.started_at is not None
+    assert result.closed_at - result.started_at > days(395)
     assert result.notes_count == 17
 
     kinds = pathway.back_office.kinds()
@@ -157,7 +158,8 @@ async def test_escalation_ladder_and_back_to_zero_on_check_in(pathway: Pathway) 
     assert all(m.recipient_email is None and m.recipient_name is None for m in staff)
     sa = await attrs(h)
     assert sa[search.ESCALATION_LEVEL.name] == 3
-    assert sa[search.STALLED_SINCE.name].startswith(v.stalled_since.strftime("%Y-%m-%dT%H:%M"))
+    assert v.stalled_since is not None
+    assert str(sa[search.STALLED_SINCE.name]).startswith(v.stalled_since.strftime("%Y-%m-%dT%H:%M"))
 
     v = await h.execute_update(
         NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="Rencontre faite")
@@ -312,7 +314,9 @@ async def test_pause_stops_the_clocks_and_resume_restarts_them(pathway: Pathway)
     )
     v = await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
     assert v.status == CaseStatus.ACTIVE and not v.overdue
-    moved = v.stages[0].deadline_at - before.stages[0].deadline_at
+    after_deadline, before_deadline = v.stages[0].deadline_at, before.stages[0].deadline_at
+    assert after_deadline is not None and before_deadline is not None
+    moved = after_deadline - before_deadline
     assert days(59.9) < moved < days(60.1)
     assert "not paused" in await rejection(
         h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
