@@ -35,6 +35,22 @@ class Settings:
     policy_path: str | None = None
     data_dir: str = DEFAULT_DATA_DIR
     templates_dir: Path = REPO_ROOT / "templates"
+    # Payload encryption (parcours/codec.py): keys inline, or a key file; with neither, the
+    # data dir's key file if `parcours dev` made one. None: payloads are NOT encrypted.
+    codec_keys: str | None = None
+    codec_key_file: str | None = None
+    # The codec server (for the Temporal UI and CLI): bearer token and allowed UI origins.
+    codec_token: str | None = None
+    codec_cors_origins: tuple[str, ...] = ("http://localhost:8080", "http://127.0.0.1:8233")
+    codec_port: int = 8081
+    # Personal data of a closed case is purged from the read model this many days later.
+    retention_days: int = 730
+    # TLS (and mTLS) to the Temporal frontend: file paths. Any of them set turns TLS on.
+    temporal_tls: bool = False
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    temporal_tls_ca: str | None = None
+    temporal_tls_server_name: str | None = None
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -54,4 +70,35 @@ class Settings:
             policy_path=e.get("PARCOURS_POLICY") or None,
             data_dir=data_dir,
             templates_dir=Path(e.get("PARCOURS_TEMPLATES", str(REPO_ROOT / "templates"))),
+            codec_keys=e.get("PARCOURS_CODEC_KEYS") or None,
+            codec_key_file=e.get("PARCOURS_CODEC_KEY_FILE") or _local_key_file(data_dir),
+            codec_token=e.get("PARCOURS_CODEC_TOKEN") or None,
+            codec_cors_origins=tuple(
+                o.strip() for o in e.get("PARCOURS_CODEC_CORS_ORIGINS", "").split(",") if o.strip()
+            )
+            or cls.codec_cors_origins,
+            codec_port=int(e.get("PARCOURS_CODEC_PORT", cls.codec_port)),
+            retention_days=int(e.get("PARCOURS_RETENTION_DAYS", cls.retention_days)),
+            temporal_tls=_flag(e.get("PARCOURS_TEMPORAL_TLS", "")),
+            temporal_tls_cert=e.get("PARCOURS_TEMPORAL_TLS_CERT") or None,
+            temporal_tls_key=e.get("PARCOURS_TEMPORAL_TLS_KEY") or None,
+            temporal_tls_ca=e.get("PARCOURS_TEMPORAL_TLS_CA") or None,
+            temporal_tls_server_name=e.get("PARCOURS_TEMPORAL_TLS_SERVER_NAME") or None,
         )
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.temporal_tls or any(
+            (self.temporal_tls_cert, self.temporal_tls_key, self.temporal_tls_ca)
+        )
+
+
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes")
+
+
+def _local_key_file(data_dir: str) -> str | None:
+    """The key file `parcours dev` writes under its data dir, when it exists: so the CLI in
+    another terminal reads the cases the dev stack encrypted."""
+    path = Path(data_dir) / "codec.keys"
+    return str(path) if path.is_file() else None

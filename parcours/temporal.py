@@ -14,6 +14,7 @@ import asyncio
 import re
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -37,9 +38,10 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from parcours import search
+from parcours.codec import CodecKeyError, data_converter, keyring
 from parcours.config import Settings
 from parcours.domain import (
     CaseInput,
@@ -82,8 +84,18 @@ async def connect(settings: Settings, *, within: timedelta = CONNECT_TIMEOUT) ->
     """Connect to Temporal, or fail with one line naming the address."""
     address = settings.temporal_address
     try:
+        converter = data_converter(keyring(settings))
+        tls = tls_config(settings)
+    except (CodecKeyError, OSError) as err:
+        raise ParcoursError(str(err)) from None
+    try:
         return await asyncio.wait_for(
-            Client.connect(address, namespace=settings.temporal_namespace),
+            Client.connect(
+                address,
+                namespace=settings.temporal_namespace,
+                data_converter=converter,
+                tls=tls,
+            ),
             within.total_seconds(),
         )
     except TimeoutError:
@@ -93,6 +105,23 @@ async def connect(settings: Settings, *, within: timedelta = CONNECT_TIMEOUT) ->
     except Exception as err:  # the SDK raises RuntimeError with a multi-line gRPC dump
         reason = _connect_reason(err)
         raise TemporalUnavailable(f"cannot reach Temporal at {address}: {reason}") from None
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS to the Temporal frontend: a CA to trust, and a client pair for mTLS (Temporal
+    Cloud, or a cluster with mTLS on); False (plain gRPC) when none is configured."""
+    if not settings.tls_enabled:
+        return False
+
+    def read(path: str | None) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+        client_cert=read(settings.temporal_tls_cert),
+        client_private_key=read(settings.temporal_tls_key),
+        domain=settings.temporal_tls_server_name,
+    )
 
 
 async def register_search_attributes(
