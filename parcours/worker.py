@@ -25,14 +25,17 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.casework import Casework
 from activities.notify import Notifier
+from activities.retention import Retention
 from parcours.config import Settings
 from parcours.errors import ParcoursError
 from parcours.mail.render import Renderer
 from parcours.mail.smtp import Mailer
 from parcours.policy import PolicyError, load_policy
-from parcours.store.db import create_engine, create_schema, session_factory
+from parcours.store.db import create_engine, session_factory
+from parcours.store.migrate import upgrade
 from parcours.temporal import connect, register_search_attributes
 from workflows.pathway import NewcomerPathway
+from workflows.retention import RetentionSweep
 
 logger = logging.getLogger("parcours.worker")
 
@@ -71,12 +74,14 @@ class Resources:
     sessions: async_sessionmaker[AsyncSession]
     casework: Casework
     notifier: Notifier
+    retention: Retention
 
     def activities(self) -> list[Callable[..., Any]]:
         return [
             self.casework.register_case,
             self.casework.record_event,
             self.notifier.send_notification,
+            self.retention.purge_personal_data,
         ]
 
 
@@ -85,7 +90,8 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
     engine = create_engine(settings.database_url)
     try:
         try:
-            await create_schema(engine)
+            # Migrations, not create_all: the schema of a long-lived database moves forward.
+            await upgrade(engine)
         except Exception as err:
             raise ParcoursError(
                 f"cannot open the read model at {_safe_url(settings.database_url)}: "
@@ -99,6 +105,7 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
             sessions=sessions,
             casework=Casework(sessions),
             notifier=Notifier(sessions, mailer, renderer),
+            retention=Retention(sessions),
         )
     finally:
         await engine.dispose()
@@ -114,7 +121,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[NewcomerPathway],
+        workflows=[NewcomerPathway, RetentionSweep],
         activities=res.activities(),
         workflow_runner=workflow_runner(),
         max_cached_workflows=cache_size() if max_cached_workflows is None else max_cached_workflows,
@@ -188,14 +195,18 @@ async def amain(settings: Settings | None = None) -> None:
 
 def main() -> None:
     """`python worker.py`: the same as `parcours worker`."""
+    from parcours.cli.main import end_process
+
     configure_logging()
+    code = 0
     try:
         asyncio.run(amain())
     except ParcoursError as err:
         print(f"parcours: error: {err}", file=sys.stderr)
-        sys.exit(1)
+        code = 1
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    end_process(code)  # no interpreter teardown: see end_process
 
 
 def _safe_url(url: str) -> str:

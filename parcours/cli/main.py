@@ -8,11 +8,12 @@ the traceback of an unexpected failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from parcours import __version__
 from parcours.cli import casework, intake, officers, stack, supervision
@@ -91,17 +92,38 @@ async def amain(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `parcours` console script."""
+    """The `parcours` console script.
+
+    Called without `argv` (as the console script), it ends the process itself once the
+    command is done: see `end_process`.
+    """
     try:
-        return asyncio.run(amain(argv))
+        code = asyncio.run(amain(argv))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        code = 130
     except BrokenPipeError:
         # The reader went away: stop writing, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 141
+        code = 141
+    if argv is None:
+        end_process(code)
+    return code
+
+
+def end_process(code: int) -> NoReturn:
+    """Flush and exit without interpreter teardown.
+
+    The Temporal client's Rust runtime keeps threads that may touch the GIL while CPython
+    finalizes, which aborts a short-lived process after its work is done ("Fatal Python
+    error: PyGILState_Release", temporalio/sdk-python#300). Nothing is left to clean up here:
+    asyncio.run has closed the loop, the engine is disposed and the output is flushed.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
