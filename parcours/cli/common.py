@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -16,7 +17,8 @@ from parcours.config import Settings
 from parcours.domain import Actor, PolicySnapshot
 from parcours.errors import ParcoursError
 from parcours.policy import load_policy
-from parcours.store.db import create_engine, create_schema, session_factory
+from parcours.store.db import create_engine, session_factory
+from parcours.store.migrate import upgrade
 from parcours.store.officers import actor_of, get_officer
 from parcours.temporal import connect
 
@@ -49,8 +51,14 @@ class Context:
     _sessions: async_sessionmaker[AsyncSession] | None = None
 
     def policy(self) -> PolicySnapshot:
-        # --policy, else $PARCOURS_POLICY (kept in Settings), else the packaged default.
-        return load_policy(self.policy_path or self.settings.policy_path)
+        """The policy new cases snapshot: --policy, else $PARCOURS_POLICY, else the one the
+        local dev stack runs with (`parcours dev --policy`), else the packaged default."""
+        chosen = self.policy_path or self.settings.policy_path
+        if chosen is None:
+            dev_policy = dev_policy_path(self.settings.data_dir)
+            if dev_policy.is_file():
+                chosen = str(dev_policy)
+        return load_policy(chosen)
 
     async def client(self) -> Client:
         if self._client is None:
@@ -61,8 +69,8 @@ class Context:
         if self._sessions is None:
             self._engine = create_engine(self.settings.database_url)
             try:
-                # Idempotent; lets `officers add` work before any worker has run.
-                await create_schema(self._engine)
+                # Idempotent migrations; lets `officers add` work before any worker has run.
+                await upgrade(self._engine)
             except Exception as err:
                 raise ParcoursError(
                     f"cannot open the read model database: {_first_line(err)}"
@@ -92,6 +100,11 @@ class Context:
             await self._engine.dispose()
             self._engine = None
             self._sessions = None
+
+
+def dev_policy_path(data_dir: str | Path) -> Path:
+    """Where `parcours dev --policy FILE` leaves a copy of FILE for the CLI to find."""
+    return Path(data_dir) / "policy.toml"
 
 
 def _first_line(err: object) -> str:
