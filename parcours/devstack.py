@@ -23,11 +23,14 @@ from typing import IO, TextIO
 from temporalio.client import Client
 
 from parcours import search
+from parcours.codec import KEY_FILE_NAME, ensure_key_file
 from parcours.config import Settings, default_database_url
 from parcours.errors import ParcoursError
 from parcours.mail.catcher import MailCatcher
 from parcours.policy import PolicyError, load_policy
-from parcours.store.db import create_engine, create_schema, session_factory
+from parcours.retention import install_schedule
+from parcours.store.db import create_engine, session_factory
+from parcours.store.migrate import upgrade
 from parcours.store.officers import list_officers, seed_demo_officers
 from parcours.temporal import connect
 from parcours.worker import install_stop_handlers, serve
@@ -81,6 +84,10 @@ class DevOptions:
     def mail_dir(self) -> Path:
         return self.data_dir / "mail"
 
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / KEY_FILE_NAME
+
     def settings(self, base: Settings) -> Settings:
         """The dev stack's settings: everything local, under the data dir."""
         return dataclasses.replace(
@@ -94,6 +101,9 @@ class DevOptions:
             smtp_starttls=False,
             policy_path=self.policy or base.policy_path,
             data_dir=str(self.data_dir),
+            # Payloads encrypted with the data dir's own key (the CLI finds it there too),
+            # unless keys are given inline.
+            codec_key_file=None if base.codec_keys else str(self.key_file),
         )
 
 
@@ -118,7 +128,10 @@ def server_command(binary: str, opts: DevOptions) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def temporal_dev_server(
-    opts: DevOptions, log: IO[bytes], within: float = SERVER_START_TIMEOUT
+    opts: DevOptions,
+    log: IO[bytes],
+    within: float = SERVER_START_TIMEOUT,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Client]:
     """Run the dev server until the block exits; yields a connected client once it is ready."""
     binary = find_temporal_binary("temporal")
@@ -131,16 +144,21 @@ async def temporal_dev_server(
         start_new_session=True,
     )
     try:
-        client = await _wait_until_ready(process, opts, log, within)
+        client = await _wait_until_ready(process, opts, log, within, settings)
         yield client
     finally:
         await _stop(process)
 
 
 async def _wait_until_ready(
-    process: asyncio.subprocess.Process, opts: DevOptions, log: IO[bytes], within: float
+    process: asyncio.subprocess.Process,
+    opts: DevOptions,
+    log: IO[bytes],
+    within: float,
+    base: Settings | None = None,
 ) -> Client:
-    settings = Settings(temporal_address=opts.temporal_address)
+    # The client the worker will use: with the stack's codec keys, so payloads are encrypted.
+    settings = dataclasses.replace(base or Settings(), temporal_address=opts.temporal_address)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
@@ -188,10 +206,10 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 
 async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, str]]:
-    """Create the schema, seed the demo roster when empty; returns (id, role, region, langs)."""
+    """Migrate the schema, seed the demo roster when empty; returns (id, role, region, langs)."""
     engine = create_engine(settings.database_url)
     try:
-        await create_schema(engine)
+        await upgrade(engine)
         sessions = session_factory(engine)
         async with sessions() as session, session.begin():
             added = await seed_demo_officers(session)
@@ -254,6 +272,10 @@ async def run_dev(
     settings = opts.settings(base or Settings.from_env())
     opts.data_dir.mkdir(parents=True, exist_ok=True)
     opts.mail_dir.mkdir(parents=True, exist_ok=True)
+    if settings.codec_key_file == str(opts.key_file) and ensure_key_file(opts.key_file):
+        logger.info(
+            "payload key created: %s (keep it: cases cannot be read without it)", opts.key_file
+        )
     stop = asyncio.Event()
     install_stop_handlers(stop)
 
@@ -262,7 +284,8 @@ async def run_dev(
     print(f"Starting the Temporal dev server on {opts.temporal_address} ...", file=out, flush=True)
     log = await asyncio.to_thread(log_path.open, "ab")
     try:
-        async with temporal_dev_server(opts, log) as client:
+        async with temporal_dev_server(opts, log, settings=settings) as client:
+            await install_schedule(client, settings)
             catcher = MailCatcher(opts.mail_dir, host=opts.host, port=opts.smtp_port)
             try:
                 catcher.start()

@@ -117,12 +117,16 @@ class Case(Base):
     full_name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(64))
+    # When the retention sweep erased the personal data above (and the case's note texts and
+    # email bodies); the projection itself stays, as anonymous statistics.
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
 class AuditEvent(Base):
     """One line of the append-only audit trail: transitions, officer actions, escalations,
-    emails. Rows are only ever inserted."""
+    emails. Rows are only ever inserted; the one change the database allows (a trigger, see
+    migration 0002) is the retention sweep setting `text` to NULL."""
 
     __tablename__ = "audit_events"
 

@@ -1,0 +1,56 @@
+"""`python -m bench.baseline.worker ADDRESS TASK_QUEUE COUNTS_FILE`: the baseline worker.
+
+Same sandbox and cache size as the product's worker; its activity counts go to a JSON file
+four times a second for the harness to read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bench.baseline.activities import Counting
+from bench.baseline.workflow import BaselinePathway
+from parcours.worker import cache_size, workflow_runner
+
+
+async def _write_counts(counting: Counting, path: Path, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(dict(counting.counts)))
+        os.replace(tmp, path)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def amain(address: str, task_queue: str, counts_file: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    client = await Client.connect(address)
+    counting = Counting()
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[BaselinePathway],
+        activities=[counting.register, counting.record, counting.notify],
+        workflow_runner=workflow_runner(),
+        max_cached_workflows=cache_size(),
+    )
+    writer = asyncio.create_task(_write_counts(counting, Path(counts_file), stop))
+    async with worker:
+        await stop.wait()
+    await writer
+
+
+if __name__ == "__main__":
+    asyncio.run(amain(*sys.argv[1:4]))

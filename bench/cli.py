@@ -1,0 +1,102 @@
+"""`python -m bench [--quick|--smoke] [--scenarios ...] [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+from bench.report import Report, machine, text_table, write
+from bench.scenarios.common import Run
+from bench.scenarios.history import run_history
+from bench.scenarios.intake import run_intake, warm_up
+from bench.scenarios.latency import run_idle
+from bench.scenarios.scale import run_scale
+from bench.scenarios.storm import run_storm
+from bench.sizes import FULL, QUICK, SMOKE
+from bench.stack import DEFAULT_PRAGMAS, StackOptions, running_stack
+
+# In this order: latency "during intake" runs inside intake; idle latency right after it,
+# the storm before scale (its escalated cases give `stuck` something to find), scale last.
+SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
+    "intake": run_intake,
+    "latency": run_idle,
+    "storm": run_storm,
+    "history": run_history,
+    "scale": run_scale,
+}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="scaled down, under 3 minutes")
+    size.add_argument("--smoke", action="store_true", help="tiny counts: checks the harness")
+    p.add_argument(
+        "--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS), metavar="S"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--pragma",
+        action="append",
+        metavar="P",
+        help=f"dev server SQLite pragma (default: {' '.join(DEFAULT_PRAGMAS)}; 'none' for none)",
+    )
+    p.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="environment for the product's worker, e.g. PARCOURS_WORKER_CACHE=500",
+    )
+    p.add_argument("--no-write", action="store_true", help="do not write bench/results/")
+    p.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs)")
+    return p.parse_args(argv)
+
+
+async def amain(args: argparse.Namespace) -> Report:
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
+    pragmas = DEFAULT_PRAGMAS
+    if args.pragma:
+        pragmas = tuple(p for p in args.pragma if p != "none")
+    worker_env = dict(kv.split("=", 1) for kv in args.worker_env)
+    report = Report(
+        size=sizes.name,
+        scaled_down=sizes.scaled_down,
+        machine=machine(),
+        settings={"sqlite_pragmas": list(pragmas), "worker_env": worker_env},
+    )
+    if sizes.scaled_down:
+        print(
+            f"bench: {sizes.name} run: SCALED DOWN counts (intake {sizes.intake}, storm "
+            f"{sizes.storm}, open cases {sizes.open_cases}); targets are judged on the full run",
+            file=sys.stderr,
+        )
+    t0 = time.perf_counter()
+    async with running_stack(
+        StackOptions(pragmas=pragmas, worker_env=worker_env, keep=args.keep)
+    ) as stack:
+        run = Run(stack, sizes, report, [], [])
+        await warm_up(run)
+        for name, scenario in SCENARIOS.items():
+            if name in args.scenarios:
+                await scenario(run)
+        if args.keep:
+            run.say(f"logs kept in {stack.dir}")
+    report.duration_s = time.perf_counter() - t0
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    report = asyncio.run(amain(args))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(text_table(report))
+    if not args.no_write:
+        json_path, md_path = write(report)
+        print(f"bench: wrote {json_path} and {md_path}", file=sys.stderr)

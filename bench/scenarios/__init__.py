@@ -1,0 +1,1 @@
+"""One module per scenario of issue 5; each adds its metrics to the run's report."""

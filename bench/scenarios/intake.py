@@ -1,0 +1,135 @@
+"""Scenario 1: `parcours import` of N visa approvals until every case is assigned, recorded
+and its welcome email delivered; officer latency is sampled meanwhile (scenario 4)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench.baseline.workflow import NOTIFY, REGISTER
+from bench.data import write_approvals
+from bench.scenarios.common import Run, import_cases, prefix_like, start_baseline, wait_until
+from bench.scenarios.latency import report_latency, sample_baseline, sample_parcours
+
+PREFIX = "I"
+BASELINE_PREFIX = "BI"
+# Every new case sends two emails: the welcome, and the officer's new-case notice.
+EMAILS_PER_CASE = 2
+
+
+def intake_done(run: Run, prefix: str, n: int) -> bool:
+    st = run.stack
+    like = prefix_like(prefix)
+    welcomed = st.count(
+        "SELECT count(*) FROM outbox WHERE dossier LIKE ? AND template='welcome' AND status='sent'",
+        (like,),
+    )
+    if welcomed < n:
+        return False
+    assigned = st.count(
+        "SELECT count(*) FROM cases WHERE dossier LIKE ? AND officer_id IS NOT NULL", (like,)
+    )
+    recorded = st.count(
+        "SELECT count(*) FROM audit_events WHERE dossier LIKE ? AND kind='officer_assigned'",
+        (like,),
+    )
+    return assigned == n and recorded == n
+
+
+async def warm_up(run: Run) -> None:
+    """Open the latency cases (and the baseline's), and let the worker warm up."""
+    n = run.sizes.warmup
+    run.say(f"warm-up: {n} cases and {n} baseline cases")
+    csv = write_approvals(run.tmp / "warmup.csv", "W", n)
+    before = run.stack.baseline_counts().get(NOTIFY, 0)
+    await start_baseline(run, "BW", n)
+    seconds, code, last = await import_cases(run, csv)
+    if code != 0:
+        raise RuntimeError(f"warm-up import failed: {last}")
+    timeout = run.sizes.drain_timeout_s
+    ok = await wait_until(lambda: intake_done(run, "W", n), timeout)
+    ok_base = await wait_until(
+        lambda: run.stack.baseline_counts().get(NOTIFY, 0) >= before + EMAILS_PER_CASE * n,
+        timeout,
+    )
+    if ok is None or ok_base is None:
+        raise RuntimeError("warm-up cases did not open in time")
+    run.latency_dossiers = [f"W{i:06d}" for i in range(n)]
+    run.latency_baseline = [f"BW{i:06d}" for i in range(n)]
+
+
+async def run_intake(run: Run) -> None:
+    n = run.sizes.intake
+    st = run.stack
+    half = len(run.latency_dossiers) // 2
+    timeout = run.sizes.drain_timeout_s
+
+    run.say(f"intake, baseline: {n} no-op cases")
+    counts0 = st.baseline_counts()
+    lat = asyncio.create_task(sample_baseline(run, run.latency_baseline[:half]))
+    t0 = time.perf_counter()
+    b_start_s, _ = await start_baseline(run, BASELINE_PREFIX, n)
+    await wait_until(
+        lambda: (
+            st.baseline_counts().get(NOTIFY, 0) >= counts0.get(NOTIFY, 0) + EMAILS_PER_CASE * n
+            and st.baseline_counts().get(REGISTER, 0) >= counts0.get(REGISTER, 0) + n
+        ),
+        timeout,
+        every=0.5,
+    )
+    b_total = time.perf_counter() - t0
+    base_lat = await lat
+
+    run.say(f"intake: parcours import of {n} visa approvals")
+    csv = write_approvals(run.tmp / "intake.csv", PREFIX, n)
+    mail0 = st.catcher.total
+    st.worker_rss.reset_window()
+    lat = asyncio.create_task(sample_parcours(run, run.latency_dossiers[:half]))
+    t0 = time.perf_counter()
+    start_s, code, last = await import_cases(run, csv)
+    drained = await wait_until(lambda: intake_done(run, PREFIX, n), timeout, every=0.5)
+    total = time.perf_counter() - t0
+    ours_lat = await lat
+    delivered = st.catcher.total - mail0
+    # The latency sampler's plans and approvals send two emails each (plan, next stage).
+    expected = EMAILS_PER_CASE * n + 2 * len(ours_lat[1])
+
+    scaled = " scaled down" if run.sizes.scaled_down else ""
+    judge = not run.sizes.scaled_down
+    rate, b_rate = n / start_s, n / b_start_s
+    run.metric(
+        "1 intake",
+        f"start rate, {n} cases{scaled}",
+        rate,
+        "cases/s",
+        baseline=b_rate,
+        target=">= 0.7 x baseline",
+        met=(rate / b_rate >= 0.7) if judge else None,
+        note="" if code == 0 else f"import exit {code}: {last}",
+    )
+    run.metric(
+        "1 intake",
+        "all assigned, recorded, welcomed",
+        total if drained is not None else None,
+        "s",
+        baseline=b_total,
+        target="< 180 s",
+        met=(drained is not None and total < 180) if judge else None,
+        note=f"{delivered}/{expected} emails at the catcher"
+        + ("" if drained is not None else f"; NOT drained within {timeout:g}s"),
+    )
+    run.metric(
+        "1 intake",
+        "end-to-end throughput",
+        n / total,
+        "cases/s",
+        baseline=n / b_total,
+    )
+    run.metric(
+        "1 intake",
+        "worker peak RSS during intake",
+        st.worker_rss.window_peak / 2**20,
+        "MiB",
+        baseline=st.baseline_rss.peak / 2**20,
+    )
+    report_latency(run, "during intake", ours_lat, base_lat)

@@ -1,0 +1,192 @@
+"""Scenario 2: many open cases. Worker memory with a bounded cache, `parcours stuck` (from
+Temporal visibility) and `parcours caseload` (from the read model) as they grow."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from bench.data import write_approvals
+from bench.scenarios.common import Run, import_cases, percentile, wait_until
+from parcours.cli.supervision import DEFAULT_LIMIT, find_stuck, stuck_query
+from parcours.store.caseload import caseload
+from parcours.store.db import create_engine, session_factory
+from parcours.worker import DEFAULT_CACHE
+
+CHUNK = 10_000
+OPEN = "('active', 'paused')"
+
+
+async def timed(fn: Callable[[], Awaitable[object]], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+async def measure_queries(run: Run, samples: int) -> dict[str, list[float]]:
+    client = run.stack.client
+    query = stuck_query(min_level=1)
+    baseline_query = "WorkflowType = 'BaselinePathway' AND ExecutionStatus = 'Running'"
+
+    async def stuck_cli_path() -> None:
+        (await find_stuck(client, query))[:DEFAULT_LIMIT]
+
+    async def count_and_page(q: str) -> None:
+        await client.count_workflows(q)
+        async for _ in client.list_workflows(q, page_size=DEFAULT_LIMIT, limit=DEFAULT_LIMIT):
+            pass
+
+    async def stuck_page() -> None:
+        await count_and_page(query)
+
+    async def baseline_page() -> None:
+        await count_and_page(baseline_query)
+
+    engine = create_engine(run.stack.settings.database_url)
+    sessions = session_factory(engine)
+
+    async def read_caseload() -> None:
+        async with sessions() as session:
+            await caseload(session)
+
+    try:
+        return {
+            "stuck": await timed(stuck_cli_path, samples),
+            "stuck_page": await timed(stuck_page, samples),
+            "baseline_page": await timed(baseline_page, samples),
+            "caseload": await timed(read_caseload, samples),
+        }
+    finally:
+        await engine.dispose()
+
+
+def open_cases(run: Run) -> int:
+    return run.stack.count(f"SELECT count(*) FROM cases WHERE status IN {OPEN}")
+
+
+async def run_scale(run: Run) -> None:
+    st = run.stack
+    target = run.sizes.open_cases
+    budget = run.sizes.scale_budget_s
+    timeout = run.sizes.drain_timeout_s
+    st.worker_rss.reset_window()
+    start_open = open_cases(run)
+    t0 = time.perf_counter()
+    added = 0
+    chunk_no = 0
+    partial = False
+    while open_cases(run) < target:
+        if time.perf_counter() - t0 > budget:
+            partial = True
+            break
+        n = min(CHUNK, target - open_cases(run))
+        prefix = f"C{chunk_no}-"
+        chunk_no += 1
+        run.say(f"scale: importing {n} more cases ({open_cases(run)} open, target {target})")
+        csv = write_approvals(run.tmp / f"{prefix}.csv", prefix, n)
+        _, code, last = await import_cases(run, csv)
+        if code != 0:
+            run.say(f"scale: import exit {code}: {last}")
+        like = f"{prefix}%"
+        await wait_until(
+            lambda like=like, n=n: (
+                st.count(  # type: ignore[misc]
+                    "SELECT count(*) FROM outbox WHERE dossier LIKE ? AND template='welcome' "
+                    "AND status='sent'",
+                    (like,),
+                )
+                >= n
+            ),
+            timeout,
+            every=1.0,
+        )
+        added += n
+    fill_s = time.perf_counter() - t0
+    now_open = open_cases(run)
+    running = (
+        await st.client.count_workflows(
+            "WorkflowType = 'NewcomerPathway' AND ExecutionStatus = 'Running'"
+        )
+    ).count
+    stuck_count = (await st.client.count_workflows(stuck_query(min_level=1))).count
+    run.say(f"scale: {now_open} open cases; measuring queries")
+    times = await measure_queries(run, run.sizes.query_samples)
+    _, _, _, stuck_cli_s = await st.cli("stuck", "--json")
+    _, _, _, caseload_cli_s = await st.cli("caseload", "--json")
+
+    scaled = " scaled down" if run.sizes.scaled_down or partial else ""
+    judge = not run.sizes.scaled_down
+    cache = int(st.worker_env.get("PARCOURS_WORKER_CACHE", DEFAULT_CACHE))
+    fill_rate = added / fill_s if fill_s and added else None
+    run.metric(
+        "2 open cases",
+        f"open cases reached{scaled}",
+        now_open,
+        "cases",
+        target=f">= {target}",
+        met=now_open >= target if judge else None,
+        note=f"{running} running workflows, {stuck_count} stuck; filled {added} at "
+        + (f"{fill_rate:.0f}/s" if fill_rate else "-")
+        + (
+            f"; budget {budget:g}s spent: 100,000 would take "
+            f"~{(100_000 - now_open) / fill_rate / 60:.0f} more min (extrapolated)"
+            if partial and fill_rate
+            else ""
+        ),
+    )
+    rss_mib = st.worker_rss.peak / 2**20
+    run.metric(
+        "2 open cases",
+        f"worker peak RSS (cache {cache})",
+        rss_mib,
+        "MiB",
+        baseline=st.baseline_rss.peak / 2**20,
+        target="< 1024 MiB",
+        met=rss_mib < 1024 if judge else None,
+        note=f"now {st.worker_rss.last / 2**20:.0f} MiB",
+    )
+    p95 = percentile(times["stuck"], 95)
+    run.metric(
+        "2 open cases",
+        f"stuck, CLI code path, p95 (n={len(times['stuck'])})",
+        None if p95 is None else p95 * 1000,
+        "ms",
+        baseline=_ms(percentile(times["baseline_page"], 95)),
+        target="< 250 ms",
+        met=(p95 is not None and p95 < 0.25) if judge else None,
+        note=f"lists all {stuck_count} matches, sorts, shows {DEFAULT_LIMIT}",
+    )
+    p95 = percentile(times["stuck_page"], 95)
+    run.metric(
+        "2 open cases",
+        "stuck, count + first page, p95",
+        None if p95 is None else p95 * 1000,
+        "ms",
+        baseline=_ms(percentile(times["baseline_page"], 95)),
+        target="< 250 ms",
+        met=(p95 is not None and p95 < 0.25) if judge else None,
+    )
+    p95 = percentile(times["caseload"], 95)
+    run.metric(
+        "2 open cases",
+        "caseload (read model) p95",
+        None if p95 is None else p95 * 1000,
+        "ms",
+        target="< 250 ms",
+        met=(p95 is not None and p95 < 0.25) if judge else None,
+    )
+    run.metric(
+        "2 open cases",
+        "CLI wall time: stuck / caseload",
+        stuck_cli_s * 1000,
+        "ms",
+        note=f"caseload {caseload_cli_s * 1000:.0f} ms; includes interpreter start-up",
+    )
+    del start_open
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else v * 1000

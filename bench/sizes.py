@@ -1,0 +1,78 @@
+"""How big each scenario runs: the full program scale, a quick run (< 3 minutes) and a smoke
+run (seconds, for CI: checks the harness, not the speed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    # Cases opened before the scenarios, so the worker is warm and latency has targets.
+    warmup: int
+    intake: int
+    storm: int
+    # Seconds between the storm's case starts and their stall timers firing.
+    storm_remind_after_s: int
+    # Open cases to reach before measuring visibility, caseload and memory.
+    open_cases: int
+    # Seconds allowed for filling up to open_cases; beyond it, measure and extrapolate.
+    scale_budget_s: float
+    latency_samples: int
+    query_samples: int
+    # Weekly check-ins driven into one case (156 = three years).
+    checkins: int
+    # Check-ins beyond three years, to show continue-as-new bounding the run.
+    checkins_max: int
+    # How long to wait for a scenario to drain before calling it failed.
+    drain_timeout_s: float
+    scaled_down: bool
+
+
+FULL = Sizes(
+    name="full",
+    warmup=400,
+    intake=10_000,
+    storm=5_000,
+    storm_remind_after_s=180,
+    open_cases=50_000,
+    scale_budget_s=1500,
+    latency_samples=200,
+    query_samples=40,
+    checkins=156,
+    checkins_max=600,
+    drain_timeout_s=1800,
+    scaled_down=False,
+)
+QUICK = Sizes(
+    name="quick",
+    warmup=100,
+    intake=1_000,
+    storm=300,
+    storm_remind_after_s=40,
+    open_cases=2_000,
+    scale_budget_s=60,
+    latency_samples=50,
+    query_samples=20,
+    checkins=156,
+    checkins_max=350,
+    drain_timeout_s=120,
+    scaled_down=True,
+)
+SMOKE = Sizes(
+    name="smoke",
+    warmup=8,
+    intake=20,
+    storm=10,
+    storm_remind_after_s=8,
+    open_cases=40,
+    scale_budget_s=60,
+    latency_samples=4,
+    query_samples=3,
+    checkins=6,
+    checkins_max=6,
+    drain_timeout_s=60,
+    scaled_down=True,
+)
+BY_NAME = {s.name: s for s in (FULL, QUICK, SMOKE)}

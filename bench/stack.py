@@ -1,0 +1,335 @@
+"""The stack a benchmark run owns: a Temporal dev server on free loopback ports (its own
+SQLite file), the counting SMTP catcher, the product's worker and the baseline worker, each
+in its own process, and a fresh read model with a program-sized roster."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from temporalio.client import Client
+
+from bench.catcher import CountingCatcher
+from parcours.config import Settings
+from parcours.devstack import DevOptions, find_temporal_binary, server_command
+from parcours.domain import REGIONS
+from parcours.mail.catcher import free_port
+from parcours.store.db import create_engine, create_schema, session_factory
+from parcours.store.officers import NewOfficer, add_officer
+
+HOST = "127.0.0.1"
+TASK_QUEUE = "bench-parcours"
+BASELINE_QUEUE = "bench-baseline"
+READY_TIMEOUT = 60.0
+# SQLite pragmas for the dev server's own file (measured: see README "Performance").
+DEFAULT_PRAGMAS: tuple[str, ...] = ("journal_mode=wal", "synchronous=normal")
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    pragmas: tuple[str, ...] = DEFAULT_PRAGMAS
+    # Extra environment for the product's worker (cache size, concurrency): what we tune.
+    worker_env: dict[str, str] = field(default_factory=dict)
+    keep: bool = False
+
+
+def roster() -> list[NewOfficer]:
+    """78 officers as the program has, spread over the regions (Montreal gets the most),
+    one supervisor per region and two directors. Fake names and addresses."""
+    officers: list[NewOfficer] = []
+    regions = sorted(REGIONS)
+    per_region = {r: 4 for r in regions}
+    per_region["montreal"] = 14
+    for region in regions:
+        for i in range(per_region[region]):
+            oid = f"o-{region[:12]}-{i}"
+            langs = "fr,en,es" if i % 3 == 0 else ("fr,en,ar" if i % 3 == 1 else "fr,en")
+            officers.append(NewOfficer(oid, f"Officer {oid}", f"{oid}@bench.test", region, langs))
+        sid = f"s-{region[:12]}"
+        officers.append(
+            NewOfficer(sid, f"Supervisor {sid}", f"{sid}@bench.test", region, "fr,en", "supervisor")
+        )
+    for i in range(2):
+        did = f"d-{i}"
+        officers.append(
+            NewOfficer(did, f"Director {did}", f"{did}@bench.test", "montreal", "fr", "director")
+        )
+    return officers
+
+
+class RssSampler:
+    """Resident memory of one process, sampled every half second (peak per window)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.window_peak = 0
+        self.peak = 0
+        self.last = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def read(self) -> int:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def reset_window(self) -> None:
+        self.window_peak = self.read()
+
+    async def _run(self) -> None:
+        while True:
+            self.last = self.read()
+            self.window_peak = max(self.window_peak, self.last)
+            self.peak = max(self.peak, self.last)
+            await asyncio.sleep(0.5)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+@dataclass
+class Stack:
+    dir: Path
+    client: Client
+    settings: Settings
+    env: dict[str, str]
+    catcher: CountingCatcher
+    worker_rss: RssSampler
+    baseline_rss: RssSampler
+    baseline_counts_file: Path
+    pragmas: tuple[str, ...]
+    worker_env: dict[str, str]
+
+    @property
+    def read_model(self) -> Path:
+        return self.dir / "parcours.db"
+
+    def baseline_counts(self) -> dict[str, int]:
+        try:
+            counts: dict[str, int] = json.loads(self.baseline_counts_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return counts
+
+    def sql(self, query: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Read the read model directly (read-only, WAL lets us read while the worker writes)."""
+        con = sqlite3.connect(f"file:{self.read_model}?mode=ro", uri=True, timeout=30)
+        try:
+            return list(con.execute(query, params).fetchall())
+        finally:
+            con.close()
+
+    def count(self, query: str, params: Sequence[object] = ()) -> int:
+        rows = self.sql(query, params)
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0  # type: ignore[call-overload]
+
+    async def cli(self, *args: str) -> tuple[int, str, str, float]:
+        """Run `parcours ARGS` as a person would; returns (code, stdout, stderr, seconds)."""
+        started = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "parcours.cli.main",
+            *args,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        return (
+            proc.returncode or 0,
+            out.decode(errors="replace"),
+            err.decode(errors="replace"),
+            time.perf_counter() - started,
+        )
+
+
+def _env(base: dict[str, str], settings: Settings, smtp_port: int) -> dict[str, str]:
+    env = dict(base)
+    env.update(
+        PARCOURS_TEMPORAL_ADDRESS=settings.temporal_address,
+        PARCOURS_TASK_QUEUE=settings.task_queue,
+        PARCOURS_DATABASE_URL=settings.database_url,
+        PARCOURS_SMTP_HOST=HOST,
+        PARCOURS_SMTP_PORT=str(smtp_port),
+        PARCOURS_DATA_DIR=settings.data_dir,
+        PARCOURS_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("PARCOURS_POLICY", None)
+    return env
+
+
+async def _spawn(
+    args: list[str], env: dict[str, str], log: IO[bytes]
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+
+
+async def _stop(proc: asyncio.subprocess.Process, within: float = 20.0) -> None:
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), within)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+async def _connect(address: str, proc: asyncio.subprocess.Process) -> Client:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        if proc.returncode is not None:
+            raise RuntimeError(f"the dev server exited with code {proc.returncode}")
+        try:
+            return await Client.connect(address)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+async def _seed(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await create_schema(engine)
+        async with session_factory(engine)() as session, session.begin():
+            for officer in roster():
+                await add_officer(session, officer)
+    finally:
+        await engine.dispose()
+
+
+async def _worker_ready(stack_dir: Path, client: Client, queue: str) -> None:
+    """Wait until a worker polls the queue (its first poll shows in the queue's pollers)."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        resp = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+        if resp.pollers:
+            return
+        await asyncio.sleep(0.3)
+    raise RuntimeError(f"no worker polled {queue} within {READY_TIMEOUT:g}s (logs: {stack_dir})")
+
+
+@contextlib.asynccontextmanager
+async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
+    root = Path(tempfile.mkdtemp(prefix="parcours-bench-"))
+    dev = DevOptions(
+        data_dir=root,
+        temporal_port=free_port(HOST),
+        ui_port=free_port(HOST),
+        host=HOST,
+    )
+    cmd = server_command(find_temporal_binary("temporal"), dev) + ["--headless"]
+    for pragma in opts.pragmas:
+        cmd += ["--sqlite-pragma", pragma]
+    settings = Settings(
+        temporal_address=dev.temporal_address,
+        task_queue=TASK_QUEUE,
+        database_url=f"sqlite+aiosqlite:///{root / 'parcours.db'}",
+        data_dir=str(root),
+    )
+    procs: list[asyncio.subprocess.Process] = []
+    samplers: list[RssSampler] = []
+    catcher = CountingCatcher(HOST)
+    catcher.start()
+    logs: list[IO[bytes]] = []
+    try:
+        await _seed(settings)
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")}
+        env = _env(base_env, settings, catcher.port)
+        log: IO[bytes] = (root / "temporal.log").open("ab")
+        logs.append(log)
+        server = await _spawn(cmd, env, log)
+        procs.append(server)
+        client = await _connect(dev.temporal_address, server)
+
+        log = (root / "worker.log").open("ab")
+        logs.append(log)
+        worker_env = env | opts.worker_env
+        worker = await _spawn(
+            [sys.executable, "-c", "from parcours.worker import main; main()"], worker_env, log
+        )
+        procs.append(worker)
+        counts_file = root / "baseline-counts.json"
+        log = (root / "baseline.log").open("ab")
+        logs.append(log)
+        baseline = await _spawn(
+            [
+                sys.executable,
+                "-m",
+                "bench.baseline.worker",
+                dev.temporal_address,
+                BASELINE_QUEUE,
+                str(counts_file),
+            ],
+            worker_env,
+            log,
+        )
+        procs.append(baseline)
+        await _worker_ready(root, client, TASK_QUEUE)
+        await _worker_ready(root, client, BASELINE_QUEUE)
+        worker_rss, baseline_rss = RssSampler(worker.pid), RssSampler(baseline.pid)
+        samplers += [worker_rss, baseline_rss]
+        for s in samplers:
+            s.start()
+        yield Stack(
+            dir=root,
+            client=client,
+            settings=settings,
+            env=env,
+            catcher=catcher,
+            worker_rss=worker_rss,
+            baseline_rss=baseline_rss,
+            baseline_counts_file=counts_file,
+            pragmas=opts.pragmas,
+            worker_env=opts.worker_env,
+        )
+    finally:
+        for s in samplers:
+            s.stop()
+        # Workers first (they drain), the server last.
+        for proc in reversed(procs):
+            await _stop(proc)
+        catcher.stop()
+        for log in logs:
+            log.close()
+        if not opts.keep:
+            shutil.rmtree(root, ignore_errors=True)

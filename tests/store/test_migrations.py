@@ -1,0 +1,134 @@
+"""Alembic migrations: they run on SQLite and PostgreSQL, and the models match the migrated
+schema (every table of Base.metadata, whichever module declares it)."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parcours.store import migrate
+from parcours.store.db import create_engine
+from tests.store.conftest import BACKENDS, PG_URL_ENV
+
+
+@pytest_asyncio.fixture(params=BACKENDS)
+async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database: a fresh SQLite file, or a fresh PostgreSQL schema made the only one
+    on the search path (so migrations and reflection see nothing else)."""
+    if request.param == "sqlite":
+        eng = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}")
+        try:
+            yield eng
+        finally:
+            await eng.dispose()
+        return
+    url = os.environ[PG_URL_ENV]
+    schema = f"mig_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+async def test_upgrade_from_empty_matches_the_models(empty_db: AsyncEngine) -> None:
+    assert await migrate.current(empty_db) is None
+    assert await migrate.upgrade(empty_db) == migrate.head()
+    assert await migrate.differences(empty_db) == []
+    # Idempotent: workers run it at every start.
+    assert await migrate.upgrade(empty_db) == migrate.head()
+
+
+async def test_a_database_made_before_migrations_is_adopted(empty_db: AsyncEngine) -> None:
+    # The schema `create_all` made before Alembic (= revision 0001), without a version row.
+    await migrate.upgrade(empty_db, migrate.BASELINE)
+    async with empty_db.begin() as conn:
+        await conn.execute(text("DROP TABLE alembic_version"))
+        await conn.execute(
+            text(
+                "INSERT INTO cases (dossier, workflow_id, region, language, arrival_date, "
+                "status, escalation_level, overdue, last_event_seq, updated_at) VALUES "
+                "('D-1', 'newcomer-D-1', 'laval', 'fr', '2030-01-01', 'active', 0, false, 0, "
+                ":now)"
+            ),
+            {"now": datetime.now(UTC)},
+        )
+    assert await migrate.upgrade(empty_db) == migrate.head()
+    async with empty_db.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM cases"))).scalar() == 1
+    assert await migrate.differences(empty_db) == []
+
+
+async def test_audit_trail_refuses_changes_but_the_purge(empty_db: AsyncEngine) -> None:
+    await migrate.upgrade(empty_db)
+    async with empty_db.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO audit_events (key, dossier, kind, at, actor, text, recorded_at) "
+                "VALUES ('k1', 'D-1', 'progress_noted', :now, 'atremblay', 'a note', :now)"
+            ),
+            {"now": datetime.now(UTC)},
+        )
+    refused = [
+        "UPDATE audit_events SET kind = 'stage_approved'",
+        "UPDATE audit_events SET actor = 'someone-else'",
+        "UPDATE audit_events SET text = 'rewritten'",
+        "DELETE FROM audit_events",
+    ]
+    for statement in refused:
+        with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+            async with empty_db.begin() as conn:
+                await conn.execute(text(statement))
+    async with empty_db.begin() as conn:
+        await conn.execute(text("UPDATE audit_events SET text = NULL"))
+        row = (await conn.execute(text("SELECT kind, actor, text FROM audit_events"))).one()
+    assert tuple(row) == ("progress_noted", "atremblay", None)
+
+
+async def test_downgrade_to_nothing_and_back(tmp_path: Path) -> None:
+    from alembic import command
+
+    eng = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'down.db'}")
+    try:
+        await migrate.upgrade(eng)
+        async with eng.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(migrate.config(c), "base"))
+            names = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        assert names == ["alembic_version"]
+        assert await migrate.upgrade(eng) == migrate.head()
+    finally:
+        await eng.dispose()
+
+
+def test_every_store_write_to_the_audit_trail_is_an_insert() -> None:
+    """The code offers no path that updates or deletes audit rows, except the retention
+    purge of their text (which the database also enforces, above)."""
+    root = Path(migrate.__file__).resolve().parents[2]
+    offenders = []
+    for path in [
+        *root.joinpath("parcours").rglob("*.py"),
+        *root.joinpath("activities").rglob("*.py"),
+    ]:
+        if "migrations" in path.parts:
+            continue
+        source = path.read_text()
+        for m in re.finditer(r"(update|delete)\(\s*AuditEvent\b", source):
+            offenders.append(f"{path.relative_to(root)}: {m.group(0)}")
+    allowed = {"parcours/store/retention.py: update(AuditEvent"}
+    assert set(offenders) <= allowed, offenders
