@@ -18,14 +18,13 @@ from pathlib import Path
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from parcours import search
 from parcours.config import Settings
 from parcours.devstack import find_temporal_binary
 from parcours.mail.catcher import MailCatcher
-from parcours.temporal import register_search_attributes
+from tests.temporal_servers import start_time_skipping
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -41,34 +40,19 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=find_temporal_binary("temporal-test-server"),
-    )
+    """One time-skipping server per test.
+
+    The server shares one clock among all its workflows and, as it skips, waits on each of
+    them: a case left open by one test (its worker gone) would stall the clock of the next.
+    The server starts in a fraction of a second, so isolation is cheap.
+    """
+    env = await start_time_skipping()
     try:
-        try:
-            await register_search_attributes(env.client, env.client.namespace)
-        except RPCError:
-            # The Java test server has no ListSearchAttributes: add them blindly.
-            await _add_search_attributes(env.client)
         yield env
     finally:
         await env.shutdown()
-
-
-async def _add_search_attributes(client: Client) -> None:
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={
-                k.name: IndexedValueType.ValueType(int(k.indexed_value_type)) for k in search.ALL
-            },
-        )
-    )
 
 
 def address_of(client: Client) -> str:

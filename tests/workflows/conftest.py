@@ -35,7 +35,6 @@ from parcours.domain import (
     StagePolicy,
     workflow_id_for,
 )
-from tests.temporal_servers import start_time_skipping
 from workflows.pathway import NewcomerPathway
 
 DAY = 86400
@@ -118,18 +117,6 @@ class FakeBackOffice:
 
     def templates(self) -> list[str]:
         return [m.template for m in sorted(self.mails, key=lambda m: m.key)]
-
-
-@pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    # One server per test: the time-skipping server shares one clock among all workflows and
-    # waits on each of them as it skips, so a case left behind by one test can stall the
-    # next. The server starts in a fraction of a second.
-    env = await start_time_skipping()
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest.fixture

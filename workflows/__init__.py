@@ -1,0 +1,1 @@
+"""Orchestration: deterministic workflow code only (no I/O, no clock, no randomness)."""
