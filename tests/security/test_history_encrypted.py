@@ -42,7 +42,9 @@ async def raw_history(client: Client, workflow_id: str) -> bytes:
 
 async def test_history_holds_no_personal_data(dev_env: WorkflowEnvironment, tmp_path: Path):
     key = new_key("test-1")
-    encrypted = Client(**{**dev_env.client.config(), "data_converter": data_converter([key])})
+    config = dev_env.client.config()
+    config["data_converter"] = data_converter([key])
+    encrypted = Client(**config)
     async with real_stack(encrypted, tmp_path) as stack:
         cli = Cli(dataclasses.replace(stack.settings, codec_keys=key.spec()))
         await add_roster(cli)

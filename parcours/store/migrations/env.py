@@ -6,7 +6,7 @@ other setting, and the migrations ship inside the package.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from parcours.store.migrate import target_metadata
 
 
-def render_item(kind: str, obj: Any, autogen: AutogenContext) -> str | bool:
+def render_item(kind: str, obj: Any, autogen: AutogenContext) -> str | Literal[False]:
     # Scripts must not import the models (they change; a migration must not): our UTC
     # decorator is a plain timezone-aware DateTime in the database.
     from parcours.store.models import UtcDateTime
