@@ -26,7 +26,8 @@ from parcours.config import Settings
 from parcours.devstack import DevOptions, find_temporal_binary, server_command
 from parcours.domain import REGIONS
 from parcours.mail.catcher import free_port
-from parcours.store.db import create_engine, create_schema, session_factory
+from parcours.store.db import create_engine, session_factory
+from parcours.store.migrate import upgrade
 from parcours.store.officers import NewOfficer, add_officer
 
 HOST = "127.0.0.1"
@@ -219,7 +220,8 @@ async def _connect(address: str, proc: asyncio.subprocess.Process) -> Client:
 async def _seed(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     try:
-        await create_schema(engine)
+        # The schema as the worker makes it (migrations), so the worker finds it current.
+        await upgrade(engine)
         async with session_factory(engine)() as session, session.begin():
             for officer in roster():
                 await add_officer(session, officer)
