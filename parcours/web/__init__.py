@@ -1,0 +1,1 @@
+"""The web console (officers, supervisors, directors) and the operators' intake API."""

@@ -1,0 +1,256 @@
+"""The operators' API: the visa system hands over approvals and reads cases back.
+
+`POST /api/v1/visa-approvals` takes one approval or a list. Each item is checked on its own
+and answered `started`, `exists` (the dossier already has a case: idempotent by dossier, so a
+retried batch is harmless) or `rejected` with an error per field. Only a body that is not an
+approval nor a list of them at all is refused whole, with 422.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from parcours.cli import validate
+from parcours.domain import DOSSIER_RE, REGIONS, NewcomerApproval
+from parcours.errors import CaseAlreadyExists, CaseNotFound, ParcoursError, TemporalUnavailable
+from parcours.temporal import start_case, view_case
+from parcours.web.auth import api_client_name
+from parcours.web.state import StateDep, WebState
+
+router = APIRouter(prefix="/api/v1", tags=["intake"])
+
+MAX_BATCH = 500
+START_CONCURRENCY = 16
+
+
+class VisaApproval(BaseModel):
+    """A visa approval: the newcomer's case opens on it. Field names are those of
+    `parcours start` and `parcours import`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier: str = Field(pattern=DOSSIER_RE.pattern, description="dossier number, the key")
+    name: str = Field(min_length=1, max_length=200, description="full name")
+    email: str = Field(description="the newcomer's email address")
+    arrival: str = Field(description="expected arrival date, YYYY-MM-DD")
+    region: str = Field(json_schema_extra={"enum": list(REGIONS)})
+    language: str = Field("fr", description="ISO 639-1 code")
+    airport: str = Field("YUL", description="IATA code")
+    french_level: int | None = Field(None, ge=1, le=12, description="Quebec scale, 1-12")
+    occupation: str | None = None
+    regulated: bool = False
+    household: int = Field(1, ge=1, le=99)
+    phone: str | None = None
+
+
+class ItemResult(BaseModel):
+    index: int = Field(description="position of the item in the request (0 for one object)")
+    dossier: str | None
+    result: Literal["started", "exists", "rejected"]
+    workflow_id: str | None = None
+    errors: dict[str, str] = Field(default_factory=dict, description="field -> why")
+
+
+class IntakeResponse(BaseModel):
+    results: list[ItemResult]
+
+
+_approval_schema = VisaApproval.model_json_schema()
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    _approval_schema,
+                    {
+                        "type": "array",
+                        "items": _approval_schema,
+                        "minItems": 1,
+                        "maxItems": MAX_BATCH,
+                    },
+                ]
+            }
+        }
+    },
+}
+
+
+def _no_control_chars(check: Callable[[str], Any], label: str) -> Callable[[str], Any]:
+    def run(value: str) -> Any:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise validate.InvalidInput(f"{label} contains control characters")
+        return check(value)
+
+    return run
+
+
+# Field -> (accepted JSON types, check). Strings are accepted for numbers and flags too, as
+# in an import file.
+_FIELDS: dict[str, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
+    "dossier": ((str,), validate.dossier),
+    "name": ((str,), _no_control_chars(validate.name, "name")),
+    "email": ((str,), validate.email),
+    "arrival": ((str,), validate.iso_date),
+    "region": ((str,), validate.region),
+    "language": ((str,), validate.language),
+    "airport": ((str,), validate.airport),
+    "french_level": ((int, str), validate.french_level),
+    "occupation": (
+        (str,),
+        _no_control_chars(lambda v: validate.text(v, "occupation"), "occupation"),
+    ),
+    "regulated": ((bool, str), lambda v: validate.flag(v, "regulated")),
+    "household": ((int, str), validate.household),
+    "phone": ((str,), validate.phone),
+}
+
+
+def check_item(item: object) -> tuple[NewcomerApproval | None, dict[str, str]]:
+    """The approval, or every field error of the item (not only the first)."""
+    if not isinstance(item, dict):
+        return None, {"_item": "expected a JSON object"}
+    errors: dict[str, str] = {}
+    for key in item:
+        if key not in _FIELDS:
+            errors[str(key)] = "unknown field"
+    for key in validate.REQUIRED_START_FIELDS:
+        if item.get(key) is None or (isinstance(item.get(key), str) and not item[key].strip()):
+            errors[key] = "missing"
+    for key, (types, check) in _FIELDS.items():
+        value = item.get(key)
+        if value is None or key in errors:
+            continue
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            errors[key] = f"expected {' or '.join(t.__name__ for t in types)}"
+            continue
+        try:
+            check(value)
+        except ParcoursError as err:
+            errors[key] = str(err)
+    if errors:
+        return None, errors
+    try:
+        return validate.approval({k: v for k, v in item.items() if v is not None}), {}
+    except ParcoursError as err:  # defensive: the field checks above should catch all
+        return None, {"_item": str(err)}
+
+
+async def _read_body(request: Request) -> list[object] | object:
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise HTTPException(status_code=422, detail="the body is not JSON") from None
+    if isinstance(body, list):
+        if not body:
+            raise HTTPException(status_code=422, detail="an empty list: nothing to start")
+        if len(body) > MAX_BATCH:
+            raise HTTPException(
+                status_code=422, detail=f"at most {MAX_BATCH} approvals per request"
+            )
+        return body
+    if isinstance(body, dict):
+        return body
+    raise HTTPException(
+        status_code=422, detail="expected a visa approval (object) or a list of them"
+    )
+
+
+@router.post(
+    "/visa-approvals",
+    response_model=IntakeResponse,
+    summary="Open cases on visa approvals (one or a batch)",
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses={
+        401: {"description": "missing or invalid bearer token"},
+        422: {"description": "the body is not an approval nor a list of approvals"},
+        503: {"description": "Temporal unreachable: retry (idempotent by dossier)"},
+    },
+)
+async def visa_approvals(
+    request: Request,
+    client_name: Annotated[str, Depends(api_client_name)],
+    state: StateDep,
+) -> IntakeResponse:
+    body = await _read_body(request)
+    items = body if isinstance(body, list) else [body]
+    results: list[ItemResult] = []
+    todo: list[tuple[ItemResult, NewcomerApproval]] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        approval, errors = check_item(item)
+        raw_dossier = item.get("dossier") if isinstance(item, dict) else None
+        dossier = raw_dossier.strip() if isinstance(raw_dossier, str) else None
+        result = ItemResult(index=index, dossier=dossier, result="rejected", errors=errors)
+        results.append(result)
+        if approval is None:
+            continue
+        first = seen.setdefault(approval.dossier, index)
+        if first != index:
+            result.errors = {"dossier": f"repeats item {first}"}
+            continue
+        todo.append((result, approval))
+
+    if todo:
+        client = await _client(state)
+        limit = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def start(result: ItemResult, approval: NewcomerApproval) -> None:
+            async with limit:
+                try:
+                    result.workflow_id = await start_case(
+                        client, state.settings, approval, state.policy
+                    )
+                    result.result = "started"
+                except CaseAlreadyExists:
+                    result.result = "exists"
+                except TemporalUnavailable:
+                    raise
+                except ParcoursError as err:
+                    result.errors = {"_item": str(err)}
+
+        try:
+            await asyncio.gather(*(start(r, a) for r, a in todo))
+        except TemporalUnavailable as err:
+            raise HTTPException(status_code=503, detail=str(err)) from None
+    return IntakeResponse(results=results)
+
+
+async def _client(state: WebState) -> Any:
+    try:
+        return await state.client()
+    except TemporalUnavailable as err:
+        raise HTTPException(status_code=503, detail=str(err)) from None
+
+
+@router.get(
+    "/cases/{dossier}",
+    summary="A case as the workflow holds it (the JSON of `parcours status --json`)",
+    responses={
+        401: {"description": "missing or invalid bearer token"},
+        404: {"description": "no case for this dossier"},
+        503: {"description": "Temporal unreachable"},
+    },
+)
+async def get_case(
+    dossier: Annotated[str, Path(pattern=DOSSIER_RE.pattern, max_length=64)],
+    client_name: Annotated[str, Depends(api_client_name)],
+    state: StateDep,
+) -> dict[str, object]:
+    client = await _client(state)
+    try:
+        view = await view_case(client, state.settings, dossier)
+    except CaseNotFound:
+        raise HTTPException(status_code=404, detail=f"no case for dossier {dossier}") from None
+    except TemporalUnavailable as err:
+        raise HTTPException(status_code=503, detail=str(err)) from None
+    except ParcoursError as err:
+        raise HTTPException(status_code=409, detail=str(err)) from None
+    return view.to_json()

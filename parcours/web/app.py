@@ -1,0 +1,117 @@
+"""The app factory: one FastAPI app serving the console pages, the intake API and probes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import RedirectResponse, Response
+from temporalio.client import Client
+
+from parcours import __version__
+from parcours.config import Settings
+from parcours.web import api, ops, routes_cases, routes_session, routes_supervision
+from parcours.web.auth import Forbidden, SignInRequired, login_redirect
+from parcours.web.i18n import LANG_COOKIE, pick_language
+from parcours.web.render import make_templates, render
+from parcours.web.state import WebState, load_secret
+
+STATIC_DIR = Path(__file__).parent / "static"
+SESSION_MAX_AGE = 12 * 3600  # a working day: sign in again the next morning
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    client: Client | None = None,
+    secret: str | None = None,
+) -> FastAPI:
+    """The web app. `client` lets a caller that already holds a Temporal client (the dev
+    stack, tests) share it; otherwise the app connects on first use."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.web = await WebState.open(settings, client)
+        try:
+            yield
+        finally:
+            await app.state.web.aclose()
+
+    app = FastAPI(
+        title="Parcours",
+        version=__version__,
+        description="Quebec's integration pathway: the operators' intake API. "
+        "Authenticate with `Authorization: Bearer <token>` (see `parcours tokens create`).",
+        lifespan=lifespan,
+    )
+    app.state.templates = make_templates(settings.templates_dir)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret or load_secret(settings),
+        session_cookie="parcours_session",
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=False,  # the dev stack is plain http on 127.0.0.1; a proxy adds TLS
+    )
+
+    @app.middleware("http")
+    async def language_and_timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        asked = request.query_params.get("lang")
+        request.state.lang = pick_language(asked, request.cookies.get(LANG_COOKIE))
+        started = time.perf_counter()
+        response = await call_next(request)
+        if asked is not None and asked == request.state.lang:
+            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax")
+        # The route template ("/cases/{dossier}"), never the raw path: bounded labels.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        web: WebState | None = getattr(request.app.state, "web", None)
+        if web is not None:
+            web.metrics.request_seconds.labels(
+                request.method, route, str(response.status_code)
+            ).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(login_redirect(exc.next_path), status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return render(request, "forbidden.html", status_code=403)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/metrics"):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "detail": exc.detail},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # Field locations and messages only: never echo the input, which may be personal.
+        errors = [{"loc": e.get("loc"), "msg": e.get("msg")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    app.include_router(routes_session.router)
+    app.include_router(routes_cases.router)
+    app.include_router(routes_supervision.router)
+    app.include_router(api.router)
+    app.include_router(ops.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,140 @@
+"""Who is asking, and may they: sessions, CSRF, roles.
+
+The session is a signed cookie (Starlette's SessionMiddleware, itsdangerous) holding only the
+login and a CSRF token; the account is re-read from the database on every request. What a
+person may see follows the workflow's own rule: an officer their own cases, a supervisor the
+cases of their region, a director all of them. The workflow checks the same claims again when
+an action arrives, so the web cannot widen them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from parcours.domain import Role
+from parcours.store.accounts import Account, AccountKind, load_account, token_owner
+from parcours.web.state import StateDep
+
+SESSION_LOGIN = "login"
+SESSION_CSRF = "csrf"
+
+
+class SignInRequired(Exception):
+    """Raised by page dependencies; the app answers with a redirect to the sign-in page."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class Forbidden(Exception):
+    """A signed-in person asked for something outside their responsibility: 403 page."""
+
+
+async def optional_account(request: Request, state: StateDep) -> Account | None:
+    login = request.session.get(SESSION_LOGIN)
+    if not isinstance(login, str):
+        return None
+    async with state.sessions() as session:
+        account = await load_account(session, login)
+    if account is None:
+        request.session.clear()
+    request.state.account = account
+    return account
+
+
+async def current_account(
+    request: Request, account: Annotated[Account | None, Depends(optional_account)]
+) -> Account:
+    if account is None:
+        raise SignInRequired(request.url.path)
+    return account
+
+
+async def staff_account(account: Annotated[Account, Depends(current_account)]) -> Account:
+    """Officers, supervisors, directors: the case pages."""
+    if account.kind != AccountKind.OFFICER:
+        raise Forbidden()
+    return account
+
+
+async def supervisor_account(account: Annotated[Account, Depends(current_account)]) -> Account:
+    if account.role not in (Role.SUPERVISOR.value, Role.DIRECTOR.value):
+        raise Forbidden()
+    return account
+
+
+async def operator_account(account: Annotated[Account, Depends(current_account)]) -> Account:
+    if account.kind != AccountKind.OPERATOR and account.role != Role.DIRECTOR.value:
+        raise Forbidden()
+    return account
+
+
+def may_see_case(account: Account, region: str, officer_id: str | None) -> bool:
+    role = account.role
+    if role == Role.DIRECTOR.value:
+        return True
+    if role == Role.SUPERVISOR.value:
+        return region == account.region
+    if role == Role.OFFICER.value:
+        return officer_id is not None and officer_id == account.login
+    return False
+
+
+def sign_in(request: Request, account: Account) -> None:
+    # A fresh session (and CSRF token) at sign-in: no session fixation.
+    request.session.clear()
+    request.session[SESSION_LOGIN] = account.login
+    request.session[SESSION_CSRF] = secrets.token_urlsafe(24)
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get(SESSION_CSRF)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session[SESSION_CSRF] = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    expected = request.session.get(SESSION_CSRF)
+    if not isinstance(expected, str) or not submitted:
+        raise HTTPException(status_code=400, detail="missing form token: reload the page")
+    if not hmac.compare_digest(expected, submitted):
+        raise HTTPException(status_code=400, detail="stale form token: reload the page")
+
+
+def login_redirect(next_path: str) -> str:
+    # Only local paths: never an open redirect.
+    safe = next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
+    return f"/login?next={quote(safe)}"
+
+
+_bearer = HTTPBearer(auto_error=False, description="An operators' API token")
+
+
+async def api_client_name(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    state: StateDep,
+) -> str:
+    """The name of the operators' system calling the API (its token's name), or 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status_code=401,
+            detail="missing bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    async with state.sessions() as session, session.begin():
+        name = await token_owner(session, credentials.credentials)
+    if name is None:
+        raise HTTPException(
+            status_code=401,
+            detail="invalid or revoked token",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return name
