@@ -33,6 +33,7 @@ from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.store.officers import list_officers, seed_demo_officers
 from parcours.temporal import connect
+from parcours.web.devconsole import dev_console
 from parcours.worker import install_stop_handlers, serve
 
 logger = logging.getLogger("parcours.dev")
@@ -75,6 +76,7 @@ class DevOptions:
     ui_port: int = 8233
     smtp_port: int = 1025
     host: str = "127.0.0.1"
+    web_port: int = 8000
 
     @property
     def temporal_address(self) -> str:
@@ -296,11 +298,13 @@ async def run_dev(
                 ) from None
             try:
                 worker = asyncio.create_task(serve(settings, stop, client))
-                # Let the worker fail fast (bad database, bad policy) before the banner.
-                done, _ = await asyncio.wait({worker}, timeout=1.0)
-                if not done:
-                    print(banner(opts, settings, roster), file=out, flush=True)
-                await worker
+                async with dev_console(settings, client, stop, opts.web_port) as web_lines:
+                    # Let the worker fail fast (bad database, bad policy) before the banner.
+                    done, _ = await asyncio.wait({worker}, timeout=1.0)
+                    if not done:
+                        print(banner(opts, settings, roster), file=out, flush=True)
+                        print("\n".join(web_lines), file=out, flush=True)
+                    await worker
             finally:
                 catcher.stop()
     finally:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from parcours import __version__
-from parcours.cli import casework, intake, officers, stack, supervision
+from parcours.cli import casework, intake, officers, stack, supervision, web
 from parcours.cli.common import PROG, Context, Handler, Parser, UsageError
 from parcours.config import Settings
 from parcours.errors import ParcoursError
@@ -43,6 +43,7 @@ def build_parser() -> Parser:
     intake.register(sub)
     casework.register(sub)
     supervision.register(sub)
+    web.register(sub)
     return parser
 
 

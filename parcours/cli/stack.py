@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--temporal-port", type=_port, default=7233, help="gRPC port (default 7233)")
     p.add_argument("--ui-port", type=_port, default=8233, help="Web UI port (default 8233)")
     p.add_argument("--smtp-port", type=_port, default=1025, help="SMTP catcher port (default 1025)")
+    p.add_argument("--web-port", type=_port, default=None, help="web console port (default 8000)")
     add_policy_flag(p)
     p.set_defaults(handler=dev)
 
@@ -58,6 +59,7 @@ async def dev(args: argparse.Namespace, ctx: Context) -> int:
     # Imported here: the stack pulls in the worker, the workflow and the mail code, which
     # the other commands do not need.
     from parcours.devstack import DevOptions, run_dev
+    from parcours.web.server import default_port
     from parcours.worker import configure_logging
 
     configure_logging()
@@ -67,6 +69,7 @@ async def dev(args: argparse.Namespace, ctx: Context) -> int:
         temporal_port=args.temporal_port,
         ui_port=args.ui_port,
         smtp_port=args.smtp_port,
+        web_port=args.web_port or default_port(),
     )
     await run_dev(opts, ctx.settings, ctx.out)
     return 0
