@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Install again only when the dependencies change.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/parcours dev
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium through chromium-driver (never a browser download).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -37,3 +43,7 @@ format: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# PNGs of the console's main pages, taken by the browser tests, for the README.
+screenshots: $(STAMP) browser
+	PARCOURS_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/web/test_browser.py -q

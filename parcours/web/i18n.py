@@ -153,6 +153,8 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "escalated": ("Escalade", "Escalated"),
     "airport_greeting": ("Accueil à l'aéroport", "Airport greeting"),
     "email_failed": ("Courriel non remis", "Email not delivered"),
+    "email_sent": ("Courriel envoyé", "Email sent"),
+    "email_unconfirmed": ("Courriel à vérifier", "Email unconfirmed"),
     "plan_filed": ("Plan déposé", "Plan filed"),
     "progress_note": ("Note de suivi", "Progress note"),
     "reassigned": ("Réassigné", "Reassigned"),

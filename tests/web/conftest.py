@@ -1,0 +1,138 @@
+"""One real `parcours dev` (Temporal dev server, worker, SMTP catcher, web console) for the
+web tests, with a policy whose arrival clocks run in seconds so escalations happen live."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from parcours.mail.catcher import free_port
+
+PARCOURS = str(Path(sys.executable).parent / "parcours")
+DEMO_PASSWORD = "parcours-demo"
+
+FAST_POLICY = """
+name = "web-tests"
+[arrival]
+deadline = "1h"
+remind_after = "2s"
+escalate_after = "4s"
+escalate_again_after = "6s"
+{rest}
+"""
+_SLOW = """
+[{stage}]
+deadline = "52w"
+remind_after = "4w"
+escalate_after = "6w"
+escalate_again_after = "10w"
+"""
+
+
+@dataclass
+class WebStack:
+    url: str
+    token: str
+    data_dir: Path
+    env: dict[str, str]
+
+    def cli(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PARCOURS, *argv], env=self.env, capture_output=True, text=True, timeout=60
+        )
+
+
+@pytest.fixture(scope="session")
+def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
+    root = tmp_path_factory.mktemp("web")
+    policy = root / "policy.toml"
+    policy.write_text(
+        FAST_POLICY.format(
+            rest="".join(_SLOW.format(stage=s) for s in ("francization", "employment", "community"))
+        )
+    )
+    data_dir = root / "data"
+    ports = {k: free_port() for k in ("temporal", "ui", "smtp", "web")}
+    env = {
+        **os.environ,
+        "PARCOURS_DATA_DIR": str(data_dir),
+        "PARCOURS_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
+        "PARCOURS_DEMO_PASSWORD": DEMO_PASSWORD,
+    }
+    env.pop("PARCOURS_DATABASE_URL", None)
+    env.pop("PARCOURS_POLICY", None)
+    log = (root / "dev.log").open("w")
+    proc = subprocess.Popen(
+        [PARCOURS, "dev", "--data-dir", str(data_dir), "--policy", str(policy),
+         "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
+         "--smtp-port", str(ports["smtp"]), "--web-port", str(ports["web"])],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{ports['web']}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, (root / "dev.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the dev stack did not come up"
+            time.sleep(0.3)
+        stack = WebStack(url=url, token="", data_dir=data_dir, env=env)
+        made = stack.cli("tokens", "create", "--name", "visa-system")
+        assert made.returncode == 0, made.stderr
+        stack.token = made.stdout.strip()
+        yield stack
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def approval(dossier: str, region: str = "montreal", **extra: object) -> dict[str, object]:
+    """A visa approval that arrived yesterday, so the arrival stall clock (which starts on the
+    arrival day, Quebec time) is already running."""
+    from datetime import date, timedelta
+
+    return {
+        "dossier": dossier,
+        "name": "Amina Diallo",
+        "email": "amina@example.org",
+        "arrival": (date.today() - timedelta(days=1)).isoformat(),
+        "region": region,
+        **extra,
+    }
+
+
+def start_cases(stack: WebStack, *approvals: dict[str, object]) -> list[dict[str, object]]:
+    r = httpx.post(
+        f"{stack.url}/api/v1/visa-approvals",
+        json=list(approvals),
+        headers={"Authorization": f"Bearer {stack.token}"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    results: list[dict[str, object]] = r.json()["results"]
+    return results
+
+
+def wait_for(predicate: object, timeout: float = 30.0, every: float = 0.3) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(every)

@@ -1,0 +1,208 @@
+"""The console in a real headless Chromium (Debian's chromium + chromedriver, driven by
+Selenium; Selenium Manager never downloads anything: the driver path is given).
+
+Set PARCOURS_SCREENSHOTS=DIR to save PNGs of the main pages (`make screenshots`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from tests.web.conftest import DEMO_PASSWORD, WebStack, approval, start_cases, wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--window-size=1280,1000",
+)  # fmt: skip
+
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="Debian's chromium and chromium-driver are not installed (make test installs them)",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.implicitly_wait(2)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def shot(driver: webdriver.Chrome, name: str) -> None:
+    target = os.environ.get("PARCOURS_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        # The whole page, not only the window: set the window to the document's height.
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1280, max(800, min(int(height) + 40, 4000)))
+        driver.save_screenshot(str(Path(target) / f"{name}.png"))
+        driver.set_window_size(1280, 1000)
+
+
+def sign_in(driver: webdriver.Chrome, stack: WebStack, login: str) -> None:
+    driver.delete_all_cookies()
+    driver.get(f"{stack.url}/login")
+    driver.find_element(By.ID, "login").send_keys(login)
+    driver.find_element(By.ID, "password").send_keys(DEMO_PASSWORD)
+    driver.find_element(By.ID, "sign-in").click()
+    assert login not in driver.current_url  # left the sign-in page
+    assert driver.find_elements(By.ID, "who")
+
+
+def officer_of(stack: WebStack, dossier: str) -> str:
+    headers = {"Authorization": f"Bearer {stack.token}"}
+    found: dict[str, str] = {}
+
+    def assigned() -> bool:
+        view = httpx.get(f"{stack.url}/api/v1/cases/{dossier}", headers=headers, timeout=30)
+        if view.status_code == 200 and view.json()["officer"]:
+            found["officer"] = view.json()["officer"]
+            return True
+        return False
+
+    wait_for(assigned)
+    return found["officer"]
+
+
+def error_text(driver: webdriver.Chrome) -> str:
+    return str(driver.find_element(By.ID, "action-error").text)
+
+
+def test_officer_takes_a_case_through_arrival(
+    browser: webdriver.Chrome, web_stack: WebStack
+) -> None:
+    start_cases(web_stack, approval("BR-1", language="es"))
+    officer = officer_of(web_stack, "BR-1")
+    sign_in(browser, web_stack, officer)
+    browser.get(f"{web_stack.url}/cases")
+
+    def listed() -> bool:
+        browser.get(f"{web_stack.url}/cases")  # the read model catches up within moments
+        return bool(browser.find_elements(By.LINK_TEXT, "BR-1"))
+
+    wait_for(listed)
+    assert "Mes dossiers" in browser.page_source  # French by default
+    shot(browser, "caseload")
+    browser.find_element(By.LINK_TEXT, "BR-1").click()
+    assert browser.find_element(By.ID, "dossier").text == "BR-1"
+
+    # Approving arrival before a plan is on file: the workflow's refusal, the note kept.
+    browser.find_element(By.ID, "approve-note").send_keys("première rencontre faite")
+    browser.find_element(By.ID, "approve-submit").click()
+    assert "arrival cannot be approved until an action plan is on file" in error_text(browser)
+    assert (
+        browser.find_element(By.ID, "approve-note").get_attribute("value")
+        == "première rencontre faite"
+    )
+
+    # Approving a stage that is not the current one: refused too.
+    Select(browser.find_element(By.ID, "approve-stage")).select_by_value("employment")
+    browser.find_element(By.ID, "approve-submit").click()
+    assert "cannot approve employment" in error_text(browser)
+
+    browser.find_element(By.ID, "plan_arrival").send_keys("Rencontre d'accueil au bureau")
+    browser.find_element(By.ID, "plan_francization").send_keys("Cours à temps plein, 33 semaines")
+    browser.find_element(By.ID, "plan_employment").send_keys("Reconnaissance des acquis")
+    browser.find_element(By.CSS_SELECTOR, "#form-plan button").click()
+    assert browser.find_element(By.ID, "action-ok")
+    assert "Cours à temps plein" in browser.find_element(By.ID, "plan").text
+
+    Select(browser.find_element(By.ID, "approve-stage")).select_by_value("arrival")
+    browser.find_element(By.ID, "approve-submit").click()
+    assert browser.find_element(By.ID, "case-stage").text == "Francisation"
+    shot(browser, "case")
+
+    # The audit trail (read model) catches up with the approval.
+    def audited() -> bool:
+        browser.refresh()
+        return "Étape approuvée" in browser.find_element(By.ID, "audit").text
+
+    wait_for(audited)
+
+    # English on request, remembered.
+    browser.get(f"{web_stack.url}/cases/BR-1?lang=en")
+    assert browser.find_element(By.ID, "case-stage").text == "Francization"
+    browser.get(f"{web_stack.url}/cases")
+    assert "My caseload" in browser.page_source
+    browser.get(f"{web_stack.url}/cases?lang=fr")
+
+
+def test_supervisor_finds_an_escalated_case_and_reassigns_it(
+    browser: webdriver.Chrome, web_stack: WebStack
+) -> None:
+    start_cases(web_stack, approval("BR-2"))
+    before = officer_of(web_stack, "BR-2")
+    sign_in(browser, web_stack, "nbouchard")  # supervisor, Montreal
+    browser.get(f"{web_stack.url}/supervision/stuck")
+
+    # remind_after is 2s: the case reaches level 1+ within seconds, in visibility too.
+    def listed() -> bool:
+        browser.get(f"{web_stack.url}/supervision/stuck?stage=arrival&level=1")
+        return bool(browser.find_elements(By.LINK_TEXT, "BR-2"))
+
+    wait_for(listed, timeout=60, every=1.0)
+    shot(browser, "stuck")
+    browser.find_element(By.LINK_TEXT, "BR-2").click()
+    level = int(browser.find_element(By.ID, "case-level").text)
+    assert level >= 1
+    other = next(o for o in ("atremblay", "crodriguez", "yhaddad") if o != before)
+    Select(browser.find_element(By.ID, "reassign-officer")).select_by_value(other)
+    browser.find_element(By.ID, "reassign-submit").click()
+    assert browser.find_element(By.ID, "case-officer").text == other
+    assert browser.find_element(By.ID, "action-ok")
+
+    browser.get(f"{web_stack.url}/supervision/reports")
+    assert browser.find_element(By.ID, "caseload-chart")
+    assert browser.find_element(By.ID, "durations")
+    shot(browser, "reports")
+
+
+def test_officer_cannot_open_another_regions_case(
+    browser: webdriver.Chrome, web_stack: WebStack
+) -> None:
+    start_cases(web_stack, approval("BR-3", region="capitale-nationale"))
+    officer_of(web_stack, "BR-3")
+    sign_in(browser, web_stack, "atremblay")  # Montreal
+    browser.get(f"{web_stack.url}/cases/BR-3")
+    assert browser.find_element(By.ID, "forbidden").text.startswith("403")
+    # Nor can a Montreal supervisor; the region's own supervisor can.
+    sign_in(browser, web_stack, "nbouchard")
+    browser.get(f"{web_stack.url}/cases/BR-3")
+    assert browser.find_elements(By.ID, "forbidden")
+    sign_in(browser, web_stack, "mlevesque")
+    browser.get(f"{web_stack.url}/cases/BR-3")
+    assert browser.find_element(By.ID, "dossier").text == "BR-3"
+    # The status code itself, for the record.
+    with httpx.Client(base_url=web_stack.url) as c:
+        c.post("/login", data={"login": "atremblay", "password": DEMO_PASSWORD})
+        assert c.get("/cases/BR-3").status_code == 403
+
+
+def test_sign_in_page(browser: webdriver.Chrome, web_stack: WebStack) -> None:
+    browser.delete_all_cookies()
+    browser.get(f"{web_stack.url}/cases")
+    assert "/login" in browser.current_url
+    shot(browser, "login")
+    browser.find_element(By.ID, "login").send_keys("atremblay")
+    browser.find_element(By.ID, "password").send_keys("wrong password")
+    browser.find_element(By.ID, "sign-in").click()
+    assert browser.find_element(By.ID, "login-error")
