@@ -19,7 +19,7 @@ async def start_dev(data_dir: Path, ports: dict[str, int]) -> asyncio.subprocess
     proc = await asyncio.create_subprocess_exec(
         PARCOURS, "dev", "--data-dir", str(data_dir),
         "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
-        "--smtp-port", str(ports["smtp"]),
+        "--smtp-port", str(ports["smtp"]), "--web-port", str(ports["web"]),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -59,7 +59,7 @@ async def cli(env: dict[str, str], *argv: str) -> tuple[int, str, str]:
 
 async def test_dev_stack_survives_a_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    ports = {"temporal": free_port(), "ui": free_port(), "smtp": free_port()}
+    ports = {"temporal": free_port(), "ui": free_port(), "smtp": free_port(), "web": free_port()}
     env = {
         **os.environ,
         "PARCOURS_DATA_DIR": str(data_dir),
