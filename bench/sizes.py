@@ -47,17 +47,18 @@ FULL = Sizes(
 )
 QUICK = Sizes(
     name="quick",
-    warmup=100,
-    intake=1_000,
-    storm=300,
-    storm_remind_after_s=40,
-    open_cases=2_000,
-    scale_budget_s=60,
-    latency_samples=50,
-    query_samples=20,
+    warmup=40,
+    intake=300,
+    storm=100,
+    storm_remind_after_s=15,
+    # No top-up: the quick run measures the queries over the cases it already opened.
+    open_cases=0,
+    scale_budget_s=0,
+    latency_samples=20,
+    query_samples=10,
     checkins=156,
-    checkins_max=350,
-    drain_timeout_s=120,
+    checkins_max=156,
+    drain_timeout_s=90,
     scaled_down=True,
 )
 SMOKE = Sizes(

@@ -54,8 +54,9 @@ async def warm_up(run: Run) -> None:
     )
     if ok is None or ok_base is None:
         raise RuntimeError("warm-up cases did not open in time")
-    run.latency_dossiers = [f"W{i:06d}" for i in range(n)]
-    run.latency_baseline = [f"BW{i:06d}" for i in range(n)]
+    k = min(n, 2 * run.sizes.latency_samples)
+    run.latency_dossiers = [f"W{i:06d}" for i in range(k)]
+    run.latency_baseline = [f"BW{i:06d}" for i in range(k)]
 
 
 async def run_intake(run: Run) -> None:
