@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Install again only when the dependencies change.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean browser screenshots
+.PHONY: run test lint format clean browser screenshots bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# Benchmarks at program scale (issue 5): their own dev server, catcher and workers on free
+# loopback ports; results under bench/results/. The full run takes well over an hour on 2 cores.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
