@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from bench.catcher import CountingCatcher
 from parcours.config import Settings
-from parcours.devstack import DevOptions, find_temporal_binary, server_command
+from parcours.devstack import SQLITE_PRAGMAS, DevOptions, find_temporal_binary, server_command
 from parcours.domain import REGIONS
 from parcours.mail.catcher import free_port
 from parcours.store.db import create_engine, session_factory
@@ -34,8 +34,8 @@ HOST = "127.0.0.1"
 TASK_QUEUE = "bench-parcours"
 BASELINE_QUEUE = "bench-baseline"
 READY_TIMEOUT = 60.0
-# SQLite pragmas for the dev server's own file (measured: see README "Performance").
-DEFAULT_PRAGMAS: tuple[str, ...] = ("journal_mode=wal", "synchronous=normal")
+# The product's pragmas by default; `--pragma none` measures without them.
+DEFAULT_PRAGMAS: tuple[str, ...] = SQLITE_PRAGMAS
 
 
 @dataclass(frozen=True)
@@ -250,6 +250,20 @@ async def _worker_ready(stack_dir: Path, client: Client, queue: str) -> None:
     raise RuntimeError(f"no worker polled {queue} within {READY_TIMEOUT:g}s (logs: {stack_dir})")
 
 
+def _without_pragmas(cmd: list[str]) -> list[str]:
+    """The product's server command less its pragmas, so a run can compare settings."""
+    out: list[str] = []
+    skip = False
+    for arg in cmd:
+        if skip:
+            skip = False
+        elif arg == "--sqlite-pragma":
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
 @contextlib.asynccontextmanager
 async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="parcours-bench-"))
@@ -259,7 +273,8 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         ui_port=free_port(HOST),
         host=HOST,
     )
-    cmd = server_command(find_temporal_binary("temporal"), dev) + ["--headless"]
+    cmd = _without_pragmas(server_command(find_temporal_binary("temporal"), dev))
+    cmd.append("--headless")
     for pragma in opts.pragmas:
         cmd += ["--sqlite-pragma", pragma]
     settings = Settings(
