@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Install again only when the dependencies change.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean browser screenshots bench bench-quick
+.PHONY: run test lint format clean browser screenshots bench bench-quick faults
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(STAMP) browser
 
 # Benchmarks at program scale (issue 5): their own dev server, catcher and workers on free
 # loopback ports; results under bench/results/. The full run takes well over an hour on 2 cores.
+# Fault tests with real processes (SIGKILLed workers, SMTP/database outages, server restart):
+# a few minutes on 2 cores. PARCOURS_FAULT_CASES sizes the SIGKILL run (default 200).
+faults: $(STAMP)
+	PARCOURS_FAULTS=1 $(BIN)/pytest -q -s tests/faults
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

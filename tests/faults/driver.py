@@ -1,0 +1,159 @@
+"""Drives cases through the pathway as officers would, through faults: every action is
+retried until the case shows its effect (an update whose answer was lost may have applied)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from parcours.config import Settings
+from parcours.domain import (
+    Actor,
+    CaseView,
+    NewcomerApproval,
+    PlanFiling,
+    PlanItem,
+    PolicySnapshot,
+    Role,
+    Stage,
+    StageApproval,
+    Withdrawal,
+)
+from parcours.errors import CaseAlreadyExists
+from parcours.temporal import start_case, update_case, view_case
+
+CONCURRENCY = 40
+# Future arrival: the arrival stage's stall clock starts then, so escalations happen in
+# francization only (seconds, in the fault policy).
+ARRIVAL = "2030-06-01"
+
+
+@dataclass
+class Outcome:
+    dossier: str
+    route: str  # "employment" or "withdrawn"
+
+    @property
+    def expected(self) -> tuple[str, str | None]:
+        return ("active", "employment") if self.route == "employment" else ("withdrawn", None)
+
+    def expected_events(self) -> Counter[str]:
+        c = Counter(case_opened=1, officer_assigned=1, plan_filed=1)
+        if self.route == "employment":
+            c.update(stage_approved=2, stage_started=2, escalated=3)
+        else:
+            c.update(case_withdrawn=1)
+        return c
+
+    def expected_emails(self) -> int:
+        # welcome, officer_assigned, plan_filed, then 2 stage_started + 3 escalations, or the
+        # withdrawal notice.
+        return 8 if self.route == "employment" else 4
+
+
+class CaseDriver:
+    def __init__(self, client: Client, settings: Settings, policy: PolicySnapshot) -> None:
+        self.client = client
+        self.settings = settings
+        self.policy = policy
+        self.gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def view(self, dossier: str) -> CaseView:
+        return await view_case(self.client, self.settings, dossier)
+
+    async def until(
+        self, dossier: str, done: Callable[[CaseView], bool], act: Callable[[], Awaitable[object]]
+    ) -> CaseView:
+        """Act until the case shows `done`; errors (no worker, lost answer) mean try again."""
+        while True:
+            try:
+                view = await self.view(dossier)
+                if done(view):
+                    return view
+                await act()
+            except Exception:
+                await asyncio.sleep(0.5)
+
+    async def wait(self, dossier: str, done: Callable[[CaseView], bool]) -> CaseView:
+        async def nothing() -> None:
+            await asyncio.sleep(0.5)
+
+        return await self.until(dossier, done, nothing)
+
+    async def drive(self, dossier: str, route: str) -> Outcome:
+        async with self.gate:
+            approval = NewcomerApproval(
+                dossier=dossier,
+                full_name=f"Personne {dossier}",
+                email=f"{dossier.lower()}@newcomer.example",
+                arrival_date=ARRIVAL,
+                region="montreal",
+                language="en",
+            )
+            while True:
+                try:
+                    await start_case(self.client, self.settings, approval, self.policy)
+                    break
+                except CaseAlreadyExists:
+                    break
+                except Exception:
+                    await asyncio.sleep(0.5)
+            view = await self.wait(dossier, lambda v: v.officer is not None)
+            assert view.officer is not None
+            me = Actor(officer_id=view.officer, role=Role.OFFICER, region="montreal")
+            upd = self._update(dossier)
+            plan = PlanFiling(
+                me, [PlanItem(Stage.FRANCIZATION, "400 h"), PlanItem(Stage.EMPLOYMENT, "CV")]
+            )
+            await self.until(dossier, lambda v: bool(v.plan), lambda: upd("file_plan", plan))
+            if route == "withdrawn":
+                await self.until(
+                    dossier,
+                    lambda v: v.status.value == "withdrawn",
+                    lambda: upd("withdraw", Withdrawal(reason="declined services")),
+                )
+                return Outcome(dossier, route)
+            await self.until(
+                dossier,
+                lambda v: v.stage != Stage.ARRIVAL,
+                lambda: upd("approve_stage", StageApproval(me, Stage.ARRIVAL)),
+            )
+        # Francization stalls on purpose: the ladder climbs to level 3 in seconds.
+        await self.wait(dossier, lambda v: v.escalation_level == 3)
+        async with self.gate:
+            await self.until(
+                dossier,
+                lambda v: v.stage == Stage.EMPLOYMENT,
+                lambda: upd("approve_stage", StageApproval(me, Stage.FRANCIZATION)),
+            )
+        return Outcome(dossier, route)
+
+    def _update(self, dossier: str) -> Callable[[str, object], Awaitable[object]]:
+        async def call(name: str, arg: object) -> object:
+            return await update_case(self.client, self.settings, dossier, name, arg)
+
+        return call
+
+    async def drive_many(self, dossiers: list[str]) -> list[Outcome]:
+        routes = ["withdrawn" if i % 10 == 9 else "employment" for i in range(len(dossiers))]
+        return list(
+            await asyncio.gather(*(self.drive(d, r) for d, r in zip(dossiers, routes, strict=True)))
+        )
+
+    async def all_settled(self, outcomes: list[Outcome]) -> bool:
+        """Every case done deciding and carrying out: no effect pending anywhere."""
+        for o in outcomes:
+            try:
+                view = await self.view(o.dossier)
+            except Exception:
+                return False
+            if view.pending_effects or (view.status.value, view.stage and view.stage.value) != (
+                o.expected[0],
+                o.expected[1],
+            ):
+                return False
+        return True
