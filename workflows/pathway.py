@@ -6,11 +6,15 @@ Shape (after temporalio/samples-python message_passing/safe_message_handlers):
   caller hears why), and whose handlers only *decide*: they change the state and queue the
   side effects (audit rows, emails) as `Effect`s;
 - the main loop runs queued effects as activities and keeps the stall clock: it sleeps until
-  the next escalation threshold or deadline, or until a handler changes something.
+  the next escalation threshold or deadline, until a handler changes something, or until an
+  effect completes.
 
-Handlers await nothing but the opening of the case, then decide without awaiting, so they
-cannot interleave with each other; an update answers at once even while the database or the
-mail server is down, and effects catch up when they return.
+The main loop is the only code that issues commands (activities, timers, search-attribute
+upserts); handlers are synchronous and issue none. So the order of commands depends only on
+the history, never on how the SDK happens to interleave handler and loop coroutines within
+an activation: a worker that replays a case after a crash issues exactly what the first one
+did (tests run the worker with no cache, so every activation is a replay). An update answers
+at once even while the database or the mail server is down; effects catch up later.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from parcours import search
@@ -108,10 +113,10 @@ class NewcomerPathway:
         self.continue_as_new_after = inp.continue_as_new_after_events
         # Bumped by every handler: wakes the main loop to recompute clocks and run effects.
         self.version = 0
-        self.in_flight: set[str] = set()
+        # Effects being carried out, by key (not carried over: continue-as-new waits for none).
+        self.running: dict[str, ActivityHandle[Any]] = {}
         self.upserted: dict[str, object] = {}
-        # False until the read model has given the case its officer: an update that arrives
-        # in the first instants of a case waits for it instead of being judged too early.
+        # False until the read model has given the case its officer (a few milliseconds).
         self.opened = self.state.started_at is not None
 
     # ----------------------------------------------------------------------------------------
@@ -128,8 +133,10 @@ class NewcomerPathway:
             s.runs += 1
         self._publish()
 
-        while s.status in OPEN_STATUSES or s.pending:
-            self._dispatch_effects()
+        while True:
+            self._carry_out_effects()
+            if s.status not in OPEN_STATUSES and not s.pending:
+                break
             if self._continue_as_new_due():
                 await self._drain()
                 workflow.continue_as_new(
@@ -145,7 +152,6 @@ class NewcomerPathway:
             if timeout != timedelta(0):
                 await self._until_changed(timeout, self._continue_as_new_due)
             self._apply_clocks()
-            self._publish()
 
         await workflow.wait_condition(workflow.all_handlers_finished)
         return view_of(s)
@@ -154,7 +160,7 @@ class NewcomerPathway:
         """Let every handler and every queued effect finish, so the next run starts clean."""
         s = self.state
         while s.pending or not workflow.all_handlers_finished():
-            self._dispatch_effects()
+            self._carry_out_effects()
             await self._until_changed(
                 None, lambda: not s.pending and workflow.all_handlers_finished()
             )
@@ -167,7 +173,12 @@ class NewcomerPathway:
         `wait` passes."""
         mark = self._mark()
         with contextlib.suppress(asyncio.TimeoutError):
-            await workflow.wait_condition(lambda: self._mark() != mark or also(), timeout=wait)
+            await workflow.wait_condition(
+                lambda: (
+                    self._mark() != mark or any(h.done() for h in self.running.values()) or also()
+                ),
+                timeout=wait,
+            )
 
     async def _open_case(self) -> None:
         s = self.state
@@ -366,8 +377,13 @@ class NewcomerPathway:
                 f"{actor.officer_id} is not a supervisor of region {s.approval.region} "
                 "nor a director"
             )
-        if not self.opened:
-            return  # judged again by the handler once the officer is known
+        if s.officer_id is None:
+            raise _reject(
+                "the case is still being opened (its officer is being assigned): try again in "
+                "a moment"
+                if not self.opened
+                else "the case has no officer yet: a supervisor of the region assigns one"
+            )
         if actor.officer_id != s.officer_id:
             raise _reject(
                 f"{actor.officer_id} is neither the officer assigned to this case nor a "
@@ -380,8 +396,7 @@ class NewcomerPathway:
     # ----------------------------------------------------------------------------------------
 
     @workflow.update
-    async def record_greeting(self, inp: GreetingReport) -> CaseView:
-        await self._opened()
+    def record_greeting(self, inp: GreetingReport) -> CaseView:
         self._validate_greeting(inp)
         s = self.state
         now = workflow.now()
@@ -404,8 +419,7 @@ class NewcomerPathway:
             raise _reject("greeting outcome must be greeted, declined or no_show")
 
     @workflow.update
-    async def file_plan(self, inp: PlanFiling) -> CaseView:
-        await self._opened()
+    def file_plan(self, inp: PlanFiling) -> CaseView:
         self._validate_plan(inp)
         s = self.state
         now = workflow.now()
@@ -454,8 +468,7 @@ class NewcomerPathway:
                 raise _reject(f"plan item {n}: the text is longer than {MAX_TEXT} characters")
 
     @workflow.update
-    async def add_progress(self, inp: ProgressNote) -> CaseView:
-        await self._opened()
+    def add_progress(self, inp: ProgressNote) -> CaseView:
         self._validate_progress(inp)
         s = self.state
         now = workflow.now()
@@ -474,8 +487,7 @@ class NewcomerPathway:
             raise _reject(f"the progress note is longer than {MAX_TEXT} characters")
 
     @workflow.update
-    async def approve_stage(self, inp: StageApproval) -> CaseView:
-        await self._opened()
+    def approve_stage(self, inp: StageApproval) -> CaseView:
         self._validate_approval(inp)
         s = self.state
         now = workflow.now()
@@ -507,8 +519,7 @@ class NewcomerPathway:
             raise _reject(f"the note is longer than {MAX_TEXT} characters")
 
     @workflow.update
-    async def waive_stage(self, inp: StageWaiver) -> CaseView:
-        await self._opened()
+    def waive_stage(self, inp: StageWaiver) -> CaseView:
         self._validate_waiver(inp)
         s = self.state
         now = workflow.now()
@@ -542,8 +553,7 @@ class NewcomerPathway:
             raise _reject(f"the reason is longer than {MAX_TEXT} characters")
 
     @workflow.update
-    async def reassign(self, inp: Reassignment) -> CaseView:
-        await self._opened()
+    def reassign(self, inp: Reassignment) -> CaseView:
         self._validate_reassignment(inp)
         s = self.state
         now = workflow.now()
@@ -571,8 +581,7 @@ class NewcomerPathway:
             raise _reject(f"the case is already assigned to {inp.new_officer.officer_id}")
 
     @workflow.update
-    async def pause(self, inp: PauseRequest) -> CaseView:
-        await self._opened()
+    def pause(self, inp: PauseRequest) -> CaseView:
         self._validate_pause(inp)
         s = self.state
         now = workflow.now()
@@ -594,8 +603,7 @@ class NewcomerPathway:
             raise _reject(f"the reason is longer than {MAX_TEXT} characters")
 
     @workflow.update
-    async def resume(self, inp: ResumeRequest) -> CaseView:
-        await self._opened()
+    def resume(self, inp: ResumeRequest) -> CaseView:
         self._validate_resume(inp)
         s = self.state
         now = workflow.now()
@@ -628,8 +636,7 @@ class NewcomerPathway:
         self._check_actor(inp.actor)
 
     @workflow.update
-    async def withdraw(self, inp: Withdrawal) -> CaseView:
-        await self._opened()
+    def withdraw(self, inp: Withdrawal) -> CaseView:
         self._validate_withdrawal(inp)
         s = self.state
         now = workflow.now()
@@ -650,9 +657,6 @@ class NewcomerPathway:
         if len(inp.reason) > MAX_TEXT:
             raise _reject(f"the reason is longer than {MAX_TEXT} characters")
 
-    async def _opened(self) -> None:
-        await workflow.wait_condition(lambda: self.opened)
-
     @workflow.query
     def view(self, inp: CaseQuery) -> CaseView:
         v = view_of(self.state, include_plan=inp.include_plan)
@@ -661,8 +665,8 @@ class NewcomerPathway:
         return v
 
     def _changed(self) -> CaseView:
+        # The main loop wakes on this, then carries out the effects and publishes.
         self.version += 1
-        self._publish()
         return view_of(self.state)
 
     # ----------------------------------------------------------------------------------------
@@ -761,45 +765,51 @@ class NewcomerPathway:
             },
         )
 
-    def _dispatch_effects(self) -> None:
-        for effect in self.state.pending:
-            if effect.key not in self.in_flight:
-                self.in_flight.add(effect.key)
-                asyncio.create_task(self._carry_out(effect), name=effect.key)
-
-    async def _carry_out(self, effect: Effect) -> None:
-        try:
-            if effect.event is not None:
-                await workflow.execute_activity(
-                    RECORD_EVENT,
-                    effect.event,
-                    result_type=EventRecorded,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=READ_MODEL_RETRY,
-                )
-            elif effect.notification is not None:
-                await workflow.execute_activity(
-                    SEND_NOTIFICATION,
-                    effect.notification,
-                    result_type=NotificationOutcome,
-                    start_to_close_timeout=timedelta(seconds=60),
-                    schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
-                    retry_policy=MAIL_RETRY,
-                )
-        except ActivityError as err:
+    def _carry_out_effects(self) -> None:
+        """Settle finished effects, start the new ones, publish: all in a fixed order."""
+        s = self.state
+        for key in [k for k, h in self.running.items() if h.done()]:
+            handle = self.running.pop(key)
+            effect = next(e for e in s.pending if e.key == key)
+            s.pending.remove(effect)
+            err = handle.exception()
+            if err is None:
+                continue
+            if not isinstance(err, ActivityError):
+                raise err
             # Permanent: a rejected address, a missing template, a stale email. The case goes
             # on; the failure is in the audit trail for the officer to follow up.
-            workflow.logger.warning("side effect %s failed for good: %s", effect.key, err.cause)
+            workflow.logger.warning("side effect %s failed for good: %s", key, err.cause)
             if effect.notification is not None:
                 self._event(
                     "email_failed",
                     actor=None,
-                    stage=self.state.stage,
+                    stage=s.stage,
                     detail=f"{effect.notification.template}: {type(err.cause).__name__}",
                 )
-        finally:
-            self.state.pending[:] = [e for e in self.state.pending if e.key != effect.key]
-            self.in_flight.discard(effect.key)
+        for effect in s.pending:
+            if effect.key not in self.running:
+                self.running[effect.key] = self._start(effect)
+        self._publish()
+
+    def _start(self, effect: Effect) -> ActivityHandle[Any]:
+        if effect.event is not None:
+            return workflow.start_activity(
+                RECORD_EVENT,
+                effect.event,
+                result_type=EventRecorded,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_MODEL_RETRY,
+            )
+        assert effect.notification is not None
+        return workflow.start_activity(
+            SEND_NOTIFICATION,
+            effect.notification,
+            result_type=NotificationOutcome,
+            start_to_close_timeout=timedelta(seconds=60),
+            schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
+            retry_policy=MAIL_RETRY,
+        )
 
     # ----------------------------------------------------------------------------------------
     # Visibility and history

@@ -6,6 +6,7 @@ The fakes keep what the workflow asked for, so tests assert on the side effects 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -17,13 +18,14 @@ import pytest_asyncio
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from parcours.domain import (
     Actor,
     Assignment,
     CaseEvent,
     CaseInput,
+    CaseQuery,
     CaseView,
     EventRecorded,
     NewcomerApproval,
@@ -35,6 +37,7 @@ from parcours.domain import (
     StagePolicy,
     workflow_id_for,
 )
+from tests.temporal_servers import run_histories
 from workflows.pathway import NewcomerPathway
 
 DAY = 86400
@@ -132,6 +135,7 @@ class Pathway:
     env: WorkflowEnvironment
     task_queue: str
     back_office: FakeBackOffice
+    started: list[WorkflowHandle[NewcomerPathway, CaseView]] = field(default_factory=list)
 
     async def start(
         self,
@@ -152,7 +156,7 @@ class Pathway:
             region="montreal",
             language=language,
         )
-        return await self.client.start_workflow(
+        handle = await self.client.start_workflow(
             NewcomerPathway.run,
             CaseInput(
                 approval=approval,
@@ -162,6 +166,19 @@ class Pathway:
             id=workflow_id_for(dossier),
             task_queue=self.task_queue,
         )
+        self.started.append(handle)
+        await settled(handle)  # opened: the officer is assigned
+        return handle
+
+
+async def settled(handle: WorkflowHandle[NewcomerPathway, CaseView]) -> CaseView:
+    """The case once every side effect it decided has been carried out."""
+    for _ in range(500):
+        v = await handle.query(NewcomerPathway.view, CaseQuery())
+        if v.pending_effects == 0:
+            return v
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"effects still pending: {v.pending_effects}")
 
 
 @pytest_asyncio.fixture
@@ -175,7 +192,15 @@ async def pathway(
         workflows=[NewcomerPathway],
         activities=back_office.activities(),
     ):
-        yield Pathway(ts_env.client, ts_env, task_queue, back_office)
+        p = Pathway(ts_env.client, ts_env, task_queue, back_office)
+        yield p
+    # Every case a test ran must replay from its history alone, as a worker that picks it up
+    # after a crash would: this catches commands whose order depends on the worker's cache or
+    # on how coroutines happened to interleave, not only on the history.
+    replayer = Replayer(workflows=[NewcomerPathway])
+    for handle in p.started:
+        for history in await run_histories(ts_env.client, handle):
+            await replayer.replay_workflow(history)
 
 
 def days(n: float) -> timedelta:

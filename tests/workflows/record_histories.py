@@ -30,7 +30,7 @@ from parcours.domain import (
     StageWaiver,
     Withdrawal,
 )
-from tests.temporal_servers import start_time_skipping
+from tests.temporal_servers import run_histories, start_time_skipping
 from tests.workflows.conftest import (
     HISTORIES,
     OFFICER,
@@ -117,23 +117,10 @@ async def record(out: Path = HISTORIES) -> list[Path]:
                 activities=back_office.activities(),
             ):
                 h = await scenario(Pathway(env.client, env, "histories", back_office))
-                # Follow the chain from the first run: all but the last end in continue-as-new.
-                run_id = h.first_execution_run_id
-                n = 0
-                while run_id:
-                    n += 1
-                    history = await env.client.get_workflow_handle(
-                        h.id, run_id=run_id
-                    ).fetch_history()
+                for n, history in enumerate(await run_histories(env.client, h), 1):
                     path = out / f"{PATHWAY_VERSION}-{scenario.__name__}-run{n}.json"
                     path.write_text(history.to_json())
                     written.append(path)
-                    last = history.events[-1]
-                    run_id = (
-                        last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                        if last.HasField("workflow_execution_continued_as_new_event_attributes")
-                        else None
-                    )
         finally:
             await env.shutdown()
     return written

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
@@ -13,7 +12,6 @@ from temporalio.exceptions import ApplicationError
 from parcours import search
 from parcours.domain import (
     Audience,
-    CaseQuery,
     CaseStatus,
     CaseView,
     GreetingOutcome,
@@ -38,6 +36,7 @@ from tests.workflows.conftest import (
     SUPERVISOR,
     Pathway,
     days,
+    settled,
 )
 from workflows.pathway import NewcomerPathway
 
@@ -51,13 +50,7 @@ PLAN = PlanFiling(
 
 
 async def view(handle) -> CaseView:
-    """The case once every side effect it decided has been carried out."""
-    for _ in range(200):
-        v = await handle.query(NewcomerPathway.view, CaseQuery())
-        if v.pending_effects == 0:
-            return v
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"effects still pending: {v.pending_effects}")
+    return await settled(handle)
 
 
 async def attrs(handle) -> dict[str, object]:
