@@ -23,6 +23,7 @@ from typing import IO, TextIO
 from temporalio.client import Client
 
 from parcours import search
+from parcours.cli.common import dev_policy_path
 from parcours.codec import KEY_FILE_NAME, ensure_key_file
 from parcours.config import Settings, default_database_url
 from parcours.errors import ParcoursError
@@ -238,15 +239,13 @@ async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, st
 
 
 def banner(
-    opts: DevOptions, settings: Settings, roster: Sequence[tuple[str, str, str, str]]
+    opts: DevOptions, settings: Settings, roster: Sequence[tuple[str, str, str, str]], policy: str
 ) -> str:
     env_hint = ""
     if opts.data_dir.resolve() != Path(".parcours").resolve():
         env_hint = f"PARCOURS_DATA_DIR={opts.data_dir} "
     if opts.temporal_port != 7233:
         env_hint += f"PARCOURS_TEMPORAL_ADDRESS={opts.temporal_address} "
-    if opts.policy:
-        env_hint += f"PARCOURS_POLICY={opts.policy} "
     lines = [
         "Parcours dev stack is up",
         f"  Temporal       {opts.temporal_address} (namespace {settings.temporal_namespace}, "
@@ -255,6 +254,7 @@ def banner(
         f"  SMTP catcher   {opts.host}:{opts.smtp_port} -> {opts.mail_dir}/*.eml",
         f"  Read model     {opts.data_dir / 'parcours.db'}",
         f"  Temporal state {opts.data_dir / 'temporal.db'} (cases survive a restart)",
+        f"  Policy         {policy} (for cases started from now on)",
         "",
         "Officers:",
     ]
@@ -277,13 +277,20 @@ async def run_dev(
     opts: DevOptions, base: Settings | None = None, out: TextIO | None = None
 ) -> None:
     out = out or sys.stdout
-    if opts.policy:
-        try:
-            load_policy(opts.policy)  # refuse a bad file before starting anything
-        except PolicyError as err:
-            raise ParcoursError(str(err)) from None
     settings = opts.settings(base or Settings.from_env())
+    try:
+        # Refuse a bad file before starting anything.
+        policy = load_policy(settings.policy_path)
+    except PolicyError as err:
+        raise ParcoursError(str(err)) from None
     opts.data_dir.mkdir(parents=True, exist_ok=True)
+    # `parcours start` in another terminal snapshots this policy (see Context.policy); a
+    # stack started without --policy goes back to the default.
+    shared = dev_policy_path(opts.data_dir)
+    if opts.policy:
+        await asyncio.to_thread(shutil.copyfile, opts.policy, shared)
+    else:
+        await asyncio.to_thread(shared.unlink, missing_ok=True)
     opts.mail_dir.mkdir(parents=True, exist_ok=True)
     if settings.codec_key_file == str(opts.key_file) and ensure_key_file(opts.key_file):
         logger.info(
@@ -313,7 +320,7 @@ async def run_dev(
                     # Let the worker fail fast (bad database, bad policy) before the banner.
                     done, _ = await asyncio.wait({worker}, timeout=1.0)
                     if not done:
-                        print(banner(opts, settings, roster), file=out, flush=True)
+                        print(banner(opts, settings, roster, policy.name), file=out, flush=True)
                         print("\n".join(web_lines), file=out, flush=True)
                     await worker
             finally:

@@ -51,7 +51,9 @@ def policy_from_mapping(data: dict[str, object], source: str = "policy") -> Poli
     known = {s.value for s in STAGES} | {"name"}
     for key in data:
         if key not in known:
-            raise PolicyError(f"{source}: unknown key {key!r} (expected {', '.join(sorted(known))})")
+            raise PolicyError(
+                f"{source}: unknown key {key!r} (expected {', '.join(sorted(known))})"
+            )
     plan_due = 5
     for stage in STAGES:
         table = data.get(stage.value)
