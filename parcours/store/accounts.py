@@ -54,9 +54,6 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-_TABLES = (Credential.__tablename__, ApiToken.__tablename__)
-
-
 class AccountError(ValueError):
     pass
 
@@ -211,9 +208,9 @@ DEMO_OPERATOR = "operator"
 
 
 async def create_account_tables(engine: AsyncEngine) -> None:
-    """Create this module's two tables if missing (idempotent), and only them: the rest of
-    the schema belongs to the read model's own migrations."""
-    async with engine.begin() as conn:
-        await conn.run_sync(
-            Base.metadata.create_all, tables=[Base.metadata.tables[n] for n in _TABLES]
-        )
+    """Make sure this module's tables exist: they come with the read model's migrations
+    (revision 0003), so bring the schema to head (idempotent). Creating them here directly
+    would make that migration fail later on a database the web touched first."""
+    from parcours.store.migrate import upgrade  # the migrations import this module's models
+
+    await upgrade(engine)
