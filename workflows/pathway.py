@@ -20,7 +20,6 @@ at once even while the database or the mail server is down; effects catch up lat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -113,6 +112,10 @@ class NewcomerPathway:
         self.continue_as_new_after = inp.continue_as_new_after_events
         # Bumped by every handler: wakes the main loop to recompute clocks and run effects.
         self.version = 0
+        # The stall-clock timer (see _set_alarm) and how many times it has rung.
+        self.alarm: asyncio.TimerHandle | None = None
+        self.alarm_at: datetime | None = None
+        self.rings = 0
         # Effects being carried out, by key (not carried over: continue-as-new waits for none).
         self.running: dict[str, ActivityHandle[Any]] = {}
         self.upserted: dict[str, object] = {}
@@ -134,6 +137,7 @@ class NewcomerPathway:
         self._publish()
 
         while True:
+            self._apply_clocks()
             self._carry_out_effects()
             if s.status not in OPEN_STATUSES and not s.pending:
                 break
@@ -147,11 +151,9 @@ class NewcomerPathway:
                         continue_as_new_after_events=self.continue_as_new_after,
                     )
                 )
-            wake_at = self._next_clock()
-            timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(0))
-            if timeout != timedelta(0):
-                await self._until_changed(timeout, self._continue_as_new_due)
-            self._apply_clocks()
+            self._set_alarm(self._next_clock())
+            await self._until_changed(self._continue_as_new_due)
+        self._set_alarm(None)
 
         await workflow.wait_condition(workflow.all_handlers_finished)
         return view_of(s)
@@ -161,24 +163,41 @@ class NewcomerPathway:
         s = self.state
         while s.pending or not workflow.all_handlers_finished():
             self._carry_out_effects()
-            await self._until_changed(
-                None, lambda: not s.pending and workflow.all_handlers_finished()
-            )
+            await self._until_changed(lambda: not s.pending and workflow.all_handlers_finished())
 
-    def _mark(self) -> tuple[int, int]:
-        return (self.version, len(self.state.pending))
+    def _mark(self) -> tuple[int, int, int]:
+        return (self.version, len(self.state.pending), self.rings)
 
-    async def _until_changed(self, wait: timedelta | None, also: Callable[[], bool]) -> None:
-        """Sleep until a handler changes the case, an effect completes, `also()` holds, or
-        `wait` passes."""
+    async def _until_changed(self, also: Callable[[], bool]) -> None:
+        """Sleep until a handler changes the case, an effect completes, the alarm rings, or
+        `also()` holds."""
         mark = self._mark()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await workflow.wait_condition(
-                lambda: (
-                    self._mark() != mark or any(h.done() for h in self.running.values()) or also()
-                ),
-                timeout=wait,
-            )
+        await workflow.wait_condition(
+            lambda: self._mark() != mark or any(h.done() for h in self.running.values()) or also()
+        )
+
+    def _set_alarm(self, at: datetime | None) -> None:
+        """Keep one timer for the next thing due, replaced only when that moment changes.
+
+        Waking up for other reasons (an effect done, an update) leaves the timer alone, so the
+        commands of a workflow task do not depend on how many times the loop woke within it:
+        after a crash, a new worker may be handed an activity result and an update together
+        that the first worker saw one after the other.
+        """
+        if at == self.alarm_at and self.alarm is not None:
+            return
+        if self.alarm is not None:
+            self.alarm.cancel()
+            self.alarm = None
+        self.alarm_at = at
+        if at is not None:
+            delay = max((at - workflow.now()).total_seconds(), 0.001)
+            self.alarm = asyncio.get_running_loop().call_later(delay, self._ring)
+
+    def _ring(self) -> None:
+        self.alarm = None
+        self.alarm_at = None
+        self.rings += 1
 
     async def _open_case(self) -> None:
         s = self.state
