@@ -115,6 +115,7 @@ class NewcomerPathway:
         # The stall-clock timer (see _set_alarm) and how many times it has rung.
         self.alarm: asyncio.TimerHandle | None = None
         self.alarm_at: datetime | None = None
+        self.rang_for: datetime | None = None
         self.rings = 0
         # Effects being carried out, by key (not carried over: continue-as-new waits for none).
         self.running: dict[str, ActivityHandle[Any]] = {}
@@ -195,6 +196,7 @@ class NewcomerPathway:
             self.alarm = asyncio.get_running_loop().call_later(delay, self._ring)
 
     def _ring(self) -> None:
+        self.rang_for = self.alarm_at
         self.alarm = None
         self.alarm_at = None
         self.rings += 1
@@ -276,7 +278,10 @@ class NewcomerPathway:
         s = self.state
         if s.status != CaseStatus.ACTIVE or s.stage is None or s.clock_anchor is None:
             return
-        now = workflow.now()
+        # When the alarm rang, what it was set for is due, whatever sub-millisecond rounding
+        # the server applied to the timer: decide from the alarm's moment, not only the clock.
+        now = max(workflow.now(), self.rang_for) if self.rang_for else workflow.now()
+        self.rang_for = None
         if not s.overdue and any(d is not None and now >= d for d in self._deadlines()):
             s.overdue = True
             workflow.logger.info("stage %s overdue", s.stage.value)

@@ -15,7 +15,9 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.web.conftest import DEMO_PASSWORD, WebStack, approval, start_cases, wait_for
 
@@ -31,6 +33,14 @@ pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
     reason="Debian's chromium and chromium-driver are not installed (make test installs them)",
 )
+
+
+def click_and_load(driver: webdriver.Chrome, element: WebElement, timeout: float = 30.0) -> None:
+    """Click a link or submit button and wait until the page it leads to has replaced this
+    one: a click returns before the navigation, and looking up elements in between finds
+    the old page (stale element references under load)."""
+    element.click()
+    WebDriverWait(driver, timeout).until(staleness_of(element))
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +73,7 @@ def sign_in(driver: webdriver.Chrome, stack: WebStack, login: str) -> None:
     driver.get(f"{stack.url}/login")
     driver.find_element(By.ID, "login").send_keys(login)
     driver.find_element(By.ID, "password").send_keys(DEMO_PASSWORD)
-    driver.find_element(By.ID, "sign-in").click()
+    click_and_load(driver, driver.find_element(By.ID, "sign-in"))
     assert login not in driver.current_url  # left the sign-in page
     assert driver.find_elements(By.ID, "who")
 
@@ -102,12 +112,12 @@ def test_officer_takes_a_case_through_arrival(
     wait_for(listed)
     assert "Mes dossiers" in browser.page_source  # French by default
     shot(browser, "caseload")
-    browser.find_element(By.LINK_TEXT, "BR-1").click()
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, "BR-1"))
     assert browser.find_element(By.ID, "dossier").text == "BR-1"
 
     # Approving arrival before a plan is on file: the workflow's refusal, the note kept.
     browser.find_element(By.ID, "approve-note").send_keys("première rencontre faite")
-    browser.find_element(By.ID, "approve-submit").click()
+    click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
     assert "arrival cannot be approved until an action plan is on file" in error_text(browser)
     assert (
         browser.find_element(By.ID, "approve-note").get_attribute("value")
@@ -116,18 +126,18 @@ def test_officer_takes_a_case_through_arrival(
 
     # Approving a stage that is not the current one: refused too.
     Select(browser.find_element(By.ID, "approve-stage")).select_by_value("employment")
-    browser.find_element(By.ID, "approve-submit").click()
+    click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
     assert "cannot approve employment" in error_text(browser)
 
     browser.find_element(By.ID, "plan_arrival").send_keys("Rencontre d'accueil au bureau")
     browser.find_element(By.ID, "plan_francization").send_keys("Cours à temps plein, 33 semaines")
     browser.find_element(By.ID, "plan_employment").send_keys("Reconnaissance des acquis")
-    browser.find_element(By.CSS_SELECTOR, "#form-plan button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#form-plan button"))
     assert browser.find_element(By.ID, "action-ok")
     assert "Cours à temps plein" in browser.find_element(By.ID, "plan").text
 
     Select(browser.find_element(By.ID, "approve-stage")).select_by_value("arrival")
-    browser.find_element(By.ID, "approve-submit").click()
+    click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
     assert browser.find_element(By.ID, "case-stage").text == "Francisation"
     shot(browser, "case")
 
@@ -161,12 +171,12 @@ def test_supervisor_finds_an_escalated_case_and_reassigns_it(
 
     wait_for(listed, timeout=60, every=1.0)
     shot(browser, "stuck")
-    browser.find_element(By.LINK_TEXT, "BR-2").click()
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, "BR-2"))
     level = int(browser.find_element(By.ID, "case-level").text)
     assert level >= 1
     other = next(o for o in ("atremblay", "crodriguez", "yhaddad") if o != before)
     Select(browser.find_element(By.ID, "reassign-officer")).select_by_value(other)
-    browser.find_element(By.ID, "reassign-submit").click()
+    click_and_load(browser, browser.find_element(By.ID, "reassign-submit"))
     assert browser.find_element(By.ID, "case-officer").text == other
     assert browser.find_element(By.ID, "action-ok")
 
@@ -204,5 +214,5 @@ def test_sign_in_page(browser: webdriver.Chrome, web_stack: WebStack) -> None:
     shot(browser, "login")
     browser.find_element(By.ID, "login").send_keys("atremblay")
     browser.find_element(By.ID, "password").send_keys("wrong password")
-    browser.find_element(By.ID, "sign-in").click()
+    click_and_load(browser, browser.find_element(By.ID, "sign-in"))
     assert browser.find_element(By.ID, "login-error")
