@@ -276,12 +276,16 @@ class NewcomerPathway:
 
     def _apply_clocks(self) -> None:
         s = self.state
+        rang_for, self.rang_for = self.rang_for, None
         if s.status != CaseStatus.ACTIVE or s.stage is None or s.clock_anchor is None:
             return
-        # When the alarm rang, what it was set for is due, whatever sub-millisecond rounding
-        # the server applied to the timer: decide from the alarm's moment, not only the clock.
-        now = max(workflow.now(), self.rang_for) if self.rang_for else workflow.now()
-        self.rang_for = None
+        # Clocks move only when the alarm rings, and what it was set for is then due whatever
+        # sub-millisecond rounding the server applied to the timer. So escalations happen at
+        # the timer-fired event of the history, never on another wake-up whose clock reading
+        # may fall either side of a threshold.
+        if rang_for is None:
+            return
+        now = max(workflow.now(), rang_for)
         if not s.overdue and any(d is not None and now >= d for d in self._deadlines()):
             s.overdue = True
             workflow.logger.info("stage %s overdue", s.stage.value)
