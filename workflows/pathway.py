@@ -279,13 +279,14 @@ class NewcomerPathway:
         rang_for, self.rang_for = self.rang_for, None
         if s.status != CaseStatus.ACTIVE or s.stage is None or s.clock_anchor is None:
             return
-        # Clocks move only when the alarm rings, and what it was set for is then due whatever
-        # sub-millisecond rounding the server applied to the timer. So escalations happen at
-        # the timer-fired event of the history, never on another wake-up whose clock reading
-        # may fall either side of a threshold.
+        # Clocks move only when the alarm rings, and they move to the moment the alarm was set
+        # for: the decision is a function of the state and the timer-fired event alone. The
+        # clock reading of that workflow task is not used: it may fall either side of a
+        # threshold (timer rounding), and a task retried after a worker crash reads later than
+        # the first attempt did. What falls due later gets its own alarm.
         if rang_for is None:
             return
-        now = max(workflow.now(), rang_for)
+        now = rang_for
         if not s.overdue and any(d is not None and now >= d for d in self._deadlines()):
             s.overdue = True
             workflow.logger.info("stage %s overdue", s.stage.value)
