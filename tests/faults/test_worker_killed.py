@@ -74,14 +74,15 @@ async def test_sigkill_workers_while_cases_move(tmp_path: Path) -> None:
                 outbox = (await s.scalars(select(OutboxMessage))).all()
         finally:
             await engine.dispose()
-        workers.stop()
 
-        # Every case in the right stage, in Temporal and in the read model.
+        # Every case in the right stage, in Temporal and in the read model (queries need a
+        # live worker, so the workers stop only after).
         for o in outcomes:
             view = await driver.view(o.dossier)
             assert (view.status.value, view.stage.value if view.stage else None) == o.expected
             row = cases[o.dossier]
             assert (row.status, row.stage) == o.expected, o.dossier
+        workers.stop()
         # Every transition exactly once.
         kinds = Counter((d, k) for d, k in audit)
         for o in outcomes:
