@@ -8,18 +8,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from parcours.cli import validate
 from parcours.cli.common import Context, add_policy_flag
 from parcours.config import DEFAULT_DATA_DIR
-
-
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {value!r}: expected 1-65535")
-    return port
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -37,10 +28,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="DIR",
         help=f"where state lives (default {DEFAULT_DATA_DIR}/)",
     )
-    p.add_argument("--temporal-port", type=_port, default=7233, help="gRPC port (default 7233)")
-    p.add_argument("--ui-port", type=_port, default=8233, help="Web UI port (default 8233)")
-    p.add_argument("--smtp-port", type=_port, default=1025, help="SMTP catcher port (default 1025)")
-    p.add_argument("--web-port", type=_port, default=None, help="web console port (default 8000)")
+    p.add_argument(
+        "--temporal-port", type=validate.port, default=7233, help="gRPC port (default 7233)"
+    )
+    p.add_argument("--ui-port", type=validate.port, default=8233, help="Web UI port (default 8233)")
+    p.add_argument(
+        "--smtp-port", type=validate.port, default=1025, help="SMTP catcher port (default 1025)"
+    )
+    p.add_argument(
+        "--web-port", type=validate.port, default=None, help="web console port (default 8000)"
+    )
     add_policy_flag(p)
     p.set_defaults(handler=dev)
 

@@ -6,6 +6,7 @@ The same checks serve `parcours start` and every row of `parcours import`.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -51,6 +52,17 @@ MAX_TEXT = 2000
 
 class InvalidInput(ParcoursError):
     pass
+
+
+def port(value: str) -> int:
+    """A TCP port for argparse (`type=validate.port`)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {value!r}: expected 1-65535")
+    return number
 
 
 def dossier(value: str) -> str:

@@ -8,6 +8,7 @@ import getpass
 import sys
 from typing import Any
 
+from parcours.cli import validate
 from parcours.cli.common import Context, add_json_flag
 from parcours.cli.output import dump_json, table
 from parcours.errors import ParcoursError
@@ -21,16 +22,6 @@ from parcours.store.accounts import (
 )
 
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {value!r}: expected 1-65535")
-    return port
-
-
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "web",
@@ -41,7 +32,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     p.add_argument(
-        "--port", type=_port, default=None, help="port (default $PARCOURS_WEB_PORT or 8000)"
+        "--port", type=validate.port, default=None, help="port (default $PARCOURS_WEB_PORT or 8000)"
     )
     p.set_defaults(handler=web)
 
