@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.web.conftest import DEMO_PASSWORD, WebStack, approval, start_cases, wait_for
@@ -40,7 +40,15 @@ def click_and_load(driver: webdriver.Chrome, element: WebElement, timeout: float
     one: a click returns before the navigation, and looking up elements in between finds
     the old page (stale element references under load)."""
     element.click()
-    WebDriverWait(driver, timeout).until(staleness_of(element))
+
+    def gone(_: object) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # stale, or its node belongs to a page that is gone
+            return True
+        return False
+
+    WebDriverWait(driver, timeout).until(gone)
 
 
 @pytest.fixture(scope="module")
