@@ -217,6 +217,9 @@ class CaseState:
     # arrival, never earlier than the arrival day).
     clock_anchor: datetime | None = None
     overdue: bool = False
+    # Set by the alarm when the current stage's deadline passes; with a late plan in arrival,
+    # the only reasons for `overdue`. Handlers never read the clock to set either.
+    deadline_passed: bool = False
     paused_at: datetime | None = None
     paused_by: str | None = None
     pause_reason: str | None = None

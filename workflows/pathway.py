@@ -262,17 +262,15 @@ class NewcomerPathway:
         if s.escalation_level < 3:
             threshold = s.policy.for_stage(s.stage).threshold(s.escalation_level + 1)
             due.append(s.clock_anchor + timedelta(seconds=threshold))
-        if not s.overdue:
-            due.extend(d for d in self._deadlines() if d is not None)
+        deadline = s.record(s.stage).deadline_at
+        if not s.deadline_passed and deadline is not None:
+            due.append(deadline)
+        if self._plan_awaited() and not s.overdue and s.plan_due_at is not None:
+            due.append(s.plan_due_at)
         return min(due) if due else None
 
-    def _deadlines(self) -> list[datetime | None]:
-        s = self.state
-        assert s.stage is not None
-        deadlines = [s.record(s.stage).deadline_at]
-        if s.stage == Stage.ARRIVAL and not s.plan:
-            deadlines.append(s.plan_due_at)
-        return deadlines
+    def _plan_awaited(self) -> bool:
+        return self.state.stage == Stage.ARRIVAL and not self.state.plan
 
     def _apply_clocks(self) -> None:
         s = self.state
@@ -287,7 +285,11 @@ class NewcomerPathway:
         if rang_for is None:
             return
         now = rang_for
-        if not s.overdue and any(d is not None and now >= d for d in self._deadlines()):
+        deadline = s.record(s.stage).deadline_at
+        if deadline is not None and now >= deadline:
+            s.deadline_passed = True
+        plan_late = self._plan_awaited() and s.plan_due_at is not None and now >= s.plan_due_at
+        if not s.overdue and (s.deadline_passed or plan_late):
             s.overdue = True
             workflow.logger.info("stage %s overdue", s.stage.value)
             self._event("stage_overdue", actor=None, stage=s.stage)
@@ -334,12 +336,6 @@ class NewcomerPathway:
             return max(now, start_of_day(date.fromisoformat(s.approval.arrival_date)))
         return now
 
-    def _refresh_overdue(self, now: datetime) -> None:
-        s = self.state
-        s.overdue = s.stage is not None and any(
-            d is not None and now >= d for d in self._deadlines()
-        )
-
     # ----------------------------------------------------------------------------------------
     # Stage transitions
     # ----------------------------------------------------------------------------------------
@@ -352,7 +348,9 @@ class NewcomerPathway:
         s.escalation_level = 0
         s.clock_anchor = self._anchor(now)
         record.deadline_at = s.clock_anchor + timedelta(seconds=s.policy.for_stage(stage).deadline)
-        self._refresh_overdue(now)
+        # A new stage starts on time; only the alarm flags it overdue (see _apply_clocks).
+        s.deadline_passed = False
+        s.overdue = False
 
     def _advance(self, now: datetime) -> None:
         """Leave the current stage (already marked done) for the next one not waived."""
@@ -457,7 +455,8 @@ class NewcomerPathway:
         s.plan_filed_by = inp.actor.officer_id
         s.plan_revision += 1
         self._touch(now)
-        self._refresh_overdue(now)
+        # The plan is on file: only a passed stage deadline can keep the stage overdue.
+        s.overdue = s.deadline_passed
         self._event(
             "plan_filed",
             actor=inp.actor.officer_id,
@@ -648,8 +647,8 @@ class NewcomerPathway:
         s.paused_at = None
         s.paused_by = None
         s.pause_reason = None
+        # Overdue stays as it was when paused: the deadlines moved by the paused time.
         self._touch(now)
-        self._refresh_overdue(now)
         self._event(
             "resumed",
             actor=inp.actor.officer_id,
