@@ -319,6 +319,28 @@ async def test_pause_stops_the_clocks_and_resume_restarts_them(pathway: Pathway)
     assert (await view(h)).escalation_level == 1
 
 
+async def test_resume_keeps_a_late_plan_overdue(pathway: Pathway) -> None:
+    # A plan that was already late when the case paused is still late after the pause: only
+    # filing it clears the flag. (Pausing moves deadlines; it does not forgive them.)
+    env = pathway.env
+    now = await env.get_current_time()
+    h = await pathway.start(arrival=(now - days(1)).date())
+    v = await view(h)
+    assert v.plan_due_at is not None
+    await env.sleep(v.plan_due_at - now + timedelta(hours=1))
+    assert (await view(h)).overdue
+    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=OFFICER, reason="Voyage"))
+    await env.sleep(days(10))
+    v = await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
+    assert v.status == CaseStatus.ACTIVE and v.overdue
+    assert (await attrs(h))[search.OVERDUE.name] is True
+    await env.sleep(days(1))
+    assert (await view(h)).overdue
+    assert pathway.back_office.kinds().count("stage_overdue") == 1  # flagged once, not again
+    v = await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    assert not v.overdue
+
+
 async def test_reassign_moves_the_case_and_its_authority(pathway: Pathway) -> None:
     h = await pathway.start()
     assert "not a supervisor" in await rejection(
