@@ -90,6 +90,13 @@ WORKFLOW_ID_PREFIX = "newcomer-"
 # See CaseInput.continue_as_new_after_events.
 HISTORY_EVENT_BUDGET = 1500
 
+# The rejection an officer's action gets in the moment between a case's start and its
+# officer's assignment (`register_case`). Interfaces retry it for a few seconds rather than
+# show it: a script that starts a case and acts on it at once would otherwise trip on it.
+STILL_OPENING = (
+    "the case is still being opened (its officer is being assigned): try again in a moment"
+)
+
 
 def workflow_id_for(dossier: str) -> str:
     """The workflow id of a dossier: the only key of a case, and free of personal data."""

@@ -44,6 +44,7 @@ from parcours import search
 from parcours.codec import CodecKeyError, data_converter, keyring
 from parcours.config import Settings
 from parcours.domain import (
+    STILL_OPENING,
     CaseInput,
     CaseQuery,
     CaseStatus,
@@ -78,6 +79,8 @@ UPDATES: tuple[str, ...] = (
 CONNECT_TIMEOUT = timedelta(seconds=10)
 # A query or an update needs a worker to answer; without one the call would wait forever.
 ANSWER_TIMEOUT = timedelta(seconds=30)
+# How long an officer's action waits for a just-started case to get its officer.
+OPENING_GRACE = timedelta(seconds=10)
 
 
 async def connect(settings: Settings, *, within: timedelta = CONNECT_TIMEOUT) -> Client:
@@ -235,13 +238,24 @@ async def update_case(
     if update not in UPDATES:
         raise ValueError(f"unknown update {update!r}")
     handle = case_handle(client, dossier)
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + OPENING_GRACE.total_seconds()
+    pause = 0.05
     try:
-        view: CaseView = await asyncio.wait_for(
-            handle.execute_update(update, arg, result_type=CaseView),
-            within.total_seconds(),
-        )
-    except WorkflowUpdateFailedError as err:
-        raise UpdateRejected(f"dossier {dossier}: {_failure_message(err.cause)}") from None
+        while True:
+            try:
+                view: CaseView = await asyncio.wait_for(
+                    handle.execute_update(update, arg, result_type=CaseView),
+                    within.total_seconds(),
+                )
+                break
+            except WorkflowUpdateFailedError as err:
+                message = _failure_message(err.cause)
+                # A rejected update leaves no trace in the history, so asking again is safe.
+                if message != STILL_OPENING or loop.time() + pause > give_up_at:
+                    raise UpdateRejected(f"dossier {dossier}: {message}") from None
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise ParcoursError(
             f"dossier {dossier}: no worker answered within {within.total_seconds():g}s "

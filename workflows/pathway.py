@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from parcours.domain import (
         OPEN_STATUSES,
         STAGES,
+        STILL_OPENING,
         Actor,
         Assignment,
         Audience,
@@ -406,8 +407,7 @@ class NewcomerPathway:
             )
         if s.officer_id is None:
             raise _reject(
-                "the case is still being opened (its officer is being assigned): try again in "
-                "a moment"
+                STILL_OPENING
                 if not self.opened
                 else "the case has no officer yet: a supervisor of the region assigns one"
             )

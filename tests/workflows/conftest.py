@@ -86,10 +86,14 @@ class FakeBackOffice:
     events: list[CaseEvent] = field(default_factory=list)
     mails: list[Notification] = field(default_factory=list)
     fail_mail_templates: set[str] = field(default_factory=set)
+    # When set, assigning the officer waits for it: the moment between a start and its officer.
+    assignment_gate: asyncio.Event | None = None
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name="register_case")
         async def register_case(req: RegisterCase) -> Assignment:
+            if self.assignment_gate is not None:
+                await self.assignment_gate.wait()
             return Assignment(officer_id=self.officer, unassigned=self.officer is None)
 
         @activity.defn(name="record_event")
@@ -145,7 +149,9 @@ class Pathway:
         language: str = "fr",
         continue_as_new_after_events: int = 0,
         policy: PolicySnapshot = TEST_POLICY,
+        opened: bool = True,
     ) -> WorkflowHandle[NewcomerPathway, CaseView]:
+        """Start a case; with `opened`, return once its officer is assigned."""
         dossier = dossier or f"T-{uuid.uuid4().hex[:10]}"
         now = await self.env.get_current_time()
         approval = NewcomerApproval(
@@ -167,7 +173,9 @@ class Pathway:
             task_queue=self.task_queue,
         )
         self.started.append(handle)
-        await settled(handle)  # opened: the officer is assigned
+        if opened:
+            await settled(handle)
+
         return handle
 
 

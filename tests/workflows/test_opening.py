@@ -1,0 +1,52 @@
+"""An officer's action in the moment between a case's start and its officer's assignment."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from parcours import temporal
+from parcours.config import Settings
+from parcours.domain import STILL_OPENING, ProgressNote
+from parcours.errors import UpdateRejected
+from tests.workflows.conftest import OFFICER, Pathway, settled
+from workflows.pathway import NewcomerPathway
+
+NOTE = ProgressNote(actor=OFFICER, note="Premier appel")
+
+
+async def test_an_action_right_after_the_start_waits_for_the_officer(pathway: Pathway) -> None:
+    gate = pathway.back_office.assignment_gate = asyncio.Event()
+    h = await pathway.start(opened=False)
+    with pytest.raises(WorkflowUpdateFailedError) as raw:
+        await h.execute_update(NewcomerPathway.add_progress, NOTE)
+    assert STILL_OPENING in str(raw.value.cause)  # what the workflow says, unretried
+
+    dossier = h.id.removeprefix("newcomer-")
+    action = asyncio.create_task(
+        temporal.update_case(pathway.client, Settings(), dossier, "add_progress", NOTE)
+    )
+    await asyncio.sleep(0.5)
+    assert not action.done()  # still asking, not failed
+    gate.set()
+    view = await action
+    assert view.officer == OFFICER.officer_id
+    assert (await settled(h)).last_activity_at is not None
+    assert pathway.back_office.kinds().count("progress_note") == 1
+
+
+async def test_the_wait_for_an_officer_is_bounded(
+    pathway: Pathway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(temporal, "OPENING_GRACE", timedelta(seconds=0.4))
+    gate = pathway.back_office.assignment_gate = asyncio.Event()
+    h = await pathway.start(opened=False)
+    dossier = h.id.removeprefix("newcomer-")
+    with pytest.raises(UpdateRejected, match="still being opened"):
+        await temporal.update_case(pathway.client, Settings(), dossier, "add_progress", NOTE)
+    gate.set()
+    await settled(h)
+    assert "progress_note" not in pathway.back_office.kinds()
