@@ -1,0 +1,159 @@
+"""`parcours reconcile` against a real dev server, worker and SQLite read model: it finds the
+rows that drifted from the workflows, reports them, repairs them (unless --dry-run), and leaves
+the contact data that the retention purge erased erased."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import delete, select, update
+from temporalio.testing import WorkflowEnvironment
+
+from parcours.store.models import Case
+from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
+from tests.conftest import Stack, real_stack
+
+
+@pytest_asyncio.fixture
+async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with real_stack(dev_env.client, tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+def cli(stack: Stack) -> Cli:
+    return Cli(stack.settings)
+
+
+async def start(cli: Cli, d: str) -> None:
+    await cli.ok(
+        "start", "--dossier", d, "--name", "Amina Diallo", "--email", "amina@example.org",
+        "--arrival", "2030-01-15", "--region", "montreal", "--language", "fr",
+    )  # fmt: skip
+
+
+async def row(stack: Stack, d: str) -> Case | None:
+    async with stack.sessions() as s:
+        return await s.get(Case, d)
+
+
+async def reconcile(cli: Cli, dossiers: list[str], *flags: str) -> tuple[int, dict[str, object]]:
+    argv = ["reconcile", *flags, "--json"]
+    for d in dossiers:
+        argv += ["--dossier", d]
+    code, out, err = await cli(*argv)
+    assert code in (0, 3), err
+    return code, json.loads(out)
+
+
+async def test_reconcile_reports_and_repairs_drift(cli: Cli, stack: Stack) -> None:
+    await add_roster(cli)
+    moved, missing, purged, fine = (dossier() for _ in range(4))
+    cases = [moved, missing, purged, fine]
+    for d in cases:
+        await start(cli, d)
+
+    async def projected() -> bool:
+        rows = [await row(stack, d) for d in cases]
+        return all(r is not None and r.officer_id for r in rows)
+
+    await eventually(projected)
+    officer = {d: (await cli.json("status", d))["officer"] for d in cases}
+    me = officer[moved]
+    stranger = "crodriguez" if me == "atremblay" else "atremblay"
+    await cli.ok("plan", moved, "--officer", me, "--item", "francization: 400 h")
+    view = await cli.json("complete-stage", moved, "--stage", "arrival", "--officer", me)
+    assert view["stage"] == "francization"
+
+    async def caught_up() -> bool:
+        r = await row(stack, moved)
+        return r is not None and r.stage == "francization"
+
+    await eventually(caught_up)
+
+    # Drift, as a restore from an older backup or a lost write would leave it.
+    async with stack.sessions() as s, s.begin():
+        await s.execute(
+            update(Case)
+            .where(Case.dossier == moved)
+            .values(stage="arrival", escalation_level=2, officer_id=stranger)
+        )
+        await s.execute(delete(Case).where(Case.dossier == missing))
+        # The retention purge erased this case's contact data (as on a closed case).
+        await s.execute(
+            update(Case)
+            .where(Case.dossier == purged)
+            .values(full_name=None, email=None, phone=None, purged_at=datetime.now(UTC))
+        )
+
+    code, dry = await reconcile(cli, cases, "--dry-run")
+    assert code == 3
+    assert dry["checked"] == 4 and dry["fixed"] == 0 and dry["dry_run"] is True
+    found = {d["dossier"]: d for d in dry["differences"]}  # type: ignore[attr-defined]
+    assert set(found) == {moved, missing}
+    assert found[missing]["problem"] == "missing"
+    assert set(found[moved]["problem"].split(",")) == {"stage", "officer_id", "escalation_level"}
+    assert found[moved]["read_model"]["stage"] == "arrival"
+    assert found[moved]["workflow"]["stage"] == "francization"
+    assert await row(stack, missing) is None  # dry run: nothing written
+    r = await row(stack, moved)
+    assert r is not None and r.stage == "arrival"
+
+    code, fixed = await reconcile(cli, cases)
+    assert code == 3 and fixed["fixed"] == 2
+    r = await row(stack, moved)
+    assert r is not None
+    assert (r.stage, r.officer_id, r.escalation_level) == ("francization", me, 0)
+    recreated = await row(stack, missing)
+    assert recreated is not None
+    assert (recreated.status, recreated.stage) == ("active", "arrival")
+    assert recreated.officer_id == officer[missing]
+    # A recreated row gets its contact data back from the workflow's (encrypted) input...
+    assert (recreated.full_name, recreated.email) == ("Amina Diallo", "amina@example.org")
+    # ...but reconcile never restores what the retention purge erased.
+    erased = await row(stack, purged)
+    assert erased is not None and (erased.full_name, erased.email) == (None, None)
+
+    code, again = await reconcile(cli, cases)
+    assert code == 0 and again["differences"] == [] and again["fixed"] == 0
+
+    # The human output names each difference on its own line.
+    async with stack.sessions() as s, s.begin():
+        await s.execute(update(Case).where(Case.dossier == fine).values(overdue=True))
+    code, out, _ = await cli("reconcile", "--dossier", fine)
+    assert code == 3
+    assert f"{fine}: overdue True -> False" in out
+    assert "1 case(s) checked, 1 differed, fixed 1" in out
+
+
+async def test_reconcile_of_an_unknown_dossier_says_so(cli: Cli) -> None:
+    code, report = await reconcile(cli, ["NO-SUCH-9"])
+    assert code == 0 and report["unreadable"] == ["NO-SUCH-9"]
+    code, _, err = await cli("reconcile", "--dossier", "NO-SUCH-9")
+    assert "NO-SUCH-9: the workflow did not answer; not checked" in err
+
+
+async def test_reconcile_selects_no_rows_it_was_not_asked_about(cli: Cli, stack: Stack) -> None:
+    await add_roster(cli)
+    d, other = dossier(), dossier()
+    for x in (d, other):
+        await start(cli, x)
+
+    async def both() -> bool:
+        rows = [await row(stack, x) for x in (d, other)]
+        return all(r is not None and r.officer_id for r in rows)
+
+    await eventually(both)
+    async with stack.sessions() as s, s.begin():
+        await s.execute(update(Case).where(Case.dossier.in_([d, other])).values(overdue=True))
+    code, report = await reconcile(cli, [d])
+    differences: list[dict[str, object]] = report["differences"]  # type: ignore[assignment]
+    assert code == 3 and [x["dossier"] for x in differences] == [d]
+    async with stack.sessions() as s:
+        left = (await s.scalars(select(Case.overdue).where(Case.dossier == other))).one()
+    assert left is True
