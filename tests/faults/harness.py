@@ -115,6 +115,12 @@ class DevServer:
                 start_new_session=True,
             )
 
+    def kill(self) -> None:
+        """SIGKILL: the server dies with whatever it had in flight; its data file stays."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
