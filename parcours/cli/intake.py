@@ -161,7 +161,20 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
             f"{path}: {problem} in the header (expected: {','.join(validate.START_FIELDS)})"
         )
     reader.fieldnames = header
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            # The csv module's own limits (a field over 128 KiB, a NUL in a field): this row
+            # is unreadable, the next ones may be fine. (The reader counts the line it failed
+            # on only once it reads the next one.)
+            why = str(err)
+            if "field limit" in why:
+                why = f"a field is longer than {csv.field_size_limit():,} characters"
+            yield reader.line_num + 1, f"unreadable CSV row: {why}"
+            continue
         line = reader.line_num
         if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
             continue  # blank line

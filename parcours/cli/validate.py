@@ -50,8 +50,34 @@ _FALSE = {"", "0", "false", "no", "n", "non"}
 MAX_TEXT = 2000
 
 
+# Control characters (C0 but tab and line breaks, DEL, C1) and lone surrogates (which JSON can
+# carry but UTF-8 cannot): refused in every text field. PostgreSQL refuses NUL in text, SMTP
+# headers and the codec's UTF-8 would choke on the others, long after the row was accepted.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# How much of a refused value an error message repeats.
+SHOWN = 60
+
+
 class InvalidInput(ParcoursError):
     pass
+
+
+def shown(value: object) -> str:
+    """A refused value as the error message repeats it: quoted, and cut if long (a 1 MB field
+    must not become a 1 MB error line)."""
+    text = repr(value)
+    return (
+        text
+        if len(text) <= SHOWN
+        else f"{text[: SHOWN - 4]}...{text[-1]} ({len(str(value))} characters)"
+    )
+
+
+def printable(value: str, field: str) -> str:
+    bad = _UNPRINTABLE.search(value)
+    if bad:
+        raise InvalidInput(f"{field} contains a control character (U+{ord(bad.group()):04X})")
+    return value
 
 
 def port(value: str) -> int:
@@ -61,7 +87,7 @@ def port(value: str) -> int:
     except ValueError:
         number = 0
     if not 1 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {value!r}: expected 1-65535")
+        raise argparse.ArgumentTypeError(f"invalid port {shown(value)}: expected 1-65535")
     return number
 
 
@@ -69,7 +95,7 @@ def dossier(value: str) -> str:
     value = value.strip()
     if not DOSSIER_RE.match(value):
         raise InvalidInput(
-            f"invalid dossier {value!r}: letters, digits, '-' and '_' only "
+            f"invalid dossier {shown(value)}: letters, digits, '-' and '_' only "
             "(up to 64, starting with a letter or digit)"
         )
     return value
@@ -82,13 +108,13 @@ def iso_date(value: str, field: str = "arrival") -> str:
             raise ValueError
         return date.fromisoformat(value).isoformat()
     except ValueError:
-        raise InvalidInput(f"invalid {field} date {value!r}: expected YYYY-MM-DD") from None
+        raise InvalidInput(f"invalid {field} date {shown(value)}: expected YYYY-MM-DD") from None
 
 
 def region(value: str) -> str:
     value = value.strip().lower()
     if value not in REGIONS:
-        raise InvalidInput(f"unknown region {value!r} (expected one of: {', '.join(REGIONS)})")
+        raise InvalidInput(f"unknown region {shown(value)} (expected one of: {', '.join(REGIONS)})")
     return value
 
 
@@ -98,13 +124,13 @@ def stage(value: str) -> Stage:
         return Stage(value)
     except ValueError:
         names = ", ".join(s.value for s in STAGES)
-        raise InvalidInput(f"unknown stage {value!r} (expected one of: {names})") from None
+        raise InvalidInput(f"unknown stage {shown(value)} (expected one of: {names})") from None
 
 
 def email(value: str) -> str:
     value = value.strip()
     if not EMAIL_RE.match(value):
-        raise InvalidInput(f"malformed email {value!r}: expected name@domain.tld")
+        raise InvalidInput(f"malformed email {shown(value)}: expected name@domain.tld")
     return value
 
 
@@ -112,7 +138,7 @@ def language(value: str) -> str:
     value = value.strip().lower()
     if not LANGUAGE_RE.match(value):
         raise InvalidInput(
-            f"invalid language {value!r}: expected an ISO 639-1 code like fr, en, es"
+            f"invalid language {shown(value)}: expected an ISO 639-1 code like fr, en, es"
         )
     return value
 
@@ -127,7 +153,9 @@ def languages(value: str) -> list[str]:
 def airport(value: str) -> str:
     value = value.strip().upper()
     if not IATA_RE.match(value):
-        raise InvalidInput(f"invalid airport {value!r}: expected a 3-letter IATA code like YUL")
+        raise InvalidInput(
+            f"invalid airport {shown(value)}: expected a 3-letter IATA code like YUL"
+        )
     return value
 
 
@@ -137,7 +165,7 @@ def french_level(value: str | int) -> int:
     except ValueError:
         level = 0
     if not 1 <= level <= 12:
-        raise InvalidInput(f"invalid French level {value!r}: expected 1 to 12 (Quebec scale)")
+        raise InvalidInput(f"invalid French level {shown(value)}: expected 1 to 12 (Quebec scale)")
     return level
 
 
@@ -147,7 +175,7 @@ def household(value: str | int) -> int:
     except ValueError:
         size = 0
     if not 1 <= size <= 99:
-        raise InvalidInput(f"invalid household size {value!r}: expected a whole number from 1")
+        raise InvalidInput(f"invalid household size {shown(value)}: expected a whole number from 1")
     return size
 
 
@@ -155,7 +183,8 @@ def officer_id(value: str, flag: str = "--officer") -> str:
     value = value.strip()
     if not OFFICER_ID_RE.match(value):
         raise InvalidInput(
-            f"invalid officer id {value!r} for {flag}: lowercase letters, digits, '.', '_', '-'"
+            f"invalid officer id {shown(value)} for {flag}: "
+            "lowercase letters, digits, '.', '_', '-'"
         )
     return value
 
@@ -186,7 +215,7 @@ def name(value: str) -> str:
 def phone(value: str) -> str:
     value = value.strip()
     if not _PHONE_RE.match(value):
-        raise InvalidInput(f"invalid phone {value!r}: digits, spaces, '+', '-', '(', ')' only")
+        raise InvalidInput(f"invalid phone {shown(value)}: digits, spaces, '+', '-', '(', ')' only")
     return value
 
 
@@ -198,7 +227,7 @@ def flag(value: object, field: str) -> bool:
         return True
     if text_value in _FALSE:
         return False
-    raise InvalidInput(f"invalid {field} {value!r}: expected true or false")
+    raise InvalidInput(f"invalid {field} {shown(value)}: expected true or false")
 
 
 def min_level(value: str | int) -> int:
@@ -207,7 +236,7 @@ def min_level(value: str | int) -> int:
     except ValueError:
         level = -1
     if not 0 <= level <= 3:
-        raise InvalidInput(f"invalid --min-level {value!r}: expected 0 to 3")
+        raise InvalidInput(f"invalid --min-level {shown(value)}: expected 0 to 3")
     return level
 
 
@@ -215,10 +244,10 @@ def plan_item(value: str) -> PlanItem:
     """'francization: 400 hours at the CSS' -> PlanItem(Stage.FRANCIZATION, '400 hours...')."""
     head, sep, body = value.partition(":")
     if not sep:
-        raise InvalidInput(f'invalid --item {value!r}: expected "STAGE: text"')
+        raise InvalidInput(f'invalid --item {shown(value)}: expected "STAGE: text"')
     item_text = body.strip()
     if not item_text:
-        raise InvalidInput(f"invalid --item {value!r}: the text after the stage is empty")
+        raise InvalidInput(f"invalid --item {shown(value)}: the text after the stage is empty")
     return PlanItem(stage=stage(head), text=text(item_text, "--item"))
 
 
@@ -229,7 +258,9 @@ def approval(fields: Mapping[str, object]) -> NewcomerApproval:
     """
     unknown = [k for k in fields if k not in START_FIELDS]
     if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r} (expected: {', '.join(START_FIELDS)})")
+        raise InvalidInput(
+            f"unknown field {shown(unknown[0])} (expected: {', '.join(START_FIELDS)})"
+        )
 
     def get(key: str) -> str | None:
         raw = fields.get(key)
@@ -242,8 +273,8 @@ def approval(fields: Mapping[str, object]) -> NewcomerApproval:
         ):
             return str(raw).lower() if isinstance(raw, bool) else str(raw)
         if not isinstance(raw, str):
-            raise InvalidInput(f"invalid {key} {raw!r}: expected text")
-        return raw.strip() or None
+            raise InvalidInput(f"invalid {key} {shown(raw)}: expected text")
+        return printable(raw, key).strip() or None
 
     for key in REQUIRED_START_FIELDS:
         if get(key) is None:

@@ -26,6 +26,9 @@ from parcours.web.state import StateDep, WebState
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
 MAX_BATCH = 500
+# A full batch of generous approvals is well under 1 MB; a larger body is refused unread.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+TOO_LARGE = f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB: send smaller batches"
 START_CONCURRENCY = 16
 
 
@@ -82,30 +85,18 @@ _REQUEST_BODY = {
 }
 
 
-def _no_control_chars(check: Callable[[str], Any], label: str) -> Callable[[str], Any]:
-    def run(value: str) -> Any:
-        if any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise validate.InvalidInput(f"{label} contains control characters")
-        return check(value)
-
-    return run
-
-
 # Field -> (accepted JSON types, check). Strings are accepted for numbers and flags too, as
 # in an import file.
 _FIELDS: dict[str, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
     "dossier": ((str,), validate.dossier),
-    "name": ((str,), _no_control_chars(validate.name, "name")),
+    "name": ((str,), validate.name),
     "email": ((str,), validate.email),
     "arrival": ((str,), validate.iso_date),
     "region": ((str,), validate.region),
     "language": ((str,), validate.language),
     "airport": ((str,), validate.airport),
     "french_level": ((int, str), validate.french_level),
-    "occupation": (
-        (str,),
-        _no_control_chars(lambda v: validate.text(v, "occupation"), "occupation"),
-    ),
+    "occupation": ((str,), lambda v: validate.text(v, "occupation")),
     "regulated": ((bool, str), lambda v: validate.flag(v, "regulated")),
     "household": ((int, str), validate.household),
     "phone": ((str,), validate.phone),
@@ -119,7 +110,7 @@ def check_item(item: object) -> tuple[NewcomerApproval | None, dict[str, str]]:
     errors: dict[str, str] = {}
     for key in item:
         if key not in _FIELDS:
-            errors[str(key)] = "unknown field"
+            errors[str(key)[:64]] = "unknown field"
     for key in validate.REQUIRED_START_FIELDS:
         if item.get(key) is None or (isinstance(item.get(key), str) and not item[key].strip()):
             errors[key] = "missing"
@@ -131,6 +122,8 @@ def check_item(item: object) -> tuple[NewcomerApproval | None, dict[str, str]]:
             errors[key] = f"expected {' or '.join(t.__name__ for t in types)}"
             continue
         try:
+            if isinstance(value, str):
+                validate.printable(value, key)
             check(value)
         except ParcoursError as err:
             errors[key] = str(err)
@@ -143,7 +136,17 @@ def check_item(item: object) -> tuple[NewcomerApproval | None, dict[str, str]]:
 
 
 async def _read_body(request: Request) -> list[object] | object:
-    raw = await request.body()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(status_code=413, detail=TOO_LARGE)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # a chunked body declares no length
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(status_code=413, detail=TOO_LARGE)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -170,6 +173,7 @@ async def _read_body(request: Request) -> list[object] | object:
     openapi_extra={"requestBody": _REQUEST_BODY},
     responses={
         401: {"description": "missing or invalid bearer token"},
+        413: {"description": "the body is larger than 4 MB"},
         422: {"description": "the body is not an approval nor a list of approvals"},
         503: {"description": "Temporal unreachable: retry (idempotent by dossier)"},
     },

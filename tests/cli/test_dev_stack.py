@@ -28,7 +28,11 @@ async def start_dev(data_dir: Path, ports: dict[str, int]) -> asyncio.subprocess
     async def until_up() -> None:
         while True:
             line = (await proc.stdout.readline()).decode()  # type: ignore[union-attr]
-            assert line, "parcours dev exited early:\n" + "".join(lines)
+            if not line:
+                err = await proc.stderr.read()  # type: ignore[union-attr]
+                raise AssertionError(
+                    "parcours dev exited early:\n" + "".join(lines) + err.decode()[-3000:]
+                )
             lines.append(line)
             if line.startswith("Ctrl-C stops everything"):
                 return

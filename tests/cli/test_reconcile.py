@@ -59,8 +59,12 @@ async def test_reconcile_reports_and_repairs_drift(cli: Cli, stack: Stack) -> No
         await start(cli, d)
 
     async def projected() -> bool:
+        # Every effect carried out: a late projection would otherwise undo the damage below.
+        views = [await cli.json("status", d) for d in cases]
         rows = [await row(stack, d) for d in cases]
-        return all(r is not None and r.officer_id for r in rows)
+        return all(v["pending_effects"] == 0 for v in views) and all(
+            r is not None and r.officer_id for r in rows
+        )
 
     await eventually(projected)
     officer = {d: (await cli.json("status", d))["officer"] for d in cases}
@@ -72,7 +76,8 @@ async def test_reconcile_reports_and_repairs_drift(cli: Cli, stack: Stack) -> No
 
     async def caught_up() -> bool:
         r = await row(stack, moved)
-        return r is not None and r.stage == "francization"
+        settled = (await cli.json("status", moved))["pending_effects"] == 0
+        return settled and r is not None and r.stage == "francization"
 
     await eventually(caught_up)
 
@@ -145,8 +150,11 @@ async def test_reconcile_selects_no_rows_it_was_not_asked_about(cli: Cli, stack:
         await start(cli, x)
 
     async def both() -> bool:
+        views = [await cli.json("status", x) for x in (d, other)]
         rows = [await row(stack, x) for x in (d, other)]
-        return all(r is not None and r.officer_id for r in rows)
+        return all(v["pending_effects"] == 0 for v in views) and all(
+            r is not None and r.officer_id for r in rows
+        )
 
     await eventually(both)
     async with stack.sessions() as s, s.begin():

@@ -1,0 +1,111 @@
+"""`parcours import` row checking under random junk: every row is answered (good rows
+accepted as written, junk rows rejected with one short line naming the field), and a file
+that is not text at all gets one clear error, never a crash."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from parcours.cli import validate
+from parcours.cli.intake import check_rows
+from parcours.errors import ParcoursError
+from tests.properties.strategies import Approval, approvals, junk_approvals
+
+# Values only JSON can carry: wrong types, and a lone surrogate (valid JSON, not UTF-8).
+_JSON_ONLY_JUNK: list[tuple[str, object]] = [
+    ("name", "\ud83d"),
+    ("name", 42),
+    ("email", ["a@example.org"]),
+    ("household", {"n": 2}),
+    ("arrival", None),  # null: the same as missing
+]
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def write_csv(path: Path, rows: list[Approval]) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=validate.START_FIELDS, lineterminator="\r\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: v for k, v in r.fields.items() if k in validate.START_FIELDS})
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+def write_jsonl(path: Path, rows: list[Approval]) -> None:
+    # ensure_ascii: the lone surrogate travels as an escape, as a JSON producer may send it.
+    path.write_text("".join(json.dumps(r.fields) + "\n" for r in rows), encoding="utf-8")
+
+
+def assert_answered(path: Path, written: list[Approval], first_line: int) -> None:
+    rows = check_rows(path)
+    assert len(rows) == len(written)
+    for n, (row, a) in enumerate(zip(rows, written, strict=True)):
+        assert row.row == first_line + n
+        if a.good:
+            assert row.approval is not None, (row.reason, a.fields)
+            assert row.approval.dossier == a.dossier
+            assert row.approval.full_name == " ".join(str(a.fields["name"]).split())
+        else:
+            assert row.approval is None and row.result == "rejected", a.fields
+            assert row.reason and "\n" not in row.reason and len(row.reason) < 400, row.reason
+            # The reason names the field, or says why the whole row could not be read.
+            words = {a.breaks, a.breaks.replace("_", " "), "unreadable csv row"}
+            assert any(w in row.reason.lower() for w in words), (a.breaks, row.reason)
+
+
+@FAST
+@given(st.lists(approvals, min_size=1, max_size=12))
+def test_csv_rows_are_each_answered(written: list[Approval]) -> None:
+    with TemporaryDirectory() as tmp:
+        path = Path(tmp) / "approvals.csv"
+        write_csv(path, written)
+        assert_answered(path, written, first_line=2)  # the header is line 1
+
+
+@FAST
+@given(st.lists(st.one_of(approvals, junk_approvals(_JSON_ONLY_JUNK)), min_size=1, max_size=12))
+def test_jsonl_rows_are_each_answered(written: list[Approval]) -> None:
+    with TemporaryDirectory() as tmp:
+        path = Path(tmp) / "approvals.jsonl"
+        write_jsonl(path, written)
+        assert_answered(path, written, first_line=1)
+
+
+@FAST
+@given(st.binary(max_size=400), st.sampled_from([".csv", ".jsonl"]))
+def test_any_bytes_get_an_answer_or_one_clear_error(content: bytes, suffix: str) -> None:
+    with TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"approvals{suffix}"
+        path.write_bytes(content)
+        try:
+            rows = check_rows(path)
+        except ParcoursError as err:
+            message = str(err)
+            assert message.startswith(str(path)) and "\n" not in message
+            return
+        for row in rows:
+            assert row.result in ("pending", "rejected")
+            if row.result == "rejected":
+                assert row.reason and "\n" not in row.reason and len(row.reason) < 400
+
+
+def test_latin1_file_is_refused_whole(tmp_path: Path) -> None:
+    path = tmp_path / "approvals.csv"
+    header = "dossier,name,email,arrival,region\n"
+    path.write_bytes(
+        (header + "L-1,Zoë Tremblay,z@example.org,2030-01-01,laval\n").encode("latin-1")
+    )
+    try:
+        check_rows(path)
+    except ParcoursError as err:
+        assert str(err) == f"{path}: not UTF-8 text"
+    else:
+        raise AssertionError("a latin-1 file was read as UTF-8")
