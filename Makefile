@@ -32,8 +32,9 @@ test: $(STAMP) browser
 
 # Benchmarks at program scale (issue 5): their own dev server, catcher and workers on free
 # loopback ports; results under bench/results/. The full run takes well over an hour on 2 cores.
-# Fault tests with real processes (SIGKILLed workers, SMTP/database outages, server restart):
-# a few minutes on 2 cores. PARCOURS_FAULT_CASES sizes the SIGKILL run (default 200).
+# Fault tests with real processes (SIGKILLed workers, SMTP/database outages, server restart),
+# run by CI after `make test`: about 9 minutes on 2 cores. PARCOURS_FAULT_CASES sizes the
+# SIGKILL run (default 200), PARCOURS_FAULT_OUTAGE_CASES the others (default 40).
 faults: $(STAMP)
 	PARCOURS_FAULTS=1 $(BIN)/pytest -q -s tests/faults
 

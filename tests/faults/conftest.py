@@ -1,5 +1,6 @@
 """Fault tests run real servers for minutes: only under `make faults` (PARCOURS_FAULTS=1),
-which CI runs after `make test`."""
+which `.ci/run` runs after `make test`. The outage test on PostgreSQL needs the server at
+127.0.0.1:5432 (trust auth), where it creates and drops a database of its own."""
 
 from __future__ import annotations
 
