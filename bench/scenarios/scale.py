@@ -32,7 +32,7 @@ async def measure_queries(run: Run, samples: int) -> dict[str, list[float]]:
     baseline_query = "WorkflowType = 'BaselinePathway' AND ExecutionStatus = 'Running'"
 
     async def stuck_cli_path() -> None:
-        (await find_stuck(client, query))[:DEFAULT_LIMIT]
+        await find_stuck(client, query, DEFAULT_LIMIT)
 
     async def count_and_page(q: str) -> None:
         await client.count_workflows(q)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
 from parcours import search
@@ -89,6 +89,7 @@ def stuck_query(
     stage: str | None = None,
     region: str | None = None,
     officer: str | None = None,
+    overdue_only: bool = False,
 ) -> str:
     """The visibility list filter of `parcours stuck`. Every value was validated against a
     closed vocabulary or an id pattern, so quoting cannot be broken out of."""
@@ -103,31 +104,65 @@ def stuck_query(
         clauses.append(f"{search.REGION.name} = '{region}'")
     if officer:
         clauses.append(f"{search.OFFICER.name} = '{officer}'")
+    if overdue_only:
+        clauses.append(f"{search.OVERDUE.name} = true")
     return " AND ".join(clauses)
 
 
-async def find_stuck(client: Client, query: str) -> list[StuckCase]:
-    found: list[StuckCase] = []
+@dataclass
+class StuckPage:
+    total: int  # every match, of which `cases` is the most urgent first page
+    cases: list[StuckCase]
+
+
+def _stuck_case(wf: WorkflowExecution) -> StuckCase:
+    attrs = wf.typed_search_attributes
+    officer = attrs.get(search.OFFICER)
+    stage = attrs.get(search.STAGE)
+    return StuckCase(
+        dossier=dossier_of(wf.id),
+        stage=stage if stage and stage != search.CLOSED else None,
+        officer=None if officer in (None, search.UNASSIGNED) else officer,
+        region=attrs.get(search.REGION),
+        escalation_level=attrs.get(search.ESCALATION_LEVEL) or 0,
+        stalled_since=attrs.get(search.STALLED_SINCE),
+        overdue=bool(attrs.get(search.OVERDUE)),
+    )
+
+
+async def find_stuck(client: Client, query: str, limit: int | None = None) -> StuckPage:
+    """The count of stuck cases and the most urgent `limit` of them (all when None).
+
+    SQL visibility cannot ORDER BY a search attribute, so the order is ours: the levels are
+    counted (cheap), and only the levels the first page reaches into are listed, highest
+    first, then sorted. With thousands stalled at level 1, a page of level-3 and level-2 cases
+    lists no level-1 case at all.
+    """
     try:
-        async for wf in client.list_workflows(query):
-            attrs = wf.typed_search_attributes
-            officer = attrs.get(search.OFFICER)
-            stage = attrs.get(search.STAGE)
-            found.append(
-                StuckCase(
-                    dossier=dossier_of(wf.id),
-                    stage=stage if stage and stage != search.CLOSED else None,
-                    officer=None if officer in (None, search.UNASSIGNED) else officer,
-                    region=attrs.get(search.REGION),
-                    escalation_level=attrs.get(search.ESCALATION_LEVEL) or 0,
-                    stalled_since=attrs.get(search.STALLED_SINCE),
-                    overdue=bool(attrs.get(search.OVERDUE)),
-                )
-            )
+        total = (await client.count_workflows(query)).count
+        levels: list[int] = [3, 2, 1, 0]
+        if limit is not None and total > limit:
+            wanted: list[int] = []
+            covered = 0
+            for level in levels:
+                n = (await client.count_workflows(f"{query} AND {_level(level)}")).count
+                if n:
+                    wanted.append(level)
+                    covered += n
+                if covered >= limit:
+                    break
+            queries = [f"{query} AND {_level(level)}" for level in wanted]
+        else:
+            queries = [query]
+        found = [_stuck_case(wf) for q in queries async for wf in client.list_workflows(q)]
     except RPCError as err:
         raise ParcoursError(f"visibility query refused: {err.message.splitlines()[0]}") from None
     found.sort(key=StuckCase.urgency)
-    return found
+    return StuckPage(total=total, cases=found if limit is None else found[:limit])
+
+
+def _level(level: int) -> str:
+    return f"{search.ESCALATION_LEVEL.name} = {level}"
 
 
 async def stuck(args: argparse.Namespace, ctx: Context) -> int:
@@ -138,7 +173,10 @@ async def stuck(args: argparse.Namespace, ctx: Context) -> int:
     if args.limit < 1:
         raise validate.InvalidInput(f"invalid --limit {args.limit}: expected 1 or more")
     query = stuck_query(min_level=level, stage=stage, region=region, officer=officer)
-    cases = (await find_stuck(await ctx.client(), query))[: args.limit]
+    page = await find_stuck(await ctx.client(), query, args.limit)
+    cases = page.cases
+    if page.total > len(cases):
+        ctx.note(f"stuck: {page.total} cases match; showing the {len(cases)} most urgent")
     if args.json:
         dump_json([c.to_json() for c in cases], ctx.out)
         return 0

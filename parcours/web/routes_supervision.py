@@ -59,21 +59,21 @@ async def stuck_page(
     except ParcoursError:
         level = 1
     overdue_only = q.get("overdue") == "1"
-    query = stuck_query(min_level=level, stage=stage, region=region, officer=officer)
+    query = stuck_query(
+        min_level=level, stage=stage, region=region, officer=officer, overdue_only=overdue_only
+    )
     try:
-        cases = await find_stuck(await state.client(), query)
+        page = await find_stuck(await state.client(), query, MAX_STUCK)
     except TemporalUnavailable as err:
         raise HTTPException(status_code=503, detail=str(err)) from None
-    if overdue_only:
-        cases = [c for c in cases if c.overdue]
     async with state.sessions() as session:
         officers = await officers_of(session, region)
     return render(
         request,
         "stuck.html",
         {
-            "cases": cases[:MAX_STUCK],
-            "total": len(cases),
+            "cases": page.cases,
+            "total": page.total,
             "filters": {
                 "stage": stage,
                 "region": region,

@@ -1,0 +1,71 @@
+"""`parcours stuck` at scale answers with the count and the most urgent page, listing only
+the escalation levels that page reaches into (SQL visibility cannot sort for us)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from parcours.cli.supervision import find_stuck, stuck_query
+from parcours.domain import NewcomerApproval, PolicySnapshot, StagePolicy
+from parcours.policy import load_policy
+from parcours.temporal import start_case
+from tests.cli.test_end_to_end import Cli, eventually
+from tests.conftest import Stack, real_stack
+
+REGION = "nord-du-quebec"  # no other CLI test opens cases there
+HOUR = 3600
+
+
+@pytest_asyncio.fixture
+async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with real_stack(dev_env.client, tmp_path) as s:
+        yield s
+
+
+def reaching(level: int) -> PolicySnapshot:
+    """A policy under which a case that arrived yesterday is at `level` at once, and stays."""
+    seconds = [1, 2, 3][:level] + [HOUR * 24 * 300] * (3 - level)
+    arrival = StagePolicy(deadline=HOUR * 24 * 400, remind_after=seconds[0],
+                          escalate_after=seconds[1], escalate_again_after=seconds[2])  # fmt: skip
+    return replace(load_policy(None), arrival=arrival)
+
+
+async def test_stuck_page_is_the_most_urgent_with_the_total(stack: Stack) -> None:
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    levels = {f"SP-{level}-{i}-{id(stack) % 10000}": level for level in (1, 2, 3) for i in (0, 1)}
+    for dossier, level in levels.items():
+        approval = NewcomerApproval(dossier=dossier, full_name="A B", email="a@example.org",
+                                    arrival_date=yesterday, region=REGION)  # fmt: skip
+        await start_case(stack.client, stack.settings, approval, reaching(level))
+    query = stuck_query(min_level=1, region=REGION)
+
+    async def escalated() -> bool:
+        page = await find_stuck(stack.client, query)
+        mine = {c.dossier: c.escalation_level for c in page.cases if c.dossier in levels}
+        return mine == levels
+
+    await eventually(escalated, within=30)
+    page = await find_stuck(stack.client, query, limit=3)
+    ours = [c for c in page.cases if c.dossier in levels]
+    assert page.total >= 6 and len(page.cases) == 3
+    assert [c.escalation_level for c in page.cases] == [3, 3, 2]
+    assert len(ours) == 3
+    everything = await find_stuck(stack.client, query)
+    assert everything.total == page.total == len(everything.cases)
+    assert [c.escalation_level for c in everything.cases] == sorted(
+        (c.escalation_level for c in everything.cases), reverse=True
+    )
+
+    code, out, err = await Cli(stack.settings)(
+        "stuck", "--region", REGION, "--limit", "3", "--json"
+    )
+    assert code == 0, err
+    assert [r["escalation_level"] for r in json.loads(out)] == [3, 3, 2]
+    assert f"{page.total} cases match; showing the 3 most urgent" in err
