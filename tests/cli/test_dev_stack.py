@@ -37,7 +37,12 @@ async def start_dev(data_dir: Path, ports: dict[str, int]) -> asyncio.subprocess
             if line.startswith("Ctrl-C stops everything"):
                 return
 
-    await asyncio.wait_for(until_up(), 90)
+    try:
+        await asyncio.wait_for(until_up(), 90)
+    except BaseException:
+        proc.kill()  # never leave a stack behind: it would hold ports and CPU for later tests
+        await proc.wait()
+        raise
     banner = "".join(lines)
     assert f"127.0.0.1:{ports['temporal']}" in banner
     assert f"http://127.0.0.1:{ports['ui']}" in banner
