@@ -42,6 +42,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # retries the activity).
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL syncs at checkpoints, not at every commit: a crash of the process
+        # loses nothing; a power cut may lose the last commits, which the activities' retries
+        # and `parcours reconcile` rebuild from the workflows (the source of truth).
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
