@@ -13,10 +13,12 @@ between the models and a database at head; read it, then `make test`
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import pkgutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -55,6 +57,9 @@ def config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+_ALEMBIC = threading.Lock()
+
+
 def head() -> str:
     revision = ScriptDirectory.from_config(config()).get_current_head()
     assert revision is not None
@@ -79,7 +84,14 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
             # Held to the end of the transaction: concurrent starters wait, then find the
             # schema already at head.
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK})
-        await conn.run_sync(_upgrade, revision)
+        # Alembic's command API keeps its context in module globals (alembic.context, .op):
+        # two upgrades at once in one process, such as the worker's and the web console's at
+        # `parcours dev` start, trample each other ("KeyError: 'script'"). One at a time.
+        await asyncio.to_thread(_ALEMBIC.acquire)
+        try:
+            await conn.run_sync(_upgrade, revision)
+        finally:
+            _ALEMBIC.release()
         return await conn.run_sync(_current)
 
 

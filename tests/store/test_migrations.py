@@ -132,3 +132,21 @@ def test_every_store_write_to_the_audit_trail_is_an_insert() -> None:
             offenders.append(f"{path.relative_to(root)}: {m.group(0)}")
     allowed = {"parcours/store/retention.py: update(AuditEvent"}
     assert set(offenders) <= allowed, offenders
+
+
+async def test_upgrades_at_once_in_one_process(tmp_path: Path) -> None:
+    # `parcours dev` migrates from the worker and from the web console at the same start;
+    # Alembic keeps its command context in module globals, so unserialized upgrades in one
+    # process failed with "KeyError: 'script'".
+    import asyncio
+
+    engines = [create_engine(f"sqlite+aiosqlite:///{tmp_path / f'db{i}.sqlite'}") for i in range(6)]
+    try:
+        # Unserialized, they also hung: bound the wait so a regression fails, not stalls CI.
+        revisions = await asyncio.wait_for(
+            asyncio.gather(*(migrate.upgrade(e) for e in engines)), timeout=120
+        )
+        assert set(revisions) == {migrate.head()}
+    finally:
+        for e in engines:
+            await e.dispose()
