@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import io
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,9 @@ IMPORT_CONCURRENCY = 32
 # Files with more rows than this get progress lines on stderr.
 PROGRESS_THRESHOLD = 200
 PROGRESS_EVERY = 500
+# The csv module refuses a field over 128 KiB by raising mid-file; let any field through to
+# the row checks, which reject an over-long one by itself with the field's name.
+_CSV_FIELD_LIMIT = sys.maxsize >> 1
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -147,14 +152,25 @@ def _open(path: Path) -> str:
         raise ParcoursError(f"{path}: cannot read ({err.strerror})") from None
 
 
+def _lines(text: str) -> list[str]:
+    """The file's lines, split on LF (and CRLF) only: `str.splitlines` would also split inside
+    a field on U+2028, U+0085, form feed and the like, breaking a row (or a JSON string, where
+    U+2028 is legal) in two and misnumbering every later line."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
-    lines = _open(path).splitlines(keepends=True)
-    reader = csv.DictReader(lines)
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
+    reader = csv.DictReader(io.StringIO(_open(path), newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise ParcoursError(f"{path}: empty file (expected a header line)")
     unknown = [h for h in header if h not in validate.START_FIELDS]
     missing = [f for f in validate.REQUIRED_START_FIELDS if f not in header]
+    twice = [h for i, h in enumerate(header) if h in header[:i]]
+    if twice:  # the csv module would silently keep the last of the two values
+        raise ParcoursError(f"{path}: column {twice[0]!r} appears twice in the header")
     if unknown or missing:
         problem = f"unknown column {unknown[0]!r}" if unknown else f"missing column {missing[0]!r}"
         raise ParcoursError(
@@ -167,13 +183,10 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
         except StopIteration:
             return
         except csv.Error as err:
-            # The csv module's own limits (a field over 128 KiB, a NUL in a field): this row
-            # is unreadable, the next ones may be fine. (The reader counts the line it failed
+            # What the csv module still refuses: this row is unreadable, the next ones may
+            # be fine. (The reader counts the line it failed
             # on only once it reads the next one.)
-            why = str(err)
-            if "field limit" in why:
-                why = f"a field is longer than {csv.field_size_limit():,} characters"
-            yield reader.line_num + 1, f"unreadable CSV row: {why}"
+            yield reader.line_num + 1, f"unreadable CSV row: {err}"
             continue
         line = reader.line_num
         if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
@@ -185,13 +198,19 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
-    for number, text in enumerate(_open(path).splitlines(), start=1):
+    for number, text in enumerate(_lines(_open(path)), start=1):
         if not text.strip():
             continue
         try:
             value = json.loads(text)
         except json.JSONDecodeError as err:
             yield number, f"not valid JSON ({err.msg})"
+            continue
+        except ValueError:  # an integer of thousands of digits (Python's conversion limit)
+            yield number, "not valid JSON (a number too long)"
+            continue
+        except RecursionError:
+            yield number, "not valid JSON (nested too deeply)"
             continue
         if not isinstance(value, dict):
             yield number, "expected a JSON object"

@@ -26,6 +26,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url`; for SQLite, the file's directory is created and the
     connection tuned for a worker and a CLI writing at the same time."""
     parsed = make_url(url)
+    # A failed statement's exception (logged by the worker with the activity's traceback)
+    # would otherwise carry its bound parameters: names, emails, notes.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)

@@ -135,22 +135,45 @@ def check_item(item: object) -> tuple[NewcomerApproval | None, dict[str, str]]:
         return None, {"_item": str(err)}
 
 
-async def _read_body(request: Request) -> list[object] | object:
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("", "application/json") or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def _bounded_body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise HTTPException(status_code=413, detail=TOO_LARGE)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():  # a chunked body declares no length
+    async for chunk in request.stream():  # a chunked body declares no length: count it
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise HTTPException(status_code=413, detail=TOO_LARGE)
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def _read_body(request: Request) -> list[object] | object:
+    # A form or a file upload sent here by mistake is named as such, not parsed as JSON.
+    if not _is_json(request.headers.get("content-type", "")):
+        raise HTTPException(status_code=415, detail="send the approvals as application/json")
+    raw = await _bounded_body(request)
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        # UTF-8 only (RFC 8259): json.loads(bytes) would also guess UTF-16 and UTF-32.
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(status_code=422, detail="the body is not UTF-8 text") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
         raise HTTPException(status_code=422, detail="the body is not JSON") from None
+    except ValueError:  # an integer of thousands of digits (Python's conversion limit)
+        raise HTTPException(status_code=422, detail="the body holds a number too long") from None
+    except RecursionError:
+        raise HTTPException(status_code=422, detail="the body is nested too deeply") from None
     if isinstance(body, list):
         if not body:
             raise HTTPException(status_code=422, detail="an empty list: nothing to start")
@@ -174,6 +197,7 @@ async def _read_body(request: Request) -> list[object] | object:
     responses={
         401: {"description": "missing or invalid bearer token"},
         413: {"description": "the body is larger than 4 MB"},
+        415: {"description": "the body is not sent as application/json"},
         422: {"description": "the body is not an approval nor a list of approvals"},
         503: {"description": "Temporal unreachable: retry (idempotent by dossier)"},
     },
@@ -191,7 +215,12 @@ async def visa_approvals(
     for index, item in enumerate(items):
         approval, errors = check_item(item)
         raw_dossier = item.get("dossier") if isinstance(item, dict) else None
-        dossier = raw_dossier.strip() if isinstance(raw_dossier, str) else None
+        # Echoed only when it is a dossier number: not a megabyte of junk, not markup.
+        dossier = (
+            raw_dossier.strip()
+            if isinstance(raw_dossier, str) and DOSSIER_RE.match(raw_dossier.strip())
+            else None
+        )
         result = ItemResult(index=index, dossier=dossier, result="rejected", errors=errors)
         results.append(result)
         if approval is None:

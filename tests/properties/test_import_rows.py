@@ -109,3 +109,37 @@ def test_latin1_file_is_refused_whole(tmp_path: Path) -> None:
         assert str(err) == f"{path}: not UTF-8 text"
     else:
         raise AssertionError("a latin-1 file was read as UTF-8")
+
+
+def test_line_separators_inside_fields_keep_rows_whole(tmp_path: Path) -> None:
+    # str.splitlines would split on U+2028/U+2029 inside a field and renumber every later row.
+    name = "Ana\u2028Lima\u2029Souza"
+    good: dict[str, object] = {
+        "dossier": "LS-1", "name": name, "email": "a@example.org", "arrival": "2030-01-01",
+        "region": "laval",
+    }  # fmt: skip
+    second = {**good, "dossier": "LS-2", "name": "B C"}
+    for suffix, write in ((".csv", write_csv), (".jsonl", write_jsonl)):
+        path = tmp_path / f"a{suffix}"
+        write(path, [Approval(good, good=True), Approval(second, good=True)])
+        rows = check_rows(path)
+        assert [(r.dossier, r.result) for r in rows] == [("LS-1", "pending"), ("LS-2", "pending")]
+        assert rows[1].row == (3 if suffix == ".csv" else 2)
+
+
+def test_jsonl_rows_json_cannot_hold(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"dossier": ' + "9" * 5000 + "}\n" + "[" * 100_000 + "\n")
+    reasons = [r.reason for r in check_rows(path)]
+    assert reasons == ["not valid JSON (a number too long)", "not valid JSON (nested too deeply)"]
+
+
+def test_a_column_twice_in_the_header_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("dossier,name,email,arrival,region,name\n")
+    try:
+        check_rows(path)
+    except ParcoursError as err:
+        assert "column 'name' appears twice" in str(err)
+    else:
+        raise AssertionError("a repeated column was accepted")

@@ -185,3 +185,21 @@ def _welcome(stack: WebStack, name: str) -> list[EmailMessage]:
         if body is not None and name in body.get_content():
             out.append(m)
     return out
+
+
+def test_api_bodies_json_cannot_parse_or_should_not(web_stack: WebStack) -> None:
+    url = f"{web_stack.url}/api/v1/visa-approvals"
+    as_json = {**auth(web_stack), "Content-Type": "application/json"}
+    cases = {
+        b"[" + b"1" * 5000 + b"]": "number too long",
+        b"[" * 100_000: "nested too deeply",
+        '[{"dossier": "U16"}]'.encode("utf-16"): "not UTF-8",
+    }
+    for body, why in cases.items():
+        r = httpx.post(url, content=body, headers=as_json, timeout=30)
+        assert r.status_code == 422 and why in r.json()["detail"], (body[:20], r.text[:200])
+    r = httpx.post(url, data={"dossier": "F-1"}, headers=auth(web_stack))
+    assert r.status_code == 415
+    # A rejected item's dossier is echoed only when it is a dossier number.
+    r = httpx.post(url, json=[{"dossier": "<b>x</b>" * 100}], headers=auth(web_stack))
+    assert r.status_code == 200 and r.json()["results"][0]["dossier"] is None
