@@ -88,6 +88,8 @@ class FakeBackOffice:
     fail_mail_templates: set[str] = field(default_factory=set)
     # When set, assigning the officer waits for it: the moment between a start and its officer.
     assignment_gate: asyncio.Event | None = None
+    # Seconds each audit row and email takes: keeps effects in flight while updates arrive.
+    effect_delay: float = 0.0
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name="register_case")
@@ -98,6 +100,7 @@ class FakeBackOffice:
 
         @activity.defn(name="record_event")
         async def record_event(event: CaseEvent) -> EventRecorded:
+            await asyncio.sleep(self.effect_delay)
             duplicate = any(e.key == event.key for e in self.events)
             if not duplicate:
                 self.events.append(event)
@@ -107,6 +110,7 @@ class FakeBackOffice:
         async def send_notification(n: Notification) -> NotificationOutcome:
             from temporalio.exceptions import ApplicationError
 
+            await asyncio.sleep(self.effect_delay)
             if n.template in self.fail_mail_templates:
                 raise ApplicationError(
                     "550 mailbox unavailable", type="SmtpRejected", non_retryable=True

@@ -42,7 +42,9 @@ from tests.workflows.conftest import (
 )
 from workflows.pathway import NewcomerPathway
 
-PATHWAY_VERSION = "v1"
+# v1: first release. v2: continue-as-new carries queued effects (patch
+# "carry-queued-effects-across-continue-as-new").
+PATHWAY_VERSION = "v2"
 
 PLAN = PlanFiling(
     actor=OFFICER,
@@ -103,10 +105,33 @@ async def withdrawn_after_continue_as_new(
     return h
 
 
+async def actions_across_continue_as_new(
+    p: Pathway,
+) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """Back-to-back notes while effects are in flight: runs roll over with effects queued."""
+    p.back_office.effect_delay = 0.05
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}", continue_as_new_after_events=60)
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+
+    async def notes(sender: int) -> None:
+        for i in range(8):
+            await h.execute_update(
+                NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note=f"{sender}-{i}")
+            )
+
+    await asyncio.gather(notes(1), notes(2))
+    await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="Demenagement"))
+    await h.result()
+    return h
+
+
+SCENARIOS = (lifecycle, withdrawn_after_continue_as_new, actions_across_continue_as_new)
+
+
 async def record(out: Path = HISTORIES) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for scenario in (lifecycle, withdrawn_after_continue_as_new):
+    for scenario in SCENARIOS:
         env = await start_time_skipping()
         back_office = FakeBackOffice()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -28,7 +29,7 @@ from parcours.domain import (
     StageWaiver,
     Withdrawal,
 )
-from tests.temporal_servers import search_attributes
+from tests.temporal_servers import run_histories, search_attributes
 from tests.workflows.conftest import (
     DIRECTOR,
     OFFICER,
@@ -459,6 +460,39 @@ async def test_forced_continue_as_new_keeps_every_field(pathway: Pathway) -> Non
     )
     result = await h.result()
     assert result.status == CaseStatus.COMPLETED
+
+
+async def test_a_stream_of_actions_does_not_hold_off_continue_as_new(pathway: Pathway) -> None:
+    """Back-to-back actions always leave an effect queued; the run must still roll over.
+
+    v1 waited for the queue to empty before continuing as new, which never happens while
+    actions keep coming: a benchmark run grew to 1,902 events against a 1,500 budget.
+    """
+    budget, senders, per_sender = 150, 3, 40
+    pathway.back_office.effect_delay = 0.05  # each effect still in flight as the next arrives
+    h = await pathway.start(continue_as_new_after_events=budget)
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+
+    async def officer_writes(sender: int) -> None:
+        for i in range(per_sender):
+            await h.execute_update(
+                NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note=f"{sender}-{i}")
+            )
+
+    await asyncio.gather(*(officer_writes(n) for n in range(senders)))
+    v = await view(h)
+    assert v.notes_count == senders * per_sender
+    lengths = [len(run.events) for run in await run_histories(pathway.client, h)]
+    # v1: one run of ~850 events. Now a run overshoots only by the actions that arrive while
+    # the effects already running finish (here ~50 ms of back-to-back updates).
+    assert len(lengths) >= 3, lengths
+    assert max(lengths) <= budget * 2, lengths
+    # Effects queued at a rollover ran in the next run, each exactly once.
+    notes = sorted(e.text or "" for e in pathway.back_office.events if e.kind == "progress_note")
+    assert notes == sorted(f"{s}-{i}" for s in range(senders) for i in range(per_sender))
+    keys = [e.key for e in pathway.back_office.events] + [m.key for m in pathway.back_office.mails]
+    assert len(keys) == len(set(keys))
+    assert pathway.back_office.templates().count("plan_filed") == 1
 
 
 async def test_closed_workflow_rejects_further_updates(pathway: Pathway) -> None:

@@ -17,7 +17,7 @@ from temporalio.workflow import NondeterminismError
 
 from tests.workflows.conftest import HISTORIES
 from tests.workflows.unguarded_change import PathwayWithAnUnguardedChange
-from workflows.pathway import NewcomerPathway
+from workflows.pathway import CARRY_QUEUED_EFFECTS, NewcomerPathway
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
 
@@ -31,6 +31,17 @@ def test_histories_are_committed() -> None:
     # At least one run that ended in continue-as-new, and one that closed the case.
     names = {p.stem for p in HISTORY_FILES}
     assert any(n.endswith("run2") for n in names)
+
+
+def test_every_patch_has_a_committed_history() -> None:
+    """The new branch of each `workflow.patched` is replayed too, not only the old one."""
+    patches: set[str] = set()
+    for path in HISTORY_FILES:
+        for event in load(path).events:
+            if event.HasField("marker_recorded_event_attributes"):
+                for payloads in event.marker_recorded_event_attributes.details.values():
+                    patches.update(p.data.decode() for p in payloads.payloads)
+    assert any(CARRY_QUEUED_EFFECTS in p for p in patches), patches
 
 
 @pytest.mark.parametrize("path", HISTORY_FILES, ids=lambda p: p.stem)
