@@ -21,6 +21,8 @@ from parcours.domain import (
     Assignment,
     CaseEvent,
     CaseSnapshot,
+    EventBatch,
+    EventBatchRecorded,
     EventRecorded,
     RegisterCase,
 )
@@ -80,17 +82,36 @@ class Casework:
     @activity.defn
     async def record_event(self, event: CaseEvent) -> EventRecorded:
         """Append one audit row and apply the projection it carries, in one transaction.
-        A key seen before changes nothing and answers duplicate=True."""
-        _check_snapshot(event.snapshot)
-        if not event.key or not event.kind:
-            raise _invalid("an event needs a key and a kind")
-        if event.at.tzinfo is None:
-            raise _invalid("event.at must be timezone-aware")
+        A key seen before changes nothing and answers duplicate=True. (v1 workflows; v2
+        sends batches to record_events.)"""
+        batch = await self.record_events(EventBatch(events=[event]))
+        return EventRecorded(key=event.key, duplicate=bool(batch.duplicates))
+
+    @activity.defn
+    async def record_events(self, batch: EventBatch) -> EventBatchRecorded:
+        """Append the audit rows of one workflow task and apply their projections, in order,
+        in one transaction: all or none. Keys seen before change nothing."""
+        for event in batch.events:
+            _check_event(event)
+        duplicates: list[str] = []
         try:
             async with self.sessions() as session, session.begin():
-                inserted = await cases.record_event(session, event)
+                for event in batch.events:
+                    if not await cases.record_event(session, event):
+                        duplicates.append(event.key)
         except DataError:
-            raise _invalid(f"the read model refused a value of event {event.key}") from None
-        if not inserted:
-            logger.info("event %s already recorded", event.key)
-        return EventRecorded(key=event.key, duplicate=not inserted)
+            keys = ", ".join(e.key for e in batch.events)
+            raise _invalid(f"the read model refused a value of event(s) {keys}") from None
+        for key in duplicates:
+            logger.info("event %s already recorded", key)
+        return EventBatchRecorded(
+            recorded=len(batch.events) - len(duplicates), duplicates=duplicates
+        )
+
+
+def _check_event(event: CaseEvent) -> None:
+    _check_snapshot(event.snapshot)
+    if not event.key or not event.kind:
+        raise _invalid("an event needs a key and a kind")
+    if event.at.tzinfo is None:
+        raise _invalid("event.at must be timezone-aware")

@@ -23,9 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from parcours.domain import Audience, Notification, NotificationOutcome, Role, dossier_of
+from parcours.domain import (
+    Audience,
+    Notification,
+    NotificationBatch,
+    NotificationBatchOutcome,
+    NotificationOutcome,
+    Role,
+    dossier_of,
+)
 from parcours.mail.render import RenderedMessage, Renderer, TemplateMissing
-from parcours.mail.smtp import Mailer, MailRejectedError, MailTransientError
+from parcours.mail.smtp import MailChannel, Mailer, MailRejectedError, MailTransientError
 from parcours.store.cases import append_audit
 from parcours.store.models import Case, Officer, OutboxMessage, OutboxStatus
 from parcours.store.officers import list_officers
@@ -66,6 +74,35 @@ class Notifier:
 
     @activity.defn
     async def send_notification(self, n: Notification) -> NotificationOutcome:
+        """One email (v1 workflows; v2 batches them)."""
+        async with self.mailer.channel() as channel:
+            return await self._send(n, channel)
+
+    @activity.defn
+    async def send_notifications(self, batch: NotificationBatch) -> NotificationBatchOutcome:
+        """The emails of one workflow task, in order, over one SMTP connection.
+
+        Each email keeps its own outbox row and exactly-once rules, so a retried batch skips
+        what an earlier attempt sent. An email that fails for good (refused, no template) is
+        answered in its outcome and the others still go; a transient failure fails the batch,
+        and the retry carries on from there.
+        """
+        outcomes: list[NotificationOutcome] = []
+        async with self.mailer.channel() as channel:
+            for n in batch.notifications:
+                try:
+                    outcomes.append(await self._send(n, channel))
+                except ApplicationError as err:
+                    if not err.non_retryable:
+                        raise
+                    outcomes.append(
+                        NotificationOutcome(
+                            key=n.key, status=REJECTED, failure=err.type or "ApplicationError"
+                        )
+                    )
+        return NotificationBatchOutcome(outcomes=outcomes)
+
+    async def _send(self, n: Notification, channel: MailChannel) -> NotificationOutcome:
         try:
             self.renderer.languages_for(n)
         except TemplateMissing as err:
@@ -108,7 +145,7 @@ class Notifier:
             return outcome
 
         try:
-            delivery = await self.mailer.send(message, recipients.addresses)
+            delivery = await channel.send(message, recipients.addresses)
         except MailTransientError as err:
             # Proven not accepted: release the claim so the retry sends.
             await self._release(n.key, err.detail or str(err))

@@ -536,6 +536,20 @@ class EventRecorded:
     duplicate: bool = False
 
 
+@dataclass
+class EventBatch:
+    """The audit events one workflow task decided, recorded in one transaction (v2)."""
+
+    events: list[CaseEvent] = field(default_factory=list)
+
+
+@dataclass
+class EventBatchRecorded:
+    recorded: int = 0
+    # Keys an earlier attempt had already recorded.
+    duplicates: list[str] = field(default_factory=list)
+
+
 class Audience(StrEnum):
     NEWCOMER = "newcomer"
     OFFICER = "officer"  # the officer named in `officer_id`
@@ -570,3 +584,17 @@ class NotificationOutcome:
     key: str
     status: str  # "sent", "already_sent", "no_recipient", "rejected"
     recipients: int = 0
+    # In a batch: why this email failed for good (SmtpRejected, TemplateMissing); "" if not.
+    failure: str = ""
+
+
+@dataclass
+class NotificationBatch:
+    """The emails one workflow task decided, sent over one SMTP connection (v2)."""
+
+    notifications: list[Notification] = field(default_factory=list)
+
+
+@dataclass
+class NotificationBatchOutcome:
+    outcomes: list[NotificationOutcome] = field(default_factory=list)

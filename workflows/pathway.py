@@ -47,10 +47,14 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         CaseView,
         Effect,
+        EventBatch,
+        EventBatchRecorded,
         EventRecorded,
         GreetingOutcome,
         GreetingReport,
         Notification,
+        NotificationBatch,
+        NotificationBatchOutcome,
         NotificationOutcome,
         PauseRequest,
         PlanFiling,
@@ -73,7 +77,9 @@ with workflow.unsafe.imports_passed_through():
 # Called by name so that this module does not import SQLAlchemy or SMTP code.
 REGISTER_CASE = "register_case"
 RECORD_EVENT = "record_event"
+RECORD_EVENTS = "record_events"
 SEND_NOTIFICATION = "send_notification"
+SEND_NOTIFICATIONS = "send_notifications"
 
 # The database may be down for a while: retry with backoff, without limit; a broken event is
 # a bug, not an outage, and fails at once.
@@ -102,6 +108,11 @@ LEVEL_TEMPLATES = {1: "stall_reminder", 2: "stall_escalation", 3: "stall_directo
 # sequence; histories written before it replay down the old branch.
 # v2: continue-as-new no longer waits for queued effects, only for running ones.
 CARRY_QUEUED_EFFECTS = "carry-queued-effects-across-continue-as-new"
+# v2: the effects a workflow task decides go out as one batch of audit events and one batch of
+# emails (one transaction, one SMTP connection), not one activity each.
+BATCH_EFFECTS = "batch-effects-per-workflow-task"
+# Bounds a batch's payload (each event carries a snapshot; a long carried-over queue is split).
+MAX_BATCH = 25
 
 
 def _reject(message: str) -> ApplicationError:
@@ -815,10 +826,25 @@ class NewcomerPathway:
     def _carry_out_effects(self) -> None:
         """Settle finished effects, start the new ones, publish: all in a fixed order."""
         self._settle_effects()
-        for effect in self.state.pending:
-            if effect.key not in self.running:
+        new = [e for e in self.state.pending if e.key not in self.running]
+        if new and workflow.patched(BATCH_EFFECTS):
+            events = [e for e in new if e.event is not None]
+            mails = [e for e in new if e.notification is not None]
+            for i in range(0, len(events), MAX_BATCH):
+                self._run_batch(events[i : i + MAX_BATCH], self._start_events)
+            for i in range(0, len(mails), MAX_BATCH):
+                self._run_batch(mails[i : i + MAX_BATCH], self._start_notifications)
+        else:
+            for effect in new:
                 self.running[effect.key] = self._start(effect)
         self._publish()
+
+    def _run_batch(
+        self, effects: list[Effect], start: Callable[[list[Effect]], ActivityHandle[Any]]
+    ) -> None:
+        handle = start(effects)
+        for effect in effects:
+            self.running[effect.key] = handle
 
     def _settle_effects(self) -> None:
         """Take finished effects off the queue; a permanent failure is audited."""
@@ -829,6 +855,7 @@ class NewcomerPathway:
             s.pending.remove(effect)
             err = handle.exception()
             if err is None:
+                self._settle_batched_email(effect, handle.result())
                 continue
             if not isinstance(err, ActivityError):
                 raise err
@@ -842,6 +869,43 @@ class NewcomerPathway:
                     stage=s.stage,
                     detail=f"{effect.notification.template}: {type(err.cause).__name__}",
                 )
+
+    def _settle_batched_email(self, effect: Effect, result: object) -> None:
+        """In a batch, an email that failed for good is answered in its outcome."""
+        if effect.notification is None or not isinstance(result, NotificationBatchOutcome):
+            return
+        outcome = next((o for o in result.outcomes if o.key == effect.key), None)
+        if outcome is None or not outcome.failure:
+            return
+        workflow.logger.warning("side effect %s failed for good: %s", effect.key, outcome.failure)
+        self._event(
+            "email_failed",
+            actor=None,
+            stage=self.state.stage,
+            detail=f"{effect.notification.template}: {outcome.failure}",
+        )
+
+    def _start_events(self, effects: list[Effect]) -> ActivityHandle[Any]:
+        return workflow.start_activity(
+            RECORD_EVENTS,
+            EventBatch(events=[e.event for e in effects if e.event is not None]),
+            result_type=EventBatchRecorded,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=READ_MODEL_RETRY,
+        )
+
+    def _start_notifications(self, effects: list[Effect]) -> ActivityHandle[Any]:
+        return workflow.start_activity(
+            SEND_NOTIFICATIONS,
+            NotificationBatch(
+                notifications=[e.notification for e in effects if e.notification is not None]
+            ),
+            result_type=NotificationBatchOutcome,
+            # Per email as for one: a batch holds at most MAX_BATCH of them.
+            start_to_close_timeout=timedelta(seconds=60) * min(len(effects), 5),
+            schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
+            retry_policy=MAIL_RETRY,
+        )
 
     def _start(self, effect: Effect) -> ActivityHandle[Any]:
         if effect.event is not None:

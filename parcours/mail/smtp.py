@@ -111,57 +111,111 @@ class Mailer:
         msg["Content-Language"] = ", ".join(languages)
         return msg
 
+    def channel(self) -> MailChannel:
+        """One SMTP connection for a burst of messages (`async with mailer.channel() as ch`)."""
+        return MailChannel(self)
+
     async def send(self, message: EmailMessage, recipients: Sequence[str]) -> Delivery:
-        """Hand `message` to the SMTP server for `recipients`; raises MailTransientError or
+        """Hand `message` to the SMTP server for `recipients` on a connection of its own;
+        raises MailTransientError or MailRejectedError."""
+        async with self.channel() as channel:
+            return await channel.send(message, recipients)
+
+
+class MailChannel:
+    """An SMTP connection opened at the first message and reused by the next ones.
+
+    A burst (the emails of one workflow task, an escalation storm) then costs one TCP and
+    SMTP handshake instead of one per email. After any error the connection is dropped and
+    the next message opens a new one: a refused message may leave the session mid-command.
+    """
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self.smtp: aiosmtplib.SMTP | None = None
+        self.connections = 0
+
+    async def __aenter__(self) -> MailChannel:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None or not smtp.is_connected:
+            return
+        try:
+            await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self.smtp is None or not self.smtp.is_connected:
+            m = self.mailer
+            smtp = aiosmtplib.SMTP(
+                hostname=m.host,
+                port=m.port,
+                username=m.username,
+                password=m.password,
+                start_tls=m.starttls,
+                timeout=m.timeout,
+            )
+            await smtp.connect()
+            self.smtp = smtp
+            self.connections += 1
+        return self.smtp
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> Delivery:
+        """Hand `message` to the server for `recipients`; raises MailTransientError or
         MailRejectedError."""
         recipients = list(recipients)
         try:
-            refused, _ = await aiosmtplib.send(
-                message,
-                sender=self.sender,
-                recipients=recipients,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                start_tls=self.starttls,
-                timeout=self.timeout,
+            smtp = await self._connected()
+            refused, _ = await smtp.send_message(
+                message, sender=self.mailer.sender, recipients=recipients
             )
-        except aiosmtplib.SMTPRecipientsRefused as err:
-            codes = sorted({r.code for r in err.recipients})
-            detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
-            if all(code >= 500 for code in codes):
-                raise MailRejectedError(
-                    f"SMTP server refused every recipient (codes {codes})", codes[0], detail
-                ) from None
-            raise MailTransientError(
-                f"SMTP server deferred recipients (codes {codes})", codes[0], detail
-            ) from None
-        except aiosmtplib.SMTPDataError as err:
-            # The content itself was refused after the recipients were accepted.
-            cls = MailRejectedError if err.code >= 500 else MailTransientError
-            raise cls(
-                f"SMTP server refused the message (code {err.code})",
-                err.code,
-                f"{err.code} {err.message}",
-            ) from None
-        except aiosmtplib.SMTPResponseException as err:
-            # Greeting, HELO, AUTH, MAIL FROM: a problem with our server or our account, not
-            # with this message. Retry (an operator fixes the configuration) rather than
-            # marking every email of the outage as rejected.
-            raise MailTransientError(
-                f"SMTP server error {err.code} ({type(err).__name__})",
-                err.code,
-                f"{err.code} {err.message}",
-            ) from None
         except (aiosmtplib.SMTPException, OSError) as err:
-            # Refused connection, timeout, dropped connection: nothing was accepted.
-            raise MailTransientError(
-                f"SMTP server {self.host}:{self.port} unreachable ({type(err).__name__})",
-                None,
-                str(err),
-            ) from None
+            await self.close()
+            raise _mail_error(err, self.mailer) from None
         return Delivery(
             accepted=len(recipients) - len(refused),
             refused={addr: f"{r.code} {r.message}" for addr, r in refused.items()},
         )
+
+
+def _mail_error(err: Exception, mailer: Mailer) -> MailError:
+    """Sort an aiosmtplib failure into transient or permanent (codes only in the message)."""
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+        codes = sorted({r.code for r in err.recipients})
+        detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
+        if all(code >= 500 for code in codes):
+            return MailRejectedError(
+                f"SMTP server refused every recipient (codes {codes})", codes[0], detail
+            )
+        return MailTransientError(
+            f"SMTP server deferred recipients (codes {codes})", codes[0], detail
+        )
+    if isinstance(err, aiosmtplib.SMTPDataError):
+        # The content itself was refused after the recipients were accepted.
+        cls = MailRejectedError if err.code >= 500 else MailTransientError
+        return cls(
+            f"SMTP server refused the message (code {err.code})",
+            err.code,
+            f"{err.code} {err.message}",
+        )
+    if isinstance(err, aiosmtplib.SMTPResponseException):
+        # Greeting, HELO, AUTH, MAIL FROM: a problem with our server or our account, not with
+        # this message. Retry (an operator fixes the configuration) rather than marking every
+        # email of the outage as rejected.
+        return MailTransientError(
+            f"SMTP server error {err.code} ({type(err).__name__})",
+            err.code,
+            f"{err.code} {err.message}",
+        )
+    # Refused connection, timeout, dropped connection: nothing was accepted.
+    return MailTransientError(
+        f"SMTP server {mailer.host}:{mailer.port} unreachable ({type(err).__name__})",
+        None,
+        str(err),
+    )

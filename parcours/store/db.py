@@ -22,9 +22,17 @@ from parcours.store.models import Base
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, one_sqlite_writer: bool = False, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url`; for SQLite, the file's directory is created and the
-    connection tuned for a worker and a CLI writing at the same time."""
+    connection tuned for a worker and a CLI writing at the same time.
+
+    `one_sqlite_writer` (the worker's engine): one SQLite connection for the whole process,
+    so its transactions queue in asyncio for the pool rather than in SQLite's busy handler.
+    SQLite takes one writer at a time anyway; with several connections, the losers of each
+    race sleep in the busy handler (1, 2, 5 ... 100 ms steps) or fail with "database is
+    locked" when a read transaction tries to become a write, and the activity waits for its
+    retry (1 s and more).
+    """
     parsed = make_url(url)
     # A failed statement's exception (logged by the worker with the activity's traceback)
     # would otherwise carry its bound parameters: names, emails, notes.
@@ -36,6 +44,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    if one_sqlite_writer:
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from temporalio.exceptions import ApplicationError
 
 from activities.casework import Casework
-from parcours.domain import CaseStatus, Stage
+from parcours.domain import CaseStatus, EventBatch, Stage
 from parcours.store.db import create_engine, session_factory
 from parcours.store.models import AuditEvent, Case
 from parcours.store.officers import NewOfficer
@@ -137,3 +137,32 @@ async def test_an_unreachable_database_raises_a_retryable_error(tmp_path, activi
         assert not (isinstance(err.value, ApplicationError) and err.value.non_retryable)
     finally:
         await engine.dispose()
+
+
+async def test_a_batch_is_recorded_in_order_and_a_retry_changes_nothing(
+    sessions, casework, activity_env
+):
+    await activity_env.run(casework.register_case, register())
+    batch = EventBatch(
+        events=[
+            event(1, snapshot(officer_id="x"), kind="case_opened"),
+            event(2, snapshot(officer_id="x"), kind="officer_assigned"),
+            event(3, snapshot(officer_id="x", escalation_level=1), kind="escalated"),
+        ]
+    )
+    first = await activity_env.run(casework.record_events, batch)
+    again = await activity_env.run(casework.record_events, batch)
+    assert (first.recorded, first.duplicates) == (3, [])
+    assert (again.recorded, again.duplicates) == (0, [e.key for e in batch.events])
+    assert await audit_count(sessions) == 3
+    assert (await case_row(sessions)).escalation_level == 1  # the last one's projection
+
+
+async def test_a_batch_with_a_broken_event_writes_nothing(sessions, casework, activity_env):
+    await activity_env.run(casework.register_case, register())
+    good = event(1, snapshot(), kind="case_opened")
+    broken = replace(event(2, snapshot()), key="")
+    with pytest.raises(ApplicationError) as err:
+        await activity_env.run(casework.record_events, EventBatch(events=[good, broken]))
+    assert err.value.non_retryable
+    assert await audit_count(sessions) == 0

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import Notifier
-from parcours.domain import Audience, Notification
+from parcours.domain import Audience, Notification, NotificationBatch
 from parcours.mail.catcher import MailCatcher, free_port
-from parcours.mail.smtp import Mailer, MailTransientError, message_id_for
+from parcours.mail.smtp import MailChannel, Mailer, MailTransientError, message_id_for
 from parcours.store.models import AuditEvent, OutboxMessage
 from parcours.store.officers import NewOfficer
 from tests.store.conftest import add
@@ -250,12 +250,18 @@ class CrashAfterSend(Mailer):
 
     crashed = False
 
-    async def send(self, message, recipients):
-        delivery = await super().send(message, recipients)
-        if not self.crashed:
-            self.crashed = True
-            raise RuntimeError("worker lost right after the SMTP exchange")
-        return delivery
+    def channel(self) -> MailChannel:
+        mailer = self
+
+        class Crashing(MailChannel):
+            async def send(self, message, recipients):
+                delivery = await super().send(message, recipients)
+                if not mailer.crashed:
+                    mailer.crashed = True
+                    raise RuntimeError("worker lost right after the SMTP exchange")
+                return delivery
+
+        return Crashing(self)
 
 
 async def test_a_crash_after_the_smtp_send_never_sends_twice(
@@ -358,3 +364,70 @@ async def test_newcomer_address_falls_back_to_the_read_model(
     [msg] = smtp_server.messages()
     assert msg["To"] == "d-1@newcomer.example"
     assert "Bonjour Ana Pérez," in bodies(msg)[0]
+
+
+# ------------------------------------------------------------------------------------------
+# Batches: the emails of one workflow task over one connection
+# ------------------------------------------------------------------------------------------
+
+
+class CountingMailer(Mailer):
+    channels: list[MailChannel]
+
+    def channel(self) -> MailChannel:
+        ch = super().channel()
+        self.channels = [*getattr(self, "channels", []), ch]
+        return ch
+
+
+async def test_a_batch_goes_over_one_connection_and_a_refusal_stops_only_its_email(
+    sessions, renderer, activity_env, smtp_server
+):
+    await add(sessions, *STAFF)
+    mailer = CountingMailer("127.0.0.1", smtp_server.port, timeout=5.0)
+    notifier = Notifier(sessions, mailer, renderer)
+    smtp_server.refusals["bad@newcomer.example"] = "550 5.1.1 No such user here"
+    batch = NotificationBatch(
+        notifications=[
+            notice(),
+            notice(key="newcomer-D-2:000003:mail-welcome", recipient_email="bad@newcomer.example"),
+            staff_notice("officer_assigned", Audience.OFFICER),
+            staff_notice("stall_escalation", Audience.SUPERVISORS),
+        ]
+    )
+    result = await activity_env.run(notifier.send_notifications, batch)
+    assert [(o.status, o.failure) for o in result.outcomes] == [
+        ("sent", ""),
+        ("rejected", "SmtpRejected"),
+        ("sent", ""),
+        ("sent", ""),
+    ]
+    # Three messages (the escalation to both supervisors in one), and a new connection only
+    # after the refusal.
+    assert len(smtp_server.messages()) == 3
+    assert sum(ch.connections for ch in mailer.channels) == 2
+    # A retried batch sends nothing again and answers the refusal the same way.
+    again = await activity_env.run(notifier.send_notifications, batch)
+    assert [o.status for o in again.outcomes] == [
+        "already_sent",
+        "rejected",
+        "already_sent",
+        "already_sent",
+    ]
+    assert len(smtp_server.messages()) == 3
+
+
+async def test_a_batch_with_the_server_down_fails_whole_and_its_retry_sends_each_once(
+    sessions, renderer, activity_env, tmp_path
+):
+    port = free_port()
+    notifier = Notifier(sessions, Mailer("127.0.0.1", port, timeout=5.0), renderer)
+    batch = NotificationBatch(
+        notifications=[notice(), notice(key="newcomer-D-1:000004:mail-plan_filed")]
+    )
+    with pytest.raises(MailTransientError):
+        await activity_env.run(notifier.send_notifications, batch)
+    with MailCatcher(tmp_path / "later", port=port) as catcher:
+        result = await activity_env.run(notifier.send_notifications, batch)
+        assert [o.status for o in result.outcomes] == ["sent", "sent"]
+        assert len(catcher.messages()) == 2

@@ -183,6 +183,10 @@ def test_dockerfile_ships_the_code_the_worker_needs() -> None:
     copied = set(re.findall(r"^COPY (\S+)", text, re.M))
     for needed in ("parcours", "workflows", "activities", "templates", "worker.py"):
         assert needed in copied, needed
+    # The image sets PYTHONDONTWRITEBYTECODE and runs as a user who cannot write /app: the
+    # sandboxed workflow modules must be compiled at build time (see ensure_workflow_bytecode).
+    compiled = re.search(r"compileall[^\n]*\bworkflows\b", text)
+    assert compiled is not None and text.index("COPY workflows") < compiled.start()
     cmd = re.search(r"^CMD (.+)$", text, re.M)
     assert cmd is not None
     assert shlex.split(cmd.group(1).replace('"', "").strip("[]").replace(",", " ")) == [

@@ -27,9 +27,13 @@ from parcours.domain import (
     CaseInput,
     CaseQuery,
     CaseView,
+    EventBatch,
+    EventBatchRecorded,
     EventRecorded,
     NewcomerApproval,
     Notification,
+    NotificationBatch,
+    NotificationBatchOutcome,
     NotificationOutcome,
     PolicySnapshot,
     RegisterCase,
@@ -90,6 +94,8 @@ class FakeBackOffice:
     assignment_gate: asyncio.Event | None = None
     # Seconds each audit row and email takes: keeps effects in flight while updates arrive.
     effect_delay: float = 0.0
+    # The batch activities run: ("events" | "mails", size).
+    batches: list[tuple[str, int]] = field(default_factory=list)
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name="register_case")
@@ -98,19 +104,16 @@ class FakeBackOffice:
                 await self.assignment_gate.wait()
             return Assignment(officer_id=self.officer, unassigned=self.officer is None)
 
-        @activity.defn(name="record_event")
-        async def record_event(event: CaseEvent) -> EventRecorded:
-            await asyncio.sleep(self.effect_delay)
-            duplicate = any(e.key == event.key for e in self.events)
-            if not duplicate:
-                self.events.append(event)
-            return EventRecorded(key=event.key, duplicate=duplicate)
+        def record(event: CaseEvent) -> bool:
+            """True if the event was new."""
+            if any(e.key == event.key for e in self.events):
+                return False
+            self.events.append(event)
+            return True
 
-        @activity.defn(name="send_notification")
-        async def send_notification(n: Notification) -> NotificationOutcome:
+        def send(n: Notification) -> NotificationOutcome:
             from temporalio.exceptions import ApplicationError
 
-            await asyncio.sleep(self.effect_delay)
             if n.template in self.fail_mail_templates:
                 raise ApplicationError(
                     "550 mailbox unavailable", type="SmtpRejected", non_retryable=True
@@ -120,7 +123,41 @@ class FakeBackOffice:
             self.mails.append(n)
             return NotificationOutcome(key=n.key, status="sent", recipients=1)
 
-        return [register_case, record_event, send_notification]
+        @activity.defn(name="record_event")
+        async def record_event(event: CaseEvent) -> EventRecorded:
+            await asyncio.sleep(self.effect_delay)
+            return EventRecorded(key=event.key, duplicate=not record(event))
+
+        @activity.defn(name="send_notification")
+        async def send_notification(n: Notification) -> NotificationOutcome:
+            await asyncio.sleep(self.effect_delay)
+            return send(n)
+
+        # As the real ones: one transaction / one SMTP connection for the whole batch.
+        @activity.defn(name="record_events")
+        async def record_events(batch: EventBatch) -> EventBatchRecorded:
+            await asyncio.sleep(self.effect_delay)
+            self.batches.append(("events", len(batch.events)))
+            duplicates = [e.key for e in batch.events if not record(e)]
+            return EventBatchRecorded(len(batch.events) - len(duplicates), duplicates)
+
+        @activity.defn(name="send_notifications")
+        async def send_notifications(batch: NotificationBatch) -> NotificationBatchOutcome:
+            from temporalio.exceptions import ApplicationError
+
+            await asyncio.sleep(self.effect_delay)
+            self.batches.append(("mails", len(batch.notifications)))
+            outcomes = []
+            for n in batch.notifications:
+                try:
+                    outcomes.append(send(n))
+                except ApplicationError as err:
+                    outcomes.append(
+                        NotificationOutcome(key=n.key, status="rejected", failure=err.type or "")
+                    )
+            return NotificationBatchOutcome(outcomes)
+
+        return [register_case, record_event, send_notification, record_events, send_notifications]
 
     # Effects run concurrently, so they land in any order: sort by key (the business step).
     def kinds(self) -> list[str]:

@@ -412,9 +412,34 @@ async def test_failed_email_is_audited_and_the_case_goes_on(pathway: Pathway) ->
     assert v.plan_revision == 1
     await h.execute_update(NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="x"))
     await view(h)
-    assert "email_failed" in pathway.back_office.kinds()
+    assert pathway.back_office.kinds().count("email_failed") == 1
     failed = next(e for e in pathway.back_office.events if e.kind == "email_failed")
-    assert failed.detail and failed.detail.startswith("welcome")
+    assert failed.detail == "welcome: SmtpRejected"
+    # The welcome went in one batch with the officer's notice, which still went out.
+    assert pathway.back_office.templates() == ["officer_assigned", "plan_filed"]
+
+
+async def test_a_workflow_task_s_effects_go_out_as_one_batch_of_each_kind(
+    pathway: Pathway,
+) -> None:
+    h = await pathway.start()
+    # Opening: the audit rows case_opened and officer_assigned in one transaction, the
+    # welcome and the officer's notice over one SMTP connection.
+    assert sorted(pathway.back_office.batches) == [("events", 2), ("mails", 2)]
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.ARRIVAL)
+    )
+    await view(h)
+    assert pathway.back_office.kinds() == [
+        "case_opened",
+        "officer_assigned",
+        "plan_filed",
+        "stage_approved",
+        "stage_started",
+    ]
+    sizes = [n for kind, n in pathway.back_office.batches]
+    assert sum(sizes) == 5 + 4 and len(sizes) < 5 + 4  # 5 audit rows, 4 emails
 
 
 async def test_forced_continue_as_new_keeps_every_field(pathway: Pathway) -> None:

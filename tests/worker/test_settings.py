@@ -1,0 +1,55 @@
+"""Worker start-up settings: the workflow cache size and the sandbox's bytecode."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+from parcours.errors import ParcoursError
+from parcours.worker import CACHE_ENV, DEFAULT_CACHE, cache_size, ensure_workflow_bytecode
+
+
+def test_cache_size_default_and_override() -> None:
+    assert cache_size({}) == DEFAULT_CACHE
+    assert cache_size({CACHE_ENV: "0"}) == 0
+    assert cache_size({CACHE_ENV: "250"}) == 250
+
+
+@pytest.mark.parametrize("raw", ["-1", "lots", "1.5", ""])
+def test_cache_size_refuses_junk(raw: str) -> None:
+    with pytest.raises(ParcoursError, match=CACHE_ENV):
+        cache_size({CACHE_ENV: raw})
+
+
+def _package(root: Path, name: str) -> Path:
+    pkg = root / name
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "flow.py").write_text("STEPS = ('arrival', 'francization')\n")
+    return pkg
+
+
+def test_bytecode_is_written_even_when_python_would_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As under PYTHONDONTWRITEBYTECODE (the Dockerfile's setting).
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pkg = _package(tmp_path, "parcours_flows_ok")
+    assert ensure_workflow_bytecode(("parcours_flows_ok",))
+    compiled = {p.name.split(".")[0] for p in (pkg / "__pycache__").glob("*.pyc")}
+    assert compiled == {"__init__", "flow"}
+
+
+def test_unwritable_bytecode_is_a_warning_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pkg = _package(tmp_path, "parcours_flows_ro")
+    (pkg / "__pycache__").write_text("a file where the cache folder would go")
+    with caplog.at_level(logging.WARNING, logger="parcours.worker"):
+        assert not ensure_workflow_bytecode(("parcours_flows_ro",))
+    assert "compileall" in caplog.text and str(pkg) in caplog.text
