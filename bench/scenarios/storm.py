@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.baseline.workflow import NOTIFY
 from bench.data import quebec_today, write_approvals
 from bench.scenarios.common import Run, import_cases, prefix_like, start_baseline, wait_until
+from parcours.policy import policy_toml
 
 PREFIX = "S"
 BASELINE_PREFIX = "BS"
@@ -17,31 +18,7 @@ BASELINE_PREFIX = "BS"
 
 def storm_policy(path: Path, remind_after_s: int) -> Path:
     """The default policy with a reminder due `remind_after_s` after arrival."""
-    path.write_text(
-        f"""name = "bench-storm"
-[arrival]
-plan_due_working_days = 5
-deadline = "30d"
-remind_after = "{remind_after_s}s"
-escalate_after = "10d"
-escalate_again_after = "20d"
-[francization]
-deadline = "52w"
-remind_after = "4w"
-escalate_after = "6w"
-escalate_again_after = "10w"
-[employment]
-deadline = "78w"
-remind_after = "4w"
-escalate_after = "6w"
-escalate_again_after = "10w"
-[community]
-deadline = "26w"
-remind_after = "6w"
-escalate_after = "9w"
-escalate_again_after = "13w"
-"""
-    )
+    path.write_text(policy_toml("bench-storm", arrival={"remind_after": f"{remind_after_s}s"}))
     return path
 
 

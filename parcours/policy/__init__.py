@@ -6,9 +6,11 @@ with the key that holds it (``francization.remind_after: ...``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 from parcours.domain import STAGES, PolicySnapshot, StagePolicy
@@ -102,3 +104,23 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> PolicySnapshot:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise PolicyError(f"{chosen}: not valid TOML ({err})") from None
     return policy_from_mapping(data, str(chosen))
+
+
+def policy_toml(name: str, **stages: Mapping[str, str | int]) -> str:
+    """The default policy as TOML, renamed and with some stages' values replaced: for test
+    and benchmark stacks whose clocks must ring in seconds, e.g.
+    `policy_toml("storm", arrival={"remind_after": "15s"})`."""
+    data = tomllib.loads(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    for stage, values in stages.items():
+        table = data.get(stage)
+        if not isinstance(table, dict):
+            raise PolicyError(f"policy_toml: no stage {stage!r} in the default policy")
+        table.update(values)
+    lines = [f"name = {json.dumps(name)}"]
+    for key, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"[{key}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+    text = "\n".join(lines) + "\n"
+    policy_from_mapping(tomllib.loads(text), f"policy_toml({name!r})")  # fail here, not later
+    return text

@@ -22,7 +22,7 @@ from parcours.config import Settings
 from parcours.devstack import find_temporal_binary, search_attribute_args
 from parcours.domain import REGIONS, Role
 from parcours.mail.catcher import MailCatcher, free_port
-from parcours.policy import load_policy
+from parcours.policy import load_policy, policy_toml
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.store.officers import NewOfficer, add_officer
@@ -31,29 +31,13 @@ from parcours.temporal import connect
 ROOT = Path(__file__).resolve().parents[2]
 
 # Seconds, so that escalations fire while the test runs; employment waits for the next test.
-FAST_POLICY = """
-name = "faults"
-[arrival]
-deadline = "1d"
-remind_after = "1d"
-escalate_after = "2d"
-escalate_again_after = "3d"
-[francization]
-deadline = "1h"
-remind_after = "2s"
-escalate_after = "4s"
-escalate_again_after = "6s"
-[employment]
-deadline = "52w"
-remind_after = "4w"
-escalate_after = "6w"
-escalate_again_after = "10w"
-[community]
-deadline = "26w"
-remind_after = "6w"
-escalate_after = "9w"
-escalate_again_after = "13w"
-"""
+FAST_POLICY = policy_toml(
+    "faults",
+    arrival={"deadline": "1d", "remind_after": "1d", "escalate_after": "2d",
+             "escalate_again_after": "3d"},
+    francization={"deadline": "1h", "remind_after": "2s", "escalate_after": "4s",
+                  "escalate_again_after": "6s"},
+)  # fmt: skip
 
 OFFICERS = [
     NewOfficer(f"off{i}", f"Officer {i}", f"off{i}@parcours.example", "montreal", "fr,en")

@@ -16,26 +16,16 @@ import httpx
 import pytest
 
 from parcours.mail.catcher import free_port
+from parcours.policy import policy_toml
 
 PARCOURS = str(Path(sys.executable).parent / "parcours")
 DEMO_PASSWORD = "parcours-demo"
 
-FAST_POLICY = """
-name = "web-tests"
-[arrival]
-deadline = "1h"
-remind_after = "2s"
-escalate_after = "4s"
-escalate_again_after = "6s"
-{rest}
-"""
-_SLOW = """
-[{stage}]
-deadline = "52w"
-remind_after = "4w"
-escalate_after = "6w"
-escalate_again_after = "10w"
-"""
+FAST_POLICY = policy_toml(
+    "web-tests",
+    arrival={"deadline": "1h", "remind_after": "2s", "escalate_after": "4s",
+             "escalate_again_after": "6s"},
+)  # fmt: skip
 
 
 @dataclass
@@ -55,11 +45,7 @@ class WebStack:
 def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
     root = tmp_path_factory.mktemp("web")
     policy = root / "policy.toml"
-    policy.write_text(
-        FAST_POLICY.format(
-            rest="".join(_SLOW.format(stage=s) for s in ("francization", "employment", "community"))
-        )
-    )
+    policy.write_text(FAST_POLICY)
     data_dir = root / "data"
     ports = {k: free_port() for k in ("temporal", "ui", "smtp", "web")}
     env = {
