@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from bench.data import write_approvals
 from bench.scenarios.common import Run, import_cases, percentile, wait_until
-from parcours.cli.supervision import DEFAULT_LIMIT, find_stuck, stuck_query
+from parcours.cli.supervision import DEFAULT_LIMIT, find_stuck, read_model_ranking, stuck_query
 from parcours.store.caseload import caseload
 from parcours.store.db import create_engine, session_factory
 from parcours.worker import DEFAULT_CACHE
@@ -32,7 +32,9 @@ async def measure_queries(run: Run, samples: int) -> dict[str, list[float]]:
     baseline_query = "WorkflowType = 'BaselinePathway' AND ExecutionStatus = 'Running'"
 
     async def stuck_cli_path() -> None:
-        await find_stuck(client, query, DEFAULT_LIMIT)
+        await find_stuck(
+            client, query, DEFAULT_LIMIT, read_model_ranking(sessions, {"min_level": 1})
+        )
 
     async def count_and_page(q: str) -> None:
         await client.count_workflows(q)

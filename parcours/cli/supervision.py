@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
@@ -17,6 +20,7 @@ from parcours.cli.output import dump_json, table
 from parcours.domain import STAGES, CaseStatus, dossier_of
 from parcours.errors import ParcoursError
 from parcours.store.caseload import caseload as read_caseload
+from parcours.store.caseload import most_urgent
 from parcours.temporal import WORKFLOW_TYPE
 
 DEFAULT_LIMIT = 100
@@ -130,8 +134,22 @@ def _stuck_case(wf: WorkflowExecution) -> StuckCase:
     )
 
 
-async def find_stuck(client: Client, query: str, limit: int | None = None) -> StuckPage:
+# Ranks the read model's candidates for a page: (how many) -> workflow ids, most urgent first.
+Ranking = Callable[[int], Awaitable[list[str]]]
+# Candidates asked beyond the page, for rows of the read model that lag behind the workflow.
+RANK_MARGIN = 20
+_WORKFLOW_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
+
+
+async def find_stuck(
+    client: Client, query: str, limit: int | None = None, ranked: Ranking | None = None
+) -> StuckPage:
     """The count of stuck cases and the most urgent `limit` of them (all when None).
+
+    With `ranked` (the read model's order, `most_urgent`), the page's candidates come from
+    it and are confirmed against visibility in one query: the page shows Temporal's values,
+    and a candidate that is no longer stuck drops out. If fewer than a page is confirmed (the
+    read model lags), the page is built from visibility alone, as below.
 
     SQL visibility cannot ORDER BY a search attribute, so the order is ours: the levels are
     counted (cheap), and only the levels the first page reaches into are listed, highest
@@ -140,6 +158,17 @@ async def find_stuck(client: Client, query: str, limit: int | None = None) -> St
     """
     try:
         total = (await client.count_workflows(query)).count
+        if limit is not None and total > limit and ranked is not None:
+            ids = [i for i in await ranked(limit + RANK_MARGIN) if _WORKFLOW_ID_RE.match(i)]
+            if ids:
+                listed = ", ".join(f"'{i}'" for i in ids)
+                found = [
+                    _stuck_case(wf)
+                    async for wf in client.list_workflows(f"{query} AND WorkflowId IN ({listed})")
+                ]
+                if len(found) >= limit:
+                    found.sort(key=StuckCase.urgency)
+                    return StuckPage(total=total, cases=found[:limit])
         levels: list[int] = [3, 2, 1, 0]
         if limit is not None and total > limit:
             wanted: list[int] = []
@@ -161,6 +190,18 @@ async def find_stuck(client: Client, query: str, limit: int | None = None) -> St
     return StuckPage(total=total, cases=found if limit is None else found[:limit])
 
 
+def read_model_ranking(
+    sessions: async_sessionmaker[AsyncSession], filters: Mapping[str, object]
+) -> Ranking:
+    """`find_stuck`'s candidates from the read model, for the filters of `stuck_query`."""
+
+    async def ranked(n: int) -> list[str]:
+        async with sessions() as session:
+            return await most_urgent(session, n, **filters)  # type: ignore[arg-type]
+
+    return ranked
+
+
 def _level(level: int) -> str:
     return f"{search.ESCALATION_LEVEL.name} = {level}"
 
@@ -172,8 +213,11 @@ async def stuck(args: argparse.Namespace, ctx: Context) -> int:
     level = validate.min_level(args.min_level)
     if args.limit < 1:
         raise validate.InvalidInput(f"invalid --limit {args.limit}: expected 1 or more")
-    query = stuck_query(min_level=level, stage=stage, region=region, officer=officer)
-    page = await find_stuck(await ctx.client(), query, args.limit)
+    filters = {"min_level": level, "stage": stage, "region": region, "officer": officer}
+    query = stuck_query(**filters)  # type: ignore[arg-type]
+    page = await find_stuck(
+        await ctx.client(), query, args.limit, read_model_ranking(await ctx.sessions(), filters)
+    )
     cases = page.cases
     if page.total > len(cases):
         ctx.note(f"stuck: {page.total} cases match; showing the {len(cases)} most urgent")

@@ -87,3 +87,35 @@ async def caseload(session: AsyncSession, region: str | None = None) -> list[Cas
         entry.by_level[level] = entry.by_level.get(level, 0) + count
     ordered = sorted(entries.values(), key=lambda e: (e.region or "", e.officer_id or ""))
     return [*ordered, unassigned]
+
+
+async def most_urgent(
+    session: AsyncSession,
+    limit: int,
+    *,
+    min_level: int = 1,
+    stage: str | None = None,
+    region: str | None = None,
+    officer: str | None = None,
+    overdue_only: bool = False,
+) -> list[str]:
+    """Workflow ids of the `limit` most urgent stuck cases by the read model's projection, in
+    the order of `parcours stuck`: highest level, overdue, longest silence. The filters are
+    those of `stuck_query`."""
+    q = select(Case.workflow_id).where(
+        Case.status == "active", or_(Case.escalation_level >= min_level, Case.overdue.is_(True))
+    )
+    if stage:
+        q = q.where(Case.stage == stage)
+    if region:
+        q = q.where(Case.region == region)
+    if officer:
+        q = q.where(
+            Case.officer_id.is_(None) if officer == "unassigned" else Case.officer_id == officer
+        )
+    if overdue_only:
+        q = q.where(Case.overdue.is_(True))
+    q = q.order_by(
+        Case.escalation_level.desc(), Case.overdue.desc(), Case.stalled_since.asc().nulls_last()
+    ).limit(limit)
+    return list((await session.scalars(q)).all())

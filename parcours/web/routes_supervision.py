@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
 
 from parcours.cli import validate
-from parcours.cli.supervision import find_stuck, stuck_query
+from parcours.cli.supervision import find_stuck, read_model_ranking, stuck_query
 from parcours.domain import REGIONS, STAGES, Role
 from parcours.errors import ParcoursError, TemporalUnavailable
 from parcours.store.accounts import Account
@@ -59,11 +59,18 @@ async def stuck_page(
     except ParcoursError:
         level = 1
     overdue_only = q.get("overdue") == "1"
-    query = stuck_query(
-        min_level=level, stage=stage, region=region, officer=officer, overdue_only=overdue_only
-    )
+    filters = {
+        "min_level": level,
+        "stage": stage,
+        "region": region,
+        "officer": officer,
+        "overdue_only": overdue_only,
+    }
+    query = stuck_query(**filters)  # type: ignore[arg-type]
     try:
-        page = await find_stuck(await state.client(), query, MAX_STUCK)
+        page = await find_stuck(
+            await state.client(), query, MAX_STUCK, read_model_ranking(state.sessions, filters)
+        )
     except TemporalUnavailable as err:
         raise HTTPException(status_code=503, detail=str(err)) from None
     async with state.sessions() as session:

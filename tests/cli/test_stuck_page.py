@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.cli.supervision import find_stuck, stuck_query
+from parcours.cli.supervision import find_stuck, read_model_ranking, stuck_query
 from parcours.domain import NewcomerApproval, PolicySnapshot, StagePolicy
 from parcours.policy import load_policy
 from parcours.temporal import start_case
@@ -62,6 +62,21 @@ async def test_stuck_page_is_the_most_urgent_with_the_total(stack: Stack) -> Non
     assert [c.escalation_level for c in everything.cases] == sorted(
         (c.escalation_level for c in everything.cases), reverse=True
     )
+
+    # The read model's ranking gives the same page, through one confirming visibility query.
+    ranking = read_model_ranking(stack.sessions, {"min_level": 1, "region": REGION})
+    assert (await ranking(3))[:2] == [f"newcomer-SP-3-{i}-{id(stack) % 10000}" for i in (0, 1)]
+    ranked = await find_stuck(stack.client, query, limit=3, ranked=ranking)
+    assert [c.dossier for c in ranked.cases] == [c.dossier for c in page.cases]
+    assert ranked.total == page.total
+
+    # A ranking visibility does not confirm (a lagging read model: cases no longer stuck, or
+    # too few) falls back to visibility alone: still the right page.
+    async def stale(n: int) -> list[str]:
+        return ["newcomer-NOT-STUCK-1", f"newcomer-SP-1-0-{id(stack) % 10000}"]
+
+    fallback = await find_stuck(stack.client, query, limit=3, ranked=stale)
+    assert [c.dossier for c in fallback.cases] == [c.dossier for c in page.cases]
 
     code, out, err = await Cli(stack.settings)(
         "stuck", "--region", REGION, "--limit", "3", "--json"
