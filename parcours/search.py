@@ -6,6 +6,8 @@ region, clocks. The dev server and the test fixtures register exactly this list.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from temporalio.common import SearchAttributeKey
 
 STAGE = SearchAttributeKey.for_keyword("ParcoursStage")
@@ -30,3 +32,16 @@ ALL: tuple[SearchAttributeKey, ...] = (
 # cannot match a missing keyword with '=', and "unassigned" is a filter supervisors need.
 UNASSIGNED = "unassigned"
 CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class StuckFilter:
+    """What `parcours stuck` and the console's stuck page ask for. One value drives both the
+    visibility query (`stuck_query`) and the read model's ranking (`most_urgent`), so the two
+    cannot disagree on a filter. Values are validated by the caller."""
+
+    min_level: int = 1
+    stage: str | None = None
+    region: str | None = None
+    officer: str | None = None  # an officer id, or UNASSIGNED
+    overdue_only: bool = False

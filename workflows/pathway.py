@@ -111,6 +111,8 @@ CARRY_QUEUED_EFFECTS = "carry-queued-effects-across-continue-as-new"
 # v2: the effects a workflow task decides go out as one batch of audit events and one batch of
 # emails (one transaction, one SMTP connection), not one activity each.
 BATCH_EFFECTS = "batch-effects-per-workflow-task"
+# Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
+PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS)
 # Bounds a batch's payload (each event carries a snapshot; a long carried-over queue is split).
 MAX_BATCH = 25
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from bench.data import write_approvals
 from bench.scenarios.common import Run, import_cases, percentile, wait_until
 from parcours.cli.supervision import DEFAULT_LIMIT, find_stuck, read_model_ranking, stuck_query
+from parcours.search import StuckFilter
 from parcours.store.caseload import caseload
 from parcours.store.db import create_engine, session_factory
 from parcours.worker import DEFAULT_CACHE
@@ -28,12 +29,12 @@ async def timed(fn: Callable[[], Awaitable[object]], n: int) -> list[float]:
 
 async def measure_queries(run: Run, samples: int) -> dict[str, list[float]]:
     client = run.stack.client
-    query = stuck_query(min_level=1)
+    query = stuck_query(StuckFilter(min_level=1))
     baseline_query = "WorkflowType = 'BaselinePathway' AND ExecutionStatus = 'Running'"
 
     async def stuck_cli_path() -> None:
         await find_stuck(
-            client, query, DEFAULT_LIMIT, read_model_ranking(sessions, {"min_level": 1})
+            client, query, DEFAULT_LIMIT, read_model_ranking(sessions, StuckFilter(min_level=1))
         )
 
     async def count_and_page(q: str) -> None:
@@ -113,7 +114,7 @@ async def run_scale(run: Run) -> None:
             "WorkflowType = 'NewcomerPathway' AND ExecutionStatus = 'Running'"
         )
     ).count
-    stuck_count = (await st.client.count_workflows(stuck_query(min_level=1))).count
+    stuck_count = (await st.client.count_workflows(stuck_query(StuckFilter(min_level=1)))).count
     run.say(f"scale: {now_open} open cases; measuring queries")
     times = await measure_queries(run, run.sizes.query_samples)
     _, _, _, stuck_cli_s = await st.cli("stuck", "--json")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +16,9 @@ from parcours import search
 from parcours.cli import validate
 from parcours.cli.common import Context, add_json_flag
 from parcours.cli.output import dump_json, table
-from parcours.domain import STAGES, CaseStatus, dossier_of
+from parcours.domain import DOSSIER_RE, STAGES, CaseStatus, dossier_of
 from parcours.errors import ParcoursError
+from parcours.search import StuckFilter
 from parcours.store.caseload import caseload as read_caseload
 from parcours.store.caseload import most_urgent
 from parcours.temporal import WORKFLOW_TYPE
@@ -87,28 +87,21 @@ class StuckCase:
         }
 
 
-def stuck_query(
-    *,
-    min_level: int = 1,
-    stage: str | None = None,
-    region: str | None = None,
-    officer: str | None = None,
-    overdue_only: bool = False,
-) -> str:
+def stuck_query(f: StuckFilter) -> str:
     """The visibility list filter of `parcours stuck`. Every value was validated against a
     closed vocabulary or an id pattern, so quoting cannot be broken out of."""
     clauses = [
         f"WorkflowType = '{WORKFLOW_TYPE}'",
         f"{search.STATUS.name} = '{CaseStatus.ACTIVE.value}'",
-        f"({search.ESCALATION_LEVEL.name} >= {min_level} OR {search.OVERDUE.name} = true)",
+        f"({search.ESCALATION_LEVEL.name} >= {f.min_level} OR {search.OVERDUE.name} = true)",
     ]
-    if stage:
-        clauses.append(f"{search.STAGE.name} = '{stage}'")
-    if region:
-        clauses.append(f"{search.REGION.name} = '{region}'")
-    if officer:
-        clauses.append(f"{search.OFFICER.name} = '{officer}'")
-    if overdue_only:
+    if f.stage:
+        clauses.append(f"{search.STAGE.name} = '{f.stage}'")
+    if f.region:
+        clauses.append(f"{search.REGION.name} = '{f.region}'")
+    if f.officer:
+        clauses.append(f"{search.OFFICER.name} = '{f.officer}'")
+    if f.overdue_only:
         clauses.append(f"{search.OVERDUE.name} = true")
     return " AND ".join(clauses)
 
@@ -138,7 +131,6 @@ def _stuck_case(wf: WorkflowExecution) -> StuckCase:
 Ranking = Callable[[int], Awaitable[list[str]]]
 # Candidates asked beyond the page, for rows of the read model that lag behind the workflow.
 RANK_MARGIN = 20
-_WORKFLOW_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 
 
 async def find_stuck(
@@ -159,7 +151,8 @@ async def find_stuck(
     try:
         total = (await client.count_workflows(query)).count
         if limit is not None and total > limit and ranked is not None:
-            ids = [i for i in await ranked(limit + RANK_MARGIN) if _WORKFLOW_ID_RE.match(i)]
+            # Quoted into the query below: only ids of a valid dossier go in.
+            ids = [i for i in await ranked(limit + RANK_MARGIN) if DOSSIER_RE.match(dossier_of(i))]
             if ids:
                 listed = ", ".join(f"'{i}'" for i in ids)
                 found = [
@@ -190,14 +183,12 @@ async def find_stuck(
     return StuckPage(total=total, cases=found if limit is None else found[:limit])
 
 
-def read_model_ranking(
-    sessions: async_sessionmaker[AsyncSession], filters: Mapping[str, object]
-) -> Ranking:
-    """`find_stuck`'s candidates from the read model, for the filters of `stuck_query`."""
+def read_model_ranking(sessions: async_sessionmaker[AsyncSession], f: StuckFilter) -> Ranking:
+    """`find_stuck`'s candidates from the read model, for the same filter."""
 
     async def ranked(n: int) -> list[str]:
         async with sessions() as session:
-            return await most_urgent(session, n, **filters)  # type: ignore[arg-type]
+            return await most_urgent(session, n, f)
 
     return ranked
 
@@ -213,10 +204,9 @@ async def stuck(args: argparse.Namespace, ctx: Context) -> int:
     level = validate.min_level(args.min_level)
     if args.limit < 1:
         raise validate.InvalidInput(f"invalid --limit {args.limit}: expected 1 or more")
-    filters = {"min_level": level, "stage": stage, "region": region, "officer": officer}
-    query = stuck_query(**filters)  # type: ignore[arg-type]
+    f = StuckFilter(min_level=level, stage=stage, region=region, officer=officer)
     page = await find_stuck(
-        await ctx.client(), query, args.limit, read_model_ranking(await ctx.sessions(), filters)
+        await ctx.client(), stuck_query(f), args.limit, read_model_ranking(await ctx.sessions(), f)
     )
     cases = page.cases
     if page.total > len(cases):

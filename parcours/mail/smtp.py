@@ -115,12 +115,6 @@ class Mailer:
         """One SMTP connection for a burst of messages (`async with mailer.channel() as ch`)."""
         return MailChannel(self)
 
-    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> Delivery:
-        """Hand `message` to the SMTP server for `recipients` on a connection of its own;
-        raises MailTransientError or MailRejectedError."""
-        async with self.channel() as channel:
-            return await channel.send(message, recipients)
-
 
 class MailChannel:
     """An SMTP connection opened at the first message and reused by the next ones.

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.domain import OPEN_STATUSES, STAGES, Role
+from parcours.domain import OPEN_STATUSES, STAGES, CaseStatus, Role
+from parcours.search import UNASSIGNED, StuckFilter
 from parcours.store.models import Case, Officer
 
 LEVELS = (0, 1, 2, 3)
@@ -89,31 +90,22 @@ async def caseload(session: AsyncSession, region: str | None = None) -> list[Cas
     return [*ordered, unassigned]
 
 
-async def most_urgent(
-    session: AsyncSession,
-    limit: int,
-    *,
-    min_level: int = 1,
-    stage: str | None = None,
-    region: str | None = None,
-    officer: str | None = None,
-    overdue_only: bool = False,
-) -> list[str]:
+async def most_urgent(session: AsyncSession, limit: int, f: StuckFilter) -> list[str]:
     """Workflow ids of the `limit` most urgent stuck cases by the read model's projection, in
-    the order of `parcours stuck`: highest level, overdue, longest silence. The filters are
-    those of `stuck_query`."""
+    the order of `parcours stuck`: highest level, overdue, longest silence."""
     q = select(Case.workflow_id).where(
-        Case.status == "active", or_(Case.escalation_level >= min_level, Case.overdue.is_(True))
+        Case.status == CaseStatus.ACTIVE.value,
+        or_(Case.escalation_level >= f.min_level, Case.overdue.is_(True)),
     )
-    if stage:
-        q = q.where(Case.stage == stage)
-    if region:
-        q = q.where(Case.region == region)
-    if officer:
-        q = q.where(
-            Case.officer_id.is_(None) if officer == "unassigned" else Case.officer_id == officer
-        )
-    if overdue_only:
+    if f.stage:
+        q = q.where(Case.stage == f.stage)
+    if f.region:
+        q = q.where(Case.region == f.region)
+    if f.officer == UNASSIGNED:
+        q = q.where(Case.officer_id.is_(None))
+    elif f.officer:
+        q = q.where(Case.officer_id == f.officer)
+    if f.overdue_only:
         q = q.where(Case.overdue.is_(True))
     q = q.order_by(
         Case.escalation_level.desc(), Case.overdue.desc(), Case.stalled_since.asc().nulls_last()

@@ -12,6 +12,7 @@ from parcours.cli import validate
 from parcours.cli.supervision import find_stuck, read_model_ranking, stuck_query
 from parcours.domain import REGIONS, STAGES, Role
 from parcours.errors import ParcoursError, TemporalUnavailable
+from parcours.search import StuckFilter
 from parcours.store.accounts import Account
 from parcours.store.caseload import caseload
 from parcours.web.auth import supervisor_account
@@ -59,17 +60,12 @@ async def stuck_page(
     except ParcoursError:
         level = 1
     overdue_only = q.get("overdue") == "1"
-    filters = {
-        "min_level": level,
-        "stage": stage,
-        "region": region,
-        "officer": officer,
-        "overdue_only": overdue_only,
-    }
-    query = stuck_query(**filters)  # type: ignore[arg-type]
+    f = StuckFilter(
+        min_level=level, stage=stage, region=region, officer=officer, overdue_only=overdue_only
+    )
     try:
         page = await find_stuck(
-            await state.client(), query, MAX_STUCK, read_model_ranking(state.sessions, filters)
+            await state.client(), stuck_query(f), MAX_STUCK, read_model_ranking(state.sessions, f)
         )
     except TemporalUnavailable as err:
         raise HTTPException(status_code=503, detail=str(err)) from None

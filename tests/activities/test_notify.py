@@ -372,12 +372,15 @@ async def test_newcomer_address_falls_back_to_the_read_model(
 
 
 class CountingMailer(Mailer):
-    channels: list[MailChannel]
+    """Keeps the channels it opened, to count their connections."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.channels: list[MailChannel] = []
 
     def channel(self) -> MailChannel:
-        ch = super().channel()
-        self.channels = [*getattr(self, "channels", []), ch]
-        return ch
+        self.channels.append(super().channel())
+        return self.channels[-1]
 
 
 async def test_a_batch_goes_over_one_connection_and_a_refusal_stops_only_its_email(

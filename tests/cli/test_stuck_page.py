@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from parcours.cli.supervision import find_stuck, read_model_ranking, stuck_query
 from parcours.domain import NewcomerApproval, PolicySnapshot, StagePolicy
 from parcours.policy import load_policy
+from parcours.search import StuckFilter
 from parcours.temporal import start_case
 from tests.cli.test_end_to_end import Cli, eventually
 from tests.conftest import Stack, real_stack
@@ -44,7 +45,7 @@ async def test_stuck_page_is_the_most_urgent_with_the_total(stack: Stack) -> Non
         approval = NewcomerApproval(dossier=dossier, full_name="A B", email="a@example.org",
                                     arrival_date=yesterday, region=REGION)  # fmt: skip
         await start_case(stack.client, stack.settings, approval, reaching(level))
-    query = stuck_query(min_level=1, region=REGION)
+    query = stuck_query(StuckFilter(min_level=1, region=REGION))
 
     async def escalated() -> bool:
         page = await find_stuck(stack.client, query)
@@ -64,7 +65,7 @@ async def test_stuck_page_is_the_most_urgent_with_the_total(stack: Stack) -> Non
     )
 
     # The read model's ranking gives the same page, through one confirming visibility query.
-    ranking = read_model_ranking(stack.sessions, {"min_level": 1, "region": REGION})
+    ranking = read_model_ranking(stack.sessions, StuckFilter(min_level=1, region=REGION))
     assert (await ranking(3))[:2] == [f"newcomer-SP-3-{i}-{id(stack) % 10000}" for i in (0, 1)]
     ranked = await find_stuck(stack.client, query, limit=3, ranked=ranking)
     assert [c.dossier for c in ranked.cases] == [c.dossier for c in page.cases]

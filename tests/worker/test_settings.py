@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.pool import QueuePool
 
 from parcours.errors import ParcoursError
+from parcours.store.db import create_engine
 from parcours.worker import CACHE_ENV, DEFAULT_CACHE, cache_size, ensure_workflow_bytecode
 
 
@@ -53,3 +55,13 @@ def test_unwritable_bytecode_is_a_warning_not_a_failure(
     with caplog.at_level(logging.WARNING, logger="parcours.worker"):
         assert not ensure_workflow_bytecode(("parcours_flows_ro",))
     assert "compileall" in caplog.text and str(pkg) in caplog.text
+
+
+def test_the_worker_s_sqlite_engine_has_one_connection(tmp_path: Path) -> None:
+    # Transactions queue for the pool in asyncio instead of in SQLite's busy handler.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'rm.db'}"
+    worker_pool = create_engine(url, one_sqlite_writer=True).sync_engine.pool
+    default_pool = create_engine(url).sync_engine.pool
+    assert isinstance(worker_pool, QueuePool) and isinstance(default_pool, QueuePool)
+    assert (worker_pool.size(), worker_pool._max_overflow) == (1, 0)
+    assert default_pool.size() > 1

@@ -17,7 +17,7 @@ from temporalio.workflow import NondeterminismError
 
 from tests.workflows.conftest import HISTORIES
 from tests.workflows.unguarded_change import PathwayWithAnUnguardedChange
-from workflows.pathway import CARRY_QUEUED_EFFECTS, NewcomerPathway
+from workflows.pathway import CARRY_QUEUED_EFFECTS, PATCHES, NewcomerPathway
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
 
@@ -41,7 +41,9 @@ def test_every_patch_has_a_committed_history() -> None:
             if event.HasField("marker_recorded_event_attributes"):
                 for payloads in event.marker_recorded_event_attributes.details.values():
                     patches.update(p.data.decode() for p in payloads.payloads)
-    assert any(CARRY_QUEUED_EFFECTS in p for p in patches), patches
+    for patch in PATCHES:
+        assert any(patch in p for p in patches), (patch, patches)
+    assert CARRY_QUEUED_EFFECTS in PATCHES
 
 
 @pytest.mark.parametrize("path", HISTORY_FILES, ids=lambda p: p.stem)
