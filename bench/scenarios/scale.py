@@ -32,10 +32,15 @@ async def measure_queries(run: Run, samples: int) -> dict[str, list[float]]:
     query = stuck_query(StuckFilter(min_level=1))
     baseline_query = "WorkflowType = 'BaselinePathway' AND ExecutionStatus = 'Running'"
 
+    engine = create_engine(run.stack.settings.database_url)
+    sessions = session_factory(engine)
+    ranking = read_model_ranking(sessions, StuckFilter(min_level=1))
+
     async def stuck_cli_path() -> None:
-        await find_stuck(
-            client, query, DEFAULT_LIMIT, read_model_ranking(sessions, StuckFilter(min_level=1))
-        )
+        await find_stuck(client, query, DEFAULT_LIMIT, ranking)
+
+    async def rank_only() -> None:
+        await ranking(DEFAULT_LIMIT)
 
     async def count_and_page(q: str) -> None:
         await client.count_workflows(q)
@@ -48,9 +53,6 @@ async def measure_queries(run: Run, samples: int) -> dict[str, list[float]]:
     async def baseline_page() -> None:
         await count_and_page(baseline_query)
 
-    engine = create_engine(run.stack.settings.database_url)
-    sessions = session_factory(engine)
-
     async def read_caseload() -> None:
         async with sessions() as session:
             await caseload(session)
@@ -58,6 +60,7 @@ async def measure_queries(run: Run, samples: int) -> dict[str, list[float]]:
     try:
         return {
             "stuck": await timed(stuck_cli_path, samples),
+            "stuck_rank": await timed(rank_only, samples),
             "stuck_page": await timed(stuck_page, samples),
             "baseline_page": await timed(baseline_page, samples),
             "caseload": await timed(read_caseload, samples),
@@ -160,7 +163,12 @@ async def run_scale(run: Run) -> None:
         baseline=_ms(percentile(times["baseline_page"], 95)),
         target="< 250 ms",
         met=(p95 is not None and p95 < 0.25) if judge else None,
-        note=f"lists all {stuck_count} matches, sorts, shows {DEFAULT_LIMIT}",
+        note=(
+            f"{stuck_count} stuck: a page of {DEFAULT_LIMIT} ranked by the read model "
+            f"(p95 {_ms(percentile(times['stuck_rank'], 95)) or 0:.0f} ms), confirmed in visibility"
+            if stuck_count > DEFAULT_LIMIT
+            else f"{stuck_count} stuck: one page, all listed from visibility"
+        ),
     )
     p95 = percentile(times["stuck_page"], 95)
     run.metric(
