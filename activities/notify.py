@@ -9,16 +9,24 @@ We choose NOT to send again (the product promises never the same email twice): t
 becomes "unconfirmed", the audit trail says so, and an operator can check the mail logs for
 its stable Message-ID. Failures that prove the server did not take the message (refused
 connection, 4xx) put the row back to "pending" first, so those retries do send.
+
+Once the server has accepted, our record of it is all that is missing, so a database error
+there is retried in place for a while (`record_patience_s`) instead of failing the attempt:
+a short database outage then leaves the email "sent", not "unconfirmed" for an operator to
+check by hand.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -33,7 +41,13 @@ from parcours.domain import (
     dossier_of,
 )
 from parcours.mail.render import RenderedMessage, Renderer, TemplateMissing
-from parcours.mail.smtp import MailChannel, Mailer, MailRejectedError, MailTransientError
+from parcours.mail.smtp import (
+    Delivery,
+    MailChannel,
+    Mailer,
+    MailRejectedError,
+    MailTransientError,
+)
 from parcours.store.cases import append_audit
 from parcours.store.models import Case, Officer, OutboxMessage, OutboxStatus
 from parcours.store.officers import list_officers
@@ -45,6 +59,12 @@ SENT = "sent"
 ALREADY_SENT = "already_sent"
 NO_RECIPIENT = "no_recipient"
 REJECTED = "rejected"
+
+# How long to keep retrying the "sent" record after the server accepted. Well inside the
+# activity's 60 s per email, so the attempt still ends on its own terms.
+RECORD_PATIENCE_S = 30.0
+RECORD_RETRY_FIRST_S = 0.25
+RECORD_RETRY_MAX_S = 4.0
 
 
 @dataclass
@@ -66,11 +86,16 @@ class Notifier:
     """Sends notifications; the worker builds one with its sessions, mailer and renderer."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], mailer: Mailer, renderer: Renderer
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        mailer: Mailer,
+        renderer: Renderer,
+        record_patience_s: float = RECORD_PATIENCE_S,
     ) -> None:
         self.sessions = sessions
         self.mailer = mailer
         self.renderer = renderer
+        self.record_patience_s = record_patience_s
 
     @activity.defn
     async def send_notification(self, n: Notification) -> NotificationOutcome:
@@ -156,22 +181,55 @@ class Notifier:
             logger.warning("notification %s rejected by the SMTP server (%s)", n.key, err.code)
             raise _rejected(n, err.code) from None
 
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.key == n.key)
-                .values(
-                    status=OutboxStatus.SENT,
-                    sent_at=datetime.now(UTC),
-                    last_error="; ".join(f"{a}: {r}" for a, r in delivery.refused.items()) or None,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            await self._audit(session, n, "email_sent", rendered, delivery.accepted)
+        await self._record_sent(n, rendered, delivery)
         logger.info(
             "notification %s (%s) sent to %d recipient(s)", n.key, n.template, delivery.accepted
         )
         return NotificationOutcome(key=n.key, status=SENT, recipients=delivery.accepted)
+
+    async def _record_sent(
+        self, n: Notification, rendered: RenderedMessage, delivery: Delivery
+    ) -> None:
+        """Mark the row sent and audit it, retrying a database error in place. Both writes
+        are idempotent (a status set, an audit row by key), so a commit whose answer was
+        lost is safe to repeat."""
+        deadline = time.monotonic() + self.record_patience_s
+        delay = RECORD_RETRY_FIRST_S
+        while True:
+            try:
+                async with self.sessions() as session, session.begin():
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.key == n.key)
+                        .values(
+                            status=OutboxStatus.SENT,
+                            sent_at=datetime.now(UTC),
+                            last_error="; ".join(f"{a}: {r}" for a, r in delivery.refused.items())
+                            or None,
+                        )
+                        .execution_options(synchronize_session=False)
+                    )
+                    await self._audit(session, n, "email_sent", rendered, delivery.accepted)
+                return
+            except (DBAPIError, OSError) as err:
+                if time.monotonic() + delay > deadline:
+                    logger.error(
+                        "notification %s was accepted by the SMTP server but could not be "
+                        "recorded (%s); the retry will mark it unconfirmed",
+                        n.key,
+                        type(err).__name__,
+                    )
+                    raise
+                # The exception's text is left out: a driver's message can quote a row.
+                logger.warning(
+                    "notification %s accepted by the SMTP server; recording it failed (%s), "
+                    "retrying in %.2f s",
+                    n.key,
+                    type(err).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_S)
 
     # ------------------------------------------------------------------------------------
     # Outbox states

@@ -3,7 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import Notifier
@@ -276,6 +277,69 @@ async def test_a_crash_after_the_smtp_send_never_sends_twice(
     row = await outbox(sessions)
     assert row.status == "unconfirmed" and row.attempts == 1
     assert [e.kind for e in await audit(sessions)] == ["email_unconfirmed"]
+
+
+class DatabaseCut:
+    """Fails the engine's next `remaining` statements as a dropped connection would."""
+
+    def __init__(self, engine) -> None:
+        self.remaining = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._check)
+
+    def _check(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if self.remaining > 0:
+            self.remaining -= 1
+            raise OperationalError(statement, None, ConnectionResetError("connection lost"))
+
+
+class CutAfterSend(Mailer):
+    """The database goes away right after the SMTP server accepted the message."""
+
+    def __init__(self, host: str, port: int, cut: DatabaseCut, statements: int) -> None:
+        super().__init__(host, port)
+        self.cut, self.statements = cut, statements
+
+    def channel(self) -> MailChannel:
+        mailer = self
+
+        class Cutting(MailChannel):
+            async def send(self, message, recipients):
+                delivery = await super().send(message, recipients)
+                mailer.cut.remaining, mailer.statements = mailer.statements, 0
+                return delivery
+
+        return Cutting(self)
+
+
+async def test_a_short_database_outage_after_the_smtp_send_still_records_it_sent(
+    engine, sessions, renderer, activity_env, smtp_server
+):
+    cut = DatabaseCut(engine)
+    mailer = CutAfterSend("127.0.0.1", smtp_server.port, cut, statements=2)
+    notifier = Notifier(sessions, mailer, renderer, record_patience_s=10)
+    outcome = await activity_env.run(notifier.send_notification, notice())
+    assert cut.remaining == 0  # both failures were met, and retried past
+    assert outcome.status == "sent"
+    row = await outbox(sessions)
+    assert row.status == "sent" and row.attempts == 1 and row.sent_at is not None
+    assert [e.kind for e in await audit(sessions)] == ["email_sent"]
+    assert len(smtp_server.messages()) == 1
+
+
+async def test_a_longer_outage_after_the_smtp_send_leaves_it_unconfirmed_never_resent(
+    engine, sessions, renderer, activity_env, smtp_server
+):
+    cut = DatabaseCut(engine)
+    mailer = CutAfterSend("127.0.0.1", smtp_server.port, cut, statements=1_000)
+    notifier = Notifier(sessions, mailer, renderer, record_patience_s=0.6)
+    with pytest.raises(DBAPIError):
+        await activity_env.run(notifier.send_notification, notice())
+    cut.remaining = 0  # the database is back for the retry
+    outcome = await activity_env.run(notifier.send_notification, notice())
+    assert outcome.status == "already_sent"
+    assert (await outbox(sessions)).status == "unconfirmed"
+    assert [e.kind for e in await audit(sessions)] == ["email_unconfirmed"]
+    assert len(smtp_server.messages()) == 1
 
 
 async def test_smtp_down_is_transient_and_the_retry_sends(
