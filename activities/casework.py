@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -27,6 +27,7 @@ from parcours.domain import (
     RegisterCase,
 )
 from parcours.store import cases
+from parcours.store.db import refuses_value
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,9 @@ class Casework:
                 reg = await cases.register_case(
                     session, req.workflow_id, req.approval, req.snapshot
                 )
-        except DataError:
+        except DBAPIError as err:
+            if not refuses_value(err):
+                raise
             # A value the column refuses (too long, out of range) fails the same way forever.
             raise _invalid("the read model refused a value of this case") from None
         if reg.officer_id is None:
@@ -90,23 +93,72 @@ class Casework:
     @activity.defn
     async def record_events(self, batch: EventBatch) -> EventBatchRecorded:
         """Append the audit rows of one workflow task and apply their projections, in order,
-        in one transaction: all or none. Keys seen before change nothing."""
+        in one transaction. Keys seen before change nothing.
+
+        An event that can never be recorded (invalid, or a value the read model refuses) is
+        named in `refused` and the others are still recorded: one buggy event must not cost
+        the audit rows of its whole workflow task. When a column refuses a value, the batch
+        is replayed one event per transaction to find which. If no event can be recorded,
+        the activity fails for good, as it does for a single event.
+        """
+        valid: list[CaseEvent] = []
+        refused: list[str] = []
+        first_error: ApplicationError | None = None
         for event in batch.events:
-            _check_event(event)
+            try:
+                _check_event(event)
+            except ApplicationError as err:
+                first_error = first_error or err
+                refused.append(event.key)
+                logger.warning("event %s refused: %s", event.key, err.message)
+            else:
+                valid.append(event)
         duplicates: list[str] = []
         try:
-            async with self.sessions() as session, session.begin():
-                for event in batch.events:
-                    if not await cases.record_event(session, event):
-                        duplicates.append(event.key)
-        except DataError:
-            keys = ", ".join(e.key for e in batch.events)
-            raise _invalid(f"the read model refused a value of event(s) {keys}") from None
+            duplicates = await self._record(valid)
+        except _ValueRefused:
+            for event in valid:
+                try:
+                    duplicates += await self._record([event])
+                except _ValueRefused:
+                    # The driver's message is left out: it can quote the refused value.
+                    first_error = first_error or _invalid(
+                        f"the read model refused a value of event {event.key}"
+                    )
+                    refused.append(event.key)
+                    logger.warning(
+                        "event %s refused: a value does not fit the read model", event.key
+                    )
+        if refused and len(refused) == len(batch.events):
+            assert first_error is not None
+            raise first_error
         for key in duplicates:
             logger.info("event %s already recorded", key)
         return EventBatchRecorded(
-            recorded=len(batch.events) - len(duplicates), duplicates=duplicates
+            recorded=len(batch.events) - len(duplicates) - len(refused),
+            duplicates=duplicates,
+            refused=refused,
         )
+
+    async def _record(self, events: list[CaseEvent]) -> list[str]:
+        """Record `events` in one transaction; the keys that were already there."""
+        duplicates: list[str] = []
+        if not events:
+            return duplicates
+        try:
+            async with self.sessions() as session, session.begin():
+                for event in events:
+                    if not await cases.record_event(session, event):
+                        duplicates.append(event.key)
+        except DBAPIError as err:
+            if refuses_value(err):
+                raise _ValueRefused from None
+            raise
+        return duplicates
+
+
+class _ValueRefused(Exception):
+    """The read model refused a value of the events (a bug, not an outage)."""
 
 
 def _check_event(event: CaseEvent) -> None:

@@ -548,6 +548,8 @@ class EventBatchRecorded:
     recorded: int = 0
     # Keys an earlier attempt had already recorded.
     duplicates: list[str] = field(default_factory=list)
+    # Keys that can never be recorded (invalid, or refused by the read model); the others were.
+    refused: list[str] = field(default_factory=list)
 
 
 class Audience(StrEnum):

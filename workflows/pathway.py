@@ -857,7 +857,7 @@ class NewcomerPathway:
             s.pending.remove(effect)
             err = handle.exception()
             if err is None:
-                self._settle_batched_email(effect, handle.result())
+                self._settle_batched(effect, handle.result())
                 continue
             if not isinstance(err, ActivityError):
                 raise err
@@ -872,8 +872,12 @@ class NewcomerPathway:
                     detail=f"{effect.notification.template}: {type(err.cause).__name__}",
                 )
 
-    def _settle_batched_email(self, effect: Effect, result: object) -> None:
-        """In a batch, an email that failed for good is answered in its outcome."""
+    def _settle_batched(self, effect: Effect, result: object) -> None:
+        """In a batch, an effect that failed for good is answered in the batch's result."""
+        if isinstance(result, EventBatchRecorded) and effect.key in result.refused:
+            # Logged only, as a failed record_event is: no command, so replay is unchanged.
+            workflow.logger.warning("side effect %s failed for good: refused", effect.key)
+            return
         if effect.notification is None or not isinstance(result, NotificationBatchOutcome):
             return
         outcome = next((o for o in result.outcomes if o.key == effect.key), None)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +21,16 @@ from sqlalchemy.ext.asyncio import (
 from parcours.store.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def refuses_value(err: DBAPIError) -> bool:
+    """True when the database refused a value for good (SQLSTATE class 22: too long, out of
+    range, bad format), as opposed to an outage worth retrying. asyncpg's data errors reach
+    SQLAlchemy as a plain DBAPIError, not a DataError, so the SQLSTATE is read as well."""
+    if isinstance(err, DataError):
+        return True
+    state = getattr(err.orig, "sqlstate", None)
+    return isinstance(state, str) and state.startswith("22")
 
 
 def create_engine(url: str, *, one_sqlite_writer: bool = False, **kwargs: Any) -> AsyncEngine:

@@ -158,11 +158,61 @@ async def test_a_batch_is_recorded_in_order_and_a_retry_changes_nothing(
     assert (await case_row(sessions)).escalation_level == 1  # the last one's projection
 
 
-async def test_a_batch_with_a_broken_event_writes_nothing(sessions, casework, activity_env):
+async def test_a_broken_event_in_a_batch_is_refused_and_the_others_recorded(
+    sessions, casework, activity_env
+):
     await activity_env.run(casework.register_case, register())
     good = event(1, snapshot(), kind="case_opened")
     broken = replace(event(2, snapshot()), key="")
+    later = event(3, snapshot(escalation_level=1), kind="escalated")
+    result = await activity_env.run(
+        casework.record_events, EventBatch(events=[good, broken, later])
+    )
+    assert (result.recorded, result.refused, result.duplicates) == (2, [""], [])
+    assert await audit_count(sessions) == 2
+    assert (await case_row(sessions)).escalation_level == 1
+
+
+async def test_a_batch_of_only_broken_events_fails_for_good(sessions, casework, activity_env):
+    await activity_env.run(casework.register_case, register())
+    broken = [replace(event(i, snapshot()), at=T0.replace(tzinfo=None)) for i in (1, 2)]
     with pytest.raises(ApplicationError) as err:
-        await activity_env.run(casework.record_events, EventBatch(events=[good, broken]))
-    assert err.value.non_retryable
+        await activity_env.run(casework.record_events, EventBatch(events=broken))
+    assert err.value.non_retryable and "timezone-aware" in str(err.value)
     assert await audit_count(sessions) == 0
+
+
+async def test_a_value_the_read_model_refuses_costs_only_its_own_event(
+    engine, sessions, casework, activity_env
+):
+    await activity_env.run(casework.register_case, register())
+    good = event(1, snapshot(), kind="case_opened")
+    # AuditEvent.kind is String(64): PostgreSQL refuses a longer one (DataError) where
+    # SQLite, which does not enforce lengths, takes it.
+    long = event(2, snapshot(), kind="k" * 65)
+    later = event(3, snapshot(escalation_level=2), kind="escalated")
+    result = await activity_env.run(casework.record_events, EventBatch(events=[good, long, later]))
+    if engine.dialect.name == "postgresql":
+        assert (result.recorded, result.refused) == (2, [long.key])
+        assert await audit_count(sessions) == 2
+    else:
+        assert (result.recorded, result.refused) == (3, [])
+        assert await audit_count(sessions) == 3
+    assert (await case_row(sessions)).escalation_level == 2
+
+
+async def test_a_case_value_the_read_model_refuses_fails_for_good(
+    engine, sessions, casework, activity_env
+):
+    req = register()
+    long_name = replace(req, approval=replace(req.approval, full_name="A" * 201))  # String(200)
+    if engine.dialect.name == "postgresql":
+        # asyncpg's "value too long" reaches SQLAlchemy as a plain DBAPIError, not a DataError:
+        # it must still be recognised as permanent, not retried for days.
+        with pytest.raises(ApplicationError) as err:
+            await activity_env.run(casework.register_case, long_name)
+        assert err.value.non_retryable and "refused a value" in str(err.value)
+        assert "AAAA" not in str(err.value)
+    else:
+        await activity_env.run(casework.register_case, long_name)
+        assert (await case_row(sessions)).full_name == "A" * 201
