@@ -14,6 +14,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from parcours.mail.catcher import free_port
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.store.officers import NewOfficer, add_officer
+from parcours.worker import METRICS_ENV
 
 HOST = "127.0.0.1"
 TASK_QUEUE = "bench-parcours"
@@ -117,6 +119,14 @@ class Stack:
     baseline_counts_file: Path
     pragmas: tuple[str, ...]
     worker_env: dict[str, str]
+    # The SDK's Prometheus endpoints of the two workers (PARCOURS_WORKER_METRICS).
+    worker_metrics: str = ""
+    baseline_metrics: str = ""
+
+    def metrics(self, which: str = "worker") -> dict[str, float]:
+        """The worker's (or the baseline's) SDK metrics, summed over their labels."""
+        url = self.worker_metrics if which == "worker" else self.baseline_metrics
+        return scrape(url) if url else {}
 
     @property
     def read_model(self) -> Path:
@@ -160,6 +170,24 @@ class Stack:
             err.decode(errors="replace"),
             time.perf_counter() - started,
         )
+
+
+def scrape(url: str) -> dict[str, float]:
+    """Prometheus text format, each metric summed over its label sets ({} when unreachable)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        name = name_labels.split("{", 1)[0]
+        with contextlib.suppress(ValueError):
+            out[name] = out.get(name, 0.0) + float(value)
+    return out
 
 
 def _env(base: dict[str, str], settings: Settings, smtp_port: int) -> dict[str, str]:
@@ -301,8 +329,12 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         log = (root / "worker.log").open("ab")
         logs.append(log)
         worker_env = env | opts.worker_env
+        metrics_at = f"{HOST}:{free_port(HOST)}"
+        baseline_metrics_at = f"{HOST}:{free_port(HOST)}"
         worker = await _spawn(
-            [sys.executable, "-c", "from parcours.worker import main; main()"], worker_env, log
+            [sys.executable, "-c", "from parcours.worker import main; main()"],
+            worker_env | {METRICS_ENV: metrics_at},
+            log,
         )
         procs.append(worker)
         counts_file = root / "baseline-counts.json"
@@ -317,7 +349,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
                 BASELINE_QUEUE,
                 str(counts_file),
             ],
-            worker_env,
+            worker_env | {METRICS_ENV: baseline_metrics_at},
             log,
         )
         procs.append(baseline)
@@ -338,6 +370,8 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
             baseline_counts_file=counts_file,
             pragmas=opts.pragmas,
             worker_env=opts.worker_env,
+            worker_metrics=f"http://{metrics_at}/metrics",
+            baseline_metrics=f"http://{baseline_metrics_at}/metrics",
         )
     finally:
         for s in samplers:

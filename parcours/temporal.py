@@ -38,6 +38,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from parcours import search
@@ -83,8 +84,11 @@ ANSWER_TIMEOUT = timedelta(seconds=30)
 OPENING_GRACE = timedelta(seconds=10)
 
 
-async def connect(settings: Settings, *, within: timedelta = CONNECT_TIMEOUT) -> Client:
-    """Connect to Temporal, or fail with one line naming the address."""
+async def connect(
+    settings: Settings, *, within: timedelta = CONNECT_TIMEOUT, runtime: Runtime | None = None
+) -> Client:
+    """Connect to Temporal, or fail with one line naming the address. A worker passes its own
+    `runtime` (the one that exports its metrics)."""
     address = settings.temporal_address
     try:
         converter = data_converter(keyring(settings))
@@ -98,6 +102,7 @@ async def connect(settings: Settings, *, within: timedelta = CONNECT_TIMEOUT) ->
                 namespace=settings.temporal_namespace,
                 data_converter=converter,
                 tls=tls,
+                runtime=runtime,
             ),
             within.total_seconds(),
         )

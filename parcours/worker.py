@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -42,26 +43,61 @@ from workflows.retention import RetentionSweep
 logger = logging.getLogger("parcours.worker")
 
 CACHE_ENV = "PARCOURS_WORKER_CACHE"
-DEFAULT_CACHE = 1000
+# host:port where the worker serves the SDK's Prometheus metrics (task slots, schedule-to-start
+# latencies, sticky cache hits, misses and forced evictions); unset: none.
+METRICS_ENV = "PARCOURS_WORKER_METRICS"
+# Cases kept in memory between their tasks. A case pushed out while it is still busy (an
+# opening, an escalation) is replayed from its history on its next task, which costs about as
+# much again as the task itself; idle cases (waiting days for a timer) cost little to push out.
+# 4000 covers a few thousand cases in flight at once; measured with the shared sandbox at about
+# 0.1 MB each (bench: 308 MiB resident at 1000, 1.3 GB at 10,000), so well under 1 GB.
+DEFAULT_CACHE = 4000
 # Activities in flight get this long to finish on shutdown before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
-# The domain vocabulary is deterministic and pure: passing it through the sandbox keeps one
-# copy of its classes (isinstance checks hold) and saves re-importing it for every workflow.
-PASSTHROUGH_MODULES = ("parcours",)
+# How each workflow's sandbox gets our modules. The SDK's sandbox imports every module that
+# is not passed through afresh for each workflow instance it creates: for `workflows/` that is
+# the module code of pathway.py and its class, built again for every case the worker opens or
+# takes back after the cache evicted it. Measured on the intake benchmark: about 130 KB of
+# resident memory per cached case and a tenth of the worker's CPU.
+#
+# "shared" (the default) passes the domain (`parcours`) and the workflow modules through: they
+# are imported once and every instance uses the same module objects. What that gives up is
+# the sandbox's per-instance isolation of those modules, so they must hold no mutable
+# module-level state (tests/workflows/test_module_state.py checks it), and the sandbox's
+# restriction checks on calls made from them (the clock, randomness, I/O): the test suite's
+# workers run the SDK's default sandbox, which imports and restricts both packages for every
+# workflow (tests/workflows/conftest.py), and so do the replay tests. "isolated" is the SDK's
+# default behaviour for our workflow modules, at the cost above.
+SANDBOX_ENV = "PARCOURS_WORKFLOW_SANDBOX"
+SANDBOX_MODES = ("shared", "isolated")
+DOMAIN_MODULES = ("parcours",)
+WORKFLOW_PACKAGES = ("workflows",)
 
 
-# Packages the sandbox imports afresh for every workflow instance it creates.
-SANDBOXED_PACKAGES = ("workflows",)
+def sandbox_mode(env: dict[str, str] | os._Environ[str] | None = None) -> str:
+    raw = (os.environ if env is None else env).get(SANDBOX_ENV, SANDBOX_MODES[0])
+    mode = raw.strip().lower()
+    if mode not in SANDBOX_MODES:
+        raise ParcoursError(f"{SANDBOX_ENV}={raw!r}: expected one of {', '.join(SANDBOX_MODES)}")
+    return mode
 
 
-def ensure_workflow_bytecode(packages: Sequence[str] = SANDBOXED_PACKAGES) -> bool:
-    """Write the bytecode of the sandboxed workflow modules if it is missing.
+def passthrough_modules(
+    mode: str, workflow_packages: Sequence[str] = WORKFLOW_PACKAGES
+) -> tuple[str, ...]:
+    # The domain is always passed through: one copy of its classes, so isinstance holds.
+    return DOMAIN_MODULES + (tuple(workflow_packages) if mode == "shared" else ())
 
-    The sandbox re-imports the workflow modules for every new case (and every case the cache
-    evicted). With PYTHONDONTWRITEBYTECODE set (our Dockerfile, many CI machines) no .pyc
-    exists, so each of those imports compiled `workflows/pathway.py` from source: 23% of the
-    worker's CPU during the intake benchmark. False (and a warning) when it cannot be written.
+
+def ensure_workflow_bytecode(packages: Sequence[str] = WORKFLOW_PACKAGES) -> bool:
+    """Write the bytecode of the workflow modules if it is missing.
+
+    In the "isolated" sandbox mode the workflow modules are imported again for every new case
+    (and every case the cache evicted). With PYTHONDONTWRITEBYTECODE set (our Dockerfile, many
+    CI machines) no .pyc exists, so each of those imports compiled `workflows/pathway.py` from
+    source: 23% of the worker's CPU during the intake benchmark. False (and a warning) when it
+    cannot be written.
     """
     ok = True
     for name in packages:
@@ -82,9 +118,12 @@ def ensure_workflow_bytecode(packages: Sequence[str] = SANDBOXED_PACKAGES) -> bo
     return ok
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
+def workflow_runner(
+    mode: str | None = None, workflow_packages: Sequence[str] = WORKFLOW_PACKAGES
+) -> SandboxedWorkflowRunner:
+    modules = passthrough_modules(mode or sandbox_mode(), workflow_packages)
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*modules)
     )
 
 
@@ -97,6 +136,21 @@ def cache_size(env: dict[str, str] | os._Environ[str] | None = None) -> int:
     if size < 0:
         raise ParcoursError(f"{CACHE_ENV}={raw!r}: expected a whole number (0 disables the cache)")
     return size
+
+
+def metrics_runtime(env: dict[str, str] | os._Environ[str] | None = None) -> Runtime | None:
+    """A Temporal runtime exporting the worker's metrics at PARCOURS_WORKER_METRICS, if set."""
+    raw = (os.environ if env is None else env).get(METRICS_ENV, "").strip()
+    if not raw:
+        return None
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ParcoursError(f"{METRICS_ENV}={raw!r}: expected host:port, e.g. 127.0.0.1:9464")
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=raw)))
+    except Exception as err:  # the SDK raises RuntimeError when it cannot bind
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ParcoursError(f"{METRICS_ENV}={raw}: cannot serve metrics there ({reason})") from None
 
 
 @dataclass
@@ -152,13 +206,14 @@ def build_worker(
     res: Resources,
     *,
     max_cached_workflows: int | None = None,
+    sandbox: str | None = None,
 ) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[NewcomerPathway, RetentionSweep],
         activities=res.activities(),
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(sandbox),
         max_cached_workflows=cache_size() if max_cached_workflows is None else max_cached_workflows,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
@@ -171,16 +226,22 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
     except PolicyError as err:
         raise ParcoursError(str(err)) from None
     cache = cache_size()
-    ensure_workflow_bytecode()
-    client = client or await connect(settings)
+    sandbox = sandbox_mode()
+    if sandbox == "isolated":
+        ensure_workflow_bytecode()
+    if client is None:
+        runtime = metrics_runtime()
+        client = await connect(settings, runtime=runtime)
+        if runtime is not None:
+            logger.info("worker metrics at http://%s/metrics", os.environ[METRICS_ENV].strip())
     added = await register_search_attributes(client, settings.temporal_namespace)
     if added:
         logger.info("registered search attributes: %s", ", ".join(added))
     async with resources(settings) as res:
-        worker = build_worker(client, settings, res, max_cached_workflows=cache)
+        worker = build_worker(client, settings, res, max_cached_workflows=cache, sandbox=sandbox)
         logger.info(
             "worker on task queue %r at %s (namespace %s); read model %s; SMTP %s:%s; "
-            "policy %r for new cases; workflow cache %d",
+            "policy %r for new cases; workflow cache %d, %s sandbox",
             settings.task_queue,
             settings.temporal_address,
             settings.temporal_namespace,
@@ -189,6 +250,7 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
             settings.smtp_port,
             policy.name,
             cache,
+            sandbox,
         )
         async with worker:
             await stop.wait()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from temporalio import workflow
@@ -102,7 +103,10 @@ MAIL_GIVE_UP_AFTER = timedelta(days=3)
 
 MAX_PLAN_ITEMS = 50
 MAX_TEXT = 4000
-LEVEL_TEMPLATES = {1: "stall_reminder", 2: "stall_escalation", 3: "stall_director"}
+# Read-only: the worker shares this module among all its cases (parcours/worker.py).
+LEVEL_TEMPLATES = MappingProxyType(
+    {1: "stall_reminder", 2: "stall_escalation", 3: "stall_director"}
+)
 
 # Patches (README, "Changing the workflow safely"). Each id marks a change to the command
 # sequence; histories written before it replay down the old branch.

@@ -1,4 +1,7 @@
-"""No-op activities that only count, so the harness can tell when the baseline is done."""
+"""No-op activities that only count, so the harness can tell when the baseline is done.
+
+Counts are of items (a batch of two emails counts two), as the product's outbox counts rows.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from collections import Counter
 
 from temporalio import activity
 
-from bench.baseline.workflow import NOTIFY, RECORD, REGISTER
+from bench.baseline.workflow import NOTIFY, RECORD, REGISTER, BaselineBatch
 
 
 class Counting:
@@ -14,13 +17,13 @@ class Counting:
         self.counts: Counter[str] = Counter()
 
     @activity.defn(name=REGISTER)
-    async def register(self) -> None:
-        self.counts[REGISTER] += 1
+    async def register(self, batch: BaselineBatch) -> None:
+        self.counts[REGISTER] += batch.items
 
     @activity.defn(name=RECORD)
-    async def record(self) -> None:
-        self.counts[RECORD] += 1
+    async def record(self, batch: BaselineBatch) -> None:
+        self.counts[RECORD] += batch.items
 
     @activity.defn(name=NOTIFY)
-    async def notify(self) -> None:
-        self.counts[NOTIFY] += 1
+    async def notify(self, batch: BaselineBatch) -> None:
+        self.counts[NOTIFY] += batch.items

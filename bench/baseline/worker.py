@@ -1,6 +1,7 @@
 """`python -m bench.baseline.worker ADDRESS TASK_QUEUE COUNTS_FILE`: the baseline worker.
 
-Same sandbox and cache size as the product's worker; its activity counts go to a JSON file
+Same sandbox mode (its own workflow module shared or isolated as the product's are) and cache
+size as the product's worker; its activity counts go to a JSON file
 four times a second for the harness to read.
 """
 
@@ -19,7 +20,7 @@ from temporalio.worker import Worker
 
 from bench.baseline.activities import Counting
 from bench.baseline.workflow import BaselinePathway
-from parcours.worker import cache_size, workflow_runner
+from parcours.worker import cache_size, metrics_runtime, workflow_runner
 
 
 async def _write_counts(counting: Counting, path: Path, stop: asyncio.Event) -> None:
@@ -36,14 +37,14 @@ async def amain(address: str, task_queue: str, counts_file: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    client = await Client.connect(address)
+    client = await Client.connect(address, runtime=metrics_runtime())
     counting = Counting()
     worker = Worker(
         client,
         task_queue=task_queue,
         workflows=[BaselinePathway],
         activities=[counting.register, counting.record, counting.notify],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(workflow_packages=("bench.baseline",)),
         max_cached_workflows=cache_size(),
     )
     writer = asyncio.create_task(_write_counts(counting, Path(counts_file), stop))

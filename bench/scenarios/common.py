@@ -25,6 +25,10 @@ class Run:
     # Latency cases opened by the warm-up: half for "during intake", half for "idle".
     latency_dossiers: list[str]
     latency_baseline: list[str]
+    # Cases opened end to end per second, ours and the baseline's, once intake has measured
+    # them: the storm sizes its lead time from them.
+    open_rate: float | None = None
+    baseline_open_rate: float | None = None
 
     @property
     def tmp(self) -> Path:

@@ -17,7 +17,7 @@ from bench.stack import BASELINE_QUEUE
 from parcours.domain import Actor, NewcomerApproval, ProgressNote, Role
 from parcours.policy import load_policy
 from parcours.temporal import start_case, update_case, view_case
-from parcours.worker import workflow_runner
+from parcours.worker import sandbox_mode, workflow_runner
 from workflows.pathway import NewcomerPathway
 
 DOSSIER = "H000001"
@@ -34,8 +34,11 @@ async def histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
     ]
 
 
-async def replay_seconds(workflows: list[type[Any]], history: WorkflowHistory) -> list[float]:
-    replayer = Replayer(workflows=workflows, workflow_runner=workflow_runner())
+async def replay_seconds(
+    workflows: list[type[Any]], history: WorkflowHistory, mode: str, packages: tuple[str, ...]
+) -> list[float]:
+    """Replays as the worker does them (its sandbox mode, `packages` as its workflow modules)."""
+    replayer = Replayer(workflows=workflows, workflow_runner=workflow_runner(mode, packages))
     out = []
     for _ in range(REPLAYS):
         t0 = time.perf_counter()
@@ -83,8 +86,9 @@ async def run_history(run: Run) -> None:
 
     longest = max(ours, key=lambda h: len(h.events))
     b_longest = max(base, key=lambda h: len(h.events))
-    replay = await replay_seconds([NewcomerPathway], longest)
-    b_replay = await replay_seconds([BaselinePathway], b_longest)
+    mode = sandbox_mode(run.stack.env | run.stack.worker_env)
+    replay = await replay_seconds([NewcomerPathway], longest, mode, ("workflows",))
+    b_replay = await replay_seconds([BaselinePathway], b_longest, mode, ("bench.baseline",))
     years = done / 52
     run.metric(
         "5 history growth",

@@ -17,6 +17,18 @@ BASELINE_PREFIX = "BI"
 EMAILS_PER_CASE = 2
 
 
+# The SDK's count of workflows pushed out of a full cache (each is replayed on its next task).
+FORCED_EVICTIONS = "temporal_sticky_cache_total_forced_eviction"
+
+
+def delta(before: dict[str, float], after: dict[str, float], name: str) -> float | None:
+    """How much a counter grew; a counter appears on its first increment, so an endpoint that
+    answered without it counted none. None when the endpoint did not answer."""
+    if not after:
+        return None
+    return after.get(name, 0.0) - before.get(name, 0.0)
+
+
 def intake_done(run: Run, prefix: str, n: int) -> bool:
     st = run.stack
     like = prefix_like(prefix)
@@ -67,6 +79,7 @@ async def run_intake(run: Run) -> None:
 
     run.say(f"intake, baseline: {n} no-op cases")
     counts0 = st.baseline_counts()
+    b_metrics0 = st.metrics("baseline")
     lat = asyncio.create_task(sample_baseline(run, run.latency_baseline[:half]))
     t0 = time.perf_counter()
     b_start_s, _ = await start_baseline(run, BASELINE_PREFIX, n)
@@ -80,10 +93,13 @@ async def run_intake(run: Run) -> None:
     )
     b_total = time.perf_counter() - t0
     base_lat = await lat
+    b_evicted = delta(b_metrics0, st.metrics("baseline"), FORCED_EVICTIONS)
+    run.baseline_open_rate = n / b_total
 
     run.say(f"intake: parcours import of {n} visa approvals")
     csv = write_approvals(run.tmp / "intake.csv", PREFIX, n)
     mail0 = st.catcher.total
+    metrics0 = st.metrics()
     st.worker_rss.reset_window()
     lat = asyncio.create_task(sample_parcours(run, run.latency_dossiers[:half]))
     t0 = time.perf_counter()
@@ -91,11 +107,14 @@ async def run_intake(run: Run) -> None:
     drained = await wait_until(lambda: intake_done(run, PREFIX, n), timeout, every=0.5)
     total = time.perf_counter() - t0
     ours_lat = await lat
+    evicted = delta(metrics0, st.metrics(), FORCED_EVICTIONS)
     # The latency sampler's plans and approvals send two emails each (plan, next stage).
     expected = EMAILS_PER_CASE * n + 2 * len(ours_lat[1])
     # The clock stopped at the last welcome; the officers' notices may still be on the way.
     await wait_until(lambda: st.catcher.total - mail0 >= expected, timeout, every=0.5)
     delivered = st.catcher.total - mail0
+    if drained is not None:
+        run.open_rate = n / total
 
     scaled = " scaled down" if run.sizes.scaled_down else ""
     judge = not run.sizes.scaled_down
@@ -134,5 +153,14 @@ async def run_intake(run: Run) -> None:
         st.worker_rss.window_peak / 2**20,
         "MiB",
         baseline=st.baseline_rss.peak / 2**20,
+    )
+    run.metric(
+        "1 intake",
+        "cases evicted from the workflow cache while still busy",
+        evicted,
+        "evictions",
+        baseline=b_evicted,
+        note="each one is replayed from its history on its next task (SDK metric "
+        f"{FORCED_EVICTIONS})",
     )
     report_latency(run, "during intake", ours_lat, base_lat)

@@ -1,17 +1,27 @@
-"""Worker start-up settings: the workflow cache size and the sandbox's bytecode."""
+"""Worker start-up settings: the workflow cache size, the sandbox's bytecode, metrics."""
 
 from __future__ import annotations
 
 import logging
+import socket
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 from sqlalchemy.pool import QueuePool
 
 from parcours.errors import ParcoursError
+from parcours.mail.catcher import free_port
 from parcours.store.db import create_engine
-from parcours.worker import CACHE_ENV, DEFAULT_CACHE, cache_size, ensure_workflow_bytecode
+from parcours.worker import (
+    CACHE_ENV,
+    DEFAULT_CACHE,
+    METRICS_ENV,
+    cache_size,
+    ensure_workflow_bytecode,
+    metrics_runtime,
+)
 
 
 def test_cache_size_default_and_override() -> None:
@@ -65,3 +75,34 @@ def test_the_worker_s_sqlite_engine_has_one_connection(tmp_path: Path) -> None:
     assert isinstance(worker_pool, QueuePool) and isinstance(default_pool, QueuePool)
     assert (worker_pool.size(), worker_pool._max_overflow) == (1, 0)
     assert default_pool.size() > 1
+
+
+@pytest.mark.parametrize("raw", ["9464", "localhost:", ":9464", "host:http", "h:70000"])
+def test_metrics_address_refuses_junk(raw: str) -> None:
+    with pytest.raises(ParcoursError, match=METRICS_ENV):
+        metrics_runtime({METRICS_ENV: raw})
+
+
+def test_no_metrics_unless_asked() -> None:
+    assert metrics_runtime({}) is None
+    assert metrics_runtime({METRICS_ENV: "  "}) is None
+
+
+def test_metrics_are_served_where_asked() -> None:
+    port = free_port("127.0.0.1")
+    runtime = metrics_runtime({METRICS_ENV: f"127.0.0.1:{port}"})
+    assert runtime is not None
+    # The endpoint lives as long as the runtime (the worker's client holds it).
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        assert resp.status == 200
+        assert "text/plain" in resp.headers["Content-Type"]
+    del runtime
+
+
+def test_a_taken_metrics_port_is_one_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ParcoursError, match="cannot serve metrics"):
+            metrics_runtime({METRICS_ENV: f"127.0.0.1:{port}"})

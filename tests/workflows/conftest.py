@@ -7,6 +7,7 @@ The fakes keep what the workflow asked for, so tests assert on the side effects 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from parcours.domain import (
     Actor,
@@ -241,26 +243,39 @@ async def settled(handle: WorkflowHandle[NewcomerPathway, CaseView]) -> CaseView
     raise AssertionError(f"effects still pending: {v.pending_effects}")
 
 
-@pytest_asyncio.fixture
-async def pathway(
-    ts_env: WorkflowEnvironment, back_office: FakeBackOffice
+@contextlib.asynccontextmanager
+async def running_pathway(
+    env: WorkflowEnvironment,
+    back_office: FakeBackOffice,
+    runner: WorkflowRunner | None = None,
 ) -> AsyncIterator[Pathway]:
+    """A worker on a fresh task queue (the SDK's default sandbox unless `runner` is given);
+    on exit, every case it ran is replayed from its history."""
     task_queue = f"tq-{uuid.uuid4()}"
     async with Worker(
-        ts_env.client,
+        env.client,
         task_queue=task_queue,
         workflows=[NewcomerPathway],
         activities=back_office.activities(),
+        workflow_runner=runner or SandboxedWorkflowRunner(),
     ):
-        p = Pathway(ts_env.client, ts_env, task_queue, back_office)
+        p = Pathway(env.client, env, task_queue, back_office)
         yield p
     # Every case a test ran must replay from its history alone, as a worker that picks it up
     # after a crash would: this catches commands whose order depends on the worker's cache or
     # on how coroutines happened to interleave, not only on the history.
     replayer = Replayer(workflows=[NewcomerPathway])
     for handle in p.started:
-        for history in await run_histories(ts_env.client, handle):
+        for history in await run_histories(env.client, handle):
             await replayer.replay_workflow(history)
+
+
+@pytest_asyncio.fixture
+async def pathway(
+    ts_env: WorkflowEnvironment, back_office: FakeBackOffice
+) -> AsyncIterator[Pathway]:
+    async with running_pathway(ts_env, back_office) as p:
+        yield p
 
 
 def days(n: float) -> timedelta:
