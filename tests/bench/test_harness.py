@@ -1,0 +1,68 @@
+"""Pieces of the benchmark harness that decide what a run measures."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from bench.scenarios.intake import FORCED_EVICTIONS, delta
+from bench.scenarios.storm import lead_time
+from bench.stack import scrape
+
+PROMETHEUS_TEXT = b"""# HELP temporal_sticky_cache_total_forced_eviction evictions
+# TYPE temporal_sticky_cache_total_forced_eviction counter
+temporal_sticky_cache_total_forced_eviction{namespace="default",task_queue="q"} 12
+temporal_sticky_cache_total_forced_eviction{namespace="default",task_queue="r"} 3
+temporal_sticky_cache_size{namespace="default"} 40
+temporal_request_latency_bucket{operation="Poll",le="+Inf"} 7
+"""
+
+
+@pytest.fixture
+def metrics_url() -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(PROMETHEUS_TEXT)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    finally:
+        server.shutdown()
+
+
+def test_scrape_sums_a_metric_over_its_labels(metrics_url: str) -> None:
+    m = scrape(metrics_url)
+    assert m[FORCED_EVICTIONS] == 15
+    assert m["temporal_sticky_cache_size"] == 40
+    assert m["temporal_request_latency_bucket"] == 7
+
+
+def test_scrape_of_nothing_listening_is_empty() -> None:
+    assert scrape("http://127.0.0.1:9/metrics") == {}
+
+
+def test_a_counter_that_never_appeared_counted_none() -> None:
+    assert delta({}, {"other": 1.0}, FORCED_EVICTIONS) == 0
+    assert delta({FORCED_EVICTIONS: 5.0}, {FORCED_EVICTIONS: 9.0}, FORCED_EVICTIONS) == 4
+    # An endpoint that did not answer is not a count of zero.
+    assert delta({}, {}, FORCED_EVICTIONS) is None
+
+
+def test_storm_lead_time_covers_the_opening_of_every_case() -> None:
+    # 5,000 cases opened at 10/s take 500 s: the timers wait longer than that.
+    assert lead_time(180, 5000, 10.0) == 770
+    assert lead_time(180, 5000, 10.0) > 5000 / 10.0
+    # Never below the run's least lead, and that least when intake measured nothing.
+    assert lead_time(180, 100, 50.0) == 180
+    assert lead_time(15, 100, None) == 15
