@@ -42,6 +42,8 @@ from workflows.retention import RetentionSweep
 
 logger = logging.getLogger("parcours.worker")
 
+Env = dict[str, str] | os._Environ[str]
+
 CACHE_ENV = "PARCOURS_WORKER_CACHE"
 # host:port where the worker serves the SDK's Prometheus metrics (task slots, schedule-to-start
 # latencies, sticky cache hits, misses and forced evictions); unset: none.
@@ -53,6 +55,11 @@ METRICS_ENV = "PARCOURS_WORKER_METRICS"
 # costs about 0.1 MB (bench: 308 MiB resident at 1000 cached, 1.3 GB at 10,000), so the worker
 # stays well under 1 GB.
 DEFAULT_CACHE = 4000
+# Task slots (Concurrency below); the SDK's defaults unless set.
+WORKFLOW_TASKS_ENV = "PARCOURS_WORKER_WORKFLOW_TASKS"
+ACTIVITIES_ENV = "PARCOURS_WORKER_ACTIVITIES"
+DEFAULT_WORKFLOW_TASKS = 100
+DEFAULT_ACTIVITIES = 100
 # Activities in flight get this long to finish on shutdown before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
@@ -76,7 +83,7 @@ DOMAIN_MODULES = ("parcours",)
 WORKFLOW_PACKAGES = ("workflows",)
 
 
-def sandbox_mode(env: dict[str, str] | os._Environ[str] | None = None) -> str:
+def sandbox_mode(env: Env | None = None) -> str:
     raw = (os.environ if env is None else env).get(SANDBOX_ENV, SANDBOX_MODES[0])
     mode = raw.strip().lower()
     if mode not in SANDBOX_MODES:
@@ -128,18 +135,39 @@ def workflow_runner(
     )
 
 
-def cache_size(env: dict[str, str] | os._Environ[str] | None = None) -> int:
-    raw = (os.environ if env is None else env).get(CACHE_ENV, str(DEFAULT_CACHE))
+def _whole_number(env: Env | None, name: str, default: int, least: int, hint: str) -> int:
+    raw = (os.environ if env is None else env).get(name, str(default))
     try:
-        size = int(raw)
+        value = int(raw)
     except ValueError:
-        size = -1
-    if size < 0:
-        raise ParcoursError(f"{CACHE_ENV}={raw!r}: expected a whole number (0 disables the cache)")
-    return size
+        value = least - 1
+    if value < least:
+        raise ParcoursError(f"{name}={raw!r}: expected a whole number{hint}")
+    return value
 
 
-def metrics_runtime(env: dict[str, str] | os._Environ[str] | None = None) -> Runtime | None:
+def cache_size(env: Env | None = None) -> int:
+    return _whole_number(env, CACHE_ENV, DEFAULT_CACHE, 0, " (0 disables the cache)")
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """Task slots: how many workflow tasks and activities the worker runs at once."""
+
+    workflow_tasks: int = DEFAULT_WORKFLOW_TASKS
+    activities: int = DEFAULT_ACTIVITIES
+
+
+def concurrency(env: Env | None = None) -> Concurrency:
+    return Concurrency(
+        workflow_tasks=_whole_number(
+            env, WORKFLOW_TASKS_ENV, DEFAULT_WORKFLOW_TASKS, 2, " of at least 2"
+        ),
+        activities=_whole_number(env, ACTIVITIES_ENV, DEFAULT_ACTIVITIES, 1, " of at least 1"),
+    )
+
+
+def metrics_runtime(env: Env | None = None) -> Runtime | None:
     """A Temporal runtime exporting the worker's metrics at PARCOURS_WORKER_METRICS, if set."""
     raw = (os.environ if env is None else env).get(METRICS_ENV, "").strip()
     if not raw:
@@ -208,7 +236,9 @@ def build_worker(
     *,
     max_cached_workflows: int | None = None,
     sandbox: str | None = None,
+    slots: Concurrency | None = None,
 ) -> Worker:
+    slots = slots or concurrency()
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -216,6 +246,8 @@ def build_worker(
         activities=res.activities(),
         workflow_runner=workflow_runner(sandbox),
         max_cached_workflows=cache_size() if max_cached_workflows is None else max_cached_workflows,
+        max_concurrent_workflow_tasks=slots.workflow_tasks,
+        max_concurrent_activities=slots.activities,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
@@ -228,6 +260,7 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
         raise ParcoursError(str(err)) from None
     cache = cache_size()
     sandbox = sandbox_mode()
+    slots = concurrency()
     if sandbox == "isolated":
         ensure_workflow_bytecode()
     if client is None:
@@ -239,10 +272,13 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
     if added:
         logger.info("registered search attributes: %s", ", ".join(added))
     async with resources(settings) as res:
-        worker = build_worker(client, settings, res, max_cached_workflows=cache, sandbox=sandbox)
+        worker = build_worker(
+            client, settings, res, max_cached_workflows=cache, sandbox=sandbox, slots=slots
+        )
         logger.info(
             "worker on task queue %r at %s (namespace %s); read model %s; SMTP %s:%s; "
-            "policy %r for new cases; workflow cache %d, %s sandbox",
+            "policy %r for new cases; workflow cache %d, %s sandbox; slots: %d workflow "
+            "tasks, %d activities",
             settings.task_queue,
             settings.temporal_address,
             settings.temporal_namespace,
@@ -252,6 +288,8 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
             policy.name,
             cache,
             sandbox,
+            slots.workflow_tasks,
+            slots.activities,
         )
         async with worker:
             await stop.wait()
