@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from bench.report import Report, machine, text_table, write
 from bench.scenarios.common import Run
@@ -16,7 +17,7 @@ from bench.scenarios.intake import run_intake, warm_up
 from bench.scenarios.latency import run_idle
 from bench.scenarios.scale import run_scale
 from bench.scenarios.storm import run_storm
-from bench.sizes import FULL, QUICK, SMOKE
+from bench.sizes import FULL, QUICK, SMOKE, Sizes
 from bench.stack import DEFAULT_PRAGMAS, StackOptions, running_stack
 
 # In this order: latency "during intake" runs inside intake; idle latency right after it,
@@ -38,6 +39,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS), metavar="S"
     )
+    p.add_argument(
+        "--open-cases",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="scale checkpoints of open cases, in turn (default: the size's, e.g. 50000 100000)",
+    )
+    p.add_argument(
+        "--scale-budget",
+        type=float,
+        metavar="S",
+        help="seconds allowed for filling up to the checkpoints; beyond it, measure and "
+        "extrapolate (default: the size's)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
         "--pragma",
@@ -57,8 +72,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-async def amain(args: argparse.Namespace) -> Report:
+def sizes_for(args: argparse.Namespace) -> Sizes:
+    """The run's size, with the scale checkpoints and budget the command line overrides."""
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
+    if args.open_cases:
+        sizes = replace(sizes, open_cases=tuple(args.open_cases))
+    if args.scale_budget is not None:
+        sizes = replace(sizes, scale_budget_s=args.scale_budget)
+    return sizes
+
+
+async def amain(args: argparse.Namespace) -> Report:
+    sizes = sizes_for(args)
     pragmas = DEFAULT_PRAGMAS
     if args.pragma:
         pragmas = tuple(p for p in args.pragma if p != "none")
@@ -67,7 +92,12 @@ async def amain(args: argparse.Namespace) -> Report:
         size=sizes.name,
         scaled_down=sizes.scaled_down,
         machine=machine(),
-        settings={"sqlite_pragmas": list(pragmas), "worker_env": worker_env},
+        settings={
+            "sqlite_pragmas": list(pragmas),
+            "worker_env": worker_env,
+            "open_cases": list(sizes.open_cases),
+            "scale_budget_s": sizes.scale_budget_s,
+        },
     )
     if sizes.scaled_down:
         print(

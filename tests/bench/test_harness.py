@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.cli import parse, sizes_for
 from bench.scenarios.intake import FORCED_EVICTIONS, delta
 from bench.scenarios.storm import lead_time
+from bench.sizes import FULL, QUICK
 from bench.stack import scrape
 
 PROMETHEUS_TEXT = b"""# HELP temporal_sticky_cache_total_forced_eviction evictions
@@ -66,3 +68,14 @@ def test_storm_lead_time_covers_the_opening_of_every_case() -> None:
     # Never below the run's least lead, and that least when intake measured nothing.
     assert lead_time(180, 100, 50.0) == 180
     assert lead_time(15, 100, None) == 15
+
+
+def test_command_line_overrides_the_scale_checkpoints_and_budget() -> None:
+    assert sizes_for(parse([])) == FULL
+    quick = sizes_for(parse(["--quick", "--open-cases", "500", "900", "--scale-budget", "60"]))
+    assert quick.name == "quick"
+    assert quick.open_cases == (500, 900)
+    assert quick.scale_budget_s == 60
+    assert quick.intake == QUICK.intake
+    # Only what was given changes.
+    assert sizes_for(parse(["--scale-budget", "10"])).open_cases == FULL.open_cases
