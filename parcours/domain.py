@@ -91,7 +91,7 @@ IATA_RE = re.compile(r"^[A-Z]{3}$")
 WORKFLOW_ID_PREFIX = "newcomer-"
 
 # See CaseInput.continue_as_new_after_events.
-HISTORY_EVENT_BUDGET = 1500
+HISTORY_EVENT_BUDGET = 1000
 
 # The rejection an officer's action gets in the moment between a case's start and its
 # officer's assignment (`register_case`). Interfaces retry it for a few seconds rather than
@@ -263,9 +263,12 @@ class CaseInput:
     policy: PolicySnapshot
     state: CaseState | None = None
     # Continue-as-new once a run's history passes this many events, or sooner when the
-    # server suggests it (0: only then). 1,500 events keeps a full replay of the longest run
-    # under a second (bench: about 2,000 events/s in the sandbox), and is about two years of
-    # weekly check-ins. Tests set it low to force a continue-as-new.
+    # server suggests it (0: only then). Replay time grows with a run's events, and a worker
+    # replays a case each time it takes it back after the cache pushed it out: at 1,500 the
+    # bench's longest run took 0.9 s warm and 1.6 s cold to replay (2026-12-01, ~1,700
+    # events/s); 1,000 is about a year and a half of weekly check-ins. The value travels in
+    # the input, so running cases keep the budget they started with (no patch needed).
+    # Tests set it low to force a continue-as-new.
     continue_as_new_after_events: int = HISTORY_EVENT_BUDGET
 
 
