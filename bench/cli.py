@@ -31,6 +31,19 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
 }
 
 
+def _at_least_zero(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def convert(raw: str) -> float:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{raw} is negative")
+        return value
+
+    return convert
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     size = p.add_mutually_exclusive_group()
@@ -42,13 +55,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--open-cases",
         nargs="+",
-        type=int,
+        type=_at_least_zero(int),
         metavar="N",
         help="scale checkpoints of open cases, in turn (default: the size's, e.g. 50000 100000)",
     )
     p.add_argument(
         "--scale-budget",
-        type=float,
+        type=_at_least_zero(float),
         metavar="S",
         help="seconds allowed for filling up to the checkpoints; beyond it, measure and "
         "extrapolate (default: the size's)",

@@ -311,7 +311,8 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         database_url=f"sqlite+aiosqlite:///{root / 'parcours.db'}",
         data_dir=str(root),
     )
-    procs: list[asyncio.subprocess.Process] = []
+    server: asyncio.subprocess.Process | None = None
+    workers: list[asyncio.subprocess.Process] = []
     samplers: list[RssSampler] = []
     catcher = CountingCatcher(HOST)
     catcher.start()
@@ -323,7 +324,6 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         log: IO[bytes] = (root / "temporal.log").open("ab")
         logs.append(log)
         server = await _spawn(cmd, env, log)
-        procs.append(server)
         client = await _connect(dev.temporal_address, server)
 
         log = (root / "worker.log").open("ab")
@@ -336,7 +336,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
             worker_env | {METRICS_ENV: metrics_at},
             log,
         )
-        procs.append(worker)
+        workers.append(worker)
         counts_file = root / "baseline-counts.json"
         log = (root / "baseline.log").open("ab")
         logs.append(log)
@@ -352,7 +352,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
             worker_env | {METRICS_ENV: baseline_metrics_at},
             log,
         )
-        procs.append(baseline)
+        workers.append(baseline)
         await _worker_ready(root, client, TASK_QUEUE)
         await _worker_ready(root, client, BASELINE_QUEUE)
         worker_rss, baseline_rss = RssSampler(worker.pid), RssSampler(baseline.pid)
@@ -378,9 +378,9 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
             s.stop()
         # Workers first, together (each drains for up to 20 s on SIGTERM: after Ctrl-C in the
         # middle of a scenario one after the other took most of a minute), the server last.
-        await asyncio.gather(*(_stop(proc) for proc in procs[1:]))
-        if procs:
-            await _stop(procs[0])
+        await asyncio.gather(*(_stop(proc) for proc in workers))
+        if server is not None:
+            await _stop(server)
         catcher.stop()
         for log in logs:
             log.close()

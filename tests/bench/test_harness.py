@@ -79,3 +79,15 @@ def test_command_line_overrides_the_scale_checkpoints_and_budget() -> None:
     assert quick.intake == QUICK.intake
     # Only what was given changes.
     assert sizes_for(parse(["--scale-budget", "10"])).open_cases == FULL.open_cases
+
+
+@pytest.mark.parametrize(
+    "argv", [["--open-cases", "-5"], ["--open-cases", "many"], ["--scale-budget", "-1"]]
+)
+def test_bad_scale_options_are_refused_with_a_message(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse(argv)
+    assert exit_.value.code == 2
+    assert "argument --" in capsys.readouterr().err

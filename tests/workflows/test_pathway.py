@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 from parcours import search
 from parcours.domain import (
     Audience,
+    CaseInput,
     CaseStatus,
     CaseView,
     GreetingOutcome,
@@ -518,6 +519,25 @@ async def test_a_stream_of_actions_does_not_hold_off_continue_as_new(pathway: Pa
     keys = [e.key for e in pathway.back_office.events] + [m.key for m in pathway.back_office.mails]
     assert len(keys) == len(set(keys))
     assert pathway.back_office.templates().count("plan_filed") == 1
+
+
+async def test_every_run_keeps_the_history_budget_the_case_started_with(
+    pathway: Pathway,
+) -> None:
+    """The budget travels in the input: changing HISTORY_EVENT_BUDGET reaches new cases only,
+    so running ones need no patch."""
+    h = await pathway.start(continue_as_new_after_events=40)
+    for i in range(20):
+        await h.execute_update(
+            NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note=f"note {i}")
+        )
+    runs = await run_histories(pathway.client, h)
+    assert len(runs) >= 2, "the test should have forced at least one continue-as-new"
+    converter = pathway.client.data_converter
+    for run in runs:
+        started = run.events[0].workflow_execution_started_event_attributes
+        (inp,) = await converter.decode(started.input.payloads, [CaseInput])
+        assert inp.continue_as_new_after_events == 40
 
 
 async def test_closed_workflow_rejects_further_updates(pathway: Pathway) -> None:
