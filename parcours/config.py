@@ -51,6 +51,17 @@ class Settings:
     temporal_tls_key: str | None = None
     temporal_tls_ca: str | None = None
     temporal_tls_server_name: str | None = None
+    # Web console sessions and sign-in (parcours/web/sessions.py, throttle.py). The cookie is
+    # Secure and HSTS is sent unless turned off: only `parcours dev` (plain http on loopback)
+    # and a plain-http staging host should turn it off.
+    secure_cookies: bool = True
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    # Sign-in throttle: this many failures within the window lock a login (or, with the
+    # larger figure, a client address: many people may share one office's address).
+    signin_max_failures: int = 5
+    signin_max_failures_per_address: int = 20
+    signin_window_minutes: int = 15
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -84,6 +95,15 @@ class Settings:
             temporal_tls_key=e.get("PARCOURS_TEMPORAL_TLS_KEY") or None,
             temporal_tls_ca=e.get("PARCOURS_TEMPORAL_TLS_CA") or None,
             temporal_tls_server_name=e.get("PARCOURS_TEMPORAL_TLS_SERVER_NAME") or None,
+            secure_cookies=e.get("PARCOURS_SECURE_COOKIES", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
+            session_idle_minutes=int(e.get("PARCOURS_SESSION_IDLE_MINUTES", 30)),
+            session_max_hours=int(e.get("PARCOURS_SESSION_MAX_HOURS", 12)),
+            signin_max_failures=int(e.get("PARCOURS_SIGNIN_MAX_FAILURES", 5)),
+            signin_max_failures_per_address=int(
+                e.get("PARCOURS_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20)
+            ),
+            signin_window_minutes=int(e.get("PARCOURS_SIGNIN_WINDOW_MINUTES", 15)),
         )
 
     @property

@@ -316,7 +316,10 @@ async def run_dev(
                 ) from None
             try:
                 worker = asyncio.create_task(serve(settings, stop, client))
-                async with dev_console(settings, client, stop, opts.web_port) as web_lines:
+                # The console is plain http on loopback here: a Secure cookie would never
+                # come back, and HSTS would pin 127.0.0.1 to https in the browser.
+                web_settings = dataclasses.replace(settings, secure_cookies=False)
+                async with dev_console(web_settings, client, stop, opts.web_port) as web_lines:
                     # Let the worker fail fast (bad database, bad policy) before the banner.
                     done, _ = await asyncio.wait({worker}, timeout=1.0)
                     if not done:

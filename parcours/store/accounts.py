@@ -5,6 +5,9 @@ Officers, supervisors and directors sign in with their officer id; operators (th
 system's staff) have a login of their own with no officer row. Secrets are stored hashed:
 passwords with argon2id (a slow, salted hash), API tokens with sha256 (they are long random
 strings, so a fast hash is enough and lets every API call be checked cheaply).
+
+A password change or a deactivation ends the person's web sessions in the same transaction.
+An API token has a scope: `intake` (post visa approvals) or `read` (a case's status fields).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from parcours.domain import OFFICER_ID_RE
 from parcours.store.models import Base, Officer, UtcDateTime, utcnow
+from parcours.store.security import SecurityKind, end_sessions, record
 
 
 class AccountKind:
@@ -42,6 +46,12 @@ class Credential(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+class TokenScope:
+    INTAKE = "intake"  # POST visa approvals, nothing else
+    READ = "read"  # GET a case's status fields, never its free text
+    ALL = (INTAKE, READ)
+
+
 class ApiToken(Base):
     """A bearer token of an operators' system (the visa system); only its sha256 is kept."""
 
@@ -49,6 +59,9 @@ class ApiToken(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(
+        String(16), default=TokenScope.INTAKE, server_default=TokenScope.INTAKE
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -73,6 +86,18 @@ def check_password(stored_hash: str, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# Verified against when the login is unknown or inactive, so that an unknown login costs the
+# same argon2 work as a wrong password and the answer's timing does not reveal who exists.
+_dummy_hash: str | None = None
+
+
+def dummy_hash() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def token_digest(token: str) -> str:
@@ -127,14 +152,31 @@ async def set_password(
         cred.kind = kind
         cred.password_hash = hashed
         cred.active = True
+        await _end_sessions(session, login)
     await session.flush()
     return cred
+
+
+async def deactivate(session: AsyncSession, login: str) -> None:
+    """The login can no longer sign in, and its open sessions end now. The caller commits."""
+    cred = await session.get(Credential, login.strip())
+    if cred is None:
+        raise AccountError(f"no sign-in for {login!r}")
+    cred.active = False
+    await _end_sessions(session, cred.login)
+    await session.flush()
+
+
+async def _end_sessions(session: AsyncSession, login: str) -> None:
+    if await end_sessions(session, login):
+        await record(session, SecurityKind.SESSIONS_ENDED, utcnow(), login=login)
 
 
 async def authenticate(session: AsyncSession, login: str, password: str) -> Account | None:
     """The account if the password matches and the person may still sign in, else None."""
     cred = await session.get(Credential, login.strip())
     if cred is None or not cred.active:
+        await asyncio.to_thread(check_password, await asyncio.to_thread(dummy_hash), password)
         return None
     if not await asyncio.to_thread(check_password, cred.password_hash, password):
         return None
@@ -154,16 +196,18 @@ async def load_account(session: AsyncSession, login: str) -> Account | None:
     return Account(login=login, kind=AccountKind.OFFICER, officer=officer)
 
 
-async def create_token(session: AsyncSession, name: str) -> str:
+async def create_token(session: AsyncSession, name: str, scope: str = TokenScope.INTAKE) -> str:
     """A new token named `name`; returns the token itself, which is shown once and never
     stored. The caller commits."""
     name = name.strip()
+    if scope not in TokenScope.ALL:
+        raise AccountError(f"unknown scope {scope!r}: {' or '.join(TokenScope.ALL)}")
     if not OFFICER_ID_RE.match(name):
         raise AccountError(f"invalid token name {name!r}: lowercase letters, digits, '.', '_', '-'")
     if await session.get(ApiToken, name) is not None:
         raise AccountError(f"a token named {name} exists (revoke it first)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(name=name, token_sha256=token_digest(token)))
+    session.add(ApiToken(name=name, token_sha256=token_digest(token), scope=scope))
     await session.flush()
     return token
 
@@ -180,13 +224,13 @@ async def list_tokens(session: AsyncSession) -> list[ApiToken]:
     return list((await session.scalars(select(ApiToken).order_by(ApiToken.name))).all())
 
 
-async def token_owner(session: AsyncSession, token: str) -> str | None:
-    """The name of the active token `token`, or None."""
+async def token_owner(session: AsyncSession, token: str) -> ApiToken | None:
+    """The active token `token` (its name and scope), or None."""
     row = await session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
     if row is None or not row.active:
         return None
     row.last_used_at = utcnow()
-    return row.name
+    return row
 
 
 async def seed_demo_passwords(session: AsyncSession, password: str) -> list[str]:

@@ -4,6 +4,9 @@
 and answered `started`, `exists` (the dossier already has a case: idempotent by dossier, so a
 retried batch is harmless) or `rejected` with an error per field. Only a body that is not an
 approval nor a list of them at all is refused whole, with 422.
+
+Tokens are scoped: an `intake` token may only post approvals; a `read` token may only read a
+case's status fields, never what people wrote in it (notes, plan items, reasons).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from parcours.cli import validate
-from parcours.domain import DOSSIER_RE, REGIONS, NewcomerApproval
+from parcours.domain import DOSSIER_RE, REGIONS, CaseView, NewcomerApproval
 from parcours.errors import CaseAlreadyExists, CaseNotFound, ParcoursError, TemporalUnavailable
+from parcours.store.accounts import ApiToken, TokenScope
 from parcours.temporal import start_case, view_case
-from parcours.web.auth import api_client_name
+from parcours.web.auth import api_token
 from parcours.web.state import StateDep, WebState
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
@@ -196,6 +200,7 @@ async def _read_body(request: Request) -> list[object] | object:
     openapi_extra={"requestBody": _REQUEST_BODY},
     responses={
         401: {"description": "missing or invalid bearer token"},
+        403: {"description": "the token's scope is not `intake`"},
         413: {"description": "the body is larger than 4 MB"},
         415: {"description": "the body is not sent as application/json"},
         422: {"description": "the body is not an approval nor a list of approvals"},
@@ -204,7 +209,7 @@ async def _read_body(request: Request) -> list[object] | object:
 )
 async def visa_approvals(
     request: Request,
-    client_name: Annotated[str, Depends(api_client_name)],
+    token: Annotated[ApiToken, Depends(api_token(TokenScope.INTAKE))],
     state: StateDep,
 ) -> IntakeResponse:
     body = await _read_body(request)
@@ -263,18 +268,41 @@ async def _client(state: WebState) -> Any:
         raise HTTPException(status_code=503, detail=str(err)) from None
 
 
+# What a `read` token sees of a case: where it stands. Free text typed by people (progress
+# notes, plan items, waiver, pause and closing reasons) is left out by naming what is kept, so
+# a field added to the case later stays private until someone decides otherwise.
+STATUS_FIELDS = (
+    "dossier", "status", "stage", "officer", "region", "language", "arrival_date",
+    "escalation_level", "stalled_since", "overdue", "plan_revision", "plan_due_at",
+    "greeting", "paused_at", "notes_count", "last_activity_at", "started_at", "closed_at",
+    "pending_effects",
+)  # fmt: skip
+STAGE_FIELDS = ("stage", "started_at", "completed_at", "approved_by", "waived", "deadline_at")
+
+
+def status_fields(view: CaseView) -> dict[str, object]:
+    full = view.to_json()
+    shown: dict[str, object] = {k: full[k] for k in STATUS_FIELDS}
+    shown["plan_items"] = len(view.plan)
+    stages = full["stages"]
+    assert isinstance(stages, list)
+    shown["stages"] = [{k: s[k] for k in STAGE_FIELDS} for s in stages]
+    return shown
+
+
 @router.get(
     "/cases/{dossier}",
-    summary="A case as the workflow holds it (the JSON of `parcours status --json`)",
+    summary="Where a case stands: its status fields, never its notes, plan items or reasons",
     responses={
         401: {"description": "missing or invalid bearer token"},
+        403: {"description": "the token's scope is not `read`"},
         404: {"description": "no case for this dossier"},
         503: {"description": "Temporal unreachable"},
     },
 )
 async def get_case(
     dossier: Annotated[str, Path(pattern=DOSSIER_RE.pattern, max_length=64)],
-    client_name: Annotated[str, Depends(api_client_name)],
+    token: Annotated[ApiToken, Depends(api_token(TokenScope.READ))],
     state: StateDep,
 ) -> dict[str, object]:
     client = await _client(state)
@@ -286,4 +314,4 @@ async def get_case(
         raise HTTPException(status_code=503, detail=str(err)) from None
     except ParcoursError as err:
         raise HTTPException(status_code=409, detail=str(err)) from None
-    return view.to_json()
+    return status_fields(view)

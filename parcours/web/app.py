@@ -11,7 +11,6 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 from temporalio.client import Client
 
@@ -19,12 +18,13 @@ from parcours import __version__
 from parcours.config import Settings
 from parcours.web import api, ops, routes_cases, routes_session, routes_supervision
 from parcours.web.auth import Forbidden, SignInRequired, login_redirect
+from parcours.web.headers import SecurityHeaders, docs_page
 from parcours.web.i18n import LANG_COOKIE, pick_language
 from parcours.web.render import make_templates, render
+from parcours.web.sessions import ServerSessionMiddleware
 from parcours.web.state import WebState, load_secret
 
 STATIC_DIR = Path(__file__).parent / "static"
-SESSION_MAX_AGE = 12 * 3600  # a working day: sign in again the next morning
 
 
 def create_app(
@@ -49,18 +49,22 @@ def create_app(
         title="Parcours",
         version=__version__,
         description="Quebec's integration pathway: the operators' intake API. "
-        "Authenticate with `Authorization: Bearer <token>` (see `parcours tokens create`).",
+        "Authenticate with `Authorization: Bearer <token>` (see `parcours tokens create`): "
+        "an `intake` token may post approvals, a `read` token may read a case's status.",
         lifespan=lifespan,
+        # Our own /docs below, under a policy that allows its inline script by hash; ReDoc
+        # would need inline styles and scripts of its own, and nobody uses it.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.templates = make_templates(settings.templates_dir)
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=secret or load_secret(settings),
-        session_cookie="parcours_session",
-        max_age=SESSION_MAX_AGE,
-        same_site="lax",
-        https_only=False,  # the dev stack is plain http on 127.0.0.1; a proxy adds TLS
-    )
+    # Added last, run first: the headers wrap every response, error pages included.
+    app.add_middleware(ServerSessionMiddleware, secret=secret or load_secret(settings))
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return docs_page(app.openapi_url or "/openapi.json", f"{app.title} API")
 
     @app.middleware("http")
     async def language_and_timing(
@@ -71,7 +75,13 @@ def create_app(
         started = time.perf_counter()
         response = await call_next(request)
         if asked is not None and asked == request.state.lang:
-            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax")
+            response.set_cookie(
+                LANG_COOKIE,
+                asked,
+                max_age=365 * 86400,
+                samesite="lax",
+                secure=settings.secure_cookies,
+            )
         # The route template ("/cases/{dossier}"), never the raw path: bounded labels.
         route = getattr(request.scope.get("route"), "path", "unmatched")
         web: WebState | None = getattr(request.app.state, "web", None)

@@ -1,28 +1,42 @@
-"""Who is asking, and may they: sessions, CSRF, roles.
+"""Who is asking, and may they: sessions, CSRF, roles, API token scopes.
 
-The session is a signed cookie (Starlette's SessionMiddleware, itsdangerous) holding only the
-login and a CSRF token; the account is re-read from the database on every request. What a
-person may see follows the workflow's own rule: an officer their own cases, a supervisor the
-cases of their region, a director all of them. The workflow checks the same claims again when
-an action arrives, so the web cannot widen them.
+The session lives in the read model (`sessions.py`); the cookie holds only its opaque id. The
+account is re-read from the database on every request, so a deactivated person is out at
+once. What a person may see follows the workflow's own rule: an officer their own cases, a
+supervisor the cases of their region, a director all of them. The workflow checks the same
+claims again when an action arrives, so the web cannot widen them. A case someone may not see
+answers exactly as a missing one (`no_such_case`): a 403 would confirm that the dossier exists.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parcours.domain import Role
-from parcours.store.accounts import Account, AccountKind, load_account, token_owner
+from parcours.store.accounts import Account, AccountKind, ApiToken, load_account, token_owner
+from parcours.store.security import SecurityKind, record
+from parcours.web.sessions import CSRF as SESSION_CSRF
+from parcours.web.sessions import LOGIN as SESSION_LOGIN
+from parcours.web.sessions import ROTATE
 from parcours.web.state import StateDep
 
-SESSION_LOGIN = "login"
-SESSION_CSRF = "csrf"
+NO_SUCH_CASE = "no such case"
+
+
+def no_such_case() -> HTTPException:
+    """The one answer for a missing case and for a case the caller may not see."""
+    return HTTPException(status_code=404, detail=NO_SUCH_CASE)
+
+
+def client_address(request: Request) -> str:
+    # Behind a reverse proxy, uvicorn puts the forwarded address here (--forwarded-allow-ips).
+    return request.client.host if request.client else "unknown"
 
 
 class SignInRequired(Exception):
@@ -91,6 +105,7 @@ def sign_in(request: Request, account: Account) -> None:
     request.session.clear()
     request.session[SESSION_LOGIN] = account.login
     request.session[SESSION_CSRF] = secrets.token_urlsafe(24)
+    request.session[ROTATE] = True
 
 
 def csrf_token(request: Request) -> str:
@@ -118,23 +133,44 @@ def login_redirect(next_path: str) -> str:
 _bearer = HTTPBearer(auto_error=False, description="An operators' API token")
 
 
-async def api_client_name(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    state: StateDep,
-) -> str:
-    """The name of the operators' system calling the API (its token's name), or 401."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            status_code=401,
-            detail="missing bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    async with state.sessions() as session, session.begin():
-        name = await token_owner(session, credentials.credentials)
-    if name is None:
-        raise HTTPException(
-            status_code=401,
-            detail="invalid or revoked token",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    return name
+def api_token(scope: str) -> Any:
+    """A dependency: the calling system's token if it holds `scope`; 401 without a valid
+    token, 403 with a valid one of another scope. Each use goes to the security log."""
+
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        state: StateDep,
+    ) -> ApiToken:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(
+                status_code=401,
+                detail="missing bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        async with state.sessions() as session, session.begin():
+            token = await token_owner(session, credentials.credentials)
+            if token is not None:
+                allowed = token.scope == scope
+                await record(
+                    session,
+                    SecurityKind.TOKEN_USED if allowed else SecurityKind.TOKEN_REFUSED,
+                    state.clock(),
+                    client=client_address(request),
+                    token=token.name,
+                )
+        if token is None:
+            raise HTTPException(
+                status_code=401,
+                detail="invalid or revoked token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        if not allowed:
+            raise HTTPException(
+                status_code=403,
+                detail=f"this token's scope is {token.scope}; this call needs {scope}",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{scope}"'},
+            )
+        return token
+
+    return check

@@ -45,6 +45,14 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "login.password": ("Mot de passe", "Password"),
     "login.submit": ("Se connecter", "Sign in"),
     "login.failed": ("Identifiant ou mot de passe incorrect.", "Wrong login or password."),
+    "login.locked": (
+        "Trop de tentatives de connexion. Réessayez dans {minutes} min.",
+        "Too many sign-in attempts. Try again in {minutes} min.",
+    ),
+    "login.expired": (
+        "Le formulaire a expiré. Veuillez vous connecter de nouveau.",
+        "The form has expired. Please sign in again.",
+    ),
     "role.officer": ("Agent·e d'aide à l'intégration", "Integration officer"),
     "role.supervisor": ("Coordonnateur·trice", "Supervisor"),
     "role.director": ("Direction", "Director"),
@@ -130,9 +138,13 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "intake.tokens": ("Jetons d'API", "API tokens"),
     "intake.docs": ("Documentation de l'API (OpenAPI)", "API documentation (OpenAPI)"),
     "intake.create_hint": (
-        "Créer un jeton : parcours tokens create --name NOM",
-        "Create a token: parcours tokens create --name NAME",
+        "Créer un jeton : parcours tokens create --name NOM [--scope intake|read]",
+        "Create a token: parcours tokens create --name NAME [--scope intake|read]",
     ),
+    "intake.name": ("Nom", "Name"),
+    "intake.scope": ("Portée", "Scope"),
+    "scope.intake": ("réception (POST des approbations)", "intake (POST approvals)"),
+    "scope.read": ("lecture (statut des dossiers)", "read (case status)"),
     "error.forbidden": ("Accès refusé", "Access denied"),
     "error.forbidden_text": (
         "Ce dossier ou cette page ne relève pas de votre responsabilité.",

@@ -24,6 +24,7 @@ def render(
     context: dict[str, Any] | None = None,
     *,
     status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     lang = getattr(request.state, "lang", DEFAULT_LANGUAGE)
@@ -37,4 +38,6 @@ def render(
         "flash": request.session.pop("flash", None) if "session" in request.scope else None,
     }
     ctx.update(context or {})
-    return templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    return templates.TemplateResponse(
+        request, template, ctx, status_code=status_code, headers=headers
+    )

@@ -36,7 +36,7 @@ from parcours.search import UNASSIGNED
 from parcours.store.accounts import Account
 from parcours.store.officers import actor_of, get_officer
 from parcours.temporal import update_case, view_case
-from parcours.web.auth import Forbidden, check_csrf, may_see_case, staff_account
+from parcours.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.web.render import render
 from parcours.web.reports import (
     CaseFilters,
@@ -111,15 +111,15 @@ async def _load_case(state: WebState, account: Account, dossier: str) -> CaseVie
     try:
         dossier = validate.dossier(dossier)
     except ParcoursError:
-        raise HTTPException(status_code=404, detail="no such case") from None
+        raise no_such_case() from None
     try:
         view = await view_case(await state.client(), state.settings, dossier)
     except CaseNotFound:
-        raise HTTPException(status_code=404, detail="no such case") from None
+        raise no_such_case() from None
     except TemporalUnavailable as err:
         raise HTTPException(status_code=503, detail=str(err)) from None
     if not may_see_case(account, view.region, view.officer):
-        raise Forbidden()
+        raise no_such_case()  # a 403 would tell that the dossier exists
     return view
 
 

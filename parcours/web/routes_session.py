@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from parcours.domain import Role
 from parcours.store.accounts import Account, AccountKind, authenticate, list_tokens
+from parcours.store.security import SecurityKind, purge_expired, record, strike
+from parcours.web import throttle
 from parcours.web.auth import (
     check_csrf,
+    client_address,
     current_account,
     login_redirect,
     operator_account,
@@ -18,6 +21,7 @@ from parcours.web.auth import (
     sign_in,
 )
 from parcours.web.render import render
+from parcours.web.sessions import LOGIN
 from parcours.web.state import StateDep
 
 router = APIRouter()
@@ -60,9 +64,44 @@ async def login_submit(
     login: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
 ) -> Response:
+    try:
+        check_csrf(request, csrf)
+    except HTTPException:
+        # A sign-in page left open past its token's life: a fresh form, in the person's words.
+        return render(
+            request,
+            "login.html",
+            {"expired": True, "next": _safe_next(next) or "", "login": login},
+            status_code=400,
+        )
+    who = login.strip()[:64]
+    client = client_address(request)
+    limits = throttle.Limits.of(state.settings)
+    now = state.clock()
+    async with state.sessions() as session, session.begin():
+        wait = await throttle.locked_for(session, limits, who, client, now)
+        if not wait:
+            attempt = await throttle.count_attempt(session, who, client, now)
+    if wait:
+        minutes = max(1, -(-wait // 60))
+        return render(
+            request,
+            "login.html",
+            {"locked_minutes": minutes, "next": _safe_next(next) or "", "login": login},
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
     async with state.sessions() as session:
         account = await authenticate(session, login, password)
+    async with state.sessions() as session, session.begin():
+        if account is None:
+            await throttle.after_failure(session, limits, who, client, now)
+        else:
+            await strike(session, attempt)
+            await record(session, SecurityKind.SIGNIN, now, login=account.login, client=client)
+            await purge_expired(session, now, state.session_limits)
     if account is None:
         # The same answer for an unknown login and a wrong password.
         return render(
@@ -76,9 +115,19 @@ async def login_submit(
 
 
 @router.post("/logout", include_in_schema=False)
-async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+async def logout(request: Request, state: StateDep, csrf: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf)
-    request.session.clear()
+    login = request.session.get(LOGIN)
+    if isinstance(login, str):
+        async with state.sessions() as session, session.begin():
+            await record(
+                session,
+                SecurityKind.LOGOUT,
+                state.clock(),
+                login=login,
+                client=client_address(request),
+            )
+    request.session.clear()  # the middleware deletes the session's row
     return RedirectResponse(login_redirect("/"), status_code=303)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +21,8 @@ from parcours.config import Settings
 from parcours.domain import PolicySnapshot
 from parcours.store.accounts import create_account_tables
 from parcours.store.db import create_engine, session_factory
+from parcours.store.models import utcnow
+from parcours.store.security import SessionLimits
 from parcours.temporal import connect
 from parcours.web.metrics import WebMetrics
 
@@ -50,6 +54,8 @@ class WebState:
     sessions: async_sessionmaker[AsyncSession]
     policy: PolicySnapshot
     metrics: WebMetrics = field(default_factory=WebMetrics)
+    # Sessions and the sign-in throttle read the time here: tests move it, nobody sleeps.
+    clock: Callable[[], datetime] = utcnow
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -65,6 +71,13 @@ class WebState:
             # The same policy `parcours start` would snapshot (dev stack's included).
             policy=Context(settings=settings).policy(),
             _client=client,
+        )
+
+    @property
+    def session_limits(self) -> SessionLimits:
+        return SessionLimits(
+            idle=timedelta(minutes=self.settings.session_idle_minutes),
+            lifetime=timedelta(hours=self.settings.session_max_hours),
         )
 
     async def client(self) -> Client:
