@@ -14,8 +14,10 @@ from parcours.cli.output import dump_json, table
 from parcours.errors import ParcoursError
 from parcours.store.accounts import (
     AccountError,
+    TokenScope,
     create_account_tables,
     create_token,
+    deactivate,
     list_tokens,
     revoke_token,
     set_password,
@@ -54,15 +56,31 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     p.set_defaults(handler=set_password_cmd)
+    p = actions.add_parser(
+        "deactivate",
+        help="stop a login from signing in, and end its open sessions now",
+        description="Deactivate a sign-in (officer id or operator login): its web sessions end "
+        "at once. 'set-password' reactivates it.",
+    )
+    p.add_argument("login", metavar="ID", help="officer id or operator login")
+    p.set_defaults(handler=deactivate_cmd)
 
     tokens = sub.add_parser(
         "tokens",
         help="API tokens of the operators' systems",
-        description="Bearer tokens for the intake API; only their sha256 is stored.",
+        description="Bearer tokens for the intake API; only their sha256 is stored. A token's "
+        "scope is 'intake' (post visa approvals) or 'read' (a case's status fields, no notes, "
+        "plan items or reasons).",
     )
     actions = tokens.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = actions.add_parser("create", help="create a token (printed once)")
+    p = actions.add_parser("create", aliases=["new"], help="create a token (printed once)")
     p.add_argument("--name", required=True, help="who uses it, e.g. visa-system")
+    p.add_argument(
+        "--scope",
+        choices=TokenScope.ALL,
+        default=TokenScope.INTAKE,
+        help="intake (default): post visa approvals; read: read a case's status",
+    )
     add_json_flag(p)
     p.set_defaults(handler=token_create)
     p = actions.add_parser("list", help="list tokens (names and dates, never the secret)")
@@ -113,7 +131,18 @@ async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:
         except AccountError as err:
             raise ParcoursError(str(err)) from None
         login, kind = cred.login, cred.kind
-    ctx.print(f"password set for {login} ({kind})")
+    ctx.print(f"password set for {login} ({kind}); its open web sessions are ended")
+    return 0
+
+
+async def deactivate_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    sessions = await _sessions(ctx)
+    async with sessions() as session, session.begin():
+        try:
+            await deactivate(session, args.login)
+        except AccountError as err:
+            raise ParcoursError(str(err)) from None
+    ctx.print(f"{args.login.strip()} deactivated; its web sessions are ended")
     return 0
 
 
@@ -121,14 +150,17 @@ async def token_create(args: argparse.Namespace, ctx: Context) -> int:
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
         try:
-            token = await create_token(session, args.name)
+            token = await create_token(session, args.name, args.scope)
         except AccountError as err:
             raise ParcoursError(str(err)) from None
     if args.json:
-        dump_json({"name": args.name, "token": token}, ctx.out)
+        dump_json({"name": args.name, "scope": args.scope, "token": token}, ctx.out)
     else:
         ctx.print(token)
-        ctx.note(f"token {args.name} created; it is shown this once (only its hash is kept)")
+        ctx.note(
+            f"token {args.name} ({args.scope}) created; it is shown this once "
+            "(only its hash is kept)"
+        )
     return 0
 
 
@@ -139,15 +171,20 @@ async def token_list(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         dump_json(
             [
-                {"name": r.name, "created_at": r.created_at, "last_used_at": r.last_used_at}
+                {
+                    "name": r.name,
+                    "scope": r.scope,
+                    "created_at": r.created_at,
+                    "last_used_at": r.last_used_at,
+                }
                 for r in rows
             ],
             ctx.out,
         )
         return 0
     table(
-        ["NAME", "CREATED", "LAST USED"],
-        [[r.name, r.created_at, r.last_used_at] for r in rows],
+        ["NAME", "SCOPE", "CREATED", "LAST USED"],
+        [[r.name, r.scope, r.created_at, r.last_used_at] for r in rows],
         ctx.out,
     )
     return 0

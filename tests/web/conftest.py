@@ -4,6 +4,7 @@ web tests, with a policy whose arrival clocks run in seconds so escalations happ
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,9 +32,10 @@ FAST_POLICY = policy_toml(
 @dataclass
 class WebStack:
     url: str
-    token: str
+    token: str  # scope intake: posts approvals
     data_dir: Path
     env: dict[str, str]
+    read_token: str = ""  # scope read: a case's status fields
 
     def cli(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -79,6 +81,9 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
         made = stack.cli("tokens", "create", "--name", "visa-system")
         assert made.returncode == 0, made.stderr
         stack.token = made.stdout.strip()
+        made = stack.cli("tokens", "create", "--name", "case-reader", "--scope", "read")
+        assert made.returncode == 0, made.stderr
+        stack.read_token = made.stdout.strip()
         yield stack
     finally:
         proc.send_signal(signal.SIGINT)
@@ -87,6 +92,23 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def form_token(page: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no form token on the page"
+    return found.group(1)
+
+
+def sign_in(c: httpx.Client, login: str, password: str = DEMO_PASSWORD) -> httpx.Response:
+    """Sign in as a browser does: the form (and its token) first, then the post."""
+    token = form_token(c.get("/login").text)
+    return c.post("/login", data={"login": login, "password": password, "csrf": token})
+
+
+def reader(stack: WebStack) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.read_token}"}
 
 
 def approval(dossier: str, region: str = "montreal", **extra: object) -> dict[str, object]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
-from tests.web.conftest import WebStack, approval, start_cases, wait_for
+from parcours.domain import CaseStatus, CaseView, PlanItem, Stage, StageView
+from parcours.web.api import status_fields
+from tests.web.conftest import WebStack, approval, reader, start_cases, wait_for
 
 
 def auth(stack: WebStack) -> dict[str, str]:
@@ -63,21 +67,109 @@ def test_wholly_malformed_bodies_are_422(web_stack: WebStack) -> None:
 
 
 def test_get_case_is_the_status_json(web_stack: WebStack) -> None:
-    start_cases(web_stack, approval("API-5", region="capitale-nationale"))
+    """A `read` token sees where a case stands, and none of its personal data: not the
+    newcomer's name, email or phone, nor the note, plan item, pause or waiver reason people
+    wrote in it (each one checked, on a case that has them all)."""
+    personal = {
+        "name": "Zéphirine Okonkwo-Lapointe",
+        "email": "zephirine.ok@example.org",
+        "phone": "+1 514 555 0199",
+    }
+    start_cases(
+        web_stack,
+        approval("API-5", region="capitale-nationale", **personal),
+    )
 
     def assigned() -> bool:
-        r = httpx.get(f"{web_stack.url}/api/v1/cases/API-5", headers=auth(web_stack), timeout=30)
+        r = httpx.get(f"{web_stack.url}/api/v1/cases/API-5", headers=reader(web_stack), timeout=30)
         return r.status_code == 200 and r.json()["officer"] is not None
 
     wait_for(assigned)
-    view = httpx.get(f"{web_stack.url}/api/v1/cases/API-5", headers=auth(web_stack)).json()
+    officer = httpx.get(f"{web_stack.url}/api/v1/cases/API-5", headers=reader(web_stack)).json()[
+        "officer"
+    ]
+    written = {
+        "note": "NOTE-7f3a: housing with her cousin in Limoilou",
+        "plan item": "PLAN-91c2: open a bank account",
+        "waiver reason": "WAIVE-55d0: already at level 9",
+        "pause reason": "PAUSE-2b8e: hospitalised",
+    }
+    for argv in (
+        ("progress", "API-5", "--officer", officer, "--note", written["note"]),
+        ("plan", "API-5", "--officer", officer, "--item", f"arrival: {written['plan item']}"),
+        ("waive", "API-5", "--stage", "francization", "--by", "mlevesque",
+         "--reason", written["waiver reason"]),
+        ("pause", "API-5", "--by", "mlevesque", "--reason", written["pause reason"]),
+    ):  # fmt: skip
+        done = web_stack.cli(*argv)
+        assert done.returncode == 0, (argv[0], done.stderr)
+    # The full view (the CLI's) does hold every one of them: the check below is not vacuous.
+    full = web_stack.cli("status", "API-5", "--json")
+    assert full.returncode == 0, full.stderr
+    for text in written.values():
+        assert text in full.stdout, text
+
+    view = httpx.get(f"{web_stack.url}/api/v1/cases/API-5", headers=reader(web_stack)).json()
     assert view["dossier"] == "API-5" and view["stage"] == "arrival"
-    assert view["region"] == "capitale-nationale" and view["status"] == "active"
-    assert "Amina" not in str(view)  # no personal data in the case JSON
-    r = httpx.get(f"{web_stack.url}/api/v1/cases/NOPE-1", headers=auth(web_stack))
+    assert view["region"] == "capitale-nationale" and view["status"] == "paused"
+    assert view["notes_count"] == 1 and view["plan_items"] == 1
+    assert any(s["waived"] for s in view["stages"])
+    body = str(view)
+    for label, text in {**personal, **written}.items():
+        assert text not in body, label
+    r = httpx.get(f"{web_stack.url}/api/v1/cases/NOPE-1", headers=reader(web_stack))
     assert r.status_code == 404
-    r = httpx.get(f"{web_stack.url}/api/v1/cases/bad%20id", headers=auth(web_stack))
+    r = httpx.get(f"{web_stack.url}/api/v1/cases/bad%20id", headers=reader(web_stack))
     assert r.status_code == 422
+
+
+def test_status_fields_leave_out_every_free_text() -> None:
+    """The read scope's allowlist, on a view whose every free-text field is filled."""
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    view = CaseView(
+        dossier="D-1", status=CaseStatus.WITHDRAWN, stage=Stage.ARRIVAL, officer="atremblay",
+        region="montreal", language="fr", arrival_date="2026-12-01", escalation_level=0,
+        stalled_since=None, overdue=False,
+        plan=[PlanItem(Stage.ARRIVAL, "SECRET-plan")], plan_revision=1, plan_due_at=at,
+        greeting=None,
+        stages=[StageView(Stage.FRANCIZATION, waived=True, waiver_reason="SECRET-waiver")],
+        paused_at=at, pause_reason="SECRET-pause", close_reason="SECRET-close", notes_count=3,
+    )  # fmt: skip
+    assert "SECRET" in str(view.to_json())  # the full shape has them all
+    shown = status_fields(view)
+    assert "SECRET" not in str(shown)
+    assert shown["plan_items"] == 1 and shown["notes_count"] == 3
+    assert shown["stages"] == [
+        {"stage": "francization", "started_at": None, "completed_at": None,
+         "approved_by": None, "waived": True, "deadline_at": None}
+    ]  # fmt: skip
+
+
+def test_tokens_are_scoped(web_stack: WebStack) -> None:
+    start_cases(web_stack, approval("API-8"))
+    wait_for(
+        lambda: httpx.get(f"{web_stack.url}/api/v1/cases/API-8", headers=reader(web_stack))
+        .status_code == 200
+    )  # fmt: skip
+    # An intake token reads nothing, and its refusal says nothing of whether the case exists.
+    existing = httpx.get(f"{web_stack.url}/api/v1/cases/API-8", headers=auth(web_stack))
+    missing = httpx.get(f"{web_stack.url}/api/v1/cases/NOPE-8", headers=auth(web_stack))
+    assert existing.status_code == missing.status_code == 403
+    assert existing.text == missing.text
+    assert "insufficient_scope" in existing.headers["www-authenticate"]
+    # A read token posts nothing.
+    r = httpx.post(
+        f"{web_stack.url}/api/v1/visa-approvals", json=approval("API-9"), headers=reader(web_stack)
+    )
+    assert r.status_code == 403
+    assert (
+        httpx.get(f"{web_stack.url}/api/v1/cases/API-9", headers=reader(web_stack)).status_code
+        == 404
+    )
+    # `tokens list` shows each scope (the stack's first token took the default, intake).
+    listed = web_stack.cli("tokens", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"scope": "intake"' in listed.stdout and '"scope": "read"' in listed.stdout
 
 
 def test_openapi_is_served(web_stack: WebStack) -> None:
