@@ -157,7 +157,7 @@ async def recent_failures(
     """Times of the failed sign-ins since `since` for a login (after its last successful
     sign-in) or for a client address, oldest first."""
     stmt = select(SecurityEvent.at).where(
-        SecurityEvent.kind == SecurityKind.SIGNIN_FAILED, SecurityEvent.at >= since
+        SecurityEvent.kind == SecurityKind.SIGNIN_FAILED, SecurityEvent.at > since
     )
     if login is not None:
         last_ok = await session.scalar(
