@@ -10,6 +10,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 
 from parcours.store.models import Officer
@@ -20,7 +21,7 @@ from tests.web.console import PASSWORD, Console, form_token, running_console, si
 PARCOURS = str(Path(sys.executable).parent / "parcours")
 
 
-async def signed_in(console: Console, login: str = "atremblay") -> tuple[object, str]:
+async def signed_in(console: Console, login: str = "atremblay") -> tuple[httpx.AsyncClient, str]:
     """A signed-in client and its session cookie."""
     c = console.browser()
     r = await sign_in(c, login)
