@@ -116,8 +116,8 @@ class ServerSessionMiddleware:
         data: dict[str, Any],
     ) -> None:
         rotate = bool(data.pop(ROTATE, False))
-        if data == before and not rotate:
-            return
+        if (data == before and not rotate) or (session_id is None and LOGIN not in data):
+            return  # nothing changed, or an anonymous visitor (whose token is a cookie)
         async with web.sessions() as db, db.begin():
             if session_id is not None and (rotate or data.get(LOGIN) != before.get(LOGIN)):
                 await end_session(db, session_id)

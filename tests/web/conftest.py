@@ -4,7 +4,6 @@ web tests, with a policy whose arrival clocks run in seconds so escalations happ
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 
 from parcours.mail.catcher import free_port
 from parcours.policy import policy_toml
+from tests.web.console import form_token
 
 PARCOURS = str(Path(sys.executable).parent / "parcours")
 DEMO_PASSWORD = "parcours-demo"
@@ -92,13 +92,6 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-
-
-def form_token(page: str) -> str:
-    """The CSRF token of the first form on a page."""
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, "no form token on the page"
-    return found.group(1)
 
 
 def sign_in(c: httpx.Client, login: str, password: str = DEMO_PASSWORD) -> httpx.Response:

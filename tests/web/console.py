@@ -72,6 +72,7 @@ async def running_console(
 
 
 def form_token(page: str) -> str:
+    """The CSRF token of the first form on a page."""
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found, "no form token on the page"
     return found.group(1)
