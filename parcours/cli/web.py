@@ -29,8 +29,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "web",
         help="serve the web console and the intake API alone",
         description="Serve the officers' and supervisors' console and the operators' API "
-        "(http://127.0.0.1:8000 by default; PARCOURS_WEB_PORT). Sessions are signed with "
-        "PARCOURS_WEB_SECRET, else with a secret generated into the data dir.",
+        "(http://127.0.0.1:8000 by default; PARCOURS_WEB_PORT). Sessions live in the read "
+        "model; the sign-in form's token cookie is signed with PARCOURS_WEB_SECRET, else with "
+        "a secret generated into the data dir. Cookies are Secure (HTTPS) unless "
+        "PARCOURS_SECURE_COOKIES=0.",
     )
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     p.add_argument(

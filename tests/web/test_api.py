@@ -168,6 +168,10 @@ def test_tokens_are_scoped(web_stack: WebStack) -> None:
         == 404
     )
     # `tokens list` shows each scope (the stack's first token took the default, intake).
+    made = web_stack.cli("tokens", "new", "--name", "reader-2", "--scope", "read", "--json")
+    assert made.returncode == 0 and '"scope": "read"' in made.stdout, made.stderr
+    bad = web_stack.cli("tokens", "new", "--name", "reader-3", "--scope", "everything")
+    assert bad.returncode != 0 and "invalid choice" in bad.stderr
     listed = web_stack.cli("tokens", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert '"scope": "intake"' in listed.stdout and '"scope": "read"' in listed.stdout

@@ -24,7 +24,11 @@ def test_a_hidden_case_is_answered_as_a_missing_one(web_stack: WebStack) -> None
     )  # fmt: skip
     for login in ("atremblay", "nbouchard"):  # an officer and a supervisor of Montreal
         with httpx.Client(base_url=web_stack.url, timeout=30) as c:
-            assert sign_in(c, login).status_code == 303
+            signed = sign_in(c, login)
+            assert signed.status_code == 303
+            # `parcours dev` serves plain http: its cookie cannot be Secure, nor HSTS sent.
+            assert "secure" not in signed.headers["set-cookie"].lower()
+            assert "strict-transport-security" not in signed.headers
             hidden, missing = c.get("/cases/VIS-1"), c.get("/cases/VIS-404")
             assert hidden.status_code == missing.status_code == 404
             assert hidden.text == missing.text
