@@ -173,11 +173,6 @@ async def recent_failures(
     return list((await session.scalars(stmt.order_by(SecurityEvent.at))).all())
 
 
-async def security_log(session: AsyncSession, limit: int = 1000) -> list[SecurityEvent]:
-    stmt = select(SecurityEvent).order_by(SecurityEvent.id.desc()).limit(limit)
-    return list((await session.scalars(stmt)).all())
-
-
 async def strike(session: AsyncSession, event_id: int) -> None:
     """Remove one log row: an attempt counted as a failure in advance that succeeded."""
     await session.execute(delete(SecurityEvent).where(SecurityEvent.id == event_id))
