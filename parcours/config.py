@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_TASK_QUEUE = "parcours"
 DEFAULT_DATA_DIR = ".parcours"
+AUDIT_KEY_FILE_NAME = "audit.keys"
 
 
 def default_database_url(data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR) -> str:
@@ -51,6 +52,11 @@ class Settings:
     temporal_tls_key: str | None = None
     temporal_tls_ca: str | None = None
     temporal_tls_server_name: str | None = None
+    # Audit-chain HMAC keys (parcours/store/audit.py): kept outside the database, so that
+    # whoever can only write to the database cannot forge a chained row. Same formats as the
+    # codec keys; with neither, the data dir's audit.keys if `parcours dev` made one.
+    audit_keys: str | None = None
+    audit_key_file: str | None = None
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -84,6 +90,9 @@ class Settings:
             temporal_tls_key=e.get("PARCOURS_TEMPORAL_TLS_KEY") or None,
             temporal_tls_ca=e.get("PARCOURS_TEMPORAL_TLS_CA") or None,
             temporal_tls_server_name=e.get("PARCOURS_TEMPORAL_TLS_SERVER_NAME") or None,
+            audit_keys=e.get("PARCOURS_AUDIT_KEYS") or None,
+            audit_key_file=e.get("PARCOURS_AUDIT_KEY_FILE")
+            or _local_key_file(data_dir, AUDIT_KEY_FILE_NAME),
         )
 
     @property
@@ -97,8 +106,8 @@ def _flag(raw: str) -> bool:
     return raw.strip().lower() in ("1", "true", "yes")
 
 
-def _local_key_file(data_dir: str) -> str | None:
+def _local_key_file(data_dir: str, name: str = "codec.keys") -> str | None:
     """The key file `parcours dev` writes under its data dir, when it exists: so the CLI in
-    another terminal reads the cases the dev stack encrypted."""
-    path = Path(data_dir) / "codec.keys"
+    another terminal reads the cases the dev stack encrypted (and verifies its audit chain)."""
+    path = Path(data_dir) / name
     return str(path) if path.is_file() else None
