@@ -36,6 +36,9 @@ from parcours.errors import ParcoursError
 VERSION = "parcours-audit-chain-v1"
 KEYS_ENV = "PARCOURS_AUDIT_KEYS"
 KEY_FILE_ENV = "PARCOURS_AUDIT_KEY_FILE"
+AUDIT_KEYS_HEADER = (
+    "Parcours audit-chain keys: current key first. Keep every key that sealed a row still kept."
+)
 
 
 class AuditKeyMissing(ParcoursError):
