@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from parcours.audit_messages import say
 from parcours.codec import CodecKey, parse_keys, read_key_file
 from parcours.config import Settings
 from parcours.errors import ParcoursError
@@ -45,10 +46,7 @@ class AuditKeyMissing(ParcoursError):
     """No audit key: rows cannot be sealed (nor verified)."""
 
 
-NO_KEY = (
-    f"no audit key: set {KEYS_ENV} (kid:base64, from 'parcours keys new KID') or "
-    f"{KEY_FILE_ENV}; audit rows are sealed with it and it stays outside the database"
-)
+NO_KEY = say("no_key")
 
 
 def audit_keyring(settings: Settings) -> list[CodecKey]:

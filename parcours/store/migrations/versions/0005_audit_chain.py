@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from parcours.audit_messages import say
 from parcours.config import Settings
 from parcours.store.chain import NO_KEY, AuditKeyMissing, Link, audit_keyring, seal, text_digest
 
@@ -100,7 +101,7 @@ def _chain_existing_rows() -> None:
     given = cfg.attributes.get("audit_keys") if cfg is not None else None
     keys = given or audit_keyring(Settings.from_env())
     if not keys:
-        raise AuditKeyMissing(f"migration 0005 must chain the existing audit rows: {NO_KEY}")
+        raise AuditKeyMissing(say("migration_needs_key", reason=NO_KEY))
     sealer = keys[0]
     rows = bind.execute(
         sa.select(t.c.id, t.c.key, t.c.dossier, t.c.kind, t.c.at, t.c.actor)
