@@ -36,13 +36,18 @@ def keys_of(session: AsyncSession) -> AuditKeys:
 
 async def _lock_chain(session: AsyncSession, dossier: str) -> None:
     """Serialize the appends of one case until the transaction ends. Two batches of one case
-    recorded at once would otherwise both read the same last row and take the same place."""
+    recorded at once would otherwise both read the same last row and take the same place
+    (the unique (dossier, seq) index would then refuse the second)."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             sql("SELECT pg_advisory_xact_lock(:cls, hashtext(:dossier))"),
             {"cls": CHAIN_LOCK_CLASS, "dossier": dossier},
         )
-    # SQLite: one writer at a time already; the unique (dossier, seq) index backs both.
+    else:
+        # SQLite locks the whole database, but only from a transaction's first write: the
+        # read of the last row below would still see a state another connection is about to
+        # change. A write that changes nothing takes the lock first (and waits for it).
+        await session.execute(sql("UPDATE audit_events SET seq = seq WHERE 0"))
 
 
 async def append(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from parcours.audit_messages import say
+from parcours.codec import CodecKey
 from parcours.config import Settings
 from parcours.store.chain import NO_KEY, AuditKeyMissing, Link, audit_keyring, seal, text_digest
 
@@ -90,19 +91,26 @@ audit_events = sa.table(
 )
 
 
-def _chain_existing_rows() -> None:
-    """Seal every row in insertion order (id) within its case. The 0002 triggers do not
-    freeze the new columns yet, so these UPDATEs pass."""
-    bind = op.get_bind()
+def _sealing_key() -> CodecKey | None:
+    """The key that seals the rows already there; None when there are none. Asked before
+    any change, so that a refusal leaves the database as it was (SQLite runs DDL outside
+    the transaction)."""
     t = audit_events
-    if bind.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 0:
-        return
+    if op.get_bind().execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 0:
+        return None
     cfg = op.get_context().config
     given = cfg.attributes.get("audit_keys") if cfg is not None else None
     keys = given or audit_keyring(Settings.from_env())
     if not keys:
         raise AuditKeyMissing(say("migration_needs_key", reason=NO_KEY))
-    sealer = keys[0]
+    return keys[0]
+
+
+def _chain_existing_rows(sealer: CodecKey) -> None:
+    """Seal every row in insertion order (id) within its case. The 0002 triggers do not
+    freeze the new columns yet, so these UPDATEs pass."""
+    bind = op.get_bind()
+    t = audit_events
     rows = bind.execute(
         sa.select(t.c.id, t.c.key, t.c.dossier, t.c.kind, t.c.at, t.c.actor)
         .add_columns(t.c.stage, t.c.detail, t.c.text, t.c.recorded_at)
@@ -156,11 +164,13 @@ def _chain_existing_rows() -> None:
 
 
 def upgrade() -> None:
+    sealer = _sealing_key()
     op.add_column("audit_events", sa.Column("seq", sa.Integer(), nullable=True))
     op.add_column("audit_events", sa.Column("text_digest", sa.String(length=64), nullable=True))
     op.add_column("audit_events", sa.Column("chain_key", sa.String(length=64), nullable=True))
     op.add_column("audit_events", sa.Column("chain_mac", sa.String(length=64), nullable=True))
-    _chain_existing_rows()
+    if sealer is not None:
+        _chain_existing_rows(sealer)
     # An index, not a table constraint: SQLite adds a constraint only by rebuilding the
     # table, which would drop the append-only triggers.
     op.create_index(UNIQUE_PLACE, "audit_events", ["dossier", "seq"], unique=True)
