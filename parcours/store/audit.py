@@ -65,17 +65,11 @@ async def append(
     """Insert one audit row at the end of its case's chain, unless its key exists (returns
     False then, and nothing changed). The caller commits."""
     keys = keys_of(session)
-    await _lock_chain(session, dossier)
-    last = (
-        await session.execute(
-            select(AuditEvent.seq, AuditEvent.chain_mac)
-            .where(AuditEvent.dossier == dossier, AuditEvent.seq.is_not(None))
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    seq = (last[0] or 0) + 1 if last is not None else 1
-    previous = last[1] if last is not None else None
+    tails = _tails(session)
+    tail = tails.get(dossier)
+    if tail is None:
+        tail = await _locked_tail(session, dossier)
+    seq, previous = tail[0] + 1, tail[1]
     sealer = keys.current
     link = Link(
         dossier=dossier,
@@ -104,7 +98,41 @@ async def append(
         "chain_key": sealer.key_id,
         "chain_mac": seal(sealer, link, previous),
     }
-    return await insert_ignore(session, AuditEvent, values)
+    inserted = await insert_ignore(session, AuditEvent, values)
+    tails[dossier] = (seq, values["chain_mac"]) if inserted else tail
+    return inserted
+
+
+Tail = tuple[int, str | None]  # (the last place taken in a case, its seal)
+_TAILS = "parcours.audit_tails"
+
+
+def _tails(session: AsyncSession) -> dict[str, Tail]:
+    """The tails of the chains this transaction holds locked. A batch appends several rows
+    to one case: only the first locks and reads the tail, the others continue from it. Kept
+    per transaction (a new one starts empty), since the lock ends with it."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:  # begun by the first statement: nothing to remember it by
+        return {}
+    held = session.info.get(_TAILS)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_TAILS] = held
+    tails: dict[str, Tail] = held[1]
+    return tails
+
+
+async def _locked_tail(session: AsyncSession, dossier: str) -> Tail:
+    await _lock_chain(session, dossier)
+    last = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.chain_mac)
+            .where(AuditEvent.dossier == dossier, AuditEvent.seq.is_not(None))
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return (last[0] or 0, last[1]) if last is not None else (0, None)
 
 
 # Why a row breaks its chain (codes for --json; the CLI words them).

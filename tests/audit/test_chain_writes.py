@@ -140,3 +140,18 @@ async def test_parcours_worker_refuses_to_start_without_a_key_in_one_line() -> N
     assert code == 1
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and lines[0].startswith("parcours: error: aucune clé d'audit")
+
+
+async def test_appends_outside_an_explicit_transaction_read_the_tail_each_time(db: Db) -> None:
+    """The tail a batch remembers lives as long as its transaction: rows appended by
+    successive implicit transactions of one session still chain in order."""
+    async with db.sessions() as s:
+        for i in range(3):
+            assert await audit.append(s, key=f"k{i}", dossier="D-1", kind="x", at=AT)
+            await s.commit()
+        async with db.sessions() as other, other.begin():
+            assert await audit.append(other, key="k-other", dossier="D-1", kind="x", at=AT)
+        assert await audit.append(s, key="k-last", dossier="D-1", kind="x", at=AT)
+        await s.commit()
+    result = await audit.verify(db.sessions, AuditKeys.of(AUDIT_KEYS))
+    assert (result.holds, result.rows) == (True, 5)
