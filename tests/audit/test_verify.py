@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 
 from parcours.cli.main import amain
@@ -200,3 +201,25 @@ async def test_a_wrong_key_breaks_every_chain(db: Db) -> None:
     code, report = await verify_json(db, keys=impostor.spec())
     assert code == 3
     assert [(b["dossier"], b["seq"]) for b in report["broken"]] == [("D-1", 1), ("D-2", 1)]
+
+
+async def test_progress_on_stderr_and_a_bad_dossier_refused(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parcours.cli import audit as audit_cli
+    from parcours.store import audit as store_audit
+
+    await record(db, "D-1", range(1, 3))
+    await record(db, "D-2", range(1, 3))
+    await record(db, "D-3", range(1, 3))
+    monkeypatch.setattr(audit_cli, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(store_audit, "CASES_PER_READ", 1)
+    code, out, err = await verify(db)
+    assert code == 0
+    assert err.splitlines() == [
+        "parcours: 2/3 dossiers vérifiés (4 lignes)",
+        "parcours: 3/3 dossiers vérifiés (6 lignes)",
+    ]
+    assert out.strip() == "journal d'audit intact : 3 dossiers, 6 lignes"
+    code, out, err = await verify(db, "--dossier", "not a dossier")
+    assert code != 0 and out == "" and len(err.splitlines()) == 1
