@@ -55,7 +55,7 @@ class Settings:
     # Audit-chain HMAC keys (parcours/store/audit.py): kept outside the database, so that
     # whoever can only write to the database cannot forge a chained row. Same formats as the
     # codec keys; with neither, the data dir's audit.keys if `parcours dev` made one.
-    audit_keys: str | None = None
+    audit_keys: str | None = field(default=None, repr=False)
     audit_key_file: str | None = None
 
     @classmethod
