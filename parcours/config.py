@@ -52,7 +52,7 @@ class Settings:
     temporal_tls_key: str | None = None
     temporal_tls_ca: str | None = None
     temporal_tls_server_name: str | None = None
-    # Audit-chain HMAC keys (parcours/store/audit.py): kept outside the database, so that
+    # Audit-chain HMAC keys (parcours/store/chain.py): kept outside the database, so that
     # whoever can only write to the database cannot forge a chained row. Same formats as the
     # codec keys; with neither, the data dir's audit.keys if `parcours dev` made one.
     audit_keys: str | None = field(default=None, repr=False)
