@@ -23,10 +23,12 @@ from typing import IO
 from temporalio.client import Client
 
 from bench.catcher import CountingCatcher
-from parcours.config import Settings
+from parcours.codec import ensure_key_file
+from parcours.config import AUDIT_KEY_FILE_NAME, Settings
 from parcours.devstack import SQLITE_PRAGMAS, DevOptions, find_temporal_binary, server_command
 from parcours.domain import REGIONS
 from parcours.mail.catcher import free_port
+from parcours.store.chain import AUDIT_KEYS_HEADER
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.store.officers import NewOfficer, add_officer
@@ -199,6 +201,7 @@ def _env(base: dict[str, str], settings: Settings, smtp_port: int) -> dict[str, 
         PARCOURS_SMTP_HOST=HOST,
         PARCOURS_SMTP_PORT=str(smtp_port),
         PARCOURS_DATA_DIR=settings.data_dir,
+        PARCOURS_AUDIT_KEY_FILE=settings.audit_key_file or "",
         PARCOURS_LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
@@ -310,7 +313,10 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         task_queue=TASK_QUEUE,
         database_url=f"sqlite+aiosqlite:///{root / 'parcours.db'}",
         data_dir=str(root),
+        # The workers seal the audit trail with a key of the run's own (read from this file).
+        audit_key_file=str(root / AUDIT_KEY_FILE_NAME),
     )
+    ensure_key_file(Path(str(settings.audit_key_file)), "bench-1", header=AUDIT_KEYS_HEADER)
     server: asyncio.subprocess.Process | None = None
     workers: list[asyncio.subprocess.Process] = []
     samplers: list[RssSampler] = []

@@ -97,21 +97,26 @@ def read_key_file(path: str | os.PathLike[str]) -> list[CodecKey]:
     return parse_keys(text, source=str(path))
 
 
-def write_key_file(path: Path, keys: Sequence[CodecKey]) -> None:
+PAYLOAD_KEYS_HEADER = (
+    "Parcours payload keys: current key first. Keep every key that may still decrypt."
+)
+
+
+def write_key_file(path: Path, keys: Sequence[CodecKey], header: str = PAYLOAD_KEYS_HEADER) -> None:
     """Write a key file readable by its owner only (created 0600, never world-readable)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = "# Parcours payload keys: current key first. Keep every key that may still decrypt.\n"
+    body = f"# {header}\n"
     body += "".join(f"{k.spec()}\n" for k in keys)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(body)
 
 
-def ensure_key_file(path: Path, key_id: str = "local-1") -> bool:
+def ensure_key_file(path: Path, key_id: str = "local-1", header: str = PAYLOAD_KEYS_HEADER) -> bool:
     """Create a key file with one fresh key unless one exists; True if created."""
     if path.exists():
         return False
-    write_key_file(path, [new_key(key_id)])
+    write_key_file(path, [new_key(key_id)], header)
     return True
 
 

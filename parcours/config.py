@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_TASK_QUEUE = "parcours"
 DEFAULT_DATA_DIR = ".parcours"
+AUDIT_KEY_FILE_NAME = "audit.keys"
 
 
 def default_database_url(data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR) -> str:
@@ -62,6 +63,11 @@ class Settings:
     signin_max_failures: int = 5
     signin_max_failures_per_address: int = 20
     signin_window_minutes: int = 15
+    # Audit-chain HMAC keys (parcours/store/chain.py): kept outside the database, so that
+    # whoever can only write to the database cannot forge a chained row. Same formats as the
+    # codec keys; with neither, the data dir's audit.keys if `parcours dev` made one.
+    audit_keys: str | None = field(default=None, repr=False)
+    audit_key_file: str | None = None
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -104,6 +110,9 @@ class Settings:
                 e.get("PARCOURS_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20)
             ),
             signin_window_minutes=int(e.get("PARCOURS_SIGNIN_WINDOW_MINUTES", 15)),
+            audit_keys=e.get("PARCOURS_AUDIT_KEYS") or None,
+            audit_key_file=e.get("PARCOURS_AUDIT_KEY_FILE")
+            or _local_key_file(data_dir, AUDIT_KEY_FILE_NAME),
         )
 
     @property
@@ -117,8 +126,8 @@ def _flag(raw: str) -> bool:
     return raw.strip().lower() in ("1", "true", "yes")
 
 
-def _local_key_file(data_dir: str) -> str | None:
+def _local_key_file(data_dir: str, name: str = "codec.keys") -> str | None:
     """The key file `parcours dev` writes under its data dir, when it exists: so the CLI in
-    another terminal reads the cases the dev stack encrypted."""
-    path = Path(data_dir) / "codec.keys"
+    another terminal reads the cases the dev stack encrypted (and verifies its audit chain)."""
+    path = Path(data_dir) / name
     return str(path) if path.is_file() else None

@@ -25,11 +25,12 @@ from temporalio.client import Client
 from parcours import search
 from parcours.cli.common import dev_policy_path
 from parcours.codec import KEY_FILE_NAME, ensure_key_file
-from parcours.config import Settings, default_database_url
+from parcours.config import AUDIT_KEY_FILE_NAME, Settings, default_database_url
 from parcours.errors import ParcoursError
 from parcours.mail.catcher import MailCatcher
 from parcours.policy import PolicyError, load_policy
 from parcours.retention import install_schedule
+from parcours.store.chain import AUDIT_KEYS_HEADER, audit_keyring
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.store.officers import list_officers, seed_demo_officers
@@ -101,6 +102,10 @@ class DevOptions:
     def key_file(self) -> Path:
         return self.data_dir / KEY_FILE_NAME
 
+    @property
+    def audit_key_file(self) -> Path:
+        return self.data_dir / AUDIT_KEY_FILE_NAME
+
     def settings(self, base: Settings) -> Settings:
         """The dev stack's settings: everything local, under the data dir."""
         return dataclasses.replace(
@@ -117,6 +122,8 @@ class DevOptions:
             # Payloads encrypted with the data dir's own key (the CLI finds it there too),
             # unless keys are given inline.
             codec_key_file=None if base.codec_keys else str(self.key_file),
+            # The audit trail sealed with the data dir's own key, likewise.
+            audit_key_file=None if base.audit_keys else str(self.audit_key_file),
         )
 
 
@@ -223,7 +230,7 @@ async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, st
     """Migrate the schema, seed the demo roster when empty; returns (id, role, region, langs)."""
     engine = create_engine(settings.database_url)
     try:
-        await upgrade(engine)
+        await upgrade(engine, audit_keys=audit_keyring(settings))
         sessions = session_factory(engine)
         async with sessions() as session, session.begin():
             added = await seed_demo_officers(session)
@@ -295,6 +302,13 @@ async def run_dev(
     if settings.codec_key_file == str(opts.key_file) and ensure_key_file(opts.key_file):
         logger.info(
             "payload key created: %s (keep it: cases cannot be read without it)", opts.key_file
+        )
+    if settings.audit_key_file == str(opts.audit_key_file) and ensure_key_file(
+        opts.audit_key_file, header=AUDIT_KEYS_HEADER
+    ):
+        logger.info(
+            "audit key created: %s (keep it: `parcours audit verify` needs it)",
+            opts.audit_key_file,
         )
     stop = asyncio.Event()
     install_stop_handlers(stop)

@@ -29,11 +29,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.casework import Casework
 from activities.notify import Notifier
 from activities.retention import Retention
+from parcours.codec import CodecKey, CodecKeyError
 from parcours.config import Settings
 from parcours.errors import ParcoursError
 from parcours.mail.render import Renderer
 from parcours.mail.smtp import Mailer
 from parcours.policy import PolicyError, load_policy
+from parcours.store.chain import NO_KEY, audit_keyring
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.temporal import connect, register_search_attributes
@@ -203,19 +205,32 @@ class Resources:
         ]
 
 
+def require_audit_keys(settings: Settings) -> list[CodecKey]:
+    """The keys that seal the audit trail; the worker does not start without them (every
+    audit row it writes is sealed, parcours/store/chain.py)."""
+    try:
+        keys = audit_keyring(settings)
+    except CodecKeyError as err:
+        raise ParcoursError(str(err)) from None
+    if not keys:
+        raise ParcoursError(NO_KEY)
+    return keys
+
+
 @contextlib.asynccontextmanager
 async def resources(settings: Settings) -> AsyncIterator[Resources]:
+    audit_keys = require_audit_keys(settings)
     engine = create_engine(settings.database_url, one_sqlite_writer=True)
     try:
         try:
             # Migrations, not create_all: the schema of a long-lived database moves forward.
-            await upgrade(engine)
+            await upgrade(engine, audit_keys=audit_keys)
         except Exception as err:
             raise ParcoursError(
                 f"cannot open the read model at {_safe_url(settings.database_url)}: "
                 f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
             ) from None
-        sessions = session_factory(engine)
+        sessions = session_factory(engine, audit_keys)
         renderer = Renderer(settings.templates_dir)
         mailer = Mailer.from_settings(settings)
         yield Resources(
@@ -258,6 +273,7 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
         policy = load_policy(settings.policy_path)
     except PolicyError as err:
         raise ParcoursError(str(err)) from None
+    require_audit_keys(settings)  # before anything connects: one line, nothing started
     cache = cache_size()
     sandbox = sandbox_mode()
     slots = concurrency()

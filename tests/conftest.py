@@ -24,6 +24,7 @@ from parcours import search
 from parcours.config import Settings
 from parcours.devstack import find_temporal_binary
 from parcours.mail.catcher import MailCatcher
+from tests.store.conftest import AUDIT_KEYS
 from tests.temporal_servers import start_time_skipping
 
 
@@ -90,6 +91,7 @@ async def real_stack(
             smtp_host=catcher.host,
             smtp_port=catcher.port,
             data_dir=str(tmp_path),
+            audit_keys=",".join(k.spec() for k in AUDIT_KEYS),
         )
         async with resources(settings) as res, build_worker(client, settings, res):
             yield Stack(client, settings, catcher, res.sessions)

@@ -17,6 +17,7 @@ from parcours.config import Settings
 from parcours.domain import Actor, PolicySnapshot
 from parcours.errors import ParcoursError
 from parcours.policy import load_policy
+from parcours.store.chain import audit_keyring
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.store.officers import actor_of, get_officer
@@ -70,7 +71,7 @@ class Context:
             self._engine = create_engine(self.settings.database_url)
             try:
                 # Idempotent migrations; lets `officers add` work before any worker has run.
-                await upgrade(self._engine)
+                await upgrade(self._engine, audit_keys=audit_keyring(self.settings))
             except Exception as err:
                 raise ParcoursError(
                     f"cannot open the read model database: {_first_line(err)}"

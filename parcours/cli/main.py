@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from parcours import __version__
-from parcours.cli import casework, intake, officers, operations, stack, supervision, web
+from parcours.cli import audit, casework, intake, officers, operations, stack, supervision, web
 from parcours.cli.common import PROG, Context, Handler, Parser, UsageError
 from parcours.config import Settings
 from parcours.errors import ParcoursError
@@ -45,6 +45,7 @@ def build_parser() -> Parser:
     supervision.register(sub)
     web.register(sub)
     operations.register(sub)
+    audit.register(sub)
     return parser
 
 

@@ -66,11 +66,18 @@ def _engine(ctx: Context) -> AsyncEngine:
 
 
 async def db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.codec import CodecKeyError
     from parcours.store import migrate
+    from parcours.store.chain import audit_keyring
 
+    try:
+        # Sealing existing audit rows (migration 0005) needs them; other revisions do not.
+        audit_keys = audit_keyring(ctx.settings)
+    except CodecKeyError as err:
+        raise ParcoursError(str(err)) from None
     engine = _engine(ctx)
     try:
-        at = await migrate.upgrade(engine, args.revision)
+        at = await migrate.upgrade(engine, args.revision, audit_keys=audit_keys)
     finally:
         await engine.dispose()
     ctx.print(f"read model at revision {at}")

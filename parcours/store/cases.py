@@ -14,9 +14,9 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.domain import CaseEvent, CaseSnapshot, NewcomerApproval, dossier_of
-from parcours.store.models import AuditEvent, Case
+from parcours.store import audit
+from parcours.store.models import Case
 from parcours.store.officers import pick_officer
-from parcours.store.writes import insert_ignore
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +88,16 @@ async def record_event(session: AsyncSession, event: CaseEvent) -> bool:
     """Append the audit row and apply its snapshot; False (and nothing changed) if this key
     was recorded before. Run it inside one transaction: the caller commits."""
     snap = event.snapshot
-    inserted = await insert_ignore(
+    inserted = await audit.append(
         session,
-        AuditEvent,
-        {
-            "key": event.key,
-            "dossier": snap.dossier or dossier_of(event.workflow_id),
-            "kind": event.kind,
-            "at": event.at,
-            "actor": event.actor,
-            "stage": event.stage.value if event.stage else None,
-            "detail": event.detail,
-            "text": event.text,
-        },
+        key=event.key,
+        dossier=snap.dossier or dossier_of(event.workflow_id),
+        kind=event.kind,
+        at=event.at,
+        actor=event.actor,
+        stage=event.stage.value if event.stage else None,
+        detail=event.detail,
+        text=event.text,
     )
     if not inserted:
         return False
@@ -130,16 +127,6 @@ async def append_audit(
     detail: str | None = None,
 ) -> bool:
     """An audit row that changes no projection (emails): idempotent by key."""
-    return await insert_ignore(
-        session,
-        AuditEvent,
-        {
-            "key": key,
-            "dossier": dossier,
-            "kind": kind,
-            "at": at,
-            "actor": actor,
-            "stage": stage,
-            "detail": detail,
-        },
+    return await audit.append(
+        session, key=key, dossier=dossier, kind=kind, at=at, actor=actor, stage=stage, detail=detail
     )

@@ -5,6 +5,7 @@ SQLite (a file under the data dir) by default, PostgreSQL through PARCOURS_DATAB
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from parcours.codec import CodecKey
+from parcours.store import audit
+from parcours.store.chain import AuditKeys
 from parcours.store.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -84,5 +88,10 @@ async def create_schema(engine: AsyncEngine) -> None:
         await conn.run_sync(Base.metadata.create_all)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, audit_keys: Sequence[CodecKey] = ()
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of the read model; with `audit_keys`, they can append to the audit trail
+    (parcours/store/audit.py seals each row with the first key)."""
+    info = {audit.INFO_KEY: AuditKeys.of(audit_keys)} if audit_keys else {}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)

@@ -19,6 +19,7 @@ import pkgutil
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
@@ -29,6 +30,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parcours.codec import CodecKey
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The revision equal to what `create_all` made before migrations existed: a database that
@@ -50,10 +53,13 @@ def target_metadata() -> MetaData:
     return Base.metadata
 
 
-def config(connection: Connection | None = None) -> Config:
+def config(connection: Connection | None = None, audit_keys: Sequence[CodecKey] = ()) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
+    # Migration 0005 seals the audit rows written before the chain existed; without keys
+    # here it reads them from the environment (PARCOURS_AUDIT_KEYS / _KEY_FILE).
+    cfg.attributes["audit_keys"] = list(audit_keys)
     return cfg
 
 
@@ -70,15 +76,18 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
-    cfg = config(connection)
+def _upgrade(connection: Connection, revision: str, audit_keys: Sequence[CodecKey]) -> None:
+    cfg = config(connection, audit_keys)
     if _current(connection) is None and inspect(connection).has_table("cases"):
         command.stamp(cfg, BASELINE)
     command.upgrade(cfg, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
-    """Migrate to `revision` (idempotent); returns the revision the database is at."""
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", audit_keys: Sequence[CodecKey] = ()
+) -> str | None:
+    """Migrate to `revision` (idempotent); returns the revision the database is at.
+    `audit_keys`: the keys that seal existing audit rows, if a migration must (0005)."""
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Held to the end of the transaction: concurrent starters wait, then find the
@@ -89,7 +98,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
         # `parcours dev` start, trample each other ("KeyError: 'script'"). One at a time.
         await asyncio.to_thread(_ALEMBIC.acquire)
         try:
-            await conn.run_sync(_upgrade, revision)
+            await conn.run_sync(_upgrade, revision, audit_keys)
         finally:
             _ALEMBIC.release()
         return await conn.run_sync(_current)

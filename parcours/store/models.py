@@ -126,9 +126,13 @@ class Case(Base):
 class AuditEvent(Base):
     """One line of the append-only audit trail: transitions, officer actions, escalations,
     emails. Rows are only ever inserted; the one change the database allows (a trigger, see
-    migration 0002) is the retention sweep setting `text` to NULL."""
+    migrations 0002 and 0005) is the retention sweep setting `text` to NULL. Each row is
+    sealed into its case's chain (parcours/store/chain.py)."""
 
     __tablename__ = "audit_events"
+    # Rows of one case are chained in strict order: two writers can never take the same place
+    # (parcours/store/audit.py also serializes them, so this is the last line of defence).
+    __table_args__ = (Index("uq_audit_events_dossier_seq", "dossier", "seq", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Workflow id + business step: the idempotency key of the write.
@@ -142,6 +146,14 @@ class AuditEvent(Base):
     # Free text (notes, reasons): personal data, kept here and nowhere else.
     text: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The chain (parcours/store/chain.py, migration 0005): the row's place in its case
+    # (1, 2, 3 ...), the keyed digest of `text` (kept when the purge erases the text), the id
+    # of the key that sealed the row and its HMAC. Nullable because SQLite adds a NOT NULL
+    # column only by rebuilding the table; a row without them fails `parcours audit verify`.
+    seq: Mapped[int | None] = mapped_column(Integer)
+    text_digest: Mapped[str | None] = mapped_column(String(64))
+    chain_key: Mapped[str | None] = mapped_column(String(64))
+    chain_mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class OutboxStatus:

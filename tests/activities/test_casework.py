@@ -13,7 +13,7 @@ from parcours.store.db import create_engine, session_factory
 from parcours.store.models import AuditEvent, Case
 from parcours.store.officers import NewOfficer
 from tests.store.builders import T0, event, register, snapshot
-from tests.store.conftest import add
+from tests.store.conftest import AUDIT_KEYS, add
 
 
 def off(id: str, langs: str = "fr") -> NewOfficer:
@@ -131,7 +131,7 @@ async def test_an_unreachable_database_raises_a_retryable_error(tmp_path, activi
     # Nothing listens on port 1: the error must reach Temporal as a plain (retryable) failure.
     engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/nothing")
     try:
-        casework = Casework(session_factory(engine))
+        casework = Casework(session_factory(engine, AUDIT_KEYS))
         with pytest.raises(Exception) as err:
             await activity_env.run(casework.record_event, event(1, snapshot()))
         assert not (isinstance(err.value, ApplicationError) and err.value.non_retryable)

@@ -107,6 +107,14 @@ async def test_dev_stack_survives_a_restart(tmp_path: Path) -> None:
     finally:
         await stop_dev(proc)
     assert (data_dir / "temporal.db").exists() and (data_dir / "parcours.db").exists()
+    # The stack sealed its audit trail with a key of its own, owner-only, which the CLI in
+    # another terminal finds through PARCOURS_DATA_DIR.
+    audit_keys = data_dir / "audit.keys"
+    assert audit_keys.stat().st_mode & 0o777 == 0o600
+    code, out, err = await cli(env, "audit", "verify", "--json")
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert report["holds"] and report["cases"] == 1 and report["rows"] >= 2
 
 
 def test_dev_server_command_registers_search_attributes(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 Every PARCOURS_* the compose file sets is a setting the code reads; every setting with no safe
 default in a container is set; commands parse with the real CLI parser; ports are the code's
-defaults; the search attributes registered at start are parcours.search.ALL.
+defaults; the search attributes registered at start are parcours.search.ALL. The production
+boundary: nothing but the TLS proxy published beyond the host's loopback, the app on its own
+data-only database role, migrations as the owner first.
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ REQUIRED = {
 REQUIRED_BY_COMMAND = {
     "web": {"PARCOURS_WEB_SECRET"},
     "codec-server": {"PARCOURS_CODEC_TOKEN"},
+    "worker": {"PARCOURS_AUDIT_KEYS"},
 }
+APP_ROLE = "parcours_app"
+# One-shot services that prepare the database as its owner, before any app process.
+OWNER_STEPS = {"db-roles", "migrate"}
+# The one service published beyond the host: it terminates TLS in front of the console.
+TLS_PROXY = "proxy"
+LOOPBACK = "127.0.0.1"
 SA_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "DATETIME": "Datetime", "BOOL": "Bool"}
 _VAR = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
@@ -59,7 +68,10 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def app_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {n: s for n, s in services.items() if s.get("image") == APP_IMAGE}
+    """The long-running app processes and the retention one-shot (not the owner's steps)."""
+    return {
+        n: s for n, s in services.items() if s.get("image") == APP_IMAGE and n not in OWNER_STEPS
+    }
 
 
 def env_of(service: dict[str, Any]) -> dict[str, str]:
@@ -78,10 +90,16 @@ def known_settings() -> set[str]:
 
 def published(service: dict[str, Any]) -> dict[int, int]:
     """container port -> host port."""
+    return {container: port for container, (_, port) in bindings(service).items()}
+
+
+def bindings(service: dict[str, Any]) -> dict[int, tuple[str, int]]:
+    """container port -> (host address, host port); "0.0.0.0" when the spec names none."""
     out = {}
     for spec in service.get("ports", []):
-        host, _, container = str(spec).rpartition(":")
-        out[int(container)] = int(host)
+        parts = str(spec).split(":")
+        address = parts[0] if len(parts) == 3 else "0.0.0.0"
+        out[int(parts[-1])] = (address, int(parts[-2]))
     return out
 
 
@@ -121,11 +139,10 @@ def test_addresses_point_at_the_services_on_their_ports(services) -> None:
         assert (url.host, url.port, url.username, url.database) == (
             "postgresql",
             5432,
-            pg["POSTGRES_USER"],
+            APP_ROLE,
             pg["POSTGRES_DB"],
         )
         assert s.smtp_host in services and s.smtp_port == 1025  # Mailpit's SMTP port
-    assert 7233 in published(services["temporal"])
 
 
 def test_ports_match_the_code_defaults(services) -> None:
@@ -133,7 +150,10 @@ def test_ports_match_the_code_defaults(services) -> None:
     web = services["web"]
     web_args = parser.parse_args(web["command"][1:])
     assert web_args.port == int(env_of(web)["PARCOURS_WEB_PORT"]) == 8000
-    assert 8000 in published(web)
+    # Reached through the TLS proxy only, on the compose network.
+    assert "ports" not in web
+    proxy = services[TLS_PROXY]["command"]
+    assert proxy[proxy.index("--to") + 1] == "web:8000"
     codec = services["codec-server"]
     codec_args = parser.parse_args(codec["command"][1:])
     assert codec_args.port == Settings().codec_port == 8081
@@ -193,3 +213,70 @@ def test_dockerfile_ships_the_code_the_worker_needs() -> None:
         "parcours",
         "worker",
     ]
+
+
+def test_only_the_tls_proxy_is_published_beyond_the_hosts_loopback(services) -> None:
+    """The Temporal frontend has no authorizer and the UI no sign-in in this file: published
+    on 0.0.0.0, anyone on the network could send updates or read every case."""
+    for name, svc in services.items():
+        for container, (address, _) in bindings(svc).items():
+            if name == TLS_PROXY:
+                assert container in (80, 443), container
+            else:
+                assert address == LOOPBACK, f"{name}:{container} published on {address}"
+    assert bindings(services["temporal"])[7233] == (LOOPBACK, 7233)
+    assert bindings(services["temporal-ui"])[8080] == (LOOPBACK, 8080)
+
+
+def test_the_console_keeps_secure_cookies_behind_the_tls_proxy(services) -> None:
+    """The choice the file states: TLS terminated by Caddy, so the console's Secure cookies
+    and HSTS stay on (the setting's default); never turned off on this topology."""
+    proxy = services[TLS_PROXY]
+    assert proxy["image"].startswith("caddy:")
+    assert proxy["command"][:2] == ["caddy", "reverse-proxy"]
+    assert bindings(proxy)[443][1] == 443
+    secure = env_of(services["web"]).get("PARCOURS_SECURE_COOKIES", "true")
+    assert secure.strip().lower() in ("1", "true", "yes")
+    header = (ROOT / "docker-compose.yml").read_text().split("\nx-parcours-env")[0]
+    assert "TLS: terminated by the `proxy` service" in header
+    assert 'PARCOURS_SECURE_COOKIES: "false"' in header  # how a plain-http staging host opts out
+
+
+def test_migrations_run_as_the_owner_before_the_app_starts(services) -> None:
+    owner = services["postgresql"]["environment"]["POSTGRES_USER"]
+    migrate = services["migrate"]
+    assert migrate["image"] == APP_IMAGE and migrate["restart"] == "no"
+    args = build_parser().parse_args(migrate["command"][1:])
+    assert (args.command, args.db_command, args.revision) == ("db", "upgrade", "head")
+    env = env_of(migrate)
+    assert make_url(env["PARCOURS_DATABASE_URL"]).username == owner != APP_ROLE
+    # Sealing the audit rows written before the chain (migration 0005) needs the key.
+    assert "PARCOURS_AUDIT_KEYS" in env
+    assert migrate["depends_on"]["db-roles"]["condition"] == "service_completed_successfully"
+    for name, svc in app_services(services).items():
+        assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+    roles = services["db-roles"]
+    assert roles["environment"]["PGUSER"] == owner
+    assert "./deploy/postgresql:/sql:ro" in roles["volumes"]
+    assert roles["command"][-1] == "/sql/app-role.sql"
+    assert (ROOT / "deploy/postgresql/app-role.sql").is_file()
+    assert "parcours.app_password=" in roles["environment"]["PGOPTIONS"]
+
+
+def test_the_app_role_has_data_rights_only() -> None:
+    """Read as written; tests/deploy/test_app_role.py runs it on PostgreSQL."""
+    sql = (ROOT / "deploy/postgresql/app-role.sql").read_text()
+    body = "\n".join(line.split("--")[0] for line in sql.splitlines())
+    grants = re.findall(r"GRANT\s+([A-Z, ]+?)\s+ON\s", body)
+    assert grants, "no GRANT found"
+    rights = {r.strip() for g in grants for r in g.split(",")}
+    assert rights <= {"SELECT", "INSERT", "UPDATE", "DELETE", "USAGE"}, rights
+    for attribute in ("NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE", "NOBYPASSRLS"):
+        assert attribute in body
+    assert f"TO {APP_ROLE}" in body and "OWNER TO" not in body
+
+
+def test_the_audit_key_goes_only_where_audit_rows_are_written(services) -> None:
+    for name, svc in app_services(services).items():
+        has_key = "PARCOURS_AUDIT_KEYS" in env_of(svc)
+        assert has_key == (svc["command"][1] == "worker"), name

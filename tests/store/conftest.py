@@ -13,10 +13,14 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from parcours.codec import new_key
 from parcours.store.db import create_engine, create_schema, session_factory
 from parcours.store.officers import NewOfficer, add_officer
 
 PG_URL_ENV = "PARCOURS_TEST_DATABASE_URL"
+# The audit-chain key of every test that records audit rows (the worker refuses to start
+# without one); a fresh one per test run, as production keys are never in the code.
+AUDIT_KEYS = [new_key("test-audit-1")]
 BACKENDS = ["sqlite", *(["postgresql"] if os.environ.get(PG_URL_ENV) else [])]
 
 
@@ -48,7 +52,7 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
+    return session_factory(engine, AUDIT_KEYS)
 
 
 async def add(sessions: async_sessionmaker[AsyncSession], *officers: NewOfficer) -> None:

@@ -16,9 +16,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parcours.store import migrate
-from parcours.store.db import create_engine
-from tests.store.conftest import BACKENDS, PG_URL_ENV
+from parcours.store import audit, migrate
+from parcours.store.chain import AuditKeyMissing, AuditKeys
+from parcours.store.db import create_engine, session_factory
+from tests.store.conftest import AUDIT_KEYS, BACKENDS, PG_URL_ENV
 
 
 @pytest_asyncio.fixture(params=BACKENDS)
@@ -150,3 +151,64 @@ async def test_upgrades_at_once_in_one_process(tmp_path: Path) -> None:
     finally:
         for e in engines:
             await e.dispose()
+
+
+# The revision 0005 (the audit chain) follows.
+BEFORE_THE_CHAIN = "0004"
+
+
+async def _rows_before_the_chain(engine: AsyncEngine) -> None:
+    """Audit rows as the revision before the chain stored them: no place, no seal."""
+    await migrate.upgrade(engine, BEFORE_THE_CHAIN)
+    async with engine.begin() as conn:
+        for i, (dossier, text_) in enumerate(
+            [("D-1", None), ("D-2", "Amina a trouvé un emploi"), ("D-1", "une note"), ("D-1", None)]
+        ):
+            await conn.execute(
+                text(
+                    "INSERT INTO audit_events (key, dossier, kind, at, text, recorded_at) "
+                    "VALUES (:key, :dossier, 'progress_noted', :at, :text, :at)"
+                ),
+                {"key": f"k{i}", "dossier": dossier, "text": text_, "at": datetime.now(UTC)},
+            )
+
+
+async def test_migration_0005_chains_the_rows_already_there(empty_db: AsyncEngine) -> None:
+    await _rows_before_the_chain(empty_db)
+    assert await migrate.upgrade(empty_db, audit_keys=AUDIT_KEYS) == migrate.head()
+    async with empty_db.connect() as conn:
+        places = (
+            await conn.execute(text("SELECT key, dossier, seq FROM audit_events ORDER BY id"))
+        ).all()
+    # Insertion order within each case.
+    assert [tuple(p) for p in places] == [
+        ("k0", "D-1", 1),
+        ("k1", "D-2", 1),
+        ("k2", "D-1", 2),
+        ("k3", "D-1", 3),
+    ]
+    result = await audit.verify(session_factory(empty_db), AuditKeys.of(AUDIT_KEYS))
+    assert (result.holds, result.cases, result.rows) == (True, 2, 4)
+    assert await migrate.differences(empty_db) == []
+
+
+async def test_migration_0005_without_a_key_refuses_and_changes_nothing(
+    empty_db: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _rows_before_the_chain(empty_db)
+    for name in ("PARCOURS_AUDIT_KEYS", "PARCOURS_AUDIT_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path / "no-keys-here"))
+    with pytest.raises(AuditKeyMissing, match="^la migration 0005 doit sceller .* aucune clé"):
+        await migrate.upgrade(empty_db)
+    assert await migrate.current(empty_db) == BEFORE_THE_CHAIN
+    async with empty_db.connect() as conn:
+        columns = await conn.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns("audit_events")}
+        )
+    assert "seq" not in columns
+    # The key from the environment, as `parcours db upgrade` on a staff host finds it.
+    monkeypatch.setenv("PARCOURS_AUDIT_KEYS", AUDIT_KEYS[0].spec())
+    assert await migrate.upgrade(empty_db) == migrate.head()
+    result = await audit.verify(session_factory(empty_db), AuditKeys.of(AUDIT_KEYS))
+    assert (result.holds, result.rows) == (True, 4)
