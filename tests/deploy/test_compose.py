@@ -242,6 +242,13 @@ def test_the_console_keeps_secure_cookies_behind_the_tls_proxy(services) -> None
     assert 'PARCOURS_SECURE_COOKIES: "false"' in header  # how a plain-http staging host opts out
 
 
+def test_the_console_sees_each_persons_address_through_the_proxy(services) -> None:
+    """The sign-in throttle counts failures per client address: behind the proxy, uvicorn must
+    believe its X-Forwarded-For, or every person would share the proxy's one address."""
+    assert env_of(services["web"]).get("FORWARDED_ALLOW_IPS")
+    assert "ports" not in services["web"]  # so only the proxy can reach it
+
+
 def test_migrations_run_as_the_owner_before_the_app_starts(services) -> None:
     owner = services["postgresql"]["environment"]["POSTGRES_USER"]
     migrate = services["migrate"]
