@@ -51,6 +51,10 @@ class Settings:
     temporal_tls_key: str | None = None
     temporal_tls_ca: str | None = None
     temporal_tls_server_name: str | None = None
+    # Signing keys for the updates the interfaces send (parcours/signing.py): inline, or a key
+    # file; with neither, the data dir's `signing.keys` if `parcours dev` made one.
+    signing_keys: str | None = None
+    signing_key_file: str | None = None
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -84,6 +88,9 @@ class Settings:
             temporal_tls_key=e.get("PARCOURS_TEMPORAL_TLS_KEY") or None,
             temporal_tls_ca=e.get("PARCOURS_TEMPORAL_TLS_CA") or None,
             temporal_tls_server_name=e.get("PARCOURS_TEMPORAL_TLS_SERVER_NAME") or None,
+            signing_keys=e.get("PARCOURS_SIGNING_KEYS") or None,
+            signing_key_file=e.get("PARCOURS_SIGNING_KEY_FILE")
+            or _local_key_file(data_dir, "signing.keys"),
         )
 
     @property
@@ -97,8 +104,8 @@ def _flag(raw: str) -> bool:
     return raw.strip().lower() in ("1", "true", "yes")
 
 
-def _local_key_file(data_dir: str) -> str | None:
-    """The key file `parcours dev` writes under its data dir, when it exists: so the CLI in
-    another terminal reads the cases the dev stack encrypted."""
-    path = Path(data_dir) / "codec.keys"
+def _local_key_file(data_dir: str, name: str = "codec.keys") -> str | None:
+    """A key file `parcours dev` writes under its data dir, when it exists: so the CLI in
+    another terminal reads the cases the dev stack encrypted (and signs what it sends)."""
+    path = Path(data_dir) / name
     return str(path) if path.is_file() else None

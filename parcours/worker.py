@@ -29,11 +29,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.casework import Casework
 from activities.notify import Notifier
 from activities.retention import Retention
+from parcours.codec import CodecKeyError
 from parcours.config import Settings
 from parcours.errors import ParcoursError
 from parcours.mail.render import Renderer
 from parcours.mail.smtp import Mailer
 from parcours.policy import PolicyError, load_policy
+from parcours.signing import install_verifier, require_keys, signing_keyring
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.temporal import connect, register_search_attributes
@@ -239,6 +241,11 @@ def build_worker(
     slots: Concurrency | None = None,
 ) -> Worker:
     slots = slots or concurrency()
+    # The validators' verifier (parcours/signing.py): set before any workflow runs. Without
+    # keys none is installed and every update is refused (serve() refuses to start first).
+    keys = signing_keyring(settings)
+    if keys:
+        install_verifier(keys)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -255,8 +262,9 @@ def build_worker(
 async def serve(settings: Settings, stop: asyncio.Event, client: Client | None = None) -> None:
     """Run a worker until `stop` is set, then shut it down gracefully."""
     try:
+        require_keys(settings, "the worker")
         policy = load_policy(settings.policy_path)
-    except PolicyError as err:
+    except (PolicyError, CodecKeyError) as err:
         raise ParcoursError(str(err)) from None
     cache = cache_size()
     sandbox = sandbox_mode()

@@ -24,7 +24,8 @@ from parcours import search
 from parcours.config import Settings
 from parcours.devstack import find_temporal_binary
 from parcours.mail.catcher import MailCatcher
-from tests.temporal_servers import start_time_skipping
+from parcours.temporal import SigningInterceptor
+from tests.temporal_servers import TEST_SIGNER, TEST_SIGNING_KEY, start_time_skipping
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -33,6 +34,8 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=find_temporal_binary("temporal"),
         search_attributes=search.ALL,
         dev_server_log_level="error",
+        # Its client acts as the interfaces do: signed with the test key (wall clock).
+        interceptors=[SigningInterceptor(TEST_SIGNER)],
     )
     try:
         yield env
@@ -90,6 +93,7 @@ async def real_stack(
             smtp_host=catcher.host,
             smtp_port=catcher.port,
             data_dir=str(tmp_path),
+            signing_keys=TEST_SIGNING_KEY.spec(),
         )
         async with resources(settings) as res, build_worker(client, settings, res):
             yield Stack(client, settings, catcher, res.sessions)
