@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from parcours.domain import REGIONS, Actor, Role
+from parcours.domain import REGIONS, Actor, Reassignment, Role, Transfer
 
 
 class Action(StrEnum):
@@ -244,3 +244,20 @@ def markdown_table() -> str:
         for a in Action
     ]
     return "\n".join([head, rule, *rows])
+
+
+def early_refusal(update: str, arg: object, region: str, officer_id: str | None) -> Refusal | None:
+    """What an interface refuses before sending `update` with `arg` to a case of `region`
+    assigned to `officer_id` (as it last read them): the table's answer, less "no officer
+    yet", which the workflow answers itself (a case just started is still being given one,
+    and parcours/temporal.py waits for it). Never more permissive than the workflow."""
+    action = ACTION_OF_UPDATE[update]
+    actor = getattr(arg, "actor", None)
+    if not isinstance(actor, Actor):
+        return None  # the workflow refuses an action that names no one
+    refused = decide(action, actor, region, officer_id)
+    if refused is None and isinstance(arg, Reassignment):
+        refused = check_new_officer(arg.new_officer, region, officer_id)
+    if refused is None and isinstance(arg, Transfer):
+        refused = check_transfer(arg.new_region, arg.new_officer, region)
+    return None if refused is not None and refused.code == "no_officer" else refused
