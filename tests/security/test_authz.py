@@ -109,12 +109,13 @@ def test_transfer_goes_to_an_officer_of_the_new_region() -> None:
         early_refusal("transfer", Transfer(director, "capitale-nationale", qc), REGION, None)
         is None
     )
+    gone = Actor("x", region="capitale-nationale", active=False)
     for new_region, officer, expected in [
         (REGION, qc, "same_region"),
         ("atlantis", qc, "unknown_region"),
         ("estrie", qc, "target_other_region"),
-        ("capitale-nationale", Actor("x", region="capitale-nationale", active=False), "target_inactive"),
-    ]:  # fmt: skip
+        ("capitale-nationale", gone, "target_inactive"),
+    ]:
         refused = early_refusal("transfer", Transfer(director, new_region, officer), REGION, None)
         assert refused is not None and refused.code == expected
 
