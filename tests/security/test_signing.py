@@ -4,6 +4,7 @@ except for the data converter's round trip, which is what the workflow really se
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -90,7 +91,7 @@ def test_wrong_key() -> None:
     ],
     ids=["note", "actor", "actor-field", "issued-at"],
 )
-def test_tampered_argument(tamper) -> None:  # type: ignore[no-untyped-def]
+def test_tampered_argument(tamper: Callable[[ProgressNote], ProgressNote]) -> None:
     signed = Signer((KEY,)).sign(WF, "add_progress", NOTE, NOW)
     assert code(Verifier((KEY,)), signed) is None
     assert code(Verifier((KEY,)), tamper(signed)) == "signature_invalid"
@@ -149,7 +150,7 @@ def test_the_verifier_slot_is_set_once() -> None:
         slot.install([])
 
 
-def test_keys_from_settings_and_the_refusal_to_start_without(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_keys_from_settings_and_the_refusal_to_start_without() -> None:
     assert signing_keyring(Settings()) == []
     with pytest.raises(CodecKeyError, match="payload and signing keys: make them with"):
         require_keys(Settings(), "the worker")
