@@ -23,6 +23,7 @@ from typing import IO
 from temporalio.client import Client
 
 from bench.catcher import CountingCatcher
+from parcours.codec import new_key
 from parcours.config import Settings
 from parcours.devstack import SQLITE_PRAGMAS, DevOptions, find_temporal_binary, server_command
 from parcours.domain import REGIONS
@@ -30,6 +31,7 @@ from parcours.mail.catcher import free_port
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.store.officers import NewOfficer, add_officer
+from parcours.temporal import connect
 from parcours.worker import METRICS_ENV
 
 HOST = "127.0.0.1"
@@ -201,6 +203,8 @@ def _env(base: dict[str, str], settings: Settings, smtp_port: int) -> dict[str, 
         PARCOURS_DATA_DIR=settings.data_dir,
         PARCOURS_LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        PARCOURS_CODEC_KEYS=settings.codec_keys or "",
+        PARCOURS_SIGNING_KEYS=settings.signing_keys or "",
     )
     env.pop("PARCOURS_POLICY", None)
     return env
@@ -232,13 +236,14 @@ async def _stop(proc: asyncio.subprocess.Process, within: float = 20.0) -> None:
         await proc.wait()
 
 
-async def _connect(address: str, proc: asyncio.subprocess.Process) -> Client:
+async def _connect(settings: Settings, proc: asyncio.subprocess.Process) -> Client:
+    """A client as the interfaces have: the payload codec, and updates signed."""
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
         if proc.returncode is not None:
             raise RuntimeError(f"the dev server exited with code {proc.returncode}")
         try:
-            return await Client.connect(address)
+            return await connect(settings)
         except Exception:
             if time.monotonic() > deadline:
                 raise
@@ -310,6 +315,9 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         task_queue=TASK_QUEUE,
         database_url=f"sqlite+aiosqlite:///{root / 'parcours.db'}",
         data_dir=str(root),
+        # The keys production runs with (the worker refuses to start without them).
+        codec_keys=new_key("bench-payload").spec(),
+        signing_keys=new_key("bench-signing").spec(),
     )
     server: asyncio.subprocess.Process | None = None
     workers: list[asyncio.subprocess.Process] = []
@@ -324,7 +332,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         log: IO[bytes] = (root / "temporal.log").open("ab")
         logs.append(log)
         server = await _spawn(cmd, env, log)
-        client = await _connect(dev.temporal_address, server)
+        client = await _connect(settings, server)
 
         log = (root / "worker.log").open("ab")
         logs.append(log)

@@ -157,6 +157,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = MappingProxyType(
             "signature périmée (émise le {issued_at}) : refaites l'action",
             "stale signature (issued at {issued_at}): do the action again",
         ),
+        "signature_reused": (
+            "action déjà reçue : elle ne compte qu'une fois",
+            "this action was already received: it counts once",
+        ),
         "signature_unchecked": (
             "ce worker n'a pas de clé de signature : l'action ne peut pas être vérifiée",
             "this worker holds no signing key: the action cannot be verified",

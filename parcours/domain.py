@@ -203,6 +203,12 @@ class Effect:
 
 
 @dataclass
+class SeenSignature:
+    mac: str
+    issued_at: datetime
+
+
+@dataclass
 class CaseState:
     """Everything a case knows. Carried whole through continue-as-new."""
 
@@ -246,6 +252,9 @@ class CaseState:
     # workflow's main loop runs them as activities, so an update answers at once even while
     # the database or the mail server is down.
     pending: list[Effect] = field(default_factory=list)
+    # The signatures of the actions taken within the last few minutes (v3): a signed action
+    # copied and sent again while still fresh is refused (parcours/signing.py).
+    signatures_seen: list["SeenSignature"] = field(default_factory=list)
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)

@@ -66,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         RegisterCase,
         ResumeRequest,
         Role,
+        SeenSignature,
         Stage,
         StageApproval,
         StageRecord,
@@ -507,7 +508,7 @@ class NewcomerPathway:
         self._event(
             "airport_greeting", actor=inp.actor.officer_id, stage=s.stage, detail=inp.outcome
         )
-        return self._changed()
+        return self._changed(inp)
 
     @record_greeting.validator
     def _accept_greeting(self, inp: GreetingReport) -> None:
@@ -515,6 +516,8 @@ class NewcomerPathway:
         self._validate_greeting(inp, strict=True)
 
     def _validate_greeting(self, inp: GreetingReport, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
         self._check_actor(inp.actor, Action.GREET, strict=strict)
         if self.state.stage != Stage.ARRIVAL:
@@ -548,7 +551,7 @@ class NewcomerPathway:
                 "plan": [{"stage": i.stage.value, "text": i.text} for i in s.plan],
             },
         )
-        return self._changed()
+        return self._changed(inp)
 
     @file_plan.validator
     def _accept_plan(self, inp: PlanFiling) -> None:
@@ -556,6 +559,8 @@ class NewcomerPathway:
         self._validate_plan(inp, strict=True)
 
     def _validate_plan(self, inp: PlanFiling, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
         self._check_actor(inp.actor, Action.PLAN, strict=strict)
         s = self.state
@@ -584,7 +589,7 @@ class NewcomerPathway:
         s.notes_count += 1
         self._touch(now)
         self._event("progress_note", actor=inp.actor.officer_id, stage=s.stage, text=inp.note)
-        return self._changed()
+        return self._changed(inp)
 
     @add_progress.validator
     def _accept_progress(self, inp: ProgressNote) -> None:
@@ -592,6 +597,8 @@ class NewcomerPathway:
         self._validate_progress(inp, strict=True)
 
     def _validate_progress(self, inp: ProgressNote, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open(allow_paused=True)
         self._check_actor(inp.actor, Action.PROGRESS, strict=strict)
         if not inp.note.strip():
@@ -613,7 +620,7 @@ class NewcomerPathway:
             "stage_approved", actor=inp.actor.officer_id, stage=inp.stage, text=inp.note or None
         )
         self._advance(now)
-        return self._changed()
+        return self._changed(inp)
 
     @approve_stage.validator
     def _accept_approval(self, inp: StageApproval) -> None:
@@ -621,6 +628,8 @@ class NewcomerPathway:
         self._validate_approval(inp, strict=True)
 
     def _validate_approval(self, inp: StageApproval, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
         s = self.state
         if inp.stage != s.stage:
@@ -649,7 +658,7 @@ class NewcomerPathway:
             record.completed_at = now
             self._touch(now)
             self._advance(now)
-        return self._changed()
+        return self._changed(inp)
 
     @waive_stage.validator
     def _accept_waiver(self, inp: StageWaiver) -> None:
@@ -657,6 +666,8 @@ class NewcomerPathway:
         self._validate_waiver(inp, strict=True)
 
     def _validate_waiver(self, inp: StageWaiver, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
         self._check_actor(inp.actor, Action.WAIVE, strict=strict)
         s = self.state
@@ -690,7 +701,7 @@ class NewcomerPathway:
             detail=f"{previous or 'unassigned'} -> {s.officer_id}",
         )
         self._notify_staff("officer_assigned", Audience.OFFICER, {"reason": "reassigned"})
-        return self._changed()
+        return self._changed(inp)
 
     @reassign.validator
     def _accept_reassignment(self, inp: Reassignment) -> None:
@@ -698,6 +709,8 @@ class NewcomerPathway:
         self._validate_reassignment(inp, strict=True)
 
     def _validate_reassignment(self, inp: Reassignment, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open(allow_paused=True)
         self._check_actor(inp.actor, Action.REASSIGN, strict=strict)
         s = self.state
@@ -738,7 +751,7 @@ class NewcomerPathway:
         for region in (previous_region, inp.new_region):
             self._notify_staff("case_transferred", Audience.SUPERVISORS, context, region=region)
         self._notify_staff("officer_assigned", Audience.OFFICER, {"reason": "transferred"})
-        return self._changed()
+        return self._changed(inp)
 
     @transfer.validator
     def _accept_transfer(self, inp: Transfer) -> None:
@@ -746,6 +759,7 @@ class NewcomerPathway:
         self._validate_transfer(inp)
 
     def _validate_transfer(self, inp: Transfer) -> None:
+        self._check_not_reused(inp)
         self._check_open(allow_paused=True)
         s = self.state
         self._check_actor(inp.actor, Action.TRANSFER, strict=True)
@@ -766,7 +780,7 @@ class NewcomerPathway:
         s.pause_reason = inp.reason.strip()
         s.last_activity_at = now
         self._event("paused", actor=inp.actor.officer_id, stage=s.stage, text=inp.reason)
-        return self._changed()
+        return self._changed(inp)
 
     @pause.validator
     def _accept_pause(self, inp: PauseRequest) -> None:
@@ -774,6 +788,8 @@ class NewcomerPathway:
         self._validate_pause(inp, strict=True)
 
     def _validate_pause(self, inp: PauseRequest, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
         self._check_actor(inp.actor, Action.PAUSE, strict=strict)
         if not inp.reason.strip():
@@ -806,7 +822,7 @@ class NewcomerPathway:
             stage=s.stage,
             detail=f"paused {paused_for.days} days",
         )
-        return self._changed()
+        return self._changed(inp)
 
     @resume.validator
     def _accept_resume(self, inp: ResumeRequest) -> None:
@@ -814,6 +830,8 @@ class NewcomerPathway:
         self._validate_resume(inp, strict=True)
 
     def _validate_resume(self, inp: ResumeRequest, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         if self.state.status != CaseStatus.PAUSED:
             raise _reject(f"the case is not paused (it is {self.state.status.value})")
         self._check_actor(inp.actor, Action.RESUME, strict=strict)
@@ -836,7 +854,7 @@ class NewcomerPathway:
         self._notify_newcomer(
             "case_withdrawn", {"dossier": s.approval.dossier, "reason": inp.reason.strip()}
         )
-        return self._changed()
+        return self._changed(inp)
 
     @withdraw.validator
     def _accept_withdrawal(self, inp: Withdrawal) -> None:
@@ -844,6 +862,8 @@ class NewcomerPathway:
         self._validate_withdrawal(inp, strict=True)
 
     def _validate_withdrawal(self, inp: Withdrawal, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open(allow_paused=True)
         if strict:
             # v2 withdrawals named no one (`recorded_by` defaulted to "operator").
@@ -867,10 +887,28 @@ class NewcomerPathway:
             v.pending_effects += 1  # the case is still being registered
         return v
 
-    def _changed(self) -> CaseView:
+    def _changed(self, inp: object) -> CaseView:
         # The main loop wakes on this, then carries out the effects and publishes.
         self.version += 1
+        if self.authz_v3:
+            self._remember_signature(inp)
         return view_of(self.state)
+
+    def _remember_signature(self, inp: object) -> None:
+        """Keep the signature of an action just taken for as long as it could be sent again
+        (state only: no command, and no key needed on replay)."""
+        sig = getattr(inp, "signature", None)
+        if sig is None:
+            return
+        s = self.state
+        oldest = workflow.now() - signing.FRESH_FOR - signing.AHEAD_ALLOWED
+        s.signatures_seen = [seen for seen in s.signatures_seen if seen.issued_at >= oldest]
+        s.signatures_seen.append(SeenSignature(mac=sig.mac, issued_at=sig.issued_at))
+
+    def _check_not_reused(self, inp: object) -> None:
+        sig = getattr(inp, "signature", None)
+        if sig is not None and any(seen.mac == sig.mac for seen in self.state.signatures_seen):
+            raise self._refuse(authz.refusal("signature_reused"))
 
     # ----------------------------------------------------------------------------------------
     # Effects: decided by handlers and clocks, carried out by activities

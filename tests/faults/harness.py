@@ -217,6 +217,7 @@ def worker_env(settings: Settings, policy: Path, key_spec: str, **extra: str) ->
         PARCOURS_SMTP_PORT=str(settings.smtp_port),
         PARCOURS_POLICY=str(policy),
         PARCOURS_CODEC_KEYS=key_spec,
+        PARCOURS_SIGNING_KEYS=settings.signing_keys or "",
         PARCOURS_LOG_LEVEL="WARNING",
         PARCOURS_DATA_DIR=str(policy.parent),
     )
@@ -271,6 +272,7 @@ async def rig(tmp: Path, database_url: str | None = None):  # -> AsyncIterator[R
         smtp_host=catcher.host,
         smtp_port=catcher.port,
         codec_keys=key.spec(),
+        signing_keys=new_key("faults-signing").spec(),
         data_dir=str(tmp),
         policy_path=str(policy_file),
     )

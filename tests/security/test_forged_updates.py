@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -126,9 +126,11 @@ async def test_forged_updates_are_refused_and_the_case_carries_on(
             assert await refused(attacker, dossier, update, own_key.sign(wf, update, arg, now)) == (
                 invalid
             )
-            # A genuine signature, lifted from another case, or from another update.
+            # A genuine signature, lifted from another case; or one too old.
             lifted = TEST_SIGNER.sign(workflow_id_for("OTHER-1"), update, arg, now)
             assert await refused(attacker, dossier, update, lifted) == invalid
+            old = TEST_SIGNER.sign(wf, update, arg, now - timedelta(minutes=10))
+            assert "stale signature" in await refused(attacker, dossier, update, old)
         # Nothing moved: the case, its history (a rejected update leaves none), its audit trail.
         assert await settled_view(stack, dossier) == before
         assert await history_length(stack.client, dossier) == events
@@ -144,3 +146,16 @@ async def test_forged_updates_are_refused_and_the_case_carries_on(
         await settled_view(stack, dossier)
         after = await audit_rows(stack, dossier)
         assert sorted(after) == sorted([*trail, ("progress_note", "off-mtl-1", "Premier appel")])
+
+        # Someone who copies that signed action (say, from the history) and sends it again
+        # while it is still fresh: it counts once.
+        signed = TEST_SIGNER.sign(
+            workflow_id_for(dossier), "add_progress", ProgressNote(me, "Deuxième appel"), now
+        )
+        await attacker.get_workflow_handle(workflow_id_for(dossier)).execute_update(
+            "add_progress", signed, result_type=CaseView
+        )
+        reused = authz.refusal("signature_reused").message()
+        assert await refused(attacker, dossier, "add_progress", signed) == reused
+        view = await settled_view(stack, dossier)
+        assert view.notes_count == before.notes_count + 2
