@@ -306,7 +306,8 @@ async def update_case(
         raise ParcoursError(
             f"dossier {dossier}: no worker answered within {within.total_seconds():g}s "
             f"(is `parcours worker` running on task queue {settings.task_queue!r}?); "
-            "the action may still apply when a worker picks it up: check `parcours status`"
+            "the action may still apply if a worker picks it up within a few minutes (after "
+            "that its signature is stale and it is refused): check `parcours status`"
         ) from None
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None

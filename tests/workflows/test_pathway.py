@@ -28,6 +28,7 @@ from parcours.domain import (
     Stage,
     StageApproval,
     StageWaiver,
+    Transfer,
     Withdrawal,
     WithdrawalReason,
 )
@@ -37,6 +38,7 @@ from tests.workflows.conftest import (
     OFFICER,
     OTHER_OFFICER,
     OTHER_SUPERVISOR,
+    QC_OFFICER,
     SUPERVISOR,
     Pathway,
     days,
@@ -372,6 +374,49 @@ async def test_reassign_moves_the_case_and_its_authority(pathway: Pathway) -> No
     )
     await h.execute_update(
         NewcomerPathway.file_plan, PlanFiling(actor=OTHER_OFFICER, items=PLAN.items)
+    )
+
+
+async def test_transfer_moves_the_case_to_another_region(pathway: Pathway) -> None:
+    h = await pathway.start()
+    # A supervisor may not move a case out of their region, nor reassign it there.
+    assert "only a director transfers" in await rejection(
+        h.execute_update(
+            NewcomerPathway.transfer,
+            Transfer(SUPERVISOR, "capitale-nationale", QC_OFFICER),
+        )
+    )
+    assert "does not serve region montreal" in await rejection(
+        h.execute_update(NewcomerPathway.reassign, Reassignment(SUPERVISOR, QC_OFFICER))
+    )
+    v = await h.execute_update(
+        NewcomerPathway.transfer,
+        Transfer(DIRECTOR, "capitale-nationale", QC_OFFICER, note="Demenagement"),
+    )
+    assert (v.region, v.officer) == ("capitale-nationale", QC_OFFICER.officer_id)
+    await view(h)
+    found = await attrs(h)
+    assert found[search.REGION.name] == "capitale-nationale"
+    assert found[search.OFFICER.name] == QC_OFFICER.officer_id
+    moved = next(e for e in pathway.back_office.events if e.kind == "transferred")
+    assert moved.actor == DIRECTOR.officer_id and moved.text == "Demenagement"
+    assert moved.detail == "montreal -> capitale-nationale; off-mtl-1 -> off-qc-1"
+    assert moved.snapshot.region == "capitale-nationale"  # the read model follows
+    told = [m for m in pathway.back_office.mails if m.template == "case_transferred"]
+    assert sorted((m.audience, m.region) for m in told) == [
+        (Audience.SUPERVISORS, "capitale-nationale"),
+        (Audience.SUPERVISORS, "montreal"),
+    ]
+    assert told[0].context["from_region"] == "montreal"
+    # From here on the case is the new region's: its supervisor acts, the old one may not.
+    assert "not a supervisor of region capitale-nationale" in await rejection(
+        h.execute_update(NewcomerPathway.pause, PauseRequest(SUPERVISOR, "x"))
+    )
+    v = await h.execute_update(NewcomerPathway.pause, PauseRequest(OTHER_SUPERVISOR, "x"))
+    assert v.status == CaseStatus.PAUSED
+    await h.execute_update(NewcomerPathway.add_progress, ProgressNote(QC_OFFICER, "Appel"))
+    assert "neither the officer assigned" in await rejection(
+        h.execute_update(NewcomerPathway.add_progress, ProgressNote(OFFICER, "Appel"))
     )
 
 
