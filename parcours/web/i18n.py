@@ -170,6 +170,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "plan_filed": ("Plan déposé", "Plan filed"),
     "progress_note": ("Note de suivi", "Progress note"),
     "reassigned": ("Réassigné", "Reassigned"),
+    "transferred": ("Transféré à une autre région", "Transferred to another region"),
     "paused": ("Mis en pause", "Paused"),
     "resumed": ("Repris", "Resumed"),
     "case_completed": ("Dossier terminé", "Case completed"),
