@@ -305,6 +305,9 @@ class Signature:
     key_id: str
     issued_at: datetime
     mac: str  # hex
+    # The input's fields the digest covers, as the signing interface knew them: a worker that
+    # has since gained a field (at its default) still verifies an older interface's action.
+    fields: list[str] = field(default_factory=list)
 
 
 class WithdrawalReason(StrEnum):

@@ -66,24 +66,47 @@ def canonical(value: Any) -> bytes:
     return json.dumps(_plain(value), sort_keys=True, separators=(",", ":")).encode()
 
 
-def argument_digest(arg: Any) -> str:
-    """SHA-256 of the update's input without its signature."""
-    fields = _plain(arg)
-    fields.pop("signature", None)
-    return hashlib.sha256(canonical(fields)).hexdigest()
+def field_names(arg: Any) -> list[str]:
+    """The fields a signature covers: all of the input's but the signature itself."""
+    return [f.name for f in dataclasses.fields(arg) if f.name != "signature"]
 
 
-def _message(workflow_id: str, update: str, arg: Any, issued_at: datetime) -> bytes:
+def argument_digest(arg: Any, names: Sequence[str]) -> str:
+    """SHA-256 of the canonical form of the input's fields `names` (their names included)."""
+    plain = _plain(arg)
+    return hashlib.sha256(canonical({n: plain[n] for n in names})).hexdigest()
+
+
+def _message(
+    workflow_id: str, update: str, arg: Any, names: Sequence[str], issued_at: datetime
+) -> bytes:
     actor = getattr(arg, "actor", None)
     parts = [
         _CONTEXT,
         workflow_id.encode(),
         update.encode(),
         canonical(actor),
-        argument_digest(arg).encode(),
+        argument_digest(arg, names).encode(),
         _utc(issued_at).isoformat().encode(),
     ]
     return b"\n".join(parts)
+
+
+def _unsigned_fields_at_default(arg: Any, names: Sequence[str]) -> bool:
+    """A field the signer did not know (the worker is newer) must hold its default: otherwise
+    someone could set it without touching the signature."""
+    for f in dataclasses.fields(arg):
+        if f.name == "signature" or f.name in names:
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            return False
+        if getattr(arg, f.name) != default:
+            return False
+    return True
 
 
 def _utc(at: datetime) -> datetime:
@@ -109,10 +132,10 @@ class Signer:
         assert dataclasses.is_dataclass(arg) and not isinstance(arg, type)
         key = self.keys[0]
         issued_at = _utc(now)
-        mac = _mac(key, _message(workflow_id, update, arg, issued_at))
-        signed: T = dataclasses.replace(
-            arg, signature=Signature(key_id=key.key_id, issued_at=issued_at, mac=mac)
-        )
+        names = field_names(arg)
+        mac = _mac(key, _message(workflow_id, update, arg, names, issued_at))
+        signature = Signature(key_id=key.key_id, issued_at=issued_at, mac=mac, fields=names)
+        signed: T = dataclasses.replace(arg, signature=signature)
         return signed
 
 
@@ -127,9 +150,14 @@ class Verifier:
         if sig is None:
             return refusal("signature_missing")
         key = next((k for k in self.keys if k.key_id == sig.key_id), None)
-        if key is None:
+        known = set(field_names(arg))
+        # An interface newer than this worker signed a field the worker does not know: it
+        # cannot tell what it would be agreeing to.
+        if key is None or not set(sig.fields) <= known or not sig.fields:
             return refusal("signature_invalid")
-        expected = _mac(key, _message(workflow_id, update, arg, sig.issued_at))
+        if not _unsigned_fields_at_default(arg, sig.fields):
+            return refusal("signature_invalid")
+        expected = _mac(key, _message(workflow_id, update, arg, sig.fields, sig.issued_at))
         if not hmac.compare_digest(expected, sig.mac):
             return refusal("signature_invalid")
         # Checked after the MAC: the time is only trusted once it is known to be signed.

@@ -19,6 +19,7 @@ from parcours.domain import (
     ProgressNote,
     Reassignment,
     Role,
+    Signature,
     Stage,
     Withdrawal,
     WithdrawalReason,
@@ -161,3 +162,47 @@ def test_keys_from_settings_and_the_refusal_to_start_without() -> None:
     both = Settings(codec_keys=new_key("p").spec(), signing_keys=KEY.spec())
     require_keys(both, "the worker")
     assert signing_keyring(both) == [KEY]
+
+
+@dataclasses.dataclass
+class NoteV1:
+    """An update input as an older interface knows it..."""
+
+    actor: Actor
+    note: str
+    signature: Signature | None = None
+
+
+@dataclasses.dataclass
+class NoteV2:
+    """...and as a newer worker knows it: one more field, with a default."""
+
+    actor: Actor
+    note: str
+    urgent: bool = False
+    signature: Signature | None = None
+
+
+def test_a_newer_worker_verifies_an_older_interface() -> None:
+    converter = DataConverter.default.payload_converter
+    signed = Signer((KEY,)).sign(WF, "add_progress", NoteV1(OFFICER, "Appel"), NOW)
+    [decoded] = converter.from_payloads(converter.to_payloads([signed]), [NoteV2])
+    assert decoded.urgent is False
+    assert code(Verifier((KEY,)), decoded) is None
+    # The field the interface did not sign cannot be set behind its back.
+    assert code(Verifier((KEY,)), dataclasses.replace(decoded, urgent=True)) == (
+        "signature_invalid"
+    )
+
+
+def test_an_older_worker_refuses_what_it_cannot_read() -> None:
+    signed = Signer((KEY,)).sign(WF, "add_progress", NoteV2(OFFICER, "Appel", urgent=True), NOW)
+    assert signed.signature is not None and "urgent" in signed.signature.fields
+    older = NoteV1(OFFICER, "Appel", signature=signed.signature)
+    assert code(Verifier((KEY,)), older) == "signature_invalid"
+    # Nor may the list of fields be cut down to what suits.
+    assert signed.signature is not None
+    cut = dataclasses.replace(signed.signature, fields=["actor", "note"])
+    assert code(Verifier((KEY,)), dataclasses.replace(signed, signature=cut)) == (
+        "signature_invalid"
+    )
