@@ -213,11 +213,11 @@ async def _update_input(
         reason = _text(form, "reason", "the reason")
         return "waive_stage", StageWaiver(actor=actor, stage=stage, reason=reason)
     if action == "reassign":
-        reassign_to = validate.officer_id(str(form.get("officer") or ""), "officer")
+        officer_id = validate.officer_id(str(form.get("officer") or ""), "officer")
         async with state.sessions() as session:
-            officer = await get_officer(session, reassign_to)
+            officer = await get_officer(session, officer_id)
         if officer is None:
-            raise validate.InvalidInput(f"no officer with id {reassign_to}")
+            raise validate.InvalidInput(f"no officer with id {officer_id}")
         return "reassign", Reassignment(actor=actor, new_officer=actor_of(officer))
     if action == "pause":
         return "pause", PauseRequest(actor=actor, reason=_text(form, "reason", "the reason"))
@@ -237,12 +237,12 @@ async def _update_input(
         chosen = str(form.get("officer") or "").strip()
         async with state.sessions() as session:
             # Left empty: the officer the intake rule would give a new case of the region.
-            officer_id: str | None = (
+            picked = (
                 validate.officer_id(chosen, "officer")
                 if chosen
                 else await pick_officer(session, region, view.language)
             )
-            officer = await get_officer(session, officer_id) if officer_id else None
+            officer = await get_officer(session, picked) if picked else None
         if officer is None:
             raise validate.InvalidInput(f"no active officer for region {region}")
         note = str(form.get("note") or "").strip()
