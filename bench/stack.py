@@ -23,7 +23,7 @@ from typing import IO
 from temporalio.client import Client
 
 from bench.catcher import CountingCatcher
-from parcours.codec import ensure_key_file
+from parcours.codec import ensure_key_file, new_key
 from parcours.config import AUDIT_KEY_FILE_NAME, Settings
 from parcours.devstack import SQLITE_PRAGMAS, DevOptions, find_temporal_binary, server_command
 from parcours.domain import REGIONS
@@ -32,6 +32,7 @@ from parcours.store.chain import AUDIT_KEYS_HEADER
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
 from parcours.store.officers import NewOfficer, add_officer
+from parcours.temporal import connect
 from parcours.worker import METRICS_ENV
 
 HOST = "127.0.0.1"
@@ -204,6 +205,8 @@ def _env(base: dict[str, str], settings: Settings, smtp_port: int) -> dict[str, 
         PARCOURS_AUDIT_KEY_FILE=settings.audit_key_file or "",
         PARCOURS_LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        PARCOURS_CODEC_KEYS=settings.codec_keys or "",
+        PARCOURS_SIGNING_KEYS=settings.signing_keys or "",
     )
     env.pop("PARCOURS_POLICY", None)
     return env
@@ -235,13 +238,14 @@ async def _stop(proc: asyncio.subprocess.Process, within: float = 20.0) -> None:
         await proc.wait()
 
 
-async def _connect(address: str, proc: asyncio.subprocess.Process) -> Client:
+async def _connect(settings: Settings, proc: asyncio.subprocess.Process) -> Client:
+    """A client as the interfaces have: the payload codec, and updates signed."""
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
         if proc.returncode is not None:
             raise RuntimeError(f"the dev server exited with code {proc.returncode}")
         try:
-            return await Client.connect(address)
+            return await connect(settings)
         except Exception:
             if time.monotonic() > deadline:
                 raise
@@ -315,6 +319,9 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         data_dir=str(root),
         # The workers seal the audit trail with a key of the run's own (read from this file).
         audit_key_file=str(root / AUDIT_KEY_FILE_NAME),
+        # The keys production runs with (the worker refuses to start without them).
+        codec_keys=new_key("bench-payload").spec(),
+        signing_keys=new_key("bench-signing").spec(),
     )
     ensure_key_file(Path(str(settings.audit_key_file)), "bench-1", header=AUDIT_KEYS_HEADER)
     server: asyncio.subprocess.Process | None = None
@@ -330,7 +337,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         log: IO[bytes] = (root / "temporal.log").open("ab")
         logs.append(log)
         server = await _spawn(cmd, env, log)
-        client = await _connect(dev.temporal_address, server)
+        client = await _connect(settings, server)
 
         log = (root / "worker.log").open("ab")
         logs.append(log)

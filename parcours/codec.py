@@ -62,8 +62,11 @@ def new_key(key_id: str) -> CodecKey:
     return CodecKey(key_id, secrets.token_bytes(KEY_BYTES))
 
 
-def parse_keys(spec: str, *, source: str = "PARCOURS_CODEC_KEYS") -> list[CodecKey]:
-    """`kid:base64,kid:base64` (commas or newlines; `#` starts a comment). Current key first."""
+def parse_keys(
+    spec: str, *, source: str = "PARCOURS_CODEC_KEYS", purpose: str = "AES-256"
+) -> list[CodecKey]:
+    """`kid:base64,kid:base64` (commas or newlines; `#` starts a comment). Current key first.
+    The signing keys (parcours/signing.py) share the format, with `purpose` "HMAC-SHA256"."""
     keys: list[CodecKey] = []
     entries = [
         line.split("#", 1)[0].strip() for chunk in spec.splitlines() for line in chunk.split(",")
@@ -79,7 +82,7 @@ def parse_keys(spec: str, *, source: str = "PARCOURS_CODEC_KEYS") -> list[CodecK
             raise CodecKeyError(f"{source}: key {key_id!r} is not valid base64") from None
         if len(secret) != KEY_BYTES:
             raise CodecKeyError(
-                f"{source}: key {key_id!r} is {len(secret)} bytes; AES-256 needs {KEY_BYTES}"
+                f"{source}: key {key_id!r} is {len(secret)} bytes; {purpose} needs {KEY_BYTES}"
             )
         if any(k.key_id == key_id for k in keys):
             raise CodecKeyError(f"{source}: key id {key_id!r} appears twice")
@@ -89,12 +92,12 @@ def parse_keys(spec: str, *, source: str = "PARCOURS_CODEC_KEYS") -> list[CodecK
     return keys
 
 
-def read_key_file(path: str | os.PathLike[str]) -> list[CodecKey]:
+def read_key_file(path: str | os.PathLike[str], *, purpose: str = "AES-256") -> list[CodecKey]:
     try:
         text = Path(path).read_text()
     except OSError as err:
         raise CodecKeyError(f"cannot read the key file {path}: {err.strerror or err}") from None
-    return parse_keys(text, source=str(path))
+    return parse_keys(text, source=str(path), purpose=purpose)
 
 
 PAYLOAD_KEYS_HEADER = (

@@ -68,6 +68,10 @@ class Settings:
     # codec keys; with neither, the data dir's audit.keys if `parcours dev` made one.
     audit_keys: str | None = field(default=None, repr=False)
     audit_key_file: str | None = None
+    # Signing keys for the updates the interfaces send (parcours/signing.py): inline, or a key
+    # file; with neither, the data dir's `signing.keys` if `parcours dev` made one.
+    signing_keys: str | None = None
+    signing_key_file: str | None = None
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -113,6 +117,9 @@ class Settings:
             audit_keys=e.get("PARCOURS_AUDIT_KEYS") or None,
             audit_key_file=e.get("PARCOURS_AUDIT_KEY_FILE")
             or _local_key_file(data_dir, AUDIT_KEY_FILE_NAME),
+            signing_keys=e.get("PARCOURS_SIGNING_KEYS") or None,
+            signing_key_file=e.get("PARCOURS_SIGNING_KEY_FILE")
+            or _local_key_file(data_dir, "signing.keys"),
         )
 
     @property
@@ -127,7 +134,8 @@ def _flag(raw: str) -> bool:
 
 
 def _local_key_file(data_dir: str, name: str = "codec.keys") -> str | None:
-    """The key file `parcours dev` writes under its data dir, when it exists: so the CLI in
-    another terminal reads the cases the dev stack encrypted (and verifies its audit chain)."""
+    """A key file `parcours dev` writes under its data dir, when it exists: so the CLI in
+    another terminal reads the cases the dev stack encrypted, signs what it sends and
+    verifies its audit chain."""
     path = Path(data_dir) / name
     return str(path) if path.is_file() else None

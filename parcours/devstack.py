@@ -22,7 +22,7 @@ from typing import IO, TextIO
 
 from temporalio.client import Client
 
-from parcours import search
+from parcours import search, signing
 from parcours.cli.common import dev_policy_path
 from parcours.codec import KEY_FILE_NAME, ensure_key_file
 from parcours.config import AUDIT_KEY_FILE_NAME, Settings, default_database_url
@@ -106,6 +106,10 @@ class DevOptions:
     def audit_key_file(self) -> Path:
         return self.data_dir / AUDIT_KEY_FILE_NAME
 
+    @property
+    def signing_key_file(self) -> Path:
+        return self.data_dir / signing.KEY_FILE_NAME
+
     def settings(self, base: Settings) -> Settings:
         """The dev stack's settings: everything local, under the data dir."""
         return dataclasses.replace(
@@ -124,6 +128,8 @@ class DevOptions:
             codec_key_file=None if base.codec_keys else str(self.key_file),
             # The audit trail sealed with the data dir's own key, likewise.
             audit_key_file=None if base.audit_keys else str(self.audit_key_file),
+            # Likewise the key that signs the console's and the CLI's actions.
+            signing_key_file=None if base.signing_keys else str(self.signing_key_file),
         )
 
 
@@ -310,6 +316,10 @@ async def run_dev(
             "audit key created: %s (keep it: `parcours audit verify` needs it)",
             opts.audit_key_file,
         )
+    if settings.signing_key_file == str(opts.signing_key_file) and ensure_key_file(
+        opts.signing_key_file, header=signing.KEY_FILE_HEADER
+    ):
+        logger.info("signing key created: %s", opts.signing_key_file)
     stop = asyncio.Event()
     install_stop_handlers(stop)
 

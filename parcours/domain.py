@@ -203,6 +203,12 @@ class Effect:
 
 
 @dataclass
+class SeenSignature:
+    mac: str
+    issued_at: datetime
+
+
+@dataclass
 class CaseState:
     """Everything a case knows. Carried whole through continue-as-new."""
 
@@ -246,6 +252,9 @@ class CaseState:
     # workflow's main loop runs them as activities, so an update answers at once even while
     # the database or the mail server is down.
     pending: list[Effect] = field(default_factory=list)
+    # The signatures of the actions taken within the last few minutes (v3): a signed action
+    # copied and sent again while still fresh is refused (parcours/signing.py).
+    signatures_seen: list["SeenSignature"] = field(default_factory=list)
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)
@@ -288,21 +297,49 @@ class Actor:
 
 
 @dataclass
+class Signature:
+    """Proof that an update comes from an interface holding the signing key (parcours/signing.py):
+    an HMAC over the workflow id, the update's name, the actor, a digest of the update's other
+    fields and `issued_at`. Checked by validators only, so history replays without the key."""
+
+    key_id: str
+    issued_at: datetime
+    mac: str  # hex
+    # The input's fields the digest covers, as the signing interface knew them: a worker that
+    # has since gained a field (at its default) still verifies an older interface's action.
+    fields: list[str] = field(default_factory=list)
+
+
+class WithdrawalReason(StrEnum):
+    DECLINED_SERVICES = "declined_services"
+    LEFT_QUEBEC = "left_quebec"
+    UNREACHABLE = "unreachable"
+    OTHER = "other"
+
+
+# Every update input below ends with `signature` (default None: histories recorded before
+# signatures decode as they are); the interfaces sign through parcours/temporal.py's client.
+
+
+@dataclass
 class GreetingReport:
     actor: Actor
     outcome: GreetingOutcome = GreetingOutcome.GREETED
+    signature: Signature | None = None
 
 
 @dataclass
 class PlanFiling:
     actor: Actor
     items: list[PlanItem] = field(default_factory=list)
+    signature: Signature | None = None
 
 
 @dataclass
 class ProgressNote:
     actor: Actor
     note: str
+    signature: Signature | None = None
 
 
 @dataclass
@@ -310,6 +347,7 @@ class StageApproval:
     actor: Actor
     stage: Stage
     note: str = ""
+    signature: Signature | None = None
 
 
 @dataclass
@@ -317,29 +355,49 @@ class StageWaiver:
     actor: Actor
     stage: Stage
     reason: str
+    signature: Signature | None = None
 
 
 @dataclass
 class Reassignment:
     actor: Actor
     new_officer: Actor
+    signature: Signature | None = None
+
+
+@dataclass
+class Transfer:
+    """A director moves the case to another region and its officer there."""
+
+    actor: Actor
+    new_region: str
+    new_officer: Actor
+    note: str = ""
+    signature: Signature | None = None
 
 
 @dataclass
 class PauseRequest:
     actor: Actor
     reason: str
+    signature: Signature | None = None
 
 
 @dataclass
 class ResumeRequest:
     actor: Actor
+    signature: Signature | None = None
 
 
 @dataclass
 class Withdrawal:
     reason: str
+    # Histories before v3 name only who recorded it (default "operator"); from v3 the person
+    # acting is an Actor the workflow checks, with a reason category.
     recorded_by: str = "operator"
+    actor: Actor | None = None
+    reason_category: WithdrawalReason = WithdrawalReason.OTHER
+    signature: Signature | None = None
 
 
 @dataclass

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,9 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import (
     Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
@@ -62,6 +65,7 @@ from parcours.errors import (
     TemporalUnavailable,
     UpdateRejected,
 )
+from parcours.signing import Signer, signable, signer_for
 
 WORKFLOW_TYPE = "NewcomerPathway"
 QUERY_VIEW = "view"
@@ -72,6 +76,7 @@ UPDATES: tuple[str, ...] = (
     "approve_stage",
     "waive_stage",
     "reassign",
+    "transfer",
     "pause",
     "resume",
     "withdraw",
@@ -93,6 +98,7 @@ async def connect(
     try:
         converter = data_converter(keyring(settings))
         tls = tls_config(settings)
+        signer = signer_for(settings)
     except (CodecKeyError, OSError) as err:
         raise ParcoursError(str(err)) from None
     try:
@@ -103,6 +109,8 @@ async def connect(
                 data_converter=converter,
                 tls=tls,
                 runtime=runtime,
+                # Without signing keys the client can read but every action it sends is refused.
+                interceptors=[SigningInterceptor(signer)] if signer else [],
             ),
             within.total_seconds(),
         )
@@ -113,6 +121,38 @@ async def connect(
     except Exception as err:  # the SDK raises RuntimeError with a multi-line gRPC dump
         reason = _connect_reason(err)
         raise TemporalUnavailable(f"cannot reach Temporal at {address}: {reason}") from None
+
+
+async def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class SigningInterceptor(Interceptor):
+    """Signs every update this client sends (parcours/signing.py): `connect` installs it when
+    the settings hold signing keys, so the CLI, the console and the API, which all act through
+    `update_case` on a client from `connect`, sign what they send. `clock` is when the workflow
+    will see the update: the wall clock, or a test server's skipped-ahead clock."""
+
+    def __init__(
+        self, signer: Signer, clock: Callable[[], Awaitable[datetime]] = _wall_clock
+    ) -> None:
+        self.signer = signer
+        self.clock = clock
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _SigningOutbound(next, self)
+
+
+class _SigningOutbound(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, root: SigningInterceptor) -> None:
+        super().__init__(next)
+        self.root = root
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> Any:
+        if len(input.args) == 1 and signable(input.args[0]):
+            now = await self.root.clock()
+            input.args = [self.root.signer.sign(input.id, input.update, input.args[0], now)]
+        return await super().start_workflow_update(input)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -237,8 +277,9 @@ async def update_case(
 ) -> CaseView:
     """Run one officer action on a case and return the case after it.
 
-    The workflow's validators reject a wrong action synchronously; the rejection's message
-    becomes the error line.
+    The client signs it (`SigningInterceptor`, from `connect`); the workflow's validators
+    check the signature and the authorization table, and reject a wrong action synchronously;
+    the rejection's message becomes the error line.
     """
     if update not in UPDATES:
         raise ValueError(f"unknown update {update!r}")
@@ -265,7 +306,8 @@ async def update_case(
         raise ParcoursError(
             f"dossier {dossier}: no worker answered within {within.total_seconds():g}s "
             f"(is `parcours worker` running on task queue {settings.task_queue!r}?); "
-            "the action may still apply when a worker picks it up: check `parcours status`"
+            "the action may still apply if a worker picks it up within a few minutes (after "
+            "that its signature is stale and it is refused): check `parcours status`"
         ) from None
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None

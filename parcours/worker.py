@@ -35,6 +35,7 @@ from parcours.errors import ParcoursError
 from parcours.mail.render import Renderer
 from parcours.mail.smtp import Mailer
 from parcours.policy import PolicyError, load_policy
+from parcours.signing import install_verifier, require_keys, signing_keyring
 from parcours.store.chain import NO_KEY, audit_keyring
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
@@ -254,6 +255,11 @@ def build_worker(
     slots: Concurrency | None = None,
 ) -> Worker:
     slots = slots or concurrency()
+    # The validators' verifier (parcours/signing.py): set before any workflow runs. Without
+    # keys none is installed and every update is refused (serve() refuses to start first).
+    keys = signing_keyring(settings)
+    if keys:
+        install_verifier(keys)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -270,8 +276,9 @@ def build_worker(
 async def serve(settings: Settings, stop: asyncio.Event, client: Client | None = None) -> None:
     """Run a worker until `stop` is set, then shut it down gracefully."""
     try:
+        require_keys(settings, "the worker")
         policy = load_policy(settings.policy_path)
-    except PolicyError as err:
+    except (PolicyError, CodecKeyError) as err:
         raise ParcoursError(str(err)) from None
     require_audit_keys(settings)  # before anything connects: one line, nothing started
     cache = cache_size()

@@ -24,8 +24,9 @@ from parcours import search
 from parcours.config import Settings
 from parcours.devstack import find_temporal_binary
 from parcours.mail.catcher import MailCatcher
+from parcours.temporal import SigningInterceptor
 from tests.store.conftest import AUDIT_KEYS
-from tests.temporal_servers import start_time_skipping
+from tests.temporal_servers import TEST_SIGNER, TEST_SIGNING_KEY, start_time_skipping
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -34,6 +35,8 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=find_temporal_binary("temporal"),
         search_attributes=search.ALL,
         dev_server_log_level="error",
+        # Its client acts as the interfaces do: signed with the test key (wall clock).
+        interceptors=[SigningInterceptor(TEST_SIGNER)],
     )
     try:
         yield env
@@ -92,6 +95,7 @@ async def real_stack(
             smtp_port=catcher.port,
             data_dir=str(tmp_path),
             audit_keys=",".join(k.spec() for k in AUDIT_KEYS),
+            signing_keys=TEST_SIGNING_KEY.spec(),
         )
         async with resources(settings) as res, build_worker(client, settings, res):
             yield Stack(client, settings, catcher, res.sessions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,14 @@ from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from parcours import search
+from parcours.codec import CodecKey
+from parcours.signing import Signer
+from parcours.temporal import SigningInterceptor
+
+# The signing key of every test worker and client (a fixed, public test value: never a real
+# key). Workers verify with it (tests/workflows/conftest.py, tests/conftest.py real_stack).
+TEST_SIGNING_KEY = CodecKey("test-1", bytes(range(32)))
+TEST_SIGNER = Signer((TEST_SIGNING_KEY,))
 
 
 def wheel_binary(name: str) -> str:
@@ -43,10 +52,25 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     )
 
 
+class _EnvClock:
+    """The time-skipping server's clock, which runs ahead of the wall clock after
+    `env.sleep`: updates are signed with the time the workflow will see."""
+
+    env: WorkflowEnvironment | None = None
+
+    async def now(self) -> datetime:
+        assert self.env is not None
+        return await self.env.get_current_time()
+
+
 async def start_time_skipping() -> WorkflowEnvironment:
+    """The test server, whose client signs every update with the test key."""
+    clock = _EnvClock()
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=wheel_binary("temporal-test-server")
+        test_server_existing_path=wheel_binary("temporal-test-server"),
+        interceptors=[SigningInterceptor(TEST_SIGNER, clock.now)],
     )
+    clock.env = env
     await register_search_attributes(env.client)
     return env
 

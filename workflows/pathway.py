@@ -31,7 +31,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
-    from parcours import search
+    from parcours import authz, search, signing
+    from parcours.authz import Action
     from parcours.calendar import add_working_days, end_of_day, start_of_day
     from parcours.domain import (
         OPEN_STATUSES,
@@ -65,11 +66,14 @@ with workflow.unsafe.imports_passed_through():
         RegisterCase,
         ResumeRequest,
         Role,
+        SeenSignature,
         Stage,
         StageApproval,
         StageRecord,
         StageWaiver,
+        Transfer,
         Withdrawal,
+        WithdrawalReason,
         view_of,
         workflow_id_for,
     )
@@ -115,8 +119,13 @@ CARRY_QUEUED_EFFECTS = "carry-queued-effects-across-continue-as-new"
 # v2: the effects a workflow task decides go out as one batch of audit events and one batch of
 # emails (one transaction, one SMTP connection), not one activity each.
 BATCH_EFFECTS = "batch-effects-per-workflow-task"
+# v3: handlers re-check the authorization table (parcours/authz.py) instead of the v2 rules
+# (pause and resume by supervisors, reassignment within the region, withdrawal by a named
+# actor), and withdrawals record their reason category. Asked once per run, in __init__: the
+# marker is then the run's first command, whatever order updates and activities arrive in.
+AUTHZ_TABLE = "authorization-table-in-handlers"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
-PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS)
+PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS, AUTHZ_TABLE)
 # Bounds a batch's payload (each event carries a snapshot; a long carried-over queue is split).
 MAX_BATCH = 25
 
@@ -145,6 +154,9 @@ class NewcomerPathway:
         self.upserted: dict[str, object] = {}
         # False until the read model has given the case its officer (a few milliseconds).
         self.opened = self.state.started_at is not None
+        # Validators always apply the table; a handler re-checks with the rules of the code
+        # that wrote the history (a v2 run replays with the v2 rules).
+        self.authz_v3 = workflow.patched(AUTHZ_TABLE)
 
     # ----------------------------------------------------------------------------------------
     # Main loop
@@ -428,7 +440,33 @@ class NewcomerPathway:
         if s.status == CaseStatus.PAUSED and not allow_paused:
             raise _reject("the case is paused: resume it first")
 
-    def _check_actor(self, actor: Actor, *, supervisors_only: bool = False) -> None:
+    def _refuse(self, refused: authz.Refusal) -> ApplicationError:
+        if refused.code == "no_officer" and not self.opened:
+            return _reject(STILL_OPENING)
+        return _reject(refused.message())
+
+    def _check_signed(self, update: str, inp: object) -> None:
+        """Validators only: a handler never checks, so that replay needs no key."""
+        verifier = signing.verifier()
+        refused = (
+            authz.refusal("signature_unchecked")
+            if verifier is None
+            else verifier.check(workflow.info().workflow_id, update, inp, workflow.now())
+        )
+        if refused is not None:
+            raise self._refuse(refused)
+
+    def _check_actor(self, actor: Actor, action: Action, *, strict: bool) -> None:
+        s = self.state
+        if strict:
+            refused = authz.decide(action, actor, s.approval.region, s.officer_id)
+            if refused is not None:
+                raise self._refuse(refused)
+            return
+        self._check_actor_v2(actor, supervisors_only=action in (Action.WAIVE, Action.REASSIGN))
+
+    def _check_actor_v2(self, actor: Actor, *, supervisors_only: bool) -> None:
+        """The rules before the table (AUTHZ_TABLE): only for runs recorded before it."""
         s = self.state
         if not actor.active:
             raise _reject(f"officer {actor.officer_id} is not active")
@@ -460,7 +498,7 @@ class NewcomerPathway:
 
     @workflow.update
     def record_greeting(self, inp: GreetingReport) -> CaseView:
-        self._validate_greeting(inp)
+        self._validate_greeting(inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
         s.greeting = inp.outcome
@@ -470,12 +508,18 @@ class NewcomerPathway:
         self._event(
             "airport_greeting", actor=inp.actor.officer_id, stage=s.stage, detail=inp.outcome
         )
-        return self._changed()
+        return self._changed(inp)
 
     @record_greeting.validator
-    def _validate_greeting(self, inp: GreetingReport) -> None:
+    def _accept_greeting(self, inp: GreetingReport) -> None:
+        self._check_signed("record_greeting", inp)
+        self._validate_greeting(inp, strict=True)
+
+    def _validate_greeting(self, inp: GreetingReport, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
-        self._check_actor(inp.actor)
+        self._check_actor(inp.actor, Action.GREET, strict=strict)
         if self.state.stage != Stage.ARRIVAL:
             raise _reject("the airport greeting is recorded during the arrival stage only")
         if not isinstance(inp.outcome, GreetingOutcome):
@@ -483,7 +527,7 @@ class NewcomerPathway:
 
     @workflow.update
     def file_plan(self, inp: PlanFiling) -> CaseView:
-        self._validate_plan(inp)
+        self._validate_plan(inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
         s.plan = [PlanItem(stage=i.stage, text=i.text.strip()) for i in inp.items]
@@ -507,12 +551,18 @@ class NewcomerPathway:
                 "plan": [{"stage": i.stage.value, "text": i.text} for i in s.plan],
             },
         )
-        return self._changed()
+        return self._changed(inp)
 
     @file_plan.validator
-    def _validate_plan(self, inp: PlanFiling) -> None:
+    def _accept_plan(self, inp: PlanFiling) -> None:
+        self._check_signed("file_plan", inp)
+        self._validate_plan(inp, strict=True)
+
+    def _validate_plan(self, inp: PlanFiling, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
-        self._check_actor(inp.actor)
+        self._check_actor(inp.actor, Action.PLAN, strict=strict)
         s = self.state
         assert s.stage is not None
         if not inp.items:
@@ -533,18 +583,24 @@ class NewcomerPathway:
 
     @workflow.update
     def add_progress(self, inp: ProgressNote) -> CaseView:
-        self._validate_progress(inp)
+        self._validate_progress(inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
         s.notes_count += 1
         self._touch(now)
         self._event("progress_note", actor=inp.actor.officer_id, stage=s.stage, text=inp.note)
-        return self._changed()
+        return self._changed(inp)
 
     @add_progress.validator
-    def _validate_progress(self, inp: ProgressNote) -> None:
+    def _accept_progress(self, inp: ProgressNote) -> None:
+        self._check_signed("add_progress", inp)
+        self._validate_progress(inp, strict=True)
+
+    def _validate_progress(self, inp: ProgressNote, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open(allow_paused=True)
-        self._check_actor(inp.actor)
+        self._check_actor(inp.actor, Action.PROGRESS, strict=strict)
         if not inp.note.strip():
             raise _reject("the progress note is empty")
         if len(inp.note) > MAX_TEXT:
@@ -552,7 +608,7 @@ class NewcomerPathway:
 
     @workflow.update
     def approve_stage(self, inp: StageApproval) -> CaseView:
-        self._validate_approval(inp)
+        self._validate_approval(inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
         record = s.record(inp.stage)
@@ -564,10 +620,16 @@ class NewcomerPathway:
             "stage_approved", actor=inp.actor.officer_id, stage=inp.stage, text=inp.note or None
         )
         self._advance(now)
-        return self._changed()
+        return self._changed(inp)
 
     @approve_stage.validator
-    def _validate_approval(self, inp: StageApproval) -> None:
+    def _accept_approval(self, inp: StageApproval) -> None:
+        self._check_signed("approve_stage", inp)
+        self._validate_approval(inp, strict=True)
+
+    def _validate_approval(self, inp: StageApproval, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
         s = self.state
         if inp.stage != s.stage:
@@ -576,7 +638,7 @@ class NewcomerPathway:
                 if s.stage
                 else f"cannot approve {inp.stage}: the case has no current stage"
             )
-        self._check_actor(inp.actor)
+        self._check_actor(inp.actor, Action.APPROVE, strict=strict)
         if inp.stage == Stage.ARRIVAL and not s.plan:
             raise _reject("arrival cannot be approved until an action plan is on file")
         if len(inp.note) > MAX_TEXT:
@@ -584,7 +646,7 @@ class NewcomerPathway:
 
     @workflow.update
     def waive_stage(self, inp: StageWaiver) -> CaseView:
-        self._validate_waiver(inp)
+        self._validate_waiver(inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
         record = s.record(inp.stage)
@@ -596,12 +658,18 @@ class NewcomerPathway:
             record.completed_at = now
             self._touch(now)
             self._advance(now)
-        return self._changed()
+        return self._changed(inp)
 
     @waive_stage.validator
-    def _validate_waiver(self, inp: StageWaiver) -> None:
+    def _accept_waiver(self, inp: StageWaiver) -> None:
+        self._check_signed("waive_stage", inp)
+        self._validate_waiver(inp, strict=True)
+
+    def _validate_waiver(self, inp: StageWaiver, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
-        self._check_actor(inp.actor, supervisors_only=True)
+        self._check_actor(inp.actor, Action.WAIVE, strict=strict)
         s = self.state
         assert s.stage is not None
         if inp.stage == Stage.ARRIVAL:
@@ -618,7 +686,7 @@ class NewcomerPathway:
 
     @workflow.update
     def reassign(self, inp: Reassignment) -> CaseView:
-        self._validate_reassignment(inp)
+        self._validate_reassignment(inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
         previous = s.officer_id
@@ -633,20 +701,77 @@ class NewcomerPathway:
             detail=f"{previous or 'unassigned'} -> {s.officer_id}",
         )
         self._notify_staff("officer_assigned", Audience.OFFICER, {"reason": "reassigned"})
-        return self._changed()
+        return self._changed(inp)
 
     @reassign.validator
-    def _validate_reassignment(self, inp: Reassignment) -> None:
+    def _accept_reassignment(self, inp: Reassignment) -> None:
+        self._check_signed("reassign", inp)
+        self._validate_reassignment(inp, strict=True)
+
+    def _validate_reassignment(self, inp: Reassignment, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open(allow_paused=True)
-        self._check_actor(inp.actor, supervisors_only=True)
+        self._check_actor(inp.actor, Action.REASSIGN, strict=strict)
+        s = self.state
+        if strict:
+            refused = authz.check_new_officer(inp.new_officer, s.approval.region, s.officer_id)
+            if refused is not None:
+                raise self._refuse(refused)
+            return
         if not inp.new_officer.active:
             raise _reject(f"officer {inp.new_officer.officer_id} is not active")
-        if inp.new_officer.officer_id == self.state.officer_id:
+        if inp.new_officer.officer_id == s.officer_id:
             raise _reject(f"the case is already assigned to {inp.new_officer.officer_id}")
 
     @workflow.update
+    def transfer(self, inp: Transfer) -> CaseView:
+        # New in v3: no history holds it, so no patch; its rules are the table's.
+        self._validate_transfer(inp)
+        s = self.state
+        now = workflow.now()
+        previous_region, previous_officer = s.approval.region, s.officer_id
+        # The case's region is its approval's: search attribute, read model, who may act and
+        # which supervisors are told all follow it from here on.
+        s.approval.region = inp.new_region
+        s.officer_id = inp.new_officer.officer_id
+        s.officer_region = inp.new_region
+        self._touch(now)
+        self._event(
+            "transferred",
+            actor=inp.actor.officer_id,
+            stage=s.stage,
+            detail=(
+                f"{previous_region} -> {inp.new_region}; "
+                f"{previous_officer or 'unassigned'} -> {s.officer_id}"
+            ),
+            text=inp.note.strip() or None,
+        )
+        context = {"from_region": previous_region, "to_region": inp.new_region}
+        for region in (previous_region, inp.new_region):
+            self._notify_staff("case_transferred", Audience.SUPERVISORS, context, region=region)
+        self._notify_staff("officer_assigned", Audience.OFFICER, {"reason": "transferred"})
+        return self._changed(inp)
+
+    @transfer.validator
+    def _accept_transfer(self, inp: Transfer) -> None:
+        self._check_signed("transfer", inp)
+        self._validate_transfer(inp)
+
+    def _validate_transfer(self, inp: Transfer) -> None:
+        self._check_not_reused(inp)
+        self._check_open(allow_paused=True)
+        s = self.state
+        self._check_actor(inp.actor, Action.TRANSFER, strict=True)
+        refused = authz.check_transfer(inp.new_region, inp.new_officer, s.approval.region)
+        if refused is not None:
+            raise self._refuse(refused)
+        if len(inp.note) > MAX_TEXT:
+            raise _reject(f"the note is longer than {MAX_TEXT} characters")
+
+    @workflow.update
     def pause(self, inp: PauseRequest) -> CaseView:
-        self._validate_pause(inp)
+        self._validate_pause(inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
         s.status = CaseStatus.PAUSED
@@ -655,12 +780,18 @@ class NewcomerPathway:
         s.pause_reason = inp.reason.strip()
         s.last_activity_at = now
         self._event("paused", actor=inp.actor.officer_id, stage=s.stage, text=inp.reason)
-        return self._changed()
+        return self._changed(inp)
 
     @pause.validator
-    def _validate_pause(self, inp: PauseRequest) -> None:
+    def _accept_pause(self, inp: PauseRequest) -> None:
+        self._check_signed("pause", inp)
+        self._validate_pause(inp, strict=True)
+
+    def _validate_pause(self, inp: PauseRequest, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open()
-        self._check_actor(inp.actor)
+        self._check_actor(inp.actor, Action.PAUSE, strict=strict)
         if not inp.reason.strip():
             raise _reject("a pause needs a reason")
         if len(inp.reason) > MAX_TEXT:
@@ -668,7 +799,7 @@ class NewcomerPathway:
 
     @workflow.update
     def resume(self, inp: ResumeRequest) -> CaseView:
-        self._validate_resume(inp)
+        self._validate_resume(inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
         assert s.paused_at is not None and s.stage is not None
@@ -691,31 +822,59 @@ class NewcomerPathway:
             stage=s.stage,
             detail=f"paused {paused_for.days} days",
         )
-        return self._changed()
+        return self._changed(inp)
 
     @resume.validator
-    def _validate_resume(self, inp: ResumeRequest) -> None:
+    def _accept_resume(self, inp: ResumeRequest) -> None:
+        self._check_signed("resume", inp)
+        self._validate_resume(inp, strict=True)
+
+    def _validate_resume(self, inp: ResumeRequest, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         if self.state.status != CaseStatus.PAUSED:
             raise _reject(f"the case is not paused (it is {self.state.status.value})")
-        self._check_actor(inp.actor)
+        self._check_actor(inp.actor, Action.RESUME, strict=strict)
 
     @workflow.update
     def withdraw(self, inp: Withdrawal) -> CaseView:
-        self._validate_withdrawal(inp)
+        self._validate_withdrawal(inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
         stage = s.stage
         self._close(CaseStatus.WITHDRAWN, now, reason=inp.reason.strip())
         workflow.logger.info("case withdrawn")
-        self._event("case_withdrawn", actor=inp.recorded_by, stage=stage, text=inp.reason)
+        self._event(
+            "case_withdrawn",
+            actor=inp.actor.officer_id if inp.actor is not None else inp.recorded_by,
+            stage=stage,
+            detail=inp.reason_category.value if self.authz_v3 else None,
+            text=inp.reason,
+        )
         self._notify_newcomer(
             "case_withdrawn", {"dossier": s.approval.dossier, "reason": inp.reason.strip()}
         )
-        return self._changed()
+        return self._changed(inp)
 
     @withdraw.validator
-    def _validate_withdrawal(self, inp: Withdrawal) -> None:
+    def _accept_withdrawal(self, inp: Withdrawal) -> None:
+        self._check_signed("withdraw", inp)
+        self._validate_withdrawal(inp, strict=True)
+
+    def _validate_withdrawal(self, inp: Withdrawal, *, strict: bool) -> None:
+        if strict:
+            self._check_not_reused(inp)
         self._check_open(allow_paused=True)
+        if strict:
+            # v2 withdrawals named no one (`recorded_by` defaulted to "operator").
+            if inp.actor is None:
+                raise _reject("a withdrawal names the person who records it")
+            self._check_actor(inp.actor, Action.WITHDRAW, strict=True)
+            if not isinstance(inp.reason_category, WithdrawalReason):
+                raise _reject(
+                    "the reason category must be one of "
+                    + ", ".join(r.value for r in WithdrawalReason)
+                )
         if not inp.reason.strip():
             raise _reject("a withdrawal needs a reason")
         if len(inp.reason) > MAX_TEXT:
@@ -728,10 +887,28 @@ class NewcomerPathway:
             v.pending_effects += 1  # the case is still being registered
         return v
 
-    def _changed(self) -> CaseView:
+    def _changed(self, inp: object) -> CaseView:
         # The main loop wakes on this, then carries out the effects and publishes.
         self.version += 1
+        if self.authz_v3:
+            self._remember_signature(inp)
         return view_of(self.state)
+
+    def _remember_signature(self, inp: object) -> None:
+        """Keep the signature of an action just taken for as long as it could be sent again
+        (state only: no command, and no key needed on replay)."""
+        sig = getattr(inp, "signature", None)
+        if sig is None:
+            return
+        s = self.state
+        oldest = workflow.now() - signing.FRESH_FOR - signing.AHEAD_ALLOWED
+        s.signatures_seen = [seen for seen in s.signatures_seen if seen.issued_at >= oldest]
+        s.signatures_seen.append(SeenSignature(mac=sig.mac, issued_at=sig.issued_at))
+
+    def _check_not_reused(self, inp: object) -> None:
+        sig = getattr(inp, "signature", None)
+        if sig is not None and any(seen.mac == sig.mac for seen in self.state.signatures_seen):
+            raise self._refuse(authz.refusal("signature_reused"))
 
     # ----------------------------------------------------------------------------------------
     # Effects: decided by handlers and clocks, carried out by activities
@@ -787,7 +964,12 @@ class NewcomerPathway:
         )
 
     def _notification(
-        self, template: str, audience: Audience, context: Mapping[str, object]
+        self,
+        template: str,
+        audience: Audience,
+        context: Mapping[str, object],
+        *,
+        region: str | None = None,
     ) -> None:
         s = self.state
         self.state.pending.append(
@@ -797,8 +979,9 @@ class NewcomerPathway:
                     workflow_id=workflow.info().workflow_id,
                     template=template,
                     audience=audience,
-                    # Supervisors of the officer's region: it may differ after a reassignment.
-                    region=s.officer_region or s.approval.region,
+                    # Supervisors of the officer's region: it may differ after a reassignment
+                    # (before v3); a transfer names each region it tells.
+                    region=region or s.officer_region or s.approval.region,
                     language=s.approval.language,
                     arrival_date=s.approval.arrival_date,
                     officer_id=s.officer_id,
@@ -814,7 +997,12 @@ class NewcomerPathway:
         self._notification(template, Audience.NEWCOMER, context)
 
     def _notify_staff(
-        self, template: str, audience: Audience, context: Mapping[str, object]
+        self,
+        template: str,
+        audience: Audience,
+        context: Mapping[str, object],
+        *,
+        region: str | None = None,
     ) -> None:
         s = self.state
         self._notification(
@@ -827,6 +1015,7 @@ class NewcomerPathway:
                 "officer_id": s.officer_id or "",
                 **context,
             },
+            region=region,
         )
 
     def _carry_out_effects(self) -> None:

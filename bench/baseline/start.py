@@ -12,6 +12,8 @@ from temporalio.client import Client
 
 from bench.baseline.workflow import BaselineInput, BaselinePathway
 from parcours.cli.intake import IMPORT_CONCURRENCY
+from parcours.codec import data_converter, keyring
+from parcours.config import Settings
 
 
 async def start_all(client: Client, queue: str, prefix: str, count: int, remind: float) -> None:
@@ -31,7 +33,9 @@ async def start_all(client: Client, queue: str, prefix: str, count: int, remind:
 
 
 async def amain(address: str, queue: str, prefix: str, count: str, remind: str = "0") -> None:
-    client = await Client.connect(address)
+    client = await Client.connect(
+        address, data_converter=data_converter(keyring(Settings.from_env()))
+    )
     await start_all(client, queue, prefix, int(count), float(remind))
 
 

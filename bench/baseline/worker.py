@@ -20,6 +20,8 @@ from temporalio.worker import Worker
 
 from bench.baseline.activities import Counting
 from bench.baseline.workflow import BaselinePathway
+from parcours.codec import data_converter, keyring
+from parcours.config import Settings
 from parcours.worker import cache_size, metrics_runtime, workflow_runner
 
 
@@ -37,7 +39,9 @@ async def amain(address: str, task_queue: str, counts_file: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    client = await Client.connect(address, runtime=metrics_runtime())
+    # The product's payload keys (the stack's env): both sides pay for the same encryption.
+    converter = data_converter(keyring(Settings.from_env()))
+    client = await Client.connect(address, runtime=metrics_runtime(), data_converter=converter)
     counting = Counting()
     worker = Worker(
         client,

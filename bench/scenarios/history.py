@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from bench.baseline.workflow import BaselineAction, BaselineInput, BaselinePathway
@@ -35,10 +36,19 @@ async def histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
 
 
 async def replay_seconds(
-    workflows: list[type[Any]], history: WorkflowHistory, mode: str, packages: tuple[str, ...]
+    workflows: list[type[Any]],
+    history: WorkflowHistory,
+    mode: str,
+    packages: tuple[str, ...],
+    converter: DataConverter,
 ) -> list[float]:
-    """Replays as the worker does them (its sandbox mode, `packages` as its workflow modules)."""
-    replayer = Replayer(workflows=workflows, workflow_runner=workflow_runner(mode, packages))
+    """Replays as the worker does them (its sandbox mode, `packages` as its workflow modules,
+    its payload codec)."""
+    replayer = Replayer(
+        workflows=workflows,
+        workflow_runner=workflow_runner(mode, packages),
+        data_converter=converter,
+    )
     out = []
     for _ in range(REPLAYS):
         t0 = time.perf_counter()
@@ -87,8 +97,11 @@ async def run_history(run: Run) -> None:
     longest = max(ours, key=lambda h: len(h.events))
     b_longest = max(base, key=lambda h: len(h.events))
     mode = sandbox_mode(run.stack.env | run.stack.worker_env)
-    replay = await replay_seconds([NewcomerPathway], longest, mode, ("workflows",))
-    b_replay = await replay_seconds([BaselinePathway], b_longest, mode, ("bench.baseline",))
+    converter = client.data_converter
+    replay = await replay_seconds([NewcomerPathway], longest, mode, ("workflows",), converter)
+    b_replay = await replay_seconds(
+        [BaselinePathway], b_longest, mode, ("bench.baseline",), converter
+    )
     years = done / 52
     run.metric(
         "5 history growth",

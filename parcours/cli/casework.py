@@ -1,8 +1,13 @@
 """Officer and supervisor actions on one case, and `parcours status`.
 
 Each action resolves the person from the roster first (an unknown id fails before Temporal is
-contacted), then runs one workflow update; the workflow's validators decide whether the
-person may act, and their refusal is the error line.
+contacted), reads the case and checks the authorization table (parcours/authz.py) so that a
+refusal comes early, then runs one signed workflow update. The workflow's validators are the
+judge: they check the same table again and their refusal is the error line.
+
+The CLI is a trusted administrative tool for whoever holds the keys on a staff host: `--by`
+and `--officer` name the person acting, they do not authenticate them (README "Security
+model"). Officers work in the console, which authenticates them.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from parcours import authz
 from parcours.cli import validate
 from parcours.cli.common import Context, add_json_flag
 from parcours.cli.output import dump_json, fields, table
 from parcours.domain import (
+    Actor,
     CaseView,
     GreetingOutcome,
     GreetingReport,
@@ -24,8 +31,12 @@ from parcours.domain import (
     ResumeRequest,
     StageApproval,
     StageWaiver,
+    Transfer,
     Withdrawal,
+    WithdrawalReason,
 )
+from parcours.errors import ParcoursError
+from parcours.store.officers import actor_of, get_officer, pick_officer
 from parcours.temporal import update_case, view_case
 
 
@@ -119,12 +130,27 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(handler=reassign)
 
     p = sub.add_parser(
-        "pause",
-        help="pause the case (stall clocks stop)",
-        description="Pause the case: no reminders or escalations until it is resumed.",
+        "transfer",
+        help="move the case to another region (directors)",
+        description="Transfer the case to another region and an officer there: by default "
+        "the one the intake rule picks (an active officer of the region who speaks the "
+        "newcomer's language, lightest caseload first). Both regions' supervisors are told.",
     )
     _case(p)
-    p.add_argument("--by", required=True, help="id of the officer or supervisor")
+    p.add_argument("--region", required=True, help="the new region (slug, e.g. estrie)")
+    p.add_argument("--officer", help="id of the new officer (default: the intake rule's choice)")
+    p.add_argument("--by", required=True, help="id of the director")
+    p.add_argument("--note", default="", help="why (kept in the audit trail)")
+    p.set_defaults(handler=transfer)
+
+    p = sub.add_parser(
+        "pause",
+        help="pause the case (stall clocks stop; supervisors)",
+        description="Pause the case: no reminders or escalations until it is resumed. "
+        "The region's supervisors and directors only.",
+    )
+    _case(p)
+    p.add_argument("--by", required=True, help="id of the supervisor or director")
     p.add_argument("--reason", required=True, help="why the case is paused")
     p.set_defaults(handler=pause)
 
@@ -134,17 +160,26 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Resume a paused case; its stall clock restarts now.",
     )
     _case(p)
-    p.add_argument("--by", required=True, help="id of the officer or supervisor")
+    p.add_argument("--by", required=True, help="id of the supervisor or director")
     p.set_defaults(handler=resume)
 
     p = sub.add_parser(
         "withdraw",
         help="close the case: the newcomer withdrew",
-        description="Close the case with status 'withdrawn' (declined services, left Quebec...).",
+        description="Close the case with status 'withdrawn'. It cannot be undone: the "
+        "assigned officer, the region's supervisors and directors only.",
     )
     _case(p)
-    p.add_argument("--reason", required=True, help="why (kept in the audit trail)")
-    p.add_argument("--by", help="id of the officer recording it (default: operator)")
+    p.add_argument("--by", required=True, help="id of the person withdrawing the case")
+    p.add_argument(
+        "--reason-category",
+        required=True,
+        choices=[r.value for r in WithdrawalReason],
+        help="why, in one word",
+    )
+    p.add_argument(
+        "--note", "--reason", dest="note", required=True, help="what happened (audit trail)"
+    )
     p.set_defaults(handler=withdraw)
 
 
@@ -189,9 +224,19 @@ def show(ctx: Context, view: CaseView, as_json: bool) -> None:
         table(["PLAN", "ACTION"], [[i.stage, i.text] for i in view.plan], ctx.out)
 
 
-async def _act(ctx: Context, args: argparse.Namespace, update: str, arg: object) -> int:
+async def _act(
+    ctx: Context,
+    args: argparse.Namespace,
+    update: str,
+    arg: object,
+    current: CaseView | None = None,
+) -> int:
     dossier = validate.dossier(args.dossier)
     client = await ctx.client()
+    current = current or await view_case(client, ctx.settings, dossier)
+    refused = authz.early_refusal(update, arg, current.region, current.officer)
+    if refused is not None:
+        raise ParcoursError(f"dossier {dossier}: {refused.message()}")
     view = await update_case(client, ctx.settings, dossier, update, arg)
     show(ctx, view, args.json)
     return 0
@@ -273,10 +318,41 @@ async def resume(args: argparse.Namespace, ctx: Context) -> int:
     return await _act(ctx, args, "resume", ResumeRequest(actor=actor))
 
 
+async def transfer(args: argparse.Namespace, ctx: Context) -> int:
+    dossier = validate.dossier(args.dossier)
+    region = validate.region(args.region)
+    note = args.note.strip()
+    if note:
+        note = validate.text(note, "--note")
+    actor = await ctx.actor(args.by, "--by")
+    current = await view_case(await ctx.client(), ctx.settings, dossier)
+    if args.officer:
+        new_officer = await ctx.actor(args.officer)
+    else:
+        new_officer = await _intake_choice(ctx, region, current.language)
+    arg = Transfer(actor=actor, new_region=region, new_officer=new_officer, note=note)
+    return await _act(ctx, args, "transfer", arg, current)
+
+
+async def _intake_choice(ctx: Context, region: str, language: str) -> Actor:
+    """The officer a new case of `region` would get (parcours/store/officers.py)."""
+    sessions = await ctx.sessions()
+    async with sessions() as session:
+        officer_id = await pick_officer(session, region, language)
+        officer = await get_officer(session, officer_id) if officer_id else None
+    if officer is None:
+        raise ParcoursError(f"no active officer in region {region}: name one with --officer")
+    return actor_of(officer)
+
+
 async def withdraw(args: argparse.Namespace, ctx: Context) -> int:
     validate.dossier(args.dossier)
-    reason = validate.text(args.reason, "--reason")
-    recorded_by = "operator"
-    if args.by:
-        recorded_by = (await ctx.actor(args.by, "--by")).officer_id
-    return await _act(ctx, args, "withdraw", Withdrawal(reason=reason, recorded_by=recorded_by))
+    note = validate.text(args.note, "--note")
+    actor = await ctx.actor(args.by, "--by")
+    arg = Withdrawal(
+        reason=note,
+        recorded_by=actor.officer_id,
+        actor=actor,
+        reason_category=WithdrawalReason(args.reason_category),
+    )
+    return await _act(ctx, args, "withdraw", arg)

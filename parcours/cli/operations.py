@@ -54,10 +54,22 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--port", type=int, default=None, help="port (default PARCOURS_CODEC_PORT)")
     p.set_defaults(handler=codec_server)
 
-    p = sub.add_parser("keys", help="payload encryption keys")
+    p = sub.add_parser("keys", help="payload encryption and update signing keys")
     ksub = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    q = ksub.add_parser("new", help="print a new key entry (kid:base64) to put first")
+    q = ksub.add_parser(
+        "new",
+        help="print a new key entry (kid:base64) to put first",
+        description="Print a new key entry. Payload keys go first in PARCOURS_CODEC_KEYS "
+        "(workers, web, CLI, codec server); signing keys first in PARCOURS_SIGNING_KEYS "
+        "(workers and every interface that acts on cases).",
+    )
     q.add_argument("key_id", help="an id for the key, e.g. 2026-11")
+    q.add_argument(
+        "--kind",
+        choices=("payload", "signing"),
+        default="payload",
+        help="payload (AES-256-GCM encryption, the default) or signing (HMAC-SHA256 of updates)",
+    )
     q.set_defaults(handler=keys_new)
 
 
@@ -145,14 +157,12 @@ async def codec_server(args: argparse.Namespace, ctx: Context) -> int:
 
     from parcours.codec import CodecKeyError, keyring
     from parcours.codec_server import build_codec_app, tokens_of
+    from parcours.signing import require_keys
 
     s = ctx.settings
     try:
+        require_keys(s, "the codec server")
         keys = keyring(s)
-        if not keys:
-            raise ParcoursError(
-                "no payload keys: set PARCOURS_CODEC_KEYS or PARCOURS_CODEC_KEY_FILE"
-            )
         app = build_codec_app(keys, tokens_of(s.codec_token), s.codec_cors_origins)
     except CodecKeyError as err:
         raise ParcoursError(str(err)) from None
@@ -164,8 +174,11 @@ async def codec_server(args: argparse.Namespace, ctx: Context) -> int:
 async def keys_new(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.codec import CodecKeyError, new_key
 
+    # Both kinds are 32 random bytes; the kind says where the entry goes.
+    variable = "PARCOURS_SIGNING_KEYS" if args.kind == "signing" else "PARCOURS_CODEC_KEYS"
     try:
         ctx.print(new_key(args.key_id).spec())
     except CodecKeyError as err:
         raise ParcoursError(str(err)) from None
+    ctx.note(f"put it first in {variable}, keeping the keys still in use after it")
     return 0

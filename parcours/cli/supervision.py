@@ -70,10 +70,12 @@ class StuckCase:
     stalled_since: datetime | None
     overdue: bool
 
-    def urgency(self) -> tuple[int, int, datetime]:
-        # Highest level first, then overdue, then the longest silence.
+    def urgency(self) -> tuple[int, int, datetime, str]:
+        # Highest level first, then overdue, then the longest silence; ties by dossier, so a
+        # page is the same whichever visibility query listed it (cases started within the same
+        # moment tie on their clocks).
         since = self.stalled_since or datetime.max.replace(tzinfo=UTC)
-        return (-self.escalation_level, 0 if self.overdue else 1, since)
+        return (-self.escalation_level, 0 if self.overdue else 1, since, self.dossier)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -94,9 +94,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 async def web(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.codec import CodecKeyError
+    from parcours.signing import require_keys
     from parcours.web.server import DEFAULT_HOST, build_server, default_port, serve_until
     from parcours.worker import configure_logging, install_stop_handlers
 
+    try:
+        require_keys(ctx.settings, "the web console")
+    except CodecKeyError as err:
+        raise ParcoursError(str(err)) from None
     configure_logging()
     host = args.host or DEFAULT_HOST
     port = args.port or default_port()

@@ -18,8 +18,10 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from parcours import authz
 from parcours.domain import Role
 from parcours.store.accounts import Account, AccountKind, ApiToken, load_account, token_owner
+from parcours.store.officers import actor_of
 from parcours.store.security import SecurityKind, record
 from parcours.web.sessions import CSRF as SESSION_CSRF
 from parcours.web.sessions import LOGIN as SESSION_LOGIN
@@ -90,14 +92,10 @@ async def operator_account(account: Annotated[Account, Depends(current_account)]
 
 
 def may_see_case(account: Account, region: str, officer_id: str | None) -> bool:
-    role = account.role
-    if role == Role.DIRECTOR.value:
-        return True
-    if role == Role.SUPERVISOR.value:
-        return region == account.region
-    if role == Role.OFFICER.value:
-        return officer_id is not None and officer_id == account.login
-    return False
+    """The table's "read the case" row (parcours/authz.py), as the workflow's actions."""
+    if account.officer is None:
+        return False
+    return authz.may_read(actor_of(account.officer), region, officer_id)
 
 
 def sign_in(request: Request, account: Account) -> None:

@@ -34,6 +34,7 @@ OFFICER_ACTION_KINDS = (
     "stage_approved",
     "stage_waived",
     "reassigned",
+    "transferred",
     "paused",
     "resumed",
     "case_withdrawn",

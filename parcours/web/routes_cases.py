@@ -14,8 +14,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from parcours import authz
 from parcours.cli import validate
 from parcours.domain import (
+    REGIONS,
     STAGES,
     CaseStatus,
     CaseView,
@@ -30,11 +32,14 @@ from parcours.domain import (
     Role,
     StageApproval,
     StageWaiver,
+    Transfer,
+    Withdrawal,
+    WithdrawalReason,
 )
 from parcours.errors import CaseNotFound, ParcoursError, TemporalUnavailable, UpdateRejected
 from parcours.search import UNASSIGNED
 from parcours.store.accounts import Account
-from parcours.store.officers import actor_of, get_officer
+from parcours.store.officers import actor_of, get_officer, pick_officer
 from parcours.temporal import update_case, view_case
 from parcours.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.web.render import render
@@ -49,8 +54,8 @@ from parcours.web.state import StateDep, WebState
 
 router = APIRouter(include_in_schema=False)
 
-SUPERVISOR_ACTIONS = ("reassign", "waive", "pause", "resume")
-OFFICER_ACTIONS = ("greeting", "plan", "progress", "approve")
+SUPERVISOR_ACTIONS = ("reassign", "waive", "pause", "resume", "transfer")
+OFFICER_ACTIONS = ("greeting", "plan", "progress", "approve", "withdraw")
 
 
 def parse_filters(request: Request, account: Account) -> CaseFilters:
@@ -152,6 +157,9 @@ async def _case_page(
             "plan_text": plan_text,
             "error": error,
             "is_supervisor": account.role in (Role.SUPERVISOR.value, Role.DIRECTOR.value),
+            "is_director": account.role == Role.DIRECTOR.value,
+            "regions": [r for r in REGIONS if r != view.region],
+            "withdrawal_reasons": list(WithdrawalReason),
             "is_open": view.status in (CaseStatus.ACTIVE, CaseStatus.PAUSED),
             "outcomes": list(GreetingOutcome),
         },
@@ -175,7 +183,7 @@ def _text(form: FormData, name: str, label: str) -> str:
 
 
 async def _update_input(
-    action: str, form: FormData, account: Account, state: WebState
+    action: str, form: FormData, account: Account, state: WebState, view: CaseView
 ) -> tuple[str, object]:
     """The workflow update and its input for a submitted form; InvalidInput if the form is
     incomplete (the workflow would refuse it too, but a precise field message is kinder)."""
@@ -215,6 +223,32 @@ async def _update_input(
         return "pause", PauseRequest(actor=actor, reason=_text(form, "reason", "the reason"))
     if action == "resume":
         return "resume", ResumeRequest(actor=actor)
+    if action == "withdraw":
+        try:
+            category = WithdrawalReason(str(form.get("category") or ""))
+        except ValueError:
+            raise validate.InvalidInput("unknown reason category") from None
+        note = _text(form, "note", "the note")
+        return "withdraw", Withdrawal(
+            reason=note, recorded_by=actor.officer_id, actor=actor, reason_category=category
+        )
+    if action == "transfer":
+        region = validate.region(str(form.get("region") or ""))
+        chosen = str(form.get("officer") or "").strip()
+        async with state.sessions() as session:
+            # Left empty: the officer the intake rule would give a new case of the region.
+            picked = (
+                validate.officer_id(chosen, "officer")
+                if chosen
+                else await pick_officer(session, region, view.language)
+            )
+            officer = await get_officer(session, picked) if picked else None
+        if officer is None:
+            raise validate.InvalidInput(f"no active officer for region {region}")
+        note = str(form.get("note") or "").strip()
+        return "transfer", Transfer(
+            actor=actor, new_region=region, new_officer=actor_of(officer), note=note
+        )
     raise HTTPException(status_code=404, detail="no such action")
 
 
@@ -233,7 +267,13 @@ async def case_action(
     view = await _load_case(state, account, dossier)
     typed = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
     try:
-        update, arg = await _update_input(action, form, account, state)
+        update, arg = await _update_input(action, form, account, state, view)
+        # The table, before sending: a refusal in the person's language (the workflow checks
+        # the same table again and decides).
+        refused = authz.early_refusal(update, arg, view.region, view.officer)
+        if refused is not None:
+            lang = getattr(request.state, "lang", "fr")
+            raise UpdateRejected(refused.message(lang))
         view = await update_case(await state.client(), state.settings, view.dossier, update, arg)
     except UpdateRejected as err:
         state.metrics.actions.labels(action, "rejected").inc()

@@ -31,6 +31,8 @@ STAFF_CONTEXT = {
     "stalled_since": "2026-04-01T12:00:00+00:00",
     "days_silent": 1,
     "reason": "reassigned",
+    "from_region": "montreal",
+    "to_region": "capitale-nationale",
 }
 STAFF_TEMPLATES = (
     "officer_assigned",
@@ -38,6 +40,7 @@ STAFF_TEMPLATES = (
     "stall_reminder",
     "stall_escalation",
     "stall_director",
+    "case_transferred",
 )
 
 
@@ -116,3 +119,11 @@ def test_long_dates():
     assert long_date("2026-08-15", "en") == "August 15, 2026"
     assert long_date("2026-08-15", "es") == "15 de agosto de 2026"
     assert long_date("2026-08-16T02:00:00+00:00", "fr") == "15 août 2026"  # Quebec time
+
+
+def test_a_transfer_names_both_regions(renderer):
+    n = notice("case_transferred", Audience.SUPERVISORS, "fr", STAFF_CONTEXT)
+    msg = renderer.render(n, None)
+    assert "Montréal" in msg.subject and "Capitale-Nationale" in msg.subject
+    assert "Ancienne région : Montréal" in msg.text
+    assert "Nouvelle région : Capitale-Nationale" in msg.text

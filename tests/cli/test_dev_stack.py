@@ -88,6 +88,14 @@ async def test_dev_stack_survives_a_restart(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.2)
         assert list((data_dir / "mail").glob("*.eml"))
+        # Both keys made under the data dir, owner-only; the CLI in another terminal finds
+        # them, so its actions are signed and accepted.
+        for name in ("codec.keys", "signing.keys"):
+            assert (data_dir / name).stat().st_mode & 0o777 == 0o600
+        code, out, err = await cli(
+            env, "progress", "DEV-1", "--officer", "atremblay", "--note", "Premier appel"
+        )
+        assert code == 0, err
     finally:
         await stop_dev(proc)
     # Ctrl-C took the Temporal server down too.

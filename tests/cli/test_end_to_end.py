@@ -184,7 +184,17 @@ async def test_a_case_through_the_cli(cli: Cli, stack: Stack) -> None:
 
     await eventually(counted)
 
-    view = await cli.json("withdraw", d, "--reason", "Moved to Ontario")
+    # Closing a case is the assigned officer's, the region's supervisors' or a director's.
+    assert await cli.fails(
+        "withdraw", d, "--by", "crodriguez", "--reason-category", "left_quebec", "--note", "x"
+    ) == (
+        f"dossier {d}: crodriguez is neither the officer assigned to this case nor a "
+        "supervisor of region montreal"
+    )
+    view = await cli.json(
+        "withdraw", d, "--by", "atremblay", "--reason-category", "left_quebec",
+        "--note", "Moved to Ontario",
+    )  # fmt: skip
     assert view["status"] == "withdrawn"
     closed = await cli.json("status", d)  # a closed case still answers
     assert (closed["status"], closed["stage"]) == ("withdrawn", None)

@@ -114,7 +114,7 @@ class CaseDriver:
                 await self.until(
                     dossier,
                     lambda v: v.status.value == "withdrawn",
-                    lambda: upd("withdraw", Withdrawal(reason="declined services")),
+                    lambda: upd("withdraw", Withdrawal(reason="declined services", actor=me)),
                 )
                 return Outcome(dossier, route)
             await self.until(

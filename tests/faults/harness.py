@@ -218,6 +218,7 @@ def worker_env(settings: Settings, policy: Path, key_spec: str, **extra: str) ->
         PARCOURS_POLICY=str(policy),
         PARCOURS_CODEC_KEYS=key_spec,
         PARCOURS_AUDIT_KEYS=settings.audit_keys or "",
+        PARCOURS_SIGNING_KEYS=settings.signing_keys or "",
         PARCOURS_LOG_LEVEL="WARNING",
         PARCOURS_DATA_DIR=str(policy.parent),
     )
@@ -273,6 +274,7 @@ async def rig(tmp: Path, database_url: str | None = None):  # -> AsyncIterator[R
         smtp_port=catcher.port,
         codec_keys=key.spec(),
         audit_keys=new_key("faults-audit-1").spec(),
+        signing_keys=new_key("faults-signing").spec(),
         data_dir=str(tmp),
         policy_path=str(policy_file),
     )

@@ -189,7 +189,10 @@ async def test_schedule_sweeps_with_the_real_worker(
 
         await eventually(assigned)
         await cli.ok("progress", d, "--officer", "atremblay", "--note", f"{NAME} enrolled")
-        await cli.ok("withdraw", d, "--reason", "Moved to Ontario")
+        await cli.ok(
+            "withdraw", d, "--by", "atremblay", "--reason-category", "left_quebec",
+            "--note", "Moved to Ontario",
+        )  # fmt: skip
         await client.get_workflow_handle(f"newcomer-{d}").result()
 
         import dataclasses

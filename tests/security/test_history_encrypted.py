@@ -59,7 +59,9 @@ async def test_history_holds_no_personal_data(dev_env: WorkflowEnvironment, tmp_
 
         await eventually(assigned)
         await cli.ok("progress", d, "--officer", "atremblay", "--note", NOTE)
-        view = await cli.json("withdraw", d, "--reason", REASON)
+        view = await cli.json(
+            "withdraw", d, "--by", "atremblay", "--reason-category", "other", "--note", REASON
+        )
         assert view["status"] == "withdrawn"
         await encrypted.get_workflow_handle(f"newcomer-{d}").result()
 

@@ -44,7 +44,8 @@ from parcours.domain import (
     StagePolicy,
     workflow_id_for,
 )
-from tests.temporal_servers import run_histories
+from parcours.signing import install_verifier
+from tests.temporal_servers import TEST_SIGNING_KEY, run_histories
 from workflows.pathway import NewcomerPathway
 
 DAY = 86400
@@ -83,6 +84,7 @@ OTHER_OFFICER = Actor(officer_id="off-mtl-2", role=Role.OFFICER, region="montrea
 SUPERVISOR = Actor(officer_id="sup-mtl", role=Role.SUPERVISOR, region="montreal")
 OTHER_SUPERVISOR = Actor(officer_id="sup-qc", role=Role.SUPERVISOR, region="capitale-nationale")
 DIRECTOR = Actor(officer_id="dir-1", role=Role.DIRECTOR, region=None)
+QC_OFFICER = Actor(officer_id="off-qc-1", role=Role.OFFICER, region="capitale-nationale")
 
 
 @dataclass
@@ -252,6 +254,7 @@ async def running_pathway(
     """A worker on a fresh task queue (the SDK's default sandbox unless `runner` is given);
     on exit, every case it ran is replayed from its history."""
     task_queue = f"tq-{uuid.uuid4()}"
+    install_verifier([TEST_SIGNING_KEY])
     async with Worker(
         env.client,
         task_queue=task_queue,

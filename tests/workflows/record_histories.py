@@ -28,13 +28,18 @@ from parcours.domain import (
     Stage,
     StageApproval,
     StageWaiver,
+    Transfer,
     Withdrawal,
+    WithdrawalReason,
 )
-from tests.temporal_servers import run_histories, start_time_skipping
+from parcours.signing import install_verifier
+from tests.temporal_servers import TEST_SIGNING_KEY, run_histories, start_time_skipping
 from tests.workflows.conftest import (
+    DIRECTOR,
     HISTORIES,
     OFFICER,
     OTHER_OFFICER,
+    QC_OFFICER,
     SUPERVISOR,
     FakeBackOffice,
     Pathway,
@@ -43,8 +48,10 @@ from tests.workflows.conftest import (
 from workflows.pathway import NewcomerPathway
 
 # v1: first release. v2: continue-as-new carries queued effects (patch
-# "carry-queued-effects-across-continue-as-new").
-PATHWAY_VERSION = "v2"
+# "carry-queued-effects-across-continue-as-new"). v3: the authorization table in handlers
+# (patch "authorization-table-in-handlers"), signed updates, withdrawal by a named actor with
+# a reason category, and the `transfer` update.
+PATHWAY_VERSION = "v3"
 
 PLAN = PlanFiling(
     actor=OFFICER,
@@ -65,9 +72,9 @@ async def lifecycle(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
     await h.execute_update(
         NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.ARRIVAL)
     )
-    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=OFFICER, reason="voyage"))
+    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=SUPERVISOR, reason="voyage"))
     await p.env.sleep(days(30))
-    await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
+    await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=SUPERVISOR))
     await h.execute_update(
         NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="Cours commences")
     )
@@ -100,7 +107,14 @@ async def withdrawn_after_continue_as_new(
             NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note=f"suivi {i}")
         )
         await p.env.sleep(timedelta(days=2))
-    await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="A quitte le Quebec"))
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(
+            reason="A quitte le Quebec",
+            actor=OFFICER,
+            reason_category=WithdrawalReason.LEFT_QUEBEC,
+        ),
+    )
     await h.result()
     return h
 
@@ -120,16 +134,52 @@ async def actions_across_continue_as_new(
             )
 
     await asyncio.gather(notes(1), notes(2))
-    await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="Demenagement"))
+    await h.execute_update(
+        NewcomerPathway.withdraw, Withdrawal(reason="Demenagement", actor=SUPERVISOR)
+    )
     await h.result()
     return h
 
 
-SCENARIOS = (lifecycle, withdrawn_after_continue_as_new, actions_across_continue_as_new)
+async def transferred(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """A director moves the case to another region; its new officer carries on."""
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}")
+    await h.execute_update(
+        NewcomerPathway.transfer,
+        Transfer(
+            actor=DIRECTOR,
+            new_region=QC_OFFICER.region or "",
+            new_officer=QC_OFFICER,
+            note="Demenagement a Quebec",
+        ),
+    )
+    await h.execute_update(
+        NewcomerPathway.add_progress, ProgressNote(actor=QC_OFFICER, note="Premier appel")
+    )
+    await p.env.sleep(days(12))
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(
+            reason="Injoignable",
+            actor=QC_OFFICER,
+            reason_category=WithdrawalReason.UNREACHABLE,
+        ),
+    )
+    await h.result()
+    return h
+
+
+SCENARIOS = (
+    lifecycle,
+    withdrawn_after_continue_as_new,
+    actions_across_continue_as_new,
+    transferred,
+)
 
 
 async def record(out: Path = HISTORIES) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    install_verifier([TEST_SIGNING_KEY])
     written: list[Path] = []
     for scenario in SCENARIOS:
         env = await start_time_skipping()

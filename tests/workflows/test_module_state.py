@@ -13,7 +13,8 @@ import enum
 import importlib
 import pkgutil
 import types
-from datetime import date, datetime, timedelta
+import typing
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 
 import workflows
+from parcours import authz, signing
 from parcours.domain import ProgressNote, Reassignment, Stage, StageApproval
 from parcours.worker import passthrough_modules, sandbox_mode, workflow_runner
 from tests.workflows.conftest import (
@@ -168,3 +170,17 @@ async def test_cases_run_in_the_shared_sandbox_leave_module_state_as_it_was(
     # ...and the modules they share are as they were.
     assert {m.__name__: snapshot(state_of(m)) for m in modules} == before
     assert snapshot(class_state(NewcomerPathway)) == class_before
+
+
+@pytest.mark.parametrize("module", [authz, signing], ids=lambda m: m.__name__)
+def test_the_rules_and_keys_workflows_read_hold_no_other_state(module: types.ModuleType) -> None:
+    """Validators read the table (parcours/authz.py) and the verifier (parcours/signing.py).
+    The verifier's slot is the one mutable value, and it is written once, before any workflow
+    runs, by the worker (tests/security/test_signing.py holds it to that)."""
+    mutable = {
+        n
+        for n, v in state_of(module).items()
+        if not is_immutable(v) and not isinstance(v, typing.TypeVar | tzinfo)
+    }
+    assert mutable <= {"_SLOT"}
+    assert isinstance(signing._SLOT, signing._VerifierSlot)

@@ -28,7 +28,9 @@ from parcours.domain import (
     Stage,
     StageApproval,
     StageWaiver,
+    Transfer,
     Withdrawal,
+    WithdrawalReason,
 )
 from tests.temporal_servers import run_histories, search_attributes
 from tests.workflows.conftest import (
@@ -36,6 +38,7 @@ from tests.workflows.conftest import (
     OFFICER,
     OTHER_OFFICER,
     OTHER_SUPERVISOR,
+    QC_OFFICER,
     SUPERVISOR,
     Pathway,
     days,
@@ -297,8 +300,12 @@ async def test_pause_stops_the_clocks_and_resume_restarts_them(pathway: Pathway)
     h = await pathway.start(arrival=(now - days(1)).date())
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
     before = await view(h)
+    # Pausing stops the escalations: the officer whose case it is may not (README table).
+    assert "not a supervisor" in await rejection(
+        h.execute_update(NewcomerPathway.pause, PauseRequest(actor=OFFICER, reason="Pause"))
+    )
     v = await h.execute_update(
-        NewcomerPathway.pause, PauseRequest(actor=OFFICER, reason="Hospitalisation")
+        NewcomerPathway.pause, PauseRequest(actor=SUPERVISOR, reason="Hospitalisation")
     )
     assert v.status == CaseStatus.PAUSED
     assert (await attrs(h))[search.STATUS.name] == "paused"
@@ -308,14 +315,17 @@ async def test_pause_stops_the_clocks_and_resume_restarts_them(pathway: Pathway)
     assert "the case is paused" in await rejection(
         h.execute_update(NewcomerPathway.file_plan, PLAN)
     )
-    v = await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
+    assert "not a supervisor" in await rejection(
+        h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
+    )
+    v = await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=SUPERVISOR))
     assert v.status == CaseStatus.ACTIVE and not v.overdue
     after_deadline, before_deadline = v.stages[0].deadline_at, before.stages[0].deadline_at
     assert after_deadline is not None and before_deadline is not None
     moved = after_deadline - before_deadline
     assert days(59.9) < moved < days(60.1)
     assert "not paused" in await rejection(
-        h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
+        h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=SUPERVISOR))
     )
     await env.sleep(days(5.1))
     assert (await view(h)).escalation_level == 1
@@ -331,9 +341,9 @@ async def test_resume_keeps_a_late_plan_overdue(pathway: Pathway) -> None:
     assert v.plan_due_at is not None
     await env.sleep(v.plan_due_at - now + timedelta(hours=1))
     assert (await view(h)).overdue
-    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=OFFICER, reason="Voyage"))
+    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=SUPERVISOR, reason="Voyage"))
     await env.sleep(days(10))
-    v = await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=OFFICER))
+    v = await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=SUPERVISOR))
     assert v.status == CaseStatus.ACTIVE and v.overdue
     assert (await attrs(h))[search.OVERDUE.name] is True
     await env.sleep(days(1))
@@ -367,6 +377,49 @@ async def test_reassign_moves_the_case_and_its_authority(pathway: Pathway) -> No
     )
 
 
+async def test_transfer_moves_the_case_to_another_region(pathway: Pathway) -> None:
+    h = await pathway.start()
+    # A supervisor may not move a case out of their region, nor reassign it there.
+    assert "only a director transfers" in await rejection(
+        h.execute_update(
+            NewcomerPathway.transfer,
+            Transfer(SUPERVISOR, "capitale-nationale", QC_OFFICER),
+        )
+    )
+    assert "does not serve region montreal" in await rejection(
+        h.execute_update(NewcomerPathway.reassign, Reassignment(SUPERVISOR, QC_OFFICER))
+    )
+    v = await h.execute_update(
+        NewcomerPathway.transfer,
+        Transfer(DIRECTOR, "capitale-nationale", QC_OFFICER, note="Demenagement"),
+    )
+    assert (v.region, v.officer) == ("capitale-nationale", QC_OFFICER.officer_id)
+    await view(h)
+    found = await attrs(h)
+    assert found[search.REGION.name] == "capitale-nationale"
+    assert found[search.OFFICER.name] == QC_OFFICER.officer_id
+    moved = next(e for e in pathway.back_office.events if e.kind == "transferred")
+    assert moved.actor == DIRECTOR.officer_id and moved.text == "Demenagement"
+    assert moved.detail == "montreal -> capitale-nationale; off-mtl-1 -> off-qc-1"
+    assert moved.snapshot.region == "capitale-nationale"  # the read model follows
+    told = [m for m in pathway.back_office.mails if m.template == "case_transferred"]
+    assert sorted((m.audience, m.region) for m in told) == [
+        (Audience.SUPERVISORS, "capitale-nationale"),
+        (Audience.SUPERVISORS, "montreal"),
+    ]
+    assert told[0].context["from_region"] == "montreal"
+    # From here on the case is the new region's: its supervisor acts, the old one may not.
+    assert "not a supervisor of region capitale-nationale" in await rejection(
+        h.execute_update(NewcomerPathway.pause, PauseRequest(SUPERVISOR, "x"))
+    )
+    v = await h.execute_update(NewcomerPathway.pause, PauseRequest(OTHER_SUPERVISOR, "x"))
+    assert v.status == CaseStatus.PAUSED
+    await h.execute_update(NewcomerPathway.add_progress, ProgressNote(QC_OFFICER, "Appel"))
+    assert "neither the officer assigned" in await rejection(
+        h.execute_update(NewcomerPathway.add_progress, ProgressNote(OFFICER, "Appel"))
+    )
+
+
 async def test_unassigned_case_tells_the_supervisors(pathway: Pathway) -> None:
     pathway.back_office.officer = None
     h = await pathway.start()
@@ -384,13 +437,32 @@ async def test_unassigned_case_tells_the_supervisors(pathway: Pathway) -> None:
 
 async def test_withdrawal_closes_the_case(pathway: Pathway) -> None:
     h = await pathway.start()
-    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=OFFICER, reason="voyage"))
-    v = await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="A quitte le Quebec"))
+    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=SUPERVISOR, reason="voyage"))
+    # No one named, or someone the table does not allow: refused, the case stays open.
+    assert "names the person" in await rejection(
+        h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="A quitte le Quebec"))
+    )
+    assert "neither the officer assigned" in await rejection(
+        h.execute_update(
+            NewcomerPathway.withdraw,
+            Withdrawal(reason="A quitte le Quebec", actor=OTHER_OFFICER),
+        )
+    )
+    v = await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(
+            reason="A quitte le Quebec",
+            actor=OFFICER,
+            reason_category=WithdrawalReason.LEFT_QUEBEC,
+        ),
+    )
     assert v.status == CaseStatus.WITHDRAWN and v.stage is None
     result = await h.result()
     assert result.status == CaseStatus.WITHDRAWN
     assert result.close_reason == "A quitte le Quebec"
     assert pathway.back_office.kinds()[-1] == "case_withdrawn"
+    withdrawn = sorted(pathway.back_office.events, key=lambda e: e.key)[-1]
+    assert (withdrawn.actor, withdrawn.detail) == (OFFICER.officer_id, "left_quebec")
     assert pathway.back_office.templates()[-1] == "case_withdrawn"
     assert (await attrs(h))[search.STATUS.name] == "withdrawn"
     # A closed case still answers queries.
@@ -542,8 +614,10 @@ async def test_every_run_keeps_the_history_budget_the_case_started_with(
 
 async def test_closed_workflow_rejects_further_updates(pathway: Pathway) -> None:
     h = await pathway.start()
-    await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="Refus des services"))
+    await h.execute_update(
+        NewcomerPathway.withdraw, Withdrawal(reason="Refus des services", actor=OFFICER)
+    )
     await h.result()
     # The server refuses an update to a closed workflow (no worker is asked).
     with pytest.raises(RPCError):
-        await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="encore"))
+        await h.execute_update(NewcomerPathway.withdraw, Withdrawal(reason="encore", actor=OFFICER))

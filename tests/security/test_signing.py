@@ -1,0 +1,208 @@
+"""Signed updates (parcours/signing.py): what the validators accept and refuse, without Temporal
+except for the data converter's round trip, which is what the workflow really sees."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.converter import DataConverter
+
+from parcours.codec import CodecKeyError, data_converter, new_key
+from parcours.config import Settings
+from parcours.domain import (
+    Actor,
+    PlanFiling,
+    PlanItem,
+    ProgressNote,
+    Reassignment,
+    Role,
+    Signature,
+    Stage,
+    Withdrawal,
+    WithdrawalReason,
+)
+from parcours.signing import (
+    AHEAD_ALLOWED,
+    FRESH_FOR,
+    Signer,
+    Verifier,
+    _VerifierSlot,
+    require_keys,
+    signing_keyring,
+)
+
+WF = "newcomer-D-1"
+NOW = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
+OFFICER = Actor("off-mtl-1", Role.OFFICER, "montreal")
+DIRECTOR = Actor("dir-1", Role.DIRECTOR, None)
+KEY = new_key("k1")
+NOTE = ProgressNote(actor=OFFICER, note="Appel de suivi")
+
+
+def code(verifier: Verifier, arg: object, *, now: datetime = NOW, wf: str = WF,
+         update: str = "add_progress") -> str | None:  # fmt: skip
+    refused = verifier.check(wf, update, arg, now)
+    return refused.code if refused else None
+
+
+def test_a_signed_update_is_accepted_once_decoded_as_the_workflow_sees_it() -> None:
+    signer, verifier = Signer((KEY,)), Verifier((KEY,))
+    plan = PlanFiling(OFFICER, [PlanItem(Stage.FRANCIZATION, "Cours à temps plein")])
+    signed = signer.sign(WF, "file_plan", plan, NOW)
+    assert plan.signature is None  # the caller's value is left alone
+    # Through the payload converter and back: enums, datetimes and lists as decoded.
+    converter = DataConverter.default.payload_converter
+    [payload] = converter.to_payloads([signed])
+    [decoded] = converter.from_payloads([payload], [PlanFiling])
+    assert decoded == signed
+    assert code(verifier, decoded, update="file_plan") is None
+
+
+async def test_accepted_after_the_encrypting_codec_too() -> None:
+    converter = data_converter([new_key("p1")])
+    signed = Signer((KEY,)).sign(WF, "add_progress", NOTE, NOW)
+    payloads = await converter.encode([signed])
+    [decoded] = await converter.decode(payloads, [ProgressNote])
+    assert code(Verifier((KEY,)), decoded) is None
+
+
+def test_missing_signature() -> None:
+    assert code(Verifier((KEY,)), NOTE) == "signature_missing"
+
+
+def test_wrong_key() -> None:
+    forged = Signer((new_key("k1"),)).sign(WF, "add_progress", NOTE, NOW)  # same id, other key
+    assert code(Verifier((KEY,)), forged) == "signature_invalid"
+    unknown = Signer((new_key("k9"),)).sign(WF, "add_progress", NOTE, NOW)
+    assert code(Verifier((KEY,)), unknown) == "signature_invalid"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda a: dataclasses.replace(a, note="Autre chose"),
+        lambda a: dataclasses.replace(a, actor=DIRECTOR),
+        lambda a: dataclasses.replace(a, actor=dataclasses.replace(OFFICER, active=False)),
+        lambda a: dataclasses.replace(
+            a, signature=dataclasses.replace(a.signature, issued_at=NOW + timedelta(seconds=1))
+        ),
+    ],
+    ids=["note", "actor", "actor-field", "issued-at"],
+)
+def test_tampered_argument(tamper: Callable[[ProgressNote], ProgressNote]) -> None:
+    signed = Signer((KEY,)).sign(WF, "add_progress", NOTE, NOW)
+    assert code(Verifier((KEY,)), signed) is None
+    assert code(Verifier((KEY,)), tamper(signed)) == "signature_invalid"
+
+
+def test_bound_to_its_case_and_its_update() -> None:
+    signed = Signer((KEY,)).sign(WF, "add_progress", NOTE, NOW)
+    assert code(Verifier((KEY,)), signed, wf="newcomer-D-2") == "signature_invalid"
+    # The same fields replayed as another update of the same shape.
+    assert code(Verifier((KEY,)), signed, update="record_greeting") == "signature_invalid"
+
+
+def test_stale_and_future_signatures() -> None:
+    signed = Signer((KEY,)).sign(WF, "add_progress", NOTE, NOW)
+    v = Verifier((KEY,))
+    assert code(v, signed, now=NOW + FRESH_FOR) is None
+    assert code(v, signed, now=NOW + FRESH_FOR + timedelta(seconds=1)) == "signature_stale"
+    assert code(v, signed, now=NOW - AHEAD_ALLOWED) is None
+    assert code(v, signed, now=NOW - AHEAD_ALLOWED - timedelta(seconds=1)) == "signature_stale"
+
+
+def test_rotated_key() -> None:
+    old, new = KEY, new_key("k2")
+    by_old = Signer((old,)).sign(WF, "add_progress", NOTE, NOW)
+    rotated = Signer((new, old))  # the new key first: it signs, both verify
+    by_new = rotated.sign(WF, "add_progress", NOTE, NOW)
+    assert by_new.signature is not None and by_new.signature.key_id == "k2"
+    both = Verifier((new, old))
+    assert code(both, by_old) is None and code(both, by_new) is None
+    # Once the old key is dropped, what it signed is refused.
+    assert code(Verifier((new,)), by_old) == "signature_invalid"
+
+
+def test_withdrawal_without_actor_signs_and_verifies() -> None:
+    arg = Withdrawal(reason="x", actor=None, reason_category=WithdrawalReason.OTHER)
+    signed = Signer((KEY,)).sign(WF, "withdraw", arg, NOW)
+    assert code(Verifier((KEY,)), signed, update="withdraw") is None
+
+
+def test_reassignment_target_is_covered() -> None:
+    arg = Reassignment(actor=DIRECTOR, new_officer=OFFICER)
+    signed = Signer((KEY,)).sign(WF, "reassign", arg, NOW)
+    other = dataclasses.replace(signed, new_officer=Actor("off-qc-1", region="capitale-nationale"))
+    assert code(Verifier((KEY,)), other, update="reassign") == "signature_invalid"
+
+
+def test_the_verifier_slot_is_set_once() -> None:
+    slot = _VerifierSlot()
+    assert slot.get() is None
+    first = slot.install([KEY])
+    assert slot.install([KEY]) is first  # the same ring again: a no-op
+    with pytest.raises(CodecKeyError, match="restart"):
+        slot.install([new_key("k2")])
+    assert slot.get() is first
+    with pytest.raises(CodecKeyError):
+        slot.install([])
+
+
+def test_keys_from_settings_and_the_refusal_to_start_without() -> None:
+    assert signing_keyring(Settings()) == []
+    with pytest.raises(CodecKeyError, match="payload and signing keys: make them with"):
+        require_keys(Settings(), "the worker")
+    with pytest.raises(CodecKeyError, match="needs signing keys"):
+        require_keys(Settings(codec_keys=new_key("p").spec()), "the worker")
+    with pytest.raises(CodecKeyError, match="HMAC-SHA256 needs 32"):
+        signing_keyring(Settings(signing_keys="k:" + "QUFB"))
+    both = Settings(codec_keys=new_key("p").spec(), signing_keys=KEY.spec())
+    require_keys(both, "the worker")
+    assert signing_keyring(both) == [KEY]
+
+
+@dataclasses.dataclass
+class NoteV1:
+    """An update input as an older interface knows it..."""
+
+    actor: Actor
+    note: str
+    signature: Signature | None = None
+
+
+@dataclasses.dataclass
+class NoteV2:
+    """...and as a newer worker knows it: one more field, with a default."""
+
+    actor: Actor
+    note: str
+    urgent: bool = False
+    signature: Signature | None = None
+
+
+def test_a_newer_worker_verifies_an_older_interface() -> None:
+    converter = DataConverter.default.payload_converter
+    signed = Signer((KEY,)).sign(WF, "add_progress", NoteV1(OFFICER, "Appel"), NOW)
+    [decoded] = converter.from_payloads(converter.to_payloads([signed]), [NoteV2])
+    assert decoded.urgent is False
+    assert code(Verifier((KEY,)), decoded) is None
+    # The field the interface did not sign cannot be set behind its back.
+    assert code(Verifier((KEY,)), dataclasses.replace(decoded, urgent=True)) == (
+        "signature_invalid"
+    )
+
+
+def test_an_older_worker_refuses_what_it_cannot_read() -> None:
+    signed = Signer((KEY,)).sign(WF, "add_progress", NoteV2(OFFICER, "Appel", urgent=True), NOW)
+    assert signed.signature is not None and "urgent" in signed.signature.fields
+    older = NoteV1(OFFICER, "Appel", signature=signed.signature)
+    assert code(Verifier((KEY,)), older) == "signature_invalid"
+    # Nor may the list of fields be cut down to what suits.
+    assert signed.signature is not None
+    cut = dataclasses.replace(signed.signature, fields=["actor", "note"])
+    assert code(Verifier((KEY,)), dataclasses.replace(signed, signature=cut)) == (
+        "signature_invalid"
+    )

@@ -1,0 +1,51 @@
+"""Signatures as the workflow checks them, on the time-skipping server, whose clock runs ahead
+of the wall clock once a test sleeps: an interface must sign with the time the workflow will
+see (tests sign with the server's clock; production's interfaces and server share real time)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from parcours import authz
+from parcours.domain import CaseView, ProgressNote
+from tests.temporal_servers import TEST_SIGNER
+from tests.workflows.conftest import OFFICER, Pathway, days
+
+NOTE = ProgressNote(OFFICER, "Appel de suivi")
+
+
+async def rejected(client: Client, workflow_id: str, arg: object) -> str:
+    handle = client.get_workflow_handle(workflow_id)
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await handle.execute_update("add_progress", arg, result_type=CaseView)
+    assert isinstance(info.value.cause, ApplicationError)
+    assert info.value.cause.type == "Rejected"
+    return info.value.cause.message
+
+
+async def test_signatures_are_checked_against_the_workflow_clock(pathway: Pathway) -> None:
+    h = await pathway.start()
+    await pathway.env.sleep(days(3))
+    server_now = await pathway.env.get_current_time()
+    assert server_now - datetime.now(UTC) > timedelta(days=2)  # the clocks have parted
+    # A client with no key at all (the env's client signs; this one is bare).
+    bare = Client(pathway.client.service_client, namespace=pathway.client.namespace)
+    assert await rejected(bare, h.id, NOTE) == authz.refusal("signature_missing").message()
+    # Signed with the wall clock: days behind the workflow's, so stale.
+    wall = TEST_SIGNER.sign(h.id, "add_progress", NOTE, datetime.now(UTC))
+    assert "stale signature" in await rejected(bare, h.id, wall)
+    # Signed a little ahead of the workflow's clock is fine; far ahead is not.
+    ahead = TEST_SIGNER.sign(h.id, "add_progress", NOTE, server_now + timedelta(seconds=30))
+    view = await bare.get_workflow_handle(h.id).execute_update(
+        "add_progress", ahead, result_type=CaseView
+    )
+    assert view.notes_count == 1
+    later = TEST_SIGNER.sign(h.id, "add_progress", NOTE, server_now + timedelta(hours=1))
+    assert "stale signature" in await rejected(bare, h.id, later)
+    # The env's client signs with the server's clock: accepted.
+    view = await h.execute_update("add_progress", NOTE, result_type=CaseView)
+    assert view.notes_count == 2
