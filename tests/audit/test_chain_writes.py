@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from activities.casework import Casework
 from parcours.cli.main import amain
+from parcours.codec import new_key
 from parcours.config import Settings
 from parcours.domain import EventBatch
 from parcours.errors import ParcoursError
@@ -134,8 +135,14 @@ def test_the_worker_needs_an_audit_key() -> None:
 
 async def test_parcours_worker_refuses_to_start_without_a_key_in_one_line() -> None:
     out, err = io.StringIO(), io.StringIO()
-    # Temporal is unreachable: the refusal comes before anything connects.
-    settings = Settings(temporal_address="127.0.0.1:1", database_url="sqlite+aiosqlite://")
+    # Temporal is unreachable: the refusal comes before anything connects. Payload and
+    # signing keys are there, so the audit key is the one missing.
+    settings = Settings(
+        temporal_address="127.0.0.1:1",
+        database_url="sqlite+aiosqlite://",
+        codec_keys=new_key("test-payload").spec(),
+        signing_keys=new_key("test-signing").spec(),
+    )
     code = await amain(["worker"], settings=settings, out=out, err=err)
     assert code == 1
     lines = err.getvalue().splitlines()
