@@ -28,7 +28,7 @@ def sign_in(c: httpx.Client, login: str) -> None:
 def case_api(stack: WebStack, dossier: str) -> dict[str, object]:
     r = httpx.get(
         f"{stack.url}/api/v1/cases/{dossier}",
-        headers={"Authorization": f"Bearer {stack.token}"},
+        headers={"Authorization": f"Bearer {stack.read_token}"},
         timeout=30,
     )
     assert r.status_code == 200, r.text
