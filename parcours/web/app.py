@@ -19,10 +19,12 @@ from parcours.config import Settings
 from parcours.web import api, ops, routes_cases, routes_session, routes_supervision
 from parcours.web.auth import Forbidden, SignInRequired, login_redirect
 from parcours.web.headers import SecurityHeaders, docs_page
-from parcours.web.i18n import LANG_COOKIE, pick_language
+from parcours.web.i18n import LANG_COOKIE, Translator, pick_language
 from parcours.web.render import make_templates, render
 from parcours.web.sessions import ServerSessionMiddleware
 from parcours.web.state import WebState, load_secret
+
+ENGLISH = Translator("en")
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -102,8 +104,10 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/metrics"):
+            # A catalogue key becomes its English text; any other detail passes as it is.
+            detail = ENGLISH(exc.detail) if isinstance(exc.detail, str) else exc.detail
             return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+                {"detail": detail}, status_code=exc.status_code, headers=exc.headers
             )
         return render(
             request,

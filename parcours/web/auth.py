@@ -28,7 +28,9 @@ from parcours.web.sessions import LOGIN as SESSION_LOGIN
 from parcours.web.sessions import ROTATE
 from parcours.web.state import StateDep
 
-NO_SUCH_CASE = "no such case"
+# Catalogue keys (parcours/web/i18n.py): the console words them in the page's language, the
+# API in English (app.py).
+NO_SUCH_CASE = "error.no_such_case"
 
 
 def no_such_case() -> HTTPException:
@@ -117,9 +119,9 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.session.get(SESSION_CSRF)
     if not isinstance(expected, str) or not submitted:
-        raise HTTPException(status_code=400, detail="missing form token: reload the page")
+        raise HTTPException(status_code=400, detail="error.form_token_missing")
     if not hmac.compare_digest(expected, submitted):
-        raise HTTPException(status_code=400, detail="stale form token: reload the page")
+        raise HTTPException(status_code=400, detail="error.form_token_stale")
 
 
 def login_redirect(next_path: str) -> str:

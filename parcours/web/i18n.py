@@ -163,6 +163,17 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "This case or page is outside your responsibility.",
     ),
     "error.not_found": ("Introuvable", "Not found"),
+    # Error details: the console shows them in the page's language, the API in English.
+    "error.no_such_case": ("Aucun dossier de ce numéro.", "no such case"),
+    "error.no_such_action": ("Cette action n'existe pas.", "no such action"),
+    "error.form_token_missing": (
+        "Jeton de formulaire manquant : rechargez la page.",
+        "missing form token: reload the page",
+    ),
+    "error.form_token_stale": (
+        "Jeton de formulaire périmé : rechargez la page.",
+        "stale form token: reload the page",
+    ),
     "error.unavailable": ("Service indisponible", "Service unavailable"),
 }
 
@@ -205,7 +216,8 @@ class Translator:
         self._i = LANGUAGES.index(self.lang)
 
     def __call__(self, key: str) -> str:
-        entry = _CATALOG.get(key)
+        # Anything not in the catalogue (an error detail that is no key, say) passes as it is.
+        entry = _CATALOG.get(key) if isinstance(key, str) else None
         return entry[self._i] if entry else key
 
     def event(self, kind: str) -> str:

@@ -249,7 +249,7 @@ async def _update_input(
         return "transfer", Transfer(
             actor=actor, new_region=region, new_officer=actor_of(officer), note=note
         )
-    raise HTTPException(status_code=404, detail="no such action")
+    raise HTTPException(status_code=404, detail="error.no_such_action")
 
 
 @router.post("/cases/{dossier}/{action}")
@@ -261,7 +261,7 @@ async def case_action(
     state: StateDep,
 ) -> Response:
     if action not in OFFICER_ACTIONS + SUPERVISOR_ACTIONS:
-        raise HTTPException(status_code=404, detail="no such action")
+        raise HTTPException(status_code=404, detail="error.no_such_action")
     form = await request.form()
     check_csrf(request, str(form.get("csrf") or ""))
     view = await _load_case(state, account, dossier)

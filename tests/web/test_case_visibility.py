@@ -32,6 +32,9 @@ def test_a_hidden_case_is_answered_as_a_missing_one(web_stack: WebStack) -> None
             hidden, missing = c.get("/cases/VIS-1"), c.get("/cases/VIS-404")
             assert hidden.status_code == missing.status_code == 404
             assert hidden.text == missing.text
+            # Worded from the catalogue, in French by default: never the code's English.
+            assert "Aucun dossier de ce numéro." in hidden.text
+            assert "no such case" not in hidden.text
             token = form_token(c.get("/cases").text)
             for action, fields in (("progress", {"note": "x"}), ("pause", {"reason": "y"})):
                 answers = [
