@@ -82,6 +82,20 @@ UPDATES: tuple[str, ...] = (
     "withdraw",
 )
 
+# Without payload keys the default converter writes names, emails and notes to Temporal as
+# plain JSON: every call that sends them refuses (`require_payload_codec`), before sending.
+SET_PAYLOAD_KEYS = (
+    "make one with `parcours keys new KID` and set PARCOURS_CODEC_KEYS (or "
+    "PARCOURS_CODEC_KEY_FILE); `parcours dev` makes its own"
+)
+NO_PAYLOAD_KEYS = (
+    f"no payload keys: names and emails would reach Temporal in clear; {SET_PAYLOAD_KEYS}"
+)
+
+# The message of a failure whose attributes the worker's converter encrypted (the SDK's
+# DefaultFailureConverterWithEncodedAttributes): the server only relays it for a query.
+ENCODED_FAILURE = "Encoded failure"
+
 CONNECT_TIMEOUT = timedelta(seconds=10)
 # A query or an update needs a worker to answer; without one the call would wait forever.
 ANSWER_TIMEOUT = timedelta(seconds=30)
@@ -203,6 +217,18 @@ async def register_search_attributes(
     return sorted(missing)
 
 
+class PayloadKeysMissing(ParcoursError):
+    """A call that would send personal data, from a client without the payload codec."""
+
+
+def require_payload_codec(client: Client) -> None:
+    """The one rule for every path that sends personal data (start, import, API, updates): the
+    client must encrypt. The codec still reads plaintext, for histories written before keys
+    existed, so nothing downstream would notice a client that writes in clear."""
+    if client.data_converter.payload_codec is None:
+        raise PayloadKeysMissing(NO_PAYLOAD_KEYS)
+
+
 def initial_search_attributes(approval: NewcomerApproval) -> TypedSearchAttributes:
     """What makes a new case visible to supervisors at once (no personal data)."""
     pairs: list[SearchAttributePair[Any]] = [
@@ -227,6 +253,7 @@ async def start_case(
     A dossier has one case for as long as Temporal remembers it: a second start raises
     `CaseAlreadyExists`, whether the first case is still open or already closed.
     """
+    require_payload_codec(client)
     workflow_id = workflow_id_for(approval.dossier)
     try:
         await client.start_workflow(
@@ -262,7 +289,16 @@ async def view_case(client: Client, settings: Settings, dossier: str) -> CaseVie
     except WorkflowQueryRejectedError as err:
         raise ParcoursError(f"dossier {dossier}: the case cannot be read ({err})") from None
     except WorkflowQueryFailedError as err:
+        if err.message == ENCODED_FAILURE:
+            # The view never fails but on a payload the worker cannot decrypt: our query,
+            # encrypted with a key outside its ring. Its reason comes back encrypted too.
+            raise ParcoursError(
+                f"dossier {dossier}: the worker could not read the query (its reason is "
+                "encrypted): is this process's current payload key in the worker's keyring?"
+            ) from None
         raise ParcoursError(f"dossier {dossier}: {_first_line(err.message)}") from None
+    except (KeyError, CodecKeyError) as err:
+        raise _undecodable(err, dossier) from None
     return view
 
 
@@ -283,6 +319,7 @@ async def update_case(
     """
     if update not in UPDATES:
         raise ValueError(f"unknown update {update!r}")
+    require_payload_codec(client)
     handle = case_handle(client, dossier)
     loop = asyncio.get_running_loop()
     give_up_at = loop.time() + OPENING_GRACE.total_seconds()
@@ -311,7 +348,23 @@ async def update_case(
         ) from None
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
+    except (KeyError, CodecKeyError) as err:
+        raise _undecodable(err, dossier) from None
     return view
+
+
+def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
+    """A case this client cannot decrypt: the SDK's KeyError ("Unknown payload encoding
+    binary/encrypted") when it has no codec, the codec's error when the key is not in its ring.
+    Any other KeyError is a bug and is not dressed up."""
+    if isinstance(err, CodecKeyError):
+        return ParcoursError(f"dossier {dossier}: cannot decrypt the case: {err}")
+    if "binary/encrypted" not in str(err):
+        raise err
+    return PayloadKeysMissing(
+        f"dossier {dossier}: the case is encrypted and this process has no payload keys: "
+        "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses"
+    )
 
 
 def _failure_message(err: BaseException) -> str:

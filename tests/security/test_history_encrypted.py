@@ -7,7 +7,6 @@ search attributes stay readable by visibility queries.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.codec import data_converter, new_key
 from tests.cli.test_end_to_end import Cli, add_roster, eventually
 from tests.conftest import real_stack
 
@@ -41,12 +39,12 @@ async def raw_history(client: Client, workflow_id: str) -> bytes:
 
 
 async def test_history_holds_no_personal_data(dev_env: WorkflowEnvironment, tmp_path: Path):
-    key = new_key("test-1")
-    config = dev_env.client.config()
-    config["data_converter"] = data_converter([key])
-    encrypted = Client(**config)
-    async with real_stack(encrypted, tmp_path) as stack:
-        cli = Cli(dataclasses.replace(stack.settings, codec_keys=key.spec()))
+    # The stack runs encrypted as production does (its settings hold a payload key); the
+    # session's `dev_env.client` has no codec and reads what the server stores.
+    async with real_stack(dev_env.client, tmp_path) as stack:
+        assert stack.settings.codec_keys and dev_env.client.data_converter.payload_codec is None
+        encrypted = stack.client
+        cli = Cli(stack.settings)
         await add_roster(cli)
         d = f"ENC-{uuid.uuid4().hex[:8]}"
         await cli.ok(

@@ -79,7 +79,7 @@ async def test_months_of_a_case_with_the_real_activities(
             region="montreal",
             language="en",
         )
-        h = await ts_env.client.start_workflow(
+        h = await stack.client.start_workflow(
             NewcomerPathway.run,
             CaseInput(approval=approval, policy=TEST_POLICY),
             id=workflow_id_for(dossier),
