@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from parcours.codec import data_converter
 from parcours.domain import (
     Actor,
     Assignment,
@@ -45,7 +46,7 @@ from parcours.domain import (
     workflow_id_for,
 )
 from parcours.signing import install_verifier
-from tests.temporal_servers import TEST_SIGNING_KEY, run_histories
+from tests.temporal_servers import TEST_PAYLOAD_KEY, TEST_SIGNING_KEY, run_histories
 from workflows.pathway import NewcomerPathway
 
 DAY = 86400
@@ -255,21 +256,26 @@ async def running_pathway(
     on exit, every case it ran is replayed from its history."""
     task_queue = f"tq-{uuid.uuid4()}"
     install_verifier([TEST_SIGNING_KEY])
+    # Encrypted, as production runs: the env's client (and its signing, time-skipping
+    # interceptors) with the payload codec of the test key.
+    config = env.client.config()
+    config["data_converter"] = data_converter([TEST_PAYLOAD_KEY])
+    client = Client(**config)
     async with Worker(
-        env.client,
+        client,
         task_queue=task_queue,
         workflows=[NewcomerPathway],
         activities=back_office.activities(),
         workflow_runner=runner or SandboxedWorkflowRunner(),
     ):
-        p = Pathway(env.client, env, task_queue, back_office)
+        p = Pathway(client, env, task_queue, back_office)
         yield p
     # Every case a test ran must replay from its history alone, as a worker that picks it up
     # after a crash would: this catches commands whose order depends on the worker's cache or
     # on how coroutines happened to interleave, not only on the history.
-    replayer = Replayer(workflows=[NewcomerPathway])
+    replayer = Replayer(workflows=[NewcomerPathway], data_converter=client.data_converter)
     for handle in p.started:
-        for history in await run_histories(env.client, handle):
+        for history in await run_histories(client, handle):
             await replayer.replay_workflow(history)
 
 

@@ -32,8 +32,13 @@ async def test_signatures_are_checked_against_the_workflow_clock(pathway: Pathwa
     await pathway.env.sleep(days(3))
     server_now = await pathway.env.get_current_time()
     assert server_now - datetime.now(UTC) > timedelta(days=2)  # the clocks have parted
-    # A client with no key at all (the env's client signs; this one is bare).
-    bare = Client(pathway.client.service_client, namespace=pathway.client.namespace)
+    # A client with no signing key (the env's client signs; this one is bare but for the
+    # payload codec, so that it can read why it is refused).
+    bare = Client(
+        pathway.client.service_client,
+        namespace=pathway.client.namespace,
+        data_converter=pathway.client.data_converter,
+    )
     assert await rejected(bare, h.id, NOTE) == authz.refusal("signature_missing").message()
     # Signed with the wall clock: days behind the workflow's, so stale.
     wall = TEST_SIGNER.sign(h.id, "add_progress", NOTE, datetime.now(UTC))
