@@ -102,7 +102,9 @@ async def test_status_of_an_encrypted_case_without_the_keys_says_so(stack: Stack
     # client without the codec before sending the note.
     refused = await keyless(stack).fails("progress", d, "--officer", "atremblay", "--note", "x")
     assert refused.startswith(f"dossier {d}: the case is encrypted")
-    plain = Client(**{**stack.client.config(), "data_converter": DataConverter.default})
+    config = stack.client.config()
+    config["data_converter"] = DataConverter.default
+    plain = Client(**config)
     note = ProgressNote(Actor("atremblay", Role.OFFICER, "montreal"), "Confidentiel")
     with pytest.raises(PayloadKeysMissing, match="^no payload keys"):
         await update_case(plain, stack.settings, d, "add_progress", note)
