@@ -51,6 +51,13 @@ class Settings:
     temporal_tls_key: str | None = None
     temporal_tls_ca: str | None = None
     temporal_tls_server_name: str | None = None
+    # Email redelivery (activities/notify.py). An email whose attempt died mid-SMTP exchange is
+    # sent again, same Message-ID, once this many seconds have passed since that attempt
+    # claimed it: longer than an attempt can take (SMTP exchange + recording it), so the
+    # first can no longer be in flight. After `mail_max_resends` it is `failed` and the
+    # region's supervisors are told.
+    mail_resend_lease_s: float = 600.0
+    mail_max_resends: int = 3
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -84,6 +91,10 @@ class Settings:
             temporal_tls_key=e.get("PARCOURS_TEMPORAL_TLS_KEY") or None,
             temporal_tls_ca=e.get("PARCOURS_TEMPORAL_TLS_CA") or None,
             temporal_tls_server_name=e.get("PARCOURS_TEMPORAL_TLS_SERVER_NAME") or None,
+            mail_resend_lease_s=float(
+                e.get("PARCOURS_MAIL_RESEND_LEASE_S", cls.mail_resend_lease_s)
+            ),
+            mail_max_resends=int(e.get("PARCOURS_MAIL_MAX_RESENDS", cls.mail_max_resends)),
         )
 
     @property
