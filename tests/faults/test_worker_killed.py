@@ -18,8 +18,9 @@ import pytest
 
 from tests.faults.checks import (
     assert_audited_once,
-    assert_emails_once,
+    assert_emails_delivered,
     assert_where_expected,
+    email_figures,
     read_model,
 )
 from tests.faults.driver import CaseDriver
@@ -63,7 +64,7 @@ async def test_sigkill_workers_while_cases_move(tmp_path: Path) -> None:
         driven = time.monotonic() - began
 
         # Settle with live workers: activities that died with a worker time out and retry.
-        await eventually(lambda: driver.all_settled(outcomes), within=240, every=3)
+        await eventually(lambda: driver.all_settled(outcomes), within=600, every=3)
         settled = time.monotonic() - began
 
         rm = await read_model(r.settings.database_url)
@@ -71,11 +72,9 @@ async def test_sigkill_workers_while_cases_move(tmp_path: Path) -> None:
         await assert_where_expected(driver, outcomes, rm)
         workers.stop()
         assert_audited_once(outcomes, rm)
-        status = assert_emails_once(outcomes, rm, r.catcher, crashes=True)
+        status = assert_emails_delivered(outcomes, rm, r.catcher, crashes=True)
 
         print(
-            f"\n{CASES} cases, {workers.kills} SIGKILLs, {len(rm.outbox)} emails "
-            f"({status['sent']} sent, {status['unconfirmed']} unconfirmed, {status['arrived']} "
-            f"arrived), {len(rm.audit)} audit rows; driven in {driven:.0f}s, settled in "
-            f"{settled:.0f}s"
+            f"\n{CASES} cases, {workers.kills} SIGKILLs, {email_figures(status)}, "
+            f"{len(rm.audit)} audit rows; driven in {driven:.0f}s, settled in {settled:.0f}s"
         )
