@@ -1,6 +1,7 @@
-"""Workers killed with SIGKILL at random moments while 200+ cases move through stages and
+"""Workers killed with SIGKILL at random moments while cases move through stages and
 escalations: afterwards every case is where it should be, every transition is in the audit
-trail exactly once, and no email went out twice.
+trail exactly once, every email arrived, and only emails in doubt arrived twice (same
+Message-ID).
 
 Real processes: the Temporal dev server, two `python worker.py` subprocesses, an SMTP server.
 What "where it should be" and "exactly once" mean is in `checks.py`.
@@ -28,7 +29,9 @@ from tests.faults.harness import eventually, rig
 
 pytestmark = pytest.mark.faults
 
-CASES = int(os.environ.get("PARCOURS_FAULT_CASES", "200"))
+# 40 in CI (`make faults`): one wave of the driver's 40 concurrent cases, still dozens of
+# kills across every stage and escalation; `make faults-full` runs 200.
+CASES = int(os.environ.get("PARCOURS_FAULT_CASES", "40"))
 
 
 async def test_sigkill_workers_while_cases_move(tmp_path: Path) -> None:
@@ -62,6 +65,8 @@ async def test_sigkill_workers_while_cases_move(tmp_path: Path) -> None:
             done.set()
             await kill_task
         driven = time.monotonic() - began
+        # Dozens of kills over the whole drive, so every stage and escalation met some.
+        assert workers.kills >= 24, workers.kills
 
         # Settle with live workers: activities that died with a worker time out and retry.
         await eventually(lambda: driver.all_settled(outcomes), within=600, every=3)
