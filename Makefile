@@ -33,7 +33,7 @@ test: $(STAMP) browser
 # Benchmarks at program scale (issue 5): their own dev server, catcher and workers on free
 # loopback ports; results under bench/results/. The full run takes well over an hour on 2 cores.
 # Fault tests with real processes (SIGKILLed workers, SMTP/database outages, server restart),
-# run by CI after `make test`. PARCOURS_FAULT_CASES sizes the SIGKILL run (CI: 40, still
+# run by CI after `make test`. PARCOURS_FAULT_CASES sizes the SIGKILL run (CI: 20, still
 # dozens of kills across every stage and escalation), PARCOURS_FAULT_OUTAGE_CASES the others
 # (40). faults-full: the SIGKILL run alone at 200 cases (about 25 minutes on 2 cores).
 faults: $(STAMP)
