@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import STALE_AFTER, Notifier
+from parcours.config import Settings
 from parcours.domain import NotificationBatch
 from parcours.errors import ParcoursError
 from parcours.mail.smtp import MailChannel, Mailer, message_id_for
@@ -238,8 +239,6 @@ async def test_the_sweep_takes_a_legacy_unconfirmed_row_without_a_claim_time(
 
 
 def test_the_lease_and_the_resends_come_from_the_environment():
-    from parcours.config import Settings
-
     s = Settings.from_env({"PARCOURS_MAIL_RESEND_LEASE_S": "120", "PARCOURS_MAIL_MAX_RESENDS": "5"})
     assert (s.mail_resend_lease_s, s.mail_max_resends) == (120.0, 5)
     assert (Settings().mail_resend_lease_s, Settings().mail_max_resends) == (600.0, 3)
