@@ -66,7 +66,16 @@ async def test_database_cut_then_reconcile(tmp_path: Path, database: str) -> Non
         workers.start()
         driver = CaseDriver(await r.client(), r.settings, r.policy())
 
+        async def worker_up() -> bool:
+            try:
+                return bool((await read_model(url)).cases)
+            except Exception:
+                return False
+
         async def cutter() -> None:
+            # Not before the worker has migrated and opened a case: a worker that meets the
+            # cut while it starts exits (on a loaded machine it took over 3 s to get there).
+            await eventually(worker_up, within=120, every=0.5)
             # The first outage hits the openings and plans, the second the escalations.
             for wait, outage in ((3.0, 12.0), (4.0, 8.0)):
                 await asyncio.sleep(wait)
