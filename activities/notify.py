@@ -45,7 +45,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from parcours.domain import (
     Audience,
@@ -118,8 +118,13 @@ class InFlight(Exception):
 
 def _in_flight(err: InFlight) -> ApplicationError:
     # Retryable, at the end of the lease: the retry then resends (or finds it recorded).
+    # Benign: waiting out a lease is the plan, not an error for the SDK to log with a
+    # traceback (our own warning said the attempt was interrupted).
     return ApplicationError(
-        str(err), type=IN_FLIGHT, next_retry_delay=err.remaining + timedelta(seconds=1)
+        str(err),
+        type=IN_FLIGHT,
+        next_retry_delay=err.remaining + timedelta(seconds=1),
+        category=ApplicationErrorCategory.BENIGN,
     )
 
 

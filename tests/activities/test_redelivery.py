@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.notify import STALE_AFTER, Notifier
 from parcours.config import Settings
@@ -60,6 +60,7 @@ async def in_flight(activity_env, notifier: Notifier, *args) -> ApplicationError
     with pytest.raises(ApplicationError) as err:
         await activity_env.run(*args)
     assert err.value.type == "EmailInFlight" and not err.value.non_retryable
+    assert err.value.category == ApplicationErrorCategory.BENIGN  # no traceback in the logs
     return err.value
 
 
