@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Install again only when the dependencies change.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean browser screenshots bench bench-quick faults
+.PHONY: run test lint format clean browser screenshots bench bench-quick faults faults-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,14 @@ test: $(STAMP) browser
 # Benchmarks at program scale (issue 5): their own dev server, catcher and workers on free
 # loopback ports; results under bench/results/. The full run takes well over an hour on 2 cores.
 # Fault tests with real processes (SIGKILLed workers, SMTP/database outages, server restart),
-# run by CI after `make test`: about 9 minutes on 2 cores. PARCOURS_FAULT_CASES sizes the
-# SIGKILL run (default 200), PARCOURS_FAULT_OUTAGE_CASES the others (default 40).
+# run by CI after `make test`. PARCOURS_FAULT_CASES sizes the SIGKILL run (CI: 20, still
+# dozens of kills across every stage and escalation), PARCOURS_FAULT_OUTAGE_CASES the others
+# (40). faults-full: the SIGKILL run alone at 200 cases (about 25 minutes on 2 cores).
 faults: $(STAMP)
 	PARCOURS_FAULTS=1 $(BIN)/pytest -q -s tests/faults
+
+faults-full: $(STAMP)
+	PARCOURS_FAULTS=1 PARCOURS_FAULT_CASES=200 $(BIN)/pytest -q -s tests/faults/test_worker_killed.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,19 +1,34 @@
-"""The email activity: resolve recipients, render, record in the outbox, send once.
+"""The email activity: resolve recipients, render, record in the outbox, send at least once.
 
-Exactly-once, as far as SMTP allows. The outbox row, unique by the notification key, moves
-pending -> sending -> sent (or rejected). An attempt claims the row ("sending", committed)
-before it talks to the server, and records "sent" in the same transaction as the audit row
-right after the server accepts. If a later attempt finds the row still "sending", the earlier
-attempt died between the claim and the record: the server may or may not have the message.
-We choose NOT to send again (the product promises never the same email twice): the row
-becomes "unconfirmed", the audit trail says so, and an operator can check the mail logs for
-its stable Message-ID. Failures that prove the server did not take the message (refused
-connection, 4xx) put the row back to "pending" first, so those retries do send.
+At least once, with one Message-ID. The outbox row, unique by the notification key, moves
+pending -> sending -> sent (or rejected). An attempt claims the row ("sending", with
+`claimed_at`, committed) before it talks to the server, and records "sent" in the same
+transaction as the audit row right after the server accepts. If a later attempt finds the row
+still "sending", the earlier attempt died between the claim and the record: the server may or
+may not have the message. The row becomes "unconfirmed" (audited) and, once the resend lease
+has run out since the claim (`resend_lease_s`, longer than an attempt can last: the SMTP
+exchange is cut at `send_deadline_s` and the record gives up after `record_patience_s`), it is
+sent again from the row: same Message-ID, same subject, bodies and recipients, whatever the
+templates or the roster say now. Each accepted resend is audited ("email_resent"); an
+interrupted one leaves the row in doubt again. After `max_resends` resends it is "failed",
+audited, and the region's supervisors get an "email_undelivered" notice. A duplicate with the
+same Message-ID is the lesser harm (mail systems recognise it); a lost welcome or escalation
+is not. Failures that prove the server did not take the message (refused connection, 4xx) put
+the row back ("pending", or "unconfirmed" for a resend) without counting a resend.
+
+Who resends: the activity's own retry. While the lease runs, the attempt answers with a
+retryable "EmailInFlight" whose retry delay is the rest of the lease, so the activity does not
+complete (and the workflow does not move on) while an email's fate is unknown. Only the
+activity's three-day schedule-to-close (the workflow's MAIL_GIVE_UP_AFTER) or an operator
+terminating the workflow can leave a row in doubt with no retry coming; `sweep()` (run by
+`parcours reconcile`) takes those, and rows an older at-most-once worker left "unconfirmed".
+
+Staleness: an email in doubt that was decided more than three days ago is dropped ("stale",
+audited), not sent late; the workflow's schedule-to-close applies the same rule to the rest.
 
 Once the server has accepted, our record of it is all that is missing, so a database error
 there is retried in place for a while (`record_patience_s`) instead of failing the attempt:
-a short database outage then leaves the email "sent", not "unconfirmed" for an operator to
-check by hand.
+a short database outage then leaves the email "sent", not in doubt and sent again.
 """
 
 from __future__ import annotations
@@ -21,15 +36,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from parcours.domain import (
     Audience,
@@ -40,6 +56,7 @@ from parcours.domain import (
     Role,
     dossier_of,
 )
+from parcours.errors import ParcoursError
 from parcours.mail.render import RenderedMessage, Renderer, TemplateMissing
 from parcours.mail.smtp import (
     Delivery,
@@ -59,12 +76,28 @@ SENT = "sent"
 ALREADY_SENT = "already_sent"
 NO_RECIPIENT = "no_recipient"
 REJECTED = "rejected"
+# Given up after the allowed resends (supervisors told), or dropped as stale.
+FAILED = "failed"
+STALE = "stale"
 
 # How long to keep retrying the "sent" record after the server accepted. Well inside the
 # activity's 60 s per email, so the attempt still ends on its own terms.
 RECORD_PATIENCE_S = 30.0
 RECORD_RETRY_FIRST_S = 0.25
 RECORD_RETRY_MAX_S = 4.0
+# The whole SMTP exchange of one email is cut after this: with the record's patience it bounds
+# how long after its claim an attempt can still be talking to the server.
+SEND_DEADLINE_S = 60.0
+# Settings.mail_resend_lease_s / mail_max_resends are the worker's; these are their defaults.
+RESEND_LEASE_S = 600.0
+MAX_RESENDS = 3
+# Same rule as workflows/pathway.py MAIL_GIVE_UP_AFTER (a test holds them equal): an email
+# that could not go out within three days is dropped, not sent late.
+STALE_AFTER = timedelta(days=3)
+# The supervisors' notice about an email given up on; never a notice about a notice.
+UNDELIVERED_TEMPLATE = "email_undelivered"
+UNDELIVERED_SUFFIX = ":undelivered"
+IN_FLIGHT = "EmailInFlight"
 
 
 @dataclass
@@ -74,12 +107,45 @@ class Recipients:
     name: str | None = None
 
 
+class InFlight(Exception):
+    """An earlier attempt claimed the email less than a lease ago: it may still be talking to
+    the server, so nobody sends it now."""
+
+    def __init__(self, key: str, remaining: timedelta) -> None:
+        super().__init__(f"notification {key}: an earlier attempt may still be sending it")
+        self.remaining = remaining
+
+
+def _in_flight(err: InFlight) -> ApplicationError:
+    # Retryable, at the end of the lease: the retry then resends (or finds it recorded).
+    # Benign: waiting out a lease is the plan, not an error for the SDK to log with a
+    # traceback (our own warning said the attempt was interrupted).
+    return ApplicationError(
+        str(err),
+        type=IN_FLIGHT,
+        next_retry_delay=err.remaining + timedelta(seconds=1),
+        category=ApplicationErrorCategory.BENIGN,
+    )
+
+
 def _rejected(n: Notification, code: int | None) -> ApplicationError:
     return ApplicationError(
         f"SMTP server permanently refused notification {n.key} (code {code})",
         type="SmtpRejected",
         non_retryable=True,
     )
+
+
+@dataclass
+class SweepReport:
+    """What `Notifier.sweep` did with the emails left in doubt."""
+
+    checked: int = 0
+    resent: int = 0
+    failed: int = 0
+    stale: int = 0
+    in_flight: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 class Notifier:
@@ -91,32 +157,54 @@ class Notifier:
         mailer: Mailer,
         renderer: Renderer,
         record_patience_s: float = RECORD_PATIENCE_S,
+        *,
+        resend_lease_s: float = RESEND_LEASE_S,
+        max_resends: int = MAX_RESENDS,
+        send_deadline_s: float = SEND_DEADLINE_S,
     ) -> None:
+        # A lease shorter than an attempt could resend while the first is still sending.
+        if resend_lease_s < send_deadline_s + record_patience_s + RECORD_RETRY_MAX_S:
+            raise ParcoursError(
+                f"PARCOURS_MAIL_RESEND_LEASE_S={resend_lease_s:g}: shorter than an attempt can "
+                f"last ({send_deadline_s:g} s SMTP + {record_patience_s:g} s recording)"
+            )
+        if max_resends < 0:
+            raise ParcoursError(f"PARCOURS_MAIL_MAX_RESENDS={max_resends}: expected 0 or more")
         self.sessions = sessions
         self.mailer = mailer
         self.renderer = renderer
         self.record_patience_s = record_patience_s
+        self.lease = timedelta(seconds=resend_lease_s)
+        self.max_resends = max_resends
+        self.send_deadline_s = send_deadline_s
 
     @activity.defn
     async def send_notification(self, n: Notification) -> NotificationOutcome:
         """One email (v1 workflows; v2 batches them)."""
         async with self.mailer.channel() as channel:
-            return await self._send(n, channel)
+            try:
+                return await self._send(n, channel)
+            except InFlight as err:
+                raise _in_flight(err) from None
 
     @activity.defn
     async def send_notifications(self, batch: NotificationBatch) -> NotificationBatchOutcome:
         """The emails of one workflow task, in order, over one SMTP connection.
 
-        Each email keeps its own outbox row and exactly-once rules, so a retried batch skips
-        what an earlier attempt sent. An email that fails for good (refused, no template) is
-        answered in its outcome and the others still go; a transient failure fails the batch,
-        and the retry carries on from there.
+        Each email keeps its own outbox row and rules, so a retried batch skips what an
+        earlier attempt sent. An email that fails for good (refused, no template) is answered
+        in its outcome and the others still go; a transient failure fails the batch, and the
+        retry carries on from there. An email still in its lease does not hold the others up:
+        they go, and the batch then fails retryably until the lease is over.
         """
         outcomes: list[NotificationOutcome] = []
+        waiting: list[InFlight] = []
         async with self.mailer.channel() as channel:
             for n in batch.notifications:
                 try:
                     outcomes.append(await self._send(n, channel))
+                except InFlight as err:
+                    waiting.append(err)
                 except ApplicationError as err:
                     if not err.non_retryable:
                         raise
@@ -125,6 +213,8 @@ class Notifier:
                             key=n.key, status=REJECTED, failure=err.type or "ApplicationError"
                         )
                     )
+        if waiting:
+            raise _in_flight(min(waiting, key=lambda w: w.remaining))
         return NotificationBatchOutcome(outcomes=outcomes)
 
     async def _send(self, n: Notification, channel: MailChannel) -> NotificationOutcome:
@@ -133,11 +223,9 @@ class Notifier:
         except TemplateMissing as err:
             raise ApplicationError(str(err), type="TemplateMissing", non_retryable=True) from None
 
-        previous = await self._status(n.key)
-        if previous is not None:
-            outcome = await self._settled(n, previous)
-            if outcome is not None:
-                return outcome
+        previous = await self._row_of(n.key)
+        if previous is not None and previous.status != OutboxStatus.PENDING:
+            return await self._settled(n, previous, channel)
 
         recipients = await self._recipients(n)
         # Rendering errors other than a missing template (a template bug) propagate and are
@@ -161,34 +249,62 @@ class Notifier:
                 self._row(n, rendered, recipients.addresses, OutboxStatus.PENDING)
                 | {"message_id": message["Message-ID"]},
             )
-            claimed = await self._move(session, n.key, OutboxStatus.PENDING, OutboxStatus.SENDING)
-            current = None if claimed else await self._status_in(session, n.key)
+            claimed = await self._claim(session, n.key, OutboxStatus.PENDING, resends=0)
         if not claimed:
-            assert current is not None
-            outcome = await self._settled(n, current)
-            assert outcome is not None, f"unexpected outbox status {current!r}"
-            return outcome
+            current = await self._row_of(n.key)
+            assert current is not None and current.status != OutboxStatus.PENDING
+            return await self._settled(n, current, channel)
+        return await self._deliver(
+            n, message, recipients.addresses, ",".join(rendered.languages), channel, resend=0
+        )
 
+    async def _deliver(
+        self,
+        n: Notification,
+        message: EmailMessage,
+        addresses: list[str],
+        languages: str,
+        channel: MailChannel,
+        *,
+        resend: int,
+    ) -> NotificationOutcome:
+        """Talk to the server about a claimed row and record what it answered. `resend` is 0
+        for the first attempt, k for the k-th resend."""
         try:
-            delivery = await channel.send(message, recipients.addresses)
+            async with asyncio.timeout(self.send_deadline_s):
+                delivery = await channel.send(message, addresses)
+        except TimeoutError:
+            # The server may have it: the row stays "sending", and the retry treats it as in
+            # doubt (lease, then resend).
+            await channel.close()
+            logger.warning("notification %s: SMTP exchange over its deadline", n.key)
+            raise MailTransientError("SMTP exchange over its deadline") from None
         except MailTransientError as err:
-            # Proven not accepted: release the claim so the retry sends.
-            await self._release(n.key, err.detail or str(err))
+            # Proven not accepted by this attempt: release the claim so the retry sends.
+            await self._release(n.key, err.detail or str(err), resend)
             logger.warning("notification %s deferred: %s", n.key, err)
             raise
         except MailRejectedError as err:
-            await self._reject(n, err.detail or str(err), len(recipients.addresses))
+            await self._reject(n, err.detail or str(err), len(addresses))
             logger.warning("notification %s rejected by the SMTP server (%s)", n.key, err.code)
             raise _rejected(n, err.code) from None
 
-        await self._record_sent(n, rendered, delivery)
+        if resend:
+            kind, key, extra = "email_resent", f"{n.key}:resent:{resend}", f" resend={resend}"
+        else:
+            kind, key, extra = "email_sent", f"{n.key}:audit", ""
+        await self._record_sent(n, kind, key, f"languages={languages}{extra}", delivery)
         logger.info(
-            "notification %s (%s) sent to %d recipient(s)", n.key, n.template, delivery.accepted
+            "notification %s (%s) %s to %d recipient(s)",
+            n.key,
+            n.template,
+            "sent again" if resend else "sent",
+            delivery.accepted,
         )
         return NotificationOutcome(key=n.key, status=SENT, recipients=delivery.accepted)
 
     async def _record_sent(
-        self, n: Notification, rendered: RenderedMessage, delivery: Delivery
+        self, n: Notification, kind: str, key: str, detail: str, delivery: Delivery
     ) -> None:
         """Mark the row sent and audit it, retrying a database error in place. Both writes
         are idempotent (a status set, an audit row by key), so a commit whose answer was
@@ -209,13 +325,15 @@ class Notifier:
                         )
                         .execution_options(synchronize_session=False)
                     )
-                    await self._audit(session, n, "email_sent", rendered, delivery.accepted)
+                    await self._audit(
+                        session, n, kind, key, f"{detail} recipients={delivery.accepted}"
+                    )
                 return
             except (DBAPIError, OSError) as err:
                 if time.monotonic() + delay > deadline:
                     logger.error(
                         "notification %s was accepted by the SMTP server but could not be "
-                        "recorded (%s); the retry will mark it unconfirmed",
+                        "recorded (%s); the retry will find it in doubt and send it again",
                         n.key,
                         type(err).__name__,
                     )
@@ -235,67 +353,200 @@ class Notifier:
     # Outbox states
     # ------------------------------------------------------------------------------------
 
-    async def _status(self, key: str) -> str | None:
+    async def _row_of(self, key: str) -> OutboxMessage | None:
         async with self.sessions() as session:
-            return await self._status_in(session, key)
+            row: OutboxMessage | None = await session.scalar(
+                select(OutboxMessage).where(OutboxMessage.key == key)
+            )
+            return row
 
-    async def _status_in(self, session: AsyncSession, key: str) -> str | None:
-        status: str | None = await session.scalar(
-            select(OutboxMessage.status).where(OutboxMessage.key == key)
-        )
-        return status
-
-    async def _move(self, session: AsyncSession, key: str, old: str, new: str) -> bool:
-        """Compare-and-set on the status; True if this call made the change."""
-        values: dict[str, Any] = {"status": new}
-        if new == OutboxStatus.SENDING:
-            values["attempts"] = OutboxMessage.attempts + 1
+    async def _claim(self, session: AsyncSession, key: str, old: str, *, resends: int) -> bool:
+        """Compare-and-set: the row, still `old` with `resends` resends, becomes "sending"
+        claimed now (the lease starts); a resend counts itself. True if this call won."""
         result = await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.key == key, OutboxMessage.status == old)
-            .values(**values)
+            .where(
+                OutboxMessage.key == key,
+                OutboxMessage.status == old,
+                OutboxMessage.resends == resends,
+            )
+            .values(
+                status=OutboxStatus.SENDING,
+                claimed_at=datetime.now(UTC),
+                attempts=OutboxMessage.attempts + 1,
+                resends=OutboxMessage.resends + (0 if old == OutboxStatus.PENDING else 1),
+            )
             .returning(OutboxMessage.key)
             .execution_options(synchronize_session=False)
         )
         return result.first() is not None
 
-    async def _settled(self, n: Notification, status: str) -> NotificationOutcome | None:
-        """The outcome of a notification an earlier attempt already took care of, or None if
-        it is still to be sent."""
-        if status == OutboxStatus.PENDING:
-            return None
-        if status in (OutboxStatus.SENT, OutboxStatus.UNCONFIRMED):
+    async def _move(
+        self, session: AsyncSession, row: OutboxMessage, new: str, **values: Any
+    ) -> bool:
+        """Compare-and-set from the row as read (status and resends); True if this call won."""
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.key == row.key,
+                OutboxMessage.status == row.status,
+                OutboxMessage.resends == row.resends,
+            )
+            .values(status=new, **values)
+            .returning(OutboxMessage.key)
+            .execution_options(synchronize_session=False)
+        )
+        return result.first() is not None
+
+    async def _settled(
+        self, n: Notification, row: OutboxMessage, channel: MailChannel
+    ) -> NotificationOutcome:
+        """The outcome of a notification an earlier attempt already took up: recorded, or in
+        doubt (then resent once the lease is over, or given up)."""
+        status = row.status
+        if status == OutboxStatus.SENT:
             logger.info("notification %s already sent", n.key)
             return NotificationOutcome(key=n.key, status=ALREADY_SENT)
         if status == OutboxStatus.NO_RECIPIENT:
             return NotificationOutcome(key=n.key, status=NO_RECIPIENT)
         if status == OutboxStatus.REJECTED:
             raise _rejected(n, None)
-        if status == OutboxStatus.SENDING:
-            return await self._unconfirmed(n)
+        if status == OutboxStatus.STALE:
+            return NotificationOutcome(key=n.key, status=STALE)
+        if status == OutboxStatus.FAILED:
+            # Again here so a retry completes a notice an earlier attempt could not send.
+            await self._tell_supervisors(n, row, channel)
+            return NotificationOutcome(key=n.key, status=FAILED)
+        if status in OutboxStatus.IN_DOUBT:
+            return await self._in_doubt(n, row, channel)
         raise AssertionError(f"unknown outbox status {status!r}")
 
-    async def _unconfirmed(self, n: Notification) -> NotificationOutcome:
-        async with self.sessions() as session, session.begin():
-            await self._move(session, n.key, OutboxStatus.SENDING, OutboxStatus.UNCONFIRMED)
-            await append_audit(
-                session,
-                key=f"{n.key}:audit",
-                dossier=dossier_of(n.workflow_id),
-                kind="email_unconfirmed",
-                at=datetime.now(UTC),
-                detail=f"template={n.template} audience={n.audience.value}: an earlier attempt "
-                "stopped during the SMTP exchange; not sent again",
-            )
-        logger.warning("notification %s: earlier attempt interrupted, not resending", n.key)
-        return NotificationOutcome(key=n.key, status=ALREADY_SENT)
+    async def _in_doubt(
+        self, n: Notification, row: OutboxMessage, channel: MailChannel
+    ) -> NotificationOutcome:
+        now = datetime.now(UTC)
+        if now - row.created_at >= STALE_AFTER:
+            return await self._drop_stale(n, row)
+        if row.status == OutboxStatus.SENDING:
+            async with self.sessions() as session, session.begin():
+                if await self._move(session, row, OutboxStatus.UNCONFIRMED):
+                    await self._audit(
+                        session,
+                        n,
+                        "email_unconfirmed",
+                        f"{n.key}:unconfirmed:{row.resends}",
+                        f"resends={row.resends}: an attempt stopped during the SMTP exchange; "
+                        "sent again once its lease is over",
+                    )
+                    logger.warning("notification %s: earlier attempt interrupted", n.key)
+            row.status = OutboxStatus.UNCONFIRMED
+        # A row from before claims were timed (or released by a failed resend) is due now.
+        lease_end = row.claimed_at + self.lease if row.claimed_at else now
+        if now < lease_end:
+            raise InFlight(n.key, lease_end - now)
+        if row.resends >= self.max_resends:
+            return await self._give_up(n, row, channel)
 
-    async def _release(self, key: str, error: str) -> None:
+        async with self.sessions() as session, session.begin():
+            claimed = await self._claim(session, n.key, row.status, resends=row.resends)
+        if not claimed:
+            # Another attempt (a timed-out one still alive, or the sweep) moved it first.
+            current = await self._row_of(n.key)
+            assert current is not None
+            return await self._settled(n, current, channel)
+        addresses = [a for a in row.recipients.split(",") if a]
+        message = self.mailer.compose(
+            key=n.key,
+            to=addresses,
+            subject=row.subject,
+            text=row.body_text,
+            html=row.body_html,
+            languages=[lang for lang in row.languages.split(",") if lang],
+            message_id=row.message_id,
+        )
+        logger.warning("notification %s: sending again (resend %d)", n.key, row.resends + 1)
+        return await self._deliver(
+            n, message, addresses, row.languages, channel, resend=row.resends + 1
+        )
+
+    async def _drop_stale(self, n: Notification, row: OutboxMessage) -> NotificationOutcome:
+        async with self.sessions() as session, session.begin():
+            if await self._move(session, row, OutboxStatus.STALE):
+                await self._audit(
+                    session,
+                    n,
+                    "email_stale",
+                    f"{n.key}:stale",
+                    f"resends={row.resends}: in doubt and decided more than "
+                    f"{STALE_AFTER.days} days ago; not sent late",
+                )
+        logger.warning("notification %s: in doubt and stale, dropped", n.key)
+        return NotificationOutcome(key=n.key, status=STALE)
+
+    async def _give_up(
+        self, n: Notification, row: OutboxMessage, channel: MailChannel
+    ) -> NotificationOutcome:
+        async with self.sessions() as session, session.begin():
+            if await self._move(session, row, OutboxStatus.FAILED):
+                await self._audit(
+                    session,
+                    n,
+                    "email_failed",
+                    f"{n.key}:failed",
+                    f"resends={row.resends}: still unconfirmed after every resend; "
+                    "not sent again, supervisors told",
+                )
+        logger.error("notification %s: unconfirmed after %d resends", n.key, row.resends)
+        row.status = OutboxStatus.FAILED
+        await self._tell_supervisors(n, row, channel)
+        return NotificationOutcome(key=n.key, status=FAILED)
+
+    async def _tell_supervisors(
+        self, n: Notification, row: OutboxMessage, channel: MailChannel
+    ) -> None:
+        """An "email_undelivered" notice to the region's supervisors, through the outbox like
+        any email (so it too is sent at least once). None about a notice of this kind."""
+        if n.key.endswith(UNDELIVERED_SUFFIX):
+            return
+        notice = Notification(
+            key=f"{n.key}{UNDELIVERED_SUFFIX}",
+            workflow_id=n.workflow_id,
+            template=UNDELIVERED_TEMPLATE,
+            audience=Audience.SUPERVISORS,
+            region=n.region,
+            context={
+                "template": row.template,
+                "audience": row.audience,
+                "resends": row.resends,
+                "created_at": row.created_at.isoformat(),
+                "message_id": row.message_id or "",
+            },
+        )
+        try:
+            await self._send(notice, channel)
+        except ApplicationError as err:
+            if not err.non_retryable:
+                raise
+            # Refused, or no template: the trail already says the email failed.
+            logger.error("notification %s: supervisors' notice failed (%s)", n.key, err.type)
+
+    async def _release(self, key: str, error: str, resend: int) -> None:
+        """Give back a claim the server proved it did not take. A first attempt goes back to
+        "pending"; a resend back to "unconfirmed" (the first attempt may still have gone
+        through), not counted, and due again at once."""
+        if resend:
+            values: dict[str, Any] = {
+                "status": OutboxStatus.UNCONFIRMED,
+                "resends": OutboxMessage.resends - 1,
+                "claimed_at": None,
+            }
+        else:
+            values = {"status": OutboxStatus.PENDING, "claimed_at": None}
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.key == key, OutboxMessage.status == OutboxStatus.SENDING)
-                .values(status=OutboxStatus.PENDING, last_error=error)
+                .values(last_error=error, **values)
                 .execution_options(synchronize_session=False)
             )
 
@@ -307,7 +558,9 @@ class Notifier:
                 .values(status=OutboxStatus.REJECTED, last_error=error)
                 .execution_options(synchronize_session=False)
             )
-            await self._audit(session, n, "email_rejected", None, count)
+            await self._audit(
+                session, n, "email_rejected", f"{n.key}:audit", f"languages=- recipients={count}"
+            )
 
     async def _no_recipient(
         self, n: Notification, rendered: RenderedMessage
@@ -317,11 +570,70 @@ class Notifier:
             await insert_ignore(
                 session, OutboxMessage, self._row(n, rendered, [], OutboxStatus.NO_RECIPIENT)
             )
-            await self._audit(session, n, "email_no_recipient", rendered, 0)
+            await self._audit(
+                session,
+                n,
+                "email_no_recipient",
+                f"{n.key}:audit",
+                f"languages={','.join(rendered.languages)} recipients=0",
+            )
         logger.warning(
             "notification %s (%s): no recipient for %s", n.key, n.template, n.audience.value
         )
         return NotificationOutcome(key=n.key, status=NO_RECIPIENT)
+
+    # ------------------------------------------------------------------------------------
+    # The sweep: emails in doubt that no retry will come back for
+    # ------------------------------------------------------------------------------------
+
+    async def sweep(self) -> SweepReport:
+        """Resend, give up on or drop every email in doubt whose lease is over.
+
+        The activity's retries take care of an email while its workflow waits for it. This
+        is for the rest: a workflow terminated, or reset, while an email was in doubt; rows an
+        at-most-once worker (before migration 0006) left "unconfirmed". The same
+        compare-and-set claims as the activity's, so a sweep beside live workers is safe.
+        """
+        report = SweepReport()
+        now = datetime.now(UTC)
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage, Case.region, Case.workflow_id)
+                    .outerjoin(Case, Case.dossier == OutboxMessage.dossier)
+                    .where(OutboxMessage.status.in_(OutboxStatus.IN_DOUBT))
+                    .order_by(OutboxMessage.id)
+                )
+            ).all()
+        async with self.mailer.channel() as channel:
+            for row, region, workflow_id in rows:
+                leased = row.claimed_at is not None and now < row.claimed_at + self.lease
+                if leased and now - row.created_at < STALE_AFTER:
+                    report.in_flight += 1
+                    continue
+                report.checked += 1
+                n = Notification(
+                    key=row.key,
+                    workflow_id=workflow_id or f"newcomer-{row.dossier}",
+                    template=row.template,
+                    audience=Audience(row.audience),
+                    region=region or "",
+                )
+                try:
+                    outcome = await self._settled(n, row, channel)
+                except InFlight:
+                    report.in_flight += 1
+                    continue
+                except (MailTransientError, ApplicationError) as err:
+                    report.errors.append(f"{row.key}: {type(err).__name__}")
+                    continue
+                if outcome.status == SENT:
+                    report.resent += 1
+                elif outcome.status == FAILED:
+                    report.failed += 1
+                elif outcome.status == STALE:
+                    report.stale += 1
+        return report
 
     # ------------------------------------------------------------------------------------
     # Helpers
@@ -342,28 +654,22 @@ class Notifier:
             "body_html": r.html,
             "status": status,
             "attempts": 0,
+            "resends": 0,
         }
 
     async def _audit(
-        self,
-        session: AsyncSession,
-        n: Notification,
-        kind: str,
-        rendered: RenderedMessage | None,
-        count: int,
+        self, session: AsyncSession, n: Notification, kind: str, key: str, detail: str
     ) -> None:
         # Never an address or a name here: the audit trail is read widely.
-        languages = ",".join(rendered.languages) if rendered else "-"
         stage = n.context.get("stage")
         await append_audit(
             session,
-            key=f"{n.key}:audit",
+            key=key,
             dossier=dossier_of(n.workflow_id),
             kind=kind,
             at=datetime.now(UTC),
             stage=stage if isinstance(stage, str) and stage else None,
-            detail=f"template={n.template} audience={n.audience.value} "
-            f"languages={languages} recipients={count}",
+            detail=f"template={n.template} audience={n.audience.value} {detail}",
         )
 
     async def _recipients(self, n: Notification) -> Recipients:

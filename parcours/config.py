@@ -72,6 +72,13 @@ class Settings:
     # file; with neither, the data dir's `signing.keys` if `parcours dev` made one.
     signing_keys: str | None = None
     signing_key_file: str | None = None
+    # Email redelivery (activities/notify.py). An email whose attempt died mid-SMTP exchange is
+    # sent again, same Message-ID, once this many seconds have passed since that attempt
+    # claimed it: longer than an attempt can take (SMTP exchange + recording it), so the
+    # first can no longer be in flight. After `mail_max_resends` it is `failed` and the
+    # region's supervisors are told.
+    mail_resend_lease_s: float = 600.0
+    mail_max_resends: int = 3
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -120,6 +127,10 @@ class Settings:
             signing_keys=e.get("PARCOURS_SIGNING_KEYS") or None,
             signing_key_file=e.get("PARCOURS_SIGNING_KEY_FILE")
             or _local_key_file(data_dir, "signing.keys"),
+            mail_resend_lease_s=float(
+                e.get("PARCOURS_MAIL_RESEND_LEASE_S", cls.mail_resend_lease_s)
+            ),
+            mail_max_resends=int(e.get("PARCOURS_MAIL_MAX_RESENDS", cls.mail_max_resends)),
         )
 
     @property

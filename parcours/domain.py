@@ -648,7 +648,9 @@ class Notification:
 @dataclass
 class NotificationOutcome:
     key: str
-    status: str  # "sent", "already_sent", "no_recipient", "rejected"
+    # "sent", "already_sent", "no_recipient", "rejected", "failed" (in doubt after every
+    # resend), "stale" (in doubt and too old to send)
+    status: str
     recipients: int = 0
     # In a batch: why this email failed for good (SmtpRejected, TemplateMissing); "" if not.
     failure: str = ""

@@ -6,6 +6,11 @@ visibility, asks each its state (the `view` query, open or closed), compares it 
 and (unless dry-run) rewrites the projection columns. A missing row is recreated, with the
 contact data taken from the workflow's own input (decrypted by our codec). Contact data that
 the retention sweep erased is never brought back.
+
+It also sweeps the outbox (`sweep_outbox`): an email left in doubt that no activity retry will
+come back for (its workflow terminated meanwhile, or an older at-most-once worker left it
+`unconfirmed`) is sent again with its Message-ID once its lease is over, given up on (the
+supervisors told), or dropped if stale: activities/notify.py, `Notifier.sweep`.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from activities.notify import Notifier, SweepReport
 from parcours.config import Settings
 from parcours.domain import CaseInput, CaseView, dossier_of
+from parcours.mail.render import Renderer
+from parcours.mail.smtp import Mailer
 from parcours.store.models import Case
 from parcours.temporal import WORKFLOW_TYPE, view_case
 
@@ -187,3 +195,17 @@ async def _check(
             for k, v in wanted.items():
                 setattr(case, k, v)
             report.fixed += 1
+
+
+async def sweep_outbox(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> SweepReport:
+    """The emails in doubt, handled as the worker's Notifier would (same settings)."""
+    notifier = Notifier(
+        sessions,
+        Mailer.from_settings(settings),
+        Renderer(settings.templates_dir),
+        resend_lease_s=settings.mail_resend_lease_s,
+        max_resends=settings.mail_max_resends,
+    )
+    return await notifier.sweep()

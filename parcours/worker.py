@@ -238,7 +238,13 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
             engine=engine,
             sessions=sessions,
             casework=Casework(sessions),
-            notifier=Notifier(sessions, mailer, renderer),
+            notifier=Notifier(
+                sessions,
+                mailer,
+                renderer,
+                resend_lease_s=settings.mail_resend_lease_s,
+                max_resends=settings.mail_max_resends,
+            ),
             retention=Retention(sessions),
         )
     finally:

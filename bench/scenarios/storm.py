@@ -32,12 +32,12 @@ def storm_policy(path: Path, remind_after_s: int) -> Path:
     return path
 
 
-def lead_time(least_s: int, n: int, rate: float | None) -> int:
+def lead_time(least_s: int, n: int, rate: float | None, margin_s: int = LEAD_MARGIN_S) -> int:
     """Seconds from the first start to the first reminder: enough to open all `n` cases at the
     rate intake measured (cases/s), and never less than `least_s`."""
     if not rate:
         return least_s
-    return max(least_s, int(LEAD_FACTOR * n / rate) + LEAD_MARGIN_S)
+    return max(least_s, int(LEAD_FACTOR * n / rate) + margin_s)
 
 
 def storm_done(run: Run, n: int) -> bool:
@@ -66,8 +66,9 @@ def escalated(run: Run) -> int:
 async def run_storm(run: Run) -> None:
     n = run.sizes.storm
     st = run.stack
-    lead = lead_time(run.sizes.storm_remind_after_s, n, run.open_rate)
-    b_lead = lead_time(run.sizes.storm_remind_after_s, n, run.baseline_open_rate)
+    least, margin = run.sizes.storm_remind_after_s, run.sizes.storm_lead_margin_s
+    lead = lead_time(least, n, run.open_rate, margin)
+    b_lead = lead_time(least, n, run.baseline_open_rate, margin)
     timeout = run.sizes.drain_timeout_s
 
     run.say(f"storm, baseline: {n} no-op cases escalating {b_lead}s after they start")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -123,16 +124,18 @@ async def retention_install(args: argparse.Namespace, ctx: Context) -> int:
 
 async def reconcile(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.reconcile import reconcile as run
+    from parcours.reconcile import sweep_outbox
 
+    sessions = await ctx.sessions()
     report = await run(
-        await ctx.client(),
-        ctx.settings,
-        await ctx.sessions(),
-        dry_run=args.dry_run,
-        only=args.dossier,
+        await ctx.client(), ctx.settings, sessions, dry_run=args.dry_run, only=args.dossier
     )
+    # Emails in doubt that no retry will come back for (never in a dry run: it sends).
+    swept = None if args.dry_run else await sweep_outbox(ctx.settings, sessions)
     if args.json:
-        dump_json(report.to_json(args.dry_run), ctx.out)
+        dump_json(
+            report.to_json(args.dry_run) | {"outbox": asdict(swept) if swept else None}, ctx.out
+        )
     else:
         for d in report.differences:
             if d.problem == "missing":
@@ -147,6 +150,14 @@ async def reconcile(args: argparse.Namespace, ctx: Context) -> int:
             f"{report.checked} case(s) checked, {len(report.differences)} differed, "
             f"{verb} {len(report.differences) if args.dry_run else report.fixed}"
         )
+        if swept is not None:
+            ctx.print(
+                f"outbox: {swept.resent} email(s) in doubt sent again, {swept.failed} given "
+                f"up (supervisors told), {swept.stale} stale dropped, {swept.in_flight} still "
+                "within their lease"
+            )
+    for error in swept.errors if swept else []:
+        ctx.note(f"outbox: {error}; left for the next sweep")
     for dossier in report.unreadable:
         ctx.note(f"{dossier}: the workflow did not answer; not checked")
     return 3 if report.differences else 0

@@ -95,12 +95,14 @@ class Mailer:
         text: str,
         html: str,
         languages: Sequence[str] = ("fr",),
+        message_id: str | None = None,
     ) -> EmailMessage:
+        """`message_id`: the one the outbox recorded, for a resend (else derived from `key`)."""
         msg = EmailMessage()
         msg["From"] = self.mail_from
         msg["To"] = ", ".join(to)
         msg["Subject"] = subject
-        msg["Message-ID"] = message_id_for(key, self.domain)
+        msg["Message-ID"] = message_id or message_id_for(key, self.domain)
         msg["Date"] = format_datetime(datetime.now(UTC))
         # Tells autoresponders not to answer (RFC 3834).
         msg["Auto-Submitted"] = "auto-generated"

@@ -162,14 +162,23 @@ class OutboxStatus:
     SENDING = "sending"
     SENT = "sent"
     # A later attempt found a "sending" row: the earlier attempt may or may not have been
-    # accepted by the server. Not resent (never twice); left for an operator to check.
+    # accepted by the server. Sent again (same Message-ID) once its lease has run out.
     UNCONFIRMED = "unconfirmed"
     REJECTED = "rejected"
     NO_RECIPIENT = "no_recipient"
+    # Still unconfirmed after the allowed resends: given up, audited, supervisors told.
+    FAILED = "failed"
+    # Older than the staleness limit when a retry found it in doubt: dropped, audited.
+    STALE = "stale"
+    # Nothing will send these again: done, one way or the other.
+    SETTLED = frozenset({SENT, REJECTED, NO_RECIPIENT, FAILED, STALE})
+    # The server may or may not have the message.
+    IN_DOUBT = frozenset({SENDING, UNCONFIRMED})
 
 
 class OutboxMessage(Base):
-    """Every email, keyed by its idempotency key, so a retried activity never sends twice."""
+    """Every email, keyed by its idempotency key: a retried activity sends it once, and again
+    (same Message-ID, same content) only if an attempt died mid-exchange."""
 
     __tablename__ = "outbox"
 
@@ -189,3 +198,7 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     message_id: Mapped[str | None] = mapped_column(String(200))
+    # When the current attempt claimed it ("sending"): the resend lease runs from here.
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Times it was sent again after an attempt died mid-exchange (migration 0006).
+    resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

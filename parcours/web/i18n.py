@@ -190,6 +190,8 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "email_failed": ("Courriel non remis", "Email not delivered"),
     "email_sent": ("Courriel envoyé", "Email sent"),
     "email_unconfirmed": ("Courriel à vérifier", "Email unconfirmed"),
+    "email_resent": ("Courriel renvoyé", "Email sent again"),
+    "email_stale": ("Courriel périmé, non envoyé", "Stale email, not sent"),
     "plan_filed": ("Plan déposé", "Plan filed"),
     "progress_note": ("Note de suivi", "Progress note"),
     "reassigned": ("Réassigné", "Reassigned"),

@@ -84,6 +84,16 @@ async def outbox(sessions, key: str = KEY) -> OutboxMessage:
     return row
 
 
+async def age_claim(sessions, notifier: Notifier, key: str = KEY, by=None) -> None:
+    """Time passes: the row's claim (and so its lease) is `by` older (default: the lease)."""
+    by = by or notifier.lease + timedelta(seconds=1)
+    async with sessions() as session, session.begin():
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == key))
+        assert row is not None and row.claimed_at is not None
+        row.claimed_at -= by
+        row.created_at -= by
+
+
 async def audit(sessions) -> list[AuditEvent]:
     async with sessions() as session:
         return list((await session.scalars(select(AuditEvent).order_by(AuditEvent.id))).all())
@@ -265,17 +275,21 @@ class CrashAfterSend(Mailer):
         return Crashing(self)
 
 
-async def test_a_crash_after_the_smtp_send_never_sends_twice(
+async def test_a_crash_after_the_smtp_send_is_not_sent_again_within_its_lease(
     sessions, renderer, activity_env, smtp_server
 ):
     notifier = Notifier(sessions, CrashAfterSend("127.0.0.1", smtp_server.port), renderer)
     with pytest.raises(RuntimeError):
         await activity_env.run(notifier.send_notification, notice())
-    outcome = await activity_env.run(notifier.send_notification, notice())
-    assert outcome.status == "already_sent"
+    with pytest.raises(ApplicationError) as err:
+        await activity_env.run(notifier.send_notification, notice())
+    # Retryable, and not before the lease (600 s by default) is over.
+    assert err.value.type == "EmailInFlight" and not err.value.non_retryable
+    assert err.value.next_retry_delay is not None
+    assert timedelta(seconds=590) < err.value.next_retry_delay <= timedelta(seconds=602)
     assert len(smtp_server.messages()) == 1
     row = await outbox(sessions)
-    assert row.status == "unconfirmed" and row.attempts == 1
+    assert row.status == "unconfirmed" and row.attempts == 1 and row.resends == 0
     assert [e.kind for e in await audit(sessions)] == ["email_unconfirmed"]
 
 
@@ -326,7 +340,7 @@ async def test_a_short_database_outage_after_the_smtp_send_still_records_it_sent
     assert len(smtp_server.messages()) == 1
 
 
-async def test_a_longer_outage_after_the_smtp_send_leaves_it_unconfirmed_never_resent(
+async def test_a_longer_outage_after_the_smtp_send_leaves_it_in_doubt_then_sent_again(
     engine, sessions, renderer, activity_env, smtp_server
 ):
     cut = DatabaseCut(engine)
@@ -335,11 +349,16 @@ async def test_a_longer_outage_after_the_smtp_send_leaves_it_unconfirmed_never_r
     with pytest.raises(DBAPIError):
         await activity_env.run(notifier.send_notification, notice())
     cut.remaining = 0  # the database is back for the retry
-    outcome = await activity_env.run(notifier.send_notification, notice())
-    assert outcome.status == "already_sent"
+    with pytest.raises(ApplicationError, match="EmailInFlight"):
+        await activity_env.run(notifier.send_notification, notice())
     assert (await outbox(sessions)).status == "unconfirmed"
-    assert [e.kind for e in await audit(sessions)] == ["email_unconfirmed"]
-    assert len(smtp_server.messages()) == 1
+    await age_claim(sessions, notifier)
+    outcome = await activity_env.run(notifier.send_notification, notice())
+    assert outcome.status == "sent"
+    # The server had it: the resend is a copy with the same Message-ID.
+    ids = [m["Message-ID"] for m in smtp_server.messages()]
+    assert ids == [message_id_for(KEY, mailer.domain)] * 2
+    assert [e.kind for e in await audit(sessions)] == ["email_unconfirmed", "email_resent"]
 
 
 async def test_smtp_down_is_transient_and_the_retry_sends(

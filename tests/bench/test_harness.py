@@ -68,6 +68,9 @@ def test_storm_lead_time_covers_the_opening_of_every_case() -> None:
     # Never below the run's least lead, and that least when intake measured nothing.
     assert lead_time(180, 100, 50.0) == 180
     assert lead_time(15, 100, None) == 15
+    # The smoke run's small margin: ten cases at 5/s open within its 8 s least.
+    assert lead_time(8, 10, 5.0, margin_s=3) == 8
+    assert lead_time(8, 10, 1.0, margin_s=3) == 18
 
 
 def test_command_line_overrides_the_scale_checkpoints_and_budget() -> None:

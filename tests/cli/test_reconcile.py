@@ -14,7 +14,7 @@ import pytest_asyncio
 from sqlalchemy import delete, select, update
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.store.models import Case
+from parcours.store.models import Case, OutboxMessage
 from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
 from tests.conftest import Stack, real_stack
 
@@ -109,8 +109,32 @@ async def test_reconcile_reports_and_repairs_drift(cli: Cli, stack: Stack) -> No
     r = await row(stack, moved)
     assert r is not None and r.stage == "arrival"
 
+    assert dry["outbox"] is None  # a dry run sends nothing
+    # An email a worker left in doubt, whose workflow will not retry it (here: one an older
+    # at-most-once worker marked unconfirmed): the reconcile sweeps it, same Message-ID.
+    welcome = select(OutboxMessage).where(
+        OutboxMessage.dossier == fine, OutboxMessage.template == "welcome"
+    )
+
+    async def welcomed() -> bool:
+        async with stack.sessions() as s:
+            email = await s.scalar(welcome)
+        return email is not None and email.status == "sent"
+
+    await eventually(welcomed)
+    async with stack.sessions() as s, s.begin():
+        email = await s.scalar(welcome)
+        assert email is not None
+        email.status, email.claimed_at = "unconfirmed", None
+    before = [m["Message-ID"] for m in stack.catcher.messages()]
+
     code, fixed = await reconcile(cli, cases)
     assert code == 3 and fixed["fixed"] == 2
+    assert fixed["outbox"] == {
+        "checked": 1, "resent": 1, "failed": 0, "stale": 0, "in_flight": 0, "errors": []
+    }  # fmt: skip
+    after = [m["Message-ID"] for m in stack.catcher.messages()]
+    assert sorted(after) == sorted([*before, email.message_id])
     r = await row(stack, moved)
     assert r is not None
     assert (r.stage, r.officer_id, r.escalation_level) == ("francization", me, 0)
@@ -134,6 +158,7 @@ async def test_reconcile_reports_and_repairs_drift(cli: Cli, stack: Stack) -> No
     assert code == 3
     assert f"{fine}: overdue True -> False" in out
     assert "1 case(s) checked, 1 differed, fixed 1" in out
+    assert "outbox: 0 email(s) in doubt sent again" in out
 
 
 async def test_reconcile_of_an_unknown_dossier_says_so(cli: Cli) -> None:

@@ -221,6 +221,9 @@ def worker_env(settings: Settings, policy: Path, key_spec: str, **extra: str) ->
         PARCOURS_SIGNING_KEYS=settings.signing_keys or "",
         PARCOURS_LOG_LEVEL="WARNING",
         PARCOURS_DATA_DIR=str(policy.parent),
+        # The shortest lease the Notifier accepts (60 s SMTP deadline + 30 s recording + 4 s),
+        # so an email in doubt is resent within the run (production: 600 s).
+        PARCOURS_MAIL_RESEND_LEASE_S="100",
     )
     env.update(extra)
     return env

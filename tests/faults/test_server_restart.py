@@ -17,7 +17,7 @@ import pytest
 from tests.faults.checks import (
     OUTAGE_CASES,
     assert_audited_once,
-    assert_emails_once,
+    assert_emails_delivered,
     assert_where_expected,
     read_model,
 )
@@ -63,7 +63,7 @@ async def test_dev_server_restarted_on_its_data_file(tmp_path: Path) -> None:
         # The worker never died mid-exchange: every email `sent`, each arrived once. (An
         # activity whose completion the dead server never heard of runs again and finds its
         # outbox row already sent.)
-        status = assert_emails_once(outcomes, rm, r.catcher, crashes=False)
+        status = assert_emails_delivered(outcomes, rm, r.catcher, crashes=False)
         escalations = sum(1 for _, kind in rm.audit if kind == "escalated")
         print(
             f"\n{OUTAGE_CASES} cases through 2 server kills (down {downtimes} s); settled in "

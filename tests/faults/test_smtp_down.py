@@ -16,7 +16,7 @@ import pytest
 from tests.faults.checks import (
     OUTAGE_CASES,
     assert_audited_once,
-    assert_emails_once,
+    assert_emails_delivered,
     assert_where_expected,
     read_model,
 )
@@ -61,7 +61,7 @@ async def test_smtp_down_then_back(tmp_path: Path) -> None:
             workers.stop()
         assert_audited_once(outcomes, after)
         # No process died mid-exchange: every email is `sent`, and arrived exactly once.
-        status = assert_emails_once(outcomes, after, r.catcher, crashes=False)
+        status = assert_emails_delivered(outcomes, after, r.catcher, crashes=False)
         print(
             f"\n{OUTAGE_CASES} cases moved to the end of their routes in {moved:.0f}s with "
             f"SMTP down ({waiting['pending']} emails waiting); {status['arrived']} delivered "

@@ -1,6 +1,7 @@
-"""Workers killed with SIGKILL at random moments while 200+ cases move through stages and
+"""Workers killed with SIGKILL at random moments while cases move through stages and
 escalations: afterwards every case is where it should be, every transition is in the audit
-trail exactly once, and no email went out twice.
+trail exactly once, every email arrived, and only emails in doubt arrived twice (same
+Message-ID).
 
 Real processes: the Temporal dev server, two `python worker.py` subprocesses, an SMTP server.
 What "where it should be" and "exactly once" mean is in `checks.py`.
@@ -18,8 +19,9 @@ import pytest
 
 from tests.faults.checks import (
     assert_audited_once,
-    assert_emails_once,
+    assert_emails_delivered,
     assert_where_expected,
+    email_figures,
     read_model,
 )
 from tests.faults.driver import CaseDriver
@@ -27,7 +29,9 @@ from tests.faults.harness import eventually, rig
 
 pytestmark = pytest.mark.faults
 
-CASES = int(os.environ.get("PARCOURS_FAULT_CASES", "200"))
+# 20 in CI (`make faults`): measured, still dozens of kills across every stage and escalation
+# and both routes (README "Faults"); `make faults-full` runs 200.
+CASES = int(os.environ.get("PARCOURS_FAULT_CASES", "20"))
 
 
 async def test_sigkill_workers_while_cases_move(tmp_path: Path) -> None:
@@ -61,9 +65,11 @@ async def test_sigkill_workers_while_cases_move(tmp_path: Path) -> None:
             done.set()
             await kill_task
         driven = time.monotonic() - began
+        # Dozens of kills over the whole drive, so every stage and escalation met some.
+        assert workers.kills >= 24, workers.kills
 
         # Settle with live workers: activities that died with a worker time out and retry.
-        await eventually(lambda: driver.all_settled(outcomes), within=240, every=3)
+        await eventually(lambda: driver.all_settled(outcomes), within=600, every=3)
         settled = time.monotonic() - began
 
         rm = await read_model(r.settings.database_url)
@@ -71,11 +77,9 @@ async def test_sigkill_workers_while_cases_move(tmp_path: Path) -> None:
         await assert_where_expected(driver, outcomes, rm)
         workers.stop()
         assert_audited_once(outcomes, rm)
-        status = assert_emails_once(outcomes, rm, r.catcher, crashes=True)
+        status = assert_emails_delivered(outcomes, rm, r.catcher, crashes=True)
 
         print(
-            f"\n{CASES} cases, {workers.kills} SIGKILLs, {len(rm.outbox)} emails "
-            f"({status['sent']} sent, {status['unconfirmed']} unconfirmed, {status['arrived']} "
-            f"arrived), {len(rm.audit)} audit rows; driven in {driven:.0f}s, settled in "
-            f"{settled:.0f}s"
+            f"\n{CASES} cases, {workers.kills} SIGKILLs, {email_figures(status)}, "
+            f"{len(rm.audit)} audit rows; driven in {driven:.0f}s, settled in {settled:.0f}s"
         )
