@@ -69,14 +69,17 @@ class Context:
     async def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self._sessions is None:
             self._engine = create_engine(self.settings.database_url)
+            audit_keys = audit_keyring(self.settings)
             try:
                 # Idempotent migrations; lets `officers add` work before any worker has run.
-                await upgrade(self._engine, audit_keys=audit_keyring(self.settings))
+                await upgrade(self._engine, audit_keys=audit_keys)
             except Exception as err:
                 raise ParcoursError(
                     f"cannot open the read model database: {_first_line(err)}"
                 ) from None
-            self._sessions = session_factory(self._engine)
+            # With the audit keys, the commands that write to the trail (the reconcile's
+            # outbox sweep) seal their rows as the worker does; without, they are refused.
+            self._sessions = session_factory(self._engine, audit_keys)
         return self._sessions
 
     async def actor(self, officer_id: str, flag: str = "--officer") -> Actor:
