@@ -35,7 +35,7 @@ test: $(STAMP) browser
 # Fault tests with real processes (SIGKILLed workers, SMTP/database outages, server restart),
 # run by CI after `make test`. PARCOURS_FAULT_CASES sizes the SIGKILL run (CI: 20, still
 # dozens of kills across every stage and escalation), PARCOURS_FAULT_OUTAGE_CASES the others
-# (40). faults-full: the SIGKILL run alone at 200 cases (about 25 minutes on 2 cores).
+# (40). faults-full: the SIGKILL run alone at 200 cases (about 29 minutes on 2 shared cores).
 faults: $(STAMP)
 	PARCOURS_FAULTS=1 $(BIN)/pytest -q -s tests/faults
 
