@@ -11,7 +11,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from parcours import authz
-from parcours.domain import CaseView, ProgressNote
+from parcours.domain import CaseStatus, CaseView, ProgressNote, Withdrawal, WithdrawalReason
 from tests.temporal_servers import TEST_SIGNER
 from tests.workflows.conftest import OFFICER, Pathway, days
 
@@ -49,3 +49,25 @@ async def test_signatures_are_checked_against_the_workflow_clock(pathway: Pathwa
     # The env's client signs with the server's clock: accepted.
     view = await h.execute_update("add_progress", NOTE, result_type=CaseView)
     assert view.notes_count == 2
+
+
+async def test_a_cancellation_request_from_a_bare_client_leaves_the_case_open(
+    pathway: Pathway,
+) -> None:
+    """Cancelling needs no key: before IGNORE_CANCELLATION it ended the run ("canceled") while
+    the case still said active, and no action could reach it again."""
+    h = await pathway.start()
+    bare = Client(pathway.client.service_client, namespace=pathway.client.namespace)
+    await bare.get_workflow_handle(h.id).cancel()
+    await pathway.env.sleep(days(1))
+    # The case keeps working (an update to a closed run fails): a signed action goes through,
+    # and the case still closes by withdrawal, its run completed rather than canceled.
+    view = await h.execute_update("add_progress", NOTE, result_type=CaseView)
+    assert view.notes_count == 1
+    await bare.get_workflow_handle(h.id).cancel()  # a second request is ignored as well
+    await h.execute_update(
+        "withdraw",
+        Withdrawal(reason="Parti", actor=OFFICER, reason_category=WithdrawalReason.LEFT_QUEBEC),
+        result_type=CaseView,
+    )
+    assert (await h.result()).status == CaseStatus.WITHDRAWN  # a canceled run would raise
