@@ -170,6 +170,15 @@ class NewcomerPathway:
 
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseView:
+        if inp.state is not None and workflow.info().continued_run_id is None:
+            # Only the case's own continue-as-new carries a state (the server names the run it
+            # continues); a client that starts a run with one (no key needed) would get a case
+            # that skips its opening and acts on whatever officer and effects it says.
+            raise ApplicationError(
+                "a case's state is carried only by its own continue-as-new",
+                type="InvalidInput",
+                non_retryable=True,
+            )
         s = self.state
         if s.started_at is None:
             await self._open_case()
