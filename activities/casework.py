@@ -74,6 +74,10 @@ class Casework:
                 raise
             # A value the column refuses (too long, out of range) fails the same way forever.
             raise _invalid("the read model refused a value of this case") from None
+        except cases.CaseAlreadyOpened as err:
+            # The run fails before it records or sends anything; the case row is untouched.
+            logger.warning("case %s: %s", req.snapshot.dossier, err)
+            raise _invalid(str(err)) from None
         if reg.officer_id is None:
             logger.warning(
                 "case %s: no officer available in %s", req.snapshot.dossier, req.snapshot.region

@@ -30,6 +30,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{dossier}: chain broken at row {row_id} (no. {seq}, expected no. {expected}, key "
         "{key}): {reason}",
     ),
+    "empty": (
+        "{dossier} : aucune ligne d'audit pour un dossier ouvert depuis plus de {minutes} "
+        "minutes : ses lignes ont été supprimées",
+        "{dossier}: no audit row for a case opened more than {minutes} minutes ago: its rows "
+        "were deleted",
+    ),
     "summary_ok": (
         "journal d'audit intact : {cases} dossiers, {rows} lignes",
         "audit trail intact: {cases} cases, {rows} rows",

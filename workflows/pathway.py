@@ -124,8 +124,14 @@ BATCH_EFFECTS = "batch-effects-per-workflow-task"
 # actor), and withdrawals record their reason category. Asked once per run, in __init__: the
 # marker is then the run's first command, whatever order updates and activities arrive in.
 AUTHZ_TABLE = "authorization-table-in-handlers"
+# v4: a cancellation request is ignored. Any client that reaches the frontend can ask for one,
+# keys or not, and it used to end the run as "canceled" while the case, its read-model row and
+# its audit trail still said active. A case closes by withdrawal or completion only (both
+# signed and checked). Asked when a request arrives: a run cancelled before this replays as
+# it was (the cancellation ends it).
+IGNORE_CANCELLATION = "ignore-cancellation-requests"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
-PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS, AUTHZ_TABLE)
+PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS, AUTHZ_TABLE, IGNORE_CANCELLATION)
 # Bounds a batch's payload (each event carries a snapshot; a long carried-over queue is split).
 MAX_BATCH = 25
 
@@ -164,6 +170,15 @@ class NewcomerPathway:
 
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseView:
+        if inp.state is not None and workflow.info().continued_run_id is None:
+            # Only the case's own continue-as-new carries a state (the server names the run it
+            # continues); a client that starts a run with one (no key needed) would get a case
+            # that skips its opening and acts on whatever officer and effects it says.
+            raise ApplicationError(
+                "a case's state is carried only by its own continue-as-new",
+                type="InvalidInput",
+                non_retryable=True,
+            )
         s = self.state
         if s.started_at is None:
             await self._open_case()
@@ -222,9 +237,16 @@ class NewcomerPathway:
         """Sleep until a handler changes the case, an effect completes, the alarm rings, or
         `also()` holds."""
         mark = self._mark()
-        await workflow.wait_condition(
-            lambda: self._mark() != mark or any(h.done() for h in self.running.values()) or also()
-        )
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    self._mark() != mark or any(h.done() for h in self.running.values()) or also()
+                )
+            )
+        except asyncio.CancelledError:
+            if not workflow.patched(IGNORE_CANCELLATION):
+                raise
+            workflow.logger.warning("cancellation request ignored: a case closes by withdrawal")
 
     def _set_alarm(self, at: datetime | None) -> None:
         """Keep one timer for the next thing due, replaced only when that moment changes.

@@ -71,6 +71,10 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
         )
     else:
         for b in result.broken:
+            if b.reason == audit.EMPTY:
+                minutes = int(audit.OPENING_GRACE.total_seconds() // 60)
+                ctx.print(say("empty", dossier=b.dossier, minutes=minutes))
+                continue
             ctx.print(
                 say(
                     "broken",
@@ -82,7 +86,7 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
                     reason=say(f"reason.{b.reason}"),
                 )
             )
-        if result.rows == 0:
+        if result.rows == 0 and result.holds:
             ctx.print(say("no_rows"))
         elif result.holds:
             ctx.print(say("summary_ok", cases=result.cases, rows=result.rows))

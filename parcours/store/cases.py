@@ -59,6 +59,10 @@ async def _load_or_create(session: AsyncSession, workflow_id: str, snap: CaseSna
     return case
 
 
+class CaseAlreadyOpened(ValueError):
+    """register_case for a dossier whose case was opened by another run."""
+
+
 @dataclass
 class Registration:
     officer_id: str | None
@@ -69,8 +73,23 @@ async def register_case(
     session: AsyncSession, workflow_id: str, approval: NewcomerApproval, snap: CaseSnapshot
 ) -> Registration:
     """Open (or find) the case row, store the contact data, and pick an officer unless the
-    case already has one (a retried call returns the first choice). The caller commits."""
+    case already has one (a retried call returns the first choice). The caller commits.
+
+    A case is opened once: a retry carries the run's own `started_at`, while a second run of
+    the same dossier (started over the first by a client that reached Temporal without our
+    keys, with `TERMINATE_EXISTING`, or after the first closed) carries another. That run
+    would have rewritten the newcomer's contact data and region, and emails with personal
+    data would have gone to the address it named: it is refused (`CaseAlreadyOpened`)."""
     case = await _load_or_create(session, workflow_id, snap)
+    if (
+        case.started_at is not None
+        and snap.started_at is not None
+        and case.started_at != snap.started_at
+    ):
+        raise CaseAlreadyOpened(
+            f"dossier {snap.dossier} was opened at {case.started_at.isoformat()}: a second "
+            "opening is refused"
+        )
     case.full_name = approval.full_name
     case.email = approval.email
     case.phone = approval.phone

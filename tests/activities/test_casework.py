@@ -216,3 +216,26 @@ async def test_a_case_value_the_read_model_refuses_fails_for_good(
     else:
         await activity_env.run(casework.register_case, long_name)
         assert (await case_row(sessions)).full_name == "A" * 201
+
+
+async def test_a_second_opening_of_a_dossier_is_refused_and_changes_nothing(
+    sessions, casework, activity_env
+):
+    """A run started over the case (TERMINATE_EXISTING from a client without our keys)
+    carries its own opening time and the contact data it likes: refused, row untouched."""
+    await add(sessions, off("b"))
+    first = register()
+    await activity_env.run(casework.register_case, first)
+    forged = replace(
+        first,
+        approval=replace(first.approval, email="attacker@evil.example", region="estrie"),
+        snapshot=replace(first.snapshot, region="estrie", started_at=T0 + timedelta(days=30)),
+    )
+    with pytest.raises(ApplicationError) as info:
+        await activity_env.run(casework.register_case, forged)
+    assert info.value.type == "InvalidInput" and info.value.non_retryable
+    assert "a second opening is refused" in info.value.message
+    case = await case_row(sessions)
+    assert (case.email, case.region, case.officer_id) == ("d-1@newcomer.example", "montreal", "b")
+    # A retry of the first run's own call still answers.
+    assert (await activity_env.run(casework.register_case, first)).officer_id == "b"

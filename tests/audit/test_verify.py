@@ -18,7 +18,7 @@ from parcours.config import Settings
 from parcours.domain import CaseStatus
 from parcours.store import cases, retention
 from parcours.store.db import session_factory
-from parcours.store.models import AuditEvent
+from parcours.store.models import AuditEvent, utcnow
 from tests.audit.conftest import Db
 from tests.store.builders import T0, event, snapshot
 from tests.store.conftest import AUDIT_KEYS
@@ -223,3 +223,27 @@ async def test_progress_on_stderr_and_a_bad_dossier_refused(
     assert out.strip() == "journal d'audit intact : 3 dossiers, 6 lignes"
     code, out, err = await verify(db, "--dossier", "not a dossier")
     assert code != 0 and out == "" and len(err.splitlines()) == 1
+
+
+async def test_a_case_whose_every_row_was_deleted_is_named(db: Db) -> None:
+    """No chain is left to break: the read model's row of the case gives it away."""
+    await record(db, "D-1", range(1, 4))
+    await record(db, "D-2", range(1, 4))
+    await db.tamper("DELETE FROM audit_events WHERE dossier = 'D-2'")
+    code, out, _ = await verify(db)
+    assert code == 3
+    assert "D-2 : aucune ligne d'audit pour un dossier ouvert depuis plus de 15 minutes" in out
+    assert "1 dossier(s) sur 2 ont une chaîne rompue" in out
+    code, report = await verify_json(db, "--dossier", "D-2")
+    assert code == 3
+    assert [(b["dossier"], b["id"], b["reason"]) for b in report["broken"]] == [
+        ("D-2", None, "empty")
+    ]
+    # A case opened a moment ago has no rows yet (its first batch follows): not a break.
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE cases SET started_at = :now WHERE dossier = 'D-2'"),
+            {"now": utcnow() - timedelta(minutes=1)},
+        )
+    code, report = await verify_json(db)
+    assert (code, report["cases"], report["broken"]) == (0, 1, [])

@@ -50,8 +50,9 @@ from workflows.pathway import NewcomerPathway
 # v1: first release. v2: continue-as-new carries queued effects (patch
 # "carry-queued-effects-across-continue-as-new"). v3: the authorization table in handlers
 # (patch "authorization-table-in-handlers"), signed updates, withdrawal by a named actor with
-# a reason category, and the `transfer` update.
-PATHWAY_VERSION = "v3"
+# a reason category, and the `transfer` update. v4: cancellation requests are ignored (patch
+# "ignore-cancellation-requests"); only `cancellation_ignored` was recorded at v4.
+PATHWAY_VERSION = "v4"
 
 PLAN = PlanFiling(
     actor=OFFICER,
@@ -169,11 +170,28 @@ async def transferred(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
     return h
 
 
+async def cancellation_ignored(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """Someone asks Temporal to cancel the case; it carries on and closes by withdrawal."""
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}")
+    await h.cancel()
+    await p.env.sleep(days(1))
+    await h.execute_update(
+        NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="Toujours la")
+    )
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Parti", actor=OFFICER, reason_category=WithdrawalReason.LEFT_QUEBEC),
+    )
+    await h.result()
+    return h
+
+
 SCENARIOS = (
     lifecycle,
     withdrawn_after_continue_as_new,
     actions_across_continue_as_new,
     transferred,
+    cancellation_ignored,
 )
 
 

@@ -4,16 +4,27 @@ see (tests sign with the server's clock; production's interfaces and server shar
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from parcours import authz
-from parcours.domain import CaseView, ProgressNote
+from parcours.domain import (
+    CaseInput,
+    CaseState,
+    CaseStatus,
+    CaseView,
+    NewcomerApproval,
+    ProgressNote,
+    Withdrawal,
+    WithdrawalReason,
+    workflow_id_for,
+)
 from tests.temporal_servers import TEST_SIGNER
-from tests.workflows.conftest import OFFICER, Pathway, days
+from tests.workflows.conftest import OFFICER, TEST_POLICY, Pathway, days
 
 NOTE = ProgressNote(OFFICER, "Appel de suivi")
 
@@ -54,3 +65,55 @@ async def test_signatures_are_checked_against_the_workflow_clock(pathway: Pathwa
     # The env's client signs with the server's clock: accepted.
     view = await h.execute_update("add_progress", NOTE, result_type=CaseView)
     assert view.notes_count == 2
+
+
+async def test_a_cancellation_request_from_a_bare_client_leaves_the_case_open(
+    pathway: Pathway,
+) -> None:
+    """Cancelling needs no key: before IGNORE_CANCELLATION it ended the run ("canceled") while
+    the case still said active, and no action could reach it again."""
+    h = await pathway.start()
+    bare = Client(pathway.client.service_client, namespace=pathway.client.namespace)
+    await bare.get_workflow_handle(h.id).cancel()
+    await pathway.env.sleep(days(1))
+    # The case keeps working (an update to a closed run fails): a signed action goes through,
+    # and the case still closes by withdrawal, its run completed rather than canceled.
+    view = await h.execute_update("add_progress", NOTE, result_type=CaseView)
+    assert view.notes_count == 1
+    await bare.get_workflow_handle(h.id).cancel()  # a second request is ignored as well
+    await h.execute_update(
+        "withdraw",
+        Withdrawal(reason="Parti", actor=OFFICER, reason_category=WithdrawalReason.LEFT_QUEBEC),
+        result_type=CaseView,
+    )
+    assert (await h.result()).status == CaseStatus.WITHDRAWN  # a canceled run would raise
+
+
+async def test_a_run_started_with_a_state_by_a_client_fails_before_any_effect(
+    pathway: Pathway,
+) -> None:
+    """The state is the continue-as-new carry-over: a client that starts a case with one (say,
+    an officer of its choice and the stages done) gets a failed run, nothing recorded or sent."""
+    now = await pathway.env.get_current_time()
+    approval = NewcomerApproval(
+        dossier="T-forged-state",
+        full_name="Forged",
+        email="forged@example.org",
+        arrival_date=now.date().isoformat(),
+        region="montreal",
+    )
+    state = CaseState(
+        approval=approval, policy=TEST_POLICY, officer_id="accomplice", started_at=now
+    )
+    bare = Client(pathway.client.service_client, namespace=pathway.client.namespace)
+    handle = await bare.start_workflow(
+        "NewcomerPathway",
+        CaseInput(approval=approval, policy=TEST_POLICY, state=state),
+        id=workflow_id_for(approval.dossier),
+        task_queue=pathway.task_queue,
+    )
+    with pytest.raises(WorkflowFailureError) as info:
+        await asyncio.wait_for(handle.result(), 30)  # before the fix the run went on
+    assert isinstance(info.value.cause, ApplicationError)
+    assert info.value.cause.type == "InvalidInput"
+    assert pathway.back_office.events == [] and pathway.back_office.mails == []
