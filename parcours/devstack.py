@@ -297,6 +297,9 @@ async def run_dev(
     except PolicyError as err:
         raise ParcoursError(str(err)) from None
     opts.data_dir.mkdir(parents=True, exist_ok=True)
+    # The read model, the mail and the Temporal database under it hold names and emails: the
+    # owner's alone, whatever the umask made of the files inside.
+    opts.data_dir.chmod(0o700)
     # `parcours start` in another terminal snapshots this policy (see Context.policy); a
     # stack started without --policy goes back to the default.
     shared = dev_policy_path(opts.data_dir)

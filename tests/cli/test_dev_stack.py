@@ -119,6 +119,8 @@ async def test_dev_stack_survives_a_restart(tmp_path: Path) -> None:
     # another terminal finds through PARCOURS_DATA_DIR.
     audit_keys = data_dir / "audit.keys"
     assert audit_keys.stat().st_mode & 0o777 == 0o600
+    # Names and emails live under the data dir: nobody but its owner may enter it.
+    assert data_dir.stat().st_mode & 0o777 == 0o700
     code, out, err = await cli(env, "audit", "verify", "--json")
     assert code == 0, out + err
     report = json.loads(out)
