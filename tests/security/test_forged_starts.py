@@ -21,18 +21,20 @@ from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.codec import new_key
-from parcours.domain import CaseInput, NewcomerApproval, workflow_id_for
+from parcours.codec import data_converter, new_key
+from parcours.config import Settings
+from parcours.domain import CaseInput, NewcomerApproval, RegisterCase, workflow_id_for
 from parcours.policy import load_policy
 from parcours.signing import Signer
 from parcours.store.models import AuditEvent, Case
 from parcours.store.officers import NewOfficer, add_officer
-from parcours.temporal import WORKFLOW_TYPE, start_case
+from parcours.temporal import WORKFLOW_TYPE, SigningKeysMissing, start_case
 from tests.conftest import Stack, address_of, real_stack
 from tests.security.test_forged_updates import settled_view
-from tests.temporal_servers import TEST_SIGNER, TEST_SIGNING_KEY
+from tests.temporal_servers import TEST_PAYLOAD_KEY, TEST_SIGNER, TEST_SIGNING_KEY
 
 ATTACKER = "attacker@evil.example"
 
@@ -136,3 +138,57 @@ async def test_forged_starts_open_nothing_and_a_signed_start_opens_its_case(
         assert any("amina@example.org" in to for to in recipients), recipients
         # None of the forged runs sent anything: no welcome to the attacker's address.
         assert not any(ATTACKER in to for to in recipients), recipients
+
+
+async def test_register_case_is_given_the_time_the_server_accepted_the_start(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """Freshness is judged against when the server accepted the start, not when a worker got
+    to it: a case started while no worker ran (a backlog, an outage) must still open when one
+    comes back, so the workflow hands register_case the started event's time."""
+    task_queue = f"tq-{uuid.uuid4().hex}"
+    # The interfaces' client: the env's (signing), encrypted.
+    config = dev_env.client.config()
+    config["data_converter"] = data_converter([TEST_PAYLOAD_KEY])
+    interface = Client(**config)
+    good = new_case("amina@example.org")
+    settings = Settings(task_queue=task_queue)
+    # A client that encrypts but cannot sign: refused before anything is sent.
+    bare = dev_env.client.config()
+    bare["data_converter"] = config["data_converter"]
+    bare["interceptors"] = []
+    unsigning = Client(**bare)
+    with pytest.raises(SigningKeysMissing, match="no signing keys"):
+        await start_case(unsigning, settings, good.approval, good.policy)
+    with pytest.raises(RPCError) as missing:
+        await interface.get_workflow_handle(workflow_id_for(good.approval.dossier)).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+    await start_case(interface, settings, good.approval, good.policy)
+    await asyncio.sleep(2)  # no worker on this queue yet
+    async with real_stack(dev_env.client, tmp_path, task_queue=task_queue) as stack:
+        async with stack.sessions() as session, session.begin():
+            await add_officer(
+                session,
+                NewOfficer("off-mtl-1", "Agente", "off@parcours.example", "montreal", "fr,en"),
+            )
+        view = await settled_view(stack, good.approval.dossier)
+        assert view.officer == "off-mtl-1"
+        history = await stack.client.get_workflow_handle(
+            workflow_id_for(good.approval.dossier)
+        ).fetch_history()
+    started = history.events[0].event_time.ToDatetime(tzinfo=UTC)
+    first_task = next(
+        e.event_time.ToDatetime(tzinfo=UTC)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+    )
+    assert first_task - started >= timedelta(seconds=2)
+    scheduled = next(
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    )
+    assert scheduled.activity_type.name == "register_case"
+    [req] = await stack.client.data_converter.decode(scheduled.input.payloads, [RegisterCase])
+    assert req.start_accepted_at == started
+    assert req.signature is not None and req.policy == good.policy
