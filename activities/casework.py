@@ -26,6 +26,7 @@ from parcours.domain import (
     EventRecorded,
     RegisterCase,
 )
+from parcours.signing import Verifier
 from parcours.store import cases
 from parcours.store.db import refuses_value
 
@@ -54,8 +55,36 @@ def _check_snapshot(snap: CaseSnapshot) -> None:
 class Casework:
     """Activities over the read model; the worker builds one with its session factory."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], starts: Verifier | None = None
+    ) -> None:
         self.sessions = sessions
+        # Checks the signature of a case's start (None: this worker holds no signing keys, and
+        # refuses every signed-start opening; `parcours worker` refuses to run without keys).
+        self.starts = starts
+
+    def _check_start(self, req: RegisterCase) -> None:
+        """Refuse an opening whose start was not signed by an interface holding our keys (a
+        client that only reached the Temporal frontend). Done here rather than in the
+        workflow: this result is in history, so a replay never checks again.
+
+        A request without `start_accepted_at` was scheduled by a first run of code older than
+        signed starts (the workflow always sets it now, and a client cannot touch this
+        input): that case was started by our interfaces before starts were signed."""
+        if req.start_accepted_at is None:
+            return
+        if self.starts is None:
+            raise _invalid("start refused: this worker holds no signing keys to check it")
+        if req.policy is None:
+            raise _invalid("start refused: the request names no policy")
+        refused = self.starts.check_start(
+            req.workflow_id, req.approval, req.policy, req.signature, req.start_accepted_at
+        )
+        if refused is not None:
+            # The run fails before it records or sends anything: no case row, no audit row,
+            # no email.
+            logger.warning("case %s: start refused: %s", req.snapshot.dossier, refused.code)
+            raise _invalid(f"start refused: {refused.message()}")
 
     @activity.defn
     async def register_case(self, req: RegisterCase) -> Assignment:
@@ -64,6 +93,7 @@ class Casework:
         _check_snapshot(req.snapshot)
         if req.approval.dossier != req.snapshot.dossier:
             raise _invalid("approval and snapshot name different dossiers")
+        self._check_start(req)
         try:
             async with self.sessions() as session, session.begin():
                 reg = await cases.register_case(

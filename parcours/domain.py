@@ -265,6 +265,20 @@ class CaseState:
 
 
 @dataclass
+class Signature:
+    """Proof that an update comes from an interface holding the signing key (parcours/signing.py):
+    an HMAC over the workflow id, the update's name, the actor, a digest of the update's other
+    fields and `issued_at`. Checked by validators only, so history replays without the key."""
+
+    key_id: str
+    issued_at: datetime
+    mac: str  # hex
+    # The input's fields the digest covers, as the signing interface knew them: a worker that
+    # has since gained a field (at its default) still verifies an older interface's action.
+    fields: list[str] = field(default_factory=list)
+
+
+@dataclass
 class CaseInput:
     """The workflow's single input: a new case, or a case carried over by continue-as-new."""
 
@@ -279,6 +293,11 @@ class CaseInput:
     # the input, so running cases keep the budget they started with (no patch needed).
     # Tests set it low to force a continue-as-new.
     continue_as_new_after_events: int = HISTORY_EVENT_BUDGET
+    # Proof that an interface holding the signing key started this case (parcours/signing.py
+    # `Signer.sign_start`, over the workflow id, approval, policy and issue time). Checked by
+    # register_case, whose result is in history, never by workflow code: replay needs no key.
+    # Continue-as-new runs carry none (they are started by the case itself, with a state).
+    signature: Signature | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,20 +313,6 @@ class Actor:
     role: Role = Role.OFFICER
     region: str | None = None
     active: bool = True
-
-
-@dataclass
-class Signature:
-    """Proof that an update comes from an interface holding the signing key (parcours/signing.py):
-    an HMAC over the workflow id, the update's name, the actor, a digest of the update's other
-    fields and `issued_at`. Checked by validators only, so history replays without the key."""
-
-    key_id: str
-    issued_at: datetime
-    mac: str  # hex
-    # The input's fields the digest covers, as the signing interface knew them: a worker that
-    # has since gained a field (at its default) still verifies an older interface's action.
-    fields: list[str] = field(default_factory=list)
 
 
 class WithdrawalReason(StrEnum):
@@ -566,6 +571,13 @@ class RegisterCase:
     workflow_id: str
     approval: NewcomerApproval
     snapshot: CaseSnapshot
+    # What the start's signature covers, and when the Temporal server accepted the start
+    # (`workflow.info().workflow_start_time`, the WorkflowExecutionStarted event's time, not
+    # when a worker got to it). Scheduled by runs started before signed starts: all None, and
+    # such a case is already registered (or being registered by that same run).
+    policy: PolicySnapshot | None = None
+    signature: Signature | None = None
+    start_accepted_at: datetime | None = None
 
 
 @dataclass

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from parcours.authz import Refusal, refusal
 from parcours.codec import CodecKey, CodecKeyError, keyring, parse_keys, read_key_file
 from parcours.config import Settings
-from parcours.domain import Signature
+from parcours.domain import CaseInput, NewcomerApproval, PolicySnapshot, Signature
 
 KEY_FILE_NAME = "signing.keys"
 KEY_FILE_HEADER = "Parcours signing keys: current key first. Workers and interfaces share them."
@@ -42,6 +42,12 @@ FRESH_FOR = timedelta(minutes=5)
 # Clocks of the interface's host and of the Temporal server differ a little.
 AHEAD_ALLOWED = timedelta(minutes=1)
 _CONTEXT = b"parcours-update-v1"
+# Starts are signed under their own context, so no update signature can pass for one.
+_START_CONTEXT = b"parcours-start-v1"
+START = "start"
+# What a start's digest covers: the case's data. The event budget and the (refused) state
+# are left out: the first is harmless, the second fails the run before any effect.
+START_FIELDS = ("approval", "policy")
 
 T = TypeVar("T")
 
@@ -92,6 +98,24 @@ def _message(
     return b"\n".join(parts)
 
 
+def _start_message(workflow_id: str, inp: CaseInput, issued_at: datetime) -> bytes:
+    parts = [
+        _START_CONTEXT,
+        workflow_id.encode(),
+        START.encode(),
+        argument_digest(inp, START_FIELDS).encode(),
+        _utc(issued_at).isoformat().encode(),
+    ]
+    return b"\n".join(parts)
+
+
+def _fresh(issued_at: datetime, now: datetime) -> Refusal | None:
+    age = now - issued_at
+    if age > FRESH_FOR or age < -AHEAD_ALLOWED:
+        return refusal("signature_stale", issued_at=_utc(issued_at).isoformat())
+    return None
+
+
 def _unsigned_fields_at_default(arg: Any, names: Sequence[str]) -> bool:
     """A field the signer did not know (the worker is newer) must hold its default: otherwise
     someone could set it without touching the signature."""
@@ -138,6 +162,16 @@ class Signer:
         signed: T = dataclasses.replace(arg, signature=signature)
         return signed
 
+    def sign_start(self, workflow_id: str, inp: CaseInput, now: datetime) -> CaseInput:
+        """`inp` with the signature of a start of `workflow_id` (a copy)."""
+        key = self.keys[0]
+        issued_at = _utc(now)
+        mac = _mac(key, _start_message(workflow_id, inp, issued_at))
+        signature = Signature(
+            key_id=key.key_id, issued_at=issued_at, mac=mac, fields=list(START_FIELDS)
+        )
+        return dataclasses.replace(inp, signature=signature)
+
 
 @dataclasses.dataclass(frozen=True)
 class Verifier:
@@ -161,10 +195,29 @@ class Verifier:
         if not hmac.compare_digest(expected, sig.mac):
             return refusal("signature_invalid")
         # Checked after the MAC: the time is only trusted once it is known to be signed.
-        age = now - sig.issued_at
-        if age > FRESH_FOR or age < -AHEAD_ALLOWED:
-            return refusal("signature_stale", issued_at=_utc(sig.issued_at).isoformat())
-        return None
+        return _fresh(sig.issued_at, now)
+
+    def check_start(
+        self,
+        workflow_id: str,
+        approval: NewcomerApproval,
+        policy: PolicySnapshot,
+        sig: Signature | None,
+        accepted_at: datetime,
+    ) -> Refusal | None:
+        """None if the start of `workflow_id` with this approval and policy was signed by a
+        key of the ring within FRESH_FOR of `accepted_at`, when the Temporal server accepted
+        the start (not when a worker got to it: a backlog must not make a good start stale)."""
+        if sig is None:
+            return refusal("signature_missing")
+        key = next((k for k in self.keys if k.key_id == sig.key_id), None)
+        if key is None or tuple(sig.fields) != START_FIELDS:
+            return refusal("signature_invalid")
+        inp = CaseInput(approval=approval, policy=policy)
+        expected = _mac(key, _start_message(workflow_id, inp, sig.issued_at))
+        if not hmac.compare_digest(expected, sig.mac):
+            return refusal("signature_invalid")
+        return _fresh(sig.issued_at, accepted_at)
 
 
 def signing_keyring(settings: Settings) -> list[CodecKey]:
@@ -179,6 +232,12 @@ def signing_keyring(settings: Settings) -> list[CodecKey]:
 def signer_for(settings: Settings) -> Signer | None:
     keys = signing_keyring(settings)
     return Signer(tuple(keys)) if keys else None
+
+
+def start_verifier(settings: Settings) -> Verifier | None:
+    """register_case's verifier of case starts (an activity: it reads the settings itself)."""
+    keys = signing_keyring(settings)
+    return Verifier(tuple(keys)) if keys else None
 
 
 class _VerifierSlot:

@@ -26,6 +26,7 @@ from temporalio.client import (
     Client,
     Interceptor,
     OutboundInterceptor,
+    StartWorkflowInput,
     StartWorkflowUpdateInput,
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -65,7 +66,7 @@ from parcours.errors import (
     TemporalUnavailable,
     UpdateRejected,
 )
-from parcours.signing import Signer, signable, signer_for
+from parcours.signing import MAKE_KEYS_HINT, Signer, signable, signer_for
 
 WORKFLOW_TYPE = "NewcomerPathway"
 QUERY_VIEW = "view"
@@ -168,6 +169,29 @@ class _SigningOutbound(OutboundInterceptor):
             input.args = [self.root.signer.sign(input.id, input.update, input.args[0], now)]
         return await super().start_workflow_update(input)
 
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+        # A new case's start (no state: continue-as-new is the workflow's own, not a client's)
+        # is signed too; register_case refuses a case opened without it.
+        if len(input.args) == 1 and isinstance(input.args[0], CaseInput):
+            inp: CaseInput = input.args[0]
+            if inp.state is None:
+                now = await self.root.clock()
+                input.args = [self.root.signer.sign_start(input.id, inp, now)]
+        return await super().start_workflow(input)
+
+
+def signs(client: Client) -> bool:
+    return any(isinstance(i, SigningInterceptor) for i in client.config()["interceptors"])
+
+
+def require_signing(client: Client) -> None:
+    """A start from a client that cannot sign it would be accepted by Temporal and then fail
+    at the worker's register_case: refused here, before anything is sent."""
+    if not signs(client):
+        raise SigningKeysMissing(
+            f"no signing keys: the worker refuses unsigned starts; {MAKE_KEYS_HINT}"
+        )
+
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
     """TLS to the Temporal frontend: a CA to trust, and a client pair for mTLS (Temporal
@@ -221,6 +245,10 @@ class PayloadKeysMissing(ParcoursError):
     """A call that would send personal data, from a client without the payload codec."""
 
 
+class SigningKeysMissing(ParcoursError):
+    """A case start from a client without the signing interceptor."""
+
+
 def require_payload_codec(client: Client) -> None:
     """The one rule for every path that sends personal data (start, import, API, updates): the
     client must encrypt. The codec still reads plaintext, for histories written before keys
@@ -254,6 +282,8 @@ async def start_case(
     `CaseAlreadyExists`, whether the first case is still open or already closed.
     """
     require_payload_codec(client)
+    # The client signs the start (`SigningInterceptor.start_workflow`).
+    require_signing(client)
     workflow_id = workflow_id_for(approval.dossier)
     try:
         await client.start_workflow(

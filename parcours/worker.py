@@ -35,7 +35,7 @@ from parcours.errors import ParcoursError
 from parcours.mail.render import Renderer
 from parcours.mail.smtp import Mailer
 from parcours.policy import PolicyError, load_policy
-from parcours.signing import install_verifier, require_keys, signing_keyring
+from parcours.signing import install_verifier, require_keys, signing_keyring, start_verifier
 from parcours.store.chain import NO_KEY, audit_keyring
 from parcours.store.db import create_engine, session_factory
 from parcours.store.migrate import upgrade
@@ -237,7 +237,7 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
         yield Resources(
             engine=engine,
             sessions=sessions,
-            casework=Casework(sessions),
+            casework=Casework(sessions, start_verifier(settings)),
             notifier=Notifier(
                 sessions,
                 mailer,

@@ -160,6 +160,8 @@ class NewcomerPathway:
         self.upserted: dict[str, object] = {}
         # False until the read model has given the case its officer (a few milliseconds).
         self.opened = self.state.started_at is not None
+        # The start's signature, for register_case to check (never checked here: see there).
+        self.start_signature = inp.signature
         # Validators always apply the table; a handler re-checks with the rules of the code
         # that wrote the history (a v2 run replays with the v2 rules).
         self.authz_v3 = workflow.patched(AUTHZ_TABLE)
@@ -288,6 +290,18 @@ class NewcomerPathway:
                 workflow_id=workflow.info().workflow_id,
                 approval=s.approval,
                 snapshot=self._snapshot(),
+                # The start's signature is checked by the activity, whose result is in
+                # history: a replay never re-checks it, so rotating or losing a key never
+                # breaks one. The check compares the issue time with when the server accepted
+                # the start (the started event's time), not with when a worker got to it.
+                # No patch: only this activity's input changes, and the SDK's determinism
+                # check compares a scheduled activity's id and type, not its input (sdk-core
+                # activity_state_machine, IdAndTypeDeterminismChecks). A first run scheduled
+                # by older code keeps its recorded input (no signature fields), which
+                # register_case takes as a case started before signed starts.
+                policy=s.policy,
+                signature=self.start_signature,
+                start_accepted_at=workflow.info().workflow_start_time,
             ),
             result_type=Assignment,
             start_to_close_timeout=timedelta(seconds=30),

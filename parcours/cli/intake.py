@@ -18,7 +18,7 @@ from parcours.cli.common import Context, add_json_flag, add_policy_flag
 from parcours.cli.output import dump_json
 from parcours.domain import NewcomerApproval, PolicySnapshot
 from parcours.errors import CaseAlreadyExists, ParcoursError, TemporalUnavailable
-from parcours.temporal import require_payload_codec, start_case
+from parcours.temporal import require_payload_codec, require_signing, start_case
 
 # Starts in flight at once: enough to import tens of thousands of rows in minutes without
 # flooding a small dev server.
@@ -252,6 +252,7 @@ async def import_file(args: argparse.Namespace, ctx: Context) -> int:
         client = await ctx.client()
         # Refuse the whole file, not row by row: no row starts in clear.
         require_payload_codec(client)
+        require_signing(client)
         await _start_all(ctx, client, policy, rows, good, json_lines=args.json)
     else:
         _flush(ctx, rows, 0, json_lines=args.json)

@@ -23,7 +23,14 @@ from parcours.cli import validate
 from parcours.domain import DOSSIER_RE, REGIONS, CaseView, NewcomerApproval
 from parcours.errors import CaseAlreadyExists, CaseNotFound, ParcoursError, TemporalUnavailable
 from parcours.store.accounts import ApiToken, TokenScope
-from parcours.temporal import PayloadKeysMissing, require_payload_codec, start_case, view_case
+from parcours.temporal import (
+    PayloadKeysMissing,
+    SigningKeysMissing,
+    require_payload_codec,
+    require_signing,
+    start_case,
+    view_case,
+)
 from parcours.web.auth import api_token
 from parcours.web.state import StateDep, WebState
 
@@ -241,7 +248,8 @@ async def visa_approvals(
         try:
             # The web refuses to start without keys; this keeps a batch whole regardless.
             require_payload_codec(client)
-        except PayloadKeysMissing as err:
+            require_signing(client)
+        except (PayloadKeysMissing, SigningKeysMissing) as err:
             raise HTTPException(status_code=503, detail=str(err)) from None
         limit = asyncio.Semaphore(START_CONCURRENCY)
 

@@ -1,19 +1,24 @@
 """register_case and record_event, run as activities (ActivityEnvironment)."""
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from activities.casework import Casework
-from parcours.domain import CaseStatus, EventBatch, Stage
+from parcours.codec import new_key
+from parcours.domain import CaseInput, CaseStatus, EventBatch, RegisterCase, Stage
+from parcours.policy import load_policy
+from parcours.signing import Signer, Verifier
 from parcours.store.db import create_engine, session_factory
 from parcours.store.models import AuditEvent, Case
 from parcours.store.officers import NewOfficer
 from tests.store.builders import T0, event, register, snapshot
 from tests.store.conftest import AUDIT_KEYS, add
+from tests.temporal_servers import TEST_SIGNER, TEST_SIGNING_KEY
 
 
 def off(id: str, langs: str = "fr") -> NewOfficer:
@@ -239,3 +244,56 @@ async def test_a_second_opening_of_a_dossier_is_refused_and_changes_nothing(
     assert (case.email, case.region, case.officer_id) == ("d-1@newcomer.example", "montreal", "b")
     # A retry of the first run's own call still answers.
     assert (await activity_env.run(casework.register_case, first)).officer_id == "b"
+
+
+def signed_opening(req: RegisterCase, signer: Signer, issued_at: datetime) -> RegisterCase:
+    """`req` as a first run of today's workflow schedules it: the start's signature, policy and
+    the time the server accepted the start."""
+    policy = load_policy(None)
+    inp = signer.sign_start(req.workflow_id, CaseInput(req.approval, policy), issued_at)
+    return replace(req, policy=policy, signature=inp.signature, start_accepted_at=issued_at)
+
+
+async def test_an_opening_whose_start_is_not_signed_by_our_keys_changes_nothing(sessions):
+    """A client that reached Temporal without our keys starts a case: register_case refuses
+    it for good, before the read model is touched (no case row, no audit row)."""
+    await add(sessions, off("b"))
+    ours = Casework(sessions, Verifier((TEST_SIGNING_KEY,)))
+    env = ActivityEnvironment()
+    at = T0 + timedelta(minutes=3)
+    unsigned = replace(register(), policy=load_policy(None), start_accepted_at=at)
+    forged = signed_opening(register(), Signer((new_key(TEST_SIGNING_KEY.key_id),)), at)
+    stale = replace(
+        signed_opening(register(), TEST_SIGNER, at - timedelta(minutes=10)),
+        start_accepted_at=at,
+    )
+    for req, why in (
+        (unsigned, "unsigned action"),
+        (forged, "invalid signature"),
+        (stale, "stale signature"),
+    ):
+        with pytest.raises(ApplicationError) as info:
+            await env.run(ours.register_case, req)
+        assert info.value.type == "InvalidInput" and info.value.non_retryable
+        assert info.value.message.startswith(f"start refused: {why}"), info.value.message
+        async with sessions() as session:
+            assert await session.get(Case, "D-1") is None
+        assert await audit_count(sessions) == 0
+    # A worker without signing keys cannot check a start, so it refuses it too.
+    with pytest.raises(ApplicationError, match="holds no signing keys"):
+        await env.run(Casework(sessions).register_case, signed_opening(register(), TEST_SIGNER, at))
+    # Signed by an interface holding the key: opened, and a retry (hours later, the same
+    # input) answers the same officer.
+    good = signed_opening(register(), TEST_SIGNER, at)
+    assert (await env.run(ours.register_case, good)).officer_id == "b"
+    assert (await env.run(ours.register_case, good)).officer_id == "b"
+
+
+async def test_an_opening_scheduled_before_signed_starts_still_registers(sessions):
+    """A first run of older code scheduled register_case without the start's fields (its
+    input is in history and a retry reuses it): that case was started by our interfaces."""
+    await add(sessions, off("b"))
+    ours = Casework(sessions, Verifier((TEST_SIGNING_KEY,)))
+    legacy = register()
+    assert legacy.start_accepted_at is None and legacy.signature is None
+    assert (await ActivityEnvironment().run(ours.register_case, legacy)).officer_id == "b"

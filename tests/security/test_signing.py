@@ -14,6 +14,8 @@ from parcours.codec import CodecKeyError, data_converter, new_key
 from parcours.config import Settings
 from parcours.domain import (
     Actor,
+    CaseInput,
+    NewcomerApproval,
     PlanFiling,
     PlanItem,
     ProgressNote,
@@ -24,6 +26,7 @@ from parcours.domain import (
     Withdrawal,
     WithdrawalReason,
 )
+from parcours.policy import load_policy
 from parcours.signing import (
     AHEAD_ALLOWED,
     FRESH_FOR,
@@ -205,4 +208,66 @@ def test_an_older_worker_refuses_what_it_cannot_read() -> None:
     cut = dataclasses.replace(signed.signature, fields=["actor", "note"])
     assert code(Verifier((KEY,)), dataclasses.replace(signed, signature=cut)) == (
         "signature_invalid"
+    )
+
+
+# Signed starts (issue 12: a client without our keys must not open a case).
+
+
+def start_input(email: str = "amina@example.org") -> CaseInput:
+    approval = NewcomerApproval("D-1", "Amina Diallo", email, "2030-01-15", "montreal")
+    return CaseInput(approval=approval, policy=load_policy(None))
+
+
+def start_code(
+    verifier: Verifier, inp: CaseInput, *, accepted_at: datetime = NOW, wf: str = WF
+) -> str | None:
+    refused = verifier.check_start(wf, inp.approval, inp.policy, inp.signature, accepted_at)
+    return refused.code if refused else None
+
+
+def test_a_signed_start_is_accepted_once_decoded_as_register_case_sees_it() -> None:
+    signed = Signer((KEY,)).sign_start(WF, start_input(), NOW)
+    assert signed.signature is not None and start_input().signature is None
+    converter = DataConverter.default.payload_converter
+    [decoded] = converter.from_payloads(converter.to_payloads([signed]), [CaseInput])
+    assert decoded == signed
+    assert start_code(Verifier((KEY,)), decoded) is None
+
+
+def test_a_start_is_refused_unsigned_tampered_elsewhere_or_under_another_key() -> None:
+    signer, verifier = Signer((KEY,)), Verifier((KEY,))
+    signed = signer.sign_start(WF, start_input(), NOW)
+    assert start_code(verifier, start_input()) == "signature_missing"
+    # Another address for the welcome email, another region, another policy.
+    for tampered in (
+        dataclasses.replace(signed, approval=start_input("attacker@evil.example").approval),
+        dataclasses.replace(signed, approval=dataclasses.replace(signed.approval, region="estrie")),
+        dataclasses.replace(
+            signed, policy=dataclasses.replace(signed.policy, plan_due_working_days=99)
+        ),
+    ):
+        assert start_code(verifier, tampered) == "signature_invalid"
+    # Lifted onto another dossier's workflow id.
+    assert start_code(verifier, signed, wf="newcomer-D-2") == "signature_invalid"
+    # An attacker's own key under our key's id.
+    own = Signer((dataclasses.replace(new_key("x"), key_id=KEY.key_id),))
+    assert start_code(verifier, own.sign_start(WF, start_input(), NOW)) == "signature_invalid"
+    # An update's signature (another context) does not pass for a start, even named "start".
+    as_update = signer.sign(WF, "start", start_input(), NOW)
+    assert start_code(verifier, as_update) == "signature_invalid"
+
+
+def test_a_start_is_fresh_against_when_the_server_accepted_it() -> None:
+    signed = Signer((KEY,)).sign_start(WF, start_input(), NOW)
+    verifier = Verifier((KEY,))
+    # A worker that gets to the case hours later still opens it: the server accepted the
+    # start at once (register_case receives the started event's time, not its own clock).
+    assert start_code(verifier, signed, accepted_at=NOW + FRESH_FOR) is None
+    assert start_code(verifier, signed, accepted_at=NOW + FRESH_FOR + timedelta(seconds=1)) == (
+        "signature_stale"
+    )
+    assert start_code(verifier, signed, accepted_at=NOW - AHEAD_ALLOWED) is None
+    assert start_code(verifier, signed, accepted_at=NOW - AHEAD_ALLOWED - timedelta(seconds=1)) == (
+        "signature_stale"
     )
