@@ -28,6 +28,7 @@ from temporalio.client import (
     OutboundInterceptor,
     StartWorkflowInput,
     StartWorkflowUpdateInput,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
@@ -329,7 +330,28 @@ async def view_case(client: Client, settings: Settings, dossier: str) -> CaseVie
         raise ParcoursError(f"dossier {dossier}: {_first_line(err.message)}") from None
     except (KeyError, CodecKeyError) as err:
         raise _undecodable(err, dossier) from None
+    if view.officer is None:
+        # Opening (the read model gives the officer), or a case no officer serves yet; or a
+        # run whose opening was refused.
+        await _check_opening(handle, dossier, settings)
     return view
+
+
+async def _check_opening(
+    handle: WorkflowHandle[Any, Any], dossier: str, settings: Settings
+) -> None:
+    """A case not yet registered is opening, unless its run has ended: then its opening was
+    refused (an unsigned or forged start, a second opening of a dossier) and nothing of it was
+    recorded. It is no case, and must not read as an active one."""
+    try:
+        status = (await handle.describe(rpc_timeout=ANSWER_TIMEOUT)).status
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    if status not in (None, WorkflowExecutionStatus.RUNNING):
+        raise CaseNotFound(
+            f"no case for dossier {dossier}: its opening was refused and nothing was recorded "
+            "(an unsigned or forged start); see the workflow's history in the Temporal UI"
+        )
 
 
 async def update_case(

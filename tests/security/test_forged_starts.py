@@ -27,11 +27,12 @@ from temporalio.testing import WorkflowEnvironment
 from parcours.codec import data_converter, new_key
 from parcours.config import Settings
 from parcours.domain import CaseInput, NewcomerApproval, RegisterCase, workflow_id_for
+from parcours.errors import CaseNotFound
 from parcours.policy import load_policy
 from parcours.signing import Signer
 from parcours.store.models import AuditEvent, Case
 from parcours.store.officers import NewOfficer, add_officer
-from parcours.temporal import WORKFLOW_TYPE, SigningKeysMissing, start_case
+from parcours.temporal import WORKFLOW_TYPE, SigningKeysMissing, start_case, view_case
 from tests.conftest import Stack, address_of, real_stack
 from tests.security.test_forged_updates import settled_view
 from tests.temporal_servers import TEST_PAYLOAD_KEY, TEST_SIGNER, TEST_SIGNING_KEY
@@ -66,6 +67,9 @@ async def opened_nothing(stack: Stack, dossier: str) -> None:
         assert await session.get(Case, dossier) is None
         audit = select(func.count()).select_from(AuditEvent).where(AuditEvent.dossier == dossier)
         assert await session.scalar(audit) == 0
+    # And nobody reading the dossier takes it for an open case.
+    with pytest.raises(CaseNotFound, match="its opening was refused"):
+        await view_case(stack.client, stack.settings, dossier)
 
 
 async def test_forged_starts_open_nothing_and_a_signed_start_opens_its_case(
