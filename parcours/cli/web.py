@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from parcours.cli import validate
@@ -22,6 +23,7 @@ from parcours.store.accounts import (
     revoke_token,
     set_password,
 )
+from parcours.store.security import SecurityKind, record
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -66,6 +68,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("login", metavar="ID", help="officer id or operator login")
     p.set_defaults(handler=deactivate_cmd)
+    p = actions.add_parser(
+        "unlock",
+        help="let a login locked by failed sign-ins try again now",
+        description="Clear a login's failed sign-ins (the lockout after too many), recorded in "
+        "the security log. A lock on a client address is not cleared: it ends with its window.",
+    )
+    p.add_argument("login", metavar="ID", help="officer id or operator login")
+    p.set_defaults(handler=unlock_cmd)
 
     tokens = sub.add_parser(
         "tokens",
@@ -151,6 +161,17 @@ async def deactivate_cmd(args: argparse.Namespace, ctx: Context) -> int:
         except AccountError as err:
             raise ParcoursError(str(err)) from None
     ctx.print(f"{args.login.strip()} deactivated; its web sessions are ended")
+    return 0
+
+
+async def unlock_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    login = args.login.strip()
+    if not login:
+        raise ParcoursError("a login is needed (officer id or operator login)")
+    sessions = await _sessions(ctx)
+    async with sessions() as session, session.begin():
+        await record(session, SecurityKind.UNLOCKED, datetime.now(UTC), login=login, client="cli")
+    ctx.print(f"{login} unlocked: its failed sign-ins no longer count")
     return 0
 
 

@@ -45,6 +45,7 @@ class SecurityKind:
     LOCKOUT = "lockout"
     LOGOUT = "logout"
     SESSIONS_ENDED = "sessions_ended"  # password change or deactivation
+    UNLOCKED = "unlocked"  # `parcours users unlock`: the login's failures stop counting
     TOKEN_USED = "token_used"
     TOKEN_REFUSED = "token_refused"  # a valid token outside its scope
 
@@ -155,18 +156,21 @@ async def recent_failures(
     session: AsyncSession, since: datetime, *, login: str | None = None, client: str | None = None
 ) -> list[datetime]:
     """Times of the failed sign-ins since `since` for a login (after its last successful
-    sign-in) or for a client address, oldest first."""
+    sign-in or unlock) or for a client address, oldest first."""
     stmt = select(SecurityEvent.at).where(
         SecurityEvent.kind == SecurityKind.SIGNIN_FAILED, SecurityEvent.at > since
     )
     if login is not None:
-        last_ok = await session.scalar(
-            select(func.max(SecurityEvent.at)).where(
-                SecurityEvent.kind == SecurityKind.SIGNIN, SecurityEvent.login == login
+        # By row order, not time: an unlock from the CLI and a failure in the console are
+        # stamped by two processes' clocks; the log's order is the one they happened in.
+        reset = await session.scalar(
+            select(func.max(SecurityEvent.id)).where(
+                SecurityEvent.kind.in_((SecurityKind.SIGNIN, SecurityKind.UNLOCKED)),
+                SecurityEvent.login == login,
             )
         )
-        if last_ok is not None and last_ok > since:
-            stmt = stmt.where(SecurityEvent.at > last_ok)
+        if reset is not None:
+            stmt = stmt.where(SecurityEvent.id > reset)
         stmt = stmt.where(SecurityEvent.login == login)
     if client is not None:
         stmt = stmt.where(SecurityEvent.client == client)

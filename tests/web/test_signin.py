@@ -3,6 +3,7 @@ security log, and the same argon2 work whether or not the login exists."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from parcours.store import accounts
 from parcours.store.security import SecurityEvent
 from parcours.web.sessions import SESSION_COOKIE, SIGNIN_CSRF_COOKIE
 from tests.web.console import PASSWORD, Console, form_token, running_console, sign_in
+from tests.web.test_sessions import _cli
 
 
 async def kinds(console: Console) -> list[tuple[str, str | None, str | None]]:
@@ -68,6 +70,27 @@ async def test_a_login_is_locked_after_five_failures(tmp_path: Path) -> None:
         # Once the window has passed, the right password works again.
         console.advance(timedelta(seconds=retry))
         assert (await sign_in(c)).status_code == 303
+
+
+async def test_staff_unlock_a_locked_login_and_the_log_says_so(tmp_path: Path) -> None:
+    async with running_console(tmp_path, signin_max_failures=3) as console:
+        c = console.browser()
+        for i in range(3):
+            assert (await sign_in(c, "atremblay", f"guess {i}")).status_code == 401
+        assert (await sign_in(c)).status_code == 429
+        # A colleague is locked out too: unlocking one login leaves the other locked.
+        for i in range(3):
+            await sign_in(console.browser("198.51.100.7"), "crodriguez", f"guess {i}")
+        done = await asyncio.to_thread(_cli, tmp_path, "users", "unlock", "atremblay")
+        assert done.returncode == 0, done.stderr
+        assert "atremblay unlocked" in done.stdout
+        assert (await sign_in(c)).status_code == 303
+        assert (await sign_in(console.browser("198.51.100.7"), "crodriguez")).status_code == 429
+        assert ("unlocked", "atremblay", "cli") in await kinds(console)
+        # The failures stay in the log: unlocking stops them counting, it erases nothing.
+        assert [k for k in await kinds(console) if k[1] == "atremblay"].count(
+            ("signin_failed", "atremblay", "192.0.2.10")
+        ) == 3
 
 
 async def test_a_locked_attempt_costs_no_hashing(
