@@ -428,17 +428,15 @@ class Notifier:
         if now - row.created_at >= STALE_AFTER:
             return await self._drop_stale(n, row)
         if row.status == OutboxStatus.SENDING:
-            async with self.sessions() as session, session.begin():
-                if await self._move(session, row, OutboxStatus.UNCONFIRMED):
-                    await self._audit(
-                        session,
-                        n,
-                        "email_unconfirmed",
-                        f"{n.key}:unconfirmed:{row.resends}",
-                        f"resends={row.resends}: an attempt stopped during the SMTP exchange; "
-                        "sent again once its lease is over",
-                    )
-                    logger.warning("notification %s: earlier attempt interrupted", n.key)
+            if await self._move_audited(
+                n,
+                row,
+                OutboxStatus.UNCONFIRMED,
+                "email_unconfirmed",
+                f"{n.key}:unconfirmed:{row.resends}",
+                "an attempt stopped during the SMTP exchange; sent again once its lease is over",
+            ):
+                logger.warning("notification %s: earlier attempt interrupted", n.key)
             row.status = OutboxStatus.UNCONFIRMED
         # A row from before claims were timed (or released by a failed resend) is due now.
         lease_end = row.claimed_at + self.lease if row.claimed_at else now
@@ -470,32 +468,28 @@ class Notifier:
         )
 
     async def _drop_stale(self, n: Notification, row: OutboxMessage) -> NotificationOutcome:
-        async with self.sessions() as session, session.begin():
-            if await self._move(session, row, OutboxStatus.STALE):
-                await self._audit(
-                    session,
-                    n,
-                    "email_stale",
-                    f"{n.key}:stale",
-                    f"resends={row.resends}: in doubt and decided more than "
-                    f"{STALE_AFTER.days} days ago; not sent late",
-                )
+        await self._move_audited(
+            n,
+            row,
+            OutboxStatus.STALE,
+            "email_stale",
+            f"{n.key}:stale",
+            f"in doubt and decided more than {STALE_AFTER.days} days ago; not sent late",
+        )
         logger.warning("notification %s: in doubt and stale, dropped", n.key)
         return NotificationOutcome(key=n.key, status=STALE)
 
     async def _give_up(
         self, n: Notification, row: OutboxMessage, channel: MailChannel
     ) -> NotificationOutcome:
-        async with self.sessions() as session, session.begin():
-            if await self._move(session, row, OutboxStatus.FAILED):
-                await self._audit(
-                    session,
-                    n,
-                    "email_failed",
-                    f"{n.key}:failed",
-                    f"resends={row.resends}: still unconfirmed after every resend; "
-                    "not sent again, supervisors told",
-                )
+        await self._move_audited(
+            n,
+            row,
+            OutboxStatus.FAILED,
+            "email_failed",
+            f"{n.key}:failed",
+            "still unconfirmed after every resend; not sent again, supervisors told",
+        )
         logger.error("notification %s: unconfirmed after %d resends", n.key, row.resends)
         row.status = OutboxStatus.FAILED
         await self._tell_supervisors(n, row, channel)
@@ -656,6 +650,17 @@ class Notifier:
             "attempts": 0,
             "resends": 0,
         }
+
+    async def _move_audited(
+        self, n: Notification, row: OutboxMessage, new: str, kind: str, key: str, why: str
+    ) -> bool:
+        """Move a row in doubt to `new` and say so in the trail, in one transaction; False
+        (and nothing audited) if another attempt moved it first."""
+        async with self.sessions() as session, session.begin():
+            moved = await self._move(session, row, new)
+            if moved:
+                await self._audit(session, n, kind, key, f"resends={row.resends}: {why}")
+        return moved
 
     async def _audit(
         self, session: AsyncSession, n: Notification, kind: str, key: str, detail: str
