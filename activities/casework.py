@@ -15,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from parcours.domain import (
+from parcours.infrastructure.signing import Verifier
+from parcours.infrastructure.store import cases
+from parcours.infrastructure.store.db import refuses_value
+from parcours.kernel.domain import (
     DOSSIER_RE,
     REGIONS,
     Assignment,
@@ -26,9 +29,6 @@ from parcours.domain import (
     EventRecorded,
     RegisterCase,
 )
-from parcours.signing import Verifier
-from parcours.store import cases
-from parcours.store.db import refuses_value
 
 logger = logging.getLogger(__name__)
 

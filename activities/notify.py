@@ -47,7 +47,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from parcours.domain import (
+from parcours.infrastructure.mail.render import RenderedMessage, Renderer, TemplateMissing
+from parcours.infrastructure.mail.smtp import (
+    Delivery,
+    MailChannel,
+    Mailer,
+    MailRejectedError,
+    MailTransientError,
+)
+from parcours.infrastructure.store.cases import append_audit
+from parcours.infrastructure.store.models import Case, Officer, OutboxMessage, OutboxStatus
+from parcours.infrastructure.store.officers import list_officers
+from parcours.infrastructure.store.writes import insert_ignore
+from parcours.kernel.domain import (
     Audience,
     Notification,
     NotificationBatch,
@@ -56,19 +68,7 @@ from parcours.domain import (
     Role,
     dossier_of,
 )
-from parcours.errors import ParcoursError
-from parcours.mail.render import RenderedMessage, Renderer, TemplateMissing
-from parcours.mail.smtp import (
-    Delivery,
-    MailChannel,
-    Mailer,
-    MailRejectedError,
-    MailTransientError,
-)
-from parcours.store.cases import append_audit
-from parcours.store.models import Case, Officer, OutboxMessage, OutboxStatus
-from parcours.store.officers import list_officers
-from parcours.store.writes import insert_ignore
+from parcours.kernel.errors import ParcoursError
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from parcours.mail.catcher import free_port
+from parcours.infrastructure.mail.catcher import free_port
 
 
 class _CountingHandler:

@@ -6,8 +6,8 @@ import csv
 from datetime import date, timedelta
 from pathlib import Path
 
-from parcours.calendar import start_of_day
-from parcours.domain import REGIONS
+from parcours.kernel.calendar import start_of_day
+from parcours.kernel.domain import REGIONS
 
 # Roughly how newcomers spread: most go to Montreal.
 _REGION_CYCLE = (

@@ -23,17 +23,22 @@ from typing import IO
 from temporalio.client import Client
 
 from bench.catcher import CountingCatcher
-from parcours.codec import ensure_key_file, new_key
-from parcours.config import AUDIT_KEY_FILE_NAME, Settings
-from parcours.devstack import SQLITE_PRAGMAS, DevOptions, find_temporal_binary, server_command
-from parcours.domain import REGIONS
-from parcours.mail.catcher import free_port
-from parcours.store.chain import AUDIT_KEYS_HEADER
-from parcours.store.db import create_engine, session_factory
-from parcours.store.migrate import upgrade
-from parcours.store.officers import NewOfficer, add_officer
-from parcours.temporal import connect
-from parcours.worker import METRICS_ENV
+from parcours.infrastructure.codec import ensure_key_file, new_key
+from parcours.infrastructure.config import AUDIT_KEY_FILE_NAME, Settings
+from parcours.infrastructure.mail.catcher import free_port
+from parcours.infrastructure.store.chain import AUDIT_KEYS_HEADER
+from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.store.officers import NewOfficer, add_officer
+from parcours.infrastructure.temporal import connect
+from parcours.infrastructure.worker import METRICS_ENV
+from parcours.interfaces.devstack import (
+    SQLITE_PRAGMAS,
+    DevOptions,
+    find_temporal_binary,
+    server_command,
+)
+from parcours.kernel.domain import REGIONS
 
 HOST = "127.0.0.1"
 TASK_QUEUE = "bench-parcours"
@@ -160,7 +165,7 @@ class Stack:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "parcours.cli.main",
+            "parcours.interfaces.cli.main",
             *args,
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
@@ -345,7 +350,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         metrics_at = f"{HOST}:{free_port(HOST)}"
         baseline_metrics_at = f"{HOST}:{free_port(HOST)}"
         worker = await _spawn(
-            [sys.executable, "-c", "from parcours.worker import main; main()"],
+            [sys.executable, "-c", "from parcours.infrastructure.worker import main; main()"],
             worker_env | {METRICS_ENV: metrics_at},
             log,
         )

@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from parcours import search
-from parcours.codec import CodecKey, data_converter, keyring
-from parcours.config import Settings
-from parcours.devstack import find_temporal_binary
-from parcours.mail.catcher import MailCatcher
-from parcours.temporal import SigningInterceptor
+from parcours.infrastructure.codec import CodecKey, data_converter, keyring
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.mail.catcher import MailCatcher
+from parcours.infrastructure.temporal import SigningInterceptor
+from parcours.interfaces.devstack import find_temporal_binary
+from parcours.kernel import search
 from tests.store.conftest import AUDIT_KEYS
 from tests.temporal_servers import (
     TEST_PAYLOAD_KEY,
@@ -98,7 +98,7 @@ async def real_stack(
     `stack.client` (the worker's, and the one tests start cases on) is `client` with the
     converter `connect(stack.settings)` would build. It keeps `client`'s interceptors: the
     signing one, and the time-skipping one of a test server."""
-    from parcours.worker import build_worker, resources
+    from parcours.infrastructure.worker import build_worker, resources
 
     catcher = MailCatcher(tmp_path / "mail", port=0)
     catcher.start()

@@ -13,10 +13,10 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from parcours import search
-from parcours.codec import CodecKey
-from parcours.signing import Signer
-from parcours.temporal import SigningInterceptor
+from parcours.infrastructure.codec import CodecKey
+from parcours.infrastructure.signing import Signer
+from parcours.infrastructure.temporal import SigningInterceptor
+from parcours.kernel import search
 
 # The signing key of every test worker and client (a fixed, public test value: never a real
 # key). Workers verify with it (tests/workflows/conftest.py, tests/conftest.py real_stack).

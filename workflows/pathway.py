@@ -31,10 +31,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
-    from parcours import authz, search, signing
-    from parcours.authz import Action
-    from parcours.calendar import add_working_days, end_of_day, start_of_day
-    from parcours.domain import (
+    from parcours.infrastructure import signing
+    from parcours.kernel import authz, search
+    from parcours.kernel.authz import Action
+    from parcours.kernel.calendar import add_working_days, end_of_day, start_of_day
+    from parcours.kernel.domain import (
         OPEN_STATUSES,
         STAGES,
         STILL_OPENING,
@@ -107,7 +108,7 @@ MAIL_GIVE_UP_AFTER = timedelta(days=3)
 
 MAX_PLAN_ITEMS = 50
 MAX_TEXT = 4000
-# Read-only: the worker shares this module among all its cases (parcours/worker.py).
+# Read-only: the worker shares this module among all its cases (parcours/infrastructure/worker.py).
 LEVEL_TEMPLATES = MappingProxyType(
     {1: "stall_reminder", 2: "stall_escalation", 3: "stall_director"}
 )
@@ -119,7 +120,7 @@ CARRY_QUEUED_EFFECTS = "carry-queued-effects-across-continue-as-new"
 # v2: the effects a workflow task decides go out as one batch of audit events and one batch of
 # emails (one transaction, one SMTP connection), not one activity each.
 BATCH_EFFECTS = "batch-effects-per-workflow-task"
-# v3: handlers re-check the authorization table (parcours/authz.py) instead of the v2 rules
+# v3: handlers re-check the authorization table (parcours/kernel/authz.py) instead of the v2 rules
 # (pause and resume by supervisors, reassignment within the region, withdrawal by a named
 # actor), and withdrawals record their reason category. Asked once per run, in __init__: the
 # marker is then the run's first command, whatever order updates and activities arrive in.

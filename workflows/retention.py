@@ -1,6 +1,6 @@
 """The retention sweep: erase personal data of long-closed cases, batch after batch.
 
-Started once a day by the `parcours-retention` Schedule (parcours/retention.py). Short-lived,
+Started once a day by the `parcours-retention` Schedule (application/retention.py). Short-lived,
 so its history stays small whatever the backlog (a batch per activity call).
 """
 
@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.retention import ACTIVITY, PurgeReport, PurgeRequest, SweepInput
+    from parcours.application.retention import ACTIVITY, PurgeReport, PurgeRequest, SweepInput
 
 # Enough batches for a large backlog in one sweep; the next day's sweep takes the rest.
 MAX_BATCHES = 200

@@ -11,9 +11,9 @@ import sys
 from temporalio.client import Client
 
 from bench.baseline.workflow import BaselineInput, BaselinePathway
-from parcours.cli.intake import IMPORT_CONCURRENCY
-from parcours.codec import data_converter, keyring
-from parcours.config import Settings
+from parcours.infrastructure.codec import data_converter, keyring
+from parcours.infrastructure.config import Settings
+from parcours.interfaces.cli.intake import IMPORT_CONCURRENCY
 
 
 async def start_all(client: Client, queue: str, prefix: str, count: int, remind: float) -> None:

@@ -20,9 +20,9 @@ from temporalio.worker import Worker
 
 from bench.baseline.activities import Counting
 from bench.baseline.workflow import BaselinePathway
-from parcours.codec import data_converter, keyring
-from parcours.config import Settings
-from parcours.worker import cache_size, metrics_runtime, workflow_runner
+from parcours.infrastructure.codec import data_converter, keyring
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.worker import cache_size, metrics_runtime, workflow_runner
 
 
 async def _write_counts(counting: Counting, path: Path, stop: asyncio.Event) -> None:

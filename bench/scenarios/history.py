@@ -15,10 +15,10 @@ from bench.baseline.workflow import BaselineAction, BaselineInput, BaselinePathw
 from bench.data import quebec_today
 from bench.scenarios.common import Run
 from bench.stack import BASELINE_QUEUE
-from parcours.domain import Actor, NewcomerApproval, ProgressNote, Role
-from parcours.policy import load_policy
-from parcours.temporal import start_case, update_case, view_case
-from parcours.worker import sandbox_mode, workflow_runner
+from parcours.infrastructure.temporal import start_case, update_case, view_case
+from parcours.infrastructure.worker import sandbox_mode, workflow_runner
+from parcours.kernel.domain import Actor, NewcomerApproval, ProgressNote, Role
+from parcours.kernel.policy import load_policy
 from workflows.pathway import NewcomerPathway
 
 DOSSIER = "H000001"

@@ -7,8 +7,8 @@ import time
 
 from bench.baseline.workflow import BaselineAction, BaselinePathway
 from bench.scenarios.common import Run, percentile
-from parcours.domain import Actor, PlanFiling, PlanItem, Role, Stage, StageApproval
-from parcours.temporal import update_case, view_case
+from parcours.infrastructure.temporal import update_case, view_case
+from parcours.kernel.domain import Actor, PlanFiling, PlanItem, Role, Stage, StageApproval
 
 
 async def sample_parcours(run: Run, dossiers: list[str]) -> tuple[list[float], list[float]]:

@@ -17,7 +17,7 @@ from bench.baseline.workflow import NOTIFY
 from bench.data import quebec_today, write_approvals
 from bench.scenarios.common import Run, import_cases, prefix_like, start_baseline, wait_until
 from bench.scenarios.intake import EMAILS_PER_CASE, intake_done
-from parcours.policy import policy_toml
+from parcours.kernel.policy import policy_toml
 
 PREFIX = "S"
 BASELINE_PREFIX = "BS"

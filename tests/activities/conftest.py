@@ -13,10 +13,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.casework import Casework
 from activities.notify import Notifier
-from parcours.config import Settings
-from parcours.mail.catcher import MailCatcher
-from parcours.mail.render import Renderer
-from parcours.mail.smtp import Mailer
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.mail.catcher import MailCatcher
+from parcours.infrastructure.mail.render import Renderer
+from parcours.infrastructure.mail.smtp import Mailer
 from tests.store.conftest import engine, sessions  # noqa: F401 - fixtures reused here
 
 

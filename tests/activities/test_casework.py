@@ -9,13 +9,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.casework import Casework
-from parcours.codec import new_key
-from parcours.domain import CaseInput, CaseStatus, EventBatch, RegisterCase, Stage
-from parcours.policy import load_policy
-from parcours.signing import Signer, Verifier
-from parcours.store.db import create_engine, session_factory
-from parcours.store.models import AuditEvent, Case
-from parcours.store.officers import NewOfficer
+from parcours.infrastructure.codec import new_key
+from parcours.infrastructure.signing import Signer, Verifier
+from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.models import AuditEvent, Case
+from parcours.infrastructure.store.officers import NewOfficer
+from parcours.kernel.domain import CaseInput, CaseStatus, EventBatch, RegisterCase, Stage
+from parcours.kernel.policy import load_policy
 from tests.store.builders import T0, event, register, snapshot
 from tests.store.conftest import AUDIT_KEYS, add
 from tests.temporal_servers import TEST_SIGNER, TEST_SIGNING_KEY

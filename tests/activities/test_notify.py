@@ -8,11 +8,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import Notifier
-from parcours.domain import Audience, Notification, NotificationBatch
-from parcours.mail.catcher import MailCatcher, free_port
-from parcours.mail.smtp import MailChannel, Mailer, MailTransientError, message_id_for
-from parcours.store.models import AuditEvent, OutboxMessage
-from parcours.store.officers import NewOfficer
+from parcours.infrastructure.mail.catcher import MailCatcher, free_port
+from parcours.infrastructure.mail.smtp import (
+    MailChannel,
+    Mailer,
+    MailTransientError,
+    message_id_for,
+)
+from parcours.infrastructure.store.models import AuditEvent, OutboxMessage
+from parcours.infrastructure.store.officers import NewOfficer
+from parcours.kernel.domain import Audience, Notification, NotificationBatch
 from tests.store.conftest import add
 
 ARRIVAL = "2026-03-10"

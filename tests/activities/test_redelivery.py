@@ -8,11 +8,11 @@ from sqlalchemy import select, update
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.notify import STALE_AFTER, Notifier
-from parcours.config import Settings
-from parcours.domain import NotificationBatch
-from parcours.errors import ParcoursError
-from parcours.mail.smtp import MailChannel, Mailer, message_id_for
-from parcours.store.models import OutboxMessage
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.mail.smtp import MailChannel, Mailer, message_id_for
+from parcours.infrastructure.store.models import OutboxMessage
+from parcours.kernel.domain import NotificationBatch
+from parcours.kernel.errors import ParcoursError
 from tests.activities.test_notify import (
     KEY,
     STAFF,

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from parcours.domain import Audience, Notification
-from parcours.mail.language import add_months, long_date, within_grace_period
-from parcours.mail.render import TemplateMissing
+from parcours.infrastructure.mail.language import add_months, long_date, within_grace_period
+from parcours.infrastructure.mail.render import TemplateMissing
+from parcours.kernel.domain import Audience, Notification
 
 NEWCOMER_TEMPLATES: dict[str, dict[str, Any]] = {
     "welcome": {"arrival_date": "2026-03-10", "airport": "YQB", "region": "capitale-nationale"},

@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from parcours.store import migrate
-from parcours.store.db import create_engine, session_factory
+from parcours.infrastructure.store import migrate
+from parcours.infrastructure.store.db import create_engine, session_factory
 from tests.store.conftest import AUDIT_KEYS, BACKENDS, PG_URL_ENV
 
 

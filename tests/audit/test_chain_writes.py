@@ -12,16 +12,16 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from activities.casework import Casework
-from parcours.cli.main import amain
-from parcours.codec import new_key
-from parcours.config import Settings
-from parcours.domain import EventBatch
-from parcours.errors import ParcoursError
-from parcours.store import audit
-from parcours.store.chain import AuditKeyMissing, AuditKeys
-from parcours.store.db import session_factory
-from parcours.store.models import AuditEvent
-from parcours.worker import require_audit_keys
+from parcours.infrastructure.codec import new_key
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.store import audit
+from parcours.infrastructure.store.chain import AuditKeyMissing, AuditKeys
+from parcours.infrastructure.store.db import session_factory
+from parcours.infrastructure.store.models import AuditEvent
+from parcours.infrastructure.worker import require_audit_keys
+from parcours.interfaces.cli.main import amain
+from parcours.kernel.domain import EventBatch
+from parcours.kernel.errors import ParcoursError
 from tests.audit.conftest import Db
 from tests.store.builders import T0, event, snapshot
 from tests.store.conftest import AUDIT_KEYS

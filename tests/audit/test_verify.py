@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from parcours.cli.main import amain
-from parcours.codec import new_key
-from parcours.config import Settings
-from parcours.domain import CaseStatus
-from parcours.store import cases, retention
-from parcours.store.db import session_factory
-from parcours.store.models import AuditEvent, utcnow
+from parcours.infrastructure.codec import new_key
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.store import cases, retention
+from parcours.infrastructure.store.db import session_factory
+from parcours.infrastructure.store.models import AuditEvent, utcnow
+from parcours.interfaces.cli.main import amain
+from parcours.kernel.domain import CaseStatus
 from tests.audit.conftest import Db
 from tests.store.builders import T0, event, snapshot
 from tests.store.conftest import AUDIT_KEYS
@@ -206,8 +206,8 @@ async def test_a_wrong_key_breaks_every_chain(db: Db) -> None:
 async def test_progress_on_stderr_and_a_bad_dossier_refused(
     db: Db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from parcours.cli import audit as audit_cli
-    from parcours.store import audit as store_audit
+    from parcours.infrastructure.store import audit as store_audit
+    from parcours.interfaces.cli import audit as audit_cli
 
     await record(db, "D-1", range(1, 3))
     await record(db, "D-2", range(1, 3))

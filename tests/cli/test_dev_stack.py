@@ -9,8 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from parcours.devstack import DevOptions, find_temporal_binary, server_command
-from parcours.mail.catcher import free_port
+from parcours.infrastructure.mail.catcher import free_port
+from parcours.interfaces.devstack import DevOptions, find_temporal_binary, server_command
 
 PARCOURS = str(Path(sys.executable).parent / "parcours")
 

@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.cli.main import amain
-from parcours.config import Settings
+from parcours.infrastructure.config import Settings
+from parcours.interfaces.cli.main import amain
 from tests.conftest import Stack, real_stack
 
 STATUS_KEYS = {

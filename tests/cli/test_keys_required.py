@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from parcours.cli.main import amain
-from parcours.codec import new_key, parse_keys
-from parcours.config import Settings
-from parcours.signing import PURPOSE, signing_keyring
+from parcours.infrastructure.codec import new_key, parse_keys
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.signing import PURPOSE, signing_keyring
+from parcours.interfaces.cli.main import amain
 
 
 def bare(tmp_path: Path, **keys: str) -> Settings:

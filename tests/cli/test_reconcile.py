@@ -14,7 +14,7 @@ import pytest_asyncio
 from sqlalchemy import delete, select, update
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.store.models import Case, OutboxMessage
+from parcours.infrastructure.store.models import Case, OutboxMessage
 from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
 from tests.conftest import Stack, real_stack
 

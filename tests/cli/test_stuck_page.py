@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.cli.supervision import find_stuck, read_model_ranking, stuck_query
-from parcours.domain import NewcomerApproval, PolicySnapshot, StagePolicy
-from parcours.policy import load_policy
-from parcours.search import StuckFilter
-from parcours.temporal import start_case
+from parcours.infrastructure.temporal import start_case
+from parcours.interfaces.cli.supervision import find_stuck, read_model_ranking, stuck_query
+from parcours.kernel.domain import NewcomerApproval, PolicySnapshot, StagePolicy
+from parcours.kernel.policy import load_policy
+from parcours.kernel.search import StuckFilter
 from tests.cli.test_end_to_end import Cli, eventually
 from tests.conftest import Stack, real_stack
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from parcours.cli import validate
-from parcours.cli.intake import check_rows
-from parcours.cli.main import amain
-from parcours.config import Settings
-from parcours.domain import PlanItem, Stage
-from parcours.errors import ParcoursError
+from parcours.infrastructure.config import Settings
+from parcours.interfaces.cli import validate
+from parcours.interfaces.cli.intake import check_rows
+from parcours.interfaces.cli.main import amain
+from parcours.kernel.domain import PlanItem, Stage
+from parcours.kernel.errors import ParcoursError
 
 # Nothing listens here: a command that got past validation would fail with "cannot reach".
 UNREACHABLE = Settings(temporal_address="127.0.0.1:1", database_url="sqlite+aiosqlite://")
@@ -242,7 +242,7 @@ async def test_import_with_only_bad_rows_exits_1_without_temporal(tmp_path: Path
 def test_update_and_query_names_match_the_workflow() -> None:
     from temporalio.workflow import _Definition
 
-    from parcours.temporal import QUERY_VIEW, UPDATES, WORKFLOW_TYPE
+    from parcours.infrastructure.temporal import QUERY_VIEW, UPDATES, WORKFLOW_TYPE
     from workflows.pathway import NewcomerPathway
 
     defn = _Definition.must_from_class(NewcomerPathway)

@@ -19,8 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from parcours.store import audit, migrate
-from parcours.store.db import create_engine, session_factory
+from parcours.infrastructure.store import audit, migrate
+from parcours.infrastructure.store.db import create_engine, session_factory
 from tests.store.builders import T0
 from tests.store.conftest import AUDIT_KEYS, PG_URL_ENV
 

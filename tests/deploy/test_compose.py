@@ -2,7 +2,7 @@
 
 Every PARCOURS_* the compose file sets is a setting the code reads; every setting with no safe
 default in a container is set; commands parse with the real CLI parser; ports are the code's
-defaults; the search attributes registered at start are parcours.search.ALL. The production
+defaults; the search attributes registered at start are parcours.kernel.search.ALL. The production
 boundary: nothing but the TLS proxy published beyond the host's loopback, the app on its own
 data-only database role, migrations as the owner first.
 """
@@ -19,9 +19,9 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from parcours import search
-from parcours.cli.main import build_parser
-from parcours.config import Settings
+from parcours.infrastructure.config import Settings
+from parcours.interfaces.cli.main import build_parser
+from parcours.kernel import search
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_IMAGE = "parcours:local"

@@ -19,10 +19,10 @@ from email.message import EmailMessage
 
 from sqlalchemy import select
 
-from parcours.mail.catcher import MailCatcher
-from parcours.reconcile import FIELDS, projection
-from parcours.store.db import create_engine, session_factory
-from parcours.store.models import AuditEvent, Case, OutboxMessage
+from parcours.application.reconcile import FIELDS, projection
+from parcours.infrastructure.mail.catcher import MailCatcher
+from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.models import AuditEvent, Case, OutboxMessage
 from tests.faults.driver import CaseDriver, Outcome
 
 # Cases per outage test (SMTP down, database cut, server restart); the SIGKILL test has its own

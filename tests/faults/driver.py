@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from parcours.config import Settings
-from parcours.domain import (
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.temporal import start_case, update_case, view_case
+from parcours.kernel.domain import (
     Actor,
     CaseView,
     NewcomerApproval,
@@ -23,8 +24,7 @@ from parcours.domain import (
     StageApproval,
     Withdrawal,
 )
-from parcours.errors import CaseAlreadyExists
-from parcours.temporal import start_case, update_case, view_case
+from parcours.kernel.errors import CaseAlreadyExists
 
 CONCURRENCY = 40
 # Future arrival: the arrival stage's stall clock starts then, so escalations happen in

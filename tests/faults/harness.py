@@ -17,16 +17,16 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from parcours.codec import new_key
-from parcours.config import Settings
-from parcours.devstack import find_temporal_binary, search_attribute_args
-from parcours.domain import REGIONS, Role
-from parcours.mail.catcher import MailCatcher, free_port
-from parcours.policy import load_policy, policy_toml
-from parcours.store.db import create_engine, session_factory
-from parcours.store.migrate import upgrade
-from parcours.store.officers import NewOfficer, add_officer
-from parcours.temporal import connect
+from parcours.infrastructure.codec import new_key
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.mail.catcher import MailCatcher, free_port
+from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.store.officers import NewOfficer, add_officer
+from parcours.infrastructure.temporal import connect
+from parcours.interfaces.devstack import find_temporal_binary, search_attribute_args
+from parcours.kernel.domain import REGIONS, Role
+from parcours.kernel.policy import load_policy, policy_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,8 +24,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import delete, update
 
-from parcours.store.db import create_engine, session_factory
-from parcours.store.models import Case
+from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.models import Case
 from tests.faults.checks import (
     OUTAGE_CASES,
     assert_audited_once,
@@ -115,7 +115,7 @@ async def test_database_cut_then_reconcile(tmp_path: Path, database: str) -> Non
 
             def reconcile() -> tuple[int, dict[str, object]]:
                 run = subprocess.run(
-                    [sys.executable, "-m", "parcours.cli.main", "reconcile", "--json"],
+                    [sys.executable, "-m", "parcours.interfaces.cli.main", "reconcile", "--json"],
                     env=env,
                     capture_output=True,
                     timeout=120,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from parcours.policy import (
+from parcours.kernel.policy import (
     POLICY_ENV,
     PolicyError,
     format_duration,

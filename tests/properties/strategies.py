@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from parcours.domain import REGIONS
+from parcours.kernel.domain import REGIONS
 
 _serial = itertools.count()
 

@@ -13,9 +13,9 @@ from tempfile import TemporaryDirectory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parcours.cli import validate
-from parcours.cli.intake import check_rows
-from parcours.errors import ParcoursError
+from parcours.interfaces.cli import validate
+from parcours.interfaces.cli.intake import check_rows
+from parcours.kernel.errors import ParcoursError
 from tests.properties.strategies import Approval, approvals, junk_approvals
 
 # Values only JSON can carry: wrong types, and a lone surrogate (valid JSON, not UTF-8).

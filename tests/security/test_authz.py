@@ -1,4 +1,4 @@
-"""The authorization table (parcours/authz.py) as pure functions, and the README's copy of it."""
+"""The authorization table (kernel/authz.py) as pure functions, and the README's copy of it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parcours import authz
-from parcours.authz import ALLOWED, Action, Relation, decide, early_refusal, relation
-from parcours.domain import REGIONS, Actor, ProgressNote, Reassignment, Role, Transfer
+from parcours.kernel import authz
+from parcours.kernel.authz import ALLOWED, Action, Relation, decide, early_refusal, relation
+from parcours.kernel.domain import REGIONS, Actor, ProgressNote, Reassignment, Role, Transfer
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 REGION = "montreal"

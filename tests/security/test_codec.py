@@ -10,7 +10,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
-from parcours.codec import (
+from parcours.infrastructure.codec import (
     ENCODING,
     KEY_ID_METADATA,
     CodecKeyError,
@@ -22,8 +22,8 @@ from parcours.codec import (
     parse_keys,
     read_key_file,
 )
-from parcours.codec_server import build_codec_app
-from parcours.config import Settings
+from parcours.infrastructure.config import Settings
+from parcours.interfaces.codec_server import build_codec_app
 
 SECRET = "Amina Diallo <amina@example.org>"
 

@@ -24,15 +24,20 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.codec import data_converter, new_key
-from parcours.config import Settings
-from parcours.domain import CaseInput, NewcomerApproval, RegisterCase, workflow_id_for
-from parcours.errors import CaseNotFound
-from parcours.policy import load_policy
-from parcours.signing import Signer
-from parcours.store.models import AuditEvent, Case
-from parcours.store.officers import NewOfficer, add_officer
-from parcours.temporal import WORKFLOW_TYPE, SigningKeysMissing, start_case, view_case
+from parcours.infrastructure.codec import data_converter, new_key
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.signing import Signer
+from parcours.infrastructure.store.models import AuditEvent, Case
+from parcours.infrastructure.store.officers import NewOfficer, add_officer
+from parcours.infrastructure.temporal import (
+    WORKFLOW_TYPE,
+    SigningKeysMissing,
+    start_case,
+    view_case,
+)
+from parcours.kernel.domain import CaseInput, NewcomerApproval, RegisterCase, workflow_id_for
+from parcours.kernel.errors import CaseNotFound
+from parcours.kernel.policy import load_policy
 from tests.conftest import Stack, address_of, real_stack
 from tests.security.test_forged_updates import settled_view
 from tests.temporal_servers import TEST_PAYLOAD_KEY, TEST_SIGNER, TEST_SIGNING_KEY

@@ -20,9 +20,13 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from parcours import authz
-from parcours.codec import new_key
-from parcours.domain import (
+from parcours.infrastructure.codec import new_key
+from parcours.infrastructure.signing import Signer
+from parcours.infrastructure.store.models import AuditEvent
+from parcours.infrastructure.store.officers import NewOfficer, add_officer
+from parcours.infrastructure.temporal import start_case, view_case
+from parcours.kernel import authz
+from parcours.kernel.domain import (
     Actor,
     CaseView,
     NewcomerApproval,
@@ -33,11 +37,7 @@ from parcours.domain import (
     WithdrawalReason,
     workflow_id_for,
 )
-from parcours.policy import load_policy
-from parcours.signing import Signer
-from parcours.store.models import AuditEvent
-from parcours.store.officers import NewOfficer, add_officer
-from parcours.temporal import start_case, view_case
+from parcours.kernel.policy import load_policy
 from tests.conftest import Stack, address_of, real_stack
 from tests.temporal_servers import TEST_SIGNER, TEST_SIGNING_KEY
 

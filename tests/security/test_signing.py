@@ -1,4 +1,4 @@
-"""Signed updates (parcours/signing.py): what the validators accept and refuse, without Temporal
+"""Signed updates (signing.py): what the validators accept and refuse, without Temporal
 except for the data converter's round trip, which is what the workflow really sees."""
 
 from __future__ import annotations
@@ -10,9 +10,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.converter import DataConverter
 
-from parcours.codec import CodecKeyError, data_converter, new_key
-from parcours.config import Settings
-from parcours.domain import (
+from parcours.infrastructure.codec import CodecKeyError, data_converter, new_key
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.signing import (
+    AHEAD_ALLOWED,
+    FRESH_FOR,
+    Signer,
+    Verifier,
+    _VerifierSlot,
+    require_keys,
+    signing_keyring,
+)
+from parcours.kernel.domain import (
     Actor,
     CaseInput,
     NewcomerApproval,
@@ -26,16 +35,7 @@ from parcours.domain import (
     Withdrawal,
     WithdrawalReason,
 )
-from parcours.policy import load_policy
-from parcours.signing import (
-    AHEAD_ALLOWED,
-    FRESH_FOR,
-    Signer,
-    Verifier,
-    _VerifierSlot,
-    require_keys,
-    signing_keyring,
-)
+from parcours.kernel.policy import load_policy
 
 WF = "newcomer-D-1"
 NOW = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from parcours.domain import (
+from parcours.kernel.domain import (
     CaseEvent,
     CaseSnapshot,
     CaseStatus,

@@ -13,9 +13,9 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from parcours.codec import new_key
-from parcours.store.db import create_engine, create_schema, session_factory
-from parcours.store.officers import NewOfficer, add_officer
+from parcours.infrastructure.codec import new_key
+from parcours.infrastructure.store.db import create_engine, create_schema, session_factory
+from parcours.infrastructure.store.officers import NewOfficer, add_officer
 
 PG_URL_ENV = "PARCOURS_TEST_DATABASE_URL"
 # The audit-chain key of every test that records audit rows (the worker refuses to start

@@ -1,8 +1,8 @@
 """Officer assignment: language first, then lowest open caseload, then id."""
 
-from parcours.domain import CaseStatus
-from parcours.store import cases
-from parcours.store.officers import NewOfficer, pick_officer
+from parcours.infrastructure.store import cases
+from parcours.infrastructure.store.officers import NewOfficer, pick_officer
+from parcours.kernel.domain import CaseStatus
 from tests.store.builders import approval, snapshot
 from tests.store.conftest import add
 

@@ -1,7 +1,7 @@
-from parcours.domain import CaseStatus, Stage
-from parcours.store import cases
-from parcours.store.caseload import caseload
-from parcours.store.officers import NewOfficer
+from parcours.infrastructure.store import cases
+from parcours.infrastructure.store.caseload import caseload
+from parcours.infrastructure.store.officers import NewOfficer
+from parcours.kernel.domain import CaseStatus, Stage
 from tests.store.builders import approval, event, snapshot
 from tests.store.conftest import add
 

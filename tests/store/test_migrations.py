@@ -16,9 +16,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parcours.store import audit, migrate
-from parcours.store.chain import AuditKeyMissing, AuditKeys
-from parcours.store.db import create_engine, session_factory
+from parcours.infrastructure.store import audit, migrate
+from parcours.infrastructure.store.chain import AuditKeyMissing, AuditKeys
+from parcours.infrastructure.store.db import create_engine, session_factory
 from tests.store.conftest import AUDIT_KEYS, BACKENDS, PG_URL_ENV
 
 
@@ -131,7 +131,7 @@ def test_every_store_write_to_the_audit_trail_is_an_insert() -> None:
         source = path.read_text()
         for m in re.finditer(r"(update|delete)\(\s*AuditEvent\b", source):
             offenders.append(f"{path.relative_to(root)}: {m.group(0)}")
-    allowed = {"parcours/store/retention.py: update(AuditEvent"}
+    allowed = {"parcours/infrastructure/store/retention.py: update(AuditEvent"}
     assert set(offenders) <= allowed, offenders
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from parcours.store.officers import (
+from parcours.infrastructure.store.officers import (
     DEMO_OFFICERS,
     NewOfficer,
     OfficerError,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parcours.store import migrate
+from parcours.infrastructure.store import migrate
 from tests.store.test_migrations import empty_db  # noqa: F401  (the fixture)
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from parcours.mail.catcher import free_port
-from parcours.policy import policy_toml
+from parcours.infrastructure.mail.catcher import free_port
+from parcours.kernel.policy import policy_toml
 from tests.web.console import form_token
 
 PARCOURS = str(Path(sys.executable).parent / "parcours")

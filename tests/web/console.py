@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from parcours.config import Settings
-from parcours.store.accounts import set_password
-from parcours.store.officers import DEMO_OFFICERS, add_officer
-from parcours.web.app import create_app
-from parcours.web.state import WebState
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.store.accounts import set_password
+from parcours.infrastructure.store.officers import DEMO_OFFICERS, add_officer
+from parcours.interfaces.web.app import create_app
+from parcours.interfaces.web.state import WebState
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)

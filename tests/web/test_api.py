@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from parcours.domain import CaseStatus, CaseView, PlanItem, Stage, StageView
-from parcours.web.api import status_fields
+from parcours.interfaces.web.api import status_fields
+from parcours.kernel.domain import CaseStatus, CaseView, PlanItem, Stage, StageView
 from tests.web.conftest import WebStack, approval, reader, start_cases, wait_for
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from parcours.config import REPO_ROOT, Settings
-from parcours.web.sessions import SESSION_COOKIE, SIGNIN_CSRF_COOKIE
+from parcours.infrastructure.config import REPO_ROOT, Settings
+from parcours.interfaces.web.sessions import SESSION_COOKIE, SIGNIN_CSRF_COOKIE
 from tests.web.console import running_console, sign_in
 
 

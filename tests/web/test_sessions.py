@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from parcours.store.models import Officer
-from parcours.store.security import SecurityEvent, WebSession, session_digest
-from parcours.web.sessions import SESSION_COOKIE
+from parcours.infrastructure.store.models import Officer
+from parcours.infrastructure.store.security import SecurityEvent, WebSession, session_digest
+from parcours.interfaces.web.sessions import SESSION_COOKIE
 from tests.web.console import PASSWORD, Console, form_token, running_console, sign_in
 
 PARCOURS = str(Path(sys.executable).parent / "parcours")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from parcours.store import accounts
-from parcours.store.security import SecurityEvent
-from parcours.web.sessions import SESSION_COOKIE, SIGNIN_CSRF_COOKIE
+from parcours.infrastructure.store import accounts
+from parcours.infrastructure.store.security import SecurityEvent
+from parcours.interfaces.web.sessions import SESSION_COOKIE, SIGNIN_CSRF_COOKIE
 from tests.web.console import PASSWORD, Console, form_token, running_console, sign_in
 from tests.web.test_sessions import _cli
 

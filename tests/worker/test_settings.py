@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.pool import QueuePool
 
-from parcours.errors import ParcoursError
-from parcours.mail.catcher import free_port
-from parcours.store.db import create_engine
-from parcours.worker import (
+from parcours.infrastructure.mail.catcher import free_port
+from parcours.infrastructure.store.db import create_engine
+from parcours.infrastructure.worker import (
     CACHE_ENV,
     DEFAULT_CACHE,
     METRICS_ENV,
@@ -22,6 +21,7 @@ from parcours.worker import (
     ensure_workflow_bytecode,
     metrics_runtime,
 )
+from parcours.kernel.errors import ParcoursError
 
 
 def test_cache_size_default_and_override() -> None:
@@ -62,7 +62,7 @@ def test_unwritable_bytecode_is_a_warning_not_a_failure(
     monkeypatch.syspath_prepend(str(tmp_path))
     pkg = _package(tmp_path, "parcours_flows_ro")
     (pkg / "__pycache__").write_text("a file where the cache folder would go")
-    with caplog.at_level(logging.WARNING, logger="parcours.worker"):
+    with caplog.at_level(logging.WARNING, logger="parcours.infrastructure.worker"):
         assert not ensure_workflow_bytecode(("parcours_flows_ro",))
     assert "compileall" in caplog.text and str(pkg) in caplog.text
 

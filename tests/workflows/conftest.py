@@ -23,8 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from parcours.codec import data_converter
-from parcours.domain import (
+from parcours.infrastructure.codec import data_converter
+from parcours.infrastructure.signing import install_verifier
+from parcours.kernel.domain import (
     Actor,
     Assignment,
     CaseEvent,
@@ -45,7 +46,6 @@ from parcours.domain import (
     StagePolicy,
     workflow_id_for,
 )
-from parcours.signing import install_verifier
 from tests.temporal_servers import TEST_PAYLOAD_KEY, TEST_SIGNING_KEY, run_histories
 from workflows.pathway import NewcomerPathway
 

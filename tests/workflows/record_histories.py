@@ -16,7 +16,8 @@ from pathlib import Path
 from temporalio.client import WorkflowHandle
 from temporalio.worker import Worker
 
-from parcours.domain import (
+from parcours.infrastructure.signing import install_verifier
+from parcours.kernel.domain import (
     CaseView,
     GreetingReport,
     PauseRequest,
@@ -32,7 +33,6 @@ from parcours.domain import (
     Withdrawal,
     WithdrawalReason,
 )
-from parcours.signing import install_verifier
 from tests.temporal_servers import TEST_SIGNING_KEY, run_histories, start_time_skipping
 from tests.workflows.conftest import (
     DIRECTOR,

@@ -1,4 +1,4 @@
-"""Every cell of the authorization table (parcours/authz.py, README "Who may act"), walked twice.
+"""Every cell of the authorization table (kernel/authz.py, README "Who may act"), walked twice.
 
 1. Through the workflow on the time-skipping server: each action, sent (signed) by an actor of
    each relation to a case where the action is otherwise valid, is accepted exactly where the
@@ -24,10 +24,15 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from parcours import authz
-from parcours.authz import ALLOWED, Action, Relation
-from parcours.cli.main import amain
-from parcours.domain import (
+from parcours.infrastructure.store.accounts import Account, AccountKind
+from parcours.infrastructure.store.models import Officer
+from parcours.infrastructure.store.officers import NewOfficer, add_officer, get_officer
+from parcours.infrastructure.temporal import case_handle, start_case, view_case
+from parcours.interfaces.cli.main import amain
+from parcours.interfaces.web.auth import may_see_case
+from parcours.kernel import authz
+from parcours.kernel.authz import ALLOWED, Action, Relation
+from parcours.kernel.domain import (
     Actor,
     CaseView,
     GreetingReport,
@@ -46,12 +51,7 @@ from parcours.domain import (
     Withdrawal,
     WithdrawalReason,
 )
-from parcours.policy import load_policy
-from parcours.store.accounts import Account, AccountKind
-from parcours.store.models import Officer
-from parcours.store.officers import NewOfficer, add_officer, get_officer
-from parcours.temporal import case_handle, start_case, view_case
-from parcours.web.auth import may_see_case
+from parcours.kernel.policy import load_policy
 from tests.conftest import Stack, real_stack
 from tests.workflows.conftest import (
     DIRECTOR,

@@ -1,5 +1,5 @@
 """The worker shares the workflow modules among all its cases (PARCOURS_WORKFLOW_SANDBOX
-"shared", parcours/worker.py): they are imported once, not once per case. That is safe only
+"shared", infrastructure/worker.py): they are imported once, not once per case. That is safe only
 while they hold no state one case could change under another: these tests hold them to it.
 The determinism of their code is checked by the other workflow tests, whose workers run the
 SDK's default sandbox (each case imports and restricts the modules afresh)."""
@@ -23,9 +23,10 @@ from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 
 import workflows
-from parcours import authz, signing
-from parcours.domain import ProgressNote, Reassignment, Stage, StageApproval
-from parcours.worker import passthrough_modules, sandbox_mode, workflow_runner
+from parcours.infrastructure import signing
+from parcours.infrastructure.worker import passthrough_modules, sandbox_mode, workflow_runner
+from parcours.kernel import authz
+from parcours.kernel.domain import ProgressNote, Reassignment, Stage, StageApproval
 from tests.workflows.conftest import (
     OFFICER,
     OTHER_OFFICER,
@@ -174,7 +175,7 @@ async def test_cases_run_in_the_shared_sandbox_leave_module_state_as_it_was(
 
 @pytest.mark.parametrize("module", [authz, signing], ids=lambda m: m.__name__)
 def test_the_rules_and_keys_workflows_read_hold_no_other_state(module: types.ModuleType) -> None:
-    """Validators read the table (parcours/authz.py) and the verifier (parcours/signing.py).
+    """Validators read the table (kernel/authz.py) and the verifier (infrastructure/signing.py).
     The verifier's slot is the one mutable value, and it is written once, before any workflow
     runs, by the worker (tests/security/test_signing.py holds it to that)."""
     mutable = {

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from parcours import temporal
-from parcours.config import Settings
-from parcours.domain import STILL_OPENING, ProgressNote
-from parcours.errors import UpdateRejected
+from parcours.infrastructure import temporal
+from parcours.infrastructure.config import Settings
+from parcours.kernel.domain import STILL_OPENING, ProgressNote
+from parcours.kernel.errors import UpdateRejected
 from tests.workflows.conftest import OFFICER, Pathway, settled
 from workflows.pathway import NewcomerPathway
 

@@ -11,8 +11,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from parcours import search
-from parcours.domain import (
+from parcours.kernel import search
+from parcours.kernel.domain import (
     Audience,
     CaseInput,
     CaseStatus,

@@ -15,7 +15,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.domain import (
+from parcours.infrastructure.store.models import AuditEvent, Case, OutboxMessage
+from parcours.infrastructure.store.officers import NewOfficer, actor_of, add_officer
+from parcours.kernel.domain import (
     CaseInput,
     CaseQuery,
     CaseStatus,
@@ -28,8 +30,6 @@ from parcours.domain import (
     StageWaiver,
     workflow_id_for,
 )
-from parcours.store.models import AuditEvent, Case, OutboxMessage
-from parcours.store.officers import NewOfficer, actor_of, add_officer
 from tests.conftest import real_stack
 from tests.workflows.conftest import TEST_POLICY, days
 from workflows.pathway import NewcomerPathway

@@ -11,8 +11,8 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from parcours import authz
-from parcours.domain import (
+from parcours.kernel import authz
+from parcours.kernel.domain import (
     CaseInput,
     CaseState,
     CaseStatus,

@@ -10,7 +10,7 @@ import asyncio
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.domain import CaseInput, CaseView
+    from parcours.kernel.domain import CaseInput, CaseView
     from workflows.pathway import NewcomerPathway
 
 

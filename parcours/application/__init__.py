@@ -1,0 +1,1 @@
+"""application layer (see README "Architecture")."""

@@ -1,0 +1,1 @@
+"""infrastructure layer (see README "Architecture")."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the read model (see parcours/infrastructure/store/migrate.py)."""

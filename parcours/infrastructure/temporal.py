@@ -1,0 +1,457 @@
+"""The interfaces' side of Temporal: connect, register search attributes, start cases, act.
+
+Every Temporal failure is turned into one `ParcoursError` with a sentence a person can act on,
+so the CLI (and later the web) never shows a gRPC status or a traceback.
+
+Workflow, update and query names are plain strings here so that the interfaces do not import
+the workflow module (and its sandbox-oriented imports); `tests/cli` checks they match the
+workflow's definition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
+
+from parcours.infrastructure.codec import CodecKeyError, data_converter, keyring
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.signing import MAKE_KEYS_HINT, Signer, signable, signer_for
+from parcours.kernel import search
+from parcours.kernel.domain import (
+    STILL_OPENING,
+    CaseInput,
+    CaseQuery,
+    CaseStatus,
+    CaseView,
+    NewcomerApproval,
+    PolicySnapshot,
+    Stage,
+    workflow_id_for,
+)
+from parcours.kernel.errors import (
+    CaseAlreadyExists,
+    CaseNotFound,
+    ParcoursError,
+    TemporalUnavailable,
+    UpdateRejected,
+)
+
+WORKFLOW_TYPE = "NewcomerPathway"
+QUERY_VIEW = "view"
+UPDATES: tuple[str, ...] = (
+    "record_greeting",
+    "file_plan",
+    "add_progress",
+    "approve_stage",
+    "waive_stage",
+    "reassign",
+    "transfer",
+    "pause",
+    "resume",
+    "withdraw",
+)
+
+# Without payload keys the default converter writes names, emails and notes to Temporal as
+# plain JSON: every call that sends them refuses (`require_payload_codec`), before sending.
+SET_PAYLOAD_KEYS = (
+    "make one with `parcours keys new KID` and set PARCOURS_CODEC_KEYS (or "
+    "PARCOURS_CODEC_KEY_FILE); `parcours dev` makes its own"
+)
+NO_PAYLOAD_KEYS = (
+    f"no payload keys: names and emails would reach Temporal in clear; {SET_PAYLOAD_KEYS}"
+)
+
+# The message of a failure whose attributes the worker's converter encrypted (the SDK's
+# DefaultFailureConverterWithEncodedAttributes): the server only relays it for a query.
+ENCODED_FAILURE = "Encoded failure"
+
+CONNECT_TIMEOUT = timedelta(seconds=10)
+# A query or an update needs a worker to answer; without one the call would wait forever.
+ANSWER_TIMEOUT = timedelta(seconds=30)
+# How long an officer's action waits for a just-started case to get its officer.
+OPENING_GRACE = timedelta(seconds=10)
+
+
+async def connect(
+    settings: Settings, *, within: timedelta = CONNECT_TIMEOUT, runtime: Runtime | None = None
+) -> Client:
+    """Connect to Temporal, or fail with one line naming the address. A worker passes its own
+    `runtime` (the one that exports its metrics)."""
+    address = settings.temporal_address
+    try:
+        converter = data_converter(keyring(settings))
+        tls = tls_config(settings)
+        signer = signer_for(settings)
+    except (CodecKeyError, OSError) as err:
+        raise ParcoursError(str(err)) from None
+    try:
+        return await asyncio.wait_for(
+            Client.connect(
+                address,
+                namespace=settings.temporal_namespace,
+                data_converter=converter,
+                tls=tls,
+                runtime=runtime,
+                # Without signing keys the client can read but every action it sends is refused.
+                interceptors=[SigningInterceptor(signer)] if signer else [],
+            ),
+            within.total_seconds(),
+        )
+    except TimeoutError:
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {address}: no answer within {within.total_seconds():g}s"
+        ) from None
+    except Exception as err:  # the SDK raises RuntimeError with a multi-line gRPC dump
+        reason = _connect_reason(err)
+        raise TemporalUnavailable(f"cannot reach Temporal at {address}: {reason}") from None
+
+
+async def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class SigningInterceptor(Interceptor):
+    """Signs every update this client sends (infrastructure/signing.py): `connect` installs it when
+    the settings hold signing keys, so the CLI, the console and the API, which all act through
+    `update_case` on a client from `connect`, sign what they send. `clock` is when the workflow
+    will see the update: the wall clock, or a test server's skipped-ahead clock."""
+
+    def __init__(
+        self, signer: Signer, clock: Callable[[], Awaitable[datetime]] = _wall_clock
+    ) -> None:
+        self.signer = signer
+        self.clock = clock
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _SigningOutbound(next, self)
+
+
+class _SigningOutbound(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, root: SigningInterceptor) -> None:
+        super().__init__(next)
+        self.root = root
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> Any:
+        if len(input.args) == 1 and signable(input.args[0]):
+            now = await self.root.clock()
+            input.args = [self.root.signer.sign(input.id, input.update, input.args[0], now)]
+        return await super().start_workflow_update(input)
+
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+        # A new case's start (no state: continue-as-new is the workflow's own, not a client's)
+        # is signed too; register_case refuses a case opened without it.
+        if len(input.args) == 1 and isinstance(input.args[0], CaseInput):
+            inp: CaseInput = input.args[0]
+            if inp.state is None:
+                now = await self.root.clock()
+                input.args = [self.root.signer.sign_start(input.id, inp, now)]
+        return await super().start_workflow(input)
+
+
+def signs(client: Client) -> bool:
+    return any(isinstance(i, SigningInterceptor) for i in client.config()["interceptors"])
+
+
+def require_signing(client: Client) -> None:
+    """A start from a client that cannot sign it would be accepted by Temporal and then fail
+    at the worker's register_case: refused here, before anything is sent."""
+    if not signs(client):
+        raise SigningKeysMissing(
+            f"no signing keys: the worker refuses unsigned starts; {MAKE_KEYS_HINT}"
+        )
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS to the Temporal frontend: a CA to trust, and a client pair for mTLS (Temporal
+    Cloud, or a cluster with mTLS on); False (plain gRPC) when none is configured."""
+    if not settings.tls_enabled:
+        return False
+
+    def read(path: str | None) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+        client_cert=read(settings.temporal_tls_cert),
+        client_private_key=read(settings.temporal_tls_key),
+        domain=settings.temporal_tls_server_name,
+    )
+
+
+async def register_search_attributes(
+    client: Client,
+    namespace: str,
+    keys: Iterable[SearchAttributeKey[Any]] = search.ALL,
+) -> list[str]:
+    """Register the custom search attributes that are missing; returns the names added.
+
+    Idempotent: attributes already present (same name) are left alone, and a concurrent
+    registration ("already exists") is not an error.
+    """
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    present = set(listed.custom_attributes) | set(listed.system_attributes)
+    missing = {
+        k.name: IndexedValueType.ValueType(int(k.indexed_value_type))
+        for k in keys
+        if k.name not in present
+    }
+    if not missing:
+        return []
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.ALREADY_EXISTS and "already exists" not in err.message:
+            raise
+    return sorted(missing)
+
+
+class PayloadKeysMissing(ParcoursError):
+    """A call that would send personal data, from a client without the payload codec."""
+
+
+class SigningKeysMissing(ParcoursError):
+    """A case start from a client without the signing interceptor."""
+
+
+def require_payload_codec(client: Client) -> None:
+    """The one rule for every path that sends personal data (start, import, API, updates): the
+    client must encrypt. The codec still reads plaintext, for histories written before keys
+    existed, so nothing downstream would notice a client that writes in clear."""
+    if client.data_converter.payload_codec is None:
+        raise PayloadKeysMissing(NO_PAYLOAD_KEYS)
+
+
+def initial_search_attributes(approval: NewcomerApproval) -> TypedSearchAttributes:
+    """What makes a new case visible to supervisors at once (no personal data)."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(search.STAGE, Stage.ARRIVAL.value),
+        SearchAttributePair(search.STATUS, CaseStatus.ACTIVE.value),
+        SearchAttributePair(search.REGION, approval.region),
+        SearchAttributePair(search.OFFICER, search.UNASSIGNED),
+        SearchAttributePair(search.ESCALATION_LEVEL, 0),
+        SearchAttributePair(search.OVERDUE, False),
+    ]
+    return TypedSearchAttributes(pairs)
+
+
+async def start_case(
+    client: Client,
+    settings: Settings,
+    approval: NewcomerApproval,
+    policy: PolicySnapshot,
+) -> str:
+    """Start the case of a dossier; returns its workflow id.
+
+    A dossier has one case for as long as Temporal remembers it: a second start raises
+    `CaseAlreadyExists`, whether the first case is still open or already closed.
+    """
+    require_payload_codec(client)
+    # The client signs the start (`SigningInterceptor.start_workflow`).
+    require_signing(client)
+    workflow_id = workflow_id_for(approval.dossier)
+    try:
+        await client.start_workflow(
+            WORKFLOW_TYPE,
+            CaseInput(approval=approval, policy=policy),
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=initial_search_attributes(approval),
+        )
+    except WorkflowAlreadyStartedError:
+        raise CaseAlreadyExists(f"dossier {approval.dossier} already exists") from None
+    except RPCError as err:
+        raise _rpc_error(err, approval.dossier, settings) from None
+    return workflow_id
+
+
+def case_handle(client: Client, dossier: str) -> WorkflowHandle[Any, Any]:
+    # No run id: always the latest run, which follows continue-as-new.
+    return client.get_workflow_handle(workflow_id_for(dossier))
+
+
+async def view_case(client: Client, settings: Settings, dossier: str) -> CaseView:
+    """The whole case as the workflow sees it (open or closed)."""
+    handle = case_handle(client, dossier)
+    try:
+        view: CaseView = await handle.query(
+            QUERY_VIEW, CaseQuery(), result_type=CaseView, rpc_timeout=ANSWER_TIMEOUT
+        )
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    except WorkflowQueryRejectedError as err:
+        raise ParcoursError(f"dossier {dossier}: the case cannot be read ({err})") from None
+    except WorkflowQueryFailedError as err:
+        if err.message == ENCODED_FAILURE:
+            # The view never fails but on a payload the worker cannot decrypt: our query,
+            # encrypted with a key outside its ring. Its reason comes back encrypted too.
+            raise ParcoursError(
+                f"dossier {dossier}: the worker could not read the query (its reason is "
+                "encrypted): is this process's current payload key in the worker's keyring?"
+            ) from None
+        raise ParcoursError(f"dossier {dossier}: {_first_line(err.message)}") from None
+    except (KeyError, CodecKeyError) as err:
+        raise _undecodable(err, dossier) from None
+    if view.officer is None:
+        # Opening (the read model gives the officer), or a case no officer serves yet; or a
+        # run whose opening was refused.
+        await _check_opening(handle, dossier, settings)
+    return view
+
+
+async def _check_opening(
+    handle: WorkflowHandle[Any, Any], dossier: str, settings: Settings
+) -> None:
+    """A case not yet registered is opening, unless its run has ended: then its opening was
+    refused (an unsigned or forged start, a second opening of a dossier) and nothing of it was
+    recorded. It is no case, and must not read as an active one."""
+    try:
+        status = (await handle.describe(rpc_timeout=ANSWER_TIMEOUT)).status
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    if status not in (None, WorkflowExecutionStatus.RUNNING):
+        raise CaseNotFound(
+            f"no case for dossier {dossier}: its opening was refused and nothing was recorded "
+            "(an unsigned or forged start); see the workflow's history in the Temporal UI"
+        )
+
+
+async def update_case(
+    client: Client,
+    settings: Settings,
+    dossier: str,
+    update: str,
+    arg: Any,
+    *,
+    within: timedelta = ANSWER_TIMEOUT,
+) -> CaseView:
+    """Run one officer action on a case and return the case after it.
+
+    The client signs it (`SigningInterceptor`, from `connect`); the workflow's validators
+    check the signature and the authorization table, and reject a wrong action synchronously;
+    the rejection's message becomes the error line.
+    """
+    if update not in UPDATES:
+        raise ValueError(f"unknown update {update!r}")
+    require_payload_codec(client)
+    handle = case_handle(client, dossier)
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + OPENING_GRACE.total_seconds()
+    pause = 0.05
+    try:
+        while True:
+            try:
+                view: CaseView = await asyncio.wait_for(
+                    handle.execute_update(update, arg, result_type=CaseView),
+                    within.total_seconds(),
+                )
+                break
+            except WorkflowUpdateFailedError as err:
+                message = _failure_message(err.cause)
+                # A rejected update leaves no trace in the history, so asking again is safe.
+                if message != STILL_OPENING or loop.time() + pause > give_up_at:
+                    raise UpdateRejected(f"dossier {dossier}: {message}") from None
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise ParcoursError(
+            f"dossier {dossier}: no worker answered within {within.total_seconds():g}s "
+            f"(is `parcours worker` running on task queue {settings.task_queue!r}?); "
+            "the action may still apply if a worker picks it up within a few minutes (after "
+            "that its signature is stale and it is refused): check `parcours status`"
+        ) from None
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    except (KeyError, CodecKeyError) as err:
+        raise _undecodable(err, dossier) from None
+    return view
+
+
+def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
+    """A case this client cannot decrypt: the SDK's KeyError ("Unknown payload encoding
+    binary/encrypted") when it has no codec, the codec's error when the key is not in its ring.
+    Any other KeyError is a bug and is not dressed up."""
+    if isinstance(err, CodecKeyError):
+        return ParcoursError(f"dossier {dossier}: cannot decrypt the case: {err}")
+    if "binary/encrypted" not in str(err):
+        raise err
+    return PayloadKeysMissing(
+        f"dossier {dossier}: the case is encrypted and this process has no payload keys: "
+        "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses"
+    )
+
+
+def _failure_message(err: BaseException) -> str:
+    if isinstance(err, ApplicationError | FailureError) and err.message:
+        return _first_line(err.message)
+    return _first_line(err)
+
+
+def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError:
+    text = err.message.lower()
+    if err.status == RPCStatusCode.NOT_FOUND and "completed" in text:
+        return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return CaseNotFound(f"no case for dossier {dossier}")
+    if "already completed" in text or "workflow execution already" in text:
+        return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
+    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return TemporalUnavailable(
+            f"cannot reach Temporal at {settings.temporal_address}: {_first_line(err.message)}"
+        )
+    return ParcoursError(f"dossier {dossier}: Temporal refused: {_first_line(err.message)}")
+
+
+_OS_MESSAGE_RE = re.compile(r'message: "([^"]+)"')
+
+
+def _connect_reason(err: BaseException) -> str:
+    """'connection refused' rather than the Rust transport error it is buried in."""
+    text = str(err)
+    found = _OS_MESSAGE_RE.search(text)
+    if found:
+        return found.group(1).lower()
+    return _first_line(text.removeprefix("Failed client connect: "))
+
+
+def _first_line(err: object) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

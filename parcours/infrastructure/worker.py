@@ -1,0 +1,388 @@
+"""The worker: runs the pathway workflow and its activities on the task queue.
+
+It owns the resources (engine, mailer, renderer) and hands them to the activity classes once,
+as in temporalio/samples-python `hello/hello_activity_method.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import compileall
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.casework import Casework
+from activities.notify import Notifier
+from activities.retention import Retention
+from parcours.infrastructure.codec import CodecKey, CodecKeyError
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.mail.render import Renderer
+from parcours.infrastructure.mail.smtp import Mailer
+from parcours.infrastructure.signing import (
+    install_verifier,
+    require_keys,
+    signing_keyring,
+    start_verifier,
+)
+from parcours.infrastructure.store.chain import NO_KEY, audit_keyring
+from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.temporal import connect, register_search_attributes
+from parcours.kernel.errors import ParcoursError
+from parcours.kernel.policy import PolicyError, load_policy
+from workflows.pathway import NewcomerPathway
+from workflows.retention import RetentionSweep
+
+logger = logging.getLogger("parcours.infrastructure.worker")
+
+Env = dict[str, str] | os._Environ[str]
+
+CACHE_ENV = "PARCOURS_WORKER_CACHE"
+# host:port where the worker serves the SDK's Prometheus metrics (task slots, schedule-to-start
+# latencies, sticky cache hits, misses and forced evictions); unset: none.
+METRICS_ENV = "PARCOURS_WORKER_METRICS"
+# Cases kept in memory between their tasks. A case pushed out while it is still busy (an
+# opening, an escalation) is replayed from its history on its next task, which costs about as
+# much again as the task itself; idle cases (waiting days for a timer) cost little to push out.
+# 4000 covers a few thousand cases in flight at once; with the shared sandbox a cached case
+# costs about 0.1 MB (bench: 308 MiB resident at 1000 cached, 1.3 GB at 10,000), so the worker
+# stays well under 1 GB.
+DEFAULT_CACHE = 4000
+# Task slots (Concurrency below); the SDK's defaults unless set.
+WORKFLOW_TASKS_ENV = "PARCOURS_WORKER_WORKFLOW_TASKS"
+ACTIVITIES_ENV = "PARCOURS_WORKER_ACTIVITIES"
+DEFAULT_WORKFLOW_TASKS = 100
+DEFAULT_ACTIVITIES = 100
+# Activities in flight get this long to finish on shutdown before they are cancelled.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+# How each workflow's sandbox gets our modules. The SDK's sandbox imports every module that
+# is not passed through afresh for each workflow instance it creates: for `workflows/` that is
+# the module code of pathway.py and its class, built again for every case the worker opens or
+# takes back after the cache evicted it. Measured on the intake benchmark: a tenth of the
+# worker's CPU, and at 1000 cached cases 449-510 MiB resident against 308 MiB shared.
+#
+# "shared" (the default) passes the domain (`parcours`) and the workflow modules through: they
+# are imported once and every instance uses the same module objects. What that gives up is
+# the sandbox's per-instance isolation of those modules, so they must hold no mutable
+# module-level state (tests/workflows/test_module_state.py checks it), and the sandbox's
+# restriction checks on calls made from them (the clock, randomness, I/O): the test suite's
+# workers run the SDK's default sandbox, which imports and restricts both packages for every
+# workflow (tests/workflows/conftest.py), and so do the replay tests. "isolated" is the SDK's
+# default behaviour for our workflow modules, at the cost above.
+SANDBOX_ENV = "PARCOURS_WORKFLOW_SANDBOX"
+SANDBOX_MODES = ("shared", "isolated")
+DOMAIN_MODULES = ("parcours",)
+WORKFLOW_PACKAGES = ("workflows",)
+
+
+def sandbox_mode(env: Env | None = None) -> str:
+    raw = (os.environ if env is None else env).get(SANDBOX_ENV, SANDBOX_MODES[0])
+    mode = raw.strip().lower()
+    if mode not in SANDBOX_MODES:
+        raise ParcoursError(f"{SANDBOX_ENV}={raw!r}: expected one of {', '.join(SANDBOX_MODES)}")
+    return mode
+
+
+def passthrough_modules(
+    mode: str, workflow_packages: Sequence[str] = WORKFLOW_PACKAGES
+) -> tuple[str, ...]:
+    # The domain is always passed through: one copy of its classes, so isinstance holds.
+    return DOMAIN_MODULES + (tuple(workflow_packages) if mode == "shared" else ())
+
+
+def ensure_workflow_bytecode(packages: Sequence[str] = WORKFLOW_PACKAGES) -> bool:
+    """Write the bytecode of the workflow modules if it is missing.
+
+    In the "isolated" sandbox mode the workflow modules are imported again for every new case
+    (and every case the cache evicted). With PYTHONDONTWRITEBYTECODE set (our Dockerfile, many
+    CI machines) no .pyc exists, so each of those imports compiled `workflows/pathway.py` from
+    source: 23% of the worker's CPU during the intake benchmark. False (and a warning) when it
+    cannot be written.
+    """
+    ok = True
+    for name in packages:
+        module = importlib.import_module(name)
+        for folder in getattr(module, "__path__", []):
+            try:
+                written = compileall.compile_dir(folder, quiet=2, workers=1)
+            except OSError:
+                written = False
+            if not written:
+                ok = False
+                logger.warning(
+                    "cannot write the bytecode of %s: each new case compiles it from source "
+                    "(run `python -m compileall %s` where the code is installed)",
+                    folder,
+                    folder,
+                )
+    return ok
+
+
+def workflow_runner(
+    mode: str | None = None, workflow_packages: Sequence[str] = WORKFLOW_PACKAGES
+) -> SandboxedWorkflowRunner:
+    modules = passthrough_modules(mode or sandbox_mode(), workflow_packages)
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*modules)
+    )
+
+
+def _whole_number(env: Env | None, name: str, default: int, least: int, hint: str) -> int:
+    raw = (os.environ if env is None else env).get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise ParcoursError(f"{name}={raw!r}: expected a whole number{hint}")
+    return value
+
+
+def cache_size(env: Env | None = None) -> int:
+    return _whole_number(env, CACHE_ENV, DEFAULT_CACHE, 0, " (0 disables the cache)")
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """Task slots: how many workflow tasks and activities the worker runs at once."""
+
+    workflow_tasks: int = DEFAULT_WORKFLOW_TASKS
+    activities: int = DEFAULT_ACTIVITIES
+
+
+def concurrency(env: Env | None = None) -> Concurrency:
+    return Concurrency(
+        workflow_tasks=_whole_number(
+            env, WORKFLOW_TASKS_ENV, DEFAULT_WORKFLOW_TASKS, 2, " of at least 2"
+        ),
+        activities=_whole_number(env, ACTIVITIES_ENV, DEFAULT_ACTIVITIES, 1, " of at least 1"),
+    )
+
+
+def metrics_runtime(env: Env | None = None) -> Runtime | None:
+    """A Temporal runtime exporting the worker's metrics at PARCOURS_WORKER_METRICS, if set."""
+    raw = (os.environ if env is None else env).get(METRICS_ENV, "").strip()
+    if not raw:
+        return None
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ParcoursError(f"{METRICS_ENV}={raw!r}: expected host:port, e.g. 127.0.0.1:9464")
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=raw)))
+    except Exception as err:  # the SDK raises RuntimeError when it cannot bind
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ParcoursError(f"{METRICS_ENV}={raw}: cannot serve metrics there ({reason})") from None
+
+
+@dataclass
+class Resources:
+    """What the activities need, built once per worker process."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    casework: Casework
+    notifier: Notifier
+    retention: Retention
+
+    def activities(self) -> list[Callable[..., Any]]:
+        return [
+            self.casework.register_case,
+            self.casework.record_event,
+            self.casework.record_events,
+            self.notifier.send_notification,
+            self.notifier.send_notifications,
+            self.retention.purge_personal_data,
+        ]
+
+
+def require_audit_keys(settings: Settings) -> list[CodecKey]:
+    """The keys that seal the audit trail; the worker does not start without them (every
+    audit row it writes is sealed, parcours/infrastructure/store/chain.py)."""
+    try:
+        keys = audit_keyring(settings)
+    except CodecKeyError as err:
+        raise ParcoursError(str(err)) from None
+    if not keys:
+        raise ParcoursError(NO_KEY)
+    return keys
+
+
+@contextlib.asynccontextmanager
+async def resources(settings: Settings) -> AsyncIterator[Resources]:
+    audit_keys = require_audit_keys(settings)
+    engine = create_engine(settings.database_url, one_sqlite_writer=True)
+    try:
+        try:
+            # Migrations, not create_all: the schema of a long-lived database moves forward.
+            await upgrade(engine, audit_keys=audit_keys)
+        except Exception as err:
+            raise ParcoursError(
+                f"cannot open the read model at {_safe_url(settings.database_url)}: "
+                f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+            ) from None
+        sessions = session_factory(engine, audit_keys)
+        renderer = Renderer(settings.templates_dir)
+        mailer = Mailer.from_settings(settings)
+        yield Resources(
+            engine=engine,
+            sessions=sessions,
+            casework=Casework(sessions, start_verifier(settings)),
+            notifier=Notifier(
+                sessions,
+                mailer,
+                renderer,
+                resend_lease_s=settings.mail_resend_lease_s,
+                max_resends=settings.mail_max_resends,
+            ),
+            retention=Retention(sessions),
+        )
+    finally:
+        await engine.dispose()
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    res: Resources,
+    *,
+    max_cached_workflows: int | None = None,
+    sandbox: str | None = None,
+    slots: Concurrency | None = None,
+) -> Worker:
+    slots = slots or concurrency()
+    # The validators' verifier (infrastructure/signing.py): set before any workflow runs. Without
+    # keys none is installed and every update is refused (serve() refuses to start first).
+    keys = signing_keyring(settings)
+    if keys:
+        install_verifier(keys)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[NewcomerPathway, RetentionSweep],
+        activities=res.activities(),
+        workflow_runner=workflow_runner(sandbox),
+        max_cached_workflows=cache_size() if max_cached_workflows is None else max_cached_workflows,
+        max_concurrent_workflow_tasks=slots.workflow_tasks,
+        max_concurrent_activities=slots.activities,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def serve(settings: Settings, stop: asyncio.Event, client: Client | None = None) -> None:
+    """Run a worker until `stop` is set, then shut it down gracefully."""
+    try:
+        require_keys(settings, "the worker")
+        policy = load_policy(settings.policy_path)
+    except (PolicyError, CodecKeyError) as err:
+        raise ParcoursError(str(err)) from None
+    require_audit_keys(settings)  # before anything connects: one line, nothing started
+    cache = cache_size()
+    sandbox = sandbox_mode()
+    slots = concurrency()
+    if sandbox == "isolated":
+        ensure_workflow_bytecode()
+    if client is None:
+        runtime = metrics_runtime()
+        client = await connect(settings, runtime=runtime)
+        if runtime is not None:
+            logger.info("worker metrics at http://%s/metrics", os.environ[METRICS_ENV].strip())
+    added = await register_search_attributes(client, settings.temporal_namespace)
+    if added:
+        logger.info("registered search attributes: %s", ", ".join(added))
+    async with resources(settings) as res:
+        worker = build_worker(
+            client, settings, res, max_cached_workflows=cache, sandbox=sandbox, slots=slots
+        )
+        logger.info(
+            "worker on task queue %r at %s (namespace %s); read model %s; SMTP %s:%s; "
+            "policy %r for new cases; workflow cache %d, %s sandbox; slots: %d workflow "
+            "tasks, %d activities",
+            settings.task_queue,
+            settings.temporal_address,
+            settings.temporal_namespace,
+            _safe_url(settings.database_url),
+            settings.smtp_host,
+            settings.smtp_port,
+            policy.name,
+            cache,
+            sandbox,
+            slots.workflow_tasks,
+            slots.activities,
+        )
+        async with worker:
+            await stop.wait()
+            logger.info(
+                "stopping: finishing tasks in flight (up to %ss)", GRACEFUL_SHUTDOWN.seconds
+            )
+    logger.info("worker stopped")
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set `stop` (a second signal ends at once, as people expect)."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            logger.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(130)
+        logger.info("%s received", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("PARCOURS_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # aiosmtpd logs every connection (with peer addresses) at INFO: noise, and not ours.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+async def amain(settings: Settings | None = None) -> None:
+    stop = asyncio.Event()
+    install_stop_handlers(stop)
+    await serve(settings or Settings.from_env(), stop)
+
+
+def main() -> None:
+    """`python worker.py`: the same as `parcours worker`."""
+    from parcours.interfaces.cli.main import end_process
+
+    configure_logging()
+    code = 0
+    try:
+        asyncio.run(amain())
+    except ParcoursError as err:
+        print(f"parcours: error: {err}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    end_process(code)  # no interpreter teardown: see end_process
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable database URL)"

@@ -1,0 +1,1 @@
+"""interfaces layer (see README "Architecture")."""

@@ -1,0 +1,102 @@
+"""`parcours audit verify`: check every case's audit chain (infrastructure/store/chain.py)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from parcours.infrastructure.codec import CodecKeyError
+from parcours.infrastructure.store import audit
+from parcours.infrastructure.store.chain import NO_KEY, AuditKeys, audit_keyring
+from parcours.interfaces.cli import validate
+from parcours.interfaces.cli.common import Context, add_json_flag
+from parcours.interfaces.cli.output import dump_json
+from parcours.kernel.audit_messages import say
+from parcours.kernel.errors import ParcoursError
+
+# Exit code when a chain is broken (as `reconcile` exits 3 when it found differences).
+BROKEN = 3
+# Progress on stderr at most this often (cases), so a long run shows it is alive.
+PROGRESS_EVERY = 2000
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser("audit", help="the audit trail's chain: verify")
+    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    q = asub.add_parser(
+        "verify",
+        help="check every case's audit chain; name the first broken row of each",
+        description="Recompute the HMAC chain of every case's audit rows with the audit key "
+        "(PARCOURS_AUDIT_KEYS or PARCOURS_AUDIT_KEY_FILE) and name the first row of each "
+        "case where it breaks: a row changed, deleted or slipped in. Exit 0 when every "
+        "chain holds, 3 when one is broken. Progress on stderr.",
+    )
+    q.add_argument("--dossier", action="append", help="only this dossier (repeatable)")
+    add_json_flag(q)
+    q.set_defaults(handler=verify)
+
+
+def _keys(ctx: Context) -> AuditKeys:
+    try:
+        keys = audit_keyring(ctx.settings)
+    except CodecKeyError as err:
+        raise ParcoursError(str(err)) from None
+    if not keys:
+        raise ParcoursError(NO_KEY)
+    return AuditKeys.of(keys)
+
+
+async def verify(args: argparse.Namespace, ctx: Context) -> int:
+    dossiers = [validate.dossier(d) for d in args.dossier or []]
+    keys = _keys(ctx)
+    sessions = await ctx.sessions()
+    shown = 0
+
+    def progress(done: audit.Verification, total: int) -> None:
+        nonlocal shown
+        if done.cases - shown >= PROGRESS_EVERY or (shown and done.cases == total):
+            shown = done.cases
+            ctx.note(say("progress", cases=done.cases, total=total, rows=done.rows))
+
+    result = await audit.verify(sessions, keys, dossiers or None, progress)
+    if args.json:
+        dump_json(
+            {
+                "holds": result.holds,
+                "cases": result.cases,
+                "rows": result.rows,
+                "broken": [b.to_json() for b in result.broken],
+            },
+            ctx.out,
+        )
+    else:
+        for b in result.broken:
+            if b.reason == audit.EMPTY:
+                minutes = int(audit.OPENING_GRACE.total_seconds() // 60)
+                ctx.print(say("empty", dossier=b.dossier, minutes=minutes))
+                continue
+            ctx.print(
+                say(
+                    "broken",
+                    dossier=b.dossier,
+                    row_id=b.row_id,
+                    seq="-" if b.seq is None else b.seq,
+                    expected=b.expected_seq,
+                    key=b.key,
+                    reason=say(f"reason.{b.reason}"),
+                )
+            )
+        if result.rows == 0 and result.holds:
+            ctx.print(say("no_rows"))
+        elif result.holds:
+            ctx.print(say("summary_ok", cases=result.cases, rows=result.rows))
+        else:
+            ctx.print(
+                say(
+                    "summary_broken",
+                    broken=len(result.broken),
+                    cases=result.cases,
+                    rows=result.rows,
+                )
+            )
+    return 0 if result.holds else BROKEN

@@ -1,0 +1,132 @@
+"""What every command shares: the parser class, the context (settings, client, read model)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.store.chain import audit_keyring
+from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.store.officers import actor_of, get_officer
+from parcours.infrastructure.temporal import connect
+from parcours.interfaces.cli import validate
+from parcours.kernel.domain import Actor, PolicySnapshot
+from parcours.kernel.errors import ParcoursError
+from parcours.kernel.policy import load_policy
+
+PROG = "parcours"
+
+
+class UsageError(ParcoursError):
+    """A command line argparse refuses (exit 2, as argparse does)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line naming the command, and it raises instead of exiting
+    so that `main()` stays callable from tests."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+Handler = Callable[[argparse.Namespace, "Context"], Awaitable[int]]
+
+
+@dataclass
+class Context:
+    settings: Settings
+    policy_path: str | None = None
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    _client: Client | None = None
+    _engine: AsyncEngine | None = None
+    _sessions: async_sessionmaker[AsyncSession] | None = None
+
+    def policy(self) -> PolicySnapshot:
+        """The policy new cases snapshot: --policy, else $PARCOURS_POLICY, else the one the
+        local dev stack runs with (`parcours dev --policy`), else the packaged default."""
+        chosen = self.policy_path or self.settings.policy_path
+        if chosen is None:
+            dev_policy = dev_policy_path(self.settings.data_dir)
+            if dev_policy.is_file():
+                chosen = str(dev_policy)
+        return load_policy(chosen)
+
+    async def client(self) -> Client:
+        if self._client is None:
+            self._client = await connect(self.settings)
+        return self._client
+
+    async def sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessions is None:
+            self._engine = create_engine(self.settings.database_url)
+            audit_keys = audit_keyring(self.settings)
+            try:
+                # Idempotent migrations; lets `officers add` work before any worker has run.
+                await upgrade(self._engine, audit_keys=audit_keys)
+            except Exception as err:
+                raise ParcoursError(
+                    f"cannot open the read model database: {_first_line(err)}"
+                ) from None
+            # With the audit keys, the commands that write to the trail (the reconcile's
+            # outbox sweep) seal their rows as the worker does; without, they are refused.
+            self._sessions = session_factory(self._engine, audit_keys)
+        return self._sessions
+
+    async def actor(self, officer_id: str, flag: str = "--officer") -> Actor:
+        """The person behind an officer id, from the roster; the workflow checks the claims."""
+        officer_id = validate.officer_id(officer_id, flag)
+        sessions = await self.sessions()
+        async with sessions() as session:
+            officer = await get_officer(session, officer_id)
+        if officer is None:
+            raise ParcoursError(f"no officer with id {officer_id} (see 'parcours officers list')")
+        return actor_of(officer)
+
+    def print(self, *values: object) -> None:
+        print(*values, file=self.out)
+
+    def note(self, message: str) -> None:
+        """Progress and hints: stderr, so stdout stays parseable."""
+        print(f"{PROG}: {message}", file=self.err)
+
+    async def aclose(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+            self._sessions = None
+
+
+def dev_policy_path(data_dir: str | Path) -> Path:
+    """Where `parcours dev --policy FILE` leaves a copy of FILE for the CLI to find."""
+    return Path(data_dir) / "policy.toml"
+
+
+def _first_line(err: object) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def add_json_flag(
+    parser: argparse.ArgumentParser, help: str = "print JSON instead of text"
+) -> None:
+    parser.add_argument("--json", action="store_true", help=help)
+
+
+def add_policy_flag(parser: argparse.ArgumentParser) -> None:
+    """`--policy` after the command too; SUPPRESS keeps the global one when absent."""
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="policy TOML (default: $PARCOURS_POLICY, else the packaged policy)",
+    )

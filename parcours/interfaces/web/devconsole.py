@@ -1,0 +1,61 @@
+"""The web console inside `parcours dev`: demo passwords, the server, the banner lines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+from temporalio.client import Client
+
+from parcours.infrastructure.config import Settings
+from parcours.infrastructure.store.accounts import create_account_tables, seed_demo_passwords
+from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.interfaces.web.server import DEFAULT_HOST, build_server, serve_until, wait_started
+from parcours.kernel.errors import ParcoursError
+
+DEMO_PASSWORD_ENV = "PARCOURS_DEMO_PASSWORD"
+DEFAULT_DEMO_PASSWORD = "parcours-demo"
+
+
+def demo_password() -> str:
+    return os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
+
+
+async def seed_demo_logins(settings: Settings) -> list[str]:
+    """Demo passwords for roster members who have none (a password set with `parcours users
+    set-password` is never overwritten); returns the logins seeded now."""
+    engine = create_engine(settings.database_url)
+    try:
+        await create_account_tables(engine)
+        async with session_factory(engine)() as session, session.begin():
+            return await seed_demo_passwords(session, demo_password())
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def dev_console(
+    settings: Settings, client: Client, stop: asyncio.Event, port: int
+) -> AsyncIterator[list[str]]:
+    """Serve the console until the block exits; yields the banner lines."""
+    await seed_demo_logins(settings)
+    server = build_server(settings, host=DEFAULT_HOST, port=port, client=client)
+    task = asyncio.create_task(serve_until(server, stop))
+    if not await wait_started(server) or task.done():
+        stop.set()
+        await task  # raises the "port in use" error
+        raise ParcoursError(f"the web console did not start on {DEFAULT_HOST}:{port}")
+    url = f"http://{DEFAULT_HOST}:{port}"
+    lines = [
+        f"  Web console    {url}  (API docs {url}/docs)",
+        f"    demo sign-in: any officer id above, or 'operator'; password {demo_password()!r}",
+        "    (change one with: parcours users set-password ID)",
+    ]
+    try:
+        yield lines
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

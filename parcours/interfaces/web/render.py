@@ -1,0 +1,43 @@
+"""Server-rendered pages: one Jinja2 environment, autoescaped, with the translator in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from parcours.interfaces.web.auth import csrf_token
+from parcours.interfaces.web.i18n import DEFAULT_LANGUAGE, Translator
+
+
+def make_templates(templates_dir: Path) -> Jinja2Templates:
+    # Jinja2Templates autoescapes .html: names and notes typed by people are escaped.
+    return Jinja2Templates(directory=str(templates_dir / "web"))
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    lang = getattr(request.state, "lang", DEFAULT_LANGUAGE)
+    t = Translator(lang)
+    ctx: dict[str, Any] = {
+        "t": t,
+        "lang": lang,
+        "account": getattr(request.state, "account", None),
+        "csrf": csrf_token(request) if "session" in request.scope else "",
+        "path": request.url.path,
+        "flash": request.session.pop("flash", None) if "session" in request.scope else None,
+    }
+    ctx.update(context or {})
+    return templates.TemplateResponse(
+        request, template, ctx, status_code=status_code, headers=headers
+    )

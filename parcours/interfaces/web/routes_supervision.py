@@ -1,0 +1,116 @@
+"""Supervisors' and directors' pages: stuck cases (Temporal visibility), caseload chart and
+stage durations (read model). A supervisor sees their region only; a director all regions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.responses import Response
+
+from parcours.infrastructure.store.accounts import Account
+from parcours.infrastructure.store.caseload import caseload
+from parcours.interfaces.cli import validate
+from parcours.interfaces.cli.supervision import find_stuck, read_model_ranking, stuck_query
+from parcours.interfaces.web.auth import supervisor_account
+from parcours.interfaces.web.charts import caseload_chart
+from parcours.interfaces.web.i18n import Translator
+from parcours.interfaces.web.render import render
+from parcours.interfaces.web.reports import officers_of, stage_durations
+from parcours.interfaces.web.state import StateDep
+from parcours.kernel.domain import REGIONS, STAGES, Role
+from parcours.kernel.errors import ParcoursError, TemporalUnavailable
+from parcours.kernel.search import StuckFilter
+
+router = APIRouter(include_in_schema=False)
+MAX_STUCK = 200
+
+
+def _region_scope(account: Account, asked: str | None) -> str | None:
+    """Directors choose (None: all regions); a supervisor always gets their own region."""
+    if account.role == Role.DIRECTOR.value:
+        if asked:
+            try:
+                return validate.region(asked)
+            except ParcoursError:
+                return None
+        return None
+    return account.region
+
+
+@router.get("/supervision/stuck")
+async def stuck_page(
+    request: Request,
+    account: Annotated[Account, Depends(supervisor_account)],
+    state: StateDep,
+) -> Response:
+    q = request.query_params
+    region = _region_scope(account, q.get("region"))
+    stage = q.get("stage") or None
+    if stage not in {s.value for s in STAGES}:
+        stage = None
+    officer = q.get("officer") or None
+    if officer:
+        try:
+            officer = validate.officer_filter(officer)
+        except ParcoursError:
+            officer = None
+    try:
+        level = validate.min_level(q.get("level") or "1")
+    except ParcoursError:
+        level = 1
+    overdue_only = q.get("overdue") == "1"
+    f = StuckFilter(
+        min_level=level, stage=stage, region=region, officer=officer, overdue_only=overdue_only
+    )
+    try:
+        page = await find_stuck(
+            await state.client(), stuck_query(f), MAX_STUCK, read_model_ranking(state.sessions, f)
+        )
+    except TemporalUnavailable as err:
+        raise HTTPException(status_code=503, detail=str(err)) from None
+    async with state.sessions() as session:
+        officers = await officers_of(session, region)
+    return render(
+        request,
+        "stuck.html",
+        {
+            "cases": page.cases,
+            "total": page.total,
+            "filters": {
+                "stage": stage,
+                "region": region,
+                "officer": officer,
+                "level": level,
+                "overdue": overdue_only,
+            },
+            "stages": STAGES,
+            "regions": REGIONS if account.role == Role.DIRECTOR.value else [account.region],
+            "officers": officers,
+        },
+    )
+
+
+@router.get("/supervision/reports")
+async def reports_page(
+    request: Request,
+    account: Annotated[Account, Depends(supervisor_account)],
+    state: StateDep,
+) -> Response:
+    region = _region_scope(account, request.query_params.get("region"))
+    async with state.sessions() as session:
+        entries = await caseload(session, region=region)
+        durations = await stage_durations(session, region)
+    t = Translator(getattr(request.state, "lang", "fr"))
+    chart = caseload_chart(entries, t("reports.unassigned"))
+    return render(
+        request,
+        "reports.html",
+        {
+            "chart": chart,
+            "entries": entries,
+            "durations": durations,
+            "region": region,
+            "regions": REGIONS if account.role == Role.DIRECTOR.value else [account.region],
+        },
+    )

@@ -1,0 +1,92 @@
+"""Serving the app with uvicorn inside a running event loop (`parcours web`, `parcours dev`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+
+import uvicorn
+from temporalio.client import Client
+
+from parcours.infrastructure.config import Settings
+from parcours.interfaces.web.app import create_app
+from parcours.kernel.errors import ParcoursError
+
+PORT_ENV = "PARCOURS_WEB_PORT"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def default_port() -> int:
+    raw = os.environ.get(PORT_ENV, str(DEFAULT_PORT))
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ParcoursError(f"{PORT_ENV}={raw!r}: expected a port number 1-65535")
+    return port
+
+
+def build_server(
+    settings: Settings,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    client: Client | None = None,
+) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(settings, client=client),
+        host=host,
+        port=port,
+        # Access lines carry query strings (filters); ours hold no personal data, but the
+        # app's own latency metrics make uvicorn's access log redundant.
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
+    return _EmbeddedServer(config)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without signal handlers of its own: the caller's stop event rules, so Ctrl-C
+    stops the whole dev stack in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_until(server: uvicorn.Server, stop: asyncio.Event) -> None:
+    """Run `server` until `stop` is set; a port already in use is one clear error line."""
+    task = asyncio.create_task(server.serve())
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            # uvicorn exits the process when it cannot bind; we report instead.
+            with contextlib.suppress(SystemExit):
+                task.result()
+            if not server.started:
+                raise ParcoursError(
+                    f"the web console could not listen on {server.config.host}:"
+                    f"{server.config.port} (port in use? set {PORT_ENV} or --web-port)"
+                )
+            return
+        server.should_exit = True
+        await task
+    finally:
+        stopper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopper
+
+
+async def wait_started(server: uvicorn.Server, within: float = 10.0) -> bool:
+    # uvicorn offers no event for "listening": poll its flag.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not server.started and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    return server.started

@@ -1,0 +1,267 @@
+"""Who may act on a case: the one authorization table, as data, and pure functions over it.
+
+The workflow's validators are the source of truth (workflows/pathway.py calls `decide`); the
+CLI and the console call the same functions before they send an action, so that a refusal
+arrives early and in the person's words, but they never grant more: the workflow checks
+again. README "Security model" -> "Who may act" shows the same table (a test compares them).
+
+No I/O and no heavy imports: the module is passed through the workflow sandbox, and the
+worker shares it among all its cases, so everything here is immutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from parcours.kernel.domain import REGIONS, Actor, Reassignment, Role, Transfer
+
+
+class Action(StrEnum):
+    GREET = "greet"
+    PLAN = "plan"
+    PROGRESS = "progress"
+    APPROVE = "approve"
+    WAIVE = "waive"
+    REASSIGN = "reassign"
+    TRANSFER = "transfer"
+    PAUSE = "pause"
+    RESUME = "resume"
+    WITHDRAW = "withdraw"
+    READ = "read"
+
+
+# The workflow update behind each action (reading is the `view` query, or the read model).
+UPDATE_OF: Mapping[Action, str] = MappingProxyType(
+    {
+        Action.GREET: "record_greeting",
+        Action.PLAN: "file_plan",
+        Action.PROGRESS: "add_progress",
+        Action.APPROVE: "approve_stage",
+        Action.WAIVE: "waive_stage",
+        Action.REASSIGN: "reassign",
+        Action.TRANSFER: "transfer",
+        Action.PAUSE: "pause",
+        Action.RESUME: "resume",
+        Action.WITHDRAW: "withdraw",
+    }
+)
+ACTION_OF_UPDATE: Mapping[str, Action] = MappingProxyType({u: a for a, u in UPDATE_OF.items()})
+
+
+class Relation(StrEnum):
+    """The actor's relation to the case: what the table's columns are."""
+
+    ASSIGNED_OFFICER = "assigned officer"
+    REGION_OFFICER = "another officer of the region"
+    OTHER_REGION_OFFICER = "officer of another region"
+    REGION_SUPERVISOR = "region's supervisor"
+    OTHER_REGION_SUPERVISOR = "another region's supervisor"
+    DIRECTOR = "director"
+    INACTIVE = "inactive account"
+
+
+RELATIONS: tuple[Relation, ...] = tuple(Relation)
+
+_CASEWORK = frozenset({Relation.ASSIGNED_OFFICER, Relation.REGION_SUPERVISOR, Relation.DIRECTOR})
+_OVERSIGHT = frozenset({Relation.REGION_SUPERVISOR, Relation.DIRECTOR})
+
+# The table. An inactive account may do nothing; neither may anyone not listed.
+ALLOWED: Mapping[Action, frozenset[Relation]] = MappingProxyType(
+    {
+        Action.GREET: _CASEWORK,
+        Action.PLAN: _CASEWORK,
+        Action.PROGRESS: _CASEWORK,
+        Action.APPROVE: _CASEWORK,
+        Action.WAIVE: _OVERSIGHT,
+        # ...and only to an active officer serving the case's region (check_new_officer).
+        Action.REASSIGN: _OVERSIGHT,
+        # ...to an active officer of the new region.
+        Action.TRANSFER: frozenset({Relation.DIRECTOR}),
+        # Pausing stops the stall clock: an officer could silence their own escalations.
+        Action.PAUSE: _OVERSIGHT,
+        Action.RESUME: _OVERSIGHT,
+        Action.WITHDRAW: _CASEWORK,
+        Action.READ: _CASEWORK,
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Refusals: a stable code and its parameters; each interface words them from the catalogue.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def message(self, language: str = "en") -> str:
+        french, english = MESSAGES[self.code]
+        return (french if language == "fr" else english).format(**dict(self.params))
+
+
+def refusal(code: str, **params: str) -> Refusal:
+    assert code in MESSAGES, code
+    return Refusal(code, tuple(sorted(params.items())))
+
+
+# (French, English). The English texts are the workflow's rejection messages (tests and
+# scripts match them), so they change only deliberately.
+MESSAGES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "inactive": ("l'agent {actor} n'est pas actif", "officer {actor} is not active"),
+        "not_assigned": (
+            "{actor} n'est ni l'agent assigné à ce dossier ni un superviseur de la région {region}",
+            "{actor} is neither the officer assigned to this case nor a supervisor of region "
+            "{region}",
+        ),
+        "supervisors_only": (
+            "{actor} n'est ni superviseur de la région {region} ni directeur",
+            "{actor} is not a supervisor of region {region} nor a director",
+        ),
+        "directors_only": (
+            "{actor} n'est pas directeur : seul un directeur transfère un dossier",
+            "{actor} is not a director: only a director transfers a case",
+        ),
+        "no_officer": (
+            "le dossier n'a pas encore d'agent : un superviseur de la région en assigne un",
+            "the case has no officer yet: a supervisor of the region assigns one",
+        ),
+        "target_inactive": ("l'agent {officer} n'est pas actif", "officer {officer} is not active"),
+        "target_other_region": (
+            "l'agent {officer} ne sert pas la région {region}",
+            "officer {officer} does not serve region {region}",
+        ),
+        "already_assigned": (
+            "le dossier est déjà assigné à {officer}",
+            "the case is already assigned to {officer}",
+        ),
+        "same_region": (
+            "le dossier est déjà dans la région {region}",
+            "the case is already in region {region}",
+        ),
+        "unknown_region": ("région inconnue : {region}", "unknown region {region}"),
+        "signature_missing": (
+            "action non signée : elle ne vient pas d'une interface de Parcours",
+            "unsigned action: it does not come from a Parcours interface",
+        ),
+        "signature_invalid": (
+            "signature invalide : l'action est refusée",
+            "invalid signature: the action is refused",
+        ),
+        "signature_stale": (
+            "signature périmée (émise le {issued_at}) : refaites l'action",
+            "stale signature (issued at {issued_at}): do the action again",
+        ),
+        "signature_reused": (
+            "action déjà reçue : elle ne compte qu'une fois",
+            "this action was already received: it counts once",
+        ),
+        "signature_unchecked": (
+            "ce worker n'a pas de clé de signature : l'action ne peut pas être vérifiée",
+            "this worker holds no signing key: the action cannot be verified",
+        ),
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions
+# --------------------------------------------------------------------------------------------
+
+
+def relation(actor: Actor, region: str, officer_id: str | None) -> Relation:
+    """How `actor` stands to a case of `region` assigned to `officer_id`.
+
+    A supervisor of the region counts as such even when assigned the case, so that the
+    assigned officer's column never grants a supervisor less than their role does."""
+    if not actor.active:
+        return Relation.INACTIVE
+    if actor.role == Role.DIRECTOR:
+        return Relation.DIRECTOR
+    if actor.role == Role.SUPERVISOR and actor.region == region:
+        return Relation.REGION_SUPERVISOR
+    if officer_id is not None and actor.officer_id == officer_id:
+        return Relation.ASSIGNED_OFFICER
+    if actor.role == Role.SUPERVISOR:
+        return Relation.OTHER_REGION_SUPERVISOR
+    if actor.region == region:
+        return Relation.REGION_OFFICER
+    return Relation.OTHER_REGION_OFFICER
+
+
+def allowed(action: Action, rel: Relation) -> bool:
+    return rel in ALLOWED[action]
+
+
+def decide(action: Action, actor: Actor, region: str, officer_id: str | None) -> Refusal | None:
+    """None if `actor` may do `action` on a case of `region` assigned to `officer_id`."""
+    rel = relation(actor, region, officer_id)
+    if rel == Relation.INACTIVE:
+        return refusal("inactive", actor=actor.officer_id)
+    granted = ALLOWED[action]
+    if rel in granted:
+        return None
+    if Relation.ASSIGNED_OFFICER in granted:
+        if officer_id is None:
+            return refusal("no_officer")
+        return refusal("not_assigned", actor=actor.officer_id, region=region)
+    if Relation.REGION_SUPERVISOR in granted:
+        return refusal("supervisors_only", actor=actor.officer_id, region=region)
+    return refusal("directors_only", actor=actor.officer_id)
+
+
+def may_read(actor: Actor, region: str, officer_id: str | None) -> bool:
+    return decide(Action.READ, actor, region, officer_id) is None
+
+
+def check_new_officer(new_officer: Actor, region: str, officer_id: str | None) -> Refusal | None:
+    """A case of `region` (now with `officer_id`) may go only to an active officer serving
+    `region`: otherwise neither region's supervisors would see it."""
+    if not new_officer.active:
+        return refusal("target_inactive", officer=new_officer.officer_id)
+    if new_officer.officer_id == officer_id:
+        return refusal("already_assigned", officer=new_officer.officer_id)
+    if new_officer.region != region:
+        return refusal("target_other_region", officer=new_officer.officer_id, region=region)
+    return None
+
+
+def check_transfer(new_region: str, new_officer: Actor, region: str) -> Refusal | None:
+    if new_region not in REGIONS:
+        return refusal("unknown_region", region=new_region)
+    if new_region == region:
+        return refusal("same_region", region=region)
+    return check_new_officer(new_officer, new_region, None)
+
+
+def markdown_table() -> str:
+    """The table as README shows it (tests/test_authz.py keeps the two identical)."""
+    head = "| action | " + " | ".join(r.value for r in RELATIONS) + " |"
+    rule = "|---|" + "---|" * len(RELATIONS)
+    rows = [
+        f"| {a.value} | " + " | ".join("yes" if allowed(a, r) else "no" for r in RELATIONS) + " |"
+        for a in Action
+    ]
+    return "\n".join([head, rule, *rows])
+
+
+def early_refusal(update: str, arg: object, region: str, officer_id: str | None) -> Refusal | None:
+    """What an interface refuses before sending `update` with `arg` to a case of `region`
+    assigned to `officer_id` (as it last read them): the table's answer, less "no officer
+    yet", which the workflow answers itself (a case just started is still being given one,
+    and infrastructure/temporal.py waits for it). Never more permissive than the workflow."""
+    action = ACTION_OF_UPDATE[update]
+    actor = getattr(arg, "actor", None)
+    if not isinstance(actor, Actor):
+        return None  # the workflow refuses an action that names no one
+    refused = decide(action, actor, region, officer_id)
+    if refused is None and isinstance(arg, Reassignment):
+        refused = check_new_officer(arg.new_officer, region, officer_id)
+    if refused is None and isinstance(arg, Transfer):
+        refused = check_transfer(arg.new_region, arg.new_officer, region)
+    return None if refused is not None and refused.code == "no_officer" else refused

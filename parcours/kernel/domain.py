@@ -1,0 +1,680 @@
+"""The pathway's vocabulary: stages, statuses, roles, and every message that crosses Temporal.
+
+This module is imported by workflow code (passed through the sandbox), so it must stay
+deterministic and light: dataclasses, enums and pure functions over them, nothing else.
+
+Every workflow, activity, update and query takes one dataclass and returns one; fields added
+later must have defaults so that running cases (and committed histories) still decode.
+
+Annotations are evaluated at import (no `from __future__ import annotations`): the SDK's data
+converter calls `typing.get_type_hints` on a dataclass every time it decodes one, and string
+annotations made it evaluate each of them again (3% of the worker's CPU on the intake
+benchmark). The two forward references below stay quoted.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Stage(StrEnum):
+    ARRIVAL = "arrival"
+    FRANCIZATION = "francization"
+    EMPLOYMENT = "employment"
+    COMMUNITY = "community"
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage.ARRIVAL,
+    Stage.FRANCIZATION,
+    Stage.EMPLOYMENT,
+    Stage.COMMUNITY,
+)
+
+
+def next_stage(stage: Stage) -> Stage | None:
+    i = STAGES.index(stage)
+    return STAGES[i + 1] if i + 1 < len(STAGES) else None
+
+
+class CaseStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+
+
+OPEN_STATUSES = (CaseStatus.ACTIVE, CaseStatus.PAUSED)
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+    DIRECTOR = "director"
+
+
+class GreetingOutcome(StrEnum):
+    GREETED = "greeted"
+    DECLINED = "declined"
+    NO_SHOW = "no_show"
+
+
+# The 17 administrative regions of Quebec, as slugs.
+REGIONS: tuple[str, ...] = (
+    "bas-saint-laurent",
+    "saguenay-lac-saint-jean",
+    "capitale-nationale",
+    "mauricie",
+    "estrie",
+    "montreal",
+    "outaouais",
+    "abitibi-temiscamingue",
+    "cote-nord",
+    "nord-du-quebec",
+    "gaspesie-iles-de-la-madeleine",
+    "chaudiere-appalaches",
+    "laval",
+    "lanaudiere",
+    "laurentides",
+    "monteregie",
+    "centre-du-quebec",
+)
+
+DOSSIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+OFFICER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
+IATA_RE = re.compile(r"^[A-Z]{3}$")
+
+WORKFLOW_ID_PREFIX = "newcomer-"
+
+# See CaseInput.continue_as_new_after_events.
+HISTORY_EVENT_BUDGET = 1000
+
+# The rejection an officer's action gets in the moment between a case's start and its
+# officer's assignment (`register_case`). Interfaces retry it for a few seconds rather than
+# show it: a script that starts a case and acts on it at once would otherwise trip on it.
+STILL_OPENING = (
+    "the case is still being opened (its officer is being assigned): try again in a moment"
+)
+
+
+def workflow_id_for(dossier: str) -> str:
+    """The workflow id of a dossier: the only key of a case, and free of personal data."""
+    return f"{WORKFLOW_ID_PREFIX}{dossier}"
+
+
+def dossier_of(workflow_id: str) -> str:
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
+
+
+# --------------------------------------------------------------------------------------------
+# Policy: the clocks of each stage, in seconds, snapshotted into every case at its start.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StagePolicy:
+    deadline: int
+    remind_after: int
+    escalate_after: int
+    escalate_again_after: int
+
+    def threshold(self, level: int) -> int:
+        """Seconds of silence after which the case reaches escalation `level` (1-3)."""
+        return (self.remind_after, self.escalate_after, self.escalate_again_after)[level - 1]
+
+
+@dataclass
+class PolicySnapshot:
+    arrival: StagePolicy
+    francization: StagePolicy
+    employment: StagePolicy
+    community: StagePolicy
+    name: str = "default"
+    # The first meeting, which produces the action plan, is due within this many working days
+    # of arrival.
+    plan_due_working_days: int = 5
+
+    def for_stage(self, stage: Stage) -> StagePolicy:
+        policy: StagePolicy = getattr(self, stage.value)
+        return policy
+
+
+# --------------------------------------------------------------------------------------------
+# Intake
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NewcomerApproval:
+    """A visa approval as handed over by the operators: the case's personal data.
+
+    None of these fields ever goes into a workflow id, a search attribute or a log line.
+    """
+
+    dossier: str
+    full_name: str
+    email: str
+    arrival_date: str  # ISO date, YYYY-MM-DD
+    region: str
+    phone: str | None = None
+    language: str = "fr"
+    airport: str = "YUL"
+    french_level: int | None = None
+    occupation: str | None = None
+    regulated_profession: bool = False
+    household_size: int = 1
+
+
+@dataclass
+class PlanItem:
+    stage: Stage
+    text: str
+
+
+@dataclass
+class StageRecord:
+    stage: Stage
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    approved_by: str | None = None
+    waived: bool = False
+    waiver_reason: str | None = None
+    waived_by: str | None = None
+    deadline_at: datetime | None = None
+
+
+@dataclass
+class Effect:
+    """One side effect to carry out: exactly one of the fields is set."""
+
+    event: "CaseEvent | None" = None
+    notification: "Notification | None" = None
+
+    @property
+    def key(self) -> str:
+        if self.event is not None:
+            return self.event.key
+        assert self.notification is not None
+        return self.notification.key
+
+
+@dataclass
+class SeenSignature:
+    mac: str
+    issued_at: datetime
+
+
+@dataclass
+class CaseState:
+    """Everything a case knows. Carried whole through continue-as-new."""
+
+    approval: NewcomerApproval
+    policy: PolicySnapshot
+    status: CaseStatus = CaseStatus.ACTIVE
+    stage: Stage | None = Stage.ARRIVAL
+    officer_id: str | None = None
+    # Region of the assigned officer: level-2 escalations go to that region's supervisors.
+    officer_region: str | None = None
+    stages: list[StageRecord] = field(default_factory=list)
+    plan: list[PlanItem] = field(default_factory=list)
+    plan_filed_at: datetime | None = None
+    plan_filed_by: str | None = None
+    plan_revision: int = 0
+    plan_due_at: datetime | None = None
+    greeting: GreetingOutcome | None = None
+    greeting_recorded_by: str | None = None
+    greeting_recorded_at: datetime | None = None
+    escalation_level: int = 0
+    # The stall clock: last officer activity in the current stage (stage entry counts; for
+    # arrival, never earlier than the arrival day).
+    clock_anchor: datetime | None = None
+    overdue: bool = False
+    # Set by the alarm when the current stage's deadline passes; with a late plan in arrival,
+    # the only reasons for `overdue`. Handlers never read the clock to set either.
+    deadline_passed: bool = False
+    paused_at: datetime | None = None
+    paused_by: str | None = None
+    pause_reason: str | None = None
+    notes_count: int = 0
+    last_activity_at: datetime | None = None
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    # Business-step counter: with the workflow id it keys every side effect (audit rows,
+    # emails), so retries are idempotent and continue-as-new never reuses a key.
+    step: int = 0
+    runs: int = 1
+    # Side effects decided but not yet confirmed done, in order. Handlers only decide; the
+    # workflow's main loop runs them as activities, so an update answers at once even while
+    # the database or the mail server is down.
+    pending: list[Effect] = field(default_factory=list)
+    # The signatures of the actions taken within the last few minutes (v3): a signed action
+    # copied and sent again while still fresh is refused (parcours/infrastructure/signing.py).
+    signatures_seen: list["SeenSignature"] = field(default_factory=list)
+
+    def record(self, stage: Stage) -> StageRecord:
+        return next(r for r in self.stages if r.stage == stage)
+
+    @property
+    def stalled_since(self) -> datetime | None:
+        return self.clock_anchor if self.escalation_level > 0 else None
+
+
+@dataclass
+class Signature:
+    """Proof that an update comes from an interface holding the signing key (signing.py):
+    an HMAC over the workflow id, the update's name, the actor, a digest of the update's other
+    fields and `issued_at`. Checked by validators only, so history replays without the key."""
+
+    key_id: str
+    issued_at: datetime
+    mac: str  # hex
+    # The input's fields the digest covers, as the signing interface knew them: a worker that
+    # has since gained a field (at its default) still verifies an older interface's action.
+    fields: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CaseInput:
+    """The workflow's single input: a new case, or a case carried over by continue-as-new."""
+
+    approval: NewcomerApproval
+    policy: PolicySnapshot
+    state: CaseState | None = None
+    # Continue-as-new once a run's history passes this many events, or sooner when the
+    # server suggests it (0: only then). Replay time grows with a run's events, and a worker
+    # replays a case each time it takes it back after the cache pushed it out: at 1,500 the
+    # bench's longest run took 0.9 s warm and 1.6 s cold to replay (2026-12-01, ~1,700
+    # events/s); 1,000 is about a year and a half of weekly check-ins. The value travels in
+    # the input, so running cases keep the budget they started with (no patch needed).
+    # Tests set it low to force a continue-as-new.
+    continue_as_new_after_events: int = HISTORY_EVENT_BUDGET
+    # Proof that an interface holding the signing key started this case (infrastructure/signing.py
+    # `Signer.sign_start`, over the workflow id, approval, policy and issue time). Checked by
+    # register_case, whose result is in history, never by workflow code: replay needs no key.
+    # Continue-as-new runs carry none (they are started by the case itself, with a state).
+    signature: Signature | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# People's actions (update inputs). The interface (CLI, web) authenticates the person and
+# resolves them from the roster into an Actor; the workflow checks the claims against the
+# case (assigned officer, region) synchronously in its validators.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Actor:
+    officer_id: str
+    role: Role = Role.OFFICER
+    region: str | None = None
+    active: bool = True
+
+
+class WithdrawalReason(StrEnum):
+    DECLINED_SERVICES = "declined_services"
+    LEFT_QUEBEC = "left_quebec"
+    UNREACHABLE = "unreachable"
+    OTHER = "other"
+
+
+# Every update input below ends with `signature` (default None: histories recorded before
+# signatures decode as they are); the interfaces sign through infrastructure/temporal.py's client.
+
+
+@dataclass
+class GreetingReport:
+    actor: Actor
+    outcome: GreetingOutcome = GreetingOutcome.GREETED
+    signature: Signature | None = None
+
+
+@dataclass
+class PlanFiling:
+    actor: Actor
+    items: list[PlanItem] = field(default_factory=list)
+    signature: Signature | None = None
+
+
+@dataclass
+class ProgressNote:
+    actor: Actor
+    note: str
+    signature: Signature | None = None
+
+
+@dataclass
+class StageApproval:
+    actor: Actor
+    stage: Stage
+    note: str = ""
+    signature: Signature | None = None
+
+
+@dataclass
+class StageWaiver:
+    actor: Actor
+    stage: Stage
+    reason: str
+    signature: Signature | None = None
+
+
+@dataclass
+class Reassignment:
+    actor: Actor
+    new_officer: Actor
+    signature: Signature | None = None
+
+
+@dataclass
+class Transfer:
+    """A director moves the case to another region and its officer there."""
+
+    actor: Actor
+    new_region: str
+    new_officer: Actor
+    note: str = ""
+    signature: Signature | None = None
+
+
+@dataclass
+class PauseRequest:
+    actor: Actor
+    reason: str
+    signature: Signature | None = None
+
+
+@dataclass
+class ResumeRequest:
+    actor: Actor
+    signature: Signature | None = None
+
+
+@dataclass
+class Withdrawal:
+    reason: str
+    # Histories before v3 name only who recorded it (default "operator"); from v3 the person
+    # acting is an Actor the workflow checks, with a reason category.
+    recorded_by: str = "operator"
+    actor: Actor | None = None
+    reason_category: WithdrawalReason = WithdrawalReason.OTHER
+    signature: Signature | None = None
+
+
+@dataclass
+class CaseQuery:
+    """Query input (kept as a dataclass so fields can be added)."""
+
+    include_plan: bool = True
+
+
+@dataclass
+class StageView:
+    stage: Stage
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    approved_by: str | None = None
+    waived: bool = False
+    waiver_reason: str | None = None
+    deadline_at: datetime | None = None
+
+
+@dataclass
+class CaseView:
+    """What a query or an update answers: the case as officers and supervisors see it."""
+
+    dossier: str
+    status: CaseStatus
+    stage: Stage | None
+    officer: str | None
+    region: str
+    language: str
+    arrival_date: str
+    escalation_level: int
+    stalled_since: datetime | None
+    overdue: bool
+    plan: list[PlanItem]
+    plan_revision: int
+    plan_due_at: datetime | None
+    greeting: GreetingOutcome | None
+    stages: list[StageView]
+    paused_at: datetime | None = None
+    pause_reason: str | None = None
+    notes_count: int = 0
+    last_activity_at: datetime | None = None
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    runs: int = 1
+    # Audit rows and emails decided but not yet carried out (a backlog means the database or
+    # the mail server is unreachable).
+    pending_effects: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        """The public JSON shape of `parcours status --json` and the web API."""
+
+        def iso(d: datetime | None) -> str | None:
+            return d.isoformat() if d else None
+
+        return {
+            "dossier": self.dossier,
+            "status": self.status.value,
+            "stage": self.stage.value if self.stage else None,
+            "officer": self.officer,
+            "region": self.region,
+            "language": self.language,
+            "arrival_date": self.arrival_date,
+            "escalation_level": self.escalation_level,
+            "stalled_since": iso(self.stalled_since),
+            "overdue": self.overdue,
+            "plan": [{"stage": i.stage.value, "text": i.text} for i in self.plan],
+            "plan_revision": self.plan_revision,
+            "plan_due_at": iso(self.plan_due_at),
+            "greeting": self.greeting.value if self.greeting else None,
+            "stages": [
+                {
+                    "stage": s.stage.value,
+                    "started_at": iso(s.started_at),
+                    "completed_at": iso(s.completed_at),
+                    "approved_by": s.approved_by,
+                    "waived": s.waived,
+                    "waiver_reason": s.waiver_reason,
+                    "deadline_at": iso(s.deadline_at),
+                }
+                for s in self.stages
+            ],
+            "paused_at": iso(self.paused_at),
+            "pause_reason": self.pause_reason,
+            "notes_count": self.notes_count,
+            "last_activity_at": iso(self.last_activity_at),
+            "started_at": iso(self.started_at),
+            "closed_at": iso(self.closed_at),
+            "close_reason": self.close_reason,
+            "pending_effects": self.pending_effects,
+        }
+
+
+def view_of(state: CaseState, include_plan: bool = True) -> CaseView:
+    a = state.approval
+    return CaseView(
+        dossier=a.dossier,
+        status=state.status,
+        stage=state.stage,
+        officer=state.officer_id,
+        region=a.region,
+        language=a.language,
+        arrival_date=a.arrival_date,
+        escalation_level=state.escalation_level,
+        stalled_since=state.stalled_since,
+        overdue=state.overdue,
+        plan=list(state.plan) if include_plan else [],
+        plan_revision=state.plan_revision,
+        plan_due_at=state.plan_due_at,
+        greeting=state.greeting,
+        stages=[
+            StageView(
+                stage=r.stage,
+                started_at=r.started_at,
+                completed_at=r.completed_at,
+                approved_by=r.approved_by,
+                waived=r.waived,
+                waiver_reason=r.waiver_reason,
+                deadline_at=r.deadline_at,
+            )
+            for r in state.stages
+        ],
+        paused_at=state.paused_at,
+        pause_reason=state.pause_reason,
+        notes_count=state.notes_count,
+        last_activity_at=state.last_activity_at,
+        started_at=state.started_at,
+        closed_at=state.closed_at,
+        close_reason=state.close_reason,
+        runs=state.runs,
+        pending_effects=len(state.pending),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Activity messages
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseSnapshot:
+    """The read model's projection of a case, written with every audit event."""
+
+    dossier: str
+    region: str
+    language: str
+    arrival_date: str
+    status: CaseStatus
+    stage: Stage | None
+    officer_id: str | None
+    escalation_level: int
+    stalled_since: datetime | None
+    overdue: bool
+    stage_started_at: datetime | None
+    last_activity_at: datetime | None
+    started_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass
+class RegisterCase:
+    """Open (or find) the case in the read model and pick its officer."""
+
+    workflow_id: str
+    approval: NewcomerApproval
+    snapshot: CaseSnapshot
+    # What the start's signature covers, and when the Temporal server accepted the start
+    # (`workflow.info().workflow_start_time`, the WorkflowExecutionStarted event's time, not
+    # when a worker got to it). Scheduled by runs started before signed starts: all None, and
+    # such a case is already registered (or being registered by that same run).
+    policy: PolicySnapshot | None = None
+    signature: Signature | None = None
+    start_accepted_at: datetime | None = None
+
+
+@dataclass
+class Assignment:
+    officer_id: str | None
+    # True when no officer of the region could take the case.
+    unassigned: bool = False
+
+
+@dataclass
+class CaseEvent:
+    """One line of the audit trail, with the projection it leaves behind.
+
+    `key` (workflow id + business step) makes the write idempotent.
+    """
+
+    key: str
+    workflow_id: str
+    kind: str
+    at: datetime
+    snapshot: CaseSnapshot
+    actor: str | None = None
+    stage: Stage | None = None
+    detail: str | None = None
+    # Free text (notes, reasons): personal data; kept in the audit table, never logged.
+    text: str | None = None
+
+
+@dataclass
+class EventRecorded:
+    key: str
+    duplicate: bool = False
+
+
+@dataclass
+class EventBatch:
+    """The audit events one workflow task decided, recorded in one transaction (v2)."""
+
+    events: list[CaseEvent] = field(default_factory=list)
+
+
+@dataclass
+class EventBatchRecorded:
+    recorded: int = 0
+    # Keys an earlier attempt had already recorded.
+    duplicates: list[str] = field(default_factory=list)
+    # Keys that can never be recorded (invalid, or refused by the read model); the others were.
+    refused: list[str] = field(default_factory=list)
+
+
+class Audience(StrEnum):
+    NEWCOMER = "newcomer"
+    OFFICER = "officer"  # the officer named in `officer_id`
+    SUPERVISORS = "supervisors"  # supervisors of `region`
+    DIRECTORS = "directors"
+
+
+@dataclass
+class Notification:
+    """An email to send exactly once: `key` is the outbox's unique idempotency key."""
+
+    key: str
+    workflow_id: str
+    template: str
+    audience: Audience
+    region: str
+    language: str = "fr"
+    arrival_date: str | None = None
+    officer_id: str | None = None
+    # Only for Audience.NEWCOMER: the newcomer's address and name (never logged).
+    recipient_email: str | None = None
+    recipient_name: str | None = None
+    # Template context: plain JSON values only (str, int, bool, lists and dicts of them).
+    context: dict[str, Any] = field(default_factory=dict)
+    # Workflow time at which the notice was decided: decides whether the newcomer's language
+    # may stand beside the French (first six months after arrival only).
+    decided_at: datetime | None = None
+
+
+@dataclass
+class NotificationOutcome:
+    key: str
+    # "sent", "already_sent", "no_recipient", "rejected", "failed" (in doubt after every
+    # resend), "stale" (in doubt and too old to send)
+    status: str
+    recipients: int = 0
+    # In a batch: why this email failed for good (SmtpRejected, TemplateMissing); "" if not.
+    failure: str = ""
+
+
+@dataclass
+class NotificationBatch:
+    """The emails one workflow task decided, sent over one SMTP connection (v2)."""
+
+    notifications: list[Notification] = field(default_factory=list)
+
+
+@dataclass
+class NotificationBatchOutcome:
+    outcomes: list[NotificationOutcome] = field(default_factory=list)

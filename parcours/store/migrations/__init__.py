@@ -1,1 +1,0 @@
-"""Alembic migrations of the read model (see parcours/store/migrate.py)."""
