@@ -26,7 +26,12 @@ from parcours.application.policies import dev_policy_path
 from parcours.application.retention import install_schedule
 from parcours.infrastructure import signing
 from parcours.infrastructure.codec import KEY_FILE_NAME, ensure_key_file
-from parcours.infrastructure.config import AUDIT_KEY_FILE_NAME, Settings, default_database_url
+from parcours.infrastructure.config import (
+    AUDIT_KEY_FILE_NAME,
+    DEFAULT_TEMPORAL_NAMESPACE,
+    Settings,
+    default_database_url,
+)
 from parcours.infrastructure.mail.catcher import MailCatcher
 from parcours.infrastructure.store.chain import AUDIT_KEYS_HEADER, audit_keyring
 from parcours.infrastructure.store.db import create_engine, session_factory
@@ -117,6 +122,8 @@ class DevOptions:
         return dataclasses.replace(
             base,
             temporal_address=self.temporal_address,
+            # Its own local server: a TEMPORAL_* profile (a cloud API key, TLS) is not for it.
+            temporal_env=None,
             database_url=default_database_url(self.data_dir),
             smtp_host=self.host,
             smtp_port=self.smtp_port,
@@ -263,7 +270,8 @@ def banner(
         env_hint += f"PARCOURS_TEMPORAL_ADDRESS={opts.temporal_address} "
     lines = [
         "Parcours dev stack is up",
-        f"  Temporal       {opts.temporal_address} (namespace {settings.temporal_namespace}, "
+        f"  Temporal       {opts.temporal_address} (namespace "
+        f"{settings.temporal_namespace or DEFAULT_TEMPORAL_NAMESPACE}, "
         f"task queue {settings.task_queue})",
         f"  Temporal UI    http://{opts.host}:{opts.ui_port}",
         f"  SMTP catcher   {opts.host}:{opts.smtp_port} -> {opts.mail_dir}/*.eml",
@@ -349,7 +357,7 @@ async def run_dev(
                 # come back, and HSTS would pin 127.0.0.1 to https in the browser.
                 web_settings = dataclasses.replace(settings, secure_cookies=False)
                 async with dev_console(
-                    web_settings, client, stop, opts.web_port or default_port()
+                    web_settings, client, stop, opts.web_port or default_port(settings)
                 ) as web_lines:
                     # Let the worker fail fast (bad database, bad policy) before the banner.
                     done, _ = await asyncio.wait({worker}, timeout=1.0)

@@ -114,7 +114,7 @@ async def web(args: argparse.Namespace, ctx: Context) -> int:
         raise ParcoursError(str(err)) from None
     configure_logging()
     host = args.host or DEFAULT_HOST
-    port = args.port or default_port()
+    port = args.port or default_port(ctx.settings)
     server = build_server(ctx.settings, host=host, port=port)
     stop = asyncio.Event()
     install_stop_handlers(stop)

@@ -26,14 +26,13 @@ from parcours.infrastructure.temporal import connect
 from parcours.interfaces.web.metrics import WebMetrics
 from parcours.kernel.domain import PolicySnapshot
 
-SECRET_ENV = "PARCOURS_WEB_SECRET"
 SECRET_FILE = "web-secret"
 
 
 def load_secret(settings: Settings) -> str:
     """$PARCOURS_WEB_SECRET, else a secret generated once into the data dir (mode 0600), so
     sessions survive a restart of `parcours dev` and no default secret ever ships."""
-    value = os.environ.get(SECRET_ENV)
+    value = settings.web_secret
     if value:
         return value
     path = Path(settings.data_dir) / SECRET_FILE
