@@ -38,7 +38,7 @@ def env_reads(tree: ast.AST) -> list[int]:
         by_attribute = isinstance(node, ast.Attribute) and node.attr in names
         by_import = isinstance(node, ast.ImportFrom) and any(a.name in names for a in node.names)
         if by_attribute or by_import:
-            lines.append(node.lineno)
+            lines.append(getattr(node, "lineno", 0))
     return lines
 
 
