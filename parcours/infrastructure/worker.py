@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -40,8 +39,7 @@ from parcours.infrastructure.signing import (
     start_verifier,
 )
 from parcours.infrastructure.store.chain import NO_KEY, audit_keyring
-from parcours.infrastructure.store.db import create_engine, session_factory
-from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.store.db import open_read_model, safe_url, session_factory
 from parcours.infrastructure.temporal import connect, register_search_attributes
 from parcours.kernel.errors import ParcoursError, first_line
 from parcours.kernel.policy import PolicyError, load_policy
@@ -208,16 +206,7 @@ def require_audit_keys(settings: Settings) -> list[CodecKey]:
 @contextlib.asynccontextmanager
 async def resources(settings: Settings) -> AsyncIterator[Resources]:
     audit_keys = require_audit_keys(settings)
-    engine = create_engine(settings.database_url, one_sqlite_writer=True)
-    try:
-        try:
-            # Migrations, not create_all: the schema of a long-lived database moves forward.
-            await upgrade(engine, audit_keys=audit_keys)
-        except Exception as err:
-            raise ParcoursError(
-                f"cannot open the read model at {_safe_url(settings.database_url)}: "
-                f"{first_line(err)}"
-            ) from None
+    async with open_read_model(settings, one_sqlite_writer=True) as engine:
         sessions = session_factory(engine, audit_keys)
         renderer = Renderer(settings.templates_dir)
         mailer = Mailer.from_settings(settings)
@@ -234,8 +223,6 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
             ),
             retention=Retention(sessions),
         )
-    finally:
-        await engine.dispose()
 
 
 def build_worker(
@@ -300,7 +287,7 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
             settings.task_queue,
             client.service_client.config.target_host,
             client.namespace,
-            _safe_url(settings.database_url),
+            safe_url(settings.database_url),
             settings.smtp_host,
             settings.smtp_port,
             policy.name,
@@ -362,11 +349,3 @@ def main() -> None:
     except KeyboardInterrupt:
         code = 130
     end_process(code)  # no interpreter teardown: see end_process
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password, for logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable database URL)"

@@ -33,9 +33,8 @@ from parcours.infrastructure.config import (
     default_database_url,
 )
 from parcours.infrastructure.mail.catcher import MailCatcher
-from parcours.infrastructure.store.chain import AUDIT_KEYS_HEADER, audit_keyring
-from parcours.infrastructure.store.db import create_engine, session_factory
-from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.store.chain import AUDIT_KEYS_HEADER
+from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.officers import list_officers, seed_demo_officers
 from parcours.infrastructure.temporal import connect
 from parcours.infrastructure.worker import install_stop_handlers, serve
@@ -243,9 +242,7 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, str]]:
     """Migrate the schema, seed the demo roster when empty; returns (id, role, region, langs)."""
-    engine = create_engine(settings.database_url)
-    try:
-        await upgrade(engine, audit_keys=audit_keyring(settings))
+    async with open_read_model(settings) as engine:
         sessions = session_factory(engine)
         async with sessions() as session, session.begin():
             added = await seed_demo_officers(session)
@@ -256,8 +253,6 @@ async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, st
                 (o.id, o.role, o.region, ",".join(o.language_list))
                 for o in await list_officers(session)
             ]
-    finally:
-        await engine.dispose()
 
 
 def banner(
@@ -336,12 +331,17 @@ async def run_dev(
     stop = asyncio.Event()
     install_stop_handlers(stop)
 
-    roster = await prepare_read_model(settings)
     log_path = opts.data_dir / "temporal.log"
     print(f"Starting the Temporal dev server on {opts.temporal_address} ...", file=out, flush=True)
     log = await asyncio.to_thread(log_path.open, "ab")
     try:
-        async with temporal_dev_server(opts, log, settings=settings) as client:
+        # One engine for the whole stack (roster, worker, console): opened, and migrated,
+        # before the Temporal server starts; the shared pool, not the worker's one connection.
+        async with (
+            open_read_model(settings),
+            temporal_dev_server(opts, log, settings=settings) as client,
+        ):
+            roster = await prepare_read_model(settings)
             await install_schedule(client, settings)
             catcher = MailCatcher(opts.mail_dir, host=opts.host, port=opts.smtp_port)
             try:

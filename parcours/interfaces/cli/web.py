@@ -12,7 +12,6 @@ from typing import Any
 from parcours.infrastructure.store.accounts import (
     AccountError,
     TokenScope,
-    create_account_tables,
     create_token,
     deactivate,
     list_tokens,
@@ -133,10 +132,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def _sessions(ctx: Context) -> Any:
-    sessions = await ctx.sessions()
-    assert ctx._engine is not None
-    await create_account_tables(ctx._engine)
-    return sessions
+    return await ctx.sessions()  # migrated on open: the accounts' tables are there
 
 
 async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:

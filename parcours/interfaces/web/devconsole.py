@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from temporalio.client import Client
 
 from parcours.infrastructure.config import Settings
-from parcours.infrastructure.store.accounts import create_account_tables, seed_demo_passwords
-from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.accounts import seed_demo_passwords
+from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.interfaces.web.server import DEFAULT_HOST, build_server, serve_until, wait_started
 from parcours.kernel.errors import ParcoursError
 
@@ -18,13 +18,12 @@ from parcours.kernel.errors import ParcoursError
 async def seed_demo_logins(settings: Settings) -> list[str]:
     """Demo passwords for roster members who have none (a password set with `parcours users
     set-password` is never overwritten); returns the logins seeded now."""
-    engine = create_engine(settings.database_url)
-    try:
-        await create_account_tables(engine)
-        async with session_factory(engine)() as session, session.begin():
-            return await seed_demo_passwords(session, settings.demo_password)
-    finally:
-        await engine.dispose()
+    async with (
+        open_read_model(settings) as engine,
+        session_factory(engine)() as session,
+        session.begin(),
+    ):
+        return await seed_demo_passwords(session, settings.demo_password)
 
 
 @contextlib.asynccontextmanager

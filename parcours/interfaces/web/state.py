@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import Callable
@@ -18,8 +19,7 @@ from temporalio.client import Client
 
 from parcours.application.policies import choose_policy
 from parcours.infrastructure.config import Settings
-from parcours.infrastructure.store.accounts import create_account_tables
-from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.models import utcnow
 from parcours.infrastructure.store.security import SessionLimits
 from parcours.infrastructure.temporal import connect
@@ -57,12 +57,13 @@ class WebState:
     clock: Callable[[], datetime] = utcnow
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _read_model: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     @classmethod
     async def open(cls, settings: Settings, client: Client | None = None) -> WebState:
-        engine = create_engine(settings.database_url)
-        # The web's own tables; the read model's are the worker's (or migrations') to create.
-        await create_account_tables(engine)
+        read_model = contextlib.AsyncExitStack()
+        # Migrated on open (once per process): the accounts' tables are there.
+        engine = await read_model.enter_async_context(open_read_model(settings))
         return cls(
             settings=settings,
             engine=engine,
@@ -70,6 +71,7 @@ class WebState:
             # The same policy `parcours start` would snapshot (dev stack's included).
             policy=choose_policy(settings),
             _client=client,
+            _read_model=read_model,
         )
 
     @property
@@ -89,7 +91,7 @@ class WebState:
         return self._client
 
     async def aclose(self) -> None:
-        await self.engine.dispose()
+        await self._read_model.aclose()
 
 
 def web_state(request: Request) -> WebState:
