@@ -336,31 +336,26 @@ def _tristate(get: Get, name: str) -> bool | None:
     raise ConfigError(f"{name}={raw!r}: expected 1 or 0")
 
 
-def _whole(get: Get, name: str, default: int, least: int, hint: str = "") -> int:
+def _number(get: Get, name: str, default: int, accept: Callable[[int], bool], expected: str) -> int:
     raw = get(name)
     if raw is None:
         return default
     try:
         value = int(raw)
     except ValueError:
-        value = least - 1
-    if value < least:
-        hint = hint or ("" if least <= 0 else f" of at least {least}")
-        raise ConfigError(f"{name}={raw!r}: expected a whole number{hint}")
+        value = None
+    if value is None or not accept(value):
+        raise ConfigError(f"{name}={raw!r}: expected {expected}")
     return value
 
 
+def _whole(get: Get, name: str, default: int, least: int, hint: str = "") -> int:
+    hint = hint or ("" if least <= 0 else f" of at least {least}")
+    return _number(get, name, default, lambda v: v >= least, f"a whole number{hint}")
+
+
 def _port(get: Get, name: str, default: int) -> int:
-    raw = get(name)
-    if raw is None:
-        return default
-    try:
-        port = int(raw)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"{name}={raw!r}: expected a port number 1-65535")
-    return port
+    return _number(get, name, default, lambda v: 1 <= v <= 65535, "a port number 1-65535")
 
 
 def _seconds(get: Get, name: str, default: float) -> float:

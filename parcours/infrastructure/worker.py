@@ -339,9 +339,9 @@ def main() -> None:
     """`python worker.py`: the same as `parcours worker`."""
     from parcours.interfaces.cli.main import end_process
 
-    configure_logging()
     code = 0
     try:
+        configure_logging()  # a bad PARCOURS_LOG_LEVEL is one line, as every bad setting
         asyncio.run(amain())
     except ParcoursError as err:
         print(f"parcours: error: {err}", file=sys.stderr)
