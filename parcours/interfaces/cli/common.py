@@ -1,4 +1,9 @@
-"""What every command shares: the parser class, the context (settings, client, read model)."""
+"""What every command shares: the parser class, the context (settings, client, read model).
+
+Imported by every command module, before the command line is even parsed: the Temporal SDK
+and SQLAlchemy are imported only by the context methods that need them (`parcours --help`
+must not pay for them; tests/cli/test_startup.py checks it).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,17 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import NoReturn, TextIO
-
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from parcours.application.policies import choose_policy
 from parcours.infrastructure.config import Settings
-from parcours.infrastructure.store.chain import audit_keyring
-from parcours.infrastructure.store.db import create_engine, session_factory
-from parcours.infrastructure.store.migrate import upgrade
-from parcours.infrastructure.store.officers import actor_of, get_officer
-from parcours.infrastructure.temporal import connect
 from parcours.kernel import inputs
 from parcours.kernel.domain import Actor, PolicySnapshot
 from parcours.kernel.errors import ParcoursError, first_line
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from temporalio.client import Client
 
 PROG = "parcours"
 
@@ -56,11 +57,17 @@ class Context:
 
     async def client(self) -> Client:
         if self._client is None:
+            from parcours.infrastructure.temporal import connect
+
             self._client = await connect(self.settings)
         return self._client
 
     async def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self._sessions is None:
+            from parcours.infrastructure.store.chain import audit_keyring
+            from parcours.infrastructure.store.db import create_engine, session_factory
+            from parcours.infrastructure.store.migrate import upgrade
+
             self._engine = create_engine(self.settings.database_url)
             audit_keys = audit_keyring(self.settings)
             try:
@@ -77,6 +84,8 @@ class Context:
 
     async def actor(self, officer_id: str, flag: str = "--officer") -> Actor:
         """The person behind an officer id, from the roster; the workflow checks the claims."""
+        from parcours.infrastructure.store.officers import actor_of, get_officer
+
         officer_id = inputs.officer_id(officer_id, flag)
         sessions = await self.sessions()
         async with sessions() as session:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from parcours.infrastructure.store.db import create_engine
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json
 from parcours.kernel.errors import ParcoursError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -75,6 +75,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _engine(ctx: Context) -> AsyncEngine:
+    from parcours.infrastructure.store.db import create_engine
+
     return create_engine(ctx.settings.database_url)
 
 

@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 async def dev(args: argparse.Namespace, ctx: Context) -> int:
     # Imported here: the stack pulls in the worker, the workflow and the mail code, which
     # the other commands do not need.
-    from parcours.infrastructure.worker import configure_logging
+    from parcours.application.lifecycle import configure_logging
     from parcours.interfaces.devstack import DevOptions, run_dev
 
     configure_logging()
@@ -69,7 +69,8 @@ async def dev(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def worker(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.worker import configure_logging, install_stop_handlers, serve
+    from parcours.application.lifecycle import configure_logging, install_stop_handlers
+    from parcours.infrastructure.worker import serve
 
     configure_logging()
     settings = ctx.settings

@@ -9,19 +9,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from parcours.infrastructure.store.accounts import (
-    AccountError,
-    TokenScope,
-    create_account_tables,
-    create_token,
-    deactivate,
-    list_tokens,
-    revoke_token,
-    set_password,
-)
-from parcours.infrastructure.store.security import SecurityKind, record
 from parcours.interfaces.cli.common import Context, add_json_flag, tcp_port
 from parcours.interfaces.cli.output import dump_json, table
+from parcours.kernel.authz import TokenScope
 from parcours.kernel.errors import ParcoursError
 
 
@@ -103,9 +93,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 async def web(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.application.lifecycle import configure_logging, install_stop_handlers
     from parcours.infrastructure.codec import CodecKeyError
     from parcours.infrastructure.signing import require_keys
-    from parcours.infrastructure.worker import configure_logging, install_stop_handlers
     from parcours.interfaces.web.server import DEFAULT_HOST, build_server, default_port, serve_until
 
     try:
@@ -133,6 +123,8 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def _sessions(ctx: Context) -> Any:
+    from parcours.infrastructure.store.accounts import create_account_tables
+
     sessions = await ctx.sessions()
     assert ctx._engine is not None
     await create_account_tables(ctx._engine)
@@ -140,6 +132,8 @@ async def _sessions(ctx: Context) -> Any:
 
 
 async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import AccountError, set_password
+
     password = await asyncio.to_thread(_read_password, args.password_stdin)
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
@@ -153,6 +147,8 @@ async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def deactivate_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import AccountError, deactivate
+
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
         try:
@@ -164,6 +160,8 @@ async def deactivate_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def unlock_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.security import SecurityKind, record
+
     login = args.login.strip()
     if not login:
         raise ParcoursError("a login is needed (officer id or operator login)")
@@ -175,6 +173,8 @@ async def unlock_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def token_create(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import AccountError, create_token
+
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
         try:
@@ -193,6 +193,8 @@ async def token_create(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def token_list(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import list_tokens
+
     sessions = await _sessions(ctx)
     async with sessions() as session:
         rows = await list_tokens(session)
@@ -219,6 +221,8 @@ async def token_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def token_revoke(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import AccountError, revoke_token
+
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
         try:
