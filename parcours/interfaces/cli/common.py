@@ -34,8 +34,17 @@ class Parser(argparse.ArgumentParser):
     """argparse, but an error is one line naming the command, and it raises instead of exiting
     so that `main()` stays callable from tests."""
 
+    # A description written when the help is shown, for one that quotes a value from a module
+    # the other commands must not import (the worker's defaults): see `stack.register`.
+    describe: Callable[[], str] | None = None
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+    def format_help(self) -> str:
+        if self.describe is not None:
+            self.description = self.describe()
+        return super().format_help()
 
 
 Handler = Callable[[argparse.Namespace, "Context"], Awaitable[int]]

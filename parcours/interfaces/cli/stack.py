@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from parcours.infrastructure.config import DEFAULT_DATA_DIR
-from parcours.interfaces.cli.common import Context, add_policy_flag, tcp_port
+from parcours.interfaces.cli.common import Context, Parser, add_policy_flag, tcp_port
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -38,15 +38,23 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_policy_flag(p)
     p.set_defaults(handler=dev)
 
-    p = sub.add_parser(
-        "worker",
-        help="run a worker only (same as `python worker.py`)",
-        description="Run a worker, configured by PARCOURS_TEMPORAL_ADDRESS, "
-        "PARCOURS_DATABASE_URL, PARCOURS_SMTP_HOST/PARCOURS_SMTP_PORT, PARCOURS_POLICY and "
-        "PARCOURS_WORKER_CACHE (workflow cache size, default 1000).",
-    )
+    p = sub.add_parser("worker", help="run a worker only (same as `python worker.py`)")
+    if isinstance(p, Parser):
+        p.describe = worker_description
     add_policy_flag(p)
     p.set_defaults(handler=worker)
+
+
+def worker_description() -> str:
+    """`parcours worker --help`: the defaults are the worker's own constants, read when the
+    help is shown (importing the worker for every command would cost each a second)."""
+    from parcours.infrastructure.worker import DEFAULT_CACHE
+
+    return (
+        "Run a worker, configured by PARCOURS_TEMPORAL_ADDRESS, PARCOURS_DATABASE_URL, "
+        "PARCOURS_SMTP_HOST/PARCOURS_SMTP_PORT, PARCOURS_POLICY and PARCOURS_WORKER_CACHE "
+        f"(workflow cache size, default {DEFAULT_CACHE})."
+    )
 
 
 async def dev(args: argparse.Namespace, ctx: Context) -> int:
