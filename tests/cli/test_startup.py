@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ print(json.dumps({"code": code, "heavy": heavy, "err": err.getvalue()}))
 """
 
 
-def probe(*argv: str, data_dir: Path | None = None) -> dict[str, object]:
+def probe(*argv: str, data_dir: Path | None = None) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")}
     if data_dir is not None:
         env["PARCOURS_DATA_DIR"] = str(data_dir)
@@ -62,7 +63,7 @@ def probe(*argv: str, data_dir: Path | None = None) -> dict[str, object]:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -105,7 +106,7 @@ def test_a_read_model_command_imports_no_temporal_cipher_or_web(
 ) -> None:
     result = probe(*argv, data_dir=tmp_path)
     assert result["code"] == 0, result["err"]
-    assert sorted(set(result["heavy"]) - set(READ_MODEL)) == []  # type: ignore[arg-type]
+    assert sorted(set(result["heavy"]) - set(READ_MODEL)) == []
 
 
 def test_worker_help_quotes_the_cache_default_the_worker_uses() -> None:
