@@ -48,12 +48,13 @@ from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlread
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
-from parcours.infrastructure.codec import CodecKeyError, data_converter, keyring
+from parcours.infrastructure.codec import CodecKeyError, keyring
 from parcours.infrastructure.config import (
     DEFAULT_TEMPORAL_ADDRESS,
     DEFAULT_TEMPORAL_NAMESPACE,
     Settings,
 )
+from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import MAKE_KEYS_HINT, Signer, signable, signer_for
 from parcours.kernel import search
 from parcours.kernel.domain import (

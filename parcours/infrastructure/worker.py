@@ -12,7 +12,6 @@ import contextlib
 import importlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.casework import Casework
 from activities.notify import Notifier
 from activities.retention import Retention
+from parcours.application.lifecycle import (
+    INTERRUPTED,
+    configure_logging,
+    end_process,
+    install_stop_handlers,
+)
 from parcours.infrastructure.codec import CodecKey, CodecKeyError
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.mail.render import Renderer
@@ -304,31 +309,6 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
     logger.info("worker stopped")
 
 
-def install_stop_handlers(stop: asyncio.Event) -> None:
-    """SIGINT/SIGTERM set `stop` (a second signal ends at once, as people expect)."""
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        if stop.is_set():
-            logger.warning("second %s: exiting now", signal.Signals(signum).name)
-            os._exit(130)
-        logger.info("%s received", signal.Signals(signum).name)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, on_signal, sig)
-
-
-def configure_logging(settings: Settings | None = None) -> None:
-    logging.basicConfig(
-        level=(settings or Settings.from_env()).log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # aiosmtpd logs every connection (with peer addresses) at INFO: noise, and not ours.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
 async def amain(settings: Settings | None = None) -> None:
     stop = asyncio.Event()
     install_stop_handlers(stop)
@@ -337,8 +317,6 @@ async def amain(settings: Settings | None = None) -> None:
 
 def main() -> None:
     """`python worker.py`: the same as `parcours worker`."""
-    from parcours.interfaces.cli.main import end_process
-
     code = 0
     try:
         configure_logging()  # a bad PARCOURS_LOG_LEVEL is one line, as every bad setting
@@ -347,5 +325,5 @@ def main() -> None:
         print(f"parcours: error: {err}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
-        code = 130
+        code = INTERRUPTED
     end_process(code)  # no interpreter teardown: see end_process

@@ -22,6 +22,7 @@ from typing import IO, TextIO
 
 from temporalio.client import Client
 
+from parcours.application.lifecycle import install_stop_handlers
 from parcours.application.policies import dev_policy_path
 from parcours.application.retention import install_schedule
 from parcours.infrastructure import signing
@@ -37,7 +38,7 @@ from parcours.infrastructure.store.chain import AUDIT_KEYS_HEADER
 from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.officers import list_officers, seed_demo_officers
 from parcours.infrastructure.temporal import connect
-from parcours.infrastructure.worker import install_stop_handlers, serve
+from parcours.infrastructure.worker import serve
 from parcours.interfaces.web.devconsole import dev_console
 from parcours.interfaces.web.server import default_port
 from parcours.kernel import search

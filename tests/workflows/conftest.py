@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from parcours.infrastructure.codec import data_converter
+from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import install_verifier
 from parcours.kernel.domain import (
     Actor,

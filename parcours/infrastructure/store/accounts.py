@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from parcours.infrastructure.store.models import Base, Officer, UtcDateTime, utcnow
 from parcours.infrastructure.store.security import SecurityKind, end_sessions, record
+from parcours.kernel.authz import TokenScope
 from parcours.kernel.domain import OFFICER_ID_RE
 
 
@@ -44,12 +45,6 @@ class Credential(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
-
-
-class TokenScope:
-    INTAKE = "intake"  # POST visa approvals, nothing else
-    READ = "read"  # GET a case's status fields, never its free text
-    ALL = (INTAKE, READ)
 
 
 class ApiToken(Base):

@@ -1,4 +1,9 @@
-"""What every command shares: the parser class, the context (settings, client, read model)."""
+"""What every command shares: the parser class, the context (settings, client, read model).
+
+Imported by every command module, before the command line is even parsed: the Temporal SDK
+and SQLAlchemy are imported only by the context methods that need them (`parcours --help`
+must not pay for them; tests/cli/test_startup.py checks it).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,17 @@ import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import NoReturn, TextIO
-
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from parcours.application.policies import choose_policy
 from parcours.infrastructure.config import Settings
-from parcours.infrastructure.store.chain import audit_keyring
-from parcours.infrastructure.store.db import open_read_model, session_factory
-from parcours.infrastructure.store.officers import actor_of, get_officer
-from parcours.infrastructure.temporal import connect
 from parcours.kernel import inputs
 from parcours.kernel.domain import Actor, PolicySnapshot
 from parcours.kernel.errors import ParcoursError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from temporalio.client import Client
 
 PROG = "parcours"
 
@@ -57,11 +59,16 @@ class Context:
 
     async def client(self) -> Client:
         if self._client is None:
+            from parcours.infrastructure.temporal import connect
+
             self._client = await connect(self.settings)
         return self._client
 
     async def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self._sessions is None:
+            from parcours.infrastructure.store.chain import audit_keyring
+            from parcours.infrastructure.store.db import open_read_model, session_factory
+
             # Migrated on open (once per process); lets `officers add` work before any
             # worker has run.
             self._engine = await self._read_model.enter_async_context(
@@ -75,6 +82,8 @@ class Context:
 
     async def actor(self, officer_id: str, flag: str = "--officer") -> Actor:
         """The person behind an officer id, from the roster; the workflow checks the claims."""
+        from parcours.infrastructure.store.officers import actor_of, get_officer
+
         officer_id = inputs.officer_id(officer_id, flag)
         sessions = await self.sessions()
         async with sessions() as session:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from parcours.infrastructure.store.db import open_read_model
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json
 from parcours.kernel.errors import ParcoursError
+
+if TYPE_CHECKING:
+    pass
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -83,6 +85,8 @@ async def db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
     except CodecKeyError as err:
         raise ParcoursError(str(err)) from None
     # Not migrated on open: the command names the revision.
+    from parcours.infrastructure.store.db import open_read_model
+
     async with open_read_model(ctx.settings, migrate=False) as engine:
         at = await migrate.upgrade(engine, args.revision, audit_keys=audit_keys)
     ctx.print(f"read model at revision {at}")
@@ -91,6 +95,7 @@ async def db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
 
 async def db_current(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.infrastructure.store import migrate
+    from parcours.infrastructure.store.db import open_read_model
 
     async with open_read_model(ctx.settings, migrate=False) as engine:
         at = await migrate.current(engine)
