@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -54,7 +55,7 @@ from parcours.kernel.domain import (
 from tests.properties.strategies import good_approvals
 
 DAY = 86400
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --------------------------------------------------------------------------------------------
 # Strategies
@@ -191,6 +192,23 @@ def test_clocks_are_monotone_and_ringing_in_steps_lands_where_one_ring_does(
 
 
 @FAST
+@given(cases(), gaps)
+def test_ringing_at_the_alarm_always_sets_a_later_one(case: Case, gap: int) -> None:
+    """As the workflow runs: it sleeps until the alarm, rings the clocks at that very moment,
+    and sets the next alarm. Each alarm must lie ahead, or the loop would spin in place."""
+    s = case.state
+    list(rules.ring(s, later(case, gap)))
+    at = rules.next_clock(s)
+    for _ in range(8):
+        if at is None:
+            break
+        list(rules.ring(s, at))
+        following = rules.next_clock(s)
+        assert following is None or following > at, (at, following)
+        at = following
+
+
+@FAST
 @given(cases(), gaps, st.floats(0, 1))
 def test_the_alarm_is_always_ahead_and_nothing_falls_due_before_it(
     case: Case, gap: int, fraction: float
@@ -229,6 +247,9 @@ def test_a_check_in_always_drops_the_case_to_level_0_for_a_full_stall_period(
     assert s.escalation_level == 0 and s.stalled_since is None
     assert s.clock_anchor is not None and s.clock_anchor >= now
     assert s.last_activity_at == now
+    if s.stage == Stage.ARRIVAL:
+        # The newcomer is not here yet: the arrival stage's clock starts on arrival day.
+        assert s.clock_anchor >= start_of_day(date.fromisoformat(s.approval.arrival_date))
     # No reminder before a whole `remind_after` of silence from the check-in (or from the
     # arrival day, for a check-in made before the newcomer lands).
     remind_at = s.clock_anchor + timedelta(seconds=s.policy.for_stage(s.stage).remind_after)
@@ -369,10 +390,26 @@ def test_validators_never_accept_what_the_table_forbids(
     s = case.state
     actor = data.draw(actors(s))
     inp = otherwise_valid(copy.deepcopy(s), action, actor, case.now) or _any_input(action, actor)
-    if authz.decide(action, actor, s.approval.region, s.officer_id) is None:
+    if isinstance(inp, Reassignment | Transfer):
+        # Anyone as the new officer: active or not, of any region, the current one or not.
+        inp.new_officer = data.draw(actors(s))
+    if isinstance(inp, Transfer):
+        inp.new_region = data.draw(st.sampled_from((s.approval.region, *REGIONS[:3], "mars")))
+    if forbidden(s, action, inp) is None:
         return
     with pytest.raises(rules.Rejected):
         rules.validate(authz.UPDATE_OF[action], s, inp, opened=opened)
+
+
+def forbidden(s: CaseState, action: Action, inp: Any) -> authz.Refusal | None:
+    """What the table refuses: the actor, and for a reassignment or a transfer, where the
+    case would go (kernel/authz.py check_new_officer, check_transfer)."""
+    refused = authz.decide(action, inp.actor, s.approval.region, s.officer_id)
+    if refused is None and isinstance(inp, Reassignment):
+        refused = authz.check_new_officer(inp.new_officer, s.approval.region, s.officer_id)
+    if refused is None and isinstance(inp, Transfer):
+        refused = authz.check_transfer(inp.new_region, inp.new_officer, s.approval.region)
+    return refused
 
 
 def _any_input(action: Action, actor: Actor) -> object:
