@@ -19,6 +19,14 @@ RECORD_EVENTS = "record_events"
 SEND_NOTIFICATION = "send_notification"  # v1 workflows; v2 batches emails
 SEND_NOTIFICATIONS = "send_notifications"
 PURGE_PERSONAL_DATA = "purge_personal_data"
+ACTIVITY_NAMES: tuple[str, ...] = (
+    REGISTER_CASE,
+    RECORD_EVENT,
+    RECORD_EVENTS,
+    SEND_NOTIFICATION,
+    SEND_NOTIFICATIONS,
+    PURGE_PERSONAL_DATA,
+)
 
 # Failure types. Permanent: raised with non_retryable=True, and listed in the retry policy of
 # every activity that can raise them (a workflow compiled before non_retryable was set, or a

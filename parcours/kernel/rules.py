@@ -18,11 +18,11 @@ Passed through the workflow sandbox and shared by all cases: immutable module st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from parcours.kernel import authz
 from parcours.kernel.authz import Action
@@ -450,7 +450,9 @@ def check_withdrawal(s: CaseState, inp: Withdrawal, *, strict: bool, opened: boo
     _text(inp.reason, "the reason")
 
 
-Validator = Callable[..., None]
+class Validator(Protocol):
+    def __call__(self, s: CaseState, inp: Any, *, strict: bool, opened: bool) -> None: ...
+
 
 # Each update's validator, by update name (authz.UPDATE_OF names the update of each action).
 VALIDATORS: Mapping[str, Validator] = MappingProxyType(
