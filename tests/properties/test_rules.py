@@ -359,15 +359,33 @@ def accepts(update: str, s: CaseState, inp: object) -> bool:
     return True
 
 
-@FAST
-@given(st.data(), cases(closing=False), st.sampled_from(ACTIONS))
-def test_validators_accept_exactly_what_the_table_allows_when_all_else_is_valid(
-    data: st.DataObject, case: Case, action: Action
-) -> None:
-    s = case.state
-    actor = data.draw(actors(s))
-    inp = otherwise_valid(s, action, actor, case.now)
+@dataclass
+class Attempt:
+    """An action on an open case, valid but for who acts."""
+
+    state: CaseState
+    action: Action
+    actor: Actor
+    inp: Any
+    now: datetime
+
+
+@st.composite
+def attempts(draw: st.DrawFn) -> Attempt:
+    case = draw(cases(closing=False))
+    action = draw(st.sampled_from(ACTIONS))
+    actor = draw(actors(case.state))
+    inp = otherwise_valid(case.state, action, actor, case.now)
     assume(inp is not None)
+    return Attempt(case.state, action, actor, inp, case.now)
+
+
+@FAST
+@given(attempts())
+def test_validators_accept_exactly_what_the_table_allows_when_all_else_is_valid(
+    attempt: Attempt,
+) -> None:
+    s, action, actor, inp = attempt.state, attempt.action, attempt.actor, attempt.inp
     refused = authz.decide(action, actor, s.approval.region, s.officer_id)
     update = authz.UPDATE_OF[action]
     try:
@@ -428,19 +446,14 @@ def _any_input(action: Action, actor: Actor) -> object:
 
 
 @FAST
-@given(st.data(), cases(closing=False), st.sampled_from(ACTIONS))
-def test_a_signed_action_already_taken_is_refused(
-    data: st.DataObject, case: Case, action: Action
-) -> None:
-    s = case.state
-    actor = data.draw(actors(s))
-    inp = otherwise_valid(s, action, actor, case.now)
-    assume(inp is not None)
-    sig = Signature(key_id="k", issued_at=case.now, mac="ab" * 16)
-    inp.signature = sig  # type: ignore[attr-defined]
+@given(attempts())
+def test_a_signed_action_already_taken_is_refused(attempt: Attempt) -> None:
+    s, inp = attempt.state, attempt.inp
+    sig = Signature(key_id="k", issued_at=attempt.now, mac="ab" * 16)
+    inp.signature = sig
     s.signatures_seen.append(SeenSignature(mac=sig.mac, issued_at=sig.issued_at))
     with pytest.raises(rules.Rejected):
-        rules.validate(authz.UPDATE_OF[action], s, inp)
+        rules.validate(authz.UPDATE_OF[attempt.action], s, inp)
 
 
 def test_every_update_has_a_validator() -> None:
