@@ -5,7 +5,8 @@ Read from the code itself, not from a list kept beside it:
 - every failure an activity raises as permanent (`ApplicationError(type=..., non_retryable=True)`)
   is named in the retry policy of every workflow call to an activity of that module.
 A renamed activity or error type then fails here, instead of a case retrying a broken event
-forever (the read model's policy once named `InvalidCaseEvent`, which nothing raised).
+forever (the read model's policy once named `InvalidCaseEvent`, which nothing raised). The last
+test checks the scan against what a running case schedules on the time-skipping server.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ from activities.notify import Notifier
 from activities.retention import Retention
 from parcours.infrastructure.worker import Resources
 from parcours.kernel import activity_contract as contract
+from tests.temporal_servers import run_histories
+from tests.workflows.conftest import Pathway, settled
+from tests.workflows.test_pathway import PLAN
+from workflows.effects import RETRY_POLICIES
+from workflows.pathway import NewcomerPathway
 
 CALLS = {"execute_activity", "start_activity", "execute_local_activity", "start_local_activity"}
 METHOD_CALLS = {"execute_activity_method", "start_activity_method"}
@@ -159,3 +165,30 @@ def test_a_policy_that_names_the_wrong_type_is_caught() -> None:
         "old", contract.RECORD_EVENTS, RetryPolicy(non_retryable_error_types=["InvalidCaseEvent"])
     )
     assert missing_from_policy(drifted, registered()) == {contract.INVALID_INPUT}
+
+
+async def test_the_server_sees_the_contracts_names_and_policies(pathway: Pathway) -> None:
+    """What the scan read is what a running case schedules: a case opened and given a plan
+    (register_case, then batches of events and emails)."""
+    h = await pathway.start()
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    await settled(h)
+    worker = registered()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes
+        for history in await run_histories(pathway.client, h)
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert {a.activity_type.name for a in scheduled} == {
+        contract.REGISTER_CASE,
+        contract.RECORD_EVENTS,
+        contract.SEND_NOTIFICATIONS,
+    }
+    for a in scheduled:
+        name = a.activity_type.name
+        raised = permanent_failures(importlib.import_module(worker[name]))
+        assert raised <= set(a.retry_policy.non_retryable_error_types), name
+        assert list(a.retry_policy.non_retryable_error_types) == list(
+            RETRY_POLICIES[name].non_retryable_error_types or ()
+        )
