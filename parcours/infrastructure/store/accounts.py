@@ -21,7 +21,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, String, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcours.infrastructure.store.models import Base, Officer, UtcDateTime, utcnow
@@ -249,14 +249,3 @@ async def seed_demo_passwords(session: AsyncSession, password: str) -> list[str]
 
 
 DEMO_OPERATOR = "operator"
-
-
-async def create_account_tables(engine: AsyncEngine) -> None:
-    """Make sure this module's tables exist: they come with the read model's migrations
-    (revision 0003), so bring the schema to head (idempotent). Creating them here directly
-    would make that migration fail later on a database the web touched first."""
-    from parcours.infrastructure.store.migrate import (
-        upgrade,  # the migrations import this module's models
-    )
-
-    await upgrade(engine)

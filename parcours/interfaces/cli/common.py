@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -14,13 +15,12 @@ from temporalio.client import Client
 from parcours.application.policies import choose_policy
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store.chain import audit_keyring
-from parcours.infrastructure.store.db import create_engine, session_factory
-from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.officers import actor_of, get_officer
 from parcours.infrastructure.temporal import connect
 from parcours.kernel import inputs
 from parcours.kernel.domain import Actor, PolicySnapshot
-from parcours.kernel.errors import ParcoursError, first_line
+from parcours.kernel.errors import ParcoursError
 
 PROG = "parcours"
 
@@ -49,6 +49,7 @@ class Context:
     _client: Client | None = None
     _engine: AsyncEngine | None = None
     _sessions: async_sessionmaker[AsyncSession] | None = None
+    _read_model: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     def policy(self) -> PolicySnapshot:
         """The policy new cases snapshot (`parcours.application.policies.choose_policy`)."""
@@ -61,15 +62,12 @@ class Context:
 
     async def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self._sessions is None:
-            self._engine = create_engine(self.settings.database_url)
+            # Migrated on open (once per process); lets `officers add` work before any
+            # worker has run.
+            self._engine = await self._read_model.enter_async_context(
+                open_read_model(self.settings)
+            )
             audit_keys = audit_keyring(self.settings)
-            try:
-                # Idempotent migrations; lets `officers add` work before any worker has run.
-                await upgrade(self._engine, audit_keys=audit_keys)
-            except Exception as err:
-                raise ParcoursError(
-                    f"cannot open the read model database: {first_line(err)}"
-                ) from None
             # With the audit keys, the commands that write to the trail (the reconcile's
             # outbox sweep) seal their rows as the worker does; without, they are refused.
             self._sessions = session_factory(self._engine, audit_keys)
@@ -93,10 +91,9 @@ class Context:
         print(f"{PROG}: {message}", file=self.err)
 
     async def aclose(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
-            self._sessions = None
+        await self._read_model.aclose()
+        self._engine = None
+        self._sessions = None
 
 
 def add_json_flag(

@@ -79,9 +79,11 @@ async def amain(
         return _fail(err, str(e), 2)
     except SystemExit as e:  # --help and --version exit 0 through argparse
         return e.code if isinstance(e.code, int) else 0
-    ctx = Context(
-        settings=settings or Settings.from_env(), policy_path=args.policy, out=out, err=err
-    )
+    try:
+        settings = settings or Settings.from_env()
+    except ParcoursError as e:  # a PARCOURS_* variable with a value that cannot be used
+        return _fail(err, str(e), 1)
+    ctx = Context(settings=settings, policy_path=args.policy, out=out, err=err)
     handler: Handler = args.handler
     try:
         return await handler(args, ctx)
@@ -92,7 +94,7 @@ async def amain(
     except BrokenPipeError:
         raise  # `parcours ... | head`: main() ends quietly
     except Exception as e:
-        if os.environ.get("PARCOURS_DEBUG"):
+        if ctx.settings.debug:
             traceback.print_exc(file=err)
         first = str(e).strip().splitlines()
         detail = first[0] if first else ""

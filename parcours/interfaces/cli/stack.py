@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="run a worker only (same as `python worker.py`)",
         description="Run a worker, configured by PARCOURS_TEMPORAL_ADDRESS, "
         "PARCOURS_DATABASE_URL, PARCOURS_SMTP_HOST/PARCOURS_SMTP_PORT, PARCOURS_POLICY and "
-        "PARCOURS_WORKER_CACHE (workflow cache size, default 1000).",
+        "PARCOURS_WORKER_CACHE (workflow cache size, default 4000; the README's "
+        "Configuration table lists every setting).",
     )
     add_policy_flag(p)
     p.set_defaults(handler=worker)

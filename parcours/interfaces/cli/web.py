@@ -12,7 +12,6 @@ from typing import Any
 from parcours.infrastructure.store.accounts import (
     AccountError,
     TokenScope,
-    create_account_tables,
     create_token,
     deactivate,
     list_tokens,
@@ -114,7 +113,7 @@ async def web(args: argparse.Namespace, ctx: Context) -> int:
         raise ParcoursError(str(err)) from None
     configure_logging()
     host = args.host or DEFAULT_HOST
-    port = args.port or default_port()
+    port = args.port or default_port(ctx.settings)
     server = build_server(ctx.settings, host=host, port=port)
     stop = asyncio.Event()
     install_stop_handlers(stop)
@@ -133,10 +132,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def _sessions(ctx: Context) -> Any:
-    sessions = await ctx.sessions()
-    assert ctx._engine is not None
-    await create_account_tables(ctx._engine)
-    return sessions
+    return await ctx.sessions()  # migrated on open: the accounts' tables are there
 
 
 async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:
