@@ -38,7 +38,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import select, update
@@ -54,6 +53,7 @@ from parcours.infrastructure.mail.smtp import (
     Mailer,
     MailRejectedError,
     MailTransientError,
+    Outgoing,
 )
 from parcours.infrastructure.store.cases import append_audit
 from parcours.infrastructure.store.models import Case, Officer, OutboxMessage, OutboxStatus
@@ -250,7 +250,7 @@ class Notifier:
                 session,
                 OutboxMessage,
                 self._row(n, rendered, recipients.addresses, OutboxStatus.PENDING)
-                | {"message_id": message["Message-ID"]},
+                | {"message_id": message.message_id},
             )
             claimed = await self._claim(session, n.key, OutboxStatus.PENDING, resends=0)
         if not claimed:
@@ -264,7 +264,7 @@ class Notifier:
     async def _deliver(
         self,
         n: Notification,
-        message: EmailMessage,
+        message: Outgoing,
         addresses: list[str],
         languages: str,
         channel: MailChannel,

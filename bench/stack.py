@@ -130,6 +130,8 @@ class Stack:
     # The SDK's Prometheus endpoints of the two workers (PARCOURS_WORKER_METRICS).
     worker_metrics: str = ""
     baseline_metrics: str = ""
+    # The dev server's process, for its CPU time (cpu_seconds).
+    server_pid: int = 0
 
     def metrics(self, which: str = "worker") -> dict[str, float]:
         """The worker's (or the baseline's) SDK metrics, summed over their labels."""
@@ -178,6 +180,20 @@ class Stack:
             err.decode(errors="replace"),
             time.perf_counter() - started,
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used so far; 0.0 when it is gone.
+    The measure of cost that holds on a shared machine, where wall time depends on the
+    neighbours."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # Fields after the command name (which may hold spaces, inside parentheses): utime and
+    # stime are the 14th and 15th fields of the line, in clock ticks.
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -390,6 +406,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
             worker_env=opts.worker_env,
             worker_metrics=f"http://{metrics_at}/metrics",
             baseline_metrics=f"http://{baseline_metrics_at}/metrics",
+            server_pid=server.pid,
         )
     finally:
         for s in samplers:

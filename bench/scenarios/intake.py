@@ -10,6 +10,7 @@ from bench.baseline.workflow import NOTIFY, REGISTER
 from bench.data import write_approvals
 from bench.scenarios.common import Run, import_cases, prefix_like, start_baseline, wait_until
 from bench.scenarios.latency import report_latency, sample_baseline, sample_parcours
+from bench.stack import Stack, cpu_seconds
 
 PREFIX = "I"
 BASELINE_PREFIX = "BI"
@@ -27,6 +28,15 @@ def delta(before: dict[str, float], after: dict[str, float], name: str) -> float
     if not after:
         return None
     return after.get(name, 0.0) - before.get(name, 0.0)
+
+
+def cpu_now(st: Stack) -> tuple[float, float, float]:
+    """CPU seconds used so far by the product's worker, the baseline worker and the server."""
+    return (
+        cpu_seconds(st.worker_rss.pid),
+        cpu_seconds(st.baseline_rss.pid),
+        cpu_seconds(st.server_pid),
+    )
 
 
 def intake_done(run: Run, prefix: str, n: int) -> bool:
@@ -80,6 +90,7 @@ async def run_intake(run: Run) -> None:
     run.say(f"intake, baseline: {n} no-op cases")
     counts0 = st.baseline_counts()
     b_metrics0 = st.metrics("baseline")
+    b_cpu0 = cpu_now(st)
     lat = asyncio.create_task(sample_baseline(run, run.latency_baseline[:half]))
     t0 = time.perf_counter()
     b_start_s, _ = await start_baseline(run, BASELINE_PREFIX, n)
@@ -93,6 +104,7 @@ async def run_intake(run: Run) -> None:
     )
     b_total = time.perf_counter() - t0
     base_lat = await lat
+    b_cpu = [b - a for a, b in zip(b_cpu0, cpu_now(st), strict=True)]
     b_evicted = delta(b_metrics0, st.metrics("baseline"), FORCED_EVICTIONS)
     run.baseline_open_rate = n / b_total
 
@@ -101,6 +113,7 @@ async def run_intake(run: Run) -> None:
     mail0 = st.catcher.total
     metrics0 = st.metrics()
     st.worker_rss.reset_window()
+    cpu0 = cpu_now(st)
     lat = asyncio.create_task(sample_parcours(run, run.latency_dossiers[:half]))
     t0 = time.perf_counter()
     start_s, code, last = await import_cases(run, csv)
@@ -113,6 +126,7 @@ async def run_intake(run: Run) -> None:
     # The clock stopped at the last welcome; the officers' notices may still be on the way.
     await wait_until(lambda: st.catcher.total - mail0 >= expected, timeout, every=0.5)
     delivered = st.catcher.total - mail0
+    cpu = [b - a for a, b in zip(cpu0, cpu_now(st), strict=True)]
     if drained is not None:
         run.open_rate = n / total
 
@@ -146,6 +160,24 @@ async def run_intake(run: Run) -> None:
         n / total,
         "cases/s",
         baseline=n / b_total,
+    )
+    # CPU time, not wall time: it holds on a machine shared with other work. The baseline's
+    # figures are its own phase (its worker and the same server, before ours starts).
+    run.metric(
+        "1 intake",
+        "worker CPU per case",
+        cpu[0] / n * 1000,
+        "ms",
+        baseline=b_cpu[1] / n * 1000,
+        note="user + system time of the worker process over the phase, per case",
+    )
+    run.metric(
+        "1 intake",
+        "server CPU per case",
+        cpu[2] / n * 1000,
+        "ms",
+        baseline=b_cpu[2] / n * 1000,
+        note="the Temporal dev server's user + system time over the phase, per case",
     )
     run.metric(
         "1 intake",
