@@ -188,9 +188,7 @@ class Casework:
             return duplicates
         try:
             async with self.sessions() as session, session.begin():
-                for event in events:
-                    if not await cases.record_event(session, event):
-                        duplicates.append(event.key)
+                duplicates = await cases.record_events(session, events)
         except DBAPIError as err:
             if refuses_value(err):
                 raise _ValueRefused from None

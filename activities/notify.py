@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,7 +58,7 @@ from parcours.infrastructure.mail.smtp import (
 )
 from parcours.infrastructure.store.cases import append_audit
 from parcours.infrastructure.store.models import Case, Officer, OutboxMessage, OutboxStatus
-from parcours.infrastructure.store.officers import list_officers
+from parcours.infrastructure.store.officers import staff_contacts
 from parcours.infrastructure.store.writes import insert_ignore
 from parcours.kernel import activity_contract as contract
 from parcours.kernel.domain import (
@@ -106,6 +107,16 @@ class Recipients:
     addresses: list[str]
     # Whom to greet by name: only when the message has a single person as recipient.
     name: str | None = None
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the outbox said of one email when its attempt began."""
+
+    # Its row's status (None: no row yet).
+    status: str | None
+    # Whom to send it to, when it is still to send (no row, or "pending"); else None.
+    recipients: Recipients | None
 
 
 class InFlight(Exception):
@@ -200,10 +211,12 @@ class Notifier:
         """
         outcomes: list[NotificationOutcome] = []
         waiting: list[InFlight] = []
+        # The outbox rows and recipients of the whole batch in one read, not two per email.
+        known = await self._look_up(batch.notifications)
         async with self.mailer.channel() as channel:
             for n in batch.notifications:
                 try:
-                    outcomes.append(await self._send(n, channel))
+                    outcomes.append(await self._send(n, channel, known[n.key]))
                 except InFlight as err:
                     waiting.append(err)
                 except ApplicationError as err:
@@ -218,7 +231,9 @@ class Notifier:
             raise _in_flight(min(waiting, key=lambda w: w.remaining))
         return NotificationBatchOutcome(outcomes=outcomes)
 
-    async def _send(self, n: Notification, channel: MailChannel) -> NotificationOutcome:
+    async def _send(
+        self, n: Notification, channel: MailChannel, known: Known | None = None
+    ) -> NotificationOutcome:
         try:
             self.renderer.languages_for(n)
         except TemplateMissing as err:
@@ -226,11 +241,14 @@ class Notifier:
                 str(err), type=contract.TEMPLATE_MISSING, non_retryable=True
             ) from None
 
-        previous = await self._row_of(n.key)
-        if previous is not None and previous.status != OutboxStatus.PENDING:
+        if known is None:
+            known = (await self._look_up([n]))[n.key]
+        if known.recipients is None:
+            previous = await self._row_of(n.key)
+            assert previous is not None and previous.status != OutboxStatus.PENDING
             return await self._settled(n, previous, channel)
 
-        recipients = await self._recipients(n)
+        recipients = known.recipients
         # Rendering errors other than a missing template (a template bug) propagate and are
         # retried: a corrected template deployed to the workers then completes the send.
         rendered = self.renderer.render(n, recipients.name)
@@ -246,13 +264,21 @@ class Notifier:
             languages=rendered.languages,
         )
         async with self.sessions() as session, session.begin():
-            await insert_ignore(
+            # The row goes in already claimed: the same as inserting it "pending" and claiming
+            # it in this transaction, in one statement. A row that exists (left "pending" by an
+            # attempt the server proved it refused, or taken meanwhile) is claimed as before.
+            claimed = await insert_ignore(
                 session,
                 OutboxMessage,
-                self._row(n, rendered, recipients.addresses, OutboxStatus.PENDING)
-                | {"message_id": message.message_id},
+                self._row(n, rendered, recipients.addresses, OutboxStatus.SENDING)
+                | {
+                    "message_id": message.message_id,
+                    "claimed_at": datetime.now(UTC),
+                    "attempts": 1,
+                },
             )
-            claimed = await self._claim(session, n.key, OutboxStatus.PENDING, resends=0)
+            if not claimed:
+                claimed = await self._claim(session, n.key, OutboxStatus.PENDING, resends=0)
         if not claimed:
             current = await self._row_of(n.key)
             assert current is not None and current.status != OutboxStatus.PENDING
@@ -680,24 +706,53 @@ class Notifier:
             detail=f"template={n.template} audience={n.audience.value} {detail}",
         )
 
-    async def _recipients(self, n: Notification) -> Recipients:
+    async def _look_up(self, notifications: Sequence[Notification]) -> dict[str, Known]:
+        """What the outbox holds of each email and, for those still to send, their
+        recipients: one read transaction for a whole batch. A row that changes after this
+        read is caught by the claim (a compare-and-set), as it always was."""
         async with self.sessions() as session:
-            if n.audience == Audience.NEWCOMER:
-                email, name = n.recipient_email, n.recipient_name
-                if not email:
-                    # The read model is the system of record for contact data.
-                    case = await session.scalar(
-                        select(Case).where(Case.workflow_id == n.workflow_id)
+            rows = await session.execute(
+                select(OutboxMessage.key, OutboxMessage.status).where(
+                    OutboxMessage.key.in_([n.key for n in notifications])
+                )
+            )
+            statuses: dict[str, str] = {key: status for key, status in rows}
+            known: dict[str, Known] = {}
+            for n in notifications:
+                status = statuses.get(n.key)
+                if status is None or status == OutboxStatus.PENDING:
+                    known[n.key] = Known(status, await self._recipients(session, n))
+                else:
+                    known[n.key] = Known(status, None)
+            return known
+
+    async def _recipients(self, session: AsyncSession, n: Notification) -> Recipients:
+        if n.audience == Audience.NEWCOMER:
+            email, name = n.recipient_email, n.recipient_name
+            if not email:
+                # The read model is the system of record for contact data.
+                case = (
+                    await session.execute(
+                        select(Case.email, Case.full_name).where(Case.workflow_id == n.workflow_id)
                     )
-                    if case is not None:
-                        email, name = case.email, name or case.full_name
-                return Recipients([email] if email else [], name)
-            if n.audience == Audience.OFFICER:
-                officer = await session.get(Officer, n.officer_id) if n.officer_id else None
-                if officer is None or not officer.active:
-                    return Recipients([])
-                return Recipients([officer.email], officer.name)
-            role = Role.SUPERVISOR if n.audience == Audience.SUPERVISORS else Role.DIRECTOR
-            region = n.region if n.audience == Audience.SUPERVISORS else None
-            staff = await list_officers(session, region=region, role=role, active_only=True)
-            return Recipients([o.email for o in staff], staff[0].name if len(staff) == 1 else None)
+                ).first()
+                if case is not None:
+                    email, name = case.email, name or case.full_name
+            return Recipients([email] if email else [], name)
+        if n.audience == Audience.OFFICER:
+            officer = None
+            if n.officer_id:
+                officer = (
+                    await session.execute(
+                        select(Officer.email, Officer.name, Officer.active).where(
+                            Officer.id == n.officer_id
+                        )
+                    )
+                ).first()
+            if officer is None or not officer.active:
+                return Recipients([])
+            return Recipients([officer.email], officer.name)
+        role = Role.SUPERVISOR if n.audience == Audience.SUPERVISORS else Role.DIRECTOR
+        region = n.region if n.audience == Audience.SUPERVISORS else None
+        staff = await staff_contacts(session, region=region, role=role)
+        return Recipients([email for email, _ in staff], staff[0][1] if len(staff) == 1 else None)

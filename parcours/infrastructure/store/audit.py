@@ -50,11 +50,20 @@ async def _lock_chain(session: AsyncSession, dossier: str) -> None:
             sql("SELECT pg_advisory_xact_lock(:cls, hashtext(:dossier))"),
             {"cls": CHAIN_LOCK_CLASS, "dossier": dossier},
         )
-    else:
+    elif not await _sqlite_writing(session):
         # SQLite locks the whole database, but only from a transaction's first write: the
         # read of the last row below would still see a state another connection is about to
         # change. A write that changes nothing takes the lock first (and waits for it).
         await session.execute(sql("UPDATE audit_events SET seq = seq WHERE 0"))
+
+
+async def _sqlite_writing(session: AsyncSession) -> bool:
+    """True when this SQLite transaction has written already, and so holds the database's
+    write lock (the driver opens a transaction at the first write, never at a read): the
+    outbox's "sent" record, for one, updates its row before it audits."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return bool(getattr(raw.driver_connection, "in_transaction", False))
 
 
 async def append(

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store import audit
@@ -32,31 +35,34 @@ def event_seq(key: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _project(case: Case, snap: CaseSnapshot) -> None:
-    case.region = snap.region
-    case.language = snap.language
-    case.arrival_date = date.fromisoformat(snap.arrival_date)
-    case.status = snap.status.value
-    case.stage = snap.stage.value if snap.stage else None
-    case.officer_id = snap.officer_id
-    case.escalation_level = snap.escalation_level
-    case.stalled_since = snap.stalled_since
-    case.overdue = snap.overdue
-    case.stage_started_at = snap.stage_started_at
-    case.last_activity_at = snap.last_activity_at
-    case.started_at = snap.started_at
-    case.closed_at = snap.closed_at
+def _projection(snap: CaseSnapshot) -> dict[str, Any]:
+    """The columns of the case row that a snapshot sets."""
+    return {
+        "region": snap.region,
+        "language": snap.language,
+        "arrival_date": date.fromisoformat(snap.arrival_date),
+        "status": snap.status.value,
+        "stage": snap.stage.value if snap.stage else None,
+        "officer_id": snap.officer_id,
+        "escalation_level": snap.escalation_level,
+        "stalled_since": snap.stalled_since,
+        "overdue": snap.overdue,
+        "stage_started_at": snap.stage_started_at,
+        "last_activity_at": snap.last_activity_at,
+        "started_at": snap.started_at,
+        "closed_at": snap.closed_at,
+    }
 
 
-async def _load_or_create(session: AsyncSession, workflow_id: str, snap: CaseSnapshot) -> Case:
-    # FOR UPDATE (PostgreSQL) serializes concurrent writers of one case, so the "is this
-    # event newer" check below cannot race; SQLite serializes writers anyway.
-    case = await session.get(Case, snap.dossier, with_for_update=True)
-    if case is None:
-        case = Case(dossier=snap.dossier, workflow_id=workflow_id, last_event_seq=0)
-        _project(case, snap)
-        session.add(case)
-    return case
+async def _locked_case(session: AsyncSession, dossier: str, *columns: Any) -> Row[Any] | None:
+    """`columns` of the case row, or None if there is none yet. FOR UPDATE (PostgreSQL)
+    serializes concurrent writers of one case, so the checks made on what it returns cannot
+    race; SQLite serializes writers anyway. Core statements, not ORM objects: these writes
+    run once or more per case and workflow task, and need a few columns."""
+    result = await session.execute(
+        select(*columns).where(Case.dossier == dossier).with_for_update()
+    )
+    return result.first()
 
 
 class CaseAlreadyOpened(ValueError):
@@ -80,7 +86,21 @@ async def register_case(
     keys, with `TERMINATE_EXISTING`, or after the first closed) carries another. That run
     would have rewritten the newcomer's contact data and region, and emails with personal
     data would have gone to the address it named: it is refused (`CaseAlreadyOpened`)."""
-    case = await _load_or_create(session, workflow_id, snap)
+    contact = {"full_name": approval.full_name, "email": approval.email, "phone": approval.phone}
+    case = await _locked_case(session, snap.dossier, Case.started_at, Case.officer_id)
+    if case is None:
+        officer_id = snap.officer_id
+        if officer_id is None:
+            officer_id = await pick_officer(session, snap.region, snap.language)
+        await session.execute(
+            insert(Case).values(
+                dossier=snap.dossier,
+                workflow_id=workflow_id,
+                last_event_seq=0,
+                **_projection(snap) | contact | {"officer_id": officer_id},
+            )
+        )
+        return Registration(officer_id, newly_assigned=snap.officer_id is None and bool(officer_id))
     if (
         case.started_at is not None
         and snap.started_at is not None
@@ -90,48 +110,73 @@ async def register_case(
             f"dossier {snap.dossier} was opened at {case.started_at.isoformat()}: a second "
             "opening is refused"
         )
-    case.full_name = approval.full_name
-    case.email = approval.email
-    case.phone = approval.phone
-    if case.officer_id is None and snap.officer_id is not None:
-        case.officer_id = snap.officer_id
-    if case.officer_id is not None:
-        return Registration(case.officer_id, newly_assigned=False)
-    officer_id = await pick_officer(session, snap.region, snap.language)
-    case.officer_id = officer_id
-    await session.flush()
-    return Registration(officer_id, newly_assigned=officer_id is not None)
+    officer_id = case.officer_id or snap.officer_id
+    newly_assigned = False
+    if officer_id is None:
+        officer_id = await pick_officer(session, snap.region, snap.language)
+        newly_assigned = officer_id is not None
+    await session.execute(
+        update(Case).where(Case.dossier == snap.dossier).values(**contact, officer_id=officer_id)
+    )
+    return Registration(officer_id, newly_assigned)
 
 
 async def record_event(session: AsyncSession, event: CaseEvent) -> bool:
     """Append the audit row and apply its snapshot; False (and nothing changed) if this key
     was recorded before. Run it inside one transaction: the caller commits."""
-    snap = event.snapshot
-    inserted = await audit.append(
-        session,
-        key=event.key,
-        dossier=snap.dossier or dossier_of(event.workflow_id),
-        kind=event.kind,
-        at=event.at,
-        actor=event.actor,
-        stage=event.stage.value if event.stage else None,
-        detail=event.detail,
-        text=event.text,
-    )
-    if not inserted:
-        return False
-    case = await _load_or_create(session, event.workflow_id, snap)
-    seq = event_seq(event.key)
-    if case.last_event_at is None or (event.at, seq) > (case.last_event_at, case.last_event_seq):
-        _project(case, snap)
-        case.last_event_at = event.at
-        case.last_event_seq = seq
-    else:
-        logger.info(
-            "case %s: event %s older than the projection, audit only", snap.dossier, event.key
+    return event.key not in await record_events(session, [event])
+
+
+async def record_events(session: AsyncSession, events: Sequence[CaseEvent]) -> list[str]:
+    """Append the audit rows of `events`, in order, and apply the newest snapshot of each
+    case to its row; the keys recorded before (nothing changed for them). Run it inside one
+    transaction: the caller commits.
+
+    One read and one write of each case row for the whole batch, whatever its length: the
+    snapshot kept is the one a write per event would have left last."""
+    duplicates: list[str] = []
+    newest: dict[str, tuple[tuple[datetime, int], CaseEvent]] = {}
+    for event in events:
+        snap = event.snapshot
+        dossier = snap.dossier or dossier_of(event.workflow_id)
+        inserted = await audit.append(
+            session,
+            key=event.key,
+            dossier=dossier,
+            kind=event.kind,
+            at=event.at,
+            actor=event.actor,
+            stage=event.stage.value if event.stage else None,
+            detail=event.detail,
+            text=event.text,
         )
-    await session.flush()
-    return True
+        if not inserted:
+            duplicates.append(event.key)
+            continue
+        order = (event.at, event_seq(event.key))
+        best = newest.get(snap.dossier)
+        if best is None or order > best[0]:
+            newest[snap.dossier] = (order, event)
+    for dossier, ((at, seq), event) in newest.items():
+        await _project(session, dossier, event, at, seq)
+    return duplicates
+
+
+async def _project(
+    session: AsyncSession, dossier: str, event: CaseEvent, at: datetime, seq: int
+) -> None:
+    """Apply `event`'s snapshot to the case row, unless the row already reflects a newer
+    event (activities may be retried or land out of order)."""
+    case = await _locked_case(session, dossier, Case.last_event_at, Case.last_event_seq)
+    values = _projection(event.snapshot) | {"last_event_at": at, "last_event_seq": seq}
+    if case is None:
+        await session.execute(
+            insert(Case).values(dossier=dossier, workflow_id=event.workflow_id, **values)
+        )
+    elif case.last_event_at is None or (at, seq) > (case.last_event_at, case.last_event_seq):
+        await session.execute(update(Case).where(Case.dossier == dossier).values(**values))
+    else:
+        logger.info("case %s: event %s older than the projection, audit only", dossier, event.key)
 
 
 async def append_audit(

@@ -23,6 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
+def split_languages(languages: str) -> list[str]:
+    """An officer's `languages` column ("fr,en") as a list."""
+    return [x for x in (s.strip() for s in languages.split(",")) if x]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -69,7 +74,7 @@ class Officer(Base):
 
     @property
     def language_list(self) -> list[str]:
-        return [x for x in (s.strip() for s in self.languages.split(",")) if x]
+        return split_languages(self.languages)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.infrastructure.store.models import Case, Officer
+from parcours.infrastructure.store.models import Case, Officer, split_languages
 from parcours.kernel.domain import (
     EMAIL_RE,
     LANGUAGE_RE,
@@ -125,6 +125,22 @@ async def list_officers(
     return list((await session.scalars(stmt)).all())
 
 
+async def staff_contacts(
+    session: AsyncSession, *, region: str | None, role: Role | str
+) -> list[tuple[str, str]]:
+    """(email, name) of the active staff of `role` (in `region`, if given), in the order of
+    list_officers: the addresses an email to supervisors or directors goes to. Columns, not
+    Officer objects: an email needs nothing else."""
+    stmt = (
+        select(Officer.email, Officer.name)
+        .where(Officer.role == str(role), Officer.active.is_(True))
+        .order_by(Officer.region, Officer.role, Officer.id)
+    )
+    if region is not None:
+        stmt = stmt.where(Officer.region == region)
+    return [(email, name) for email, name in await session.execute(stmt)]
+
+
 def actor_of(officer: Officer) -> Actor:
     """The Actor an interface hands to the workflow once it has resolved a person."""
     return Actor(
@@ -145,8 +161,9 @@ async def pick_officer(session: AsyncSession, region: str, language: str) -> str
         .correlate(Officer)
         .scalar_subquery()
     )
+    # Columns, not Officer objects: this runs for every new case.
     stmt = (
-        select(Officer, open_cases)
+        select(Officer.id, Officer.languages)
         .where(
             Officer.region == region,
             Officer.role == Role.OFFICER.value,
@@ -154,13 +171,13 @@ async def pick_officer(session: AsyncSession, region: str, language: str) -> str
         )
         .order_by(open_cases, Officer.id)
     )
-    ranked = [(officer, int(count)) for officer, count in (await session.execute(stmt)).all()]
+    ranked = (await session.execute(stmt)).all()
     if not ranked:
         return None
     # The language lists are tiny and comma-separated; an exact token match in Python
     # avoids LIKE pitfalls ("en" inside "ben").
-    speakers = [o for o, _ in ranked if language in o.language_list]
-    return (speakers or [o for o, _ in ranked])[0].id
+    speakers = [o for o in ranked if language in split_languages(o.languages)]
+    return str((speakers or ranked)[0].id)
 
 
 DEMO_DOMAIN = "parcours.example"
