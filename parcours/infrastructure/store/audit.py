@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,15 +46,23 @@ async def _lock_chain(session: AsyncSession, dossier: str) -> None:
     recorded at once would otherwise both read the same last row and take the same place
     (the unique (dossier, seq) index would then refuse the second)."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            sql("SELECT pg_advisory_xact_lock(:cls, hashtext(:dossier))"),
-            {"cls": CHAIN_LOCK_CLASS, "dossier": dossier},
-        )
+        await session.execute(_PG_LOCK, {"cls": CHAIN_LOCK_CLASS, "dossier": dossier})
     elif not await _sqlite_writing(session):
         # SQLite locks the whole database, but only from a transaction's first write: the
         # read of the last row below would still see a state another connection is about to
         # change. A write that changes nothing takes the lock first (and waits for it).
-        await session.execute(sql("UPDATE audit_events SET seq = seq WHERE 0"))
+        await session.execute(_SQLITE_LOCK)
+
+
+# Built once: these run for every batch of audit rows.
+_PG_LOCK = sql("SELECT pg_advisory_xact_lock(:cls, hashtext(:dossier))")
+_SQLITE_LOCK = sql("UPDATE audit_events SET seq = seq WHERE 0")
+_TAIL = (
+    select(AuditEvent.seq, AuditEvent.chain_mac)
+    .where(AuditEvent.dossier == bindparam("dossier"), AuditEvent.seq.is_not(None))
+    .order_by(AuditEvent.seq.desc())
+    .limit(1)
+)
 
 
 async def _sqlite_writing(session: AsyncSession) -> bool:
@@ -140,14 +148,7 @@ def _tails(session: AsyncSession) -> dict[str, Tail]:
 
 async def _locked_tail(session: AsyncSession, dossier: str) -> Tail:
     await _lock_chain(session, dossier)
-    last = (
-        await session.execute(
-            select(AuditEvent.seq, AuditEvent.chain_mac)
-            .where(AuditEvent.dossier == dossier, AuditEvent.seq.is_not(None))
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        )
-    ).first()
+    last = (await session.execute(_TAIL, {"dossier": dossier})).first()
     return (last[0] or 0, last[1]) if last is not None else (0, None)
 
 

@@ -11,9 +11,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Executable, Row, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store import audit
@@ -54,15 +54,29 @@ def _projection(snap: CaseSnapshot) -> dict[str, Any]:
     }
 
 
-async def _locked_case(session: AsyncSession, dossier: str, *columns: Any) -> Row[Any] | None:
-    """`columns` of the case row, or None if there is none yet. FOR UPDATE (PostgreSQL)
-    serializes concurrent writers of one case, so the checks made on what it returns cannot
-    race; SQLite serializes writers anyway. Core statements, not ORM objects: these writes
-    run once or more per case and workflow task, and need a few columns."""
-    result = await session.execute(
-        select(*columns).where(Case.dossier == dossier).with_for_update()
-    )
-    return result.first()
+# Core statements, not ORM objects, built once with their values bound at execution: these
+# writes run for every case and workflow task, and need a few columns. FOR UPDATE
+# (PostgreSQL) serializes concurrent writers of one case, so the checks made on what the
+# reads return cannot race; SQLite serializes writers anyway.
+_CASES = cast(Table, Case.__table__)
+_OPENING = (
+    select(Case.started_at, Case.officer_id)
+    .where(Case.dossier == bindparam("case_dossier"))
+    .with_for_update()
+)
+_NEWEST = (
+    select(Case.last_event_at, Case.last_event_seq)
+    .where(Case.dossier == bindparam("case_dossier"))
+    .with_for_update()
+)
+_INSERT = insert(_CASES)
+# The columns set are the keys of the parameters (other than case_dossier).
+_UPDATE = update(_CASES).where(_CASES.c.dossier == bindparam("case_dossier"))
+
+
+async def _locked_case(session: AsyncSession, read: Executable, dossier: str) -> Row[Any] | None:
+    """The case row as `read` selects it, or None if there is none yet."""
+    return (await session.execute(read, {"case_dossier": dossier})).first()
 
 
 class CaseAlreadyOpened(ValueError):
@@ -87,18 +101,17 @@ async def register_case(
     would have rewritten the newcomer's contact data and region, and emails with personal
     data would have gone to the address it named: it is refused (`CaseAlreadyOpened`)."""
     contact = {"full_name": approval.full_name, "email": approval.email, "phone": approval.phone}
-    case = await _locked_case(session, snap.dossier, Case.started_at, Case.officer_id)
+    case = await _locked_case(session, _OPENING, snap.dossier)
     if case is None:
         officer_id = snap.officer_id
         if officer_id is None:
             officer_id = await pick_officer(session, snap.region, snap.language)
         await session.execute(
-            insert(Case).values(
-                dossier=snap.dossier,
-                workflow_id=workflow_id,
-                last_event_seq=0,
-                **_projection(snap) | contact | {"officer_id": officer_id},
-            )
+            _INSERT,
+            {"dossier": snap.dossier, "workflow_id": workflow_id, "last_event_seq": 0}
+            | _projection(snap)
+            | contact
+            | {"officer_id": officer_id},
         )
         return Registration(officer_id, newly_assigned=snap.officer_id is None and bool(officer_id))
     if (
@@ -116,7 +129,7 @@ async def register_case(
         officer_id = await pick_officer(session, snap.region, snap.language)
         newly_assigned = officer_id is not None
     await session.execute(
-        update(Case).where(Case.dossier == snap.dossier).values(**contact, officer_id=officer_id)
+        _UPDATE, {"case_dossier": snap.dossier, "officer_id": officer_id} | contact
     )
     return Registration(officer_id, newly_assigned)
 
@@ -167,14 +180,14 @@ async def _project(
 ) -> None:
     """Apply `event`'s snapshot to the case row, unless the row already reflects a newer
     event (activities may be retried or land out of order)."""
-    case = await _locked_case(session, dossier, Case.last_event_at, Case.last_event_seq)
+    case = await _locked_case(session, _NEWEST, dossier)
     values = _projection(event.snapshot) | {"last_event_at": at, "last_event_seq": seq}
     if case is None:
         await session.execute(
-            insert(Case).values(dossier=dossier, workflow_id=event.workflow_id, **values)
+            _INSERT, {"dossier": dossier, "workflow_id": event.workflow_id} | values
         )
     elif case.last_event_at is None or (at, seq) > (case.last_event_at, case.last_event_seq):
-        await session.execute(update(Case).where(Case.dossier == dossier).values(**values))
+        await session.execute(_UPDATE, {"case_dossier": dossier} | values)
     else:
         logger.info("case %s: event %s older than the projection, audit only", dossier, event.key)
 

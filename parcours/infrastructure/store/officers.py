@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store.models import Case, Officer, split_languages
@@ -148,6 +148,25 @@ def actor_of(officer: Officer) -> Actor:
     )
 
 
+_OPEN_CASES = (
+    select(func.count(Case.dossier))
+    .where(Case.officer_id == Officer.id, Case.status.in_([s.value for s in OPEN_STATUSES]))
+    .correlate(Officer)
+    .scalar_subquery()
+)
+# The officers of a region by open caseload. Built once, with the region bound at execution,
+# and columns rather than Officer objects: this runs for every new case.
+_RANKED = (
+    select(Officer.id, Officer.languages)
+    .where(
+        Officer.region == bindparam("region"),
+        Officer.role == Role.OFFICER.value,
+        Officer.active.is_(True),
+    )
+    .order_by(_OPEN_CASES, Officer.id)
+)
+
+
 async def pick_officer(session: AsyncSession, region: str, language: str) -> str | None:
     """The officer a new case of `region` goes to, or None if the region has nobody.
 
@@ -155,23 +174,7 @@ async def pick_officer(session: AsyncSession, region: str, language: str) -> str
     else any active officer of the region, by the same order. Ties go to the smallest id,
     so the choice is deterministic.
     """
-    open_cases = (
-        select(func.count(Case.dossier))
-        .where(Case.officer_id == Officer.id, Case.status.in_([s.value for s in OPEN_STATUSES]))
-        .correlate(Officer)
-        .scalar_subquery()
-    )
-    # Columns, not Officer objects: this runs for every new case.
-    stmt = (
-        select(Officer.id, Officer.languages)
-        .where(
-            Officer.region == region,
-            Officer.role == Role.OFFICER.value,
-            Officer.active.is_(True),
-        )
-        .order_by(open_cases, Officer.id)
-    )
-    ranked = (await session.execute(stmt)).all()
+    ranked = (await session.execute(_RANKED, {"region": region})).all()
     if not ranked:
         return None
     # The language lists are tiny and comma-separated; an exact token match in Python

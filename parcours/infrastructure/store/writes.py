@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from parcours.infrastructure.store.models import Base
 
@@ -18,7 +21,17 @@ async def insert_ignore(
     Returns True when this call inserted it. One statement, so two retries racing each other
     still produce one row (no read-then-write window).
     """
-    dialect = session.get_bind().dialect.name
+    table = model.__table__
+    assert isinstance(table, Table)
+    stmt = _insert_ignore(session.get_bind().dialect.name, table, unique)
+    result = await session.execute(stmt, values)
+    return result.first() is not None
+
+
+@cache
+def _insert_ignore(dialect: str, table: Table, unique: str) -> Insert:
+    """The statement, built once per table: its values are bound at execution. Building it
+    with `.values(...)` for every row cost about as much CPU as executing it."""
     insert: Any
     if dialect == "postgresql":
         insert = postgresql.insert
@@ -26,12 +39,6 @@ async def insert_ignore(
         insert = sqlite.insert
     else:  # pragma: no cover - only the two backends above are supported
         raise NotImplementedError(f"unsupported database dialect {dialect!r}")
-    column = model.__table__.c[unique]
-    stmt = (
-        insert(model.__table__)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[column])
-        .returning(column)
-    )
-    result = await session.execute(stmt)
-    return result.first() is not None
+    column = table.c[unique]
+    stmt: Insert = insert(table).on_conflict_do_nothing(index_elements=[column]).returning(column)
+    return stmt
