@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.baseline.workflow import NOTIFY
 from bench.data import quebec_today, write_approvals
 from bench.scenarios.common import Run, import_cases, prefix_like, start_baseline, wait_until
-from bench.scenarios.intake import EMAILS_PER_CASE, intake_done
+from bench.scenarios.intake import EMAILS_PER_CASE, cpu_now, intake_done
 from parcours.kernel.policy import policy_toml
 
 PREFIX = "S"
@@ -78,12 +78,14 @@ async def run_storm(run: Run) -> None:
     b_opened = await wait_until(
         lambda: st.baseline_counts().get(NOTIFY, 0) >= before + EMAILS_PER_CASE * n, b_lead, 0.5
     )
+    b_cpu0 = cpu_now(st)
     await wait_until(
         lambda: st.baseline_counts().get(NOTIFY, 0) >= before + (EMAILS_PER_CASE + 1) * n,
         b_lead + timeout,
         0.5,
     )
     b_drain = time.perf_counter() - (t0 + b_lead)
+    b_cpu = [b - a for a, b in zip(b_cpu0, cpu_now(st), strict=True)]
 
     run.say(f"storm: {n} cases escalating {lead}s after they start")
     policy = storm_policy(run.tmp / "storm.toml", lead)
@@ -95,8 +97,10 @@ async def run_storm(run: Run) -> None:
     t0 = time.perf_counter()
     window, code, last = await import_cases(run, csv, "--policy", str(policy))
     opened = await wait_until(lambda: intake_done(run, PREFIX, n), lead, every=0.5)
+    cpu0 = cpu_now(st)
     early = escalated(run)
     drained = await wait_until(lambda: storm_done(run, n), lead + timeout, every=0.5)
+    cpu = [b - a for a, b in zip(cpu0, cpu_now(st), strict=True)]
     drain = time.perf_counter() - (t0 + lead)
     like = prefix_like(PREFIX)
     recorded = escalated(run)
@@ -131,4 +135,22 @@ async def run_storm(run: Run) -> None:
         "emails",
         target="0",
         met=dups == 0 and recorded == n,
+    )
+    # CPU time from all cases open to all escalations done (the quiet wait before the timers
+    # is included; it costs little). Each side over its own phase.
+    run.metric(
+        "3 escalation storm",
+        "worker CPU per escalation",
+        cpu[0] / n * 1000,
+        "ms",
+        baseline=b_cpu[1] / n * 1000,
+        note="user + system time of the worker process, all cases open -> all escalated",
+    )
+    run.metric(
+        "3 escalation storm",
+        "server CPU per escalation",
+        cpu[2] / n * 1000,
+        "ms",
+        baseline=b_cpu[2] / n * 1000,
+        note="the Temporal dev server's user + system time over the same window",
     )

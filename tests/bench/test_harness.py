@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.server
+import os
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +14,7 @@ from bench.cli import parse, sizes_for
 from bench.scenarios.intake import FORCED_EVICTIONS, delta
 from bench.scenarios.storm import lead_time
 from bench.sizes import FULL, QUICK
-from bench.stack import scrape
+from bench.stack import cpu_seconds, scrape
 
 PROMETHEUS_TEXT = b"""# HELP temporal_sticky_cache_total_forced_eviction evictions
 # TYPE temporal_sticky_cache_total_forced_eviction counter
@@ -59,6 +61,15 @@ def test_a_counter_that_never_appeared_counted_none() -> None:
     assert delta({FORCED_EVICTIONS: 5.0}, {FORCED_EVICTIONS: 9.0}, FORCED_EVICTIONS) == 4
     # An endpoint that did not answer is not a count of zero.
     assert delta({}, {}, FORCED_EVICTIONS) is None
+
+
+def test_cpu_seconds_counts_a_process_and_nothing_for_one_gone() -> None:
+    start = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # burn a little CPU
+        pass
+    assert cpu_seconds(os.getpid()) > start > 0
+    assert cpu_seconds(2**22 + 12345) == 0.0  # above the kernel's largest pid
 
 
 def test_storm_lead_time_covers_the_opening_of_every_case() -> None:
