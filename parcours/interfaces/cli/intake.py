@@ -296,7 +296,7 @@ async def _start_all(
                 row.result, row.reason = "rejected", str(unreachable[0])
             else:
                 try:
-                    await start_case(client, ctx.settings, row.approval, policy)
+                    await start_case(client, ctx.settings, row.approval, policy, bulk=True)
                     row.result = "started"
                 except CaseAlreadyExists:
                     row.result = "already exists"

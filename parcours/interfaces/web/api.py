@@ -262,7 +262,7 @@ async def visa_approvals(
             async with limit:
                 try:
                     result.workflow_id = await start_case(
-                        client, state.settings, approval, state.policy
+                        client, state.settings, approval, state.policy, bulk=True
                     )
                     result.result = "started"
                 except CaseAlreadyExists:
