@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from parcours.infrastructure.signing import Verifier
 from parcours.infrastructure.store import cases
 from parcours.infrastructure.store.db import refuses_value
+from parcours.kernel.approval import problems as approval_problems
 from parcours.kernel.domain import (
     DOSSIER_RE,
     REGIONS,
@@ -91,6 +92,11 @@ class Casework:
         """Open the case row (or find it, on a retry) and return its officer: the one already
         stored if any, else the best officer of the region, else none (unassigned)."""
         _check_snapshot(req.snapshot)
+        refused = approval_problems(req.approval)
+        if refused:
+            # The same checks as every interface (kernel/approval.py); field names only, never
+            # the values: they are personal data, and failures are not encrypted.
+            raise _invalid(f"the approval is refused: {', '.join(sorted(refused))}")
         if req.approval.dossier != req.snapshot.dossier:
             raise _invalid("approval and snapshot name different dossiers")
         self._check_start(req)

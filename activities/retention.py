@@ -7,8 +7,8 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from parcours.application.retention import PurgeReport, PurgeRequest
 from parcours.infrastructure.store import retention
+from parcours.kernel.retention import PurgeReport, PurgeRequest
 
 logger = logging.getLogger(__name__)
 

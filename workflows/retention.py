@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.application.retention import ACTIVITY, PurgeReport, PurgeRequest, SweepInput
+    from parcours.kernel.retention import ACTIVITY, PurgeReport, PurgeRequest, SweepInput
 
 # Enough batches for a large backlog in one sweep; the next day's sweep takes the rest.
 MAX_BATCHES = 200

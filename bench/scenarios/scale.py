@@ -9,15 +9,11 @@ from dataclasses import dataclass
 
 from bench.data import write_approvals
 from bench.scenarios.common import Run, import_cases, percentile, wait_until
+from parcours.application.stuck import find_stuck, read_model_ranking, stuck_query
 from parcours.infrastructure.store.caseload import caseload
 from parcours.infrastructure.store.db import create_engine, session_factory
 from parcours.infrastructure.worker import DEFAULT_CACHE
-from parcours.interfaces.cli.supervision import (
-    DEFAULT_LIMIT,
-    find_stuck,
-    read_model_ranking,
-    stuck_query,
-)
+from parcours.interfaces.cli.supervision import DEFAULT_LIMIT
 from parcours.kernel.search import StuckFilter
 
 # Cases per import while filling. The fill is set-up, not the measured intake: it imports at

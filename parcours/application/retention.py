@@ -9,8 +9,7 @@ deterministic and testable with the time-skipping server.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio.client import (
     Client,
@@ -27,36 +26,10 @@ from temporalio.client import (
 
 from parcours.infrastructure.config import Settings
 from parcours.kernel import priorities
+from parcours.kernel.retention import WORKFLOW_TYPE, SweepInput
 
 SCHEDULE_ID = "parcours-retention"
-WORKFLOW_TYPE = "RetentionSweep"
-ACTIVITY = "purge_personal_data"
 EVERY = timedelta(days=1)
-BATCH = 500
-
-
-@dataclass
-class SweepInput:
-    retention_days: int
-    batch_size: int = BATCH
-
-
-@dataclass
-class PurgeRequest:
-    """Erase the personal data of cases closed before `closed_before` (one batch)."""
-
-    closed_before: datetime
-    at: datetime
-    batch_size: int = BATCH
-
-
-@dataclass
-class PurgeReport:
-    cases: int = 0
-    audit_texts: int = 0
-    emails: int = 0
-    # True when the batch was full: the sweep asks again.
-    more: bool = False
 
 
 def schedule(settings: Settings, every: timedelta = EVERY) -> Schedule:

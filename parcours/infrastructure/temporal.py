@@ -73,6 +73,7 @@ from parcours.kernel.errors import (
     ParcoursError,
     TemporalUnavailable,
     UpdateRejected,
+    first_line,
 )
 
 WORKFLOW_TYPE = "NewcomerPathway"
@@ -340,7 +341,7 @@ async def view_case(client: Client, settings: Settings, dossier: str) -> CaseVie
                 f"dossier {dossier}: the worker could not read the query (its reason is "
                 "encrypted): is this process's current payload key in the worker's keyring?"
             ) from None
-        raise ParcoursError(f"dossier {dossier}: {_first_line(err.message)}") from None
+        raise ParcoursError(f"dossier {dossier}: {first_line(err.message)}") from None
     except (KeyError, CodecKeyError) as err:
         raise _undecodable(err, dossier) from None
     if view.officer is None:
@@ -460,8 +461,8 @@ def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
 
 def _failure_message(err: BaseException) -> str:
     if isinstance(err, ApplicationError | FailureError) and err.message:
-        return _first_line(err.message)
-    return _first_line(err)
+        return first_line(err.message)
+    return first_line(err)
 
 
 def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError:
@@ -474,9 +475,9 @@ def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError
         return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
     if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return TemporalUnavailable(
-            f"cannot reach Temporal at {settings.temporal_address}: {_first_line(err.message)}"
+            f"cannot reach Temporal at {settings.temporal_address}: {first_line(err.message)}"
         )
-    return ParcoursError(f"dossier {dossier}: Temporal refused: {_first_line(err.message)}")
+    return ParcoursError(f"dossier {dossier}: Temporal refused: {first_line(err.message)}")
 
 
 _OS_MESSAGE_RE = re.compile(r'message: "([^"]+)"')
@@ -488,9 +489,4 @@ def _connect_reason(err: BaseException) -> str:
     found = _OS_MESSAGE_RE.search(text)
     if found:
         return found.group(1).lower()
-    return _first_line(text.removeprefix("Failed client connect: "))
-
-
-def _first_line(err: object) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return first_line(text.removeprefix("Failed client connect: "))

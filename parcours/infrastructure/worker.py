@@ -43,7 +43,7 @@ from parcours.infrastructure.store.chain import NO_KEY, audit_keyring
 from parcours.infrastructure.store.db import create_engine, session_factory
 from parcours.infrastructure.store.migrate import upgrade
 from parcours.infrastructure.temporal import connect, register_search_attributes
-from parcours.kernel.errors import ParcoursError
+from parcours.kernel.errors import ParcoursError, first_line
 from parcours.kernel.policy import PolicyError, load_policy
 from workflows.pathway import NewcomerPathway
 from workflows.retention import RetentionSweep
@@ -77,7 +77,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # takes back after the cache evicted it. Measured on the intake benchmark: a tenth of the
 # worker's CPU, and at 1000 cached cases 449-510 MiB resident against 308 MiB shared.
 #
-# "shared" (the default) passes the domain (`parcours`) and the workflow modules through: they
+# "shared" (the default) passes the workflow modules through as well as the domain: they
 # are imported once and every instance uses the same module objects. What that gives up is
 # the sandbox's per-instance isolation of those modules, so they must hold no mutable
 # module-level state (tests/workflows/test_module_state.py checks it), and the sandbox's
@@ -87,7 +87,10 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # default behaviour for our workflow modules, at the cost above.
 SANDBOX_ENV = "PARCOURS_WORKFLOW_SANDBOX"
 SANDBOX_MODES = ("shared", "isolated")
-DOMAIN_MODULES = ("parcours",)
+# What workflow code may import from parcours/, always passed through (one copy of their
+# classes, so isinstance holds): the kernel (pure rules and data), and the signature verifier,
+# whose keys the worker installs once per process (a sandboxed copy would hold none).
+DOMAIN_MODULES = ("parcours.kernel", "parcours.infrastructure.signing")
 WORKFLOW_PACKAGES = ("workflows",)
 
 
@@ -186,7 +189,7 @@ def metrics_runtime(env: Env | None = None) -> Runtime | None:
     try:
         return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=raw)))
     except Exception as err:  # the SDK raises RuntimeError when it cannot bind
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = first_line(err)
         raise ParcoursError(f"{METRICS_ENV}={raw}: cannot serve metrics there ({reason})") from None
 
 
@@ -234,7 +237,7 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
         except Exception as err:
             raise ParcoursError(
                 f"cannot open the read model at {_safe_url(settings.database_url)}: "
-                f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+                f"{first_line(err)}"
             ) from None
         sessions = session_factory(engine, audit_keys)
         renderer = Renderer(settings.templates_dir)

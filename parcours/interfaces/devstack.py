@@ -22,6 +22,7 @@ from typing import IO, TextIO
 
 from temporalio.client import Client
 
+from parcours.application.policies import dev_policy_path
 from parcours.application.retention import install_schedule
 from parcours.infrastructure import signing
 from parcours.infrastructure.codec import KEY_FILE_NAME, ensure_key_file
@@ -33,8 +34,8 @@ from parcours.infrastructure.store.migrate import upgrade
 from parcours.infrastructure.store.officers import list_officers, seed_demo_officers
 from parcours.infrastructure.temporal import connect
 from parcours.infrastructure.worker import install_stop_handlers, serve
-from parcours.interfaces.cli.common import dev_policy_path
 from parcours.interfaces.web.devconsole import dev_console
+from parcours.interfaces.web.server import default_port
 from parcours.kernel import search
 from parcours.kernel.errors import ParcoursError
 from parcours.kernel.policy import PolicyError, load_policy
@@ -103,7 +104,7 @@ class DevOptions:
     ui_port: int = 8233
     smtp_port: int = 1025
     host: str = "127.0.0.1"
-    web_port: int = 8000
+    web_port: int | None = None  # None: $PARCOURS_WEB_PORT, else 8000
 
     @property
     def temporal_address(self) -> str:
@@ -362,7 +363,9 @@ async def run_dev(
                 # The console is plain http on loopback here: a Secure cookie would never
                 # come back, and HSTS would pin 127.0.0.1 to https in the browser.
                 web_settings = dataclasses.replace(settings, secure_cookies=False)
-                async with dev_console(web_settings, client, stop, opts.web_port) as web_lines:
+                async with dev_console(
+                    web_settings, client, stop, opts.web_port or default_port()
+                ) as web_lines:
                     # Let the worker fail fast (bad database, bad policy) before the banner.
                     done, _ = await asyncio.wait({worker}, timeout=1.0)
                     if not done:

@@ -21,3 +21,10 @@ class UpdateRejected(ParcoursError):
 
 class TemporalUnavailable(ParcoursError):
     pass
+
+
+def first_line(err: object) -> str:
+    """An error in one line (a server's message can run to a stack trace), or its type's name
+    when it says nothing."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

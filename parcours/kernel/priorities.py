@@ -5,9 +5,9 @@ and, unless they say otherwise, its activities run at the priority it was starte
 tasks back up on the queue, a task of a lower key is handed to the worker first; in the same
 key they go in arrival order.
 
-- A case opened by a person (`parcours start`, one API item) runs at PEOPLE.
-- A case opened in bulk (`parcours import`, a batch of the API, start-many) runs at BULK, so
-  its opening (register, audit, welcome email) waits behind people's work, never before it.
+- A case opened by a person (`parcours start`) runs at PEOPLE.
+- A case opened in bulk (`parcours import`, the API's intake: application/start_many.py) runs
+  at BULK, so its opening (register, audit, welcome email) waits behind people's work.
 - A person who acts on a case (an update) first raises it to PEOPLE: the update runs in a
   workflow task of the case, at the case's priority (`parcours.infrastructure.temporal`).
 - Background sweeps (retention) run at BACKGROUND, behind everything.

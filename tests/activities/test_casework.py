@@ -210,17 +210,35 @@ async def test_a_case_value_the_read_model_refuses_fails_for_good(
     engine, sessions, casework, activity_env
 ):
     req = register()
-    long_name = replace(req, approval=replace(req.approval, full_name="A" * 201))  # String(200)
+    # An address the checks accept (kernel/approval.py) but longer than the column's 320.
+    long_email = "a" * 390 + "@example.org"
+    long_value = replace(req, approval=replace(req.approval, email=long_email))
     if engine.dialect.name == "postgresql":
         # asyncpg's "value too long" reaches SQLAlchemy as a plain DBAPIError, not a DataError:
         # it must still be recognised as permanent, not retried for days.
         with pytest.raises(ApplicationError) as err:
-            await activity_env.run(casework.register_case, long_name)
+            await activity_env.run(casework.register_case, long_value)
         assert err.value.non_retryable and "refused a value" in str(err.value)
-        assert "AAAA" not in str(err.value)
+        assert "aaaa" not in str(err.value)
     else:
-        await activity_env.run(casework.register_case, long_name)
-        assert (await case_row(sessions)).full_name == "A" * 201
+        await activity_env.run(casework.register_case, long_value)
+        assert (await case_row(sessions)).email == long_email
+
+
+async def test_an_approval_the_interfaces_would_refuse_is_refused_by_the_activity(
+    sessions, casework, activity_env
+):
+    """A client that reached Temporal without our interfaces may hand the workflow anything:
+    the activity applies the same approval checks, and names the fields, never their values."""
+    req = register()
+    bad = replace(req, approval=replace(req.approval, full_name="A" * 201, email="not-an-email"))
+    with pytest.raises(ApplicationError) as err:
+        await activity_env.run(casework.register_case, bad)
+    assert err.value.non_retryable
+    assert "the approval is refused: email, name" in str(err.value)
+    assert "AAAA" not in str(err.value) and "not-an-email" not in str(err.value)
+    async with sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Case))).scalar_one() == 0
 
 
 async def test_a_second_opening_of_a_dossier_is_refused_and_changes_nothing(

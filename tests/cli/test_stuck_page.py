@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from parcours.application.stuck import find_stuck, read_model_ranking, stuck_query
 from parcours.infrastructure.temporal import start_case
-from parcours.interfaces.cli.supervision import find_stuck, read_model_ranking, stuck_query
 from parcours.kernel.domain import NewcomerApproval, PolicySnapshot, StagePolicy
 from parcours.kernel.policy import load_policy
 from parcours.kernel.search import StuckFilter

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from parcours.infrastructure.config import Settings
-from parcours.interfaces.cli import validate
 from parcours.interfaces.cli.intake import check_rows
 from parcours.interfaces.cli.main import amain
+from parcours.kernel import approval as approval_model
+from parcours.kernel import inputs
 from parcours.kernel.domain import PlanItem, Stage
 from parcours.kernel.errors import ParcoursError
 
@@ -133,15 +134,15 @@ async def test_stuck_filters_are_checked() -> None:
 
 
 def test_plan_item_parsing() -> None:
-    assert validate.plan_item(" Francization :  400 h at the CSS ") == PlanItem(
+    assert inputs.plan_item(" Francization :  400 h at the CSS ") == PlanItem(
         Stage.FRANCIZATION, "400 h at the CSS"
     )
-    with pytest.raises(validate.InvalidInput, match="the text after the stage is empty"):
-        validate.plan_item("employment:   ")
+    with pytest.raises(inputs.InvalidInput, match="the text after the stage is empty"):
+        inputs.plan_item("employment:   ")
 
 
 def test_approval_from_row_normalises_and_defaults() -> None:
-    a = validate.approval(
+    a = approval_model.approval(
         {
             "dossier": "D-1",
             "name": "  Amina   Diallo ",
@@ -164,10 +165,10 @@ def test_approval_from_row_normalises_and_defaults() -> None:
 
 
 def test_approval_refuses_unknown_and_missing_fields() -> None:
-    with pytest.raises(validate.InvalidInput, match="unknown field 'mail'"):
-        validate.approval({"dossier": "D-1", "mail": "x@y.z"})
-    with pytest.raises(validate.InvalidInput, match="missing email"):
-        validate.approval(
+    with pytest.raises(inputs.InvalidInput, match="unknown field 'mail'"):
+        approval_model.approval({"dossier": "D-1", "mail": "x@y.z"})
+    with pytest.raises(inputs.InvalidInput, match="missing email"):
+        approval_model.approval(
             {"dossier": "D-1", "name": "A", "arrival": "2030-01-01", "region": "laval"}
         )
 

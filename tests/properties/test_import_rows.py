@@ -13,8 +13,8 @@ from tempfile import TemporaryDirectory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parcours.interfaces.cli import validate
 from parcours.interfaces.cli.intake import check_rows
+from parcours.kernel import approval as approval_model
 from parcours.kernel.errors import ParcoursError
 from tests.properties.strategies import Approval, approvals, junk_approvals
 
@@ -32,10 +32,10 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 def write_csv(path: Path, rows: list[Approval]) -> None:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=validate.START_FIELDS, lineterminator="\r\n")
+    writer = csv.DictWriter(out, fieldnames=approval_model.START_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: v for k, v in r.fields.items() if k in validate.START_FIELDS})
+        writer.writerow({k: v for k, v in r.fields.items() if k in approval_model.START_FIELDS})
     path.write_text(out.getvalue(), encoding="utf-8")
 
 

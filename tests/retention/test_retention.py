@@ -18,10 +18,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.retention import Retention
-from parcours.application.retention import SCHEDULE_ID, PurgeReport, SweepInput, install_schedule
+from parcours.application.retention import SCHEDULE_ID, install_schedule
 from parcours.infrastructure.store import cases
 from parcours.infrastructure.store.models import AuditEvent, Case, OutboxMessage
 from parcours.kernel.domain import CaseEvent, CaseStatus, Stage
+from parcours.kernel.retention import PurgeReport, SweepInput
 from tests.cli.test_end_to_end import Cli, add_roster, eventually
 from tests.conftest import real_stack
 from tests.store.builders import approval, snapshot
@@ -103,7 +104,7 @@ async def test_purge_erases_personal_data_and_keeps_statistics(
     await closed_case(sessions, "OLD-2", now - timedelta(days=731), CaseStatus.WITHDRAWN)
     await closed_case(sessions, "RECENT-1", now - timedelta(days=10))
     activity = Retention(sessions)
-    from parcours.application.retention import PurgeRequest
+    from parcours.kernel.retention import PurgeRequest
 
     req = PurgeRequest(closed_before=now - timedelta(days=730), at=now, batch_size=1)
     first = await activity.purge_personal_data(req)

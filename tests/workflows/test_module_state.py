@@ -137,9 +137,13 @@ def test_the_checks_catch_mutable_state() -> None:
 def test_sandbox_modes() -> None:
     assert sandbox_mode({}) == "shared"
     assert sandbox_mode({"PARCOURS_WORKFLOW_SANDBOX": " Isolated "}) == "isolated"
-    assert passthrough_modules("shared") == ("parcours", "workflows")
+    assert passthrough_modules("shared") == (
+        "parcours.kernel",
+        "parcours.infrastructure.signing",
+        "workflows",
+    )
     # Isolated: the SDK's behaviour for our workflow code (the domain is always shared).
-    assert passthrough_modules("isolated") == ("parcours",)
+    assert passthrough_modules("isolated") == ("parcours.kernel", "parcours.infrastructure.signing")
     with pytest.raises(Exception, match="PARCOURS_WORKFLOW_SANDBOX"):
         sandbox_mode({"PARCOURS_WORKFLOW_SANDBOX": "off"})
 

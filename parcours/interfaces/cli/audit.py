@@ -8,9 +8,9 @@ from typing import Any
 from parcours.infrastructure.codec import CodecKeyError
 from parcours.infrastructure.store import audit
 from parcours.infrastructure.store.chain import NO_KEY, AuditKeys, audit_keyring
-from parcours.interfaces.cli import validate
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json
+from parcours.kernel import inputs
 from parcours.kernel.audit_messages import say
 from parcours.kernel.errors import ParcoursError
 
@@ -47,7 +47,7 @@ def _keys(ctx: Context) -> AuditKeys:
 
 
 async def verify(args: argparse.Namespace, ctx: Context) -> int:
-    dossiers = [validate.dossier(d) for d in args.dossier or []]
+    dossiers = [inputs.dossier(d) for d in args.dossier or []]
     keys = _keys(ctx)
     sessions = await ctx.sessions()
     shown = 0

@@ -17,10 +17,9 @@ from typing import Any
 
 from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
 from parcours.infrastructure.temporal import update_case, view_case
-from parcours.interfaces.cli import validate
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, fields, table
-from parcours.kernel import authz
+from parcours.kernel import authz, inputs
 from parcours.kernel.domain import (
     Actor,
     CaseView,
@@ -231,7 +230,7 @@ async def _act(
     arg: object,
     current: CaseView | None = None,
 ) -> int:
-    dossier = validate.dossier(args.dossier)
+    dossier = inputs.dossier(args.dossier)
     client = await ctx.client()
     current = current or await view_case(client, ctx.settings, dossier)
     refused = authz.early_refusal(update, arg, current.region, current.officer)
@@ -243,14 +242,14 @@ async def _act(
 
 
 async def status(args: argparse.Namespace, ctx: Context) -> int:
-    dossier = validate.dossier(args.dossier)
+    dossier = inputs.dossier(args.dossier)
     client = await ctx.client()
     show(ctx, await view_case(client, ctx.settings, dossier), args.json)
     return 0
 
 
 async def greet(args: argparse.Namespace, ctx: Context) -> int:
-    validate.dossier(args.dossier)
+    inputs.dossier(args.dossier)
     outcome = (
         GreetingOutcome.DECLINED
         if args.declined
@@ -263,25 +262,25 @@ async def greet(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def plan(args: argparse.Namespace, ctx: Context) -> int:
-    validate.dossier(args.dossier)
-    items = [validate.plan_item(i) for i in args.item]
+    inputs.dossier(args.dossier)
+    items = [inputs.plan_item(i) for i in args.item]
     actor = await ctx.actor(args.officer)
     return await _act(ctx, args, "file_plan", PlanFiling(actor=actor, items=items))
 
 
 async def progress(args: argparse.Namespace, ctx: Context) -> int:
-    validate.dossier(args.dossier)
-    note = validate.text(args.note, "--note")
+    inputs.dossier(args.dossier)
+    note = inputs.text(args.note, "--note")
     actor = await ctx.actor(args.officer)
     return await _act(ctx, args, "add_progress", ProgressNote(actor=actor, note=note))
 
 
 async def complete_stage(args: argparse.Namespace, ctx: Context) -> int:
-    validate.dossier(args.dossier)
-    stage = validate.stage(args.stage)
+    inputs.dossier(args.dossier)
+    stage = inputs.stage(args.stage)
     note = args.note.strip()
-    if len(note) > validate.MAX_TEXT:
-        validate.text(note, "--note")  # raises the length error
+    if len(note) > inputs.MAX_TEXT:
+        inputs.text(note, "--note")  # raises the length error
     actor = await ctx.actor(args.officer)
     return await _act(
         ctx, args, "approve_stage", StageApproval(actor=actor, stage=stage, note=note)
@@ -289,9 +288,9 @@ async def complete_stage(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def waive(args: argparse.Namespace, ctx: Context) -> int:
-    validate.dossier(args.dossier)
-    stage = validate.stage(args.stage)
-    reason = validate.text(args.reason, "--reason")
+    inputs.dossier(args.dossier)
+    stage = inputs.stage(args.stage)
+    reason = inputs.text(args.reason, "--reason")
     actor = await ctx.actor(args.by, "--by")
     return await _act(
         ctx, args, "waive_stage", StageWaiver(actor=actor, stage=stage, reason=reason)
@@ -299,31 +298,31 @@ async def waive(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def reassign(args: argparse.Namespace, ctx: Context) -> int:
-    validate.dossier(args.dossier)
+    inputs.dossier(args.dossier)
     actor = await ctx.actor(args.by, "--by")
     new_officer = await ctx.actor(args.officer)
     return await _act(ctx, args, "reassign", Reassignment(actor=actor, new_officer=new_officer))
 
 
 async def pause(args: argparse.Namespace, ctx: Context) -> int:
-    validate.dossier(args.dossier)
-    reason = validate.text(args.reason, "--reason")
+    inputs.dossier(args.dossier)
+    reason = inputs.text(args.reason, "--reason")
     actor = await ctx.actor(args.by, "--by")
     return await _act(ctx, args, "pause", PauseRequest(actor=actor, reason=reason))
 
 
 async def resume(args: argparse.Namespace, ctx: Context) -> int:
-    validate.dossier(args.dossier)
+    inputs.dossier(args.dossier)
     actor = await ctx.actor(args.by, "--by")
     return await _act(ctx, args, "resume", ResumeRequest(actor=actor))
 
 
 async def transfer(args: argparse.Namespace, ctx: Context) -> int:
-    dossier = validate.dossier(args.dossier)
-    region = validate.region(args.region)
+    dossier = inputs.dossier(args.dossier)
+    region = inputs.region(args.region)
     note = args.note.strip()
     if note:
-        note = validate.text(note, "--note")
+        note = inputs.text(note, "--note")
     actor = await ctx.actor(args.by, "--by")
     current = await view_case(await ctx.client(), ctx.settings, dossier)
     if args.officer:
@@ -346,8 +345,8 @@ async def _intake_choice(ctx: Context, region: str, language: str) -> Actor:
 
 
 async def withdraw(args: argparse.Namespace, ctx: Context) -> int:
-    validate.dossier(args.dossier)
-    note = validate.text(args.note, "--note")
+    inputs.dossier(args.dossier)
+    note = inputs.text(args.note, "--note")
     actor = await ctx.actor(args.by, "--by")
     arg = Withdrawal(
         reason=note,

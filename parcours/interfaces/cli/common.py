@@ -6,22 +6,21 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NoReturn, TextIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from parcours.application.policies import choose_policy
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store.chain import audit_keyring
 from parcours.infrastructure.store.db import create_engine, session_factory
 from parcours.infrastructure.store.migrate import upgrade
 from parcours.infrastructure.store.officers import actor_of, get_officer
 from parcours.infrastructure.temporal import connect
-from parcours.interfaces.cli import validate
+from parcours.kernel import inputs
 from parcours.kernel.domain import Actor, PolicySnapshot
-from parcours.kernel.errors import ParcoursError
-from parcours.kernel.policy import load_policy
+from parcours.kernel.errors import ParcoursError, first_line
 
 PROG = "parcours"
 
@@ -52,14 +51,8 @@ class Context:
     _sessions: async_sessionmaker[AsyncSession] | None = None
 
     def policy(self) -> PolicySnapshot:
-        """The policy new cases snapshot: --policy, else $PARCOURS_POLICY, else the one the
-        local dev stack runs with (`parcours dev --policy`), else the packaged default."""
-        chosen = self.policy_path or self.settings.policy_path
-        if chosen is None:
-            dev_policy = dev_policy_path(self.settings.data_dir)
-            if dev_policy.is_file():
-                chosen = str(dev_policy)
-        return load_policy(chosen)
+        """The policy new cases snapshot (`parcours.application.policies.choose_policy`)."""
+        return choose_policy(self.settings, self.policy_path)
 
     async def client(self) -> Client:
         if self._client is None:
@@ -75,7 +68,7 @@ class Context:
                 await upgrade(self._engine, audit_keys=audit_keys)
             except Exception as err:
                 raise ParcoursError(
-                    f"cannot open the read model database: {_first_line(err)}"
+                    f"cannot open the read model database: {first_line(err)}"
                 ) from None
             # With the audit keys, the commands that write to the trail (the reconcile's
             # outbox sweep) seal their rows as the worker does; without, they are refused.
@@ -84,7 +77,7 @@ class Context:
 
     async def actor(self, officer_id: str, flag: str = "--officer") -> Actor:
         """The person behind an officer id, from the roster; the workflow checks the claims."""
-        officer_id = validate.officer_id(officer_id, flag)
+        officer_id = inputs.officer_id(officer_id, flag)
         sessions = await self.sessions()
         async with sessions() as session:
             officer = await get_officer(session, officer_id)
@@ -106,16 +99,6 @@ class Context:
             self._sessions = None
 
 
-def dev_policy_path(data_dir: str | Path) -> Path:
-    """Where `parcours dev --policy FILE` leaves a copy of FILE for the CLI to find."""
-    return Path(data_dir) / "policy.toml"
-
-
-def _first_line(err: object) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 def add_json_flag(
     parser: argparse.ArgumentParser, help: str = "print JSON instead of text"
 ) -> None:
@@ -130,3 +113,14 @@ def add_policy_flag(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="policy TOML (default: $PARCOURS_POLICY, else the packaged policy)",
     )
+
+
+def tcp_port(value: str) -> int:
+    """A TCP port for argparse (`type=tcp_port`)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {inputs.shown(value)}: expected 1-65535")
+    return number

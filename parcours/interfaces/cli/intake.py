@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import io
 import json
@@ -13,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parcours.infrastructure.temporal import require_payload_codec, require_signing, start_case
-from parcours.interfaces.cli import validate
+from parcours.application.intake import IntakeItem, check_item, refuse_repeats
+from parcours.application.start_many import start_many
+from parcours.infrastructure.temporal import start_case
 from parcours.interfaces.cli.common import Context, add_json_flag, add_policy_flag
 from parcours.interfaces.cli.output import dump_json
+from parcours.kernel import approval as approval_model
 from parcours.kernel.domain import NewcomerApproval, PolicySnapshot
-from parcours.kernel.errors import CaseAlreadyExists, ParcoursError, TemporalUnavailable
+from parcours.kernel.errors import CaseAlreadyExists, ParcoursError
 
 # Starts in flight at once: enough to import tens of thousands of rows in minutes without
 # flooding a small dev server.
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "import",
         help="open cases from a .csv or .jsonl file of visa approvals",
         description="Open one case per row. CSV header (or JSONL keys): "
-        + ",".join(validate.START_FIELDS)
+        + ",".join(approval_model.START_FIELDS)
         + " (dossier,name,email,arrival,region required). Each row is checked on its own; "
         "good rows are started even when others are rejected. Rows are numbered as lines of "
         "the file (the CSV header is row 1). Exit 1 if any row was rejected.",
@@ -70,7 +71,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 async def start(args: argparse.Namespace, ctx: Context) -> int:
-    approval = validate.approval(
+    approval = approval_model.approval(
         {
             "dossier": args.dossier,
             "name": args.name,
@@ -109,11 +110,32 @@ async def start(args: argparse.Namespace, ctx: Context) -> int:
 
 @dataclass
 class Row:
-    row: int
-    approval: NewcomerApproval | None = None
+    """A row of the file: what `check_item` and `start_many` made of it, as the CLI says it."""
+
+    item: IntakeItem
     dossier: str | None = None
-    result: str = "pending"  # started | already exists | rejected
-    reason: str | None = None
+    unreadable: str | None = None  # why the row could not be read at all
+
+    @property
+    def row(self) -> int:
+        return self.item.position
+
+    @property
+    def approval(self) -> NewcomerApproval | None:
+        return self.item.approval
+
+    @property
+    def result(self) -> str:
+        return {"exists": "already exists"}.get(self.item.result, self.item.result)
+
+    @property
+    def reason(self) -> str | None:
+        if self.unreadable is not None:
+            return self.unreadable
+        errors = self.item.errors
+        if not errors:
+            return None
+        return errors["_item"] if "_item" in errors else approval_model.first_error(errors)
 
     def line(self) -> str:
         who = self.dossier or "-"
@@ -166,15 +188,15 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise ParcoursError(f"{path}: empty file (expected a header line)")
-    unknown = [h for h in header if h not in validate.START_FIELDS]
-    missing = [f for f in validate.REQUIRED_START_FIELDS if f not in header]
+    unknown = [h for h in header if h not in approval_model.START_FIELDS]
+    missing = [f for f in approval_model.REQUIRED_START_FIELDS if f not in header]
     twice = [h for i, h in enumerate(header) if h in header[:i]]
     if twice:  # the csv module would silently keep the last of the two values
         raise ParcoursError(f"{path}: column {twice[0]!r} appears twice in the header")
     if unknown or missing:
         problem = f"unknown column {unknown[0]!r}" if unknown else f"missing column {missing[0]!r}"
         raise ParcoursError(
-            f"{path}: {problem} in the header (expected: {','.join(validate.START_FIELDS)})"
+            f"{path}: {problem} in the header (expected: {','.join(approval_model.START_FIELDS)})"
         )
     reader.fieldnames = header
     while True:
@@ -222,25 +244,14 @@ def check_rows(path: Path) -> list[Row]:
     """Validate every row, without touching Temporal; duplicates in the file are rejected
     (which copy would win a concurrent start is not something to leave to chance)."""
     rows: list[Row] = []
-    seen: dict[str, int] = {}
     for number, fields in read_rows(path):
-        row = Row(row=number)
-        rows.append(row)
-        if isinstance(fields, dict):
-            raw = fields.get("dossier")
-            row.dossier = raw.strip() if isinstance(raw, str) and raw.strip() else None
         if isinstance(fields, str):
-            row.result, row.reason = "rejected", fields
+            rows.append(Row(IntakeItem(number, None, result="rejected"), unreadable=fields))
             continue
-        try:
-            row.approval = validate.approval(fields)
-        except ParcoursError as err:
-            row.result, row.reason = "rejected", str(err)
-            continue
-        first = seen.setdefault(row.approval.dossier, number)
-        if first != number:
-            row.result, row.reason = "rejected", f"dossier repeats row {first}"
-            row.approval = None
+        raw = fields.get("dossier")
+        dossier = raw.strip() if isinstance(raw, str) and raw.strip() else None
+        rows.append(Row(check_item(number, fields), dossier=dossier))
+    refuse_repeats([r.item for r in rows], "row")
     return rows
 
 
@@ -250,9 +261,7 @@ async def import_file(args: argparse.Namespace, ctx: Context) -> int:
     if good:
         policy = ctx.policy()
         client = await ctx.client()
-        # Refuse the whole file, not row by row: no row starts in clear.
-        require_payload_codec(client)
-        require_signing(client)
+        # `start_many` refuses the whole file, not row by row: no row starts in clear.
         await _start_all(ctx, client, policy, rows, good, json_lines=args.json)
     else:
         _flush(ctx, rows, 0, json_lines=args.json)
@@ -276,41 +285,25 @@ async def _start_all(
 ) -> None:
     """Start the good rows, IMPORT_CONCURRENCY at a time; print results in file order as soon
     as every earlier row is settled."""
-    queue: asyncio.Queue[Row] = asyncio.Queue()
-    for r in good:
-        queue.put_nowait(r)
     done = 0
     printed = 0
     show_progress = len(good) > PROGRESS_THRESHOLD
-    unreachable: list[TemporalUnavailable] = []
 
-    async def starter() -> None:
+    def settled(_: IntakeItem) -> None:
         nonlocal done, printed
-        while True:
-            try:
-                row = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            assert row.approval is not None
-            if unreachable:
-                row.result, row.reason = "rejected", str(unreachable[0])
-            else:
-                try:
-                    await start_case(client, ctx.settings, row.approval, policy, bulk=True)
-                    row.result = "started"
-                except CaseAlreadyExists:
-                    row.result = "already exists"
-                except TemporalUnavailable as err:
-                    unreachable.append(err)
-                    row.result, row.reason = "rejected", str(err)
-                except ParcoursError as err:
-                    row.result, row.reason = "rejected", str(err)
-            done += 1
-            if show_progress and done % PROGRESS_EVERY == 0:
-                ctx.note(f"import: {done}/{len(good)} rows sent")
-            printed = _flush(ctx, rows, printed, json_lines=json_lines)
+        done += 1
+        if show_progress and done % PROGRESS_EVERY == 0:
+            ctx.note(f"import: {done}/{len(good)} rows sent")
+        printed = _flush(ctx, rows, printed, json_lines=json_lines)
 
-    await asyncio.gather(*(starter() for _ in range(min(IMPORT_CONCURRENCY, len(good)))))
+    await start_many(
+        client,
+        ctx.settings,
+        policy,
+        [r.item for r in good],
+        concurrency=IMPORT_CONCURRENCY,
+        settled=settled,
+    )
     _flush(ctx, rows, printed, json_lines=json_lines)
 
 

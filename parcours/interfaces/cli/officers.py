@@ -11,9 +11,9 @@ from parcours.infrastructure.store.officers import (
     add_officer,
     list_officers,
 )
-from parcours.interfaces.cli import validate
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, table
+from parcours.kernel import inputs
 from parcours.kernel.domain import Role
 from parcours.kernel.errors import ParcoursError
 
@@ -78,7 +78,7 @@ async def add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def list_(args: argparse.Namespace, ctx: Context) -> int:
-    region = validate.region(args.region) if args.region else None
+    region = inputs.region(args.region) if args.region else None
     sessions = await ctx.sessions()
     async with sessions() as session:
         officers = await list_officers(session, region=region)

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from parcours.infrastructure.config import DEFAULT_DATA_DIR
-from parcours.interfaces.cli import validate
-from parcours.interfaces.cli.common import Context, add_policy_flag
+from parcours.interfaces.cli.common import Context, add_policy_flag, tcp_port
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -28,15 +27,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="DIR",
         help=f"where state lives (default {DEFAULT_DATA_DIR}/)",
     )
+    p.add_argument("--temporal-port", type=tcp_port, default=7233, help="gRPC port (default 7233)")
+    p.add_argument("--ui-port", type=tcp_port, default=8233, help="Web UI port (default 8233)")
     p.add_argument(
-        "--temporal-port", type=validate.port, default=7233, help="gRPC port (default 7233)"
-    )
-    p.add_argument("--ui-port", type=validate.port, default=8233, help="Web UI port (default 8233)")
-    p.add_argument(
-        "--smtp-port", type=validate.port, default=1025, help="SMTP catcher port (default 1025)"
+        "--smtp-port", type=tcp_port, default=1025, help="SMTP catcher port (default 1025)"
     )
     p.add_argument(
-        "--web-port", type=validate.port, default=None, help="web console port (default 8000)"
+        "--web-port", type=tcp_port, default=None, help="web console port (default 8000)"
     )
     add_policy_flag(p)
     p.set_defaults(handler=dev)
@@ -57,7 +54,6 @@ async def dev(args: argparse.Namespace, ctx: Context) -> int:
     # the other commands do not need.
     from parcours.infrastructure.worker import configure_logging
     from parcours.interfaces.devstack import DevOptions, run_dev
-    from parcours.interfaces.web.server import default_port
 
     configure_logging()
     opts = DevOptions(
@@ -66,7 +62,7 @@ async def dev(args: argparse.Namespace, ctx: Context) -> int:
         temporal_port=args.temporal_port,
         ui_port=args.ui_port,
         smtp_port=args.smtp_port,
-        web_port=args.web_port or default_port(),
+        web_port=args.web_port,
     )
     await run_dev(opts, ctx.settings, ctx.out)
     return 0

@@ -20,8 +20,7 @@ from parcours.infrastructure.store.accounts import (
     set_password,
 )
 from parcours.infrastructure.store.security import SecurityKind, record
-from parcours.interfaces.cli import validate
-from parcours.interfaces.cli.common import Context, add_json_flag
+from parcours.interfaces.cli.common import Context, add_json_flag, tcp_port
 from parcours.interfaces.cli.output import dump_json, table
 from parcours.kernel.errors import ParcoursError
 
@@ -38,7 +37,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     p.add_argument(
-        "--port", type=validate.port, default=None, help="port (default $PARCOURS_WEB_PORT or 8000)"
+        "--port", type=tcp_port, default=None, help="port (default $PARCOURS_WEB_PORT or 8000)"
     )
     p.set_defaults(handler=web)
 

@@ -11,29 +11,25 @@ case's status fields, never what people wrote in it (notes, plan items, reasons)
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from parcours.application.intake import IntakeItem, check_item, refuse_repeats
+from parcours.application.start_many import start_many
 from parcours.infrastructure.store.accounts import ApiToken, TokenScope
 from parcours.infrastructure.temporal import (
     PayloadKeysMissing,
     SigningKeysMissing,
-    require_payload_codec,
-    require_signing,
-    start_case,
     view_case,
 )
-from parcours.interfaces.cli import validate
 from parcours.interfaces.web.auth import api_token
 from parcours.interfaces.web.state import StateDep, WebState
-from parcours.kernel.domain import DOSSIER_RE, REGIONS, CaseView, NewcomerApproval
+from parcours.kernel import approval as approval_model
+from parcours.kernel.domain import DOSSIER_RE, CaseView
 from parcours.kernel.errors import (
-    CaseAlreadyExists,
     CaseNotFound,
     ParcoursError,
     TemporalUnavailable,
@@ -48,26 +44,6 @@ TOO_LARGE = f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB: send
 START_CONCURRENCY = 16
 
 
-class VisaApproval(BaseModel):
-    """A visa approval: the newcomer's case opens on it. Field names are those of
-    `parcours start` and `parcours import`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dossier: str = Field(pattern=DOSSIER_RE.pattern, description="dossier number, the key")
-    name: str = Field(min_length=1, max_length=200, description="full name")
-    email: str = Field(description="the newcomer's email address")
-    arrival: str = Field(description="expected arrival date, YYYY-MM-DD")
-    region: str = Field(json_schema_extra={"enum": list(REGIONS)})
-    language: str = Field("fr", description="ISO 639-1 code")
-    airport: str = Field("YUL", description="IATA code")
-    french_level: int | None = Field(None, ge=1, le=12, description="Quebec scale, 1-12")
-    occupation: str | None = None
-    regulated: bool = False
-    household: int = Field(1, ge=1, le=99)
-    phone: str | None = None
-
-
 class ItemResult(BaseModel):
     index: int = Field(description="position of the item in the request (0 for one object)")
     dossier: str | None
@@ -80,7 +56,8 @@ class IntakeResponse(BaseModel):
     results: list[ItemResult]
 
 
-_approval_schema = VisaApproval.model_json_schema()
+# The request body's schema comes from the one description of an approval.
+_approval_schema = approval_model.json_schema()
 _REQUEST_BODY = {
     "required": True,
     "content": {
@@ -99,56 +76,6 @@ _REQUEST_BODY = {
         }
     },
 }
-
-
-# Field -> (accepted JSON types, check). Strings are accepted for numbers and flags too, as
-# in an import file.
-_FIELDS: dict[str, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
-    "dossier": ((str,), validate.dossier),
-    "name": ((str,), validate.name),
-    "email": ((str,), validate.email),
-    "arrival": ((str,), validate.iso_date),
-    "region": ((str,), validate.region),
-    "language": ((str,), validate.language),
-    "airport": ((str,), validate.airport),
-    "french_level": ((int, str), validate.french_level),
-    "occupation": ((str,), lambda v: validate.text(v, "occupation")),
-    "regulated": ((bool, str), lambda v: validate.flag(v, "regulated")),
-    "household": ((int, str), validate.household),
-    "phone": ((str,), validate.phone),
-}
-
-
-def check_item(item: object) -> tuple[NewcomerApproval | None, dict[str, str]]:
-    """The approval, or every field error of the item (not only the first)."""
-    if not isinstance(item, dict):
-        return None, {"_item": "expected a JSON object"}
-    errors: dict[str, str] = {}
-    for key in item:
-        if key not in _FIELDS:
-            errors[str(key)[:64]] = "unknown field"
-    for key in validate.REQUIRED_START_FIELDS:
-        if item.get(key) is None or (isinstance(item.get(key), str) and not item[key].strip()):
-            errors[key] = "missing"
-    for key, (types, check) in _FIELDS.items():
-        value = item.get(key)
-        if value is None or key in errors:
-            continue
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            errors[key] = f"expected {' or '.join(t.__name__ for t in types)}"
-            continue
-        try:
-            if isinstance(value, str):
-                validate.printable(value, key)
-            check(value)
-        except ParcoursError as err:
-            errors[key] = str(err)
-    if errors:
-        return None, errors
-    try:
-        return validate.approval({k: v for k, v in item.items() if v is not None}), {}
-    except ParcoursError as err:  # defensive: the field checks above should catch all
-        return None, {"_item": str(err)}
 
 
 def _is_json(content_type: str) -> bool:
@@ -225,58 +152,40 @@ async def visa_approvals(
     state: StateDep,
 ) -> IntakeResponse:
     body = await _read_body(request)
-    items = body if isinstance(body, list) else [body]
-    results: list[ItemResult] = []
-    todo: list[tuple[ItemResult, NewcomerApproval]] = []
-    seen: dict[str, int] = {}
-    for index, item in enumerate(items):
-        approval, errors = check_item(item)
-        raw_dossier = item.get("dossier") if isinstance(item, dict) else None
-        # Echoed only when it is a dossier number: not a megabyte of junk, not markup.
-        dossier = (
-            raw_dossier.strip()
-            if isinstance(raw_dossier, str) and DOSSIER_RE.match(raw_dossier.strip())
-            else None
-        )
-        result = ItemResult(index=index, dossier=dossier, result="rejected", errors=errors)
-        results.append(result)
-        if approval is None:
-            continue
-        first = seen.setdefault(approval.dossier, index)
-        if first != index:
-            result.errors = {"dossier": f"repeats item {first}"}
-            continue
-        todo.append((result, approval))
-
-    if todo:
+    raw_items = body if isinstance(body, list) else [body]
+    items = [check_item(index, raw) for index, raw in enumerate(raw_items)]
+    refuse_repeats(items, "item")
+    if any(i.result == "pending" for i in items):
         client = await _client(state)
         try:
-            # The web refuses to start without keys; this keeps a batch whole regardless.
-            require_payload_codec(client)
-            require_signing(client)
+            unreachable = await start_many(
+                client, state.settings, state.policy, items, concurrency=START_CONCURRENCY
+            )
         except (PayloadKeysMissing, SigningKeysMissing) as err:
+            # The web refuses to start without keys; this keeps a batch whole regardless.
             raise HTTPException(status_code=503, detail=str(err)) from None
-        limit = asyncio.Semaphore(START_CONCURRENCY)
+        if unreachable is not None:
+            raise HTTPException(status_code=503, detail=str(unreachable))
+    return IntakeResponse(
+        results=[_result(i, raw) for i, raw in zip(items, raw_items, strict=True)]
+    )
 
-        async def start(result: ItemResult, approval: NewcomerApproval) -> None:
-            async with limit:
-                try:
-                    result.workflow_id = await start_case(
-                        client, state.settings, approval, state.policy, bulk=True
-                    )
-                    result.result = "started"
-                except CaseAlreadyExists:
-                    result.result = "exists"
-                except TemporalUnavailable:
-                    raise
-                except ParcoursError as err:
-                    result.errors = {"_item": str(err)}
 
-        try:
-            await asyncio.gather(*(start(r, a) for r, a in todo))
-        except TemporalUnavailable as err:
-            raise HTTPException(status_code=503, detail=str(err)) from None
-    return IntakeResponse(results=results)
+def _result(item: IntakeItem, raw: object) -> ItemResult:
+    raw_dossier = raw.get("dossier") if isinstance(raw, dict) else None
+    # Echoed only when it is a dossier number: not a megabyte of junk, not markup.
+    dossier = (
+        raw_dossier.strip()
+        if isinstance(raw_dossier, str) and DOSSIER_RE.match(raw_dossier.strip())
+        else None
+    )
+    return ItemResult(
+        index=item.position,
+        dossier=dossier,
+        result=item.result if item.result != "pending" else "rejected",
+        workflow_id=item.workflow_id,
+        errors=item.errors,
+    )
 
 
 async def _client(state: WebState) -> Any:

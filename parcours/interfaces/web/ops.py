@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from parcours.interfaces.web.metrics import read_counts
 from parcours.interfaces.web.state import StateDep, WebState
+from parcours.kernel.errors import first_line
 
 router = APIRouter(tags=["operations"])
 PROBE_TIMEOUT = 5.0
@@ -21,7 +22,7 @@ async def _temporal_ok(state: WebState) -> str | None:
         client = await asyncio.wait_for(state.client(), PROBE_TIMEOUT)
         await asyncio.wait_for(client.service_client.check_health(), PROBE_TIMEOUT)
     except Exception as err:  # any failure means "not healthy"; the reason is reported
-        return str(err).splitlines()[0] if str(err) else type(err).__name__
+        return first_line(err)
     return None
 
 
@@ -30,7 +31,7 @@ async def _database_ok(state: WebState) -> str | None:
         async with state.engine.connect() as conn:
             await asyncio.wait_for(conn.execute(text("SELECT 1")), PROBE_TIMEOUT)
     except Exception as err:
-        return str(err).splitlines()[0] if str(err) else type(err).__name__
+        return first_line(err)
     return None
 
 

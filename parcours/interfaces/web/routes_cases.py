@@ -17,7 +17,6 @@ from starlette.responses import RedirectResponse, Response
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
 from parcours.infrastructure.temporal import update_case, view_case
-from parcours.interfaces.cli import validate
 from parcours.interfaces.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import (
@@ -28,7 +27,7 @@ from parcours.interfaces.web.reports import (
     officers_of,
 )
 from parcours.interfaces.web.state import StateDep, WebState
-from parcours.kernel import authz
+from parcours.kernel import authz, inputs
 from parcours.kernel.domain import (
     REGIONS,
     STAGES,
@@ -72,7 +71,7 @@ def parse_filters(request: Request, account: Account) -> CaseFilters:
         officer = None  # an officer only ever sees their own
     if officer and officer != UNASSIGNED:
         try:
-            officer = validate.officer_id(officer)
+            officer = inputs.officer_id(officer)
         except ParcoursError:
             officer = None
     return CaseFilters(
@@ -114,7 +113,7 @@ class ActionError:
 
 async def _load_case(state: WebState, account: Account, dossier: str) -> CaseView:
     try:
-        dossier = validate.dossier(dossier)
+        dossier = inputs.dossier(dossier)
     except ParcoursError:
         raise no_such_case() from None
     try:
@@ -179,7 +178,7 @@ async def case_page(
 
 
 def _text(form: FormData, name: str, label: str) -> str:
-    return validate.text(str(form.get(name) or ""), label)
+    return inputs.text(str(form.get(name) or ""), label)
 
 
 async def _update_input(
@@ -193,7 +192,7 @@ async def _update_input(
         try:
             outcome = GreetingOutcome(str(form.get("outcome") or "greeted"))
         except ValueError:
-            raise validate.InvalidInput("unknown greeting outcome") from None
+            raise inputs.InvalidInput("unknown greeting outcome") from None
         return "record_greeting", GreetingReport(actor=actor, outcome=outcome)
     if action == "plan":
         items: list[PlanItem] = []
@@ -205,19 +204,19 @@ async def _update_input(
     if action == "progress":
         return "add_progress", ProgressNote(actor=actor, note=_text(form, "note", "the note"))
     if action == "approve":
-        stage = validate.stage(str(form.get("stage") or ""))
+        stage = inputs.stage(str(form.get("stage") or ""))
         note = str(form.get("note") or "").strip()
         return "approve_stage", StageApproval(actor=actor, stage=stage, note=note)
     if action == "waive":
-        stage = validate.stage(str(form.get("stage") or ""))
+        stage = inputs.stage(str(form.get("stage") or ""))
         reason = _text(form, "reason", "the reason")
         return "waive_stage", StageWaiver(actor=actor, stage=stage, reason=reason)
     if action == "reassign":
-        officer_id = validate.officer_id(str(form.get("officer") or ""), "officer")
+        officer_id = inputs.officer_id(str(form.get("officer") or ""), "officer")
         async with state.sessions() as session:
             officer = await get_officer(session, officer_id)
         if officer is None:
-            raise validate.InvalidInput(f"no officer with id {officer_id}")
+            raise inputs.InvalidInput(f"no officer with id {officer_id}")
         return "reassign", Reassignment(actor=actor, new_officer=actor_of(officer))
     if action == "pause":
         return "pause", PauseRequest(actor=actor, reason=_text(form, "reason", "the reason"))
@@ -227,24 +226,24 @@ async def _update_input(
         try:
             category = WithdrawalReason(str(form.get("category") or ""))
         except ValueError:
-            raise validate.InvalidInput("unknown reason category") from None
+            raise inputs.InvalidInput("unknown reason category") from None
         note = _text(form, "note", "the note")
         return "withdraw", Withdrawal(
             reason=note, recorded_by=actor.officer_id, actor=actor, reason_category=category
         )
     if action == "transfer":
-        region = validate.region(str(form.get("region") or ""))
+        region = inputs.region(str(form.get("region") or ""))
         chosen = str(form.get("officer") or "").strip()
         async with state.sessions() as session:
             # Left empty: the officer the intake rule would give a new case of the region.
             picked = (
-                validate.officer_id(chosen, "officer")
+                inputs.officer_id(chosen, "officer")
                 if chosen
                 else await pick_officer(session, region, view.language)
             )
             officer = await get_officer(session, picked) if picked else None
         if officer is None:
-            raise validate.InvalidInput(f"no active officer for region {region}")
+            raise inputs.InvalidInput(f"no active officer for region {region}")
         note = str(form.get("note") or "").strip()
         return "transfer", Transfer(
             actor=actor, new_region=region, new_officer=actor_of(officer), note=note

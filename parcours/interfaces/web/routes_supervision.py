@@ -8,16 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
 
+from parcours.application.stuck import find_stuck, read_model_ranking, stuck_query
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.caseload import caseload
-from parcours.interfaces.cli import validate
-from parcours.interfaces.cli.supervision import find_stuck, read_model_ranking, stuck_query
 from parcours.interfaces.web.auth import supervisor_account
 from parcours.interfaces.web.charts import caseload_chart
 from parcours.interfaces.web.i18n import Translator
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import officers_of, stage_durations
 from parcours.interfaces.web.state import StateDep
+from parcours.kernel import inputs
 from parcours.kernel.domain import REGIONS, STAGES, Role
 from parcours.kernel.errors import ParcoursError, TemporalUnavailable
 from parcours.kernel.search import StuckFilter
@@ -31,7 +31,7 @@ def _region_scope(account: Account, asked: str | None) -> str | None:
     if account.role == Role.DIRECTOR.value:
         if asked:
             try:
-                return validate.region(asked)
+                return inputs.region(asked)
             except ParcoursError:
                 return None
         return None
@@ -52,11 +52,11 @@ async def stuck_page(
     officer = q.get("officer") or None
     if officer:
         try:
-            officer = validate.officer_filter(officer)
+            officer = inputs.officer_filter(officer)
         except ParcoursError:
             officer = None
     try:
-        level = validate.min_level(q.get("level") or "1")
+        level = inputs.min_level(q.get("level") or "1")
     except ParcoursError:
         level = 1
     overdue_only = q.get("overdue") == "1"

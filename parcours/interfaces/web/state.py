@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from temporalio.client import Client
 
+from parcours.application.policies import choose_policy
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store.accounts import create_account_tables
 from parcours.infrastructure.store.db import create_engine, session_factory
 from parcours.infrastructure.store.models import utcnow
 from parcours.infrastructure.store.security import SessionLimits
 from parcours.infrastructure.temporal import connect
-from parcours.interfaces.cli.common import Context
 from parcours.interfaces.web.metrics import WebMetrics
 from parcours.kernel.domain import PolicySnapshot
 
@@ -69,7 +69,7 @@ class WebState:
             engine=engine,
             sessions=session_factory(engine),
             # The same policy `parcours start` would snapshot (dev stack's included).
-            policy=Context(settings=settings).policy(),
+            policy=choose_policy(settings),
             _client=client,
         )
 

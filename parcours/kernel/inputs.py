@@ -1,14 +1,13 @@
 """Checks on what people type or import, before anything is written anywhere.
 
 Each check raises `InvalidInput` with one sentence naming the field and the expected form.
-The same checks serve `parcours start` and every row of `parcours import`.
+The CLI, the console and the API use the same checks (kernel: pure, no I/O); the visa
+approval's fields are put together in `parcours.kernel.approval`.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-from collections.abc import Mapping
 from datetime import date
 
 from parcours.kernel.domain import (
@@ -19,35 +18,18 @@ from parcours.kernel.domain import (
     OFFICER_ID_RE,
     REGIONS,
     STAGES,
-    NewcomerApproval,
     PlanItem,
     Stage,
 )
 from parcours.kernel.errors import ParcoursError
 from parcours.kernel.search import UNASSIGNED
 
-# The field names of `parcours start` (and the header of an import file), in order.
-START_FIELDS: tuple[str, ...] = (
-    "dossier",
-    "name",
-    "email",
-    "arrival",
-    "region",
-    "language",
-    "airport",
-    "french_level",
-    "occupation",
-    "regulated",
-    "household",
-    "phone",
-)
-REQUIRED_START_FIELDS: tuple[str, ...] = ("dossier", "name", "email", "arrival", "region")
-
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 ().-]{7,20}$")
 _TRUE = {"1", "true", "yes", "y", "oui", "o", "x"}
 _FALSE = {"", "0", "false", "no", "n", "non"}
-MAX_TEXT = 2000
+# One limit for free text, the workflow's (running cases enforce it in their validators).
+MAX_TEXT = 4000
 
 
 # Control characters (C0 but tab and line breaks, DEL, C1) and lone surrogates (which JSON can
@@ -78,17 +60,6 @@ def printable(value: str, field: str) -> str:
     if bad:
         raise InvalidInput(f"{field} contains a control character (U+{ord(bad.group()):04X})")
     return value
-
-
-def port(value: str) -> int:
-    """A TCP port for argparse (`type=validate.port`)."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if not 1 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {shown(value)}: expected 1-65535")
-    return number
 
 
 def dossier(value: str) -> str:
@@ -249,52 +220,3 @@ def plan_item(value: str) -> PlanItem:
     if not item_text:
         raise InvalidInput(f"invalid --item {shown(value)}: the text after the stage is empty")
     return PlanItem(stage=stage(head), text=text(item_text, "--item"))
-
-
-def approval(fields: Mapping[str, object]) -> NewcomerApproval:
-    """Build a visa approval from `start` flags or an import row (strings, or JSON values).
-
-    Unknown fields are refused so that a misspelled column is not silently dropped.
-    """
-    unknown = [k for k in fields if k not in START_FIELDS]
-    if unknown:
-        raise InvalidInput(
-            f"unknown field {shown(unknown[0])} (expected: {', '.join(START_FIELDS)})"
-        )
-
-    def get(key: str) -> str | None:
-        raw = fields.get(key)
-        if raw is None:
-            return None
-        if isinstance(raw, bool | int | float) and key in (
-            "french_level",
-            "household",
-            "regulated",
-        ):
-            return str(raw).lower() if isinstance(raw, bool) else str(raw)
-        if not isinstance(raw, str):
-            raise InvalidInput(f"invalid {key} {shown(raw)}: expected text")
-        return printable(raw, key).strip() or None
-
-    for key in REQUIRED_START_FIELDS:
-        if get(key) is None:
-            raise InvalidInput(f"missing {key}")
-
-    level = get("french_level")
-    size = get("household")
-    regulated = get("regulated")
-    phone_value = get("phone")
-    return NewcomerApproval(
-        dossier=dossier(get("dossier") or ""),
-        full_name=name(get("name") or ""),
-        email=email(get("email") or ""),
-        arrival_date=iso_date(get("arrival") or ""),
-        region=region(get("region") or ""),
-        phone=phone(phone_value) if phone_value else None,
-        language=language(get("language") or "fr"),
-        airport=airport(get("airport") or "YUL"),
-        french_level=french_level(level) if level else None,
-        occupation=text(get("occupation") or "", "occupation") if get("occupation") else None,
-        regulated_profession=flag(regulated, "regulated") if regulated else False,
-        household_size=household(size) if size else 1,
-    )

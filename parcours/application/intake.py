@@ -1,0 +1,55 @@
+"""Opening cases on many visa approvals at once: `parcours import` and the API's batches.
+
+Each approval is checked on its own (`parcours.kernel.approval`), a dossier repeated inside
+one batch is refused after its first occurrence, and the good ones are started a few at a
+time. A dossier that already has a case is reported as such and changed in nothing, so a
+retried batch is harmless (the starting is `parcours.application.start_many`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from parcours.kernel import approval as approval_model
+from parcours.kernel.domain import NewcomerApproval
+
+Result = Literal["pending", "started", "exists", "rejected"]
+
+
+@dataclass
+class IntakeItem:
+    """One approval of a batch and what became of it."""
+
+    position: int  # the row number in a file, the index in a request
+    approval: NewcomerApproval | None
+    errors: dict[str, str] = field(default_factory=dict)
+    result: Result = "pending"
+    workflow_id: str | None = None
+
+    def reject(self, field_name: str, why: str) -> None:
+        self.approval, self.result = None, "rejected"
+        self.errors = {field_name: why}
+
+
+def check_item(position: int, fields: object) -> IntakeItem:
+    checked = approval_model.check(fields)
+    return IntakeItem(
+        position=position,
+        approval=checked.approval,
+        errors=checked.errors,
+        result="pending" if checked.approval is not None else "rejected",
+    )
+
+
+def refuse_repeats(items: Sequence[IntakeItem], what: str) -> None:
+    """A dossier named twice in one batch: the first occurrence goes, the others are refused
+    ("repeats row 3"), so one batch never races against itself."""
+    seen: dict[str, int] = {}
+    for item in items:
+        if item.approval is None:
+            continue
+        first = seen.setdefault(item.approval.dossier, item.position)
+        if first != item.position:
+            item.reject("dossier", f"repeats {what} {first}")
