@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.worker import Replayer
 
 from parcours.infrastructure.temporal import raise_priority
 from parcours.kernel import priorities
 from parcours.kernel.domain import workflow_id_for
 from tests.cli.test_end_to_end import Cli, add_roster, cli, dossier, eventually, stack
 from tests.conftest import Stack
+from workflows.pathway import NewcomerPathway
 
 __all__ = ["cli", "stack"]  # fixtures, used by name
 
@@ -53,6 +56,13 @@ async def test_an_officer_raises_an_imported_case(cli: Cli, stack: Stack, tmp_pa
     assert await priority_of(stack.client, imported) == priorities.PEOPLE_KEY
     # The case goes on past the options event in its history (no command: replay unchanged).
     await cli.ok("progress", imported, "--officer", officer, "--note", "Inscrite au CSS.")
+    history = await stack.client.get_workflow_handle(workflow_id_for(imported)).fetch_history()
+    kinds = [e.event_type for e in history.events]
+    assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED) == 1
+    result = await Replayer(
+        workflows=[NewcomerPathway], data_converter=stack.client.data_converter
+    ).replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
 
 
 async def test_raising_a_missing_case_is_no_error(stack: Stack) -> None:
