@@ -1,7 +1,7 @@
 """`python worker.py`: run a Parcours worker (the same as `parcours worker`).
 
-Configured by the environment: PARCOURS_TEMPORAL_ADDRESS, PARCOURS_DATABASE_URL,
-PARCOURS_SMTP_HOST/PARCOURS_SMTP_PORT, PARCOURS_POLICY, PARCOURS_WORKER_CACHE.
+Configured by the environment: the PARCOURS_* variables of the README's "Configuration"
+table (parcours/infrastructure/config.py reads them all).
 """
 
 from parcours.infrastructure.worker import main

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from parcours.infrastructure.signing import Verifier
 from parcours.infrastructure.store import cases
 from parcours.infrastructure.store.db import refuses_value
+from parcours.kernel import activity_contract as contract
 from parcours.kernel.approval import problems as approval_problems
 from parcours.kernel.domain import (
     DOSSIER_RE,
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 def _invalid(message: str) -> ApplicationError:
-    return ApplicationError(message, type="InvalidInput", non_retryable=True)
+    return ApplicationError(message, type=contract.INVALID_INPUT, non_retryable=True)
 
 
 def _check_snapshot(snap: CaseSnapshot) -> None:
@@ -87,7 +88,7 @@ class Casework:
             logger.warning("case %s: start refused: %s", req.snapshot.dossier, refused.code)
             raise _invalid(f"start refused: {refused.message()}")
 
-    @activity.defn
+    @activity.defn(name=contract.REGISTER_CASE)
     async def register_case(self, req: RegisterCase) -> Assignment:
         """Open the case row (or find it, on a retry) and return its officer: the one already
         stored if any, else the best officer of the region, else none (unassigned)."""
@@ -122,7 +123,7 @@ class Casework:
             logger.info("case %s assigned to %s", req.snapshot.dossier, reg.officer_id)
         return Assignment(officer_id=reg.officer_id, unassigned=reg.officer_id is None)
 
-    @activity.defn
+    @activity.defn(name=contract.RECORD_EVENT)
     async def record_event(self, event: CaseEvent) -> EventRecorded:
         """Append one audit row and apply the projection it carries, in one transaction.
         A key seen before changes nothing and answers duplicate=True. (v1 workflows; v2
@@ -130,7 +131,7 @@ class Casework:
         batch = await self.record_events(EventBatch(events=[event]))
         return EventRecorded(key=event.key, duplicate=bool(batch.duplicates))
 
-    @activity.defn
+    @activity.defn(name=contract.RECORD_EVENTS)
     async def record_events(self, batch: EventBatch) -> EventBatchRecorded:
         """Append the audit rows of one workflow task and apply their projections, in order,
         in one transaction. Keys seen before change nothing.

@@ -59,6 +59,7 @@ from parcours.infrastructure.store.cases import append_audit
 from parcours.infrastructure.store.models import Case, Officer, OutboxMessage, OutboxStatus
 from parcours.infrastructure.store.officers import list_officers
 from parcours.infrastructure.store.writes import insert_ignore
+from parcours.kernel import activity_contract as contract
 from parcours.kernel.domain import (
     Audience,
     Notification,
@@ -91,13 +92,13 @@ SEND_DEADLINE_S = 60.0
 # Settings.mail_resend_lease_s / mail_max_resends are the worker's; these are their defaults.
 RESEND_LEASE_S = 600.0
 MAX_RESENDS = 3
-# Same rule as workflows/pathway.py MAIL_GIVE_UP_AFTER (a test holds them equal): an email
+# Same rule as workflows/effects.py MAIL_GIVE_UP_AFTER (a test holds them equal): an email
 # that could not go out within three days is dropped, not sent late.
 STALE_AFTER = timedelta(days=3)
 # The supervisors' notice about an email given up on; never a notice about a notice.
 UNDELIVERED_TEMPLATE = "email_undelivered"
 UNDELIVERED_SUFFIX = ":undelivered"
-IN_FLIGHT = "EmailInFlight"
+IN_FLIGHT = contract.EMAIL_IN_FLIGHT
 
 
 @dataclass
@@ -131,7 +132,7 @@ def _in_flight(err: InFlight) -> ApplicationError:
 def _rejected(n: Notification, code: int | None) -> ApplicationError:
     return ApplicationError(
         f"SMTP server permanently refused notification {n.key} (code {code})",
-        type="SmtpRejected",
+        type=contract.SMTP_REJECTED,
         non_retryable=True,
     )
 
@@ -178,7 +179,7 @@ class Notifier:
         self.max_resends = max_resends
         self.send_deadline_s = send_deadline_s
 
-    @activity.defn
+    @activity.defn(name=contract.SEND_NOTIFICATION)
     async def send_notification(self, n: Notification) -> NotificationOutcome:
         """One email (v1 workflows; v2 batches them)."""
         async with self.mailer.channel() as channel:
@@ -187,7 +188,7 @@ class Notifier:
             except InFlight as err:
                 raise _in_flight(err) from None
 
-    @activity.defn
+    @activity.defn(name=contract.SEND_NOTIFICATIONS)
     async def send_notifications(self, batch: NotificationBatch) -> NotificationBatchOutcome:
         """The emails of one workflow task, in order, over one SMTP connection.
 
@@ -221,7 +222,9 @@ class Notifier:
         try:
             self.renderer.languages_for(n)
         except TemplateMissing as err:
-            raise ApplicationError(str(err), type="TemplateMissing", non_retryable=True) from None
+            raise ApplicationError(
+                str(err), type=contract.TEMPLATE_MISSING, non_retryable=True
+            ) from None
 
         previous = await self._row_of(n.key)
         if previous is not None and previous.status != OutboxStatus.PENDING:

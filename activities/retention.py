@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from parcours.infrastructure.store import retention
+from parcours.kernel import activity_contract as contract
 from parcours.kernel.retention import PurgeReport, PurgeRequest
 
 logger = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ class Retention:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    @activity.defn
+    @activity.defn(name=contract.PURGE_PERSONAL_DATA)
     async def purge_personal_data(self, req: PurgeRequest) -> PurgeReport:
         async with self.sessions() as session, session.begin():
             dossiers = await retention.due_for_purge(session, req.closed_before, req.batch_size)

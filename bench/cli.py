@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bench.report import Report, machine, text_table, write
+from bench.scenarios.cli import run_cli
 from bench.scenarios.common import Run
 from bench.scenarios.history import run_history
 from bench.scenarios.intake import run_intake, warm_up
@@ -21,10 +22,12 @@ from bench.sizes import FULL, QUICK, SMOKE, Sizes
 from bench.stack import DEFAULT_PRAGMAS, StackOptions, running_stack
 
 # In this order: latency "during intake" runs inside intake; idle latency right after it,
-# the storm before scale (its escalated cases give `stuck` something to find), scale last.
+# then the CLI's start-up while the stack is still quiet, the storm before scale (its
+# escalated cases give `stuck` something to find), scale last.
 SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
     "intake": run_intake,
     "latency": run_idle,
+    "cli": run_cli,
     "storm": run_storm,
     "history": run_history,
     "scale": run_scale,

@@ -201,7 +201,7 @@ def scrape(url: str) -> dict[str, float]:
 def _env(base: dict[str, str], settings: Settings, smtp_port: int) -> dict[str, str]:
     env = dict(base)
     env.update(
-        PARCOURS_TEMPORAL_ADDRESS=settings.temporal_address,
+        PARCOURS_TEMPORAL_ADDRESS=settings.temporal_address or "",
         PARCOURS_TASK_QUEUE=settings.task_queue,
         PARCOURS_DATABASE_URL=settings.database_url,
         PARCOURS_SMTP_HOST=HOST,

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.infrastructure.codec import CodecKey, data_converter, keyring
+from parcours.infrastructure.codec import CodecKey, keyring
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.mail.catcher import MailCatcher
+from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.temporal import SigningInterceptor
 from parcours.interfaces.devstack import find_temporal_binary
 from parcours.kernel import search

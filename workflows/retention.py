@@ -12,7 +12,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.kernel.retention import ACTIVITY, PurgeReport, PurgeRequest, SweepInput
+    from parcours.kernel import activity_contract as contract
+    from parcours.kernel.retention import PurgeReport, PurgeRequest, SweepInput
 
 # Enough batches for a large backlog in one sweep; the next day's sweep takes the rest.
 MAX_BATCHES = 200
@@ -27,7 +28,7 @@ class RetentionSweep:
         total = PurgeReport()
         for _ in range(MAX_BATCHES):
             batch: PurgeReport = await workflow.execute_activity(
-                ACTIVITY,
+                contract.PURGE_PERSONAL_DATA,
                 PurgeRequest(closed_before=closed_before, at=now, batch_size=inp.batch_size),
                 result_type=PurgeReport,
                 start_to_close_timeout=timedelta(minutes=5),

@@ -11,8 +11,9 @@ import sys
 from temporalio.client import Client
 
 from bench.baseline.workflow import BaselineInput, BaselinePathway
-from parcours.infrastructure.codec import data_converter, keyring
+from parcours.infrastructure.codec import keyring
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.payload_codec import data_converter
 from parcours.interfaces.cli.intake import IMPORT_CONCURRENCY
 
 

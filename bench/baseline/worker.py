@@ -20,8 +20,9 @@ from temporalio.worker import Worker
 
 from bench.baseline.activities import Counting
 from bench.baseline.workflow import BaselinePathway
-from parcours.infrastructure.codec import data_converter, keyring
+from parcours.infrastructure.codec import keyring
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.worker import cache_size, metrics_runtime, workflow_runner
 
 

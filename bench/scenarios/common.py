@@ -76,7 +76,7 @@ async def start_baseline(
         sys.executable,
         "-m",
         "bench.baseline.start",
-        run.stack.settings.temporal_address,
+        run.stack.settings.temporal_address or "",
         BASELINE_QUEUE,
         prefix,
         str(count),

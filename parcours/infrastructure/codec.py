@@ -1,9 +1,10 @@
-"""Encryption of every Temporal payload: names, emails and notes never reach the server in clear.
+"""The payload codec's keys: their format, key files, and the keyring the settings name.
 
-AES-256-GCM (after temporalio/samples-python `encryption/codec.py`), with the id of the key in
-each payload's metadata so that keys can rotate: the first key of the keyring encrypts, every
-key decrypts. A key retires only when no open case, and no history still kept by the server,
-carries payloads encrypted with it (see README, "Key management").
+The codec itself (AES-256-GCM over every Temporal payload) is payload_codec.py. The keys live
+apart from it because the signing keys (signing.py) and the audit-chain keys
+(store/chain.py) share their format, and the read model must not import the Temporal SDK
+and the cipher just to read a key file (a CLI command that only reads the read model would
+pay for both at start-up).
 
 Keys come from `PARCOURS_CODEC_KEYS` (`kid:base64key,kid:base64key`, current key first) or a
 key file (`PARCOURS_CODEC_KEY_FILE`, one `kid:base64key` per line, current key first, `#`
@@ -19,25 +20,13 @@ import dataclasses
 import os
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from temporalio.api.common.v1 import Payload
-from temporalio.converter import (
-    DataConverter,
-    DefaultFailureConverterWithEncodedAttributes,
-    PayloadCodec,
-)
-
 from parcours.infrastructure.config import Settings
 
-ENCODING = b"binary/encrypted"
-KEY_ID_METADATA = "encryption-key-id"
 KEY_FILE_NAME = "codec.keys"
-NONCE_BYTES = 12
 KEY_BYTES = 32
 KEY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -121,70 +110,6 @@ def ensure_key_file(path: Path, key_id: str = "local-1", header: str = PAYLOAD_K
         return False
     write_key_file(path, [new_key(key_id)], header)
     return True
-
-
-class EncryptionCodec(PayloadCodec):
-    """AES-GCM over the serialized payload; the nonce is prefixed to the ciphertext."""
-
-    def __init__(self, keys: Sequence[CodecKey]) -> None:
-        if not keys:
-            raise CodecKeyError("an encryption codec needs at least one key")
-        self.current = keys[0]
-        self._ciphers = {k.key_id: AESGCM(k.secret) for k in keys}
-        self._current_cipher = self._ciphers[self.current.key_id]
-
-    @property
-    def key_ids(self) -> list[str]:
-        return list(self._ciphers)
-
-    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._encrypt(p) for p in payloads]
-
-    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._decrypt(p) for p in payloads]
-
-    def _encrypt(self, p: Payload) -> Payload:
-        nonce = os.urandom(NONCE_BYTES)
-        # The key id is authenticated too: a payload cannot be passed off under another key.
-        kid = self.current.key_id.encode()
-        sealed = self._current_cipher.encrypt(nonce, p.SerializeToString(), kid)
-        return Payload(
-            metadata={"encoding": ENCODING, KEY_ID_METADATA: kid},
-            data=nonce + sealed,
-        )
-
-    def _decrypt(self, p: Payload) -> Payload:
-        # Payloads written before encryption was turned on stay readable as they are.
-        if p.metadata.get("encoding", b"") != ENCODING:
-            return p
-        kid = p.metadata.get(KEY_ID_METADATA, b"")
-        cipher = self._ciphers.get(kid.decode(errors="replace"))
-        if cipher is None:
-            raise CodecKeyError(
-                f"payload encrypted with key {kid.decode(errors='replace')!r}, which is not in "
-                f"the keyring ({', '.join(self.key_ids)})"
-            )
-        try:
-            plain = cipher.decrypt(p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], kid)
-        except InvalidTag:
-            raise CodecKeyError(
-                f"payload under key {kid.decode()!r} does not authenticate (wrong key or "
-                "tampered data)"
-            ) from None
-        return Payload.FromString(plain)
-
-
-def data_converter(keys: Iterable[CodecKey] | None) -> DataConverter:
-    """The converter every client and worker uses: encrypted payloads when there are keys,
-    and failure messages and stack traces encoded too (they may quote a value)."""
-    keyring = list(keys or [])
-    if not keyring:
-        return DataConverter.default
-    return dataclasses.replace(
-        DataConverter.default,
-        payload_codec=EncryptionCodec(keyring),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
-    )
 
 
 def keyring(settings: Settings) -> list[CodecKey]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,18 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.envconfig import ClientConfigProfile
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
-from parcours.infrastructure.codec import CodecKeyError, data_converter, keyring
-from parcours.infrastructure.config import Settings
+from parcours.infrastructure.codec import CodecKeyError, keyring
+from parcours.infrastructure.config import (
+    DEFAULT_TEMPORAL_ADDRESS,
+    DEFAULT_TEMPORAL_NAMESPACE,
+    Settings,
+)
+from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import MAKE_KEYS_HINT, Signer, signable, signer_for
 from parcours.kernel import priorities, search
 from parcours.kernel.domain import (
@@ -119,20 +126,22 @@ async def connect(
 ) -> Client:
     """Connect to Temporal, or fail with one line naming the address. A worker passes its own
     `runtime` (the one that exports its metrics)."""
-    address = settings.temporal_address
     try:
         converter = data_converter(keyring(settings))
-        tls = tls_config(settings)
+        target = resolve_target(settings, temporal_profile(settings))
         signer = signer_for(settings)
     except (CodecKeyError, OSError) as err:
         raise ParcoursError(str(err)) from None
+    address = target.address
     try:
         return await asyncio.wait_for(
             Client.connect(
                 address,
-                namespace=settings.temporal_namespace,
+                namespace=target.namespace,
+                api_key=target.api_key,
+                rpc_metadata=target.rpc_metadata,
                 data_converter=converter,
-                tls=tls,
+                tls=target.tls,
                 runtime=runtime,
                 # Without signing keys the client can read but every action it sends is refused.
                 interceptors=[SigningInterceptor(signer)] if signer else [],
@@ -146,6 +155,53 @@ async def connect(
     except Exception as err:  # the SDK raises RuntimeError with a multi-line gRPC dump
         reason = _connect_reason(err)
         raise TemporalUnavailable(f"cannot reach Temporal at {address}: {reason}") from None
+
+
+@dataclass(frozen=True)
+class TemporalTarget:
+    """Where `connect` goes and how."""
+
+    address: str
+    namespace: str
+    tls: TLSConfig | bool = False
+    api_key: str | None = field(default=None, repr=False)
+    rpc_metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+def temporal_profile(settings: Settings) -> ClientConfigProfile | None:
+    """The SDK's client profile (temporalio.envconfig): the TEMPORAL_* variables the settings
+    captured, and the profile file they (or the default location) name. None for settings
+    built in code, which stay independent of the machine's Temporal CLI configuration."""
+    if settings.temporal_env is None:
+        return None
+    try:
+        return ClientConfigProfile.load(override_env_vars=settings.temporal_env)
+    except Exception as err:  # the SDK's bridge raises its own ConfigError
+        raise ParcoursError(
+            f"the Temporal client profile (TEMPORAL_*): {first_line(err)}"
+        ) from None
+
+
+def resolve_target(settings: Settings, profile: ClientConfigProfile | None) -> TemporalTarget:
+    """PARCOURS_TEMPORAL_* win where set; the SDK's profile fills the rest (and alone brings an
+    API key and gRPC metadata); then the local defaults. TLS is taken whole from one side:
+    ours when any PARCOURS_TEMPORAL_TLS* asks for it or PARCOURS_TEMPORAL_TLS=0 refuses it,
+    else the profile's."""
+    p = profile or ClientConfigProfile()
+    tls: TLSConfig | bool
+    if settings.tls_enabled:
+        tls = tls_config(settings)
+    elif settings.temporal_tls is False:
+        tls = False
+    else:
+        tls = p.to_client_connect_config().get("tls", False)
+    return TemporalTarget(
+        address=settings.temporal_address or p.address or DEFAULT_TEMPORAL_ADDRESS,
+        namespace=settings.temporal_namespace or p.namespace or DEFAULT_TEMPORAL_NAMESPACE,
+        tls=tls,
+        api_key=p.api_key,
+        rpc_metadata=dict(p.grpc_meta),
+    )
 
 
 async def _wall_clock() -> datetime:
@@ -475,7 +531,8 @@ def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError
         return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
     if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return TemporalUnavailable(
-            f"cannot reach Temporal at {settings.temporal_address}: {first_line(err.message)}"
+            f"cannot reach Temporal at {settings.temporal_address or 'its address'}: "
+            f"{first_line(err.message)}"
         )
     return ParcoursError(f"dossier {dossier}: Temporal refused: {first_line(err.message)}")
 

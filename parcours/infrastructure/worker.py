@@ -12,14 +12,12 @@ import contextlib
 import importlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -29,6 +27,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.casework import Casework
 from activities.notify import Notifier
 from activities.retention import Retention
+from parcours.application.lifecycle import (
+    INTERRUPTED,
+    configure_logging,
+    end_process,
+    install_stop_handlers,
+)
 from parcours.infrastructure.codec import CodecKey, CodecKeyError
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.mail.render import Renderer
@@ -40,8 +44,7 @@ from parcours.infrastructure.signing import (
     start_verifier,
 )
 from parcours.infrastructure.store.chain import NO_KEY, audit_keyring
-from parcours.infrastructure.store.db import create_engine, session_factory
-from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.store.db import open_read_model, safe_url, session_factory
 from parcours.infrastructure.temporal import connect, register_search_attributes
 from parcours.kernel.errors import ParcoursError, first_line
 from parcours.kernel.policy import PolicyError, load_policy
@@ -52,6 +55,7 @@ logger = logging.getLogger("parcours.infrastructure.worker")
 
 Env = dict[str, str] | os._Environ[str]
 
+# The worker's settings are read by config.py (Settings.worker_*); these name them in tests.
 CACHE_ENV = "PARCOURS_WORKER_CACHE"
 # host:port where the worker serves the SDK's Prometheus metrics (task slots, schedule-to-start
 # latencies, sticky cache hits, misses and forced evictions); unset: none.
@@ -62,12 +66,10 @@ METRICS_ENV = "PARCOURS_WORKER_METRICS"
 # 4000 covers a few thousand cases in flight at once; with the shared sandbox a cached case
 # costs about 0.1 MB (bench: 308 MiB resident at 1000 cached, 1.3 GB at 10,000), so the worker
 # stays well under 1 GB.
-DEFAULT_CACHE = 4000
+DEFAULT_CACHE = Settings.worker_cache  # 4000
 # Task slots (Concurrency below); the SDK's defaults unless set.
-WORKFLOW_TASKS_ENV = "PARCOURS_WORKER_WORKFLOW_TASKS"
-ACTIVITIES_ENV = "PARCOURS_WORKER_ACTIVITIES"
-DEFAULT_WORKFLOW_TASKS = 100
-DEFAULT_ACTIVITIES = 100
+DEFAULT_WORKFLOW_TASKS = Settings.worker_workflow_tasks
+DEFAULT_ACTIVITIES = Settings.worker_activities
 # Activities in flight get this long to finish on shutdown before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
@@ -85,8 +87,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # workers run the SDK's default sandbox, which imports and restricts both packages for every
 # workflow (tests/workflows/conftest.py), and so do the replay tests. "isolated" is the SDK's
 # default behaviour for our workflow modules, at the cost above.
-SANDBOX_ENV = "PARCOURS_WORKFLOW_SANDBOX"
-SANDBOX_MODES = ("shared", "isolated")
+# (PARCOURS_WORKFLOW_SANDBOX, Settings.workflow_sandbox)
 # What workflow code may import from parcours/, always passed through (one copy of their
 # classes, so isinstance holds): the kernel (pure rules and data), and the signature verifier,
 # whose keys the worker installs once per process (a sandboxed copy would hold none).
@@ -95,11 +96,7 @@ WORKFLOW_PACKAGES = ("workflows",)
 
 
 def sandbox_mode(env: Env | None = None) -> str:
-    raw = (os.environ if env is None else env).get(SANDBOX_ENV, SANDBOX_MODES[0])
-    mode = raw.strip().lower()
-    if mode not in SANDBOX_MODES:
-        raise ParcoursError(f"{SANDBOX_ENV}={raw!r}: expected one of {', '.join(SANDBOX_MODES)}")
-    return mode
+    return Settings.from_env(env).workflow_sandbox
 
 
 def passthrough_modules(
@@ -146,19 +143,8 @@ def workflow_runner(
     )
 
 
-def _whole_number(env: Env | None, name: str, default: int, least: int, hint: str) -> int:
-    raw = (os.environ if env is None else env).get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        value = least - 1
-    if value < least:
-        raise ParcoursError(f"{name}={raw!r}: expected a whole number{hint}")
-    return value
-
-
 def cache_size(env: Env | None = None) -> int:
-    return _whole_number(env, CACHE_ENV, DEFAULT_CACHE, 0, " (0 disables the cache)")
+    return Settings.from_env(env).worker_cache
 
 
 @dataclass(frozen=True)
@@ -169,23 +155,19 @@ class Concurrency:
     activities: int = DEFAULT_ACTIVITIES
 
 
-def concurrency(env: Env | None = None) -> Concurrency:
-    return Concurrency(
-        workflow_tasks=_whole_number(
-            env, WORKFLOW_TASKS_ENV, DEFAULT_WORKFLOW_TASKS, 2, " of at least 2"
-        ),
-        activities=_whole_number(env, ACTIVITIES_ENV, DEFAULT_ACTIVITIES, 1, " of at least 1"),
-    )
+def concurrency(settings: Settings | Env | None = None) -> Concurrency:
+    if not isinstance(settings, Settings):
+        settings = Settings.from_env(settings)
+    return Concurrency(settings.worker_workflow_tasks, settings.worker_activities)
 
 
-def metrics_runtime(env: Env | None = None) -> Runtime | None:
+def metrics_runtime(settings: Settings | Env | None = None) -> Runtime | None:
     """A Temporal runtime exporting the worker's metrics at PARCOURS_WORKER_METRICS, if set."""
-    raw = (os.environ if env is None else env).get(METRICS_ENV, "").strip()
-    if not raw:
+    if not isinstance(settings, Settings):
+        settings = Settings.from_env(settings)
+    raw = settings.worker_metrics
+    if raw is None:
         return None
-    host, _, port = raw.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ParcoursError(f"{METRICS_ENV}={raw!r}: expected host:port, e.g. 127.0.0.1:9464")
     try:
         return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=raw)))
     except Exception as err:  # the SDK raises RuntimeError when it cannot bind
@@ -229,16 +211,7 @@ def require_audit_keys(settings: Settings) -> list[CodecKey]:
 @contextlib.asynccontextmanager
 async def resources(settings: Settings) -> AsyncIterator[Resources]:
     audit_keys = require_audit_keys(settings)
-    engine = create_engine(settings.database_url, one_sqlite_writer=True)
-    try:
-        try:
-            # Migrations, not create_all: the schema of a long-lived database moves forward.
-            await upgrade(engine, audit_keys=audit_keys)
-        except Exception as err:
-            raise ParcoursError(
-                f"cannot open the read model at {_safe_url(settings.database_url)}: "
-                f"{first_line(err)}"
-            ) from None
+    async with open_read_model(settings, one_sqlite_writer=True) as engine:
         sessions = session_factory(engine, audit_keys)
         renderer = Renderer(settings.templates_dir)
         mailer = Mailer.from_settings(settings)
@@ -255,8 +228,6 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
             ),
             retention=Retention(sessions),
         )
-    finally:
-        await engine.dispose()
 
 
 def build_worker(
@@ -268,7 +239,7 @@ def build_worker(
     sandbox: str | None = None,
     slots: Concurrency | None = None,
 ) -> Worker:
-    slots = slots or concurrency()
+    slots = slots or concurrency(settings)
     # The validators' verifier (infrastructure/signing.py): set before any workflow runs. Without
     # keys none is installed and every update is refused (serve() refuses to start first).
     keys = signing_keyring(settings)
@@ -279,8 +250,10 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=[NewcomerPathway, RetentionSweep],
         activities=res.activities(),
-        workflow_runner=workflow_runner(sandbox),
-        max_cached_workflows=cache_size() if max_cached_workflows is None else max_cached_workflows,
+        workflow_runner=workflow_runner(sandbox or settings.workflow_sandbox),
+        max_cached_workflows=(
+            settings.worker_cache if max_cached_workflows is None else max_cached_workflows
+        ),
         max_concurrent_workflow_tasks=slots.workflow_tasks,
         max_concurrent_activities=slots.activities,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
@@ -295,17 +268,17 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
     except (PolicyError, CodecKeyError) as err:
         raise ParcoursError(str(err)) from None
     require_audit_keys(settings)  # before anything connects: one line, nothing started
-    cache = cache_size()
-    sandbox = sandbox_mode()
-    slots = concurrency()
+    cache = settings.worker_cache
+    sandbox = settings.workflow_sandbox
+    slots = concurrency(settings)
     if sandbox == "isolated":
         ensure_workflow_bytecode()
     if client is None:
-        runtime = metrics_runtime()
+        runtime = metrics_runtime(settings)
         client = await connect(settings, runtime=runtime)
         if runtime is not None:
-            logger.info("worker metrics at http://%s/metrics", os.environ[METRICS_ENV].strip())
-    added = await register_search_attributes(client, settings.temporal_namespace)
+            logger.info("worker metrics at http://%s/metrics", settings.worker_metrics)
+    added = await register_search_attributes(client, client.namespace)
     if added:
         logger.info("registered search attributes: %s", ", ".join(added))
     async with resources(settings) as res:
@@ -317,9 +290,9 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
             "policy %r for new cases; workflow cache %d, %s sandbox; slots: %d workflow "
             "tasks, %d activities",
             settings.task_queue,
-            settings.temporal_address,
-            settings.temporal_namespace,
-            _safe_url(settings.database_url),
+            client.service_client.config.target_host,
+            client.namespace,
+            safe_url(settings.database_url),
             settings.smtp_host,
             settings.smtp_port,
             policy.name,
@@ -336,31 +309,6 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
     logger.info("worker stopped")
 
 
-def install_stop_handlers(stop: asyncio.Event) -> None:
-    """SIGINT/SIGTERM set `stop` (a second signal ends at once, as people expect)."""
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        if stop.is_set():
-            logger.warning("second %s: exiting now", signal.Signals(signum).name)
-            os._exit(130)
-        logger.info("%s received", signal.Signals(signum).name)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, on_signal, sig)
-
-
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("PARCOURS_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # aiosmtpd logs every connection (with peer addresses) at INFO: noise, and not ours.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
 async def amain(settings: Settings | None = None) -> None:
     stop = asyncio.Event()
     install_stop_handlers(stop)
@@ -369,23 +317,13 @@ async def amain(settings: Settings | None = None) -> None:
 
 def main() -> None:
     """`python worker.py`: the same as `parcours worker`."""
-    from parcours.interfaces.cli.main import end_process
-
-    configure_logging()
     code = 0
     try:
+        configure_logging()  # a bad PARCOURS_LOG_LEVEL is one line, as every bad setting
         asyncio.run(amain())
     except ParcoursError as err:
         print(f"parcours: error: {err}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
-        code = 130
+        code = INTERRUPTED
     end_process(code)  # no interpreter teardown: see end_process
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password, for logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable database URL)"

@@ -22,7 +22,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from temporalio.api.common.v1 import Payloads
 
-from parcours.infrastructure.codec import CodecKey, CodecKeyError, EncryptionCodec
+from parcours.infrastructure.codec import CodecKey, CodecKeyError
+from parcours.infrastructure.payload_codec import EncryptionCodec
 
 logger = logging.getLogger("parcours.infrastructure.codec")
 

@@ -22,18 +22,23 @@ from typing import IO, TextIO
 
 from temporalio.client import Client
 
+from parcours.application.lifecycle import install_stop_handlers
 from parcours.application.policies import dev_policy_path
 from parcours.application.retention import install_schedule
 from parcours.infrastructure import signing
 from parcours.infrastructure.codec import KEY_FILE_NAME, ensure_key_file
-from parcours.infrastructure.config import AUDIT_KEY_FILE_NAME, Settings, default_database_url
+from parcours.infrastructure.config import (
+    AUDIT_KEY_FILE_NAME,
+    DEFAULT_TEMPORAL_NAMESPACE,
+    Settings,
+    default_database_url,
+)
 from parcours.infrastructure.mail.catcher import MailCatcher
-from parcours.infrastructure.store.chain import AUDIT_KEYS_HEADER, audit_keyring
-from parcours.infrastructure.store.db import create_engine, session_factory
-from parcours.infrastructure.store.migrate import upgrade
+from parcours.infrastructure.store.chain import AUDIT_KEYS_HEADER
+from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.officers import list_officers, seed_demo_officers
 from parcours.infrastructure.temporal import connect
-from parcours.infrastructure.worker import install_stop_handlers, serve
+from parcours.infrastructure.worker import serve
 from parcours.interfaces.web.devconsole import dev_console
 from parcours.interfaces.web.server import default_port
 from parcours.kernel import search
@@ -131,6 +136,8 @@ class DevOptions:
         return dataclasses.replace(
             base,
             temporal_address=self.temporal_address,
+            # Its own local server: a TEMPORAL_* profile (a cloud API key, TLS) is not for it.
+            temporal_env=None,
             database_url=default_database_url(self.data_dir),
             smtp_host=self.host,
             smtp_port=self.smtp_port,
@@ -251,9 +258,7 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, str]]:
     """Migrate the schema, seed the demo roster when empty; returns (id, role, region, langs)."""
-    engine = create_engine(settings.database_url)
-    try:
-        await upgrade(engine, audit_keys=audit_keyring(settings))
+    async with open_read_model(settings) as engine:
         sessions = session_factory(engine)
         async with sessions() as session, session.begin():
             added = await seed_demo_officers(session)
@@ -264,8 +269,6 @@ async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, st
                 (o.id, o.role, o.region, ",".join(o.language_list))
                 for o in await list_officers(session)
             ]
-    finally:
-        await engine.dispose()
 
 
 def banner(
@@ -278,7 +281,8 @@ def banner(
         env_hint += f"PARCOURS_TEMPORAL_ADDRESS={opts.temporal_address} "
     lines = [
         "Parcours dev stack is up",
-        f"  Temporal       {opts.temporal_address} (namespace {settings.temporal_namespace}, "
+        f"  Temporal       {opts.temporal_address} (namespace "
+        f"{settings.temporal_namespace or DEFAULT_TEMPORAL_NAMESPACE}, "
         f"task queue {settings.task_queue})",
         f"  Temporal UI    http://{opts.host}:{opts.ui_port}",
         f"  SMTP catcher   {opts.host}:{opts.smtp_port} -> {opts.mail_dir}/*.eml",
@@ -343,12 +347,17 @@ async def run_dev(
     stop = asyncio.Event()
     install_stop_handlers(stop)
 
-    roster = await prepare_read_model(settings)
     log_path = opts.data_dir / "temporal.log"
     print(f"Starting the Temporal dev server on {opts.temporal_address} ...", file=out, flush=True)
     log = await asyncio.to_thread(log_path.open, "ab")
     try:
-        async with temporal_dev_server(opts, log, settings=settings) as client:
+        # One engine for the whole stack (roster, worker, console): opened, and migrated,
+        # before the Temporal server starts; the shared pool, not the worker's one connection.
+        async with (
+            open_read_model(settings),
+            temporal_dev_server(opts, log, settings=settings) as client,
+        ):
+            roster = await prepare_read_model(settings)
             await install_schedule(client, settings)
             catcher = MailCatcher(opts.mail_dir, host=opts.host, port=opts.smtp_port)
             try:
@@ -364,7 +373,7 @@ async def run_dev(
                 # come back, and HSTS would pin 127.0.0.1 to https in the browser.
                 web_settings = dataclasses.replace(settings, secure_cookies=False)
                 async with dev_console(
-                    web_settings, client, stop, opts.web_port or default_port()
+                    web_settings, client, stop, opts.web_port or default_port(settings)
                 ) as web_lines:
                     # Let the worker fail fast (bad database, bad policy) before the banner.
                     done, _ = await asyncio.wait({worker}, timeout=1.0)

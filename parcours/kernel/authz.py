@@ -265,3 +265,11 @@ def early_refusal(update: str, arg: object, region: str, officer_id: str | None)
     if refused is None and isinstance(arg, Transfer):
         refused = check_transfer(arg.new_region, arg.new_officer, region)
     return None if refused is not None and refused.code == "no_officer" else refused
+
+
+class TokenScope:
+    """What an operators' system may do with its API token (never act on a case)."""
+
+    INTAKE = "intake"  # POST visa approvals, nothing else
+    READ = "read"  # GET a case's status fields, never its free text
+    ALL = (INTAKE, READ)

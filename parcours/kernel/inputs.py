@@ -22,7 +22,7 @@ from parcours.kernel.domain import (
     Stage,
 )
 from parcours.kernel.errors import ParcoursError
-from parcours.kernel.search import UNASSIGNED
+from parcours.kernel.filters import UNASSIGNED
 
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 ().-]{7,20}$")

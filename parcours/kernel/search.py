@@ -6,9 +6,13 @@ region, clocks. The dev server and the test fixtures register exactly this list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from temporalio.common import SearchAttributeKey
+
+# The plain values live in filters.py (importable without the SDK); named here too, as
+# `search.UNASSIGNED` and `search.CLOSED` read naturally next to the keys.
+from parcours.kernel.filters import CLOSED as CLOSED
+from parcours.kernel.filters import UNASSIGNED as UNASSIGNED
+from parcours.kernel.filters import StuckFilter as StuckFilter
 
 STAGE = SearchAttributeKey.for_keyword("ParcoursStage")
 STATUS = SearchAttributeKey.for_keyword("ParcoursStatus")
@@ -27,21 +31,3 @@ ALL: tuple[SearchAttributeKey, ...] = (
     STALLED_SINCE,
     OVERDUE,
 )
-
-# The value kept in ParcoursOfficer / ParcoursStage when there is none: visibility queries
-# cannot match a missing keyword with '=', and "unassigned" is a filter supervisors need.
-UNASSIGNED = "unassigned"
-CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class StuckFilter:
-    """What `parcours stuck` and the console's stuck page ask for. One value drives both the
-    visibility query (`stuck_query`) and the read model's ranking (`most_urgent`), so the two
-    cannot disagree on a filter. Values are validated by the caller."""
-
-    min_level: int = 1
-    stage: str | None = None
-    region: str | None = None
-    officer: str | None = None  # an officer id, or UNASSIGNED
-    overdue_only: bool = False

@@ -15,6 +15,7 @@ SCENARIOS = {
     "3 escalation storm",
     "4 officer latency",
     "5 history growth",
+    "6 cli start-up",
 }
 
 

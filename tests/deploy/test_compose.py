@@ -134,7 +134,7 @@ def test_addresses_point_at_the_services_on_their_ports(services) -> None:
     pg = services["postgresql"]["environment"]
     for name, svc in app_services(services).items():
         s = Settings.from_env(env_of(svc))
-        host, port = s.temporal_address.split(":")
+        host, port = (s.temporal_address or "").split(":")
         assert host in services and host == "temporal" and int(port) == 7233, name
         url = make_url(s.database_url)
         assert (url.host, url.port, url.username, url.database) == (

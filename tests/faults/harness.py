@@ -210,7 +210,7 @@ class TcpProxy:
 def worker_env(settings: Settings, policy: Path, key_spec: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")}
     env.update(
-        PARCOURS_TEMPORAL_ADDRESS=settings.temporal_address,
+        PARCOURS_TEMPORAL_ADDRESS=settings.temporal_address or "",
         PARCOURS_TASK_QUEUE=settings.task_queue,
         PARCOURS_DATABASE_URL=settings.database_url,
         PARCOURS_SMTP_HOST=settings.smtp_host,

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from parcours.kernel.policy import (
-    POLICY_ENV,
     PolicyError,
     format_duration,
     load_policy,
@@ -32,8 +31,7 @@ def test_junk_durations_are_refused(text: str) -> None:
         parse_duration(text)
 
 
-def test_the_default_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(POLICY_ENV, raising=False)
+def test_the_default_policy() -> None:
     policy = load_policy()
     assert policy.name == "default-2026"
     assert policy.plan_due_working_days == 5

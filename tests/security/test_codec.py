@@ -11,11 +11,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
 from parcours.infrastructure.codec import (
-    ENCODING,
-    KEY_ID_METADATA,
     CodecKeyError,
-    EncryptionCodec,
-    data_converter,
     ensure_key_file,
     keyring,
     new_key,
@@ -23,6 +19,12 @@ from parcours.infrastructure.codec import (
     read_key_file,
 )
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.payload_codec import (
+    ENCODING,
+    KEY_ID_METADATA,
+    EncryptionCodec,
+    data_converter,
+)
 from parcours.interfaces.codec_server import build_codec_app
 
 SECRET = "Amina Diallo <amina@example.org>"

@@ -24,8 +24,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.infrastructure.codec import data_converter, new_key
+from parcours.infrastructure.codec import new_key
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import Signer
 from parcours.infrastructure.store.models import AuditEvent, Case
 from parcours.infrastructure.store.officers import NewOfficer, add_officer

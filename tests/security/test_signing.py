@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.converter import DataConverter
 
-from parcours.infrastructure.codec import CodecKeyError, data_converter, new_key
+from parcours.infrastructure.codec import CodecKeyError, new_key
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import (
     AHEAD_ALLOWED,
     FRESH_FOR,

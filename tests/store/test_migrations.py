@@ -56,6 +56,24 @@ async def test_upgrade_from_empty_matches_the_models(empty_db: AsyncEngine) -> N
     assert await migrate.upgrade(empty_db) == migrate.head()
 
 
+def test_the_newest_script_is_alembics_head() -> None:
+    """`upgrade` finds a database current by the scripts' names, without Alembic: the names
+    must follow the revision ids."""
+    assert migrate.newest_script() == migrate.head()
+    for path in (migrate.MIGRATIONS / "versions").glob("0*.py"):
+        match = migrate.SCRIPT_NAME.match(path.name)
+        assert match is not None, path.name
+        assert f'revision: str = "{match.group(1)}"' in path.read_text(), path.name
+
+
+async def test_a_database_at_head_is_not_migrated_again(empty_db: AsyncEngine) -> None:
+    await migrate.upgrade(empty_db)
+    async with empty_db.begin() as conn:  # a marker Alembic would not leave in place
+        await conn.execute(text("CREATE TABLE untouched (x INTEGER)"))
+    assert await migrate.upgrade(empty_db) == migrate.head()
+    assert await migrate.differences(empty_db) != []  # the marker is still there
+
+
 async def test_a_database_made_before_migrations_is_adopted(empty_db: AsyncEngine) -> None:
     # The schema `create_all` made before Alembic (= revision 0001), without a version row.
     await migrate.upgrade(empty_db, migrate.BASELINE)

@@ -23,8 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from parcours.infrastructure.codec import data_converter
+from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import install_verifier
+from parcours.kernel import activity_contract as contract
 from parcours.kernel.domain import (
     Actor,
     Assignment,
@@ -104,7 +105,7 @@ class FakeBackOffice:
     batches: list[tuple[str, int]] = field(default_factory=list)
 
     def activities(self) -> list[Callable[..., object]]:
-        @activity.defn(name="register_case")
+        @activity.defn(name=contract.REGISTER_CASE)
         async def register_case(req: RegisterCase) -> Assignment:
             if self.assignment_gate is not None:
                 await self.assignment_gate.wait()
@@ -122,32 +123,32 @@ class FakeBackOffice:
 
             if n.template in self.fail_mail_templates:
                 raise ApplicationError(
-                    "550 mailbox unavailable", type="SmtpRejected", non_retryable=True
+                    "550 mailbox unavailable", type=contract.SMTP_REJECTED, non_retryable=True
                 )
             if any(m.key == n.key for m in self.mails):
                 return NotificationOutcome(key=n.key, status="already_sent")
             self.mails.append(n)
             return NotificationOutcome(key=n.key, status="sent", recipients=1)
 
-        @activity.defn(name="record_event")
+        @activity.defn(name=contract.RECORD_EVENT)
         async def record_event(event: CaseEvent) -> EventRecorded:
             await asyncio.sleep(self.effect_delay)
             return EventRecorded(key=event.key, duplicate=not record(event))
 
-        @activity.defn(name="send_notification")
+        @activity.defn(name=contract.SEND_NOTIFICATION)
         async def send_notification(n: Notification) -> NotificationOutcome:
             await asyncio.sleep(self.effect_delay)
             return send(n)
 
         # As the real ones: one transaction / one SMTP connection for the whole batch.
-        @activity.defn(name="record_events")
+        @activity.defn(name=contract.RECORD_EVENTS)
         async def record_events(batch: EventBatch) -> EventBatchRecorded:
             await asyncio.sleep(self.effect_delay)
             self.batches.append(("events", len(batch.events)))
             duplicates = [e.key for e in batch.events if not record(e)]
             return EventBatchRecorded(len(batch.events) - len(duplicates), duplicates)
 
-        @activity.defn(name="send_notifications")
+        @activity.defn(name=contract.SEND_NOTIFICATIONS)
         async def send_notifications(batch: NotificationBatch) -> NotificationBatchOutcome:
             from temporalio.exceptions import ApplicationError
 

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 import workflows
 from parcours.infrastructure import signing
 from parcours.infrastructure.worker import passthrough_modules, sandbox_mode, workflow_runner
-from parcours.kernel import authz
+from parcours.kernel import activity_contract, authz, rules
 from parcours.kernel.domain import ProgressNote, Reassignment, Stage, StageApproval
 from tests.workflows.conftest import (
     OFFICER,
@@ -54,6 +54,8 @@ IMMUTABLE = (
     enum.Enum,
     types.MappingProxyType,
     RetryPolicy,
+    # Code: a table of functions (kernel/rules.py VALIDATORS) holds no case's data.
+    types.FunctionType,
 )
 # Names every module has, or `from __future__ import annotations` adds.
 IGNORED = {"annotations"}
@@ -177,9 +179,12 @@ async def test_cases_run_in_the_shared_sandbox_leave_module_state_as_it_was(
     assert snapshot(class_state(NewcomerPathway)) == class_before
 
 
-@pytest.mark.parametrize("module", [authz, signing], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [authz, rules, activity_contract, signing], ids=lambda m: m.__name__
+)
 def test_the_rules_and_keys_workflows_read_hold_no_other_state(module: types.ModuleType) -> None:
-    """Validators read the table (kernel/authz.py) and the verifier (infrastructure/signing.py).
+    """Validators read the rules (kernel/rules.py), the table (kernel/authz.py) and the verifier
+    (infrastructure/signing.py); activity calls, the contract (kernel/activity_contract.py).
     The verifier's slot is the one mutable value, and it is written once, before any workflow
     runs, by the worker (tests/security/test_signing.py holds it to that)."""
     mutable = {

@@ -21,11 +21,12 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, String, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcours.infrastructure.store.models import Base, Officer, UtcDateTime, utcnow
 from parcours.infrastructure.store.security import SecurityKind, end_sessions, record
+from parcours.kernel.authz import TokenScope
 from parcours.kernel.domain import OFFICER_ID_RE
 
 
@@ -44,12 +45,6 @@ class Credential(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
-
-
-class TokenScope:
-    INTAKE = "intake"  # POST visa approvals, nothing else
-    READ = "read"  # GET a case's status fields, never its free text
-    ALL = (INTAKE, READ)
 
 
 class ApiToken(Base):
@@ -249,14 +244,3 @@ async def seed_demo_passwords(session: AsyncSession, password: str) -> list[str]
 
 
 DEMO_OPERATOR = "operator"
-
-
-async def create_account_tables(engine: AsyncEngine) -> None:
-    """Make sure this module's tables exist: they come with the read model's migrations
-    (revision 0003), so bring the schema to head (idempotent). Creating them here directly
-    would make that migration fail later on a database the web touched first."""
-    from parcours.infrastructure.store.migrate import (
-        upgrade,  # the migrations import this module's models
-    )
-
-    await upgrade(engine)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store.models import Case, Officer
 from parcours.kernel.domain import OPEN_STATUSES, STAGES, CaseStatus, Role
-from parcours.kernel.search import UNASSIGNED, StuckFilter
+from parcours.kernel.filters import UNASSIGNED, StuckFilter
 
 LEVELS = (0, 1, 2, 3)
 

@@ -1,13 +1,22 @@
 """Engine, schema and sessions of the read model.
 
 SQLite (a file under the data dir) by default, PostgreSQL through PARCOURS_DATABASE_URL.
+
+`open_read_model(settings)` is how the product opens it: one engine per process (per event
+loop) and database, shared by everything the process runs (`parcours dev` runs the worker,
+the web console and the demo seeding in one process), and the schema migrated once per
+process start. tests/store/test_open_read_model.py checks both, and that no other module
+creates an engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -19,10 +28,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from parcours.infrastructure.codec import CodecKey
+from parcours.infrastructure.codec import CodecKey, CodecKeyError
 from parcours.infrastructure.store import audit
-from parcours.infrastructure.store.chain import AuditKeys
+from parcours.infrastructure.store.chain import AuditKeys, audit_keyring
 from parcours.infrastructure.store.models import Base
+from parcours.kernel.errors import ParcoursError
+
+if TYPE_CHECKING:
+    from parcours.infrastructure.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -95,3 +108,102 @@ def session_factory(
     (parcours/infrastructure/store/audit.py seals each row with the first key)."""
     info = {audit.INFO_KEY: AuditKeys.of(audit_keys)} if audit_keys else {}
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password, for logs and errors."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable database URL)"
+
+
+@dataclass
+class _Shared:
+    """The engine of one database in this process (and event loop), while anyone uses it."""
+
+    engine: AsyncEngine
+    users: int = 0
+    migrated: bool = False
+    # Concurrent openers at start (the worker's and the console's, in `parcours dev`) wait
+    # here for the first one's migration instead of running their own.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+# Keyed by the event loop too: an engine's connections belong to the loop that made them
+# (tests and `asyncio.run` per CLI call run several loops in one process, one at a time).
+_SHARED: dict[tuple[str, asyncio.AbstractEventLoop], _Shared] = {}
+# Databases brought to head by this process: not again until the process restarts.
+_MIGRATED: set[str] = set()
+
+
+@contextlib.asynccontextmanager
+async def open_read_model(
+    settings: Settings, *, migrate: bool = True, one_sqlite_writer: bool = False
+) -> AsyncIterator[AsyncEngine]:
+    """The read model's engine for `settings.database_url`: the process's one, shared with
+    every block open on it now, created if none is, and disposed when the last block exits.
+
+    `migrate`: bring the schema to head first (idempotent), once per process and database;
+    `parcours db current` and `db upgrade REV` pass False and act on the schema themselves.
+    The audit keys, when the settings name some, seal audit rows a migration must (0005).
+
+    `one_sqlite_writer`: the engine gets one SQLite connection (see `create_engine`), if this
+    opener is the one that creates it: the worker asks, in a process of its own. `parcours
+    dev` opens first, without it, for the whole stack: the console may hold a connection
+    while a request is served, and one connection for both would make them wait on each
+    other.
+    """
+    url = settings.database_url
+    key = (url, asyncio.get_running_loop())
+    shared = _SHARED.get(key)
+    if shared is None:
+        try:
+            engine = create_engine(url, one_sqlite_writer=one_sqlite_writer)
+        except (OSError, ValueError, ImportError) as err:  # SQLite folder, malformed URL, driver
+            raise _cannot_open(url, err) from None
+        shared = _SHARED[key] = _Shared(engine)
+    shared.users += 1
+    try:
+        if migrate:
+            async with shared.lock:
+                if not shared.migrated and url not in _MIGRATED:
+                    await _migrate(shared.engine, settings)
+                shared.migrated = True
+                if not _in_memory(url):
+                    _MIGRATED.add(url)
+        yield shared.engine
+    finally:
+        shared.users -= 1
+        if shared.users == 0:
+            del _SHARED[key]
+            await shared.engine.dispose()
+
+
+async def _migrate(engine: AsyncEngine, settings: Settings) -> None:
+    # Imported here: Alembic is needed only the first time a process opens the read model.
+    from parcours.infrastructure.store.migrate import upgrade
+
+    try:
+        audit_keys = audit_keyring(settings)
+    except CodecKeyError as err:
+        raise ParcoursError(str(err)) from None
+    try:
+        # Migrations, not create_all: the schema of a long-lived database moves forward.
+        await upgrade(engine, audit_keys=audit_keys)
+    except Exception as err:
+        raise _cannot_open(settings.database_url, err) from None
+
+
+def _cannot_open(url: str, err: BaseException) -> ParcoursError:
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ParcoursError(f"cannot open the read model at {safe_url(url)}: {reason}")
+
+
+def _in_memory(url: str) -> bool:
+    """An in-memory SQLite database is a new, empty one with every engine: never remembered."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    return parsed.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:") or "mode=memory" in url
+    )

@@ -16,24 +16,33 @@ from __future__ import annotations
 import asyncio
 import importlib
 import pkgutil
+import re
 import sys
 import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parcours.infrastructure.codec import CodecKey
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported by the functions that run it: a database already at the newest revision
+# (every start but the first after an upgrade) is checked without it, which spares each CLI
+# command its import and its walk over the scripts (`upgrade` below).
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Scripts are named after their revision id, `0006_what.py` for revision "0006" (`_revision`
+# below numbers them so; tests/store/test_migrations.py checks that the newest file is
+# Alembic's head).
+SCRIPT_NAME = re.compile(r"^(\d{4})_\w+\.py$")
 # The revision equal to what `create_all` made before migrations existed: a database that
 # has the tables but no version is stamped at it rather than created again.
 BASELINE = "0001"
@@ -54,6 +63,8 @@ def target_metadata() -> MetaData:
 
 
 def config(connection: Connection | None = None, audit_keys: Sequence[CodecKey] = ()) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -67,16 +78,30 @@ _ALEMBIC = threading.Lock()
 
 
 def head() -> str:
+    from alembic.script import ScriptDirectory
+
     revision = ScriptDirectory.from_config(config()).get_current_head()
     assert revision is not None
     return revision
 
 
+def newest_script() -> str | None:
+    """The revision of the newest script, read from the file names (no Alembic)."""
+    found = [
+        m.group(1) for p in (MIGRATIONS / "versions").iterdir() if (m := SCRIPT_NAME.match(p.name))
+    ]
+    return max(found, default=None)
+
+
 def _current(connection: Connection) -> str | None:
+    from alembic.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def _upgrade(connection: Connection, revision: str, audit_keys: Sequence[CodecKey]) -> None:
+    from alembic import command
+
     cfg = config(connection, audit_keys)
     if _current(connection) is None and inspect(connection).has_table("cases"):
         command.stamp(cfg, BASELINE)
@@ -88,6 +113,10 @@ async def upgrade(
 ) -> str | None:
     """Migrate to `revision` (idempotent); returns the revision the database is at.
     `audit_keys`: the keys that seal existing audit rows, if a migration must (0005)."""
+    if revision == "head":
+        at = await _recorded_revision(engine)
+        if at is not None and at == newest_script():
+            return at
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Held to the end of the transaction: concurrent starters wait, then find the
@@ -104,6 +133,16 @@ async def upgrade(
         return await conn.run_sync(_current)
 
 
+async def _recorded_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database records, by plain SQL; None when it records none (a new
+    database, or one from before migrations), which `upgrade` leaves to Alembic."""
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except DBAPIError:
+        return None
+
+
 async def current(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         return await conn.run_sync(_current)
@@ -111,6 +150,9 @@ async def current(engine: AsyncEngine) -> str | None:
 
 async def differences(engine: AsyncEngine) -> list[object]:
     """What the models have that the database lacks, or the reverse (empty when in step)."""
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
 
     def compare(connection: Connection) -> list[object]:
         ctx = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -123,6 +165,8 @@ async def differences(engine: AsyncEngine) -> list[object]:
 
 def _revision(message: str) -> None:
     """Autogenerate a migration against a scratch SQLite database at head."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
     from sqlalchemy import create_engine
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from parcours.infrastructure.codec import CodecKeyError
-from parcours.infrastructure.store import audit
-from parcours.infrastructure.store.chain import NO_KEY, AuditKeys, audit_keyring
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json
 from parcours.kernel import inputs
 from parcours.kernel.audit_messages import say
 from parcours.kernel.errors import ParcoursError
+
+if TYPE_CHECKING:
+    from parcours.infrastructure.store.chain import AuditKeys
 
 # Exit code when a chain is broken (as `reconcile` exits 3 when it found differences).
 BROKEN = 3
@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _keys(ctx: Context) -> AuditKeys:
+    from parcours.infrastructure.codec import CodecKeyError
+    from parcours.infrastructure.store.chain import NO_KEY, AuditKeys, audit_keyring
+
     try:
         keys = audit_keyring(ctx.settings)
     except CodecKeyError as err:
@@ -47,6 +50,8 @@ def _keys(ctx: Context) -> AuditKeys:
 
 
 async def verify(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store import audit
+
     dossiers = [inputs.dossier(d) for d in args.dossier or []]
     keys = _keys(ctx)
     sessions = await ctx.sessions()

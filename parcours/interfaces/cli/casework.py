@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
-from parcours.infrastructure.temporal import update_case, view_case
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, fields, table
 from parcours.kernel import authz, inputs
@@ -230,6 +228,8 @@ async def _act(
     arg: object,
     current: CaseView | None = None,
 ) -> int:
+    from parcours.infrastructure.temporal import update_case, view_case
+
     dossier = inputs.dossier(args.dossier)
     client = await ctx.client()
     current = current or await view_case(client, ctx.settings, dossier)
@@ -242,6 +242,8 @@ async def _act(
 
 
 async def status(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.temporal import view_case
+
     dossier = inputs.dossier(args.dossier)
     client = await ctx.client()
     show(ctx, await view_case(client, ctx.settings, dossier), args.json)
@@ -318,6 +320,8 @@ async def resume(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def transfer(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.temporal import view_case
+
     dossier = inputs.dossier(args.dossier)
     region = inputs.region(args.region)
     note = args.note.strip()
@@ -335,6 +339,8 @@ async def transfer(args: argparse.Namespace, ctx: Context) -> int:
 
 async def _intake_choice(ctx: Context, region: str, language: str) -> Actor:
     """The officer a new case of `region` would get (parcours/infrastructure/store/officers.py)."""
+    from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
+
     sessions = await ctx.sessions()
     async with sessions() as session:
         officer_id = await pick_officer(session, region, language)

@@ -1,26 +1,28 @@
-"""What every command shares: the parser class, the context (settings, client, read model)."""
+"""What every command shares: the parser class, the context (settings, client, read model).
+
+Imported by every command module, before the command line is even parsed: the Temporal SDK
+and SQLAlchemy are imported only by the context methods that need them (`parcours --help`
+must not pay for them; tests/cli/test_startup.py checks it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import NoReturn, TextIO
-
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from parcours.application.policies import choose_policy
 from parcours.infrastructure.config import Settings
-from parcours.infrastructure.store.chain import audit_keyring
-from parcours.infrastructure.store.db import create_engine, session_factory
-from parcours.infrastructure.store.migrate import upgrade
-from parcours.infrastructure.store.officers import actor_of, get_officer
-from parcours.infrastructure.temporal import connect
 from parcours.kernel import inputs
 from parcours.kernel.domain import Actor, PolicySnapshot
-from parcours.kernel.errors import ParcoursError, first_line
+from parcours.kernel.errors import ParcoursError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from temporalio.client import Client
 
 PROG = "parcours"
 
@@ -49,6 +51,7 @@ class Context:
     _client: Client | None = None
     _engine: AsyncEngine | None = None
     _sessions: async_sessionmaker[AsyncSession] | None = None
+    _read_model: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     def policy(self) -> PolicySnapshot:
         """The policy new cases snapshot (`parcours.application.policies.choose_policy`)."""
@@ -56,20 +59,22 @@ class Context:
 
     async def client(self) -> Client:
         if self._client is None:
+            from parcours.infrastructure.temporal import connect
+
             self._client = await connect(self.settings)
         return self._client
 
     async def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self._sessions is None:
-            self._engine = create_engine(self.settings.database_url)
+            from parcours.infrastructure.store.chain import audit_keyring
+            from parcours.infrastructure.store.db import open_read_model, session_factory
+
+            # Migrated on open (once per process); lets `officers add` work before any
+            # worker has run.
+            self._engine = await self._read_model.enter_async_context(
+                open_read_model(self.settings)
+            )
             audit_keys = audit_keyring(self.settings)
-            try:
-                # Idempotent migrations; lets `officers add` work before any worker has run.
-                await upgrade(self._engine, audit_keys=audit_keys)
-            except Exception as err:
-                raise ParcoursError(
-                    f"cannot open the read model database: {first_line(err)}"
-                ) from None
             # With the audit keys, the commands that write to the trail (the reconcile's
             # outbox sweep) seal their rows as the worker does; without, they are refused.
             self._sessions = session_factory(self._engine, audit_keys)
@@ -77,6 +82,8 @@ class Context:
 
     async def actor(self, officer_id: str, flag: str = "--officer") -> Actor:
         """The person behind an officer id, from the roster; the workflow checks the claims."""
+        from parcours.infrastructure.store.officers import actor_of, get_officer
+
         officer_id = inputs.officer_id(officer_id, flag)
         sessions = await self.sessions()
         async with sessions() as session:
@@ -93,10 +100,9 @@ class Context:
         print(f"{PROG}: {message}", file=self.err)
 
     async def aclose(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
-            self._sessions = None
+        await self._read_model.aclose()
+        self._engine = None
+        self._sessions = None
 
 
 def add_json_flag(

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from parcours.application.intake import IntakeItem, check_item, refuse_repeats
-from parcours.application.start_many import start_many
-from parcours.infrastructure.temporal import start_case
 from parcours.interfaces.cli.common import Context, add_json_flag, add_policy_flag
 from parcours.interfaces.cli.output import dump_json
 from parcours.kernel import approval as approval_model
@@ -71,6 +69,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 async def start(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.temporal import start_case
+
     approval = approval_model.approval(
         {
             "dossier": args.dossier,
@@ -285,6 +285,8 @@ async def _start_all(
 ) -> None:
     """Start the good rows, IMPORT_CONCURRENCY at a time; print results in file order as soon
     as every earlier row is settled."""
+    from parcours.application.start_many import start_many
+
     done = 0
     printed = 0
     show_progress = len(good) > PROGRESS_THRESHOLD

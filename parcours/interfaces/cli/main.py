@@ -3,19 +3,24 @@
 Every failure a person can cause or fix is one line on stderr, `parcours: error: ...`, with
 exit code 1 (2 for a malformed command line, as argparse does). Set PARCOURS_DEBUG=1 to see
 the traceback of an unexpected failure.
+
+Start-up time is part of the interface: the parser is built from the command modules, which
+import only the standard library, the kernel and the settings at their top; each command
+imports what it runs on (the Temporal SDK, SQLAlchemy, the web stack) inside its handler.
+tests/cli/test_startup.py holds that line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from parcours import __version__
+from parcours.application.lifecycle import INTERRUPTED, end_process
 from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli import (
     audit,
@@ -79,9 +84,11 @@ async def amain(
         return _fail(err, str(e), 2)
     except SystemExit as e:  # --help and --version exit 0 through argparse
         return e.code if isinstance(e.code, int) else 0
-    ctx = Context(
-        settings=settings or Settings.from_env(), policy_path=args.policy, out=out, err=err
-    )
+    try:
+        settings = settings or Settings.from_env()
+    except ParcoursError as e:  # a PARCOURS_* variable with a value that cannot be used
+        return _fail(err, str(e), 1)
+    ctx = Context(settings=settings, policy_path=args.policy, out=out, err=err)
     handler: Handler = args.handler
     try:
         return await handler(args, ctx)
@@ -92,7 +99,7 @@ async def amain(
     except BrokenPipeError:
         raise  # `parcours ... | head`: main() ends quietly
     except Exception as e:
-        if os.environ.get("PARCOURS_DEBUG"):
+        if ctx.settings.debug:
             traceback.print_exc(file=err)
         first = str(e).strip().splitlines()
         detail = first[0] if first else ""
@@ -113,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = asyncio.run(amain(argv))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        code = 130
+        code = INTERRUPTED
     except BrokenPipeError:
         # The reader went away: stop writing, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -122,20 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         end_process(code)
     return code
-
-
-def end_process(code: int) -> NoReturn:
-    """Flush and exit without interpreter teardown.
-
-    The Temporal client's Rust runtime keeps threads that may touch the GIL while CPython
-    finalizes, which aborts a short-lived process after its work is done ("Fatal Python
-    error: PyGILState_Release", temporalio/sdk-python#300). Nothing is left to clean up here:
-    asyncio.run has closed the loop, the engine is disposed and the output is flushed.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":

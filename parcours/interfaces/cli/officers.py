@@ -5,12 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from parcours.infrastructure.store.officers import (
-    NewOfficer,
-    OfficerError,
-    add_officer,
-    list_officers,
-)
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, table
 from parcours.kernel import inputs
@@ -55,6 +49,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 async def add(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.officers import NewOfficer, OfficerError, add_officer
+
     new = NewOfficer(
         id=args.id,
         name=args.name,
@@ -78,6 +74,8 @@ async def add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def list_(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.officers import list_officers
+
     region = inputs.region(args.region) if args.region else None
     sessions = await ctx.sessions()
     async with sessions() as session:

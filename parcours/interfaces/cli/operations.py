@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from parcours.infrastructure.store.db import create_engine
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json
 from parcours.kernel.errors import ParcoursError
+
+if TYPE_CHECKING:
+    pass
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -74,10 +74,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     q.set_defaults(handler=keys_new)
 
 
-def _engine(ctx: Context) -> AsyncEngine:
-    return create_engine(ctx.settings.database_url)
-
-
 async def db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.infrastructure.codec import CodecKeyError
     from parcours.infrastructure.store import migrate
@@ -88,23 +84,21 @@ async def db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
         audit_keys = audit_keyring(ctx.settings)
     except CodecKeyError as err:
         raise ParcoursError(str(err)) from None
-    engine = _engine(ctx)
-    try:
+    # Not migrated on open: the command names the revision.
+    from parcours.infrastructure.store.db import open_read_model
+
+    async with open_read_model(ctx.settings, migrate=False) as engine:
         at = await migrate.upgrade(engine, args.revision, audit_keys=audit_keys)
-    finally:
-        await engine.dispose()
     ctx.print(f"read model at revision {at}")
     return 0
 
 
 async def db_current(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.infrastructure.store import migrate
+    from parcours.infrastructure.store.db import open_read_model
 
-    engine = _engine(ctx)
-    try:
+    async with open_read_model(ctx.settings, migrate=False) as engine:
         at = await migrate.current(engine)
-    finally:
-        await engine.dispose()
     head = migrate.head()
     state = "up to date" if at == head else f"behind head {head}: run 'parcours db upgrade'"
     ctx.print(f"{at or 'empty (no revision)'} ({state})")

@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from parcours.infrastructure.config import DEFAULT_DATA_DIR
+from parcours.infrastructure.config import DEFAULT_DATA_DIR, Settings
 from parcours.interfaces.cli.common import Context, add_policy_flag, tcp_port
 
 
@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="run a worker only (same as `python worker.py`)",
         description="Run a worker, configured by PARCOURS_TEMPORAL_ADDRESS, "
         "PARCOURS_DATABASE_URL, PARCOURS_SMTP_HOST/PARCOURS_SMTP_PORT, PARCOURS_POLICY and "
-        "PARCOURS_WORKER_CACHE (workflow cache size, default 1000).",
+        f"PARCOURS_WORKER_CACHE (workflow cache size, default {Settings.worker_cache}; the "
+        "README's Configuration table lists every setting).",
     )
     add_policy_flag(p)
     p.set_defaults(handler=worker)
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 async def dev(args: argparse.Namespace, ctx: Context) -> int:
     # Imported here: the stack pulls in the worker, the workflow and the mail code, which
     # the other commands do not need.
-    from parcours.infrastructure.worker import configure_logging
+    from parcours.application.lifecycle import configure_logging
     from parcours.interfaces.devstack import DevOptions, run_dev
 
     configure_logging()
@@ -69,7 +70,8 @@ async def dev(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def worker(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.worker import configure_logging, install_stop_handlers, serve
+    from parcours.application.lifecycle import configure_logging, install_stop_handlers
+    from parcours.infrastructure.worker import serve
 
     configure_logging()
     settings = ctx.settings

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from parcours.application.stuck import find_stuck, read_model_ranking, stuck_query
-from parcours.infrastructure.store.caseload import caseload as read_caseload
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, table
-from parcours.kernel import inputs, search
+from parcours.kernel import inputs
 from parcours.kernel.domain import STAGES
-from parcours.kernel.search import StuckFilter
+from parcours.kernel.filters import UNASSIGNED, StuckFilter
 
 DEFAULT_LIMIT = 100
 
@@ -51,6 +49,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 async def stuck(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.application.stuck import find_stuck, read_model_ranking, stuck_query
+
     stage = inputs.stage(args.stage).value if args.stage else None
     region = inputs.region(args.region) if args.region else None
     officer = inputs.officer_filter(args.officer) if args.officer else None
@@ -76,7 +76,7 @@ async def stuck(args: argparse.Namespace, ctx: Context) -> int:
             [
                 c.dossier,
                 c.stage,
-                c.officer or search.UNASSIGNED,
+                c.officer or UNASSIGNED,
                 c.region,
                 c.escalation_level,
                 c.stalled_since,
@@ -90,6 +90,8 @@ async def stuck(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def caseload(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.caseload import caseload as read_caseload
+
     region = inputs.region(args.region) if args.region else None
     sessions = await ctx.sessions()
     async with sessions() as session:
@@ -102,7 +104,7 @@ async def caseload(args: argparse.Namespace, ctx: Context) -> int:
         ["OFFICER", "REGION", "ROLE", "OPEN", *[s.upper() for s in stage_names], "L1", "L2", "L3"],
         [
             [
-                e.officer_id or search.UNASSIGNED,
+                e.officer_id or UNASSIGNED,
                 e.region,
                 e.role,
                 e.open_cases,

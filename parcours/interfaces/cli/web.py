@@ -9,19 +9,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from parcours.infrastructure.store.accounts import (
-    AccountError,
-    TokenScope,
-    create_account_tables,
-    create_token,
-    deactivate,
-    list_tokens,
-    revoke_token,
-    set_password,
-)
-from parcours.infrastructure.store.security import SecurityKind, record
 from parcours.interfaces.cli.common import Context, add_json_flag, tcp_port
 from parcours.interfaces.cli.output import dump_json, table
+from parcours.kernel.authz import TokenScope
 from parcours.kernel.errors import ParcoursError
 
 
@@ -103,9 +93,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 async def web(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.application.lifecycle import configure_logging, install_stop_handlers
     from parcours.infrastructure.codec import CodecKeyError
     from parcours.infrastructure.signing import require_keys
-    from parcours.infrastructure.worker import configure_logging, install_stop_handlers
     from parcours.interfaces.web.server import DEFAULT_HOST, build_server, default_port, serve_until
 
     try:
@@ -114,7 +104,7 @@ async def web(args: argparse.Namespace, ctx: Context) -> int:
         raise ParcoursError(str(err)) from None
     configure_logging()
     host = args.host or DEFAULT_HOST
-    port = args.port or default_port()
+    port = args.port or default_port(ctx.settings)
     server = build_server(ctx.settings, host=host, port=port)
     stop = asyncio.Event()
     install_stop_handlers(stop)
@@ -133,13 +123,12 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def _sessions(ctx: Context) -> Any:
-    sessions = await ctx.sessions()
-    assert ctx._engine is not None
-    await create_account_tables(ctx._engine)
-    return sessions
+    return await ctx.sessions()  # migrated on open: the accounts' tables are there
 
 
 async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import AccountError, set_password
+
     password = await asyncio.to_thread(_read_password, args.password_stdin)
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
@@ -153,6 +142,8 @@ async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def deactivate_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import AccountError, deactivate
+
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
         try:
@@ -164,6 +155,8 @@ async def deactivate_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def unlock_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.security import SecurityKind, record
+
     login = args.login.strip()
     if not login:
         raise ParcoursError("a login is needed (officer id or operator login)")
@@ -175,6 +168,8 @@ async def unlock_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def token_create(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import AccountError, create_token
+
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
         try:
@@ -193,6 +188,8 @@ async def token_create(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def token_list(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import list_tokens
+
     sessions = await _sessions(ctx)
     async with sessions() as session:
         rows = await list_tokens(session)
@@ -219,6 +216,8 @@ async def token_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def token_revoke(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.accounts import AccountError, revoke_token
+
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
         try:

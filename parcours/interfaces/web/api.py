@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from parcours.application.intake import IntakeItem, check_item, refuse_repeats
 from parcours.application.start_many import start_many
-from parcours.infrastructure.store.accounts import ApiToken, TokenScope
+from parcours.infrastructure.store.accounts import ApiToken
 from parcours.infrastructure.temporal import (
     PayloadKeysMissing,
     SigningKeysMissing,
@@ -28,6 +28,7 @@ from parcours.infrastructure.temporal import (
 from parcours.interfaces.web.auth import api_token
 from parcours.interfaces.web.state import StateDep, WebState
 from parcours.kernel import approval as approval_model
+from parcours.kernel.authz import TokenScope
 from parcours.kernel.domain import DOSSIER_RE, CaseView
 from parcours.kernel.errors import (
     CaseNotFound,

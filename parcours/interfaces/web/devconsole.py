@@ -4,35 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 
 from temporalio.client import Client
 
 from parcours.infrastructure.config import Settings
-from parcours.infrastructure.store.accounts import create_account_tables, seed_demo_passwords
-from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.accounts import seed_demo_passwords
+from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.interfaces.web.server import DEFAULT_HOST, build_server, serve_until, wait_started
 from parcours.kernel.errors import ParcoursError
-
-DEMO_PASSWORD_ENV = "PARCOURS_DEMO_PASSWORD"
-DEFAULT_DEMO_PASSWORD = "parcours-demo"
-
-
-def demo_password() -> str:
-    return os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
 
 
 async def seed_demo_logins(settings: Settings) -> list[str]:
     """Demo passwords for roster members who have none (a password set with `parcours users
     set-password` is never overwritten); returns the logins seeded now."""
-    engine = create_engine(settings.database_url)
-    try:
-        await create_account_tables(engine)
-        async with session_factory(engine)() as session, session.begin():
-            return await seed_demo_passwords(session, demo_password())
-    finally:
-        await engine.dispose()
+    async with (
+        open_read_model(settings) as engine,
+        session_factory(engine)() as session,
+        session.begin(),
+    ):
+        return await seed_demo_passwords(session, settings.demo_password)
 
 
 @contextlib.asynccontextmanager
@@ -50,7 +41,8 @@ async def dev_console(
     url = f"http://{DEFAULT_HOST}:{port}"
     lines = [
         f"  Web console    {url}  (API docs {url}/docs)",
-        f"    demo sign-in: any officer id above, or 'operator'; password {demo_password()!r}",
+        "    demo sign-in: any officer id above, or 'operator'; "
+        f"password {settings.demo_password!r}",
         "    (change one with: parcours users set-password ID)",
     ]
     try:

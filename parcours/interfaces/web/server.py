@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Iterator
 
 import uvicorn
@@ -14,20 +13,13 @@ from parcours.infrastructure.config import Settings
 from parcours.interfaces.web.app import create_app
 from parcours.kernel.errors import ParcoursError
 
-PORT_ENV = "PARCOURS_WEB_PORT"
+PORT_ENV = "PARCOURS_WEB_PORT"  # Settings.web_port
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+DEFAULT_PORT = Settings.web_port  # 8000
 
 
-def default_port() -> int:
-    raw = os.environ.get(PORT_ENV, str(DEFAULT_PORT))
-    try:
-        port = int(raw)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise ParcoursError(f"{PORT_ENV}={raw!r}: expected a port number 1-65535")
-    return port
+def default_port(settings: Settings | None = None) -> int:
+    return (settings or Settings.from_env()).web_port
 
 
 def build_server(

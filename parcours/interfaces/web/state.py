@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import Callable
@@ -18,22 +19,20 @@ from temporalio.client import Client
 
 from parcours.application.policies import choose_policy
 from parcours.infrastructure.config import Settings
-from parcours.infrastructure.store.accounts import create_account_tables
-from parcours.infrastructure.store.db import create_engine, session_factory
+from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.models import utcnow
 from parcours.infrastructure.store.security import SessionLimits
 from parcours.infrastructure.temporal import connect
 from parcours.interfaces.web.metrics import WebMetrics
 from parcours.kernel.domain import PolicySnapshot
 
-SECRET_ENV = "PARCOURS_WEB_SECRET"
 SECRET_FILE = "web-secret"
 
 
 def load_secret(settings: Settings) -> str:
     """$PARCOURS_WEB_SECRET, else a secret generated once into the data dir (mode 0600), so
     sessions survive a restart of `parcours dev` and no default secret ever ships."""
-    value = os.environ.get(SECRET_ENV)
+    value = settings.web_secret
     if value:
         return value
     path = Path(settings.data_dir) / SECRET_FILE
@@ -58,12 +57,13 @@ class WebState:
     clock: Callable[[], datetime] = utcnow
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _read_model: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     @classmethod
     async def open(cls, settings: Settings, client: Client | None = None) -> WebState:
-        engine = create_engine(settings.database_url)
-        # The web's own tables; the read model's are the worker's (or migrations') to create.
-        await create_account_tables(engine)
+        read_model = contextlib.AsyncExitStack()
+        # Migrated on open (once per process): the accounts' tables are there.
+        engine = await read_model.enter_async_context(open_read_model(settings))
         return cls(
             settings=settings,
             engine=engine,
@@ -71,6 +71,7 @@ class WebState:
             # The same policy `parcours start` would snapshot (dev stack's included).
             policy=choose_policy(settings),
             _client=client,
+            _read_model=read_model,
         )
 
     @property
@@ -90,7 +91,7 @@ class WebState:
         return self._client
 
     async def aclose(self) -> None:
-        await self.engine.dispose()
+        await self._read_model.aclose()
 
 
 def web_state(request: Request) -> WebState:

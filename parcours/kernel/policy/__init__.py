@@ -16,7 +16,6 @@ from pathlib import Path
 from parcours.kernel.domain import STAGES, PolicySnapshot, StagePolicy
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default.toml")
-POLICY_ENV = "PARCOURS_POLICY"
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -93,8 +92,9 @@ def policy_from_mapping(data: dict[str, object], source: str = "policy") -> Poli
 
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> PolicySnapshot:
-    """Load the policy at `path`, else $PARCOURS_POLICY, else the default shipped here."""
-    chosen = Path(path or os.environ.get(POLICY_ENV) or DEFAULT_POLICY_PATH)
+    """Load the policy at `path`, else the default shipped here. (The kernel reads no
+    environment: callers pass `Settings.policy_path`, which is $PARCOURS_POLICY.)"""
+    chosen = Path(path or DEFAULT_POLICY_PATH)
     try:
         raw = chosen.read_bytes()
     except OSError as err:

@@ -1,0 +1,478 @@
+"""The pathway's rules as functions of a case's state, its policy and a time.
+
+The workflow (workflows/pathway.py) calls them; so do the property tests
+(tests/properties/test_rules.py), which need no Temporal server. Nothing here reads a clock,
+does I/O or issues a Temporal command: a time is always passed in (the workflow passes
+`workflow.now()`, or the moment its alarm was set for).
+
+- The clocks: the stall clock's escalation ladder, the stage deadline and the plan's due
+  date (`open_case`, `enter_stage`, `touch`, `ring`, `next_clock`, `pause`, `resume`).
+  Transitions change the `CaseState` they are given (the workflow carries one, whole,
+  through continue-as-new) and say what happened; the workflow records it as audit events
+  and emails.
+- Who may act (`check_actor`, the table of kernel/authz.py) and every update's validator:
+  each raises `Rejected` with the sentence the caller reads, or returns.
+
+Passed through the workflow sandbox and shared by all cases: immutable module state only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from parcours.kernel import authz
+from parcours.kernel.authz import Action
+from parcours.kernel.calendar import add_working_days, end_of_day, start_of_day
+from parcours.kernel.domain import (
+    STAGES,
+    STILL_OPENING,
+    Actor,
+    CaseState,
+    CaseStatus,
+    GreetingOutcome,
+    GreetingReport,
+    PauseRequest,
+    PlanFiling,
+    ProgressNote,
+    Reassignment,
+    ResumeRequest,
+    Role,
+    Stage,
+    StageApproval,
+    StageRecord,
+    StageWaiver,
+    Transfer,
+    Withdrawal,
+    WithdrawalReason,
+)
+
+# The longest free text a running case accepts (notes, reasons, plan items). One value for
+# every interface: a shorter limit in an interface refuses text the workflow would take.
+MAX_TEXT = 4000
+MAX_PLAN_ITEMS = 50
+# The top of the escalation ladder (1 reminder, 2 supervisors, 3 directors).
+TOP_LEVEL = 3
+
+
+class Rejected(Exception):
+    """An action the rules refuse; the message is the sentence the caller reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --------------------------------------------------------------------------------------------
+# Clocks: the escalation ladder and the deadlines
+# --------------------------------------------------------------------------------------------
+
+OVERDUE = "overdue"
+ESCALATED = "escalated"
+
+
+@dataclass(frozen=True)
+class ClockStep:
+    """One thing the clocks did: the stage fell overdue, or the case reached `level`."""
+
+    kind: str  # OVERDUE or ESCALATED
+    level: int = 0
+
+
+def anchor(s: CaseState, now: datetime) -> datetime:
+    """Where the stall clock restarts at `now`. Before arrival the newcomer is not here yet:
+    the arrival stage's clock starts on the day of arrival, whatever happens before it."""
+    if s.stage == Stage.ARRIVAL:
+        return max(now, start_of_day(date.fromisoformat(s.approval.arrival_date)))
+    return now
+
+
+def touch(s: CaseState, now: datetime) -> None:
+    """A check-in (officer activity): the stall clock restarts and the case drops back to
+    level 0."""
+    s.last_activity_at = now
+    s.escalation_level = 0
+    s.clock_anchor = anchor(s, now)
+
+
+def open_case(s: CaseState, now: datetime) -> None:
+    """A new case: every stage on record, the plan's due date, and the arrival stage begun."""
+    arrival = date.fromisoformat(s.approval.arrival_date)
+    s.started_at = now
+    s.stages = [StageRecord(stage=stage) for stage in STAGES]
+    s.plan_due_at = end_of_day(add_working_days(arrival, s.policy.plan_due_working_days))
+    enter_stage(s, Stage.ARRIVAL, now)
+
+
+def enter_stage(s: CaseState, stage: Stage, now: datetime) -> None:
+    s.stage = stage
+    record = s.record(stage)
+    record.started_at = now
+    s.escalation_level = 0
+    s.clock_anchor = anchor(s, now)
+    record.deadline_at = s.clock_anchor + timedelta(seconds=s.policy.for_stage(stage).deadline)
+    # A new stage starts on time; only the alarm flags it overdue (see `ring`).
+    s.deadline_passed = False
+    s.overdue = False
+
+
+def following_stage(s: CaseState) -> Stage | None:
+    """The stage after the current one (already done), skipping waived ones; None: the end."""
+    assert s.stage is not None
+    i = STAGES.index(s.stage) + 1
+    while i < len(STAGES) and s.record(STAGES[i]).waived:
+        i += 1
+    return STAGES[i] if i < len(STAGES) else None
+
+
+def close(s: CaseState, status: CaseStatus, now: datetime, reason: str) -> None:
+    s.status = status
+    s.stage = None
+    s.closed_at = now
+    s.close_reason = reason
+    s.escalation_level = 0
+    s.overdue = False
+    s.paused_at = None
+
+
+def plan_awaited(s: CaseState) -> bool:
+    return s.stage == Stage.ARRIVAL and not s.plan
+
+
+def clocks_running(s: CaseState) -> bool:
+    """The clocks run for an active case in a stage; a pause or the end stops them."""
+    return s.status == CaseStatus.ACTIVE and s.stage is not None and s.clock_anchor is not None
+
+
+def deadlines(s: CaseState) -> dict[str, datetime]:
+    """The deadlines of the current stage: its own, and the plan's while in arrival."""
+    found: dict[str, datetime] = {}
+    if s.stage is None or not s.stages:
+        return found
+    deadline = s.record(s.stage).deadline_at
+    if deadline is not None:
+        found["stage"] = deadline
+    if s.stage == Stage.ARRIVAL and s.plan_due_at is not None:
+        found["plan"] = s.plan_due_at
+    return found
+
+
+def next_clock(s: CaseState) -> datetime | None:
+    """When something is next due: an escalation level or a deadline. None when paused."""
+    if not clocks_running(s):
+        return None
+    assert s.stage is not None and s.clock_anchor is not None
+    due: list[datetime] = []
+    if s.escalation_level < TOP_LEVEL:
+        threshold = s.policy.for_stage(s.stage).threshold(s.escalation_level + 1)
+        due.append(s.clock_anchor + timedelta(seconds=threshold))
+    deadline = s.record(s.stage).deadline_at
+    if not s.deadline_passed and deadline is not None:
+        due.append(deadline)
+    if plan_awaited(s) and not s.overdue and s.plan_due_at is not None:
+        due.append(s.plan_due_at)
+    return min(due) if due else None
+
+
+def ring(s: CaseState, at: datetime) -> Iterator[ClockStep]:
+    """Move the clocks to `at`: flag a passed deadline, climb the escalation ladder.
+
+    A generator: each step is applied to `s` just before it is yielded, so the caller records
+    it with the state as it stands after that step (the audit row's snapshot), and the next
+    step is taken only when the caller asks for it. Consume it whole.
+
+    The workflow passes the moment its alarm was set for, never the clock reading of the
+    workflow task: that reading may fall either side of a threshold (timer rounding), and a
+    task retried after a worker crash reads later than the first attempt did.
+    """
+    if not clocks_running(s):
+        return
+    assert s.stage is not None and s.clock_anchor is not None
+    deadline = s.record(s.stage).deadline_at
+    if deadline is not None and at >= deadline:
+        s.deadline_passed = True
+    plan_late = plan_awaited(s) and s.plan_due_at is not None and at >= s.plan_due_at
+    if not s.overdue and (s.deadline_passed or plan_late):
+        s.overdue = True
+        yield ClockStep(OVERDUE)
+    stage_policy = s.policy.for_stage(s.stage)
+    while s.escalation_level < TOP_LEVEL:
+        level = s.escalation_level + 1
+        if at < s.clock_anchor + timedelta(seconds=stage_policy.threshold(level)):
+            break
+        s.escalation_level = level
+        yield ClockStep(ESCALATED, level)
+
+
+def pause(s: CaseState, inp: PauseRequest, now: datetime) -> None:
+    s.status = CaseStatus.PAUSED
+    s.paused_at = now
+    s.paused_by = inp.actor.officer_id
+    s.pause_reason = inp.reason.strip()
+    s.last_activity_at = now
+
+
+def resume(s: CaseState, now: datetime) -> timedelta:
+    """End a pause; the time spent paused. Clocks stop during a pause: the deadlines move by
+    that time, and the stall clock restarts now (a resumption is a check-in). Overdue stays
+    as it was when paused."""
+    assert s.paused_at is not None and s.stage is not None
+    paused_for = now - s.paused_at
+    record = s.record(s.stage)
+    if record.deadline_at is not None:
+        record.deadline_at += paused_for
+    if s.stage == Stage.ARRIVAL and s.plan_due_at is not None:
+        s.plan_due_at += paused_for
+    s.status = CaseStatus.ACTIVE
+    s.paused_at = None
+    s.paused_by = None
+    s.pause_reason = None
+    touch(s, now)
+    return paused_for
+
+
+# --------------------------------------------------------------------------------------------
+# Who may act
+# --------------------------------------------------------------------------------------------
+
+
+def refuse(refused: authz.Refusal, *, opened: bool) -> Rejected:
+    """The table's refusal, in the workflow's words. `opened`: False while the case's officer
+    is still being assigned, when "no officer yet" only means "try again in a moment"."""
+    if refused.code == "no_officer" and not opened:
+        return Rejected(STILL_OPENING)
+    return Rejected(refused.message())
+
+
+def check_open(s: CaseState, *, allow_paused: bool = False) -> None:
+    if s.status in (CaseStatus.COMPLETED, CaseStatus.WITHDRAWN):
+        raise Rejected(f"the case is closed ({s.status.value})")
+    if s.status == CaseStatus.PAUSED and not allow_paused:
+        raise Rejected("the case is paused: resume it first")
+
+
+def check_not_reused(s: CaseState, inp: object) -> None:
+    """A signed action copied and sent again while still fresh counts once."""
+    sig = getattr(inp, "signature", None)
+    if sig is not None and any(seen.mac == sig.mac for seen in s.signatures_seen):
+        raise refuse(authz.refusal("signature_reused"), opened=True)
+
+
+def check_actor(s: CaseState, actor: Actor, action: Action, *, strict: bool, opened: bool) -> None:
+    """`strict`: the authorization table (kernel/authz.py). Otherwise the rules before it,
+    for the runs recorded before it only (workflows/pathway.py AUTHZ_TABLE)."""
+    if strict:
+        refused = authz.decide(action, actor, s.approval.region, s.officer_id)
+        if refused is not None:
+            raise refuse(refused, opened=opened)
+        return
+    _check_actor_v2(
+        s, actor, supervisors_only=action in (Action.WAIVE, Action.REASSIGN), opened=opened
+    )
+
+
+def _check_actor_v2(s: CaseState, actor: Actor, *, supervisors_only: bool, opened: bool) -> None:
+    if not actor.active:
+        raise Rejected(f"officer {actor.officer_id} is not active")
+    if actor.role == Role.DIRECTOR:
+        return
+    if actor.role == Role.SUPERVISOR and actor.region == s.approval.region:
+        return
+    if supervisors_only:
+        raise Rejected(
+            f"{actor.officer_id} is not a supervisor of region {s.approval.region} nor a director"
+        )
+    if s.officer_id is None:
+        raise Rejected(
+            STILL_OPENING
+            if not opened
+            else "the case has no officer yet: a supervisor of the region assigns one"
+        )
+    if actor.officer_id != s.officer_id:
+        raise Rejected(
+            f"{actor.officer_id} is neither the officer assigned to this case nor a "
+            f"supervisor of region {s.approval.region}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Validators, one per update. Validators run with `strict` (the table); a handler re-runs its
+# validator with the rules of the code that wrote the history (a v2 run replays with the v2
+# rules), since the state may have changed between the update's arrival and its handling.
+# --------------------------------------------------------------------------------------------
+
+
+def _text(value: str, what: str) -> None:
+    if len(value) > MAX_TEXT:
+        raise Rejected(f"{what} is longer than {MAX_TEXT} characters")
+
+
+def check_greeting(s: CaseState, inp: GreetingReport, *, strict: bool, opened: bool) -> None:
+    if strict:
+        check_not_reused(s, inp)
+    check_open(s)
+    check_actor(s, inp.actor, Action.GREET, strict=strict, opened=opened)
+    if s.stage != Stage.ARRIVAL:
+        raise Rejected("the airport greeting is recorded during the arrival stage only")
+    if not isinstance(inp.outcome, GreetingOutcome):
+        raise Rejected("greeting outcome must be greeted, declined or no_show")
+
+
+def check_plan(s: CaseState, inp: PlanFiling, *, strict: bool, opened: bool) -> None:
+    if strict:
+        check_not_reused(s, inp)
+    check_open(s)
+    check_actor(s, inp.actor, Action.PLAN, strict=strict, opened=opened)
+    assert s.stage is not None
+    if not inp.items:
+        raise Rejected("an action plan needs at least one item")
+    if len(inp.items) > MAX_PLAN_ITEMS:
+        raise Rejected(f"an action plan has at most {MAX_PLAN_ITEMS} items")
+    remaining = STAGES[STAGES.index(s.stage) :]
+    for n, item in enumerate(inp.items, 1):
+        if item.stage not in remaining:
+            raise Rejected(
+                f"plan item {n}: stage {item.stage} is behind the case (remaining: "
+                f"{', '.join(st.value for st in remaining)})"
+            )
+        if not item.text.strip():
+            raise Rejected(f"plan item {n}: the text is empty")
+        _text(item.text, f"plan item {n}: the text")
+
+
+def check_progress(s: CaseState, inp: ProgressNote, *, strict: bool, opened: bool) -> None:
+    if strict:
+        check_not_reused(s, inp)
+    check_open(s, allow_paused=True)
+    check_actor(s, inp.actor, Action.PROGRESS, strict=strict, opened=opened)
+    if not inp.note.strip():
+        raise Rejected("the progress note is empty")
+    _text(inp.note, "the progress note")
+
+
+def check_approval(s: CaseState, inp: StageApproval, *, strict: bool, opened: bool) -> None:
+    if strict:
+        check_not_reused(s, inp)
+    check_open(s)
+    if inp.stage != s.stage:
+        raise Rejected(
+            f"cannot approve {inp.stage}: the case is in stage {s.stage}"
+            if s.stage
+            else f"cannot approve {inp.stage}: the case has no current stage"
+        )
+    check_actor(s, inp.actor, Action.APPROVE, strict=strict, opened=opened)
+    if inp.stage == Stage.ARRIVAL and not s.plan:
+        raise Rejected("arrival cannot be approved until an action plan is on file")
+    _text(inp.note, "the note")
+
+
+def check_waiver(s: CaseState, inp: StageWaiver, *, strict: bool, opened: bool) -> None:
+    if strict:
+        check_not_reused(s, inp)
+    check_open(s)
+    check_actor(s, inp.actor, Action.WAIVE, strict=strict, opened=opened)
+    assert s.stage is not None
+    if inp.stage == Stage.ARRIVAL:
+        raise Rejected("arrival cannot be waived: the action plan is made at the first meeting")
+    if s.record(inp.stage).waived:
+        raise Rejected(f"stage {inp.stage} is already waived")
+    if STAGES.index(inp.stage) < STAGES.index(s.stage):
+        raise Rejected(f"stage {inp.stage} is already behind the case")
+    if not inp.reason.strip():
+        raise Rejected("a waiver needs a reason")
+    _text(inp.reason, "the reason")
+
+
+def check_reassignment(s: CaseState, inp: Reassignment, *, strict: bool, opened: bool) -> None:
+    if strict:
+        check_not_reused(s, inp)
+    check_open(s, allow_paused=True)
+    check_actor(s, inp.actor, Action.REASSIGN, strict=strict, opened=opened)
+    if strict:
+        refused = authz.check_new_officer(inp.new_officer, s.approval.region, s.officer_id)
+        if refused is not None:
+            raise refuse(refused, opened=opened)
+        return
+    if not inp.new_officer.active:
+        raise Rejected(f"officer {inp.new_officer.officer_id} is not active")
+    if inp.new_officer.officer_id == s.officer_id:
+        raise Rejected(f"the case is already assigned to {inp.new_officer.officer_id}")
+
+
+def check_transfer(s: CaseState, inp: Transfer, *, strict: bool = True, opened: bool) -> None:
+    """Always the table's rules (`strict` is ignored): transfers came with it, so no history
+    holds one checked by older rules."""
+    check_not_reused(s, inp)
+    check_open(s, allow_paused=True)
+    check_actor(s, inp.actor, Action.TRANSFER, strict=True, opened=opened)
+    refused = authz.check_transfer(inp.new_region, inp.new_officer, s.approval.region)
+    if refused is not None:
+        raise refuse(refused, opened=opened)
+    _text(inp.note, "the note")
+
+
+def check_pause(s: CaseState, inp: PauseRequest, *, strict: bool, opened: bool) -> None:
+    if strict:
+        check_not_reused(s, inp)
+    check_open(s)
+    check_actor(s, inp.actor, Action.PAUSE, strict=strict, opened=opened)
+    if not inp.reason.strip():
+        raise Rejected("a pause needs a reason")
+    _text(inp.reason, "the reason")
+
+
+def check_resume(s: CaseState, inp: ResumeRequest, *, strict: bool, opened: bool) -> None:
+    if strict:
+        check_not_reused(s, inp)
+    if s.status != CaseStatus.PAUSED:
+        raise Rejected(f"the case is not paused (it is {s.status.value})")
+    check_actor(s, inp.actor, Action.RESUME, strict=strict, opened=opened)
+
+
+def check_withdrawal(s: CaseState, inp: Withdrawal, *, strict: bool, opened: bool) -> None:
+    if strict:
+        check_not_reused(s, inp)
+    check_open(s, allow_paused=True)
+    if strict:
+        # v2 withdrawals named no one (`recorded_by` defaulted to "operator").
+        if inp.actor is None:
+            raise Rejected("a withdrawal names the person who records it")
+        check_actor(s, inp.actor, Action.WITHDRAW, strict=True, opened=opened)
+        if not isinstance(inp.reason_category, WithdrawalReason):
+            raise Rejected(
+                "the reason category must be one of " + ", ".join(r.value for r in WithdrawalReason)
+            )
+    if not inp.reason.strip():
+        raise Rejected("a withdrawal needs a reason")
+    _text(inp.reason, "the reason")
+
+
+class Validator(Protocol):
+    def __call__(self, s: CaseState, inp: Any, *, strict: bool, opened: bool) -> None: ...
+
+
+# Each update's validator, by update name (authz.UPDATE_OF names the update of each action).
+VALIDATORS: Mapping[str, Validator] = MappingProxyType(
+    {
+        "record_greeting": check_greeting,
+        "file_plan": check_plan,
+        "add_progress": check_progress,
+        "approve_stage": check_approval,
+        "waive_stage": check_waiver,
+        "reassign": check_reassignment,
+        "transfer": check_transfer,
+        "pause": check_pause,
+        "resume": check_resume,
+        "withdraw": check_withdrawal,
+    }
+)
+
+
+def validate(
+    update: str, s: CaseState, inp: Any, *, strict: bool = True, opened: bool = True
+) -> None:
+    """Run `update`'s validator: raises `Rejected`, or returns when the action is accepted."""
+    VALIDATORS[update](s, inp, strict=strict, opened=opened)

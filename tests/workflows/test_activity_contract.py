@@ -1,0 +1,194 @@
+"""The workflows and the activities agree (parcours/kernel/activity_contract.py).
+
+Read from the code itself, not from a list kept beside it:
+- every activity a workflow calls is registered by the worker, under that name;
+- every failure an activity raises as permanent (`ApplicationError(type=..., non_retryable=True)`)
+  is named in the retry policy of every workflow call to an activity of that module.
+A renamed activity or error type then fails here, instead of a case retrying a broken event
+forever (the read model's policy once named `InvalidCaseEvent`, which nothing raised). The last
+test checks the scan against what a running case schedules on the time-skipping server.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.common import RetryPolicy
+
+import activities
+import workflows
+from activities.casework import Casework
+from activities.notify import Notifier
+from activities.retention import Retention
+from parcours.infrastructure.worker import Resources
+from parcours.kernel import activity_contract as contract
+from tests.temporal_servers import run_histories
+from tests.workflows.conftest import Pathway, settled
+from tests.workflows.test_pathway import PLAN
+from workflows.effects import RETRY_POLICIES
+from workflows.pathway import NewcomerPathway
+
+CALLS = {"execute_activity", "start_activity", "execute_local_activity", "start_local_activity"}
+METHOD_CALLS = {"execute_activity_method", "start_activity_method"}
+
+
+def modules(package: ModuleType) -> list[ModuleType]:
+    names = [m.name for m in pkgutil.iter_modules(package.__path__, f"{package.__name__}.")]
+    return [importlib.import_module(n) for n in names]
+
+
+def tree_of(module: ModuleType) -> ast.Module:
+    return ast.parse(inspect.getsource(module), module.__name__)
+
+
+def value_of(node: ast.expr, module: ModuleType) -> Any:
+    """An expression of the module's code, evaluated in the module's namespace (names,
+    attributes, constants, a policy built in place). One that needs a local fails the test:
+    a call's name and retry policy must be readable from the module."""
+    return eval(compile(ast.Expression(node), module.__name__, "eval"), vars(module))
+
+
+# --------------------------------------------------------------------------------------------
+# The worker's side
+# --------------------------------------------------------------------------------------------
+
+
+def registered() -> dict[str, str]:
+    """The activities the worker registers (infrastructure/worker.py `Resources.activities`),
+    by name: the module that defines each."""
+    fake = SimpleNamespace(casework=Casework, notifier=Notifier, retention=Retention)
+    found: dict[str, str] = {}
+    for fn in Resources.activities(fake):  # type: ignore[arg-type]
+        name = activity._Definition.must_from_callable(fn).name
+        assert name is not None
+        found[name] = fn.__module__
+    return found
+
+
+def permanent_failures(module: ModuleType) -> set[str]:
+    """The error types `module` raises with non_retryable=True."""
+    found: set[str] = set()
+    for node in ast.walk(tree_of(module)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name != "ApplicationError":
+            continue
+        kw = {k.arg: k.value for k in node.keywords}
+        if "non_retryable" in kw and value_of(kw["non_retryable"], module) is True:
+            assert "type" in kw, (
+                f"{module.__name__}:{node.lineno}: a permanent failure names its type"
+            )
+            found.add(value_of(kw["type"], module))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# The workflows' side
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    where: str
+    activity: str
+    retry: RetryPolicy
+
+
+def calls() -> Iterator[Call]:
+    """Every activity call in workflows/, with its name and retry policy."""
+    for module in modules(workflows):
+        for node in ast.walk(tree_of(module)):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            if node.func.attr not in CALLS | METHOD_CALLS:
+                continue
+            where = f"{module.__name__}:{node.lineno}"
+            target = value_of(node.args[0], module)
+            if node.func.attr in METHOD_CALLS or callable(target):
+                target = activity._Definition.must_from_callable(target).name
+            kw = {k.arg: k.value for k in node.keywords}
+            # No policy: the SDK's default, which retries every failure.
+            retry = value_of(kw["retry_policy"], module) if "retry_policy" in kw else RetryPolicy()
+            assert isinstance(target, str) and isinstance(retry, RetryPolicy), where
+            yield Call(where, target, retry)
+
+
+def missing_from_policy(call: Call, worker: dict[str, str]) -> set[str]:
+    """The permanent failures of `call`'s activity that its retry policy would retry."""
+    raised = permanent_failures(importlib.import_module(worker[call.activity]))
+    return raised - set(call.retry.non_retryable_error_types or ())
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_worker_registers_every_activity_of_the_contract_and_no_other() -> None:
+    assert sorted(registered()) == sorted(contract.ACTIVITY_NAMES)
+
+
+@pytest.mark.parametrize("call", list(calls()), ids=lambda c: f"{c.where}:{c.activity}")
+def test_every_activity_a_workflow_calls_is_registered(call: Call) -> None:
+    assert call.activity in registered(), f"{call.where}: {call.activity} is not registered"
+
+
+@pytest.mark.parametrize("call", list(calls()), ids=lambda c: f"{c.where}:{c.activity}")
+def test_no_permanent_failure_is_retried(call: Call) -> None:
+    missing = missing_from_policy(call, registered())
+    assert not missing, f"{call.where}: {call.activity} raises {missing} as permanent"
+
+
+def test_the_scan_sees_what_it_checks() -> None:
+    """The two tests above are worth something only if the scan finds the calls and the
+    raise sites: the v1 and v2 calls of the pathway, the sweep's, and each permanent type."""
+    assert {c.activity for c in calls()} == set(contract.ACTIVITY_NAMES)
+    by_module = {m.__name__: permanent_failures(m) for m in modules(activities)}
+    assert by_module["activities.casework"] == {contract.INVALID_INPUT}
+    assert by_module["activities.notify"] == {contract.SMTP_REJECTED, contract.TEMPLATE_MISSING}
+    assert contract.EMAIL_IN_FLIGHT not in by_module["activities.notify"]  # retried on purpose
+
+
+def test_a_policy_that_names_the_wrong_type_is_caught() -> None:
+    drifted = Call(
+        "old", contract.RECORD_EVENTS, RetryPolicy(non_retryable_error_types=["InvalidCaseEvent"])
+    )
+    assert missing_from_policy(drifted, registered()) == {contract.INVALID_INPUT}
+
+
+async def test_the_server_sees_the_contracts_names_and_policies(pathway: Pathway) -> None:
+    """What the scan read is what a running case schedules: a case opened and given a plan
+    (register_case, then batches of events and emails)."""
+    h = await pathway.start()
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    await settled(h)
+    worker = registered()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes
+        for history in await run_histories(pathway.client, h)
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert {a.activity_type.name for a in scheduled} == {
+        contract.REGISTER_CASE,
+        contract.RECORD_EVENTS,
+        contract.SEND_NOTIFICATIONS,
+    }
+    for a in scheduled:
+        name = a.activity_type.name
+        raised = permanent_failures(importlib.import_module(worker[name]))
+        assert raised <= set(a.retry_policy.non_retryable_error_types), name
+        assert list(a.retry_policy.non_retryable_error_types) == list(
+            RETRY_POLICIES[name].non_retryable_error_types or ()
+        )
