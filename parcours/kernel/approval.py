@@ -15,6 +15,7 @@ from typing import Any
 from parcours.kernel import inputs
 from parcours.kernel.domain import DOSSIER_RE, REGIONS, NewcomerApproval
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.rules import MAX_TEXT
 
 # Why a field was refused, when the check itself has no sentence to say.
 MISSING = "missing"
@@ -73,7 +74,7 @@ FIELDS: tuple[ApprovalField, ...] = (
         schema={"minimum": 1, "maximum": 12},
     ),
     ApprovalField(
-        "occupation", "occupation, free text", _text("occupation"), schema={"maxLength": 4000}
+        "occupation", "occupation, free text", _text("occupation"), schema={"maxLength": MAX_TEXT}
     ),
     ApprovalField(
         "regulated",

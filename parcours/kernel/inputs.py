@@ -24,12 +24,13 @@ from parcours.kernel.domain import (
 from parcours.kernel.errors import ParcoursError
 from parcours.kernel.filters import UNASSIGNED
 
+# One limit for free text: the workflow's validators enforce the same constant.
+from parcours.kernel.rules import MAX_TEXT
+
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 ().-]{7,20}$")
 _TRUE = {"1", "true", "yes", "y", "oui", "o", "x"}
 _FALSE = {"", "0", "false", "no", "n", "non"}
-# One limit for free text, the workflow's (running cases enforce it in their validators).
-MAX_TEXT = 4000
 
 
 # Control characters (C0 but tab and line breaks, DEL, C1) and lone surrogates (which JSON can

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 WORKFLOW_TYPE = "RetentionSweep"
-ACTIVITY = "purge_personal_data"
 BATCH = 500
 
 
