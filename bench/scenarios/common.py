@@ -7,7 +7,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.report import Metric, Report
@@ -25,6 +25,12 @@ class Run:
     # Latency cases opened by the warm-up: half for "during intake", half for "idle".
     latency_dossiers: list[str]
     latency_baseline: list[str]
+    # Latency cases opened one by one, as a person does (`parcours start`), at people's
+    # priority; the import's are opened in bulk (parcours/kernel/priorities.py).
+    latency_people: list[str] = field(default_factory=list)
+    # Officer latency samples during intake, (queries, updates) by origin of the case: the
+    # idle scenario judges them against its own.
+    during_intake: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     # Cases opened end to end per second, ours and the baseline's, once intake has measured
     # them: the storm sizes its lead time from them.
     open_rate: float | None = None

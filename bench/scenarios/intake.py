@@ -9,7 +9,17 @@ import time
 from bench.baseline.workflow import NOTIFY, REGISTER
 from bench.data import write_approvals
 from bench.scenarios.common import Run, import_cases, prefix_like, start_baseline, wait_until
-from bench.scenarios.latency import report_latency, sample_baseline, sample_parcours
+from bench.scenarios.latency import (
+    BULK,
+    PEOPLE_PREFIX,
+    PERSON,
+    PERSON_OPENED,
+    interleave,
+    open_one_by_one,
+    report_latency,
+    sample_baseline,
+    sample_by_origin,
+)
 from bench.stack import Stack, cpu_seconds
 
 PREFIX = "I"
@@ -79,6 +89,9 @@ async def warm_up(run: Run) -> None:
     k = min(n, 2 * run.sizes.latency_samples)
     run.latency_dossiers = [f"W{i:06d}" for i in range(k)]
     run.latency_baseline = [f"BW{i:06d}" for i in range(k)]
+    run.latency_people = await open_one_by_one(run, PEOPLE_PREFIX, k)
+    if await wait_until(lambda: intake_done(run, PEOPLE_PREFIX, k), timeout) is None:
+        raise RuntimeError("the cases opened one by one did not open in time")
 
 
 async def run_intake(run: Run) -> None:
@@ -114,15 +127,20 @@ async def run_intake(run: Run) -> None:
     metrics0 = st.metrics()
     st.worker_rss.reset_window()
     cpu0 = cpu_now(st)
-    lat = asyncio.create_task(sample_parcours(run, run.latency_dossiers[:half]))
+    # Officers act on cases the import opened earlier and on cases opened one by one, in turn.
+    ours_task = asyncio.create_task(
+        sample_by_origin(run, interleave(run.latency_dossiers[:half], run.latency_people[:half]))
+    )
     t0 = time.perf_counter()
     start_s, code, last = await import_cases(run, csv)
     drained = await wait_until(lambda: intake_done(run, PREFIX, n), timeout, every=0.5)
     total = time.perf_counter() - t0
-    ours_lat = await lat
+    by_origin = await ours_task
+    ours_lat = by_origin[BULK]
+    run.during_intake = by_origin
     evicted = delta(metrics0, st.metrics(), FORCED_EVICTIONS)
     # The latency sampler's plans and approvals send two emails each (plan, next stage).
-    expected = EMAILS_PER_CASE * n + 2 * len(ours_lat[1])
+    expected = EMAILS_PER_CASE * n + 2 * sum(len(u) for _, u in by_origin.values())
     # The clock stopped at the last welcome; the officers' notices may still be on the way.
     await wait_until(lambda: st.catcher.total - mail0 >= expected, timeout, every=0.5)
     delivered = st.catcher.total - mail0
@@ -196,3 +214,4 @@ async def run_intake(run: Run) -> None:
         f"{FORCED_EVICTIONS})",
     )
     report_latency(run, "during intake", ours_lat, base_lat)
+    report_latency(run, f"during intake, {PERSON_OPENED}", by_origin[PERSON], base_lat)

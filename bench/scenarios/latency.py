@@ -3,12 +3,72 @@ timed in-process so that the interpreter's start-up is not counted."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from bench.baseline.workflow import BaselineAction, BaselinePathway
+from bench.data import write_approvals
 from bench.scenarios.common import Run, percentile
-from parcours.infrastructure.temporal import update_case, view_case
-from parcours.kernel.domain import Actor, PlanFiling, PlanItem, Role, Stage, StageApproval
+from parcours.infrastructure.temporal import start_case, update_case, view_case
+from parcours.interfaces.cli.intake import check_rows
+from parcours.kernel.domain import (
+    Actor,
+    NewcomerApproval,
+    PlanFiling,
+    PlanItem,
+    Role,
+    Stage,
+    StageApproval,
+)
+from parcours.kernel.policy import load_policy
+
+# Where a latency case came from: `parcours import` (at bulk priority) or one start by a
+# person (at people's priority); see parcours/kernel/priorities.py.
+BULK = "bulk"
+PERSON = "person"
+PEOPLE_PREFIX = "P"
+PERSON_OPENED = "case opened by a person"
+# Ratio of p99 during intake to p99 idle, the issue's target (issue 14, "Officers first").
+DURING_OVER_IDLE = 3.0
+
+
+def origin(dossier: str) -> str:
+    return PERSON if dossier.startswith(PEOPLE_PREFIX) else BULK
+
+
+def interleave(a: list[str], b: list[str]) -> list[str]:
+    out: list[str] = []
+    for i in range(max(len(a), len(b))):
+        out += a[i : i + 1] + b[i : i + 1]
+    return out
+
+
+async def open_one_by_one(run: Run, prefix: str, count: int) -> list[str]:
+    """Open `count` cases as `parcours start` does, one start each at people's priority (in
+    this process: the CLI's start-up is not what is measured). Returns their dossiers."""
+    path = write_approvals(run.tmp / f"{prefix.lower()}-people.csv", prefix, count)
+    approvals = [r.approval for r in check_rows(path) if r.approval is not None]
+    policy = load_policy(None)
+    limit = asyncio.Semaphore(8)
+
+    async def one(approval: NewcomerApproval) -> None:
+        async with limit:
+            await start_case(run.stack.client, run.stack.settings, approval, policy)
+
+    await asyncio.gather(*(one(a) for a in approvals))
+    return [a.dossier for a in approvals]
+
+
+async def sample_by_origin(
+    run: Run, dossiers: list[str]
+) -> dict[str, tuple[list[float], list[float]]]:
+    """`sample_parcours`, its samples split by where each case came from."""
+    out: dict[str, tuple[list[float], list[float]]] = {BULK: ([], []), PERSON: ([], [])}
+    for dossier in dossiers:
+        queries, updates = await sample_parcours(run, [dossier])
+        out[origin(dossier)][0].extend(queries)
+        out[origin(dossier)][1].extend(updates)
+    return out
 
 
 async def sample_parcours(run: Run, dossiers: list[str]) -> tuple[list[float], list[float]]:
@@ -84,5 +144,36 @@ async def run_idle(run: Run) -> None:
     half = len(run.latency_dossiers) // 2
     run.say(f"latency, idle: {len(run.latency_dossiers) - half} officer actions")
     base = await sample_baseline(run, run.latency_baseline[half:])
-    ours = await sample_parcours(run, run.latency_dossiers[half:])
-    report_latency(run, "idle", ours, base)
+    by_origin = await sample_by_origin(
+        run, interleave(run.latency_dossiers[half:], run.latency_people[half:])
+    )
+    report_latency(run, "idle", by_origin[BULK], base)
+    if by_origin[PERSON][1]:
+        report_latency(run, f"idle, {PERSON_OPENED}", by_origin[PERSON], base)
+    for key, label in ((BULK, "bulk-opened case"), (PERSON, PERSON_OPENED)):
+        if key in run.during_intake:
+            report_during_over_idle(run, label, run.during_intake[key], by_origin[key])
+
+
+def report_during_over_idle(
+    run: Run,
+    label: str,
+    during: tuple[list[float], list[float]],
+    idle: tuple[list[float], list[float]],
+) -> None:
+    """The issue's target: p99 during intake at most 3x p99 idle (and ideally < 300 ms)."""
+    judge = not run.sizes.scaled_down
+    for kind, i in (("approve (update)", 1), ("query", 0)):
+        busy, calm = percentile(during[i], 99), percentile(idle[i], 99)
+        if busy is None or calm is None or calm <= 0:
+            continue
+        ratio = busy / calm
+        run.metric(
+            "4 officer latency",
+            f"{kind} p99 during intake / idle, {label}",
+            ratio,
+            "x",
+            target=f"<= {DURING_OVER_IDLE:g} x (ideally < 300 ms)",
+            met=(ratio <= DURING_OVER_IDLE) if judge else None,
+            note=f"{busy * 1000:.0f} ms / {calm * 1000:.0f} ms, n={len(during[i])}/{len(idle[i])}",
+        )

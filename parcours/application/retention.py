@@ -25,6 +25,7 @@ from temporalio.client import (
 )
 
 from parcours.infrastructure.config import Settings
+from parcours.kernel import priorities
 from parcours.kernel.retention import WORKFLOW_TYPE, SweepInput
 
 SCHEDULE_ID = "parcours-retention"
@@ -39,6 +40,8 @@ def schedule(settings: Settings, every: timedelta = EVERY) -> Schedule:
             # The schedule appends the start time: one id per sweep, no personal data.
             id=SCHEDULE_ID,
             task_queue=settings.task_queue,
+            # A sweep waits behind every case (parcours/kernel/priorities.py).
+            priority=priorities.BACKGROUND,
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         # A sweep still running (a huge backlog) is not joined by a second one.

@@ -53,7 +53,9 @@ async def start_many(
                 item.reject("_item", str(unreachable[0]))
             else:
                 try:
-                    item.workflow_id = await start_case(client, settings, item.approval, policy)
+                    item.workflow_id = await start_case(
+                        client, settings, item.approval, policy, bulk=True
+                    )
                     item.result = "started"
                 except CaseAlreadyExists:
                     item.result = "exists"

@@ -11,6 +11,7 @@ workflow's definition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,11 +19,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.field_mask_pb2 import FieldMask
+from temporalio.api.common.v1 import Priority as PriorityProto
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
+from temporalio.api.workflow.v1 import WorkflowExecutionOptions
+from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionOptionsRequest
 from temporalio.client import (
     Client,
     Interceptor,
@@ -56,7 +62,7 @@ from parcours.infrastructure.config import (
 )
 from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import MAKE_KEYS_HINT, Signer, signable, signer_for
-from parcours.kernel import search
+from parcours.kernel import priorities, search
 from parcours.kernel.domain import (
     STILL_OPENING,
     CaseInput,
@@ -109,6 +115,8 @@ ENCODED_FAILURE = "Encoded failure"
 CONNECT_TIMEOUT = timedelta(seconds=10)
 # A query or an update needs a worker to answer; without one the call would wait forever.
 ANSWER_TIMEOUT = timedelta(seconds=30)
+# Raising a case's priority is one small write; an action does not wait long for it.
+RAISE_TIMEOUT = timedelta(seconds=2)
 # How long an officer's action waits for a just-started case to get its officer.
 OPENING_GRACE = timedelta(seconds=10)
 
@@ -333,11 +341,15 @@ async def start_case(
     settings: Settings,
     approval: NewcomerApproval,
     policy: PolicySnapshot,
+    *,
+    bulk: bool = False,
 ) -> str:
     """Start the case of a dossier; returns its workflow id.
 
     A dossier has one case for as long as Temporal remembers it: a second start raises
-    `CaseAlreadyExists`, whether the first case is still open or already closed.
+    `CaseAlreadyExists`, whether the first case is still open or already closed. `bulk`: one
+    of many started together (an import, a batch), which opens behind people's work
+    (parcours/kernel/priorities.py).
     """
     require_payload_codec(client)
     # The client signs the start (`SigningInterceptor.start_workflow`).
@@ -352,6 +364,7 @@ async def start_case(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=initial_search_attributes(approval),
+            priority=priorities.for_start(bulk=bulk),
         )
     except WorkflowAlreadyStartedError:
         raise CaseAlreadyExists(f"dossier {approval.dossier} already exists") from None
@@ -429,6 +442,7 @@ async def update_case(
     if update not in UPDATES:
         raise ValueError(f"unknown update {update!r}")
     require_payload_codec(client)
+    await raise_priority(client, dossier)
     handle = case_handle(client, dossier)
     loop = asyncio.get_running_loop()
     give_up_at = loop.time() + OPENING_GRACE.total_seconds()
@@ -460,6 +474,31 @@ async def update_case(
     except (KeyError, CodecKeyError) as err:
         raise _undecodable(err, dossier) from None
     return view
+
+
+async def raise_priority(client: Client, dossier: str) -> None:
+    """Put a case at people's priority before a person acts on it.
+
+    The update runs in a workflow task of the case, queued at the case's priority: on a case
+    an import opened (BULK) it would wait behind the rest of the import. Raising it moves its
+    queued tasks ahead too. Idempotent: on a case already at PEOPLE the server changes nothing
+    and writes no event; the first raise writes one WorkflowExecutionOptionsUpdated event,
+    which is no command (histories replay as before). Best effort: a server without priority,
+    or a case that is gone, leaves the action to succeed or fail on its own.
+    """
+    request = UpdateWorkflowExecutionOptionsRequest(
+        namespace=client.namespace,
+        # No run id: the current run, which follows continue-as-new.
+        workflow_execution=WorkflowExecution(workflow_id=workflow_id_for(dossier)),
+        workflow_execution_options=WorkflowExecutionOptions(
+            priority=PriorityProto(priority_key=priorities.PEOPLE_KEY)
+        ),
+        update_mask=FieldMask(paths=["priority"]),
+    )
+    with contextlib.suppress(RPCError):
+        await client.workflow_service.update_workflow_execution_options(
+            request, timeout=RAISE_TIMEOUT
+        )
 
 
 def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:

@@ -87,6 +87,20 @@ def sqlite_pragma_args() -> list[str]:
     return [arg for p in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", p)]
 
 
+# One partition per task queue. Temporal orders tasks by priority within a partition, and the
+# dev server splits a queue in four by default: a worker's poll lands on any one of them, so a
+# person's task could wait behind bulk tasks of another partition (kernel/priorities.py). One
+# partition serves far more tasks a second than one worker takes.
+DYNAMIC_CONFIG = (
+    "matching.numTaskqueueReadPartitions=1",
+    "matching.numTaskqueueWritePartitions=1",
+)
+
+
+def dynamic_config_args() -> list[str]:
+    return [arg for v in DYNAMIC_CONFIG for arg in ("--dynamic-config-value", v)]
+
+
 @dataclass(frozen=True)
 class DevOptions:
     data_dir: Path = Path(".parcours")
@@ -159,6 +173,7 @@ def server_command(binary: str, opts: DevOptions) -> list[str]:
         "warn",
         *search_attribute_args(),
         *sqlite_pragma_args(),
+        *dynamic_config_args(),
     ]
 
 

@@ -188,6 +188,23 @@ def test_temporal_runs_on_postgresql_with_our_search_attributes(services) -> Non
     assert "search-attribute create" in script
 
 
+def test_temporal_has_task_queue_priority(services) -> None:
+    """People before bulk work (parcours/kernel/priorities.py) needs a server with priority
+    (1.29 on; 1.25 had none), kept on, on one partition per queue."""
+    t = services["temporal"]
+    version = tuple(int(x) for x in t["image"].split(":", 1)[1].split(".")[:2])
+    assert version >= (1, 29), t["image"]
+    mount = next(v for v in t["volumes"] if v.startswith("./deploy/temporal/"))
+    source, target = mount.split(":")[:2]
+    assert target.endswith(t["environment"]["DYNAMIC_CONFIG_FILE_PATH"])
+    config = yaml.safe_load((ROOT / source).read_text())
+    assert config["matching.useNewMatcher"] == [{"value": True}]
+    for key in ("matching.numTaskqueueReadPartitions", "matching.numTaskqueueWritePartitions"):
+        assert config[key] == [{"value": 1}]
+    setup = services["temporal-setup"]["image"]
+    assert setup.startswith(f"temporalio/admin-tools:{t['image'].split(':', 1)[1]}-"), setup
+
+
 def test_every_required_secret_is_in_the_env_example(compose) -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     required = set(re.findall(r"\$\{(\w+):\?", text))
