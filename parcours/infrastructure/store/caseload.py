@@ -108,6 +108,9 @@ async def most_urgent(session: AsyncSession, limit: int, f: StuckFilter) -> list
     if f.overdue_only:
         q = q.where(Case.overdue.is_(True))
     q = q.order_by(
-        Case.escalation_level.desc(), Case.overdue.desc(), Case.stalled_since.asc().nulls_last()
+        Case.escalation_level.desc(),
+        Case.overdue.desc(),
+        Case.stalled_since.asc().nulls_last(),
+        Case.dossier,  # ties as `StuckCase.urgency` breaks them: the same page every time
     ).limit(limit)
     return list((await session.scalars(q)).all())
