@@ -51,16 +51,22 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+async def _serve(server: uvicorn.Server) -> None:
+    # uvicorn calls sys.exit when it cannot bind. Raised inside a task, SystemExit escapes the
+    # event loop and ends the whole process with a traceback (every other part of `parcours
+    # dev` with it): caught here, where `server.started` still says what happened.
+    with contextlib.suppress(SystemExit):
+        await server.serve()
+
+
 async def serve_until(server: uvicorn.Server, stop: asyncio.Event) -> None:
     """Run `server` until `stop` is set; a port already in use is one clear error line."""
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(_serve(server))
     stopper = asyncio.create_task(stop.wait())
     try:
         done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
-            # uvicorn exits the process when it cannot bind; we report instead.
-            with contextlib.suppress(SystemExit):
-                task.result()
+            task.result()
             if not server.started:
                 raise ParcoursError(
                     f"the web console could not listen on {server.config.host}:"
