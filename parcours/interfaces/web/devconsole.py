@@ -34,7 +34,7 @@ async def dev_console(
     await seed_demo_logins(settings)
     server = build_server(settings, host=DEFAULT_HOST, port=port, client=client)
     task = asyncio.create_task(serve_until(server, stop))
-    if not await wait_started(server) or task.done():
+    if not await wait_started(server, serving=task) or task.done():
         stop.set()
         await task  # raises the "port in use" error
         raise ParcoursError(f"the web console did not start on {DEFAULT_HOST}:{port}")

@@ -81,10 +81,15 @@ async def serve_until(server: uvicorn.Server, stop: asyncio.Event) -> None:
             await stopper
 
 
-async def wait_started(server: uvicorn.Server, within: float = 10.0) -> bool:
-    # uvicorn offers no event for "listening": poll its flag.
+async def wait_started(
+    server: uvicorn.Server, within: float = 10.0, serving: asyncio.Task[None] | None = None
+) -> bool:
+    # uvicorn offers no event for "listening": poll its flag, and stop polling as soon as the
+    # serving task has ended (a port in use ends it at once).
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not server.started and loop.time() < deadline:  # noqa: ASYNC110
+        if serving is not None and serving.done():
+            break
         await asyncio.sleep(0.05)
     return server.started
