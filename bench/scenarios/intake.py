@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from bench.baseline.workflow import NOTIFY, REGISTER
 from bench.data import write_approvals
@@ -47,6 +48,30 @@ def cpu_now(st: Stack) -> tuple[float, float, float]:
         cpu_seconds(st.baseline_rss.pid),
         cpu_seconds(st.server_pid),
     )
+
+
+def report_cpu(
+    run: Run,
+    scenario: str,
+    unit: str,
+    n: int,
+    ours: Sequence[float],
+    base: Sequence[float],
+    notes: tuple[str, str],
+) -> None:
+    """Worker and server CPU per `unit` (ms), ours over its phase against the baseline's over
+    its own: `ours`/`base` are `cpu_now` differences. CPU time, not wall time: it holds on a
+    machine shared with other work."""
+    # cpu_now's order: our worker, the baseline's worker, the server (shared).
+    for who, mine, theirs, note in (("worker", 0, 1, notes[0]), ("server", 2, 2, notes[1])):
+        run.metric(
+            scenario,
+            f"{who} CPU per {unit}",
+            ours[mine] / n * 1000,
+            "ms",
+            baseline=base[theirs] / n * 1000,
+            note=note,
+        )
 
 
 def intake_done(run: Run, prefix: str, n: int) -> bool:
@@ -179,23 +204,18 @@ async def run_intake(run: Run) -> None:
         "cases/s",
         baseline=n / b_total,
     )
-    # CPU time, not wall time: it holds on a machine shared with other work. The baseline's
-    # figures are its own phase (its worker and the same server, before ours starts).
-    run.metric(
+    # The baseline's figures are its own phase (its worker and the same server, before ours).
+    report_cpu(
+        run,
         "1 intake",
-        "worker CPU per case",
-        cpu[0] / n * 1000,
-        "ms",
-        baseline=b_cpu[1] / n * 1000,
-        note="user + system time of the worker process over the phase, per case",
-    )
-    run.metric(
-        "1 intake",
-        "server CPU per case",
-        cpu[2] / n * 1000,
-        "ms",
-        baseline=b_cpu[2] / n * 1000,
-        note="the Temporal dev server's user + system time over the phase, per case",
+        "case",
+        n,
+        cpu,
+        b_cpu,
+        (
+            "user + system time of the worker process over the phase, per case",
+            "the Temporal dev server's user + system time over the phase, per case",
+        ),
     )
     run.metric(
         "1 intake",

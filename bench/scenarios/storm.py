@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.baseline.workflow import NOTIFY
 from bench.data import quebec_today, write_approvals
 from bench.scenarios.common import Run, import_cases, prefix_like, start_baseline, wait_until
-from bench.scenarios.intake import EMAILS_PER_CASE, cpu_now, intake_done
+from bench.scenarios.intake import EMAILS_PER_CASE, cpu_now, intake_done, report_cpu
 from parcours.kernel.policy import policy_toml
 
 PREFIX = "S"
@@ -138,19 +138,15 @@ async def run_storm(run: Run) -> None:
     )
     # CPU time from all cases open to all escalations done (the quiet wait before the timers
     # is included; it costs little). Each side over its own phase.
-    run.metric(
+    report_cpu(
+        run,
         "3 escalation storm",
-        "worker CPU per escalation",
-        cpu[0] / n * 1000,
-        "ms",
-        baseline=b_cpu[1] / n * 1000,
-        note="user + system time of the worker process, all cases open -> all escalated",
-    )
-    run.metric(
-        "3 escalation storm",
-        "server CPU per escalation",
-        cpu[2] / n * 1000,
-        "ms",
-        baseline=b_cpu[2] / n * 1000,
-        note="the Temporal dev server's user + system time over the same window",
+        "escalation",
+        n,
+        cpu,
+        b_cpu,
+        (
+            "user + system time of the worker process, all cases open -> all escalated",
+            "the Temporal dev server's user + system time over the same window",
+        ),
     )
