@@ -45,11 +45,12 @@ def check_item(position: int, fields: object) -> IntakeItem:
 
 def refuse_repeats(items: Sequence[IntakeItem], what: str) -> None:
     """A dossier named twice in one batch: the first occurrence goes, the others are refused
-    ("repeats row 3"), so one batch never races against itself."""
+    ("dossier repeats row 3": a sentence, as every field check's), so one batch never races
+    against itself."""
     seen: dict[str, int] = {}
     for item in items:
         if item.approval is None:
             continue
         first = seen.setdefault(item.approval.dossier, item.position)
         if first != item.position:
-            item.reject("dossier", f"repeats {what} {first}")
+            item.reject("dossier", f"dossier repeats {what} {first}")

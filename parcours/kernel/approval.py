@@ -194,8 +194,6 @@ def first_error(errors: Mapping[str, str]) -> str:
         return f"missing {key}"
     if why.startswith("expected "):
         return f"invalid {key}: {why}"
-    if why.startswith("repeats "):  # `refuse_repeats`: "dossier repeats row 3"
-        return f"{key} {why}"
     return why
 
 
