@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Install again only when the dependencies change.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean browser screenshots bench bench-quick faults faults-full
+.PHONY: catalogue run test lint format clean browser screenshots bench bench-quick faults faults-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# The message catalogue: the .po files are the source, the committed .mo files are compiled
+# from them (tests/i18n/test_catalog.py fails when one is stale).
+catalogue: $(STAMP)
+	$(BIN)/pybabel compile --domain parcours --directory parcours/locale --statistics
 
 run: $(STAMP)
 	$(BIN)/parcours dev

@@ -1,0 +1,90 @@
+"""The catalogue itself: complete in French and English, compiled, and formatting by locale."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
+
+from parcours.infrastructure.catalog import (
+    DOMAIN,
+    LOCALE_DIR,
+    PLURAL_SUFFIX,
+    Catalog,
+    MissingMessage,
+    language,
+)
+
+
+def _po(lang: str):  # type: ignore[no-untyped-def]
+    with open(LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po", "rb") as f:
+        return read_po(f, locale=lang)
+
+
+def _keys(lang: str) -> set[str]:
+    return {m.id if isinstance(m.id, str) else m.id[0] for m in _po(lang) if m.id}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en", "es"])
+def test_each_compiled_catalogue_matches_its_source(lang: str) -> None:
+    """The committed .mo is what `make catalogue` makes of the .po: an edited .po that was not
+    compiled would silently show the old words."""
+    mo_path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    with open(mo_path, "rb") as f:
+        committed = {(m.id, m.string) for m in read_mo(f) if m.id}
+    buffer = io.BytesIO()
+    write_mo(buffer, _po(lang))
+    buffer.seek(0)
+    fresh = {(m.id, m.string) for m in read_mo(buffer) if m.id}
+    assert committed == fresh, f"run `make catalogue`: {mo_path} is older than its .po"
+
+
+def test_french_and_english_have_the_same_keys_and_every_text() -> None:
+    fr, en = _keys("fr"), _keys("en")
+    assert fr - en == set(), "keys with no English text"
+    assert en - fr == set(), "keys with no French text"
+    for lang in ("fr", "en"):
+        empty = [
+            m.id
+            for m in _po(lang)
+            if m.id and (not m.string or (isinstance(m.string, tuple) and not all(m.string)))
+        ]
+        assert empty == [], f"{lang}: keys without text"
+
+
+def test_a_plural_entry_is_keyed_by_its_singular() -> None:
+    for m in _po("fr"):
+        if isinstance(m.id, tuple):
+            assert m.id[1] == m.id[0] + PLURAL_SUFFIX, m.id
+
+
+def test_strict_catalogue_refuses_an_unknown_key() -> None:
+    with pytest.raises(MissingMessage):
+        Catalog("fr", strict=True)("no.such.key")
+    assert Catalog("fr")("no.such.key") == "no.such.key"
+
+
+def test_languages_are_read_from_tags_and_default_to_french() -> None:
+    assert language("en-CA") == "en"
+    assert language("en_CA.UTF-8") == "en"
+    assert language("de") == "fr"
+    assert language(None) == "fr"
+    assert language("es", allowed=("fr", "en", "es")) == "es"
+
+
+def test_numbers_and_dates_follow_each_locale() -> None:
+    fr, en = Catalog("fr"), Catalog("en")
+    assert fr.number(0, digits=1) == "0,0"
+    assert en.number(1234.5, digits=1) == "1,234.5"
+    assert fr.number(1234.5, digits=1) == "1\u00a0234,5"
+    assert fr.long_date(date(2027, 2, 1)) == "1er février 2027"
+    assert fr.long_date(date(2027, 1, 15)) == "15 janvier 2027"
+    assert en.long_date(date(2027, 1, 15)) == "January 15, 2027"
+
+
+def test_catalogue_directory_is_shipped() -> None:
+    assert Path(LOCALE_DIR, "fr", "LC_MESSAGES", f"{DOMAIN}.mo").is_file()
