@@ -54,7 +54,7 @@ def language(value: str | None, *, allowed: tuple[str, ...] = LANGUAGES) -> str:
 
 @cache
 def _translations(lang: str) -> gettext.GNUTranslations:
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])  # type: ignore[return-value]
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])
 
 
 class Catalog:

@@ -20,7 +20,7 @@ from parcours.infrastructure.catalog import (
 )
 
 
-def _po(lang: str):  # type: ignore[no-untyped-def]
+def _po(lang: str):  # noqa: ANN202 (babel is untyped)
     with open(LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po", "rb") as f:
         return read_po(f, locale=lang)
 
