@@ -25,6 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from parcours.kernel.messages import Message
+
 log = logging.getLogger(__name__)
 
 DOMAIN = "parcours"
@@ -80,6 +82,12 @@ class Catalog:
         if text in (key, key + PLURAL_SUFFIX):
             text = self._missing(key)
         return text.format(n=self.number(count), **params)
+
+    def message(self, message: Message) -> str:
+        """A kernel `Message` (a refusal, a field error) in this language: its key is
+        `refusal.<code>`, and a parameter that is itself a key ("stage.arrival") is rendered."""
+        params = {k: self(v) if self.has(v) else v for k, v in message.params}
+        return self(message.key, **params)
 
     def has(self, key: str) -> bool:
         return self._t.gettext(key) != key
