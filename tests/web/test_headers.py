@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
+import pytest
 
 from parcours.infrastructure.config import REPO_ROOT, Settings
 from parcours.interfaces.web.sessions import SESSION_COOKIE, SIGNIN_CSRF_COOKIE
@@ -88,6 +90,43 @@ async def test_the_docs_inline_script_is_allowed_by_its_hash_only(tmp_path: Path
         for script in scripts:
             digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
             assert f"'sha256-{digest}'" in script_src
+
+
+class _Assets(HTMLParser):
+    """Every URL a page makes the browser load: scripts, styles, images, icons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        url = a.get("src") if tag in ("script", "img") else None
+        if tag == "link" and a.get("rel") in ("stylesheet", "icon", "shortcut icon"):
+            url = a.get("href")
+        if url:
+            self.urls.append(url)
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_api_docs_load_everything_from_the_console(tmp_path: Path, page: str) -> None:
+    """/docs and /redoc on a closed network: every script, style and icon they name is the
+    console's own, and served."""
+    async with running_console(tmp_path) as console:
+        c = console.browser()
+        r = await c.get(page)
+        assert r.status_code == 200
+        found = _Assets()
+        found.feed(r.text)
+        assert len(found.urls) >= 2 and any(u.endswith("favicon.png") for u in found.urls)
+        for url in found.urls:
+            assert url.startswith("/") and not url.startswith("//"), url
+            asset = await c.get(url)
+            assert asset.status_code == 200, url
+            assert len(asset.content) > 1000, url
+        policy = r.headers["content-security-policy"]
+        assert "http" not in policy  # no other host allowed either
+        assert "frame-ancestors 'none'" in policy
 
 
 def test_templates_hold_no_inline_script_or_style() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from parcours import __version__
 from parcours.infrastructure.config import Settings
 from parcours.interfaces.web import api, ops, routes_cases, routes_session, routes_supervision
 from parcours.interfaces.web.auth import Forbidden, SignInRequired, login_redirect
-from parcours.interfaces.web.headers import SecurityHeaders, docs_page
+from parcours.interfaces.web.headers import SecurityHeaders, docs_page, redoc_page
 from parcours.interfaces.web.i18n import LANG_COOKIE, Translator, pick_language
 from parcours.interfaces.web.render import make_templates, render
 from parcours.interfaces.web.sessions import ServerSessionMiddleware
@@ -27,6 +28,14 @@ from parcours.interfaces.web.state import WebState, load_secret
 ENGLISH = Translator("en")
 
 STATIC_DIR = Path(__file__).parent / "static"
+# Swagger UI, ReDoc and their favicon, as the fastapi-offline package ships them (a maintained
+# copy of the files FastAPI's pages would otherwise load from a CDN), under /static/: served
+# like the console's own static files, without a session, cacheable.
+DOCS_ASSETS = "/static/docs"
+
+
+def docs_assets_dir() -> str:
+    return str(importlib.resources.files("fastapi_offline") / "static")
 
 
 def create_app(
@@ -54,8 +63,8 @@ def create_app(
         "Authenticate with `Authorization: Bearer <token>` (see `parcours tokens create`): "
         "an `intake` token may post approvals, a `read` token may read a case's status.",
         lifespan=lifespan,
-        # Our own /docs below, under a policy that allows its inline script by hash; ReDoc
-        # would need inline styles and scripts of its own, and nobody uses it.
+        # Our own /docs and /redoc below: their assets from the console, under policies of
+        # their own (headers.py).
         docs_url=None,
         redoc_url=None,
     )
@@ -66,7 +75,11 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> Response:
-        return docs_page(app.openapi_url or "/openapi.json", f"{app.title} API")
+        return docs_page(app.openapi_url or "/openapi.json", f"{app.title} API", DOCS_ASSETS)
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return redoc_page(app.openapi_url or "/openapi.json", f"{app.title} API", DOCS_ASSETS)
 
     @app.middleware("http")
     async def language_and_timing(
@@ -127,5 +140,7 @@ def create_app(
     app.include_router(routes_supervision.router)
     app.include_router(api.router)
     app.include_router(ops.router)
+    # Before /static, which would otherwise take its paths.
+    app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets_dir()), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

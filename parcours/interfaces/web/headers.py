@@ -1,4 +1,4 @@
-"""Security headers on every response, and the API docs page under a policy of its own.
+"""Security headers on every response, and the API docs pages under policies of their own.
 
 Pages are served with a Content-Security-Policy that allows scripts, styles and images from
 the console itself only: no inline script or style (templates hold none), no framing. Every
@@ -14,7 +14,7 @@ import base64
 import hashlib
 import re
 
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from starlette.datastructures import MutableHeaders
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,7 +24,6 @@ CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 HSTS = "max-age=31536000"
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 
@@ -56,19 +55,47 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def docs_page(openapi_url: str, title: str) -> HTMLResponse:
-    """FastAPI's Swagger UI, whose one inline script is allowed by its hash (computed from
-    the page itself, so a FastAPI upgrade cannot silently break it), with the CDN it loads
-    from. The page shows the API's schema, never a case."""
-    page = get_swagger_ui_html(openapi_url=openapi_url, title=title)
-    hashes = " ".join(
+def _script_hashes(page: HTMLResponse) -> str:
+    return " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
         for script in _INLINE_SCRIPT.findall(bytes(page.body))
     )
+
+
+def docs_page(openapi_url: str, title: str, assets: str) -> HTMLResponse:
+    """FastAPI's Swagger UI with its script, style and favicon served by the console itself
+    from `assets` (nothing from another host: the console may run on a closed network). Its
+    one inline script is allowed by its hash, computed from the page itself, so a FastAPI
+    upgrade cannot silently break it. The page shows the API's schema, never a case."""
+    page = get_swagger_ui_html(
+        openapi_url=openapi_url,
+        title=title,
+        swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+        swagger_css_url=f"{assets}/swagger-ui.css",
+        swagger_favicon_url=f"{assets}/favicon.png",
+    )
     page.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; script-src {SWAGGER_CDN} {hashes}; "
+        f"default-src 'self'; script-src 'self' {_script_hashes(page)}; "
         # Swagger UI sets style attributes from its script.
-        f"style-src {SWAGGER_CDN} 'unsafe-inline'; img-src 'self' data: https:; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    return page
+
+
+def redoc_page(openapi_url: str, title: str, assets: str) -> HTMLResponse:
+    """ReDoc, from the same assets (no web fonts: they would come from another host)."""
+    page = get_redoc_html(
+        openapi_url=openapi_url,
+        title=title,
+        redoc_js_url=f"{assets}/redoc.standalone.js",
+        redoc_favicon_url=f"{assets}/favicon.png",
+        with_google_fonts=False,
+    )
+    page.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; "
+        # ReDoc writes its styles into the page and searches in a worker it makes from a blob.
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     )
     return page

@@ -40,7 +40,7 @@ ROTATE = "_rotate"
 
 SIGNIN_CSRF_MAX_AGE = 2 * 3600
 _SESSIONLESS_PREFIXES = ("/api/", "/static/")
-_SESSIONLESS_PATHS = ("/healthz", "/metrics", "/openapi.json", "/docs")
+_SESSIONLESS_PATHS = ("/healthz", "/metrics", "/openapi.json", "/docs", "/redoc")
 
 
 def has_session(path: str) -> bool:
