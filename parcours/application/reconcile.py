@@ -204,7 +204,7 @@ async def sweep_outbox(
     notifier = Notifier(
         sessions,
         Mailer.from_settings(settings),
-        Renderer(settings.templates_dir),
+        Renderer.from_settings(settings),
         resend_lease_s=settings.mail_resend_lease_s,
         max_resends=settings.mail_max_resends,
     )

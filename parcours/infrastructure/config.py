@@ -30,6 +30,8 @@ DEFAULT_TEMPORAL_NAMESPACE = "default"
 SANDBOX_MODES = ("shared", "isolated")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_DEMO_PASSWORD = "parcours-demo"
+# Where staff open a case from an email: the dev console's address unless told otherwise.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 # The SDK's own client variables (temporalio.envconfig): kept for `connect`, never read by us.
 TEMPORAL_ENV_PREFIX = "TEMPORAL_"
 
@@ -82,6 +84,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_POLICY", "the packaged policy", "policy TOML for new cases (\"Policy\")",
          "worker, CLI, web"),
     Knob("PARCOURS_TEMPLATES", "`templates/`", "email templates folder", "worker"),
+    Knob("PARCOURS_PUBLIC_URL", "`http://127.0.0.1:8000`", "the console's address as staff "
+         "reach it: staff emails link to `<url>/cases/<dossier>`",
+         "worker, `reconcile`"),
     Knob("PARCOURS_CODEC_KEYS", "unset", "payload keys `kid:base64,...`, current first",
          "all"),
     Knob("PARCOURS_CODEC_KEY_FILE", "`<data-dir>/codec.keys` if it exists",
@@ -156,6 +161,8 @@ class Settings:
     policy_path: str | None = None
     data_dir: str = DEFAULT_DATA_DIR
     templates_dir: Path = REPO_ROOT / "templates"
+    # The console's address as staff reach it (behind the ministry's proxy in production).
+    public_url: str = DEFAULT_PUBLIC_URL
     # Payload encryption (infrastructure/codec.py): keys inline, or a key file; with neither, the
     # data dir's key file if `parcours dev` made one. None: payloads are NOT encrypted.
     codec_keys: str | None = field(default=None, repr=False)
@@ -240,6 +247,7 @@ class Settings:
             policy_path=get("PARCOURS_POLICY") or None,
             data_dir=data_dir,
             templates_dir=Path(get("PARCOURS_TEMPLATES") or REPO_ROOT / "templates"),
+            public_url=_web_address(get, "PARCOURS_PUBLIC_URL", cls.public_url),
             codec_keys=get("PARCOURS_CODEC_KEYS") or None,
             codec_key_file=get("PARCOURS_CODEC_KEY_FILE") or _local_key_file(data_dir),
             codec_token=get("PARCOURS_CODEC_TOKEN") or None,
@@ -412,3 +420,14 @@ def markdown_table() -> str:
 
 if __name__ == "__main__":
     print(markdown_table())
+
+
+def _web_address(get: Get, name: str, default: str) -> str:
+    """An http(s) address with a host and no trailing slash ("https://parcours.example")."""
+    raw = (get(name) or "").strip()
+    if not raw:
+        return default
+    scheme, _, rest = raw.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise ConfigError(f"{name}={raw!r}: expected an http(s) address like https://host")
+    return raw.rstrip("/")

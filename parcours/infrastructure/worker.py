@@ -213,7 +213,7 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
     audit_keys = require_audit_keys(settings)
     async with open_read_model(settings, one_sqlite_writer=True) as engine:
         sessions = session_factory(engine, audit_keys)
-        renderer = Renderer(settings.templates_dir)
+        renderer = Renderer.from_settings(settings)
         mailer = Mailer.from_settings(settings)
         yield Resources(
             engine=engine,

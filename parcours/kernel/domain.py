@@ -655,6 +655,9 @@ class Notification:
     # Workflow time at which the notice was decided: decides whether the newcomer's language
     # may stand beside the French (first six months after arrival only).
     decided_at: datetime | None = None
+    # The case's own time zone when it is not its region's (the Magdalen Islands): the email's
+    # dates are in it (parcours/kernel/timezones.py). None: the region's.
+    time_zone: str | None = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,15 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
         catcher.stop()
 
 
+# When the tests' emails are composed: before the arrival dates they use (March 2026), so a
+# welcome promises the airport greeting (tests/activities/test_emails.py covers the other).
+COMPOSED_AT = datetime(2026, 1, 15, 12, tzinfo=UTC)
+
+
 @pytest.fixture
 def renderer() -> Renderer:
-    return Renderer(Settings().templates_dir)
+    # Strict: a key missing from the catalogue fails the test instead of showing the key.
+    return Renderer(Settings().templates_dir, strict=True, clock=lambda: COMPOSED_AT)
 
 
 @pytest.fixture

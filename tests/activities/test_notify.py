@@ -24,7 +24,7 @@ ARRIVAL = "2026-03-10"
 BEFORE_ARRIVAL = datetime(2026, 2, 20, 15, 0, tzinfo=UTC)
 KEY = "newcomer-D-1:000003:mail-welcome"
 
-FRENCH_WELCOME = "Bienvenue au Québec!"
+FRENCH_WELCOME = "Bienvenue au Québec\u00a0!"
 ENGLISH_WELCOME = "Welcome to Québec!"
 SPANISH_WELCOME = "¡Bienvenido a Quebec!"
 
@@ -176,7 +176,7 @@ async def test_after_six_months_french_only(notifier, activity_env, smtp_server)
     )
     [msg] = smtp_server.messages()
     text, html = bodies(msg)
-    assert "Félicitations!" in text and "Congratulations" not in text
+    assert "Félicitations\u00a0!" in text and "Congratulations" not in text
     assert 'lang="en"' not in html and msg["Content-Language"] == "fr"
 
 
@@ -429,7 +429,7 @@ async def test_html_escapes_names_and_notes(notifier, activity_env, smtp_server)
     text, html = bodies(smtp_server.messages()[0])
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
-    assert f"Motif indiqué : Left Quebec {script}" in text  # plain text is not HTML
+    assert f"Motif indiqué\u00a0: Left Quebec {script}" in text  # plain text is not HTML
 
 
 async def test_missing_template_is_not_retried(notifier, activity_env, smtp_server):

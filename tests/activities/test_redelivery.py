@@ -157,9 +157,10 @@ async def test_after_the_last_resend_it_fails_audited_and_the_supervisors_are_to
         "nb@parcours.example",
         "pc@parcours.example",
     }
-    assert told["Subject"] == "Courriel non confirmé : dossier D-1 (welcome)"
+    assert told["Subject"] == "Courriel non confirmé\u00a0: dossier D-1 (bienvenue)"
     text = bodies(told)[0]
     assert copies[0]["Message-ID"] in text and "2 fois" in text
+    assert "http://127.0.0.1:8000/cases/D-1" in text  # to the case in the console
     assert NEWCOMER not in text and "Ana" not in text
     assert (await outbox(sessions, f"{KEY}:undelivered")).status == "sent"
 
