@@ -29,6 +29,7 @@ from parcours.infrastructure import signing
 from parcours.infrastructure.codec import KEY_FILE_NAME, ensure_key_file
 from parcours.infrastructure.config import (
     AUDIT_KEY_FILE_NAME,
+    DEFAULT_PUBLIC_URL,
     DEFAULT_TEMPORAL_NAMESPACE,
     Settings,
     default_database_url,
@@ -153,6 +154,12 @@ class DevOptions:
             audit_key_file=None if base.audit_keys else str(self.audit_key_file),
             # Likewise the key that signs the console's and the CLI's actions.
             signing_key_file=None if base.signing_keys else str(self.signing_key_file),
+            # Staff emails link to this stack's own console unless told otherwise.
+            public_url=(
+                f"http://{self.host}:{self.web_port or base.web_port}"
+                if base.public_url == DEFAULT_PUBLIC_URL
+                else base.public_url
+            ),
         )
 
 

@@ -261,3 +261,11 @@ def test_templates_are_compiled_once(tmp_path: Path) -> None:
     shutil.rmtree(copy)
     n = notification("welcome", Audience.NEWCOMER, "es", NEWCOMER["welcome"][0])
     assert r.render(n, "Zoé").languages == ("fr", "es")
+
+
+def test_the_dev_stack_links_to_its_own_console() -> None:
+    from parcours.interfaces.devstack import DevOptions
+
+    assert DevOptions(web_port=8123).settings(Settings()).public_url == "http://127.0.0.1:8123"
+    told = Settings(public_url="https://parcours.quebec.example")
+    assert DevOptions(web_port=8123).settings(told).public_url == told.public_url

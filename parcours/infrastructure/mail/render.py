@@ -2,8 +2,8 @@
 
 Each email has two templates in `templates/email/`: `<name>.txt.j2` (first line
 `Subject: ...`, then the body) and `<name>.html.j2` (an HTML fragment, autoescaped, placed in
-`_layout.html.j2`). They hold no words: every sentence is `t("email.<name>.<part>", ...)` from
-the catalogue (parcours/infrastructure/catalog.py), so one template serves every language,
+`_layout.html.j2`). They hold no words: every sentence is `"email.<name>.<part>" | t(...)`,
+from the catalogue (parcours/infrastructure/catalog.py), so one template serves every language,
 and an email exists in a language when the catalogue has its subject there. French is always
 rendered; the newcomer's language is added after it when the law allows (see
 parcours.infrastructure.mail.language).
@@ -21,12 +21,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from parcours.infrastructure.catalog import Catalog, catalog
@@ -70,7 +71,7 @@ def _utc_now() -> datetime:
 
 
 def _environment(templates_dir: Path, *, html: bool) -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(templates_dir / "email")),
         # Escape every HTML template: names and notes come from people.
         autoescape=html,
@@ -82,6 +83,33 @@ def _environment(templates_dir: Path, *, html: bool) -> Environment:
         # Compiled once below; a deployment that changes templates restarts the worker.
         auto_reload=False,
     )
+    # The words are filters (`"email.welcome.how" | t`), not functions: Jinja calls a filter
+    # directly, a function through the context's checks, which cost several times as much
+    # on every sentence of every email. Those that depend on the language take its own
+    # implementation from the render's context.
+    for name in LANGUAGE_FILTERS:
+        env.filters[name] = _language_filter(name)
+    env.filters.update(
+        region_name=region_name,
+        airport_name=airport_name,
+        upper_first=_upper_first,
+        strong=_strong,
+        link=_link,
+    )
+    return env
+
+
+LANGUAGE_FILTERS = ("t", "long_date", "stage_name", "days", "language_name", "has", "plural")
+
+
+def _language_filter(name: str) -> Callable[..., Any]:
+    key = "_" + name
+
+    @pass_context
+    def apply(context: Context, value: Any, *args: Any, **kwargs: Any) -> Any:
+        return context[key](value, *args, **kwargs)
+
+    return apply
 
 
 def _compile(env: Environment, suffix: str) -> dict[str, Template]:
@@ -94,20 +122,27 @@ def _compile(env: Environment, suffix: str) -> dict[str, Template]:
 
 def _html_words(words: Catalog) -> Callable[..., Markup]:
     """`t` for HTML: the catalogue's text escaped, then its fields filled with escaped values
-    (a value that is already Markup, like `strong(date)`, is kept)."""
+    (a value that is already Markup, like `strong(date)`, is kept as it is). Plain
+    `str.format` on escaped pieces: Markup's own `format` costs several times as much."""
+    escaped: dict[str, str] = {}
 
     def t(key: str, /, **params: Any) -> Markup:
-        return Markup(escape(words(key))).format(**params)
+        text = escaped.get(key)
+        if text is None:
+            text = escaped[key] = str(escape(words(key)))
+        if not params:
+            return Markup(text)
+        return Markup(text.format(**{k: escape(v) for k, v in params.items()}))
 
     return t
 
 
 def _strong(value: object) -> Markup:
-    return Markup("<strong>{}</strong>").format(value)
+    return Markup(f"<strong>{escape(value)}</strong>")
 
 
-def _link(url: str, text: object) -> Markup:
-    return Markup('<a href="{}">{}</a>').format(url, text)
+def _link(text: object, url: str) -> Markup:
+    return Markup(f'<a href="{escape(url)}">{escape(text)}</a>')
 
 
 def _upper_first(text: str) -> str:
@@ -150,6 +185,7 @@ class Renderer:
         self._html = _compile(html_env, ".html.j2")
         self._layout = html_env.get_template(LAYOUT)
         self._strict_words: dict[str, Catalog] = {}
+        self._html_t: dict[str, Callable[..., Markup]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Renderer:
@@ -161,6 +197,11 @@ class Renderer:
         if lang not in self._strict_words:
             self._strict_words[lang] = Catalog(lang, strict=True)
         return self._strict_words[lang]
+
+    def _html_words(self, lang: str) -> Callable[..., Markup]:
+        if lang not in self._html_t:
+            self._html_t[lang] = _html_words(self.words(lang))
+        return self._html_t[lang]
 
     def has(self, template: str, lang: str) -> bool:
         """Both templates exist and the catalogue has the email's subject in `lang`."""
@@ -201,7 +242,8 @@ class Renderer:
         arrival = _as_moment(ctx.get("arrival_date"))
 
         def long_date(value: str | date | datetime | None) -> str:
-            return words.long_date(_as_moment(value), tz)
+            moment = _as_moment(value)
+            return _long_date(words, None if moment is None else _day(moment, tz))
 
         def stage(code: str | None) -> str:
             return words(f"email.stage.{code}") if code else words("email.staff.stage_none")
@@ -225,15 +267,13 @@ class Renderer:
             # The newcomer is already here: the welcome promises no airport greeting.
             "arrived": isinstance(arrival, date) and _day(arrival, tz) < now.astimezone(tz).date(),
             "case_url": f"{self.public_url}/cases/{quote(str(dossier), safe='')}",
-            "long_date": long_date,
-            "stage_name": stage,
-            "days": days,
-            "region_name": region_name,
-            "airport_name": airport_name,
-            "language_name": language_name,
-            "upper_first": _upper_first,
-            "has": words.has,
-            "plural": words.plural,
+            # The language's own filters (LANGUAGE_FILTERS); `_t` is set per kind below.
+            "_long_date": long_date,
+            "_stage_name": stage,
+            "_days": days,
+            "_language_name": language_name,
+            "_has": words.has,
+            "_plural": words.plural,
         }
 
     def _render_one(
@@ -241,19 +281,13 @@ class Renderer:
     ) -> RenderedMessage:
         ctx = self._context(n, recipient_name, lang, now)
         words = self.words(lang)
-        raw = self._text[n.template].render({**ctx, "t": words})
+        raw = self._text[n.template].render({**ctx, "_t": words})
         first, _, body = raw.lstrip().partition("\n")
         if not first.startswith("Subject:"):
             raise TemplateInvalid(f"{n.template}.txt.j2: first line must be 'Subject: ...'")
         subject = _WHITESPACE.sub(" ", first.removeprefix("Subject:")).strip()
         html = self._html[n.template].render(
-            {
-                **ctx,
-                "t": _html_words(words),
-                "strong": _strong,
-                "link": _link,
-                "subject": subject,
-            }
+            {**ctx, "_t": self._html_words(lang), "subject": subject}
         )
         return RenderedMessage(subject, body.strip() + "\n", html.strip(), (lang,))
 
@@ -271,6 +305,13 @@ class Renderer:
         sections = [{"lang": p.languages[0], "html": Markup(p.html)} for p in parts]
         html = self._layout.render(subject=subject, sections=sections, lang=FRENCH)
         return RenderedMessage(subject, text, html, languages)
+
+
+@lru_cache(maxsize=1024)
+def _long_date(words: Catalog, day: date | None) -> str:
+    # Babel takes about as long to write one date as the rest of an email: the same few
+    # dates (arrival days, today) come back all day.
+    return words.long_date(day)
 
 
 def _day(value: date | datetime, tz: tzinfo) -> date:
