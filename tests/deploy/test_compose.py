@@ -155,6 +155,9 @@ def test_ports_match_the_code_defaults(services) -> None:
     assert "ports" not in web
     proxy = services[TLS_PROXY]["command"]
     assert proxy[proxy.index("--to") + 1] == "web:8000"
+    # Staff emails link to the console where the proxy serves it, over HTTPS.
+    host = interpolate(proxy[proxy.index("--from") + 1])
+    assert Settings.from_env(env_of(services["worker"])).public_url == f"https://{host}"
     codec = services["codec-server"]
     codec_args = parser.parse_args(codec["command"][1:])
     assert codec_args.port == Settings().codec_port == 8081
