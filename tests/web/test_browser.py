@@ -258,3 +258,26 @@ def test_sign_in_page(browser: webdriver.Chrome, web_stack: WebStack) -> None:
     browser.find_element(By.ID, "password").send_keys("wrong password")
     click_and_load(browser, browser.find_element(By.ID, "sign-in"))
     assert browser.find_element(By.ID, "login-error")
+
+
+def test_api_docs_work_on_a_closed_network(browser: webdriver.Chrome, web_stack: WebStack) -> None:
+    """Swagger UI and ReDoc draw the API from the console's own files: with every other host
+    unreachable (as on the ministry's network), they still show its operations."""
+    csp_violations(browser)  # drop earlier messages
+    browser.get(f"{web_stack.url}/docs")
+    wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".opblock")) >= 2, timeout=30)
+    assert "/api/v1/visa-approvals" in browser.find_element(By.ID, "swagger-ui").text
+    assert csp_violations(browser) == []
+    shot(browser, "docs")
+    browser.get(f"{web_stack.url}/redoc")
+    wait_for(lambda: "Open cases on visa approvals" in browser.page_source, timeout=30)
+    # ReDoc's "API docs by Redocly" logo points at its CDN (no option turns it off): the
+    # policy blocks it, and nothing else is asked of another host.
+    blocked = csp_violations(browser)
+    assert all("cdn.redoc.ly" in m for m in blocked), blocked
+    origin = web_stack.url.rstrip("/")
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    elsewhere = {u for u in loaded if not u.startswith(origin)}
+    assert loaded and elsewhere <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}, loaded
