@@ -29,6 +29,9 @@ DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 DEFAULT_TEMPORAL_NAMESPACE = "default"
 SANDBOX_MODES = ("shared", "isolated")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The languages people read Parcours in (the catalogue's, parcours/infrastructure/catalog.py);
+# French first: the administration's language.
+LANGUAGES = ("fr", "en")
 DEFAULT_DEMO_PASSWORD = "parcours-demo"
 # The SDK's own client variables (temporalio.envconfig): kept for `connect`, never read by us.
 TEMPORAL_ENV_PREFIX = "TEMPORAL_"
@@ -130,6 +133,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_SIGNIN_WINDOW_MINUTES", "`15`", "the sign-in throttle's window", "web"),
     Knob("PARCOURS_DEMO_PASSWORD", "`parcours-demo`",
          "password `parcours dev` gives the demo roster", "`dev`"),
+    Knob("PARCOURS_LANGUAGE", "`fr`", "language of the CLI's words and of refusals where no "
+         "reader's language is known: `fr` or `en`", "all"),
 )  # fmt: skip
 
 KNOWN = frozenset(k.name for k in KNOBS)
@@ -218,6 +223,8 @@ class Settings:
     web_port: int = 8000
     web_secret: str | None = field(default=None, repr=False)
     demo_password: str = field(default=DEFAULT_DEMO_PASSWORD, repr=False)
+    # The language of the CLI's words (and of refusals where the reader's is unknown).
+    language: str = LANGUAGES[0]
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -299,6 +306,7 @@ class Settings:
             web_port=_port(get, "PARCOURS_WEB_PORT", cls.web_port),
             web_secret=get("PARCOURS_WEB_SECRET") or None,
             demo_password=get("PARCOURS_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD,
+            language=language(e),
         )
 
     @property
@@ -393,6 +401,12 @@ def _choice(
     if value not in choices:
         raise ConfigError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
     return value
+
+
+def language(env: Env | None = None) -> str:
+    """PARCOURS_LANGUAGE: `fr` (the default) or `en`. Read on its own too, because the CLI
+    needs its language to build its help text, before it reads the other settings."""
+    return _choice(_getter(os.environ if env is None else env), "PARCOURS_LANGUAGE", LANGUAGES)
 
 
 def _local_key_file(data_dir: str, name: str = "codec.keys") -> str | None:

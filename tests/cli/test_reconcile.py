@@ -70,8 +70,8 @@ async def test_reconcile_reports_and_repairs_drift(cli: Cli, stack: Stack) -> No
     officer = {d: (await cli.json("status", d))["officer"] for d in cases}
     me = officer[moved]
     stranger = "crodriguez" if me == "atremblay" else "atremblay"
-    await cli.ok("plan", moved, "--officer", me, "--item", "francization: 400 h")
-    view = await cli.json("complete-stage", moved, "--stage", "arrival", "--officer", me)
+    await cli.ok("plan", moved, "--by", me, "--item", "francization: 400 h")
+    view = await cli.json("complete-stage", moved, "--stage", "arrival", "--by", me)
     assert view["stage"] == "francization"
 
     async def caught_up() -> bool:

@@ -101,17 +101,17 @@ async def test_help_exits_0() -> None:
 
 
 async def test_unknown_stage_is_refused() -> None:
-    code, _, err = await run("complete-stage", "D-1", "--stage", "welcome", "--officer", "x1")
+    code, _, err = await run("complete-stage", "D-1", "--stage", "welcome", "--by", "x1")
     assert code == 1
     assert "unknown stage 'welcome' (expected one of: arrival, francization" in err
 
 
 async def test_bad_plan_item_is_refused_before_any_lookup() -> None:
-    code, _, err = await run("plan", "D-1", "--officer", "x1", "--item", "find a job")
+    code, _, err = await run("plan", "D-1", "--by", "x1", "--item", "find a job")
     assert code == 1
     assert err == "parcours: error: invalid --item 'find a job': expected \"STAGE: text\"\n"
 
-    code, _, err = await run("plan", "D-1", "--officer", "x1", "--item", "holidays: ski")
+    code, _, err = await run("plan", "D-1", "--by", "x1", "--item", "holidays: ski")
     assert code == 1
     assert "unknown stage 'holidays'" in err
 
@@ -121,7 +121,7 @@ async def test_unknown_officer_is_refused_before_temporal(tmp_path: Path) -> Non
         temporal_address="127.0.0.1:1",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
     )
-    code, _, err = await run("greet", "D-1", "--officer", "nobody", settings=settings)
+    code, _, err = await run("greet", "D-1", "--by", "nobody", settings=settings)
     assert code == 1
     assert err.startswith("parcours: error: no officer with id nobody")
 

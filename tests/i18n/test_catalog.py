@@ -29,17 +29,26 @@ def _keys(lang: str) -> set[str]:
     return {m.id if isinstance(m.id, str) else m.id[0] for m in _po(lang) if m.id}
 
 
+def _entry(m) -> tuple[object, object]:  # noqa: ANN001 (babel is untyped)
+    """A message as a set member: a plural entry's id and texts are lists."""
+
+    def frozen(value: object) -> object:
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    return frozen(m.id), frozen(m.string)
+
+
 @pytest.mark.parametrize("lang", ["fr", "en", "es"])
 def test_each_compiled_catalogue_matches_its_source(lang: str) -> None:
     """The committed .mo is what `make catalogue` makes of the .po: an edited .po that was not
     compiled would silently show the old words."""
     mo_path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
     with open(mo_path, "rb") as f:
-        committed = {(m.id, m.string) for m in read_mo(f) if m.id}
+        committed = {_entry(m) for m in read_mo(f) if m.id}
     buffer = io.BytesIO()
     write_mo(buffer, _po(lang))
     buffer.seek(0)
-    fresh = {(m.id, m.string) for m in read_mo(buffer) if m.id}
+    fresh = {_entry(m) for m in read_mo(buffer) if m.id}
     assert committed == fresh, f"run `make catalogue`: {mo_path} is older than its .po"
 
 

@@ -95,8 +95,8 @@ def test_get_case_is_the_status_json(web_stack: WebStack) -> None:
         "pause reason": "PAUSE-2b8e: hospitalised",
     }
     for argv in (
-        ("progress", "API-5", "--officer", officer, "--note", written["note"]),
-        ("plan", "API-5", "--officer", officer, "--item", f"arrival: {written['plan item']}"),
+        ("progress", "API-5", "--by", officer, "--note", written["note"]),
+        ("plan", "API-5", "--by", officer, "--item", f"arrival: {written['plan item']}"),
         ("waive", "API-5", "--stage", "francization", "--by", "mlevesque",
          "--reason", written["waiver reason"]),
         ("pause", "API-5", "--by", "mlevesque", "--reason", written["pause reason"]),
