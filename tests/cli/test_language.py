@@ -259,7 +259,7 @@ async def test_rows_and_the_summary_are_french_by_default(
 
 
 def _rows(**results: int) -> list[Row]:
-    rows = []
+    rows: list[Row] = []
     for result, count in results.items():
         for _ in range(count):
             item = IntakeItem(len(rows) + 2, None, result=result)  # type: ignore[arg-type]
