@@ -308,6 +308,6 @@ async def test_import_mixed_rows(cli: Cli, tmp_path: Path) -> None:
 
 
 async def test_unreachable_server_is_one_line() -> None:
-    cli = Cli(Settings(temporal_address="127.0.0.1:1"))
+    cli = Cli(Settings(temporal_address="127.0.0.1:1", language="en"))
     err = await cli.fails("status", "D-1")
     assert err == "cannot reach Temporal at 127.0.0.1:1: connection refused"
