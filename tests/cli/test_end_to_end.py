@@ -38,8 +38,11 @@ STAGE_KEYS = {"stage", "started_at", "completed_at", "approved_by", "waived"}
 
 
 class Cli:
+    """`parcours` in English (PARCOURS_LANGUAGE=en): these tests read the messages of the
+    kernel and the workflow, which are English; tests/cli/test_french.py reads the French."""
+
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        self.settings = dataclasses.replace(settings, language="en")
 
     async def __call__(self, *argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
@@ -79,8 +82,7 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[S
 
 @pytest.fixture
 def cli(stack: Stack) -> Cli:
-    # English (PARCOURS_LANGUAGE=en): tests/cli/test_french.py reads the French.
-    return Cli(dataclasses.replace(stack.settings, language="en"))
+    return Cli(stack.settings)
 
 
 def dossier() -> str:
@@ -308,6 +310,6 @@ async def test_import_mixed_rows(cli: Cli, tmp_path: Path) -> None:
 
 
 async def test_unreachable_server_is_one_line() -> None:
-    cli = Cli(Settings(temporal_address="127.0.0.1:1", language="en"))
+    cli = Cli(Settings(temporal_address="127.0.0.1:1"))
     err = await cli.fails("status", "D-1")
     assert err == "cannot reach Temporal at 127.0.0.1:1: connection refused"

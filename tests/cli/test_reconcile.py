@@ -157,7 +157,7 @@ async def test_reconcile_reports_and_repairs_drift(cli: Cli, stack: Stack) -> No
     code, out, _ = await cli("reconcile", "--dossier", fine)
     assert code == 3
     assert f"{fine}: overdue True -> False" in out
-    assert "1 case(s) checked, 1 differed, fixed 1" in out
+    assert "1 case checked, 1 differed, fixed 1" in out
     assert "outbox: 0 email(s) in doubt sent again" in out
 
 
