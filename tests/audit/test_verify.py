@@ -191,7 +191,9 @@ async def test_without_a_key_verify_refuses_in_one_line(db: Db) -> None:
     code, out, err = await verify(db, keys=None)
     assert code == 1 and out == ""
     assert err.count("\n") == 1
-    assert err.startswith("parcours\u00a0: erreur\u00a0: aucune clé d'audit : définir PARCOURS_AUDIT_KEYS")
+    assert err.startswith(
+        "parcours\u00a0: erreur\u00a0: aucune clé d'audit : définir PARCOURS_AUDIT_KEYS"
+    )
 
 
 async def test_a_wrong_key_breaks_every_chain(db: Db) -> None:
