@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ from parcours.interfaces.cli.common import (
     UsageError,
     chosen_language,
 )
-from parcours.kernel.errors import ParcoursError
+from parcours.kernel.errors import CaseNotFound, ParcoursError
 from parcours.kernel.policy import PolicyError
 
 
@@ -130,9 +131,17 @@ async def amain(
         await ctx.aclose()
 
 
+# "no case for dossier D" (parcours/infrastructure/temporal.py), the commonest error of all:
+# a mistyped dossier number.
+_NO_CASE = re.compile(r"^no case for dossier (?P<dossier>\S+)$")
+
+
 def _said(t: Catalog, error: Exception) -> str:
     """A refusal in the reader's language when it carries its code (a workflow's refusal,
     through `parcours.application.refusals` once it exists), else the error's own text."""
+    no_case = _NO_CASE.match(str(error)) if isinstance(error, CaseNotFound) else None
+    if no_case:
+        return t("cli.error.no_case", dossier=no_case["dossier"])
     try:
         from parcours.application import refusals  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
