@@ -60,6 +60,9 @@ def test_lang_flag_wins_over_the_knob() -> None:
     assert chosen_language(["status", "D-1"], {"PARCOURS_LANGUAGE": "en"}) == "en"
     assert chosen_language(["--lang", "fr", "status"], {"PARCOURS_LANGUAGE": "en"}) == "fr"
     assert chosen_language(["--lang=en", "status"], {}) == "en"
+    # After the command too, where the command's parser accepts it.
+    assert chosen_language(["status", "D-1", "--lang", "en"], {}) == "en"
+    build_parser("en").parse_args(["status", "D-1", "--lang", "en"])
     # A bad value is refused by the settings (or the parser), not guessed at here.
     assert chosen_language(["status"], {"PARCOURS_LANGUAGE": "de"}) == "fr"
 

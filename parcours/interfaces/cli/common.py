@@ -166,7 +166,17 @@ class Parser(argparse.ArgumentParser):
 def _sub_parser(cls: type[Parser], t: Catalog) -> Callable[..., Parser]:
     def make(*args: Any, **kwargs: Any) -> Parser:
         kwargs.setdefault("t", t)
-        return cls(*args, **kwargs)
+        parser = cls(*args, **kwargs)
+        # `--lang` after the command too (`parcours status D-1 --lang en`); the language was
+        # read from the command line before parsing (`chosen_language`), this only accepts it.
+        parser.add_argument(
+            LANG_FLAG,
+            choices=config.LANGUAGES,
+            metavar="fr|en",
+            default=argparse.SUPPRESS,
+            help=t("cli.opt.lang"),
+        )
+        return parser
 
     return make
 
