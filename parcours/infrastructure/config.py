@@ -29,9 +29,6 @@ DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 DEFAULT_TEMPORAL_NAMESPACE = "default"
 SANDBOX_MODES = ("shared", "isolated")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-# The languages people read Parcours in (the catalogue's, parcours/infrastructure/catalog.py);
-# French first: the administration's language.
-LANGUAGES = ("fr", "en")
 DEFAULT_DEMO_PASSWORD = "parcours-demo"
 # The SDK's own client variables (temporalio.envconfig): kept for `connect`, never read by us.
 TEMPORAL_ENV_PREFIX = "TEMPORAL_"
@@ -133,9 +130,10 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_SIGNIN_WINDOW_MINUTES", "`15`", "the sign-in throttle's window", "web"),
     Knob("PARCOURS_DEMO_PASSWORD", "`parcours-demo`",
          "password `parcours dev` gives the demo roster", "`dev`"),
-    Knob("PARCOURS_LANGUAGE", "`fr`", "language of the CLI's words and of refusals where no "
-         "reader's language is known: `fr` or `en`", "all"),
+    Knob("PARCOURS_LANGUAGE", "`fr`", "language of the CLI's messages: `fr` or `en`", "CLI"),
 )  # fmt: skip
+# The languages the CLI speaks (the catalogue has both complete).
+CLI_LANGUAGES = ("fr", "en")
 
 KNOWN = frozenset(k.name for k in KNOBS)
 
@@ -223,8 +221,8 @@ class Settings:
     web_port: int = 8000
     web_secret: str | None = field(default=None, repr=False)
     demo_password: str = field(default=DEFAULT_DEMO_PASSWORD, repr=False)
-    # The language of the CLI's words (and of refusals where the reader's is unknown).
-    language: str = LANGUAGES[0]
+    # The language of the CLI's messages (another interface follows its reader's choice).
+    language: str = CLI_LANGUAGES[0]
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -320,6 +318,12 @@ class Settings:
 Get = Callable[[str], str | None]
 
 
+def language(env: Env | None = None) -> str:
+    """The CLI's language (PARCOURS_LANGUAGE: fr or en, French by default). Read on its own
+    as well as in `Settings`, so that the CLI can word even a broken setting's error."""
+    return _choice(_getter(os.environ if env is None else env), "PARCOURS_LANGUAGE", CLI_LANGUAGES)
+
+
 def _getter(env: Env) -> Get:
     def get(name: str) -> str | None:
         # A name missing from KNOBS would be a setting the README does not document.
@@ -401,12 +405,6 @@ def _choice(
     if value not in choices:
         raise ConfigError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
     return value
-
-
-def language(env: Env | None = None) -> str:
-    """PARCOURS_LANGUAGE: `fr` (the default) or `en`. Read on its own too, because the CLI
-    needs its language to build its help text, before it reads the other settings."""
-    return _choice(_getter(os.environ if env is None else env), "PARCOURS_LANGUAGE", LANGUAGES)
 
 
 def _local_key_file(data_dir: str, name: str = "codec.keys") -> str | None:

@@ -358,10 +358,16 @@ async def withdraw(args: argparse.Namespace, ctx: Context) -> int:
     return await _act(ctx, args, "withdraw", arg)
 
 
-def _refusal_text(t: Catalog, refused: authz.Refusal) -> str:
-    """An early refusal in the reader's language, from its code (`refusal.<code>`)."""
-    key = f"refusal.{refused.code}"
+def _refusal_text(t: Catalog, refused: object) -> str:
+    """An early refusal in the reader's language, from its code: a kernel `Message`, or the
+    authorization table's (code, params) with its text under `refusal.<code>`."""
+    from parcours.kernel.messages import Message
+
+    if isinstance(refused, Message):
+        return t.message(refused)
+    code = getattr(refused, "code", "")
+    params = dict(getattr(refused, "params", ()))
+    key = f"refusal.{code}"
     if not t.has(key):
-        return refused.message(t.lang)
-    params = {k: t(v) if t.has(v) else v for k, v in refused.params}
-    return t(key, **params)
+        return str(refused)
+    return t(key, **{k: t(v) if t.has(v) else v for k, v in params.items()})

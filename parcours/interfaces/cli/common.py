@@ -52,12 +52,12 @@ def chosen_language(argv: Sequence[str], env: Mapping[str, str] | None = None) -
         value = argv[i + 1] if arg == LANG_FLAG and i + 1 < len(argv) else None
         if arg.startswith(LANG_FLAG + "="):
             value = arg.split("=", 1)[1]
-        if value in config.LANGUAGES:
+        if value in config.CLI_LANGUAGES:
             return value
     try:
         return config.language(env)
     except config.ConfigError:
-        return config.LANGUAGES[0]
+        return config.CLI_LANGUAGES[0]
 
 
 class Formatter(argparse.HelpFormatter):
@@ -171,7 +171,7 @@ def _sub_parser(cls: type[Parser], t: Catalog) -> Callable[..., Parser]:
         # read from the command line before parsing (`chosen_language`), this only accepts it.
         parser.add_argument(
             LANG_FLAG,
-            choices=config.LANGUAGES,
+            choices=config.CLI_LANGUAGES,
             metavar="fr|en",
             default=argparse.SUPPRESS,
             help=t("cli.opt.lang"),

@@ -59,7 +59,7 @@ def build_parser(lang: str | None = None) -> Parser:
     )
     parser.add_argument("--policy", metavar=t("cli.metavar.file"), help=t("cli.opt.policy_global"))
     parser.add_argument(
-        LANG_FLAG, choices=config.LANGUAGES, metavar="fr|en", help=t("cli.opt.lang")
+        LANG_FLAG, choices=config.CLI_LANGUAGES, metavar="fr|en", help=t("cli.opt.lang")
     )
     parser.add_argument(
         "--version",
@@ -137,17 +137,19 @@ _NO_CASE = re.compile(r"^no case for dossier (?P<dossier>\S+)$")
 
 
 def _said(t: Catalog, error: Exception) -> str:
-    """A refusal in the reader's language when it carries its code (a workflow's refusal,
-    through `parcours.application.refusals` once it exists), else the error's own text."""
+    """An error in the reader's language: a refusal from its code and parameters (through
+    `parcours.application.refusals.render`, once the workflow's refusals carry them), a
+    mistyped dossier from the catalogue, else the error's own text."""
     no_case = _NO_CASE.match(str(error)) if isinstance(error, CaseNotFound) else None
     if no_case:
         return t("cli.error.no_case", dossier=no_case["dossier"])
     try:
-        from parcours.application import refusals  # type: ignore[attr-defined,unused-ignore]
+        from parcours.application.refusals import (  # type: ignore[import-not-found,unused-ignore]
+            render,
+        )
     except ImportError:
         return str(error)
-    message = refusals.message_of(error)
-    return t.message(message) if message is not None else str(error)
+    return str(render(error, t.lang))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
