@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -289,3 +290,15 @@ def test_the_import_summary_uses_the_catalogues_plurals(
     text = french(summary(catalog(lang), rows))
     assert text == f"import{' :' if lang == 'fr' else ':'} {said}"
     assert "1 rows" not in text and "1 lignes" not in text
+
+
+async def test_json_keeps_the_machines_english_in_a_french_cli(
+    settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text(f"{HEADER}\nD-9,X,not-an-email,2030-01-15,montreal\n".replace(",", ";"))
+    code, out, _ = await run(settings, "import", str(path), "--json")
+    assert code == 1
+    [line] = [json.loads(text) for text in out.splitlines()]
+    assert (line["row"], line["dossier"], line["result"]) == (2, "D-9", "rejected")
+    assert set(line) == {"row", "dossier", "result", "reason"}
