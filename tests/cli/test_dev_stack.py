@@ -100,7 +100,7 @@ async def test_dev_stack_survives_a_restart(tmp_path: Path) -> None:
         await stop_dev(proc)
     # Ctrl-C took the Temporal server down too.
     code, _, err = await cli(env, "status", "DEV-1")
-    assert code == 1 and "cannot reach Temporal" in err
+    assert code == 1 and "Temporal est injoignable" in err  # French, the default
 
     proc = await start_dev(data_dir, ports)
     try:

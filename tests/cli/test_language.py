@@ -302,3 +302,14 @@ async def test_json_keeps_the_machines_english_in_a_french_cli(
     [line] = [json.loads(text) for text in out.splitlines()]
     assert (line["row"], line["dossier"], line["result"]) == (2, "D-9", "rejected")
     assert set(line) == {"row", "dossier", "result", "reason"}
+
+
+async def test_an_unreachable_temporal_is_said_in_french_with_what_to_check(
+    settings: Settings,
+) -> None:
+    code, _, err = await run(settings, "status", "D-1")
+    assert code == 1
+    assert french(err) == (
+        "parcours : erreur : Temporal est injoignable à 127.0.0.1:1 (connection refused) : "
+        "vérifiez PARCOURS_TEMPORAL_ADDRESS, et que le serveur est en marche\n"
+    )

@@ -44,7 +44,7 @@ from parcours.interfaces.cli.common import (
     UsageError,
     chosen_language,
 )
-from parcours.kernel.errors import CaseNotFound, ParcoursError
+from parcours.kernel.errors import CaseNotFound, ParcoursError, TemporalUnavailable
 from parcours.kernel.policy import PolicyError
 
 
@@ -131,9 +131,11 @@ async def amain(
         await ctx.aclose()
 
 
-# "no case for dossier D" (parcours/infrastructure/temporal.py), the commonest error of all:
-# a mistyped dossier number.
+# The commonest errors of all, worded by parcours/infrastructure/temporal.py: a mistyped
+# dossier number, and a Temporal server that is down or elsewhere. Read back from their text
+# until those errors carry a code of their own.
 _NO_CASE = re.compile(r"^no case for dossier (?P<dossier>\S+)$")
+_UNREACHABLE = re.compile(r"^cannot reach Temporal at (?P<address>\S+): (?P<reason>.+)$")
 
 
 def _said(t: Catalog, error: Exception) -> str:
@@ -143,6 +145,9 @@ def _said(t: Catalog, error: Exception) -> str:
     no_case = _NO_CASE.match(str(error)) if isinstance(error, CaseNotFound) else None
     if no_case:
         return t("cli.error.no_case", dossier=no_case["dossier"])
+    down = _UNREACHABLE.match(str(error)) if isinstance(error, TemporalUnavailable) else None
+    if down:
+        return t("cli.error.unreachable", address=down["address"], reason=down["reason"])
     try:
         from parcours.application.refusals import (  # type: ignore[import-not-found,unused-ignore]
             render,
