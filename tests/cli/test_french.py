@@ -148,3 +148,7 @@ async def test_an_officers_day_in_french(stack: Stack, tmp_path: Path) -> None:
     fr_json = json.loads((await cli.ok("status", d, "--json"))[0])
     en_json = json.loads((await english.ok("status", d, "--json"))[0])
     assert fr_json == en_json and fr_json["status"] == "active"
+
+    # A mistyped dossier.
+    code, _, err = await cli("status", "NO-SUCH-1")
+    assert (code, err) == (1, "parcours : erreur : aucun dossier NO-SUCH-1\n")
