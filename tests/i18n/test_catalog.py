@@ -29,13 +29,11 @@ def _keys(lang: str) -> set[str]:
     return {m.id if isinstance(m.id, str) else m.id[0] for m in _po(lang) if m.id}
 
 
-def _entry(m) -> tuple[object, object]:  # noqa: ANN001 (babel is untyped)
-    """A message as a set member: a plural entry's id and texts are lists."""
-
-    def frozen(value: object) -> object:
-        return tuple(value) if isinstance(value, list | tuple) else value
-
-    return frozen(m.id), frozen(m.string)
+def _entry(m) -> tuple:  # noqa: ANN001 (babel is untyped)
+    # A plural entry's id and text are lists: made hashable.
+    return tuple(m.id) if isinstance(m.id, list | tuple) else m.id, (
+        tuple(m.string) if isinstance(m.string, list | tuple) else m.string
+    )
 
 
 @pytest.mark.parametrize("lang", ["fr", "en", "es"])
