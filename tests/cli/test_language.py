@@ -142,6 +142,14 @@ def test_officer_in_reassign_still_means_to() -> None:
     assert "--to" in line
 
 
+async def test_the_old_and_the_new_flag_together_are_refused(settings: Settings) -> None:
+    code, _, err = await run(settings, "greet", "D-1", "--officer", "a", "--by", "b")
+    assert code == 2
+    assert french(err).startswith(
+        "parcours : erreur : --officer et --by ensemble : --officer est l'ancien nom de --by"
+    )
+
+
 def test_new_flags_print_no_deprecation() -> None:
     args = _parse("greet", "D-1", "--by", "atremblay")
     assert not getattr(args, "deprecations", [])

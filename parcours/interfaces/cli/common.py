@@ -140,6 +140,10 @@ class Parser(argparse.ArgumentParser):
     ) -> tuple[argparse.Namespace, list[str]]:
         notes: list[str] = []
         if self.deprecated and args is not None:
+            given = {a.partition("=")[0] for a in args}
+            for old, new in self.deprecated.items():
+                if old in given and new in given:  # which one meant what is anyone's guess
+                    self.error(self.t("cli.error.both_flags", old=old, new=new))
             args = [self._unalias(a, notes) for a in args]
         parsed, rest = super().parse_known_args(args, namespace)
         if notes:
