@@ -17,6 +17,18 @@ from parcours.kernel.domain import NewcomerApproval
 
 Result = Literal["pending", "started", "exists", "rejected"]
 
+# What separates a CSV file's fields: a comma, or a semicolon (what Excel writes in fr-CA,
+# where the comma is the decimal mark).
+DELIMITERS = (",", ";")
+
+
+def delimiter_of(header: str) -> str:
+    """The delimiter of a CSV file, from its header line: the one of `DELIMITERS` that occurs
+    most in it (a comma on a tie). The header is made of known column names, which contain
+    neither, so counting is exact where `csv.Sniffer` guesses from the rows' values."""
+    counts = {d: header.count(d) for d in DELIMITERS}
+    return max(DELIMITERS, key=lambda d: counts[d])
+
 
 @dataclass
 class IntakeItem:

@@ -135,7 +135,10 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_SIGNIN_WINDOW_MINUTES", "`15`", "the sign-in throttle's window", "web"),
     Knob("PARCOURS_DEMO_PASSWORD", "`parcours-demo`",
          "password `parcours dev` gives the demo roster", "`dev`"),
+    Knob("PARCOURS_LANGUAGE", "`fr`", "language of the CLI's messages: `fr` or `en`", "CLI"),
 )  # fmt: skip
+# The languages the CLI speaks (the catalogue has both complete).
+CLI_LANGUAGES = ("fr", "en")
 
 KNOWN = frozenset(k.name for k in KNOBS)
 
@@ -225,6 +228,8 @@ class Settings:
     web_port: int = 8000
     web_secret: str | None = field(default=None, repr=False)
     demo_password: str = field(default=DEFAULT_DEMO_PASSWORD, repr=False)
+    # The language of the CLI's messages (another interface follows its reader's choice).
+    language: str = CLI_LANGUAGES[0]
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -307,6 +312,7 @@ class Settings:
             web_port=_port(get, "PARCOURS_WEB_PORT", cls.web_port),
             web_secret=get("PARCOURS_WEB_SECRET") or None,
             demo_password=get("PARCOURS_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD,
+            language=language(e),
         )
 
     @property
@@ -318,6 +324,12 @@ class Settings:
 
 
 Get = Callable[[str], str | None]
+
+
+def language(env: Env | None = None) -> str:
+    """The CLI's language (PARCOURS_LANGUAGE: fr or en, French by default). Read on its own
+    as well as in `Settings`, so that the CLI can word even a broken setting's error."""
+    return _choice(_getter(os.environ if env is None else env), "PARCOURS_LANGUAGE", CLI_LANGUAGES)
 
 
 def _getter(env: Env) -> Get:

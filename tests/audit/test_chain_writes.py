@@ -146,7 +146,8 @@ async def test_parcours_worker_refuses_to_start_without_a_key_in_one_line() -> N
     code = await amain(["worker"], settings=settings, out=out, err=err)
     assert code == 1
     lines = err.getvalue().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("parcours: error: aucune clé d'audit")
+    assert len(lines) == 1
+    assert lines[0].startswith("parcours\u00a0: erreur\u00a0: aucune clé d'audit")
 
 
 async def test_appends_outside_an_explicit_transaction_read_the_tail_each_time(db: Db) -> None:

@@ -191,7 +191,9 @@ async def test_without_a_key_verify_refuses_in_one_line(db: Db) -> None:
     code, out, err = await verify(db, keys=None)
     assert code == 1 and out == ""
     assert err.count("\n") == 1
-    assert err.startswith("parcours: error: aucune clé d'audit : définir PARCOURS_AUDIT_KEYS")
+    assert err.startswith(
+        "parcours\u00a0: erreur\u00a0: aucune clé d'audit : définir PARCOURS_AUDIT_KEYS"
+    )
 
 
 async def test_a_wrong_key_breaks_every_chain(db: Db) -> None:
@@ -217,8 +219,8 @@ async def test_progress_on_stderr_and_a_bad_dossier_refused(
     code, out, err = await verify(db)
     assert code == 0
     assert err.splitlines() == [
-        "parcours: 2/3 dossiers vérifiés (4 lignes)",
-        "parcours: 3/3 dossiers vérifiés (6 lignes)",
+        "parcours\u00a0: 2/3 dossiers vérifiés (4 lignes)",
+        "parcours\u00a0: 3/3 dossiers vérifiés (6 lignes)",
     ]
     assert out.strip() == "journal d'audit intact : 3 dossiers, 6 lignes"
     code, out, err = await verify(db, "--dossier", "not a dossier")

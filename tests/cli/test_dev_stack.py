@@ -93,14 +93,14 @@ async def test_dev_stack_survives_a_restart(tmp_path: Path) -> None:
         for name in ("codec.keys", "signing.keys"):
             assert (data_dir / name).stat().st_mode & 0o777 == 0o600
         code, out, err = await cli(
-            env, "progress", "DEV-1", "--officer", "atremblay", "--note", "Premier appel"
+            env, "progress", "DEV-1", "--by", "atremblay", "--note", "Premier appel"
         )
         assert code == 0, err
     finally:
         await stop_dev(proc)
     # Ctrl-C took the Temporal server down too.
     code, _, err = await cli(env, "status", "DEV-1")
-    assert code == 1 and "cannot reach Temporal" in err
+    assert code == 1 and "Temporal est injoignable" in err  # French, the default
 
     proc = await start_dev(data_dir, ports)
     try:

@@ -6,6 +6,7 @@ One newcomer from visa approval to a withdrawn case, driven only through `parcou
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import uuid
@@ -37,8 +38,11 @@ STAGE_KEYS = {"stage", "started_at", "completed_at", "approved_by", "waived"}
 
 
 class Cli:
+    """`parcours` in English (PARCOURS_LANGUAGE=en): these tests read the messages of the
+    kernel and the workflow, which are English; tests/cli/test_french.py reads the French."""
+
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        self.settings = dataclasses.replace(settings, language="en")
 
     async def __call__(self, *argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
@@ -133,33 +137,33 @@ async def test_a_case_through_the_cli(cli: Cli, stack: Stack) -> None:
     text = await cli.ok("status", d)
     assert "stage" in text and "arrival" in text and "{" not in text
 
-    await cli.ok("greet", d, "--officer", "atremblay")
-    err = await cli.fails("complete-stage", d, "--stage", "arrival", "--officer", "atremblay")
+    await cli.ok("greet", d, "--by", "atremblay")
+    err = await cli.fails("complete-stage", d, "--stage", "arrival", "--by", "atremblay")
     # The workflow's own message, synchronously: no approval without a plan.
     assert err == f"dossier {d}: arrival cannot be approved until an action plan is on file"
     await cli.ok(
-        "plan", d, "--officer", "atremblay",
+        "plan", d, "--by", "atremblay",
         "--item", "francization: 400 hours, part-time, at the CSS de Montréal",
         "--item", "employment: recognition of the nursing diploma (OIIQ)",
     )  # fmt: skip
-    err = await cli.fails("complete-stage", d, "--stage", "community", "--officer", "atremblay")
+    err = await cli.fails("complete-stage", d, "--stage", "community", "--by", "atremblay")
     assert err == f"dossier {d}: cannot approve community: the case is in stage arrival"
-    err = await cli.fails("complete-stage", d, "--stage", "arrival", "--officer", "crodriguez")
+    err = await cli.fails("complete-stage", d, "--stage", "arrival", "--by", "crodriguez")
     assert err == (
         f"dossier {d}: crodriguez is neither the officer assigned to this case nor a "
         "supervisor of region montreal"
     )
-    assert await cli.fails("greet", d, "--officer", "nobody") == (
-        "no officer with id nobody (see 'parcours officers list')"
+    assert await cli.fails("greet", d, "--by", "nobody") == (
+        "unknown officer: nobody (see 'parcours officers list')"
     )
 
-    view = await cli.json("complete-stage", d, "--stage", "arrival", "--officer", "atremblay")
+    view = await cli.json("complete-stage", d, "--stage", "arrival", "--by", "atremblay")
     assert view["stage"] == "francization"
     assert [i["stage"] for i in view["plan"]] == ["francization", "employment"]
     arrival = view["stages"][0]
     assert arrival["approved_by"] == "atremblay" and arrival["completed_at"]
 
-    await cli.ok("progress", d, "--officer", "atremblay", "--note", "Enrolled at the CSS.")
+    await cli.ok("progress", d, "--by", "atremblay", "--note", "Enrolled at the CSS.")
 
     # Visibility is eventually consistent. Nothing is stalled at level 1+ with real durations,
     # but at --min-level 0 every active case is listed.
@@ -200,11 +204,11 @@ async def test_a_case_through_the_cli(cli: Cli, stack: Stack) -> None:
     assert (closed["status"], closed["stage"]) == ("withdrawn", None)
     # Once the workflow has finished its last effects, Temporal itself refuses the update.
     await stack.client.get_workflow_handle(f"newcomer-{d}").result()
-    err = await cli.fails("progress", d, "--officer", "atremblay", "--note", "too late")
+    err = await cli.fails("progress", d, "--by", "atremblay", "--note", "too late")
     assert err == f"dossier {d}: the case is closed; it takes no more actions"
 
     assert await cli.fails("status", "NO-SUCH-1") == "no case for dossier NO-SUCH-1"
-    assert await cli.fails("greet", "NO-SUCH-1", "--officer", "atremblay") == (
+    assert await cli.fails("greet", "NO-SUCH-1", "--by", "atremblay") == (
         "no case for dossier NO-SUCH-1"
     )
 
@@ -227,14 +231,14 @@ async def test_supervisor_actions(cli: Cli) -> None:
         return (await cli.json("status", d))["officer"] == "crodriguez"
 
     await eventually(assigned)
-    view = await cli.json("reassign", d, "--officer", "atremblay", "--by", "nbouchard")
+    view = await cli.json("reassign", d, "--to", "atremblay", "--by", "nbouchard")
     assert view["officer"] == "atremblay"
     view = await cli.json("pause", d, "--by", "nbouchard", "--reason", "Hospitalised")
     assert view["status"] == "paused"
     view = await cli.json("resume", d, "--by", "nbouchard")
     assert view["status"] == "active"
-    await cli.ok("plan", d, "--officer", "atremblay", "--item", "community: volunteer centre")
-    await cli.ok("complete-stage", d, "--stage", "arrival", "--officer", "nbouchard")
+    await cli.ok("plan", d, "--by", "atremblay", "--item", "community: volunteer centre")
+    await cli.ok("complete-stage", d, "--stage", "arrival", "--by", "nbouchard")
     view = await cli.json(
         "waive", d, "--stage", "francization", "--by", "nbouchard", "--reason", "Level 8 already"
     )
@@ -264,7 +268,7 @@ async def test_import_mixed_rows(cli: Cli, tmp_path: Path) -> None:
         "row 5: BAD-2 rejected: unknown region 'atlantis' (expected one of: "
         + out.split("(expected one of: ", 1)[1].split("\n", 1)[0],
     ]
-    assert "4 rows: 2 started, 0 already existed, 2 rejected" in err
+    assert "import: 4 rows read: 2 cases started, 0 cases already open, 2 rows rejected" in err
     for d in (a, b):
         assert (await cli.json("status", d))["status"] == "active"
 

@@ -19,6 +19,7 @@ def bare(tmp_path: Path, **keys: str) -> Settings:
         data_dir=str(tmp_path),
         # Nothing listens here: a command that got past the key check would fail differently.
         temporal_address="127.0.0.1:1",
+        language="en",  # the keys' message is English; the frame follows the CLI's language
         **keys,  # type: ignore[arg-type]
     )
 

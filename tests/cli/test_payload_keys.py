@@ -100,7 +100,7 @@ async def test_status_of_an_encrypted_case_without_the_keys_says_so(stack: Stack
     )
     # An action without keys stops at reading the case; `update_case` itself refuses a
     # client without the codec before sending the note.
-    refused = await keyless(stack).fails("progress", d, "--officer", "atremblay", "--note", "x")
+    refused = await keyless(stack).fails("progress", d, "--by", "atremblay", "--note", "x")
     assert refused.startswith(f"dossier {d}: the case is encrypted")
     config = stack.client.config()
     config["data_converter"] = DataConverter.default

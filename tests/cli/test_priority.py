@@ -52,10 +52,10 @@ async def test_an_officer_raises_an_imported_case(cli: Cli, stack: Stack, tmp_pa
 
     await eventually(assigned)
     officer = (await cli.json("status", imported))["officer"]
-    await cli.ok("greet", imported, "--officer", officer)
+    await cli.ok("greet", imported, "--by", officer)
     assert await priority_of(stack.client, imported) == priorities.PEOPLE_KEY
     # The case goes on past the options event in its history (no command: replay unchanged).
-    await cli.ok("progress", imported, "--officer", officer, "--note", "Inscrite au CSS.")
+    await cli.ok("progress", imported, "--by", officer, "--note", "Inscrite au CSS.")
     history = await stack.client.get_workflow_handle(workflow_id_for(imported)).fetch_history()
     kinds = [e.event_type for e in history.events]
     assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED) == 1

@@ -70,8 +70,8 @@ async def test_reconcile_reports_and_repairs_drift(cli: Cli, stack: Stack) -> No
     officer = {d: (await cli.json("status", d))["officer"] for d in cases}
     me = officer[moved]
     stranger = "crodriguez" if me == "atremblay" else "atremblay"
-    await cli.ok("plan", moved, "--officer", me, "--item", "francization: 400 h")
-    view = await cli.json("complete-stage", moved, "--stage", "arrival", "--officer", me)
+    await cli.ok("plan", moved, "--by", me, "--item", "francization: 400 h")
+    view = await cli.json("complete-stage", moved, "--stage", "arrival", "--by", me)
     assert view["stage"] == "francization"
 
     async def caught_up() -> bool:
@@ -157,7 +157,7 @@ async def test_reconcile_reports_and_repairs_drift(cli: Cli, stack: Stack) -> No
     code, out, _ = await cli("reconcile", "--dossier", fine)
     assert code == 3
     assert f"{fine}: overdue True -> False" in out
-    assert "1 case(s) checked, 1 differed, fixed 1" in out
+    assert "1 case checked, 1 differed, fixed 1" in out
     assert "outbox: 0 email(s) in doubt sent again" in out
 
 

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 HEAVY = (
     "alembic",
     "aiosqlite",
+    "babel",  # the catalogue imports it only to format a number or a date
     "cryptography",
     "fastapi",
     "google",  # protobuf, under the Temporal SDK
@@ -111,8 +112,12 @@ def test_a_read_model_command_imports_no_temporal_cipher_or_web(
     assert sorted(set(result["heavy"]) - set(READ_MODEL)) == []
 
 
-def test_worker_help_quotes_the_cache_default_the_worker_uses() -> None:
-    parser = build_parser()
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("en", "workflow cache size, default"), ("fr", "taille du cache de workflows, par défaut")],
+)
+def test_worker_help_quotes_the_cache_default_the_worker_uses(lang: str, words: str) -> None:
+    parser = build_parser(lang)
     [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     text = " ".join(commands.choices["worker"].format_help().split())
-    assert f"PARCOURS_WORKER_CACHE (workflow cache size, default {DEFAULT_CACHE};" in text
+    assert f"PARCOURS_WORKER_CACHE ({words} {DEFAULT_CACHE}" in text

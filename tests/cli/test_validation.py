@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli.intake import check_rows
 from parcours.interfaces.cli.main import amain
@@ -16,7 +17,11 @@ from parcours.kernel.domain import PlanItem, Stage
 from parcours.kernel.errors import ParcoursError
 
 # Nothing listens here: a command that got past validation would fail with "cannot reach".
-UNREACHABLE = Settings(temporal_address="127.0.0.1:1", database_url="sqlite+aiosqlite://")
+# In English (PARCOURS_LANGUAGE=en): tests/cli/test_french.py reads the French.
+UNREACHABLE = Settings(
+    temporal_address="127.0.0.1:1", database_url="sqlite+aiosqlite://", language="en"
+)
+EN = catalog("en")
 
 GOOD_START = [
     "start",
@@ -101,17 +106,17 @@ async def test_help_exits_0() -> None:
 
 
 async def test_unknown_stage_is_refused() -> None:
-    code, _, err = await run("complete-stage", "D-1", "--stage", "welcome", "--officer", "x1")
+    code, _, err = await run("complete-stage", "D-1", "--stage", "welcome", "--by", "x1")
     assert code == 1
     assert "unknown stage 'welcome' (expected one of: arrival, francization" in err
 
 
 async def test_bad_plan_item_is_refused_before_any_lookup() -> None:
-    code, _, err = await run("plan", "D-1", "--officer", "x1", "--item", "find a job")
+    code, _, err = await run("plan", "D-1", "--by", "x1", "--item", "find a job")
     assert code == 1
     assert err == "parcours: error: invalid --item 'find a job': expected \"STAGE: text\"\n"
 
-    code, _, err = await run("plan", "D-1", "--officer", "x1", "--item", "holidays: ski")
+    code, _, err = await run("plan", "D-1", "--by", "x1", "--item", "holidays: ski")
     assert code == 1
     assert "unknown stage 'holidays'" in err
 
@@ -121,9 +126,10 @@ async def test_unknown_officer_is_refused_before_temporal(tmp_path: Path) -> Non
         temporal_address="127.0.0.1:1",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
     )
-    code, _, err = await run("greet", "D-1", "--officer", "nobody", settings=settings)
+    code, _, err = await run("greet", "D-1", "--by", "nobody", settings=settings)
     assert code == 1
-    assert err.startswith("parcours: error: no officer with id nobody")
+    # French, the default: the settings say no other language.
+    assert err.startswith("parcours\u00a0: erreur\u00a0: agent·e inconnu·e\u00a0: nobody")
 
 
 async def test_stuck_filters_are_checked() -> None:
@@ -185,7 +191,7 @@ def test_import_rows_are_checked_one_by_one(tmp_path: Path) -> None:
         "D-5,Ana Lima,ana@example.org,2030-02-01,nowhere,pt,4\n"
         "D-6,Too,many@example.org,2030-02-01,laval,fr,4,extra\n"
     )
-    rows = check_rows(path)
+    rows = check_rows(path, EN)
     assert [(r.row, r.dossier, r.result) for r in rows] == [
         (2, "D-1", "pending"),
         (3, "D-2", "rejected"),
@@ -206,7 +212,7 @@ def test_import_refuses_a_bad_header(tmp_path: Path) -> None:
     path = tmp_path / "approvals.csv"
     path.write_text("dossier,nom,email,arrival,region\n")
     with pytest.raises(ParcoursError, match="unknown column 'nom'"):
-        check_rows(path)
+        check_rows(path, EN)
 
 
 def test_import_jsonl_rows(tmp_path: Path) -> None:
@@ -219,7 +225,7 @@ def test_import_jsonl_rows(tmp_path: Path) -> None:
         '{"dossier": "J-4", "name": "C D", "email": "c@d.org", "arrival": "2030-01-01",'
         ' "region": "estrie", "french_level": 20}\n'
     )
-    rows = check_rows(path)
+    rows = check_rows(path, EN)
     assert [(r.row, r.result) for r in rows] == [
         (1, "pending"),
         (2, "rejected"),
@@ -237,7 +243,7 @@ async def test_import_with_only_bad_rows_exits_1_without_temporal(tmp_path: Path
     code, out, err = await run("import", str(path))
     assert code == 1
     assert out == "row 1: - rejected: missing dossier\n"
-    assert "1 rows: 0 started, 0 already existed, 1 rejected" in err
+    assert "import: 1 row read: 0 cases started, 0 cases already open, 1 row rejected" in err
 
 
 def test_update_and_query_names_match_the_workflow() -> None:

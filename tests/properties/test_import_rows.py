@@ -13,6 +13,7 @@ from tempfile import TemporaryDirectory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from parcours.infrastructure.catalog import catalog
 from parcours.interfaces.cli.intake import check_rows
 from parcours.kernel import approval as approval_model
 from parcours.kernel.errors import ParcoursError
@@ -106,7 +107,8 @@ def test_latin1_file_is_refused_whole(tmp_path: Path) -> None:
     try:
         check_rows(path)
     except ParcoursError as err:
-        assert str(err) == f"{path}: not UTF-8 text"
+        assert str(err).startswith(f"{path}\u00a0: le fichier n'est pas en UTF-8 (premier ")
+        assert "enregistrez le fichier au format CSV UTF-8" in str(err)
     else:
         raise AssertionError("a latin-1 file was read as UTF-8")
 
@@ -130,7 +132,7 @@ def test_line_separators_inside_fields_keep_rows_whole(tmp_path: Path) -> None:
 def test_jsonl_rows_json_cannot_hold(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     path.write_text('{"dossier": ' + "9" * 5000 + "}\n" + "[" * 100_000 + "\n")
-    reasons = [r.reason for r in check_rows(path)]
+    reasons = [r.reason for r in check_rows(path, catalog("en"))]
     assert reasons == ["not valid JSON (a number too long)", "not valid JSON (nested too deeply)"]
 
 
@@ -138,7 +140,7 @@ def test_a_column_twice_in_the_header_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_text("dossier,name,email,arrival,region,name\n")
     try:
-        check_rows(path)
+        check_rows(path, catalog("en"))
     except ParcoursError as err:
         assert "column 'name' appears twice" in str(err)
     else:

@@ -189,7 +189,7 @@ async def test_schedule_sweeps_with_the_real_worker(
             return (await cli.json("status", d))["officer"] is not None
 
         await eventually(assigned)
-        await cli.ok("progress", d, "--officer", "atremblay", "--note", f"{NAME} enrolled")
+        await cli.ok("progress", d, "--by", "atremblay", "--note", f"{NAME} enrolled")
         await cli.ok(
             "withdraw", d, "--by", "atremblay", "--reason-category", "left_quebec",
             "--note", "Moved to Ontario",

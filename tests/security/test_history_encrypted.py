@@ -56,7 +56,7 @@ async def test_history_holds_no_personal_data(dev_env: WorkflowEnvironment, tmp_
             return (await cli.json("status", d))["officer"] is not None
 
         await eventually(assigned)
-        await cli.ok("progress", d, "--officer", "atremblay", "--note", NOTE)
+        await cli.ok("progress", d, "--by", "atremblay", "--note", NOTE)
         view = await cli.json(
             "withdraw", d, "--by", "atremblay", "--reason-category", "other", "--note", REASON
         )

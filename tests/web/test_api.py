@@ -95,8 +95,8 @@ def test_get_case_is_the_status_json(web_stack: WebStack) -> None:
         "pause reason": "PAUSE-2b8e: hospitalised",
     }
     for argv in (
-        ("progress", "API-5", "--officer", officer, "--note", written["note"]),
-        ("plan", "API-5", "--officer", officer, "--item", f"arrival: {written['plan item']}"),
+        ("progress", "API-5", "--by", officer, "--note", written["note"]),
+        ("plan", "API-5", "--by", officer, "--item", f"arrival: {written['plan item']}"),
         ("waive", "API-5", "--stage", "francization", "--by", "mlevesque",
          "--reason", written["waiver reason"]),
         ("pause", "API-5", "--by", "mlevesque", "--reason", written["pause reason"]),
@@ -171,7 +171,7 @@ def test_tokens_are_scoped(web_stack: WebStack) -> None:
     made = web_stack.cli("tokens", "new", "--name", "reader-2", "--scope", "read", "--json")
     assert made.returncode == 0 and '"scope": "read"' in made.stdout, made.stderr
     bad = web_stack.cli("tokens", "new", "--name", "reader-3", "--scope", "everything")
-    assert bad.returncode != 0 and "invalid choice" in bad.stderr
+    assert bad.returncode != 0 and "n'est pas un choix possible" in bad.stderr
     listed = web_stack.cli("tokens", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert '"scope": "intake"' in listed.stdout and '"scope": "read"' in listed.stdout

@@ -156,7 +156,7 @@ def test_hostile_names_and_notes_come_out_escaped(web_stack: WebStack) -> None:
     officer = view["officer"]
     assert officer
     note = f'{marker} <img src=x onerror="alert(2)"> {jinja}'
-    done = web_stack.cli("progress", d, "--officer", officer, "--note", note)
+    done = web_stack.cli("progress", d, "--by", officer, "--note", note)
     assert done.returncode == 0, done.stderr
     with httpx.Client(base_url=web_stack.url, timeout=30) as c:
         signed = sign_in(c, "nbouchard")

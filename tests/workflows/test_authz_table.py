@@ -184,12 +184,12 @@ ROSTER = [
 
 def argv(action: Action, who: str, dossier: str) -> list[str]:
     return {
-        Action.GREET: ["greet", dossier, "--officer", who],
-        Action.PLAN: ["plan", dossier, "--officer", who, "--item", "francization: cours"],
-        Action.PROGRESS: ["progress", dossier, "--officer", who, "--note", "Appel"],
-        Action.APPROVE: ["complete-stage", dossier, "--stage", "arrival", "--officer", who],
+        Action.GREET: ["greet", dossier, "--by", who],
+        Action.PLAN: ["plan", dossier, "--by", who, "--item", "francization: cours"],
+        Action.PROGRESS: ["progress", dossier, "--by", who, "--note", "Appel"],
+        Action.APPROVE: ["complete-stage", dossier, "--stage", "arrival", "--by", who],
         Action.WAIVE: ["waive", dossier, "--stage", "employment", "--by", who, "--reason", "r"],
-        Action.REASSIGN: ["reassign", dossier, "--officer", REASSIGN_TO.officer_id, "--by", who],
+        Action.REASSIGN: ["reassign", dossier, "--to", REASSIGN_TO.officer_id, "--by", who],
         Action.TRANSFER: ["transfer", dossier, "--region", NEW_REGION, "--by", who],
         Action.PAUSE: ["pause", dossier, "--by", who, "--reason", "Voyage"],
         Action.RESUME: ["resume", dossier, "--by", who],
@@ -218,7 +218,7 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[S
 
 
 async def run_cli(stack: Stack, args: list[str], *, signed: bool) -> tuple[int, str]:
-    settings = stack.settings
+    settings = dataclasses.replace(stack.settings, language="en")  # the table's English
     if not signed:
         settings = dataclasses.replace(settings, signing_keys=None, signing_key_file=None)
     out, err = io.StringIO(), io.StringIO()

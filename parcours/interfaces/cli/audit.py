@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from parcours.infrastructure.catalog import Catalog
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json
 from parcours.kernel import inputs
-from parcours.kernel.audit_messages import say
 from parcours.kernel.errors import ParcoursError
 
 if TYPE_CHECKING:
@@ -20,18 +20,15 @@ BROKEN = 3
 PROGRESS_EVERY = 2000
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    p = sub.add_parser("audit", help="the audit trail's chain: verify")
-    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
+    p = sub.add_parser("audit", help=t("cli.cmd.audit.help"))
+    asub = p.add_subparsers(dest="audit_command", metavar=t("cli.metavar.action"), required=True)
     q = asub.add_parser(
         "verify",
-        help="check every case's audit chain; name the first broken row of each",
-        description="Recompute the HMAC chain of every case's audit rows with the audit key "
-        "(PARCOURS_AUDIT_KEYS or PARCOURS_AUDIT_KEY_FILE) and name the first row of each "
-        "case where it breaks: a row changed, deleted or slipped in. Exit 0 when every "
-        "chain holds, 3 when one is broken. Progress on stderr.",
+        help=t("cli.cmd.audit_verify.help"),
+        description=t("cli.cmd.audit_verify.description"),
     )
-    q.add_argument("--dossier", action="append", help="only this dossier (repeatable)")
+    q.add_argument("--dossier", action="append", help=t("cli.opt.only_dossier"))
     add_json_flag(q)
     q.set_defaults(handler=verify)
 
@@ -61,7 +58,7 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
         nonlocal shown
         if done.cases - shown >= PROGRESS_EVERY or (shown and done.cases == total):
             shown = done.cases
-            ctx.note(say("progress", cases=done.cases, total=total, rows=done.rows))
+            ctx.note(ctx.t("audit.progress", cases=done.cases, total=total, rows=done.rows))
 
     result = await audit.verify(sessions, keys, dossiers or None, progress)
     if args.json:
@@ -78,27 +75,27 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
         for b in result.broken:
             if b.reason == audit.EMPTY:
                 minutes = int(audit.OPENING_GRACE.total_seconds() // 60)
-                ctx.print(say("empty", dossier=b.dossier, minutes=minutes))
+                ctx.print(ctx.t("audit.empty", dossier=b.dossier, minutes=minutes))
                 continue
             ctx.print(
-                say(
-                    "broken",
+                ctx.t(
+                    "audit.broken",
                     dossier=b.dossier,
                     row_id=b.row_id,
                     seq="-" if b.seq is None else b.seq,
                     expected=b.expected_seq,
                     key=b.key,
-                    reason=say(f"reason.{b.reason}"),
+                    reason=ctx.t(f"audit.reason.{b.reason}"),
                 )
             )
         if result.rows == 0 and result.holds:
-            ctx.print(say("no_rows"))
+            ctx.print(ctx.t("audit.no_rows"))
         elif result.holds:
-            ctx.print(say("summary_ok", cases=result.cases, rows=result.rows))
+            ctx.print(ctx.t("audit.summary_ok", cases=result.cases, rows=result.rows))
         else:
             ctx.print(
-                say(
-                    "summary_broken",
+                ctx.t(
+                    "audit.summary_broken",
                     broken=len(result.broken),
                     cases=result.cases,
                     rows=result.rows,

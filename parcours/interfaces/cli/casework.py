@@ -5,9 +5,13 @@ contacted), reads the case and checks the authorization table (parcours/kernel/a
 refusal comes early, then runs one signed workflow update. The workflow's validators are the
 judge: they check the same table again and their refusal is the error line.
 
+The acting person is `--by` in every command that acts on a case, and the new officer of
+`reassign` and `transfer` is `--to`. (Until the next release, `--officer` is still read, with
+a deprecation line: as `--to` in those two, as `--by` everywhere else.)
+
 The CLI is a trusted administrative tool for whoever holds the keys on a staff host: `--by`
-and `--officer` name the person acting, they do not authenticate them (README "Security
-model"). Officers work in the console, which authenticates them.
+names the person acting, it does not authenticate them (README "Security model"). Officers
+work in the console, which authenticates them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from parcours.interfaces.cli.common import Context, add_json_flag
+from parcours.infrastructure.catalog import Catalog
+from parcours.interfaces.cli.common import Context, Parser, add_by_flag, add_json_flag
 from parcours.interfaces.cli.output import dump_json, fields, table
 from parcours.kernel import authz, inputs
 from parcours.kernel.domain import (
@@ -37,145 +42,100 @@ from parcours.kernel.domain import (
 from parcours.kernel.errors import ParcoursError
 
 
-def _case(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dossier", metavar="DOSSIER", help="dossier number")
+def _case(p: Parser) -> None:
+    p.add_argument("dossier", metavar="DOSSIER", help=p.t("cli.opt.dossier"))
     add_json_flag(p)
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    p = sub.add_parser(
-        "status",
-        help="show a case (open or closed)",
-        description="Show the whole state of a case, as the workflow holds it.",
-    )
-    _case(p)
+def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
+    # Deprecated for one release: the acting person was --officer in these commands.
+    acting_alias = {"--officer": "--by"}
+    # ... and the new officer was --officer in reassign and transfer.
+    target_alias = {"--officer": "--to"}
+
+    def command(name: str, aliases: dict[str, str] | None = None) -> Parser:
+        key = name.replace("-", "_")
+        p: Parser = sub.add_parser(
+            name,
+            help=t(f"cli.cmd.{key}.help"),
+            description=t(f"cli.cmd.{key}.description"),
+            deprecated=aliases or {},
+        )
+        _case(p)
+        return p
+
+    p = command("status")
     p.set_defaults(handler=status)
 
-    p = sub.add_parser(
-        "greet",
-        help="record the airport greeting",
-        description="Record that the newcomer was greeted at the airport (or declined).",
-    )
-    _case(p)
-    p.add_argument("--officer", required=True, help="id of the officer recording it")
+    p = command("greet", acting_alias)
+    add_by_flag(p, "cli.opt.by_recorder")
     outcome = p.add_mutually_exclusive_group()
-    outcome.add_argument("--declined", action="store_true", help="the newcomer declined")
-    outcome.add_argument("--no-show", action="store_true", help="the newcomer did not show up")
+    outcome.add_argument("--declined", action="store_true", help=t("cli.opt.declined"))
+    outcome.add_argument("--no-show", action="store_true", help=t("cli.opt.no_show"))
     p.set_defaults(handler=greet)
 
-    p = sub.add_parser(
-        "plan",
-        help="file the individualized action plan",
-        description="File (or revise) the action plan: one --item per action, "
-        'as "STAGE: text" with STAGE one of arrival, francization, employment, community. '
-        "Arrival cannot be approved until a plan is on file.",
-    )
-    _case(p)
-    p.add_argument("--officer", required=True, help="id of the assigned officer")
+    p = command("plan", acting_alias)
+    add_by_flag(p, "cli.opt.by_assigned")
     p.add_argument(
         "--item",
         required=True,
         action="append",
-        metavar='"STAGE: text"',
-        help="an action of the plan (repeat for several)",
+        metavar=t("cli.metavar.plan_item"),
+        help=t("cli.opt.item"),
     )
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--add", action="store_true", help=t("cli.opt.plan_add"))
+    how.add_argument("--replace", action="store_true", help=t("cli.opt.plan_replace"))
     p.set_defaults(handler=plan)
 
-    p = sub.add_parser(
-        "progress",
-        help="record an officer check-in (resets the stall clock)",
-        description="Record a check-in with the newcomer; it returns the case to "
-        "escalation level 0 and restarts the stall clock.",
-    )
-    _case(p)
-    p.add_argument("--officer", required=True, help="id of the officer")
-    p.add_argument("--note", required=True, help="what happened (kept in the audit trail)")
+    p = command("progress", acting_alias)
+    add_by_flag(p, "cli.opt.by_officer")
+    p.add_argument("--note", required=True, help=t("cli.opt.note_progress"))
     p.set_defaults(handler=progress)
 
-    p = sub.add_parser(
-        "complete-stage",
-        help="approve the current stage",
-        description="Approve the current stage (assigned officer, or a supervisor/director); "
-        "the case moves to the next stage, or closes after community.",
-    )
-    _case(p)
-    p.add_argument("--stage", required=True, help="the stage being approved (must be current)")
-    p.add_argument("--officer", required=True, help="id of the approving officer")
-    p.add_argument("--note", default="", help="optional note")
+    p = command("complete-stage", acting_alias)
+    p.add_argument("--stage", required=True, help=t("cli.opt.stage_approved"))
+    add_by_flag(p, "cli.opt.by_approver")
+    p.add_argument("--note", default="", help=t("cli.opt.note_optional"))
     p.set_defaults(handler=complete_stage)
 
-    p = sub.add_parser(
-        "waive",
-        help="waive a stage (supervisors)",
-        description="Waive a stage with a reason, e.g. francization for a newcomer already "
-        "at level 7 or more.",
-    )
-    _case(p)
-    p.add_argument("--stage", required=True, help="the stage to waive")
-    p.add_argument("--by", required=True, help="id of the supervisor or director")
-    p.add_argument("--reason", required=True, help="why the stage is waived")
+    p = command("waive")
+    p.add_argument("--stage", required=True, help=t("cli.opt.stage_waived"))
+    add_by_flag(p, "cli.opt.by_supervisor")
+    p.add_argument("--reason", required=True, help=t("cli.opt.reason_waive"))
     p.set_defaults(handler=waive)
 
-    p = sub.add_parser(
-        "reassign",
-        help="give the case to another officer (supervisors)",
-        description="Reassign the case; the new officer is told by email.",
-    )
-    _case(p)
-    p.add_argument("--officer", required=True, help="id of the new officer")
-    p.add_argument("--by", required=True, help="id of the supervisor or director")
+    p = command("reassign", target_alias)
+    p.add_argument("--to", required=True, metavar="ID", help=t("cli.opt.to"))
+    add_by_flag(p, "cli.opt.by_supervisor")
     p.set_defaults(handler=reassign)
 
-    p = sub.add_parser(
-        "transfer",
-        help="move the case to another region (directors)",
-        description="Transfer the case to another region and an officer there: by default "
-        "the one the intake rule picks (an active officer of the region who speaks the "
-        "newcomer's language, lightest caseload first). Both regions' supervisors are told.",
-    )
-    _case(p)
-    p.add_argument("--region", required=True, help="the new region (slug, e.g. estrie)")
-    p.add_argument("--officer", help="id of the new officer (default: the intake rule's choice)")
-    p.add_argument("--by", required=True, help="id of the director")
-    p.add_argument("--note", default="", help="why (kept in the audit trail)")
+    p = command("transfer", target_alias)
+    p.add_argument("--region", required=True, help=t("cli.opt.region_new"))
+    p.add_argument("--to", metavar="ID", help=t("cli.opt.to_transfer"))
+    add_by_flag(p, "cli.opt.by_director")
+    p.add_argument("--note", default="", help=t("cli.opt.note_why"))
     p.set_defaults(handler=transfer)
 
-    p = sub.add_parser(
-        "pause",
-        help="pause the case (stall clocks stop; supervisors)",
-        description="Pause the case: no reminders or escalations until it is resumed. "
-        "The region's supervisors and directors only.",
-    )
-    _case(p)
-    p.add_argument("--by", required=True, help="id of the supervisor or director")
-    p.add_argument("--reason", required=True, help="why the case is paused")
+    p = command("pause")
+    add_by_flag(p, "cli.opt.by_supervisor")
+    p.add_argument("--reason", required=True, help=t("cli.opt.reason_pause"))
     p.set_defaults(handler=pause)
 
-    p = sub.add_parser(
-        "resume",
-        help="resume a paused case",
-        description="Resume a paused case; its stall clock restarts now.",
-    )
-    _case(p)
-    p.add_argument("--by", required=True, help="id of the supervisor or director")
+    p = command("resume")
+    add_by_flag(p, "cli.opt.by_supervisor")
     p.set_defaults(handler=resume)
 
-    p = sub.add_parser(
-        "withdraw",
-        help="close the case: the newcomer withdrew",
-        description="Close the case with status 'withdrawn'. It cannot be undone: the "
-        "assigned officer, the region's supervisors and directors only.",
-    )
-    _case(p)
-    p.add_argument("--by", required=True, help="id of the person withdrawing the case")
+    p = command("withdraw")
+    add_by_flag(p, "cli.opt.by_withdraw")
     p.add_argument(
         "--reason-category",
         required=True,
         choices=[r.value for r in WithdrawalReason],
-        help="why, in one word",
+        help=t("cli.opt.reason_category"),
     )
     p.add_argument(
-        "--note", "--reason", dest="note", required=True, help="what happened (audit trail)"
+        "--note", "--reason", dest="note", required=True, help=t("cli.opt.note_withdraw")
     )
     p.set_defaults(handler=withdraw)
 
@@ -187,38 +147,53 @@ def show(ctx: Context, view: CaseView, as_json: bool) -> None:
     if as_json:
         dump_json(view.to_json(), ctx.out)
         return
+    t = ctx.t
     fields(
         [
-            ("dossier", view.dossier),
-            ("status", view.status),
-            ("stage", view.stage),
-            ("officer", view.officer),
-            ("region", view.region),
-            ("language", view.language),
-            ("arrival", view.arrival_date),
-            ("greeting", view.greeting),
-            ("escalation level", view.escalation_level),
-            ("stalled since", view.stalled_since),
-            ("overdue", view.overdue),
-            ("plan due", view.plan_due_at),
-            ("paused since", view.paused_at),
-            ("closed", view.closed_at),
+            (t("cli.case.dossier"), view.dossier),
+            (t("cli.case.status"), view.status),
+            (t("cli.case.stage"), view.stage),
+            (t("cli.case.officer"), view.officer),
+            (t("cli.case.region"), view.region),
+            (t("cli.case.language"), view.language),
+            (t("cli.case.arrival"), view.arrival_date),
+            (t("cli.case.greeting"), view.greeting),
+            (t("cli.case.level"), view.escalation_level),
+            (t("cli.case.stalled_since"), view.stalled_since),
+            (t("cli.case.overdue"), view.overdue),
+            (t("cli.case.plan_due"), view.plan_due_at),
+            (t("cli.case.paused_since"), view.paused_at),
+            (t("cli.case.closed"), view.closed_at),
         ],
         ctx.out,
+        t,
     )
     if view.stages:
         ctx.print()
         table(
-            ["STAGE", "STARTED", "COMPLETED", "APPROVED BY", "WAIVED", "DEADLINE"],
+            [
+                t("cli.col.stage"),
+                t("cli.col.started"),
+                t("cli.col.completed"),
+                t("cli.col.approved_by"),
+                t("cli.col.waived"),
+                t("cli.col.deadline"),
+            ],
             [
                 [s.stage, s.started_at, s.completed_at, s.approved_by, s.waived, s.deadline_at]
                 for s in view.stages
             ],
             ctx.out,
+            t,
         )
     if view.plan:
         ctx.print()
-        table(["PLAN", "ACTION"], [[i.stage, i.text] for i in view.plan], ctx.out)
+        table(
+            [t("cli.col.plan"), t("cli.col.action")],
+            [[i.stage, i.text] for i in view.plan],
+            ctx.out,
+            t,
+        )
 
 
 async def _act(
@@ -228,17 +203,29 @@ async def _act(
     arg: object,
     current: CaseView | None = None,
 ) -> int:
-    from parcours.infrastructure.temporal import update_case, view_case
+    from parcours.infrastructure.temporal import update_case
 
     dossier = inputs.dossier(args.dossier)
     client = await ctx.client()
-    current = current or await view_case(client, ctx.settings, dossier)
-    refused = authz.early_refusal(update, arg, current.region, current.officer)
-    if refused is not None:
-        raise ParcoursError(f"dossier {dossier}: {refused.message()}")
+    current = await _checked(ctx, dossier, update, arg, current)
     view = await update_case(client, ctx.settings, dossier, update, arg)
     show(ctx, view, args.json)
     return 0
+
+
+async def _checked(
+    ctx: Context, dossier: str, update: str, arg: object, current: CaseView | None = None
+) -> CaseView:
+    """The case as it is now, once the authorization table lets `arg`'s actor send `update`."""
+    from parcours.infrastructure.temporal import view_case
+
+    current = current or await view_case(await ctx.client(), ctx.settings, dossier)
+    refused = authz.early_refusal(update, arg, current.region, current.officer)
+    if refused is not None:
+        raise ParcoursError(
+            ctx.t("cli.error.refused", dossier=dossier, reason=_refusal_text(ctx.t, refused))
+        )
+    return current
 
 
 async def status(args: argparse.Namespace, ctx: Context) -> int:
@@ -259,21 +246,29 @@ async def greet(args: argparse.Namespace, ctx: Context) -> int:
         if args.no_show
         else GreetingOutcome.GREETED
     )
-    actor = await ctx.actor(args.officer)
+    actor = await ctx.actor(args.by)
     return await _act(ctx, args, "record_greeting", GreetingReport(actor=actor, outcome=outcome))
 
 
 async def plan(args: argparse.Namespace, ctx: Context) -> int:
-    inputs.dossier(args.dossier)
+    """File a plan. On a case that has one, `--add` appends the items to it (read through
+    the case's query) and `--replace` files them alone; with neither, nothing is filed: a
+    single `--item` used to replace a whole plan without a word."""
+    dossier = inputs.dossier(args.dossier)
     items = [inputs.plan_item(i) for i in args.item]
-    actor = await ctx.actor(args.officer)
-    return await _act(ctx, args, "file_plan", PlanFiling(actor=actor, items=items))
+    actor = await ctx.actor(args.by)
+    current = await _checked(ctx, dossier, "file_plan", PlanFiling(actor=actor, items=items))
+    if current.plan and not (args.add or args.replace):
+        raise ParcoursError(ctx.t("cli.error.plan_on_file", dossier=dossier))
+    if args.add:
+        items = [*current.plan, *items]
+    return await _act(ctx, args, "file_plan", PlanFiling(actor=actor, items=items), current)
 
 
 async def progress(args: argparse.Namespace, ctx: Context) -> int:
     inputs.dossier(args.dossier)
     note = inputs.text(args.note, "--note")
-    actor = await ctx.actor(args.officer)
+    actor = await ctx.actor(args.by)
     return await _act(ctx, args, "add_progress", ProgressNote(actor=actor, note=note))
 
 
@@ -283,7 +278,7 @@ async def complete_stage(args: argparse.Namespace, ctx: Context) -> int:
     note = args.note.strip()
     if len(note) > inputs.MAX_TEXT:
         inputs.text(note, "--note")  # raises the length error
-    actor = await ctx.actor(args.officer)
+    actor = await ctx.actor(args.by)
     return await _act(
         ctx, args, "approve_stage", StageApproval(actor=actor, stage=stage, note=note)
     )
@@ -293,7 +288,7 @@ async def waive(args: argparse.Namespace, ctx: Context) -> int:
     inputs.dossier(args.dossier)
     stage = inputs.stage(args.stage)
     reason = inputs.text(args.reason, "--reason")
-    actor = await ctx.actor(args.by, "--by")
+    actor = await ctx.actor(args.by)
     return await _act(
         ctx, args, "waive_stage", StageWaiver(actor=actor, stage=stage, reason=reason)
     )
@@ -301,21 +296,21 @@ async def waive(args: argparse.Namespace, ctx: Context) -> int:
 
 async def reassign(args: argparse.Namespace, ctx: Context) -> int:
     inputs.dossier(args.dossier)
-    actor = await ctx.actor(args.by, "--by")
-    new_officer = await ctx.actor(args.officer)
+    actor = await ctx.actor(args.by)
+    new_officer = await ctx.actor(args.to, "--to")
     return await _act(ctx, args, "reassign", Reassignment(actor=actor, new_officer=new_officer))
 
 
 async def pause(args: argparse.Namespace, ctx: Context) -> int:
     inputs.dossier(args.dossier)
     reason = inputs.text(args.reason, "--reason")
-    actor = await ctx.actor(args.by, "--by")
+    actor = await ctx.actor(args.by)
     return await _act(ctx, args, "pause", PauseRequest(actor=actor, reason=reason))
 
 
 async def resume(args: argparse.Namespace, ctx: Context) -> int:
     inputs.dossier(args.dossier)
-    actor = await ctx.actor(args.by, "--by")
+    actor = await ctx.actor(args.by)
     return await _act(ctx, args, "resume", ResumeRequest(actor=actor))
 
 
@@ -327,10 +322,10 @@ async def transfer(args: argparse.Namespace, ctx: Context) -> int:
     note = args.note.strip()
     if note:
         note = inputs.text(note, "--note")
-    actor = await ctx.actor(args.by, "--by")
+    actor = await ctx.actor(args.by)
     current = await view_case(await ctx.client(), ctx.settings, dossier)
-    if args.officer:
-        new_officer = await ctx.actor(args.officer)
+    if args.to:
+        new_officer = await ctx.actor(args.to, "--to")
     else:
         new_officer = await _intake_choice(ctx, region, current.language)
     arg = Transfer(actor=actor, new_region=region, new_officer=new_officer, note=note)
@@ -346,14 +341,14 @@ async def _intake_choice(ctx: Context, region: str, language: str) -> Actor:
         officer_id = await pick_officer(session, region, language)
         officer = await get_officer(session, officer_id) if officer_id else None
     if officer is None:
-        raise ParcoursError(f"no active officer in region {region}: name one with --officer")
+        raise ParcoursError(ctx.t("cli.error.no_active_officer", region=region))
     return actor_of(officer)
 
 
 async def withdraw(args: argparse.Namespace, ctx: Context) -> int:
     inputs.dossier(args.dossier)
     note = inputs.text(args.note, "--note")
-    actor = await ctx.actor(args.by, "--by")
+    actor = await ctx.actor(args.by)
     arg = Withdrawal(
         reason=note,
         recorded_by=actor.officer_id,
@@ -361,3 +356,18 @@ async def withdraw(args: argparse.Namespace, ctx: Context) -> int:
         reason_category=WithdrawalReason(args.reason_category),
     )
     return await _act(ctx, args, "withdraw", arg)
+
+
+def _refusal_text(t: Catalog, refused: object) -> str:
+    """An early refusal in the reader's language, from its code: a kernel `Message`, or the
+    authorization table's (code, params) with its text under `refusal.<code>`."""
+    from parcours.kernel.messages import Message
+
+    if isinstance(refused, Message):
+        return t.message(refused)
+    code = getattr(refused, "code", "")
+    params = dict(getattr(refused, "params", ()))
+    key = f"refusal.{code}"
+    if not t.has(key):
+        return str(refused)
+    return t(key, **{k: t(v) if t.has(v) else v for k, v in params.items()})

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parcours.application.intake import IntakeItem, check_item, refuse_repeats
+from parcours.application.intake import IntakeItem, check_item, delimiter_of, refuse_repeats
+from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.interfaces.cli.common import Context, add_json_flag, add_policy_flag
 from parcours.interfaces.cli.output import dump_json
 from parcours.kernel import approval as approval_model
@@ -30,40 +31,39 @@ PROGRESS_EVERY = 500
 _CSV_FIELD_LIMIT = sys.maxsize >> 1
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     p = sub.add_parser(
-        "start",
-        help="open a newcomer's case on visa approval",
-        description="Open a newcomer's case (one durable workflow per dossier). "
-        "Starting a dossier that already has a case reports it and changes nothing.",
+        "start", help=t("cli.cmd.start.help"), description=t("cli.cmd.start.description")
     )
-    p.add_argument("--dossier", required=True, help="dossier number (the case's only key)")
-    p.add_argument("--name", required=True, help="the newcomer's full name")
-    p.add_argument("--email", required=True, help="the newcomer's email address")
-    p.add_argument("--arrival", required=True, metavar="YYYY-MM-DD", help="expected arrival date")
-    p.add_argument("--region", required=True, help="destination region slug, e.g. montreal")
-    p.add_argument("--language", default="fr", help="preferred language, ISO 639-1 (default fr)")
-    p.add_argument("--airport", default="YUL", help="arrival airport, IATA code (default YUL)")
-    p.add_argument("--french-level", metavar="N", help="French level on the Quebec scale, 1-12")
-    p.add_argument("--occupation", help="occupation, free text")
-    p.add_argument("--regulated", action="store_true", help="the occupation is regulated")
-    p.add_argument("--household", default="1", metavar="N", help="household size (default 1)")
-    p.add_argument("--phone", help="phone number (optional)")
+    p.add_argument("--dossier", required=True, help=t("cli.opt.start_dossier"))
+    p.add_argument("--name", required=True, help=t("cli.opt.start_name"))
+    p.add_argument("--email", required=True, help=t("cli.opt.start_email"))
+    p.add_argument(
+        "--arrival", required=True, metavar=t("cli.metavar.date"), help=t("cli.opt.arrival")
+    )
+    p.add_argument("--region", required=True, help=t("cli.opt.start_region"))
+    p.add_argument("--language", default="fr", help=t("cli.opt.start_language"))
+    p.add_argument("--airport", default="YUL", help=t("cli.opt.airport"))
+    p.add_argument("--french-level", metavar="N", help=t("cli.opt.french_level"))
+    p.add_argument("--occupation", help=t("cli.opt.occupation"))
+    p.add_argument("--regulated", action="store_true", help=t("cli.opt.regulated"))
+    p.add_argument("--household", default="1", metavar="N", help=t("cli.opt.household"))
+    p.add_argument("--phone", help=t("cli.opt.phone"))
     add_json_flag(p)
     add_policy_flag(p)
     p.set_defaults(handler=start)
 
     p = sub.add_parser(
         "import",
-        help="open cases from a .csv or .jsonl file of visa approvals",
-        description="Open one case per row. CSV header (or JSONL keys): "
-        + ",".join(approval_model.START_FIELDS)
-        + " (dossier,name,email,arrival,region required). Each row is checked on its own; "
-        "good rows are started even when others are rejected. Rows are numbered as lines of "
-        "the file (the CSV header is row 1). Exit 1 if any row was rejected.",
+        help=t("cli.cmd.import.help"),
+        description=t(
+            "cli.cmd.import.description",
+            fields=",".join(approval_model.START_FIELDS),
+            required=",".join(approval_model.REQUIRED_START_FIELDS),
+        ),
     )
-    p.add_argument("file", metavar="FILE", help="a .csv or .jsonl file")
-    add_json_flag(p, help="one JSON object per row, one per line (JSON Lines)")
+    p.add_argument("file", metavar=t("cli.metavar.file"), help=t("cli.opt.import_file"))
+    add_json_flag(p, help=t("cli.opt.json_lines"))
     add_policy_flag(p)
     p.set_defaults(handler=import_file)
 
@@ -101,7 +101,7 @@ async def start(args: argparse.Namespace, ctx: Context) -> int:
             ctx.out,
         )
     else:
-        ctx.print(f"{approval.dossier} started (workflow {workflow_id})")
+        ctx.print(ctx.t("cli.start.started", dossier=approval.dossier, workflow=workflow_id))
     return 0
 
 
@@ -137,11 +137,10 @@ class Row:
             return None
         return errors["_item"] if "_item" in errors else approval_model.first_error(errors)
 
-    def line(self) -> str:
+    def line(self, t: Catalog) -> str:
         who = self.dossier or "-"
-        if self.result == "rejected":
-            return f"row {self.row}: {who} rejected: {self.reason}"
-        return f"row {self.row}: {who} {self.result}"
+        key = {"already exists": "exists"}.get(self.result, self.result)
+        return t(f"cli.import.row.{key}", row=self.row, dossier=who, reason=self.reason)
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"row": self.row, "dossier": self.dossier, "result": self.result}
@@ -150,28 +149,32 @@ class Row:
         return out
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
+def read_rows(path: Path, t: Catalog) -> Iterator[tuple[int, dict[str, object] | str]]:
     """Yield (row number, fields) or (row number, why the row cannot be read)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        yield from _read_csv(path)
+        yield from _read_csv(path, t)
     elif suffix in (".jsonl", ".ndjson"):
-        yield from _read_jsonl(path)
+        yield from _read_jsonl(path, t)
     else:
-        raise ParcoursError(
-            f"{path}: unsupported file type {suffix or '(none)'!r}: use .csv or .jsonl"
-        )
+        raise ParcoursError(t("cli.import.file_type", path=path, suffix=suffix or "-"))
 
 
-def _open(path: Path) -> str:
+def _open(path: Path, t: Catalog) -> str:
+    """The file's text. UTF-8 only, with or without the BOM spreadsheets write: a file in
+    another encoding (Excel's "CSV" in Windows-1252) is refused whole, with the fix, rather
+    than read with its accents garbled into names."""
     try:
-        return path.read_text(encoding="utf-8-sig")  # tolerate the BOM spreadsheets write
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise ParcoursError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise ParcoursError(f"{path}: not UTF-8 text") from None
+        raise ParcoursError(t("cli.import.no_file", path=path)) from None
     except OSError as err:
-        raise ParcoursError(f"{path}: cannot read ({err.strerror})") from None
+        raise ParcoursError(t("cli.import.unreadable", path=path, why=err.strerror)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ParcoursError(t("cli.import.not_utf8", path=path, line=line)) from None
 
 
 def _lines(text: str) -> list[str]:
@@ -181,22 +184,29 @@ def _lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
+def _read_csv(path: Path, t: Catalog) -> Iterator[tuple[int, dict[str, object] | str]]:
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
-    reader = csv.DictReader(io.StringIO(_open(path), newline=""))
+    text = _open(path, t)
+    delimiter = delimiter_of(text.split("\n", 1)[0])
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
-        raise ParcoursError(f"{path}: empty file (expected a header line)")
+        raise ParcoursError(t("cli.import.empty", path=path))
     unknown = [h for h in header if h not in approval_model.START_FIELDS]
     missing = [f for f in approval_model.REQUIRED_START_FIELDS if f not in header]
     twice = [h for i, h in enumerate(header) if h in header[:i]]
     if twice:  # the csv module would silently keep the last of the two values
-        raise ParcoursError(f"{path}: column {twice[0]!r} appears twice in the header")
+        raise ParcoursError(t("cli.import.column_twice", path=path, column=twice[0]))
     if unknown or missing:
-        problem = f"unknown column {unknown[0]!r}" if unknown else f"missing column {missing[0]!r}"
+        key = "cli.import.unknown_column" if unknown else "cli.import.missing_column"
         raise ParcoursError(
-            f"{path}: {problem} in the header (expected: {','.join(approval_model.START_FIELDS)})"
+            t(
+                key,
+                path=path,
+                column=(unknown or missing)[0],
+                expected=delimiter.join(approval_model.START_FIELDS),
+            )
         )
     reader.fieldnames = header
     while True:
@@ -208,43 +218,51 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
             # What the csv module still refuses: this row is unreadable, the next ones may
             # be fine. (The reader counts the line it failed
             # on only once it reads the next one.)
-            yield reader.line_num + 1, f"unreadable CSV row: {err}"
+            yield reader.line_num + 1, t("cli.import.unreadable_row", why=err)
             continue
         line = reader.line_num
         if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
             continue  # blank line
         if None in record:
-            yield line, f"{len(header) + len(record[None])} values for {len(header)} columns"
+            yield (
+                line,
+                t(
+                    "cli.import.too_many_values",
+                    values=len(header) + len(record[None]),
+                    columns=len(header),
+                ),
+            )
             continue
         yield line, {k: v for k, v in record.items() if v is not None and v.strip() != ""}
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
-    for number, text in enumerate(_lines(_open(path)), start=1):
+def _read_jsonl(path: Path, t: Catalog) -> Iterator[tuple[int, dict[str, object] | str]]:
+    for number, text in enumerate(_lines(_open(path, t)), start=1):
         if not text.strip():
             continue
         try:
             value = json.loads(text)
         except json.JSONDecodeError as err:
-            yield number, f"not valid JSON ({err.msg})"
+            yield number, t("cli.import.bad_json", why=err.msg)
             continue
         except ValueError:  # an integer of thousands of digits (Python's conversion limit)
-            yield number, "not valid JSON (a number too long)"
+            yield number, t("cli.import.json_number_too_long")
             continue
         except RecursionError:
-            yield number, "not valid JSON (nested too deeply)"
+            yield number, t("cli.import.json_too_deep")
             continue
         if not isinstance(value, dict):
-            yield number, "expected a JSON object"
+            yield number, t("cli.import.json_not_object")
             continue
         yield number, {k: v for k, v in value.items() if v is not None}
 
 
-def check_rows(path: Path) -> list[Row]:
+def check_rows(path: Path, t: Catalog | None = None) -> list[Row]:
     """Validate every row, without touching Temporal; duplicates in the file are rejected
-    (which copy would win a concurrent start is not something to leave to chance)."""
+    (which copy would win a concurrent start is not something to leave to chance). Messages
+    in `t`'s language (French by default)."""
     rows: list[Row] = []
-    for number, fields in read_rows(path):
+    for number, fields in read_rows(path, t or catalog()):
         if isinstance(fields, str):
             rows.append(Row(IntakeItem(number, None, result="rejected"), unreadable=fields))
             continue
@@ -256,7 +274,7 @@ def check_rows(path: Path) -> list[Row]:
 
 
 async def import_file(args: argparse.Namespace, ctx: Context) -> int:
-    rows = check_rows(Path(args.file))
+    rows = check_rows(Path(args.file), ctx.t)
     good = [r for r in rows if r.approval is not None]
     if good:
         policy = ctx.policy()
@@ -265,13 +283,23 @@ async def import_file(args: argparse.Namespace, ctx: Context) -> int:
         await _start_all(ctx, client, policy, rows, good, json_lines=args.json)
     else:
         _flush(ctx, rows, 0, json_lines=args.json)
-    counts = {k: sum(1 for r in rows if r.result == k) for k in ("started", "already exists")}
-    rejected = sum(1 for r in rows if r.result == "rejected")
-    ctx.note(
-        f"import: {len(rows)} rows: {counts['started']} started, "
-        f"{counts['already exists']} already existed, {rejected} rejected"
+    ctx.note(summary(ctx.t, rows))
+    return 1 if any(r.result == "rejected" for r in rows) else 0
+
+
+def summary(t: Catalog, rows: list[Row]) -> str:
+    """« import : 3 lignes lues : 2 dossiers ouverts, 0 dossier déjà ouvert, 1 ligne refusée »."""
+
+    def count(result: str) -> int:
+        return sum(1 for r in rows if r.result == result)
+
+    return t(
+        "cli.import.summary",
+        rows=t.plural("cli.import.rows", len(rows)),
+        started=t.plural("cli.import.started", count("started")),
+        existed=t.plural("cli.import.existed", count("already exists")),
+        rejected=t.plural("cli.import.rejected", count("rejected")),
     )
-    return 1 if rejected else 0
 
 
 async def _start_all(
@@ -295,7 +323,7 @@ async def _start_all(
         nonlocal done, printed
         done += 1
         if show_progress and done % PROGRESS_EVERY == 0:
-            ctx.note(f"import: {done}/{len(good)} rows sent")
+            ctx.note(ctx.t("cli.import.progress", done=done, total=len(good)))
         printed = _flush(ctx, rows, printed, json_lines=json_lines)
 
     await start_many(
@@ -315,6 +343,6 @@ def _flush(ctx: Context, rows: list[Row], start: int, *, json_lines: bool) -> in
         if json_lines:
             dump_json(rows[i].to_json(), ctx.out, compact=True)
         else:
-            ctx.print(rows[i].line())
+            ctx.print(rows[i].line(ctx.t))
         i += 1
     return i

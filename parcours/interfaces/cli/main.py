@@ -1,8 +1,8 @@
 """Entry point of `parcours`: builds the parser from the command modules and runs one command.
 
-Every failure a person can cause or fix is one line on stderr, `parcours: error: ...`, with
-exit code 1 (2 for a malformed command line, as argparse does). Set PARCOURS_DEBUG=1 to see
-the traceback of an unexpected failure.
+Every failure a person can cause or fix is one line on stderr, « parcours : erreur : ... »
+("parcours: error: ..." in English), with exit code 1 (2 for a malformed command line, as
+argparse does). Set PARCOURS_DEBUG=1 to see the traceback of an unexpected failure.
 
 Start-up time is part of the interface: the parser is built from the command modules, which
 import only the standard library, the kernel and the settings at their top; each command
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from typing import TextIO
 
 from parcours import __version__
 from parcours.application.lifecycle import INTERRUPTED, end_process
+from parcours.infrastructure import config
+from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli import (
     audit,
@@ -32,39 +35,52 @@ from parcours.interfaces.cli import (
     supervision,
     web,
 )
-from parcours.interfaces.cli.common import PROG, Context, Handler, Parser, UsageError
-from parcours.kernel.errors import ParcoursError
+from parcours.interfaces.cli.common import (
+    LANG_FLAG,
+    PROG,
+    Context,
+    Handler,
+    Parser,
+    UsageError,
+    chosen_language,
+)
+from parcours.kernel.errors import CaseNotFound, ParcoursError, TemporalUnavailable
 from parcours.kernel.policy import PolicyError
 
 
-def build_parser() -> Parser:
+def build_parser(lang: str | None = None) -> Parser:
+    """The whole command line, its help in `lang` (default: PARCOURS_LANGUAGE, else French)."""
+    t = catalog(lang or chosen_language([]))
     parser = Parser(
         prog=PROG,
-        description="Parcours: Quebec's personalized integration pathway for newcomers. "
-        "Each newcomer is one durable Temporal workflow, from visa approval to a closed case.",
-        epilog="Configuration comes from PARCOURS_* environment variables "
-        "(PARCOURS_TEMPORAL_ADDRESS, PARCOURS_DATABASE_URL, PARCOURS_DATA_DIR, ...).",
+        t=t,
+        description=t("cli.help.parcours"),
+        epilog=t("cli.help.parcours_epilog"),
+    )
+    parser.add_argument("--policy", metavar=t("cli.metavar.file"), help=t("cli.opt.policy_global"))
+    parser.add_argument(
+        LANG_FLAG, choices=config.CLI_LANGUAGES, metavar="fr|en", help=t("cli.opt.lang")
     )
     parser.add_argument(
-        "--policy",
-        metavar="FILE",
-        help="policy TOML for new cases (default: $PARCOURS_POLICY, else the packaged policy)",
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__}",
+        help=t("cli.help.version"),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    stack.register(sub)
-    officers.register(sub)
-    intake.register(sub)
-    casework.register(sub)
-    supervision.register(sub)
-    web.register(sub)
-    operations.register(sub)
-    audit.register(sub)
+    sub = parser.add_subparsers(dest="command", metavar=t("cli.metavar.command"), required=True)
+    stack.register(sub, t)
+    officers.register(sub, t)
+    intake.register(sub, t)
+    casework.register(sub, t)
+    supervision.register(sub, t)
+    web.register(sub, t)
+    operations.register(sub, t)
+    audit.register(sub, t)
     return parser
 
 
-def _fail(err: TextIO, message: str, code: int) -> int:
-    print(f"{PROG}: error: {message}", file=err)
+def _fail(err: TextIO, t: Catalog, message: str, code: int) -> int:
+    print(t("cli.error", prog=PROG, message=message), file=err)
     return code
 
 
@@ -78,24 +94,31 @@ async def amain(
     """Run one command in the running event loop (tests call this directly)."""
     out = out or sys.stdout
     err = err or sys.stderr
+    words = sys.argv[1:] if argv is None else list(argv)
+    # `settings` given (tests): its language, unless the command line says otherwise.
+    env_language = {"PARCOURS_LANGUAGE": settings.language} if settings is not None else None
+    t = catalog(chosen_language(words, env_language))
+    # argparse writes --help and --version to sys.stdout itself.
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(t.lang).parse_args(words)
     except UsageError as e:
-        return _fail(err, str(e), 2)
+        return _fail(err, t, str(e), 2)
     except SystemExit as e:  # --help and --version exit 0 through argparse
         return e.code if isinstance(e.code, int) else 0
+    for line in getattr(args, "deprecations", []):
+        print(t("cli.note", prog=PROG, message=line), file=err)
     try:
         settings = settings or Settings.from_env()
     except ParcoursError as e:  # a PARCOURS_* variable with a value that cannot be used
-        return _fail(err, str(e), 1)
-    ctx = Context(settings=settings, policy_path=args.policy, out=out, err=err)
+        return _fail(err, t, str(e), 1)
+    ctx = Context(settings=settings, policy_path=args.policy, out=out, err=err, t=t)
     handler: Handler = args.handler
     try:
         return await handler(args, ctx)
     except UsageError as e:
-        return _fail(err, str(e), 2)
+        return _fail(err, t, str(e), 2)
     except (ParcoursError, PolicyError) as e:
-        return _fail(err, str(e), 1)
+        return _fail(err, t, _said(t, e), 1)
     except BrokenPipeError:
         raise  # `parcours ... | head`: main() ends quietly
     except Exception as e:
@@ -103,11 +126,35 @@ async def amain(
             traceback.print_exc(file=err)
         first = str(e).strip().splitlines()
         detail = first[0] if first else ""
-        return _fail(
-            err, f"unexpected {type(e).__name__}: {detail} (PARCOURS_DEBUG=1 shows more)", 1
-        )
+        return _fail(err, t, t("cli.error.unexpected", kind=type(e).__name__, detail=detail), 1)
     finally:
         await ctx.aclose()
+
+
+# The commonest errors of all, worded by parcours/infrastructure/temporal.py: a mistyped
+# dossier number, and a Temporal server that is down or elsewhere. Read back from their text
+# until those errors carry a code of their own.
+_NO_CASE = re.compile(r"^no case for dossier (?P<dossier>\S+)$")
+_UNREACHABLE = re.compile(r"^cannot reach Temporal at (?P<address>\S+): (?P<reason>.+)$")
+
+
+def _said(t: Catalog, error: Exception) -> str:
+    """An error in the reader's language: a refusal from its code and parameters (through
+    `parcours.application.refusals.render`, once the workflow's refusals carry them), a
+    mistyped dossier from the catalogue, else the error's own text."""
+    no_case = _NO_CASE.match(str(error)) if isinstance(error, CaseNotFound) else None
+    if no_case:
+        return t("cli.error.no_case", dossier=no_case["dossier"])
+    down = _UNREACHABLE.match(str(error)) if isinstance(error, TemporalUnavailable) else None
+    if down:
+        return t("cli.error.unreachable", address=down["address"], reason=down["reason"])
+    try:
+        from parcours.application.refusals import (  # type: ignore[import-not-found,unused-ignore]
+            render,
+        )
+    except ImportError:
+        return str(error)
+    return str(render(error, t.lang))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = asyncio.run(amain(argv))
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        t = catalog(chosen_language(sys.argv[1:] if argv is None else argv))
+        print(t("cli.note", prog=PROG, message=t("cli.interrupted")), file=sys.stderr)
         code = INTERRUPTED
     except BrokenPipeError:
         # The reader went away: stop writing, and keep Python from complaining at exit.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from parcours.infrastructure.catalog import Catalog
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, table
 from parcours.kernel import inputs
@@ -12,38 +13,32 @@ from parcours.kernel.domain import Role
 from parcours.kernel.errors import ParcoursError
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     officers = sub.add_parser(
         "officers",
-        help="manage the roster of officers, supervisors and directors",
-        description="The roster: who may act on cases, and whom cases are assigned to.",
+        help=t("cli.cmd.officers.help"),
+        description=t("cli.cmd.officers.description"),
     )
-    actions = officers.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = officers.add_subparsers(dest="action", metavar=t("cli.metavar.action"), required=True)
 
     p = actions.add_parser(
         "add",
-        help="add an officer, supervisor or director",
-        description="Add a person to the roster (id: lowercase letters, digits, '.', '_', '-').",
+        help=t("cli.cmd.officers_add.help"),
+        description=t("cli.cmd.officers_add.description"),
     )
-    p.add_argument("--id", required=True, help="officer id, e.g. atremblay")
-    p.add_argument("--name", required=True, help="full name")
-    p.add_argument("--email", required=True, help="email address (reminders go there)")
-    p.add_argument("--region", required=True, help="region slug, e.g. montreal")
-    p.add_argument(
-        "--languages",
-        default="fr",
-        help="spoken languages, ISO 639-1, comma-separated (default fr)",
-    )
-    p.add_argument(
-        "--role",
-        default=Role.OFFICER.value,
-        help="officer (default), supervisor or director",
-    )
+    p.add_argument("--id", required=True, help=t("cli.opt.officer_id"))
+    p.add_argument("--name", required=True, help=t("cli.opt.officer_name"))
+    p.add_argument("--email", required=True, help=t("cli.opt.officer_email"))
+    p.add_argument("--region", required=True, help=t("cli.opt.officer_region"))
+    p.add_argument("--languages", default="fr", help=t("cli.opt.officer_languages"))
+    p.add_argument("--role", default=Role.OFFICER.value, help=t("cli.opt.officer_role"))
     add_json_flag(p)
     p.set_defaults(handler=add)
 
-    p = actions.add_parser("list", help="list the roster", description="List the roster.")
-    p.add_argument("--region", help="only this region")
+    p = actions.add_parser(
+        "list", help=t("cli.cmd.officers_list.help"), description=t("cli.cmd.officers_list.help")
+    )
+    p.add_argument("--region", help=t("cli.opt.only_region"))
     add_json_flag(p)
     p.set_defaults(handler=list_)
 
@@ -69,7 +64,15 @@ async def add(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         dump_json(payload, ctx.out)
     else:
-        ctx.print(f"officer {payload['id']} added ({payload['role']}, {payload['region']})")
+        role = f"role.{payload['role']}"
+        ctx.print(
+            ctx.t(
+                "cli.officers.added",
+                officer=payload["id"],
+                role=ctx.t(role) if ctx.t.has(role) else payload["role"],
+                region=payload["region"],
+            )
+        )
     return 0
 
 
@@ -83,9 +86,27 @@ async def list_(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         dump_json([o.to_json() for o in officers], ctx.out)
         return 0
+    t = ctx.t
     table(
-        ["ID", "NAME", "ROLE", "REGION", "LANGUAGES", "ACTIVE", "EMAIL"],
-        [[o.id, o.name, o.role, o.region, o.language_list, o.active, o.email] for o in officers],
+        [
+            "ID",
+            t("cli.col.name"),
+            t("cli.col.role"),
+            t("cli.col.region"),
+            t("cli.col.languages"),
+            t("cli.col.active"),
+            t("cli.col.email"),
+        ],
+        [
+            [o.id, o.name, _role(t, o.role), o.region, o.language_list, o.active, o.email]
+            for o in officers
+        ],
         ctx.out,
+        t,
     )
     return 0
+
+
+def _role(t: Catalog, role: str) -> str:
+    key = f"role.{role}"
+    return t(key) if t.has(key) else role

@@ -7,6 +7,7 @@ import argparse
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from parcours.infrastructure.catalog import Catalog
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json
 from parcours.kernel.errors import ParcoursError
@@ -15,61 +16,51 @@ if TYPE_CHECKING:
     pass
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    p = sub.add_parser("db", help="read-model schema: upgrade, current")
-    dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    q = dbsub.add_parser("upgrade", help="migrate the read model to the newest schema")
-    q.add_argument("--revision", default="head", help="target revision (default head)")
+def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
+    action = t("cli.metavar.action")
+    p = sub.add_parser("db", help=t("cli.cmd.db.help"))
+    dbsub = p.add_subparsers(dest="db_command", metavar=action, required=True)
+    q = dbsub.add_parser("upgrade", help=t("cli.cmd.db_upgrade.help"))
+    q.add_argument("--revision", default="head", help=t("cli.opt.revision"))
     q.set_defaults(handler=db_upgrade)
-    q = dbsub.add_parser("current", help="the schema revision the read model is at")
+    q = dbsub.add_parser("current", help=t("cli.cmd.db_current.help"))
     q.set_defaults(handler=db_current)
 
-    p = sub.add_parser("retention", help="the personal-data retention schedule")
-    rsub = p.add_subparsers(dest="retention_command", metavar="ACTION", required=True)
-    q = rsub.add_parser(
-        "install",
-        help="create or update the daily purge schedule (PARCOURS_RETENTION_DAYS)",
-    )
+    p = sub.add_parser("retention", help=t("cli.cmd.retention.help"))
+    rsub = p.add_subparsers(dest="retention_command", metavar=action, required=True)
+    q = rsub.add_parser("install", help=t("cli.cmd.retention_install.help"))
     q.set_defaults(handler=retention_install)
 
     p = sub.add_parser(
         "reconcile",
-        help="rebuild the read model's case rows from the workflows; report differences",
-        description="Ask every pathway workflow its state and compare it with the read "
-        "model's case row; rewrite rows that differ or are missing (unless --dry-run). "
-        "Exit 0 when nothing differed, 3 when differences were found (and fixed unless "
-        "--dry-run).",
+        help=t("cli.cmd.reconcile.help"),
+        description=t("cli.cmd.reconcile.description"),
     )
-    p.add_argument("--dry-run", action="store_true", help="report only, change nothing")
-    p.add_argument("--dossier", action="append", help="only this dossier (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help=t("cli.opt.dry_run"))
+    p.add_argument("--dossier", action="append", help=t("cli.opt.only_dossier"))
     add_json_flag(p)
     p.set_defaults(handler=reconcile)
 
     p = sub.add_parser(
         "codec-server",
-        help="serve /codec/encode and /codec/decode for the Temporal UI and CLI",
-        description="Needs the payload keys (PARCOURS_CODEC_KEYS or PARCOURS_CODEC_KEY_FILE) "
-        "and PARCOURS_CODEC_TOKEN; answers CORS for PARCOURS_CODEC_CORS_ORIGINS.",
+        help=t("cli.cmd.codec_server.help"),
+        description=t("cli.cmd.codec_server.description"),
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=int, default=None, help="port (default PARCOURS_CODEC_PORT)")
+    p.add_argument("--host", default="127.0.0.1", help=t("cli.opt.host"))
+    p.add_argument("--port", type=int, default=None, help=t("cli.opt.codec_port"))
     p.set_defaults(handler=codec_server)
 
-    p = sub.add_parser("keys", help="payload encryption and update signing keys")
-    ksub = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    p = sub.add_parser("keys", help=t("cli.cmd.keys.help"))
+    ksub = p.add_subparsers(dest="keys_command", metavar=action, required=True)
     q = ksub.add_parser(
-        "new",
-        help="print a new key entry (kid:base64) to put first",
-        description="Print a new key entry. Payload keys go first in PARCOURS_CODEC_KEYS "
-        "(workers, web, CLI, codec server); signing keys first in PARCOURS_SIGNING_KEYS "
-        "(workers and every interface that acts on cases).",
+        "new", help=t("cli.cmd.keys_new.help"), description=t("cli.cmd.keys_new.description")
     )
-    q.add_argument("key_id", help="an id for the key, e.g. 2026-11")
+    q.add_argument("key_id", metavar="KEY_ID", help=t("cli.opt.key_id"))
     q.add_argument(
         "--kind",
         choices=("payload", "signing"),
         default="payload",
-        help="payload (AES-256-GCM encryption, the default) or signing (HMAC-SHA256 of updates)",
+        help=t("cli.opt.key_kind"),
     )
     q.set_defaults(handler=keys_new)
 
@@ -89,7 +80,7 @@ async def db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
 
     async with open_read_model(ctx.settings, migrate=False) as engine:
         at = await migrate.upgrade(engine, args.revision, audit_keys=audit_keys)
-    ctx.print(f"read model at revision {at}")
+    ctx.print(ctx.t("cli.db.at", revision=at))
     return 0
 
 
@@ -100,8 +91,9 @@ async def db_current(args: argparse.Namespace, ctx: Context) -> int:
     async with open_read_model(ctx.settings, migrate=False) as engine:
         at = await migrate.current(engine)
     head = migrate.head()
-    state = "up to date" if at == head else f"behind head {head}: run 'parcours db upgrade'"
-    ctx.print(f"{at or 'empty (no revision)'} ({state})")
+    t = ctx.t
+    state = t("cli.db.up_to_date") if at == head else t("cli.db.behind", head=head)
+    ctx.print(t("cli.db.current", revision=at or t("cli.db.empty"), state=state))
     return 0
 
 
@@ -110,8 +102,11 @@ async def retention_install(args: argparse.Namespace, ctx: Context) -> int:
 
     done = await install_schedule(await ctx.client(), ctx.settings)
     ctx.print(
-        f"schedule {SCHEDULE_ID} {done}: daily purge of personal data of cases closed "
-        f"{ctx.settings.retention_days} days ago"
+        ctx.t(
+            f"cli.retention.{done}",
+            schedule=SCHEDULE_ID,
+            days=ctx.settings.retention_days,
+        )
     )
     return 0
 
@@ -131,29 +126,37 @@ async def reconcile(args: argparse.Namespace, ctx: Context) -> int:
             report.to_json(args.dry_run) | {"outbox": asdict(swept) if swept else None}, ctx.out
         )
     else:
+        t = ctx.t
         for d in report.differences:
             if d.problem == "missing":
-                ctx.print(f"{d.dossier}: missing from the read model")
+                ctx.print(t("cli.reconcile.missing", dossier=d.dossier))
             else:
                 changes = ", ".join(
                     f"{k} {d.read_model[k]} -> {d.workflow[k]}" for k in d.problem.split(",")
                 )
                 ctx.print(f"{d.dossier}: {changes}")
-        verb = "would fix" if args.dry_run else "fixed"
         ctx.print(
-            f"{report.checked} case(s) checked, {len(report.differences)} differed, "
-            f"{verb} {len(report.differences) if args.dry_run else report.fixed}"
+            t(
+                "cli.reconcile.would_fix" if args.dry_run else "cli.reconcile.fixed",
+                checked=t.plural("cli.reconcile.checked", report.checked),
+                differed=len(report.differences),
+                fixed=len(report.differences) if args.dry_run else report.fixed,
+            )
         )
         if swept is not None:
             ctx.print(
-                f"outbox: {swept.resent} email(s) in doubt sent again, {swept.failed} given "
-                f"up (supervisors told), {swept.stale} stale dropped, {swept.in_flight} still "
-                "within their lease"
+                t(
+                    "cli.reconcile.outbox",
+                    resent=swept.resent,
+                    failed=swept.failed,
+                    stale=swept.stale,
+                    in_flight=swept.in_flight,
+                )
             )
     for error in swept.errors if swept else []:
-        ctx.note(f"outbox: {error}; left for the next sweep")
+        ctx.note(ctx.t("cli.reconcile.outbox_error", error=error))
     for dossier in report.unreadable:
-        ctx.note(f"{dossier}: the workflow did not answer; not checked")
+        ctx.note(ctx.t("cli.reconcile.unreadable", dossier=dossier))
     return 3 if report.differences else 0
 
 
@@ -185,5 +188,5 @@ async def keys_new(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(new_key(args.key_id).spec())
     except CodecKeyError as err:
         raise ParcoursError(str(err)) from None
-    ctx.note(f"put it first in {variable}, keeping the keys still in use after it")
+    ctx.note(ctx.t("cli.keys.put_first", variable=variable))
     return 0

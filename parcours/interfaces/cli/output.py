@@ -1,4 +1,8 @@
-"""Human and machine output: aligned tables, ISO dates, JSON on one stream."""
+"""Human and machine output: aligned tables, ISO dates, JSON on one stream.
+
+Human output speaks the catalogue's language (yes/no, a stage's or a status's name); JSON keeps
+the machine's English keys and raw values.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +13,47 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, TextIO
 
+from parcours.infrastructure.catalog import Catalog, catalog
 
-def cell(value: object) -> str:
+# The catalogue's prefix for the values of each kernel enum ("stage.arrival", "status.paused").
+_ENUM_KEYS = {
+    "Stage": "stage",
+    "CaseStatus": "status",
+    "GreetingOutcome": "greeting",
+    "Role": "role",
+    "WithdrawalReason": "withdrawal",
+}
+
+
+def cell(value: object, t: Catalog | None = None) -> str:
+    """A value as a person reads it; an enum whose value the catalogue names ("stage.arrival",
+    "status.active") in the catalogue's words."""
+    t = t or catalog()
     if value is None:
         return "-"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return t("yes") if value else t("no")
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
-        return str(value.value)
+        key = f"{_ENUM_KEYS.get(type(value).__name__, '-')}.{value.value}"
+        return t(key) if t.has(key) else str(value.value)
     if isinstance(value, list | tuple):
-        return ",".join(cell(v) for v in value) or "-"
+        return ",".join(cell(v, t) for v in value) or "-"
     return str(value)
 
 
 def table(
-    headers: Sequence[str], rows: Sequence[Sequence[object]], out: TextIO | None = None
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    out: TextIO | None = None,
+    t: Catalog | None = None,
 ) -> None:
     """Print rows as columns aligned on the widest cell (numbers stay left-aligned: ids)."""
     out = out or sys.stdout
-    text_rows = [[cell(v) for v in row] for row in rows]
+    text_rows = [[cell(v, t) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, value in enumerate(row):
@@ -40,12 +62,14 @@ def table(
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
-def fields(pairs: Sequence[tuple[str, object]], out: TextIO | None = None) -> None:
+def fields(
+    pairs: Sequence[tuple[str, object]], out: TextIO | None = None, t: Catalog | None = None
+) -> None:
     """Print `label  value` lines aligned on the longest label."""
     out = out or sys.stdout
     width = max((len(k) for k, _ in pairs), default=0)
     for key, value in pairs:
-        print(f"{key.ljust(width)}  {cell(value)}", file=out)
+        print(f"{key.ljust(width)}  {cell(value, t)}", file=out)
 
 
 def _default(value: Any) -> Any:

@@ -8,43 +8,30 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from parcours.infrastructure.catalog import Catalog
 from parcours.infrastructure.config import DEFAULT_DATA_DIR, Settings
 from parcours.interfaces.cli.common import Context, add_policy_flag, tcp_port
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    p = sub.add_parser(
-        "dev",
-        help="run the whole local stack (Temporal, UI, SMTP catcher, worker)",
-        description="Run the Temporal dev server (persistent, under the data dir) with the "
-        "Parcours search attributes, its Web UI, an SMTP catcher storing .eml files under "
-        "<data-dir>/mail/, the SQLite read model (demo officers when empty) and the worker. "
-        "Ctrl-C stops everything.",
-    )
+def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
+    p = sub.add_parser("dev", help=t("cli.cmd.dev.help"), description=t("cli.cmd.dev.description"))
     p.add_argument(
         "--data-dir",
         default=DEFAULT_DATA_DIR,
         metavar="DIR",
-        help=f"where state lives (default {DEFAULT_DATA_DIR}/)",
+        help=t("cli.opt.data_dir", default=DEFAULT_DATA_DIR),
     )
-    p.add_argument("--temporal-port", type=tcp_port, default=7233, help="gRPC port (default 7233)")
-    p.add_argument("--ui-port", type=tcp_port, default=8233, help="Web UI port (default 8233)")
-    p.add_argument(
-        "--smtp-port", type=tcp_port, default=1025, help="SMTP catcher port (default 1025)"
-    )
-    p.add_argument(
-        "--web-port", type=tcp_port, default=None, help="web console port (default 8000)"
-    )
+    p.add_argument("--temporal-port", type=tcp_port, default=7233, help=t("cli.opt.temporal_port"))
+    p.add_argument("--ui-port", type=tcp_port, default=8233, help=t("cli.opt.ui_port"))
+    p.add_argument("--smtp-port", type=tcp_port, default=1025, help=t("cli.opt.smtp_port"))
+    p.add_argument("--web-port", type=tcp_port, default=None, help=t("cli.opt.web_port"))
     add_policy_flag(p)
     p.set_defaults(handler=dev)
 
     p = sub.add_parser(
         "worker",
-        help="run a worker only (same as `python worker.py`)",
-        description="Run a worker, configured by PARCOURS_TEMPORAL_ADDRESS, "
-        "PARCOURS_DATABASE_URL, PARCOURS_SMTP_HOST/PARCOURS_SMTP_PORT, PARCOURS_POLICY and "
-        f"PARCOURS_WORKER_CACHE (workflow cache size, default {Settings.worker_cache}; the "
-        "README's Configuration table lists every setting).",
+        help=t("cli.cmd.worker.help"),
+        description=t("cli.cmd.worker.description", cache=Settings.worker_cache),
     )
     add_policy_flag(p)
     p.set_defaults(handler=worker)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from parcours.infrastructure.catalog import Catalog
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, table
 from parcours.kernel import inputs
@@ -14,36 +15,30 @@ from parcours.kernel.filters import UNASSIGNED, StuckFilter
 DEFAULT_LIMIT = 100
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     p = sub.add_parser(
-        "stuck",
-        help="list stalled or overdue cases, most urgent first",
-        description="Active cases at escalation level N or more, or past their stage "
-        "deadline, from Temporal visibility; most urgent first (level, overdue, oldest stall).",
+        "stuck", help=t("cli.cmd.stuck.help"), description=t("cli.cmd.stuck.description")
     )
-    p.add_argument("--stage", help="only this stage")
-    p.add_argument("--region", help="only this region")
-    p.add_argument("--officer", help="only this officer's cases ('unassigned' for none)")
-    p.add_argument(
-        "--min-level", default="1", metavar="N", help="lowest escalation level, 0-3 (default 1)"
-    )
+    p.add_argument("--stage", help=t("cli.opt.only_stage"))
+    p.add_argument("--region", help=t("cli.opt.only_region"))
+    p.add_argument("--officer", metavar="ID", help=t("cli.opt.only_officer"))
+    p.add_argument("--min-level", default="1", metavar="N", help=t("cli.opt.min_level"))
     p.add_argument(
         "--limit",
         type=int,
         default=DEFAULT_LIMIT,
         metavar="N",
-        help=f"show at most N cases (default {DEFAULT_LIMIT})",
+        help=t("cli.opt.limit", default=DEFAULT_LIMIT),
     )
     add_json_flag(p)
     p.set_defaults(handler=stuck)
 
     p = sub.add_parser(
         "caseload",
-        help="open cases per officer, by stage and escalation level",
-        description="Open cases per officer, by stage and escalation level, from the read model "
-        "(the last row counts the cases waiting for an officer).",
+        help=t("cli.cmd.caseload.help"),
+        description=t("cli.cmd.caseload.description"),
     )
-    p.add_argument("--region", help="only this region")
+    p.add_argument("--region", help=t("cli.opt.only_region"))
     add_json_flag(p)
     p.set_defaults(handler=caseload)
 
@@ -56,27 +51,41 @@ async def stuck(args: argparse.Namespace, ctx: Context) -> int:
     officer = inputs.officer_filter(args.officer) if args.officer else None
     level = inputs.min_level(args.min_level)
     if args.limit < 1:
-        raise inputs.InvalidInput(f"invalid --limit {args.limit}: expected 1 or more")
+        raise inputs.InvalidInput(ctx.t("cli.error.limit", limit=args.limit))
+    if officer is not None and officer != UNASSIGNED:
+        # A misspelt id would otherwise answer "no stuck cases", which reads as good news.
+        await ctx.actor(officer, "--officer")
     f = StuckFilter(min_level=level, stage=stage, region=region, officer=officer)
     page = await find_stuck(
         await ctx.client(), stuck_query(f), args.limit, read_model_ranking(await ctx.sessions(), f)
     )
     cases = page.cases
+    t = ctx.t
     if page.total > len(cases):
-        ctx.note(f"stuck: {page.total} cases match; showing the {len(cases)} most urgent")
+        ctx.note(
+            t("cli.stuck.more", matched=t.plural("cli.stuck.matched", page.total), shown=len(cases))
+        )
     if args.json:
         dump_json([c.to_json() for c in cases], ctx.out)
         return 0
     if not cases:
-        ctx.print("no stuck cases")
+        ctx.print(t("cli.stuck.none"))
         return 0
     table(
-        ["DOSSIER", "STAGE", "OFFICER", "REGION", "LEVEL", "STALLED SINCE", "OVERDUE"],
+        [
+            t("cli.col.dossier"),
+            t("cli.col.stage"),
+            t("cli.col.officer"),
+            t("cli.col.region"),
+            t("cli.col.level"),
+            t("cli.col.stalled_since"),
+            t("cli.col.overdue"),
+        ],
         [
             [
                 c.dossier,
-                c.stage,
-                c.officer or UNASSIGNED,
+                t(f"stage.{c.stage}") if t.has(f"stage.{c.stage}") else c.stage,
+                c.officer or t("cli.unassigned"),
                 c.region,
                 c.escalation_level,
                 c.stalled_since,
@@ -85,6 +94,7 @@ async def stuck(args: argparse.Namespace, ctx: Context) -> int:
             for c in cases
         ],
         ctx.out,
+        t,
     )
     return 0
 
@@ -99,14 +109,22 @@ async def caseload(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         dump_json([e.to_json() for e in entries], ctx.out)
         return 0
+    t = ctx.t
     stage_names = [s.value for s in STAGES]
     table(
-        ["OFFICER", "REGION", "ROLE", "OPEN", *[s.upper() for s in stage_names], "L1", "L2", "L3"],
+        [
+            t("cli.col.officer"),
+            t("cli.col.region"),
+            t("cli.col.role"),
+            t("cli.col.open"),
+            *[t(f"stage.{s}").upper() for s in stage_names],
+            *[t("cli.col.level_n", n=level) for level in (1, 2, 3)],
+        ],
         [
             [
-                e.officer_id or UNASSIGNED,
+                e.officer_id or t("cli.unassigned"),
                 e.region,
-                e.role,
+                t(f"role.{e.role}") if t.has(f"role.{e.role}") else e.role,
                 e.open_cases,
                 *[e.by_stage.get(s, 0) for s in stage_names],
                 *[e.by_level.get(level, 0) for level in (1, 2, 3)],
@@ -114,5 +132,6 @@ async def caseload(args: argparse.Namespace, ctx: Context) -> int:
             for e in entries
         ],
         ctx.out,
+        t,
     )
     return 0

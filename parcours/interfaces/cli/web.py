@@ -9,86 +9,65 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from parcours.infrastructure.catalog import Catalog
 from parcours.interfaces.cli.common import Context, add_json_flag, tcp_port
 from parcours.interfaces.cli.output import dump_json, table
 from parcours.kernel.authz import TokenScope
 from parcours.kernel.errors import ParcoursError
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    p = sub.add_parser(
-        "web",
-        help="serve the web console and the intake API alone",
-        description="Serve the officers' and supervisors' console and the operators' API "
-        "(http://127.0.0.1:8000 by default; PARCOURS_WEB_PORT). Sessions live in the read "
-        "model; the sign-in form's token cookie is signed with PARCOURS_WEB_SECRET, else with "
-        "a secret generated into the data dir. Cookies are Secure (HTTPS) unless "
-        "PARCOURS_SECURE_COOKIES=0.",
-    )
-    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
-    p.add_argument(
-        "--port", type=tcp_port, default=None, help="port (default $PARCOURS_WEB_PORT or 8000)"
-    )
+def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
+    action = t("cli.metavar.action")
+    p = sub.add_parser("web", help=t("cli.cmd.web.help"), description=t("cli.cmd.web.description"))
+    p.add_argument("--host", default=None, help=t("cli.opt.web_host"))
+    p.add_argument("--port", type=tcp_port, default=None, help=t("cli.opt.web_port_env"))
     p.set_defaults(handler=web)
 
     users = sub.add_parser(
-        "users",
-        help="web console sign-in",
-        description="Passwords of the web console (stored as argon2id hashes).",
+        "users", help=t("cli.cmd.users.help"), description=t("cli.cmd.users.description")
     )
-    actions = users.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = users.add_subparsers(dest="action", metavar=action, required=True)
     p = actions.add_parser(
         "set-password",
-        help="set a person's password (asked on the terminal, or read from stdin)",
-        description="Set the password of an officer id (officers, supervisors, directors) or, "
-        "with --operator, of an operator's login (created if new).",
+        help=t("cli.cmd.set_password.help"),
+        description=t("cli.cmd.set_password.description"),
     )
-    p.add_argument("login", metavar="ID", help="officer id or operator login")
-    p.add_argument("--operator", action="store_true", help="an operator's login, not an officer")
-    p.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
+    p.add_argument("login", metavar="ID", help=t("cli.opt.login"))
+    p.add_argument("--operator", action="store_true", help=t("cli.opt.operator"))
+    p.add_argument("--password-stdin", action="store_true", help=t("cli.opt.password_stdin"))
     p.set_defaults(handler=set_password_cmd)
     p = actions.add_parser(
         "deactivate",
-        help="stop a login from signing in, and end its open sessions now",
-        description="Deactivate a sign-in (officer id or operator login): its web sessions end "
-        "at once. 'set-password' reactivates it.",
+        help=t("cli.cmd.deactivate.help"),
+        description=t("cli.cmd.deactivate.description"),
     )
-    p.add_argument("login", metavar="ID", help="officer id or operator login")
+    p.add_argument("login", metavar="ID", help=t("cli.opt.login"))
     p.set_defaults(handler=deactivate_cmd)
     p = actions.add_parser(
-        "unlock",
-        help="let a login locked by failed sign-ins try again now",
-        description="Clear a login's failed sign-ins (the lockout after too many), recorded in "
-        "the security log. A lock on a client address is not cleared: it ends with its window.",
+        "unlock", help=t("cli.cmd.unlock.help"), description=t("cli.cmd.unlock.description")
     )
-    p.add_argument("login", metavar="ID", help="officer id or operator login")
+    p.add_argument("login", metavar="ID", help=t("cli.opt.login"))
     p.set_defaults(handler=unlock_cmd)
 
     tokens = sub.add_parser(
-        "tokens",
-        help="API tokens of the operators' systems",
-        description="Bearer tokens for the intake API; only their sha256 is stored. A token's "
-        "scope is 'intake' (post visa approvals) or 'read' (a case's status fields, no notes, "
-        "plan items or reasons).",
+        "tokens", help=t("cli.cmd.tokens.help"), description=t("cli.cmd.tokens.description")
     )
-    actions = tokens.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = actions.add_parser("create", aliases=["new"], help="create a token (printed once)")
-    p.add_argument("--name", required=True, help="who uses it, e.g. visa-system")
+    actions = tokens.add_subparsers(dest="action", metavar=action, required=True)
+    p = actions.add_parser("create", aliases=["new"], help=t("cli.cmd.tokens_create.help"))
+    p.add_argument("--name", required=True, help=t("cli.opt.token_name"))
     p.add_argument(
         "--scope",
         choices=TokenScope.ALL,
         default=TokenScope.INTAKE,
-        help="intake (default): post visa approvals; read: read a case's status",
+        help=t("cli.opt.token_scope"),
     )
     add_json_flag(p)
     p.set_defaults(handler=token_create)
-    p = actions.add_parser("list", help="list tokens (names and dates, never the secret)")
+    p = actions.add_parser("list", help=t("cli.cmd.tokens_list.help"))
     add_json_flag(p)
     p.set_defaults(handler=token_list)
-    p = actions.add_parser("revoke", help="revoke a token")
-    p.add_argument("--name", required=True, help="the token's name")
+    p = actions.add_parser("revoke", help=t("cli.cmd.tokens_revoke.help"))
+    p.add_argument("--name", required=True, help=t("cli.opt.token_name_revoke"))
     p.set_defaults(handler=token_revoke)
 
 
@@ -108,17 +87,17 @@ async def web(args: argparse.Namespace, ctx: Context) -> int:
     server = build_server(ctx.settings, host=host, port=port)
     stop = asyncio.Event()
     install_stop_handlers(stop)
-    ctx.note(f"web console on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    ctx.note(ctx.t("cli.web.serving", url=f"http://{host}:{port}"))
     await serve_until(server, stop)
     return 0
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(t: Catalog, from_stdin: bool) -> str:
     if from_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("New password: ")
-    if getpass.getpass("Again: ") != first:
-        raise ParcoursError("the two passwords differ")
+    first = getpass.getpass(t("cli.users.new_password"))
+    if getpass.getpass(t("cli.users.again")) != first:
+        raise ParcoursError(t("cli.users.differ"))
     return first
 
 
@@ -129,7 +108,7 @@ async def _sessions(ctx: Context) -> Any:
 async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.infrastructure.store.accounts import AccountError, set_password
 
-    password = await asyncio.to_thread(_read_password, args.password_stdin)
+    password = await asyncio.to_thread(_read_password, ctx.t, args.password_stdin)
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
         try:
@@ -137,7 +116,7 @@ async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:
         except AccountError as err:
             raise ParcoursError(str(err)) from None
         login, kind = cred.login, cred.kind
-    ctx.print(f"password set for {login} ({kind}); its open web sessions are ended")
+    ctx.print(ctx.t("cli.users.password_set", login=login, kind=kind))
     return 0
 
 
@@ -150,7 +129,7 @@ async def deactivate_cmd(args: argparse.Namespace, ctx: Context) -> int:
             await deactivate(session, args.login)
         except AccountError as err:
             raise ParcoursError(str(err)) from None
-    ctx.print(f"{args.login.strip()} deactivated; its web sessions are ended")
+    ctx.print(ctx.t("cli.users.deactivated", login=args.login.strip()))
     return 0
 
 
@@ -159,11 +138,11 @@ async def unlock_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
     login = args.login.strip()
     if not login:
-        raise ParcoursError("a login is needed (officer id or operator login)")
+        raise ParcoursError(ctx.t("cli.users.login_needed"))
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
         await record(session, SecurityKind.UNLOCKED, datetime.now(UTC), login=login, client="cli")
-    ctx.print(f"{login} unlocked: its failed sign-ins no longer count")
+    ctx.print(ctx.t("cli.users.unlocked", login=login))
     return 0
 
 
@@ -180,10 +159,7 @@ async def token_create(args: argparse.Namespace, ctx: Context) -> int:
         dump_json({"name": args.name, "scope": args.scope, "token": token}, ctx.out)
     else:
         ctx.print(token)
-        ctx.note(
-            f"token {args.name} ({args.scope}) created; it is shown this once "
-            "(only its hash is kept)"
-        )
+        ctx.note(ctx.t("cli.tokens.created", name=args.name, scope=args.scope))
     return 0
 
 
@@ -207,10 +183,12 @@ async def token_list(args: argparse.Namespace, ctx: Context) -> int:
             ctx.out,
         )
         return 0
+    t = ctx.t
     table(
-        ["NAME", "SCOPE", "CREATED", "LAST USED"],
+        [t("cli.col.name"), t("cli.col.scope"), t("cli.col.created"), t("cli.col.last_used")],
         [[r.name, r.scope, r.created_at, r.last_used_at] for r in rows],
         ctx.out,
+        t,
     )
     return 0
 
@@ -224,5 +202,5 @@ async def token_revoke(args: argparse.Namespace, ctx: Context) -> int:
             await revoke_token(session, args.name)
         except AccountError as err:
             raise ParcoursError(str(err)) from None
-    ctx.print(f"token {args.name} revoked")
+    ctx.print(ctx.t("cli.tokens.revoked", name=args.name))
     return 0
