@@ -131,6 +131,16 @@ def airport(value: str) -> str:
     return value
 
 
+def time_zone(value: str) -> str:
+    """One of Quebec's zones (kernel/timezones.ZONES), by its IANA name in any case."""
+    from parcours.kernel.timezones import ZONES
+
+    for name in ZONES:
+        if value.strip().lower() == name.lower():
+            return name
+    raise InvalidInput(f"unknown time zone {shown(value)} (expected one of: {', '.join(ZONES)})")
+
+
 def french_level(value: str | int) -> int:
     try:
         level = int(str(value).strip())

@@ -16,7 +16,7 @@ import argparse
 from typing import Any
 
 from parcours.interfaces.cli.common import Context, add_json_flag
-from parcours.interfaces.cli.output import dump_json, fields, table
+from parcours.interfaces.cli.output import day, dump_json, fields, table, zone
 from parcours.kernel import authz, inputs
 from parcours.kernel.domain import (
     Actor,
@@ -187,6 +187,9 @@ def show(ctx: Context, view: CaseView, as_json: bool) -> None:
     if as_json:
         dump_json(view.to_json(), ctx.out)
         return
+    # Moments in the case's own zone; "due" is a whole local day (the case turns overdue
+    # when it has passed).
+    tz = zone(view.time_zone)
     fields(
         [
             ("dossier", view.dossier),
@@ -194,27 +197,37 @@ def show(ctx: Context, view: CaseView, as_json: bool) -> None:
             ("stage", view.stage),
             ("officer", view.officer),
             ("region", view.region),
+            ("time zone", view.time_zone),
             ("language", view.language),
-            ("arrival", view.arrival_date),
+            ("arrival", day(view.arrival_date)),
             ("greeting", view.greeting),
             ("escalation level", view.escalation_level),
             ("stalled since", view.stalled_since),
             ("overdue", view.overdue),
-            ("plan due", view.plan_due_at),
+            ("plan due", day(view.plan_due_on) if view.plan_due_on else view.plan_due_at),
             ("paused since", view.paused_at),
             ("closed", view.closed_at),
         ],
         ctx.out,
+        tz,
     )
     if view.stages:
         ctx.print()
         table(
-            ["STAGE", "STARTED", "COMPLETED", "APPROVED BY", "WAIVED", "DEADLINE"],
+            ["STAGE", "STARTED", "COMPLETED", "APPROVED BY", "WAIVED", "DUE"],
             [
-                [s.stage, s.started_at, s.completed_at, s.approved_by, s.waived, s.deadline_at]
+                [
+                    s.stage,
+                    s.started_at,
+                    s.completed_at,
+                    s.approved_by,
+                    s.waived,
+                    day(s.due_on) if s.due_on else s.deadline_at,
+                ]
                 for s in view.stages
             ],
             ctx.out,
+            tz,
         )
     if view.plan:
         ctx.print()

@@ -49,6 +49,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--regulated", action="store_true", help="the occupation is regulated")
     p.add_argument("--household", default="1", metavar="N", help="household size (default 1)")
     p.add_argument("--phone", help="phone number (optional)")
+    p.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        help="the case's time zone when its region's is wrong for it: America/Halifax for "
+        "the Magdalen Islands (default: the region's, America/Toronto)",
+    )
     add_json_flag(p)
     add_policy_flag(p)
     p.set_defaults(handler=start)
@@ -85,6 +91,7 @@ async def start(args: argparse.Namespace, ctx: Context) -> int:
             "regulated": args.regulated,
             "household": args.household,
             "phone": args.phone,
+            "time_zone": args.time_zone,
         }
     )
     policy = ctx.policy()

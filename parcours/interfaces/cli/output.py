@@ -1,37 +1,80 @@
-"""Human and machine output: aligned tables, ISO dates, JSON on one stream."""
+"""Human and machine output: aligned tables, local dates, JSON on one stream.
+
+People read moments in local time (« 9 décembre 2026, 00 h 00 », in the case's zone when
+there is one, else Quebec's), from the catalogue's date formats; `--json` keeps ISO 8601 with
+its offset, for programs.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from enum import Enum
 from typing import Any, TextIO
 
+from parcours.infrastructure import catalog as catalogue
+from parcours.kernel import timezones
 
-def cell(value: object) -> str:
+
+def language() -> str:
+    """The language of the CLI's human output: the terminal's locale if the catalogue
+    speaks it (LC_ALL, LC_MESSAGES, LANG, as gettext reads them), else French."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return catalogue.language(value)
+    return catalogue.DEFAULT_LANGUAGE
+
+
+def zone(name: str | None = None) -> tzinfo:
+    """A case's zone by its IANA name (`CaseView.time_zone`); None: Quebec's."""
+    return timezones.zone(None, name)
+
+
+def moment(value: datetime, tz: tzinfo | None = None) -> str:
+    """A moment as people read it: « 9 décembre 2026, 00 h 00 » in `tz` (Quebec's)."""
+    if value.tzinfo is None:  # the read model's times are UTC
+        value = value.replace(tzinfo=UTC)
+    return catalogue.catalog(language()).date_time(value, tz or zone())
+
+
+def day(value: date | str | None) -> str:
+    """A day as people read it: « 15 janvier 2027 »."""
+    if value is None or value == "":
+        return "-"
+    d = date.fromisoformat(value) if isinstance(value, str) else value
+    return catalogue.catalog(language()).long_date(d)
+
+
+def cell(value: object, tz: tzinfo | None = None) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+        return moment(value, tz)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, list | tuple):
-        return ",".join(cell(v) for v in value) or "-"
+        return ",".join(cell(v, tz) for v in value) or "-"
     return str(value)
 
 
 def table(
-    headers: Sequence[str], rows: Sequence[Sequence[object]], out: TextIO | None = None
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    out: TextIO | None = None,
+    tz: tzinfo | None = None,
 ) -> None:
-    """Print rows as columns aligned on the widest cell (numbers stay left-aligned: ids)."""
+    """Print rows as columns aligned on the widest cell (numbers stay left-aligned: ids).
+    Moments are shown in `tz` (Quebec's)."""
     out = out or sys.stdout
-    text_rows = [[cell(v) for v in row] for row in rows]
+    text_rows = [[cell(v, tz) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, value in enumerate(row):
@@ -40,12 +83,14 @@ def table(
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
-def fields(pairs: Sequence[tuple[str, object]], out: TextIO | None = None) -> None:
-    """Print `label  value` lines aligned on the longest label."""
+def fields(
+    pairs: Sequence[tuple[str, object]], out: TextIO | None = None, tz: tzinfo | None = None
+) -> None:
+    """Print `label  value` lines aligned on the longest label; moments in `tz`."""
     out = out or sys.stdout
     width = max((len(k) for k, _ in pairs), default=0)
     for key, value in pairs:
-        print(f"{key.ljust(width)}  {cell(value)}", file=out)
+        print(f"{key.ljust(width)}  {cell(value, tz)}", file=out)
 
 
 def _default(value: Any) -> Any:
