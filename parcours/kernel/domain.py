@@ -150,6 +150,12 @@ class PolicySnapshot:
 # Intake
 # --------------------------------------------------------------------------------------------
 
+# Field metadata for a field added later to a dataclass that a signed input nests (the approval
+# of a start): the signature covers it only when it holds something else than its default
+# (parcours/infrastructure/signing.py), so that interfaces and workers a release apart agree.
+SIGNED = "signed"
+UNLESS_DEFAULT = "unless-default"
+
 
 @dataclass
 class NewcomerApproval:
@@ -172,8 +178,10 @@ class NewcomerApproval:
     household_size: int = 1
     # The case's time zone when its region's is wrong for it (the Magdalen Islands are on
     # Atlantic time, the rest of their region on Eastern): one of kernel/timezones.ZONES.
-    # None: the region's (timezones.zone_name).
-    time_zone: str | None = None
+    # None: the region's (timezones.zone_name). Added in v5: signed only when set, so that a
+    # start signed by an interface a release older or newer still verifies
+    # (infrastructure/signing.py, UNLESS_DEFAULT).
+    time_zone: str | None = field(default=None, metadata={SIGNED: UNLESS_DEFAULT})
 
 
 @dataclass
