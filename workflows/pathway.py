@@ -501,6 +501,8 @@ class NewcomerPathway:
         # The case's region is its approval's: search attribute, read model, who may act and
         # which supervisors are told all follow it from here on.
         s.approval.region = inp.new_region
+        # The zone follows the region (or the transfer's own): due days stay the same days.
+        rules.move_zone(s, inp.time_zone)
         s.officer_id = inp.new_officer.officer_id
         s.officer_region = inp.new_region
         rules.touch(s, now)

@@ -413,6 +413,9 @@ class Transfer:
     new_officer: Actor
     note: str = ""
     signature: Signature | None = None
+    # The case's zone in its new region when not the region's (America/Halifax: a move to the
+    # Magdalen Islands). None: the new region's; a transfer never keeps the old override.
+    time_zone: str | None = None
 
 
 @dataclass

@@ -28,6 +28,7 @@ from parcours.kernel import authz, timezones
 from parcours.kernel.authz import Action
 from parcours.kernel.calendar import (
     add_working_days,
+    due_day,
     end_of_day,
     end_of_local_day_after,
     is_local_midnight,
@@ -163,6 +164,25 @@ def shift_deadline(s: CaseState, due_at: datetime, by: timedelta) -> datetime:
     if s.local_days and is_local_midnight(due_at, tz):
         return end_of_local_day_after(due_at, by, tz)
     return due_at + by
+
+
+def move_zone(s: CaseState, override: str | None) -> None:
+    """The case takes its new zone (a transfer: the new region's, or `override`). A deadline
+    due on a day stays due on that day, and falls at its end in the new zone."""
+    before = case_zone(s)
+    s.approval.time_zone = override
+    after = case_zone(s)
+    if not s.local_days or after == before:
+        return
+
+    def moved(due_at: datetime | None) -> datetime | None:
+        if due_at is None or not is_local_midnight(due_at, before):
+            return due_at
+        return local_end(due_day(due_at, before), after)
+
+    for record in s.stages:
+        record.deadline_at = moved(record.deadline_at)
+    s.plan_due_at = moved(s.plan_due_at)
 
 
 def following_stage(s: CaseState) -> Stage | None:
@@ -458,6 +478,10 @@ def check_transfer(s: CaseState, inp: Transfer, *, strict: bool = True, opened: 
     refused = authz.check_transfer(inp.new_region, inp.new_officer, s.approval.region)
     if refused is not None:
         raise refuse(refused, opened=opened)
+    if inp.time_zone is not None and inp.time_zone not in timezones.ZONES:
+        raise Rejected(
+            f"unknown time zone {inp.time_zone!r} (expected one of: {', '.join(timezones.ZONES)})"
+        )
     _text(inp.note, "the note")
 
 

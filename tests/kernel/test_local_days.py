@@ -247,3 +247,35 @@ def test_a_case_time_zone_is_one_of_quebecs() -> None:
         timezones.ATLANTIC,
     ]
     assert approval_model.problems(islands) == {}
+
+
+def test_a_transfer_takes_the_new_zone_and_keeps_the_due_days() -> None:
+    """The zone follows the region: a newcomer who leaves the Islands for Montreal is on
+    Eastern time, and their plan is still due on Friday 15 January, to its end in Montreal."""
+    s = case("2027-01-10", region="gaspesie-iles-de-la-madeleine", time_zone=timezones.ATLANTIC)
+    assert s.plan_due_at == utc(2027, 1, 16, 4)
+    stage_due = view_of(s).stages[0].due_on
+    s.approval.region = "montreal"
+    rules.move_zone(s, None)
+    v = view_of(s)
+    assert v.time_zone == timezones.EASTERN and v.plan_due_on == "2027-01-15"
+    assert s.plan_due_at == utc(2027, 1, 16, 5)
+    assert v.stages[0].due_on == stage_due
+    # And back to the Islands, by the transfer's own zone.
+    s.approval.region = "gaspesie-iles-de-la-madeleine"
+    rules.move_zone(s, timezones.ATLANTIC)
+    assert view_of(s).plan_due_on == "2027-01-15" and s.plan_due_at == utc(2027, 1, 16, 4)
+
+
+def test_a_transfer_names_one_of_quebecs_zones() -> None:
+    from parcours.kernel.domain import Role, Transfer
+
+    s = case("2027-01-10")
+    director = Actor("dir-1", Role.DIRECTOR)
+    officer = Actor("off-qc", Role.OFFICER, "gaspesie-iles-de-la-madeleine")
+    move = Transfer(director, "gaspesie-iles-de-la-madeleine", officer, time_zone="Europe/Paris")
+    with pytest.raises(rules.Rejected, match="unknown time zone"):
+        rules.check_transfer(s, move, opened=True)
+    rules.check_transfer(
+        s, Transfer(director, move.new_region, officer, time_zone=None), opened=True
+    )

@@ -11,8 +11,10 @@ from datetime import date, timedelta
 
 from parcours.kernel import search, timezones
 from parcours.kernel.calendar import local_end
+from parcours.kernel.domain import Transfer
 from tests.temporal_servers import search_attributes
-from tests.workflows.conftest import Pathway, days, settled
+from tests.workflows.conftest import DIRECTOR, OFFICER, Pathway, days, settled
+from workflows.pathway import NewcomerPathway
 
 
 async def test_the_plan_falls_overdue_when_its_local_due_day_ends(pathway: Pathway) -> None:
@@ -44,3 +46,28 @@ async def test_the_plan_falls_overdue_when_its_local_due_day_ends(pathway: Pathw
     assert len(overdue) == 1 and v.plan_due_at <= overdue[0].at < v.plan_due_at + timedelta(
         minutes=1
     )
+
+
+async def test_a_transfer_off_the_islands_moves_the_case_to_eastern_time(
+    pathway: Pathway,
+) -> None:
+    now = await pathway.env.get_current_time()
+    h = await pathway.start(
+        arrival=(now + days(2)).date(),
+        region="gaspesie-iles-de-la-madeleine",
+        time_zone=timezones.ATLANTIC,
+    )
+    before = await settled(h)
+    assert before.plan_due_on is not None
+    v = await h.execute_update(
+        NewcomerPathway.transfer,
+        Transfer(actor=DIRECTOR, new_region="montreal", new_officer=OFFICER, note="Déménagement"),
+    )
+    assert v.time_zone == timezones.EASTERN and v.plan_due_on == before.plan_due_on
+    eastern = timezones.zone(None)
+    assert v.plan_due_at == local_end(date.fromisoformat(before.plan_due_on), eastern)
+    # The alarm moved with it: on time until the due day ends in Montreal, overdue after.
+    await pathway.env.sleep(v.plan_due_at - now - timedelta(minutes=1))
+    assert not (await settled(h)).overdue
+    await pathway.env.sleep(timedelta(minutes=2))
+    assert (await settled(h)).overdue

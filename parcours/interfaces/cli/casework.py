@@ -138,6 +138,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--officer", help="id of the new officer (default: the intake rule's choice)")
     p.add_argument("--by", required=True, help="id of the director")
     p.add_argument("--note", default="", help="why (kept in the audit trail)")
+    p.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        help="the case's time zone in its new region when not the region's: America/Halifax "
+        "for the Magdalen Islands (default: the new region's; any earlier one is dropped)",
+    )
     p.set_defaults(handler=transfer)
 
     p = sub.add_parser(
@@ -346,7 +352,10 @@ async def transfer(args: argparse.Namespace, ctx: Context) -> int:
         new_officer = await ctx.actor(args.officer)
     else:
         new_officer = await _intake_choice(ctx, region, current.language)
-    arg = Transfer(actor=actor, new_region=region, new_officer=new_officer, note=note)
+    time_zone = inputs.time_zone(args.time_zone) if args.time_zone else None
+    arg = Transfer(
+        actor=actor, new_region=region, new_officer=new_officer, note=note, time_zone=time_zone
+    )
     return await _act(ctx, args, "transfer", arg, current)
 
 
