@@ -26,6 +26,7 @@ from parcours.kernel.filters import UNASSIGNED
 
 # One limit for free text: the workflow's validators enforce the same constant.
 from parcours.kernel.rules import MAX_TEXT
+from parcours.kernel.timezones import ZONES
 
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 ().-]{7,20}$")
@@ -133,8 +134,6 @@ def airport(value: str) -> str:
 
 def time_zone(value: str) -> str:
     """One of Quebec's zones (kernel/timezones.ZONES), by its IANA name in any case."""
-    from parcours.kernel.timezones import ZONES
-
     for name in ZONES:
         if value.strip().lower() == name.lower():
             return name
