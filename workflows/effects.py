@@ -173,6 +173,9 @@ class Effects:
                     recipient_name=s.approval.full_name if audience == Audience.NEWCOMER else None,
                     context={"dossier": s.approval.dossier, **context},
                     decided_at=workflow.now(),
+                    # The case's zone, whatever region the email is for (a transfer tells
+                    # two): its dates are the case's local days.
+                    time_zone=s.time_zone,
                 )
             )
         )

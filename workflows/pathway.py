@@ -92,8 +92,14 @@ AUTHZ_TABLE = "authorization-table-in-handlers"
 # signed and checked). Asked when a request arrives: a run cancelled before this replays as
 # it was (the cancellation ends it).
 IGNORE_CANCELLATION = "ignore-cancellation-requests"
+# v5: days are the case's local days (its time zone): "due on day D" falls due at 00:00 local
+# on D + 1, a stage deadline in whole days falls at the end of a day, and the arrival stage's
+# clock starts at local midnight (before: at 05:00 UTC, an hour late in summer). It moves
+# timers, so a run recorded before keeps its days (`CaseState.local_days`). Asked once per
+# run, in __init__, after AUTHZ_TABLE.
+LOCAL_DAYS = "local-day-deadlines"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
-PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS, AUTHZ_TABLE, IGNORE_CANCELLATION)
+PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS, AUTHZ_TABLE, IGNORE_CANCELLATION, LOCAL_DAYS)
 
 
 def _reject(message: str) -> ApplicationError:
@@ -125,6 +131,9 @@ class NewcomerPathway:
         # Validators always apply the table; a handler re-checks with the rules of the code
         # that wrote the history (a v2 run replays with the v2 rules).
         self.authz_v3 = workflow.patched(AUTHZ_TABLE)
+        # Set on every run: a case continued from a run before v5 takes local days for the
+        # deadlines set from here on (those already set keep their moment).
+        self.state.local_days = workflow.patched(LOCAL_DAYS)
 
     # ----------------------------------------------------------------------------------------
     # Main loop
@@ -492,6 +501,8 @@ class NewcomerPathway:
         # The case's region is its approval's: search attribute, read model, who may act and
         # which supervisors are told all follow it from here on.
         s.approval.region = inp.new_region
+        # The zone follows the region (or the transfer's own): due days stay the same days.
+        rules.move_zone(s, inp.time_zone)
         s.officer_id = inp.new_officer.officer_id
         s.officer_region = inp.new_region
         rules.touch(s, now)

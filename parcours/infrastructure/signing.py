@@ -36,7 +36,14 @@ from parcours.infrastructure.codec import (
 )
 from parcours.infrastructure.config import Settings
 from parcours.kernel.authz import Refusal, refusal
-from parcours.kernel.domain import CaseInput, NewcomerApproval, PolicySnapshot, Signature
+from parcours.kernel.domain import (
+    SIGNED,
+    UNLESS_DEFAULT,
+    CaseInput,
+    NewcomerApproval,
+    PolicySnapshot,
+    Signature,
+)
 
 KEY_FILE_NAME = "signing.keys"
 KEY_FILE_HEADER = "Parcours signing keys: current key first. Workers and interfaces share them."
@@ -62,7 +69,13 @@ def _plain(value: Any) -> Any:
     """A JSON-able form that is the same before the payload is encoded and after it is decoded
     (enums as values, tuples as lists, datetimes in ISO form)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (
+                f.metadata.get(SIGNED) == UNLESS_DEFAULT and getattr(value, f.name) == f.default
+            )
+        }
     if isinstance(value, Enum):
         return _plain(value.value)
     if isinstance(value, list | tuple):

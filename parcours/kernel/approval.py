@@ -16,6 +16,7 @@ from parcours.kernel import inputs
 from parcours.kernel.domain import DOSSIER_RE, REGIONS, NewcomerApproval
 from parcours.kernel.errors import ParcoursError
 from parcours.kernel.rules import MAX_TEXT
+from parcours.kernel.timezones import ZONES
 
 # Why a field was refused, when the check itself has no sentence to say.
 MISSING = "missing"
@@ -92,6 +93,13 @@ FIELDS: tuple[ApprovalField, ...] = (
         schema={"minimum": 1, "maximum": 99},
     ),
     ApprovalField("phone", "phone number", inputs.phone),
+    ApprovalField(
+        "time_zone",
+        "the case's time zone when its region's is wrong for it (America/Halifax for the "
+        "Magdalen Islands); default: the region's",
+        inputs.time_zone,
+        schema={"enum": list(ZONES)},
+    ),
 )
 BY_NAME: dict[str, ApprovalField] = {f.name: f for f in FIELDS}
 # The field names of `parcours start` (and the header of an import file), in order.
@@ -180,6 +188,7 @@ def check(item: object) -> Checked:
             occupation=value("occupation"),
             regulated_profession=value("regulated"),
             household_size=value("household"),
+            time_zone=value("time_zone"),
         ),
         {},
     )
@@ -220,6 +229,7 @@ def as_fields(approval: NewcomerApproval) -> dict[str, object]:
         "regulated": approval.regulated_profession,
         "household": approval.household_size,
         "phone": approval.phone,
+        "time_zone": approval.time_zone,
     }
 
 

@@ -18,6 +18,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from parcours.kernel.calendar import due_day, legacy_due_day
+from parcours.kernel.timezones import EASTERN, zone, zone_name
+
 
 class Stage(StrEnum):
     ARRIVAL = "arrival"
@@ -147,6 +150,12 @@ class PolicySnapshot:
 # Intake
 # --------------------------------------------------------------------------------------------
 
+# Field metadata for a field added later to a dataclass that a signed input nests (the approval
+# of a start): the signature covers it only when it holds something else than its default
+# (parcours/infrastructure/signing.py), so that interfaces and workers a release apart agree.
+SIGNED = "signed"
+UNLESS_DEFAULT = "unless-default"
+
 
 @dataclass
 class NewcomerApproval:
@@ -167,6 +176,12 @@ class NewcomerApproval:
     occupation: str | None = None
     regulated_profession: bool = False
     household_size: int = 1
+    # The case's time zone when its region's is wrong for it (the Magdalen Islands are on
+    # Atlantic time, the rest of their region on Eastern): one of kernel/timezones.ZONES.
+    # None: the region's (timezones.zone_name). Added in v5: signed only when set, so that a
+    # start signed by an interface a release older or newer still verifies
+    # (infrastructure/signing.py, UNLESS_DEFAULT).
+    time_zone: str | None = field(default=None, metadata={SIGNED: UNLESS_DEFAULT})
 
 
 @dataclass
@@ -255,9 +270,28 @@ class CaseState:
     # The signatures of the actions taken within the last few minutes (v3): a signed action
     # copied and sent again while still fresh is refused (parcours/infrastructure/signing.py).
     signatures_seen: list["SeenSignature"] = field(default_factory=list)
+    # v5: days are the case's local days (its time zone, kernel/timezones.py): a deadline
+    # falls at the end of its due day, 00:00 local of the next one. False: the run was written
+    # before (a day then started at 05:00 UTC, kernel/calendar.py). Set by the workflow from
+    # its patch at every run's start.
+    local_days: bool = False
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)
+
+    @property
+    def time_zone(self) -> str:
+        """The IANA name of the case's zone: its approval's override, else its region's."""
+        return zone_name(self.approval.region, self.approval.time_zone)
+
+    def due_on(self, due_at: datetime | None) -> str | None:
+        """The local day (ISO date) a deadline of this case closes: what people read as "due
+        on"; the case turns overdue when that day has passed."""
+        if due_at is None:
+            return None
+        if not self.local_days:
+            return legacy_due_day(due_at).isoformat()
+        return due_day(due_at, zone(self.approval.region, self.approval.time_zone)).isoformat()
 
     @property
     def stalled_since(self) -> datetime | None:
@@ -379,6 +413,9 @@ class Transfer:
     new_officer: Actor
     note: str = ""
     signature: Signature | None = None
+    # The case's zone in its new region when not the region's (America/Halifax: a move to the
+    # Magdalen Islands). None: the new region's; a transfer never keeps the old override.
+    time_zone: str | None = None
 
 
 @dataclass
@@ -421,6 +458,8 @@ class StageView:
     waived: bool = False
     waiver_reason: str | None = None
     deadline_at: datetime | None = None
+    # The local day (ISO date) the stage is due: `deadline_at` is the end of that day.
+    due_on: str | None = None
 
 
 @dataclass
@@ -453,6 +492,10 @@ class CaseView:
     # Audit rows and emails decided but not yet carried out (a backlog means the database or
     # the mail server is unreachable).
     pending_effects: int = 0
+    # The case's time zone (IANA name): the one its dates and times are read in.
+    time_zone: str = EASTERN
+    # The local day (ISO date) the plan is due: `plan_due_at` is the end of that day.
+    plan_due_on: str | None = None
 
     def to_json(self) -> dict[str, object]:
         """The public JSON shape of `parcours status --json` and the web API."""
@@ -474,6 +517,8 @@ class CaseView:
             "plan": [{"stage": i.stage.value, "text": i.text} for i in self.plan],
             "plan_revision": self.plan_revision,
             "plan_due_at": iso(self.plan_due_at),
+            "plan_due_on": self.plan_due_on,
+            "time_zone": self.time_zone,
             "greeting": self.greeting.value if self.greeting else None,
             "stages": [
                 {
@@ -484,6 +529,7 @@ class CaseView:
                     "waived": s.waived,
                     "waiver_reason": s.waiver_reason,
                     "deadline_at": iso(s.deadline_at),
+                    "due_on": s.due_on,
                 }
                 for s in self.stages
             ],
@@ -524,6 +570,7 @@ def view_of(state: CaseState, include_plan: bool = True) -> CaseView:
                 waived=r.waived,
                 waiver_reason=r.waiver_reason,
                 deadline_at=r.deadline_at,
+                due_on=state.due_on(r.deadline_at),
             )
             for r in state.stages
         ],
@@ -536,6 +583,8 @@ def view_of(state: CaseState, include_plan: bool = True) -> CaseView:
         close_reason=state.close_reason,
         runs=state.runs,
         pending_effects=len(state.pending),
+        time_zone=state.time_zone,
+        plan_due_on=state.due_on(state.plan_due_at),
     )
 
 

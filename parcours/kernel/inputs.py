@@ -26,6 +26,7 @@ from parcours.kernel.filters import UNASSIGNED
 
 # One limit for free text: the workflow's validators enforce the same constant.
 from parcours.kernel.rules import MAX_TEXT
+from parcours.kernel.timezones import ZONES
 
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 ().-]{7,20}$")
@@ -129,6 +130,14 @@ def airport(value: str) -> str:
             f"invalid airport {shown(value)}: expected a 3-letter IATA code like YUL"
         )
     return value
+
+
+def time_zone(value: str) -> str:
+    """One of Quebec's zones (kernel/timezones.ZONES), by its IANA name in any case."""
+    for name in ZONES:
+        if value.strip().lower() == name.lower():
+            return name
+    raise InvalidInput(f"unknown time zone {shown(value)} (expected one of: {', '.join(ZONES)})")
 
 
 def french_level(value: str | int) -> int:

@@ -20,13 +20,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from parcours.kernel import authz
+from parcours.kernel import authz, timezones
 from parcours.kernel.authz import Action
-from parcours.kernel.calendar import add_working_days, end_of_day, start_of_day
+from parcours.kernel.calendar import (
+    add_working_days,
+    due_day,
+    end_of_day,
+    end_of_local_day_after,
+    is_local_midnight,
+    local_end,
+    local_start,
+    start_of_day,
+)
 from parcours.kernel.domain import (
     STAGES,
     STILL_OPENING,
@@ -72,6 +81,7 @@ class Rejected(Exception):
 
 OVERDUE = "overdue"
 ESCALATED = "escalated"
+DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -82,11 +92,27 @@ class ClockStep:
     level: int = 0
 
 
+def case_zone(s: CaseState) -> tzinfo:
+    """The case's time zone: its approval's override, else its region's."""
+    return timezones.zone(s.approval.region, s.approval.time_zone)
+
+
+def day_starts(s: CaseState, d: date) -> datetime:
+    """When day `d` starts for this case: 00:00 in its zone (before local days, 05:00 UTC)."""
+    return local_start(d, case_zone(s)) if s.local_days else start_of_day(d)
+
+
+def day_ends(s: CaseState, d: date) -> datetime:
+    """When day `d` ends for this case: 00:00 local of the next day, when a deadline due on
+    `d` has passed."""
+    return local_end(d, case_zone(s)) if s.local_days else end_of_day(d)
+
+
 def anchor(s: CaseState, now: datetime) -> datetime:
     """Where the stall clock restarts at `now`. Before arrival the newcomer is not here yet:
     the arrival stage's clock starts on the day of arrival, whatever happens before it."""
     if s.stage == Stage.ARRIVAL:
-        return max(now, start_of_day(date.fromisoformat(s.approval.arrival_date)))
+        return max(now, day_starts(s, date.fromisoformat(s.approval.arrival_date)))
     return now
 
 
@@ -103,7 +129,8 @@ def open_case(s: CaseState, now: datetime) -> None:
     arrival = date.fromisoformat(s.approval.arrival_date)
     s.started_at = now
     s.stages = [StageRecord(stage=stage) for stage in STAGES]
-    s.plan_due_at = end_of_day(add_working_days(arrival, s.policy.plan_due_working_days))
+    # Due on the Nth working day after arrival: overdue once that whole day has passed.
+    s.plan_due_at = day_ends(s, add_working_days(arrival, s.policy.plan_due_working_days))
     enter_stage(s, Stage.ARRIVAL, now)
 
 
@@ -113,10 +140,49 @@ def enter_stage(s: CaseState, stage: Stage, now: datetime) -> None:
     record.started_at = now
     s.escalation_level = 0
     s.clock_anchor = anchor(s, now)
-    record.deadline_at = s.clock_anchor + timedelta(seconds=s.policy.for_stage(stage).deadline)
+    record.deadline_at = stage_deadline(s, s.clock_anchor, s.policy.for_stage(stage).deadline)
     # A new stage starts on time; only the alarm flags it overdue (see `ring`).
     s.deadline_passed = False
     s.overdue = False
+
+
+def stage_deadline(s: CaseState, start: datetime, seconds: int) -> datetime:
+    """A stage's deadline, `seconds` after `start`. With local days, a deadline in whole days
+    ("30d") is due on a day and falls at that day's end (00:00 local of the next); one in
+    hours, minutes or seconds (a short policy, to watch the clocks in a demo) is a moment."""
+    span = timedelta(seconds=seconds)
+    if s.local_days and seconds % DAY.total_seconds() == 0:
+        return end_of_local_day_after(start, span, case_zone(s))
+    return start + span
+
+
+def shift_deadline(s: CaseState, due_at: datetime, by: timedelta) -> datetime:
+    """A deadline moved by a pause of `by`. With local days, one that falls at the end of a
+    day moves to the end of a day: by `by` counted on the wall clock, rounded up to whole
+    days (a pause of an afternoon gives the day back)."""
+    tz = case_zone(s)
+    if s.local_days and is_local_midnight(due_at, tz):
+        return end_of_local_day_after(due_at, by, tz)
+    return due_at + by
+
+
+def move_zone(s: CaseState, override: str | None) -> None:
+    """The case takes its new zone (a transfer: the new region's, or `override`). A deadline
+    due on a day stays due on that day, and falls at its end in the new zone."""
+    before = case_zone(s)
+    s.approval.time_zone = override
+    after = case_zone(s)
+    if not s.local_days or after == before:
+        return
+
+    def moved(due_at: datetime | None) -> datetime | None:
+        if due_at is None or not is_local_midnight(due_at, before):
+            return due_at
+        return local_end(due_day(due_at, before), after)
+
+    for record in s.stages:
+        record.deadline_at = moved(record.deadline_at)
+    s.plan_due_at = moved(s.plan_due_at)
 
 
 def following_stage(s: CaseState) -> Stage | None:
@@ -217,15 +283,16 @@ def pause(s: CaseState, inp: PauseRequest, now: datetime) -> None:
 
 def resume(s: CaseState, now: datetime) -> timedelta:
     """End a pause; the time spent paused. Clocks stop during a pause: the deadlines move by
-    that time, and the stall clock restarts now (a resumption is a check-in). Overdue stays
-    as it was when paused."""
+    that time (with local days, a deadline due on a day by whole days, rounded up: see
+    `shift_deadline`), and the stall clock restarts now (a resumption is a check-in). Overdue
+    stays as it was when paused."""
     assert s.paused_at is not None and s.stage is not None
     paused_for = now - s.paused_at
     record = s.record(s.stage)
     if record.deadline_at is not None:
-        record.deadline_at += paused_for
+        record.deadline_at = shift_deadline(s, record.deadline_at, paused_for)
     if s.stage == Stage.ARRIVAL and s.plan_due_at is not None:
-        s.plan_due_at += paused_for
+        s.plan_due_at = shift_deadline(s, s.plan_due_at, paused_for)
     s.status = CaseStatus.ACTIVE
     s.paused_at = None
     s.paused_by = None
@@ -411,6 +478,10 @@ def check_transfer(s: CaseState, inp: Transfer, *, strict: bool = True, opened: 
     refused = authz.check_transfer(inp.new_region, inp.new_officer, s.approval.region)
     if refused is not None:
         raise refuse(refused, opened=opened)
+    if inp.time_zone is not None and inp.time_zone not in timezones.ZONES:
+        raise Rejected(
+            f"unknown time zone {inp.time_zone!r} (expected one of: {', '.join(timezones.ZONES)})"
+        )
     _text(inp.note, "the note")
 
 

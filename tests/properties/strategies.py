@@ -65,6 +65,8 @@ def good_approvals(draw: st.DrawFn) -> Approval:
         fields["occupation"] = draw(st.sampled_from(HOSTILE_NAMES + ["infirmière", "soudeur"]))
     if draw(st.booleans()):
         fields["french_level"] = draw(st.integers(1, 12))
+    if fields["region"] == "gaspesie-iles-de-la-madeleine" and draw(st.booleans()):
+        fields["time_zone"] = "America/Halifax"  # the Magdalen Islands
     return Approval(fields, good=True)
 
 
@@ -96,6 +98,8 @@ _JUNK: list[tuple[str, object]] = [
     ("phone", "call me"),
     ("language", "français"),
     ("airport", "MONTREAL"),
+    ("time_zone", "Europe/Paris"),
+    ("time_zone", "EST"),
     ("dossier", "../../etc/passwd"),
     ("dossier", "D" * 65),
 ]

@@ -6,7 +6,10 @@ properties:
 - the clocks are monotone in time, and ringing them in steps lands where one ring does;
 - the alarm (`next_clock`) is always ahead, and nothing falls due before it;
 - a check-in always drops the case to level 0, for a full stall period;
-- a pause shifts every deadline by the time paused, and no clock moves meanwhile;
+- a pause shifts every deadline by the time paused (with local days, a deadline at the end of
+  a day to the end of a day, by the pause rounded up to whole days), and no clock moves
+  meanwhile;
+- with local days, a deadline in whole days falls at a local midnight of the case's zone;
 - validators never accept an action the authorization table (kernel/authz.py) forbids, and,
   the action otherwise valid, accept what it allows.
 """
@@ -22,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from parcours.kernel import authz, rules
+from parcours.kernel import authz, rules, timezones
 from parcours.kernel.authz import Action
-from parcours.kernel.calendar import start_of_day
+from parcours.kernel.calendar import is_local_midnight, start_of_day
 from parcours.kernel.domain import (
     OPEN_STATUSES,
     REGIONS,
@@ -141,9 +144,11 @@ def cases(draw: st.DrawFn, closing: bool = True) -> Case:
         email=str(a.fields["email"]),
         arrival_date=str(a.fields["arrival"]),
         region=str(a.fields["region"]),
+        time_zone=draw(st.sampled_from((None, *timezones.ZONES))),
     )
-    s = CaseState(approval=approval, policy=draw(policies()))
-    arrival = start_of_day(date.fromisoformat(approval.arrival_date))
+    # Cases of either calendar: before local days (histories before v5) and after.
+    s = CaseState(approval=approval, policy=draw(policies()), local_days=draw(st.booleans()))
+    arrival = rules.day_starts(s, date.fromisoformat(approval.arrival_date))
     now = arrival + timedelta(seconds=draw(st.integers(-60 * DAY, 30 * DAY)))
     rules.open_case(s, now)
     s.officer_id = draw(st.sampled_from((None, *OFFICERS)))
@@ -249,7 +254,7 @@ def test_a_check_in_always_drops_the_case_to_level_0_for_a_full_stall_period(
     assert s.last_activity_at == now
     if s.stage == Stage.ARRIVAL:
         # The newcomer is not here yet: the arrival stage's clock starts on arrival day.
-        assert s.clock_anchor >= start_of_day(date.fromisoformat(s.approval.arrival_date))
+        assert s.clock_anchor >= rules.day_starts(s, date.fromisoformat(s.approval.arrival_date))
     # No reminder before a whole `remind_after` of silence from the check-in (or from the
     # arrival day, for a check-in made before the newcomer lands).
     remind_at = s.clock_anchor + timedelta(seconds=s.policy.for_stage(s.stage).remind_after)
@@ -283,9 +288,37 @@ def test_a_pause_shifts_every_deadline_by_the_time_paused(
 
     resumed_at = paused_at + timedelta(seconds=paused)
     assert rules.resume(s, resumed_at) == resumed_at - paused_at
-    assert rules.deadlines(s) == {k: v + (resumed_at - paused_at) for k, v in due.items()}
+    moved = rules.deadlines(s)
+    tz = rules.case_zone(s)
+    for k, v in due.items():
+        if s.local_days and is_local_midnight(v, tz):
+            # Due on a day: still at the end of a day, at least the pause later, and less
+            # than a day (and an hour of clock change) more.
+            assert is_local_midnight(moved[k], tz)
+            assert v + (resumed_at - paused_at) <= moved[k] + timedelta(hours=1)
+            assert moved[k] - v < (resumed_at - paused_at) + timedelta(days=1, hours=1)
+        else:
+            assert moved[k] == v + (resumed_at - paused_at)
     assert s.overdue == overdue  # the deadlines moved: overdue stays as it was
     assert s.status == CaseStatus.ACTIVE and s.escalation_level == 0  # resuming is a check-in
+
+
+@FAST
+@given(cases())
+def test_with_local_days_a_deadline_in_days_falls_at_a_local_midnight(case: Case) -> None:
+    s = case.state
+    assume(s.local_days and s.stage is not None and s.status == CaseStatus.ACTIVE)
+    tz = rules.case_zone(s)
+    due = rules.deadlines(s)
+    if "plan" in due:
+        assert is_local_midnight(due["plan"], tz)
+    assert s.stage is not None
+    if s.policy.for_stage(s.stage).deadline % DAY == 0:
+        assert is_local_midnight(due["stage"], tz)
+    # What people read as the due day ends exactly when the case turns overdue.
+    for at in due.values():
+        day = date.fromisoformat(s.due_on(at) or "")
+        assert rules.day_ends(s, day) == at or not is_local_midnight(at, tz)
 
 
 # --------------------------------------------------------------------------------------------

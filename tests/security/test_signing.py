@@ -259,6 +259,51 @@ def test_a_start_is_refused_unsigned_tampered_elsewhere_or_under_another_key() -
     assert start_code(verifier, as_update) == "signature_invalid"
 
 
+@dataclasses.dataclass
+class ApprovalV4:
+    """The approval before `time_zone` (v5)."""
+
+    dossier: str
+    full_name: str
+    email: str
+    arrival_date: str
+    region: str
+    phone: str | None = None
+    language: str = "fr"
+    airport: str = "YUL"
+    french_level: int | None = None
+    occupation: str | None = None
+    regulated_profession: bool = False
+    household_size: int = 1
+
+
+def test_a_start_verifies_across_the_release_that_added_the_time_zone() -> None:
+    """An approval's field added later is signed only when set: a worker and an interface a
+    release apart agree on the digest of an approval that leaves it at its default."""
+    converter = DataConverter.default.payload_converter
+    older = ApprovalV4("D-1", "Amina Diallo", "amina@example.org", "2030-01-15", "montreal")
+    signed = Signer((KEY,)).sign_start(WF, start_input(), NOW)
+    # Signed by an older interface, decoded by a newer worker (time_zone at its default).
+    as_older = CaseInput(approval=older, policy=signed.policy)  # type: ignore[arg-type]
+    signed_older = Signer((KEY,)).sign_start(WF, as_older, NOW)
+    [decoded] = converter.from_payloads(converter.to_payloads([signed_older]), [CaseInput])
+    assert decoded.approval.time_zone is None
+    assert start_code(Verifier((KEY,)), decoded) is None
+    # Signed by a newer interface, read by an older worker (which knows no time_zone).
+    [seen] = converter.from_payloads(converter.to_payloads([signed.approval]), [ApprovalV4])
+    as_seen = dataclasses.replace(signed, approval=seen)
+    assert start_code(Verifier((KEY,)), as_seen) is None
+    # Set, it is signed: nobody moves a case to Atlantic time behind the signature.
+    islands = dataclasses.replace(signed.approval, time_zone="America/Halifax")
+    assert start_code(Verifier((KEY,)), dataclasses.replace(signed, approval=islands)) == (
+        "signature_invalid"
+    )
+    atlantic = Signer((KEY,)).sign_start(
+        WF, dataclasses.replace(start_input(), approval=islands), NOW
+    )
+    assert start_code(Verifier((KEY,)), atlantic) is None
+
+
 def test_a_start_is_fresh_against_when_the_server_accepted_it() -> None:
     signed = Signer((KEY,)).sign_start(WF, start_input(), NOW)
     verifier = Verifier((KEY,))

@@ -142,7 +142,7 @@ def test_status_fields_leave_out_every_free_text() -> None:
     assert shown["plan_items"] == 1 and shown["notes_count"] == 3
     assert shown["stages"] == [
         {"stage": "francization", "started_at": None, "completed_at": None,
-         "approved_by": None, "waived": True, "deadline_at": None}
+         "approved_by": None, "waived": True, "deadline_at": None, "due_on": None}
     ]  # fmt: skip
 
 

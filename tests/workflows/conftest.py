@@ -198,6 +198,8 @@ class Pathway:
         continue_as_new_after_events: int = 0,
         policy: PolicySnapshot = TEST_POLICY,
         opened: bool = True,
+        region: str = "montreal",
+        time_zone: str | None = None,
     ) -> WorkflowHandle[NewcomerPathway, CaseView]:
         """Start a case; with `opened`, return once its officer is assigned."""
         dossier = dossier or f"T-{uuid.uuid4().hex[:10]}"
@@ -207,8 +209,9 @@ class Pathway:
             full_name="Amina Diallo",
             email="amina@example.org",
             arrival_date=(arrival or now.date()).isoformat(),
-            region="montreal",
+            region=region,
             language=language,
+            time_zone=time_zone,
         )
         handle = await self.client.start_workflow(
             NewcomerPathway.run,

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.worker import Worker
 
 from parcours.infrastructure.signing import install_verifier
+from parcours.kernel import timezones
 from parcours.kernel.domain import (
     CaseView,
     GreetingReport,
@@ -51,8 +52,10 @@ from workflows.pathway import NewcomerPathway
 # "carry-queued-effects-across-continue-as-new"). v3: the authorization table in handlers
 # (patch "authorization-table-in-handlers"), signed updates, withdrawal by a named actor with
 # a reason category, and the `transfer` update. v4: cancellation requests are ignored (patch
-# "ignore-cancellation-requests"); only `cancellation_ignored` was recorded at v4.
-PATHWAY_VERSION = "v4"
+# "ignore-cancellation-requests"); only `cancellation_ignored` was recorded at v4. v5: local-day
+# deadlines in the case's zone (patch "local-day-deadlines"); `lifecycle` and
+# `local_day_deadlines` were recorded at v5.
+PATHWAY_VERSION = "v5"
 
 PLAN = PlanFiling(
     actor=OFFICER,
@@ -186,12 +189,38 @@ async def cancellation_ignored(p: Pathway) -> WorkflowHandle[NewcomerPathway, Ca
     return h
 
 
+async def local_day_deadlines(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """A Magdalen Islands case (Atlantic time) falls overdue at the end of its plan's local
+    due day, is paused over a few days (its deadlines move by whole days), and closes."""
+    now = await p.env.get_current_time()
+    h = await p.start(
+        f"HIST-{uuid.uuid4().hex[:6]}",
+        arrival=(now + days(2)).date(),
+        region="gaspesie-iles-de-la-madeleine",
+        time_zone=timezones.ATLANTIC,
+    )
+    await p.env.sleep(days(10))  # past the plan's due day: overdue, and a reminder
+    # A director: the Montreal supervisor has no say in Gaspésie–Îles-de-la-Madeleine.
+    await h.execute_update(NewcomerPathway.pause, PauseRequest(actor=DIRECTOR, reason="voyage"))
+    await p.env.sleep(days(3) + timedelta(hours=5))
+    await h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=DIRECTOR))
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    await p.env.sleep(days(40))  # past the arrival stage's own due day
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Parti", actor=OFFICER, reason_category=WithdrawalReason.LEFT_QUEBEC),
+    )
+    await h.result()
+    return h
+
+
 SCENARIOS = (
     lifecycle,
     withdrawn_after_continue_as_new,
     actions_across_continue_as_new,
     transferred,
     cancellation_ignored,
+    local_day_deadlines,
 )
 
 

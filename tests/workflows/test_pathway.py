@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from parcours.kernel import search
+from parcours.kernel import search, timezones
+from parcours.kernel.calendar import local_end
 from parcours.kernel.domain import (
     Audience,
     CaseInput,
@@ -45,6 +46,8 @@ from tests.workflows.conftest import (
     settled,
 )
 from workflows.pathway import NewcomerPathway
+
+EASTERN_TIME = timezones.zone(None)
 
 PLAN = PlanFiling(
     actor=OFFICER,
@@ -322,8 +325,12 @@ async def test_pause_stops_the_clocks_and_resume_restarts_them(pathway: Pathway)
     assert v.status == CaseStatus.ACTIVE and not v.overdue
     after_deadline, before_deadline = v.stages[0].deadline_at, before.stages[0].deadline_at
     assert after_deadline is not None and before_deadline is not None
-    moved = after_deadline - before_deadline
-    assert days(59.9) < moved < days(60.1)
+    # Due on a day (a "30d" deadline): it moves by the pause in whole days, rounded up (60
+    # days and the seconds the updates took: 61), to the end of a local day.
+    assert v.stages[0].due_on and before.stages[0].due_on
+    moved = date.fromisoformat(v.stages[0].due_on) - date.fromisoformat(before.stages[0].due_on)
+    assert moved in (days(60), days(61))
+    assert after_deadline == local_end(date.fromisoformat(v.stages[0].due_on), EASTERN_TIME)
     assert "not paused" in await rejection(
         h.execute_update(NewcomerPathway.resume, ResumeRequest(actor=SUPERVISOR))
     )

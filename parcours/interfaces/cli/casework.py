@@ -21,7 +21,7 @@ from typing import Any
 
 from parcours.infrastructure.catalog import Catalog
 from parcours.interfaces.cli.common import Context, Parser, add_by_flag, add_json_flag
-from parcours.interfaces.cli.output import dump_json, fields, table
+from parcours.interfaces.cli.output import day, dump_json, fields, table, zone
 from parcours.kernel import authz, inputs
 from parcours.kernel.domain import (
     Actor,
@@ -115,6 +115,7 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     p.add_argument("--to", metavar="ID", help=t("cli.opt.to_transfer"))
     add_by_flag(p, "cli.opt.by_director")
     p.add_argument("--note", default="", help=t("cli.opt.note_why"))
+    p.add_argument("--time-zone", metavar="ZONE", help=t("cli.opt.time_zone_transfer"))
     p.set_defaults(handler=transfer)
 
     p = command("pause")
@@ -148,6 +149,9 @@ def show(ctx: Context, view: CaseView, as_json: bool) -> None:
         dump_json(view.to_json(), ctx.out)
         return
     t = ctx.t
+    # Moments in the case's own zone; "due" is a whole local day (the case turns overdue
+    # when it has passed).
+    tz = zone(view.time_zone)
     fields(
         [
             (t("cli.case.dossier"), view.dossier),
@@ -155,18 +159,23 @@ def show(ctx: Context, view: CaseView, as_json: bool) -> None:
             (t("cli.case.stage"), view.stage),
             (t("cli.case.officer"), view.officer),
             (t("cli.case.region"), view.region),
+            (t("cli.case.time_zone"), view.time_zone),
             (t("cli.case.language"), view.language),
-            (t("cli.case.arrival"), view.arrival_date),
+            (t("cli.case.arrival"), day(view.arrival_date, t)),
             (t("cli.case.greeting"), view.greeting),
             (t("cli.case.level"), view.escalation_level),
             (t("cli.case.stalled_since"), view.stalled_since),
             (t("cli.case.overdue"), view.overdue),
-            (t("cli.case.plan_due"), view.plan_due_at),
+            (
+                t("cli.case.plan_due"),
+                day(view.plan_due_on, t) if view.plan_due_on else view.plan_due_at,
+            ),
             (t("cli.case.paused_since"), view.paused_at),
             (t("cli.case.closed"), view.closed_at),
         ],
         ctx.out,
         t,
+        tz,
     )
     if view.stages:
         ctx.print()
@@ -180,11 +189,19 @@ def show(ctx: Context, view: CaseView, as_json: bool) -> None:
                 t("cli.col.deadline"),
             ],
             [
-                [s.stage, s.started_at, s.completed_at, s.approved_by, s.waived, s.deadline_at]
+                [
+                    s.stage,
+                    s.started_at,
+                    s.completed_at,
+                    s.approved_by,
+                    s.waived,
+                    day(s.due_on, t) if s.due_on else s.deadline_at,
+                ]
                 for s in view.stages
             ],
             ctx.out,
             t,
+            tz,
         )
     if view.plan:
         ctx.print()
@@ -328,7 +345,10 @@ async def transfer(args: argparse.Namespace, ctx: Context) -> int:
         new_officer = await ctx.actor(args.to, "--to")
     else:
         new_officer = await _intake_choice(ctx, region, current.language)
-    arg = Transfer(actor=actor, new_region=region, new_officer=new_officer, note=note)
+    time_zone = inputs.time_zone(args.time_zone) if args.time_zone else None
+    arg = Transfer(
+        actor=actor, new_region=region, new_officer=new_officer, note=note, time_zone=time_zone
+    )
     return await _act(ctx, args, "transfer", arg, current)
 
 

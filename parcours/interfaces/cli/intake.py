@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     p.add_argument("--regulated", action="store_true", help=t("cli.opt.regulated"))
     p.add_argument("--household", default="1", metavar="N", help=t("cli.opt.household"))
     p.add_argument("--phone", help=t("cli.opt.phone"))
+    p.add_argument("--time-zone", metavar="ZONE", help=t("cli.opt.time_zone"))
     add_json_flag(p)
     add_policy_flag(p)
     p.set_defaults(handler=start)
@@ -85,6 +86,7 @@ async def start(args: argparse.Namespace, ctx: Context) -> int:
             "regulated": args.regulated,
             "household": args.household,
             "phone": args.phone,
+            "time_zone": args.time_zone,
         }
     )
     policy = ctx.policy()

@@ -202,10 +202,12 @@ async def _client(state: WebState) -> Any:
 STATUS_FIELDS = (
     "dossier", "status", "stage", "officer", "region", "language", "arrival_date",
     "escalation_level", "stalled_since", "overdue", "plan_revision", "plan_due_at",
-    "greeting", "paused_at", "notes_count", "last_activity_at", "started_at", "closed_at",
-    "pending_effects",
+    "plan_due_on", "time_zone", "greeting", "paused_at", "notes_count", "last_activity_at",
+    "started_at", "closed_at", "pending_effects",
 )  # fmt: skip
-STAGE_FIELDS = ("stage", "started_at", "completed_at", "approved_by", "waived", "deadline_at")
+STAGE_FIELDS = (
+    "stage", "started_at", "completed_at", "approved_by", "waived", "deadline_at", "due_on",
+)  # fmt: skip
 
 
 def status_fields(view: CaseView) -> dict[str, object]:

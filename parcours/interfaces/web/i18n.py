@@ -3,21 +3,33 @@
 The language comes from `?lang=` (remembered in a cookie) or the cookie, else French: the
 Charter of the French language makes French the normal language of the administration.
 Numeric dates are ISO 8601 (2026-11-24), the official Quebec numeric format; long dates are
-"24 novembre 2026" in French. Times are shown in Quebec's time zone.
+"24 novembre 2026" in French, times « 24 novembre 2026, 14 h 05 ». Dates and times are shown
+in a time zone: the case's own on a case page (`tz=case.time_zone`: Atlantic for the Magdalen
+Islands), else Quebec's (Eastern).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from parcours.infrastructure.catalog import DEFAULT_LANGUAGE, LANGUAGES, Catalog, catalog
+from parcours.kernel import timezones
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LANG_COOKIE", "Translator", "pick_language"]
 
 LANG_COOKIE = "lang"
-QUEBEC_TZ = ZoneInfo("America/Montreal")
+QUEBEC_TZ = timezones.zone(None)
+# A zone as templates name it: an IANA name (a case's `time_zone`), a tzinfo, or None (Quebec's).
+Zone = str | tzinfo | None
+
+
+def _zone(tz: Zone) -> tzinfo:
+    if tz is None:
+        return QUEBEC_TZ
+    if isinstance(tz, str):
+        return timezones.zone(None, tz)
+    return tz
 
 
 def pick_language(query_value: str | None, cookie_value: str | None) -> str:
@@ -30,9 +42,11 @@ def pick_language(query_value: str | None, cookie_value: str | None) -> str:
 class Translator:
     """What templates call as `t("key")`, plus the date formats of one language."""
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, tz: Zone = None) -> None:
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
         self.catalog: Catalog = catalog(self.lang)
+        # The page's zone: dates and times without one of their own are shown in it.
+        self.zone = _zone(tz)
 
     def __call__(self, key: str, **params: Any) -> str:
         # Anything not in the catalogue (an error detail that is no key, say) passes as it is.
@@ -50,27 +64,28 @@ class Translator:
         key = f"event.{kind}"
         return self.catalog(key) if self.catalog.has(key) else kind
 
-    def long_date(self, value: date | datetime | str | None) -> str:
-        """24 novembre 2026 / November 24, 2026."""
-        return self.catalog.long_date(_as_date(value))
+    def long_date(self, value: date | datetime | str | None, tz: Zone = None) -> str:
+        """24 novembre 2026 / November 24, 2026 (a moment: its day in `tz`)."""
+        return self.catalog.long_date(_as_date(value, tz or self.zone))
 
-    def iso_date(self, value: date | datetime | str | None) -> str:
-        d = _as_date(value)
+    def iso_date(self, value: date | datetime | str | None, tz: Zone = None) -> str:
+        d = _as_date(value, tz or self.zone)
         return d.isoformat() if d else "—"
 
-    def date_time(self, value: datetime | None) -> str:
-        """2026-11-24 14:05 (Quebec time): ISO date, 24-hour clock."""
+    def date_time(self, value: datetime | None, tz: Zone = None) -> str:
+        """« 24 novembre 2026, 14 h 05 » / "November 24, 2026, 2:05 p.m." in `tz`."""
         if value is None:
             return "—"
-        local = value.astimezone(QUEBEC_TZ) if value.tzinfo else value
-        return local.strftime("%Y-%m-%d %H:%M")
+        if value.tzinfo is None:  # the read model's times are UTC
+            value = value.replace(tzinfo=UTC)
+        return self.catalog.date_time(value, _zone(tz or self.zone))
 
 
-def _as_date(value: date | datetime | str | None) -> date | None:
+def _as_date(value: date | datetime | str | None, tz: Zone = None) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return (value.astimezone(QUEBEC_TZ) if value.tzinfo else value).date()
+        return (value.astimezone(_zone(tz)) if value.tzinfo else value).date()
     if isinstance(value, date):
         return value
     try:

@@ -28,7 +28,9 @@ def render(
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     lang = getattr(request.state, "lang", DEFAULT_LANGUAGE)
-    t = Translator(lang)
+    # A page about one case reads its dates and times in the case's zone (the Magdalen
+    # Islands' are Atlantic); any other page, in Quebec's (Eastern).
+    t = Translator(lang, getattr((context or {}).get("case"), "time_zone", None))
     ctx: dict[str, Any] = {
         "t": t,
         "lang": lang,
