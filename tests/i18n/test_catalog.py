@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.mofile import read_mo, write_mo
@@ -25,6 +26,14 @@ def _po(lang: str):  # noqa: ANN202 (babel is untyped)
         return read_po(f, locale=lang)
 
 
+def _entry(m: Any) -> tuple[object, object]:
+    # A plural entry's id and text are sequences of its forms (lists, which do not hash).
+    def form(v: object) -> object:
+        return tuple(v) if isinstance(v, list | tuple) else v
+
+    return form(m.id), form(m.string)
+
+
 def _keys(lang: str) -> set[str]:
     return {m.id if isinstance(m.id, str) else m.id[0] for m in _po(lang) if m.id}
 
@@ -35,11 +44,11 @@ def test_each_compiled_catalogue_matches_its_source(lang: str) -> None:
     compiled would silently show the old words."""
     mo_path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
     with open(mo_path, "rb") as f:
-        committed = {(m.id, m.string) for m in read_mo(f) if m.id}
+        committed = {_entry(m) for m in read_mo(f) if m.id}
     buffer = io.BytesIO()
     write_mo(buffer, _po(lang))
     buffer.seek(0)
-    fresh = {(m.id, m.string) for m in read_mo(buffer) if m.id}
+    fresh = {_entry(m) for m in read_mo(buffer) if m.id}
     assert committed == fresh, f"run `make catalogue`: {mo_path} is older than its .po"
 
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json
 from parcours.kernel import inputs
-from parcours.kernel.audit_messages import say
 from parcours.kernel.errors import ParcoursError
 
 if TYPE_CHECKING:
@@ -50,7 +49,10 @@ def _keys(ctx: Context) -> AuditKeys:
 
 
 async def verify(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.catalog import catalog
     from parcours.infrastructure.store import audit
+
+    t = catalog()  # French, the language of the administration
 
     dossiers = [inputs.dossier(d) for d in args.dossier or []]
     keys = _keys(ctx)
@@ -61,7 +63,7 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
         nonlocal shown
         if done.cases - shown >= PROGRESS_EVERY or (shown and done.cases == total):
             shown = done.cases
-            ctx.note(say("progress", cases=done.cases, total=total, rows=done.rows))
+            ctx.note(t("audit.progress", cases=done.cases, total=total, rows=done.rows))
 
     result = await audit.verify(sessions, keys, dossiers or None, progress)
     if args.json:
@@ -78,27 +80,27 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
         for b in result.broken:
             if b.reason == audit.EMPTY:
                 minutes = int(audit.OPENING_GRACE.total_seconds() // 60)
-                ctx.print(say("empty", dossier=b.dossier, minutes=minutes))
+                ctx.print(t("audit.empty", dossier=b.dossier, minutes=minutes))
                 continue
             ctx.print(
-                say(
-                    "broken",
+                t(
+                    "audit.broken",
                     dossier=b.dossier,
                     row_id=b.row_id,
                     seq="-" if b.seq is None else b.seq,
                     expected=b.expected_seq,
                     key=b.key,
-                    reason=say(f"reason.{b.reason}"),
+                    reason=t(f"audit.reason.{b.reason}"),
                 )
             )
         if result.rows == 0 and result.holds:
-            ctx.print(say("no_rows"))
+            ctx.print(t("audit.no_rows"))
         elif result.holds:
-            ctx.print(say("summary_ok", cases=result.cases, rows=result.rows))
+            ctx.print(t("audit.summary_ok", cases=result.cases, rows=result.rows))
         else:
             ctx.print(
-                say(
-                    "summary_broken",
+                t(
+                    "audit.summary_broken",
                     broken=len(result.broken),
                     cases=result.cases,
                     rows=result.rows,

@@ -8,10 +8,12 @@ Numeric dates are ISO 8601 (2026-11-24), the official Quebec numeric format; lon
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from parcours.application.journal import AuditRow, JournalEntry, journal
 from parcours.infrastructure.catalog import DEFAULT_LANGUAGE, LANGUAGES, Catalog, catalog
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LANG_COOKIE", "Translator", "pick_language"]
@@ -28,17 +30,18 @@ def pick_language(query_value: str | None, cookie_value: str | None) -> str:
 
 
 class Translator:
-    """What templates call as `t("key")`, plus the date formats of one language."""
+    """What templates call as `t("nav.caseload")`, plus the date formats of one language."""
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, *, strict: bool = False) -> None:
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
-        self.catalog: Catalog = catalog(self.lang)
+        # strict (the words tests): a key missing from the catalogue raises instead of showing.
+        self.catalog: Catalog = Catalog(self.lang, strict=True) if strict else catalog(self.lang)
 
     def __call__(self, key: str, **params: Any) -> str:
-        # Anything not in the catalogue (an error detail that is no key, say) passes as it is.
-        if not isinstance(key, str) or not self.catalog.has(key):
-            return key
         return self.catalog(key, **params)
+
+    def has(self, key: object) -> bool:
+        return isinstance(key, str) and self.catalog.has(key)
 
     def plural(self, key: str, count: int, **params: Any) -> str:
         return self.catalog.plural(key, count, **params)
@@ -49,6 +52,10 @@ class Translator:
     def event(self, kind: str) -> str:
         key = f"event.{kind}"
         return self.catalog(key) if self.catalog.has(key) else kind
+
+    def journal(self, rows: Iterable[AuditRow]) -> list[JournalEntry]:
+        """A case's audit rows as sentences in this language, newest first."""
+        return journal(rows, self.catalog)
 
     def long_date(self, value: date | datetime | str | None) -> str:
         """24 novembre 2026 / November 24, 2026."""

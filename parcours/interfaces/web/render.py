@@ -28,7 +28,9 @@ def render(
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     lang = getattr(request.state, "lang", DEFAULT_LANGUAGE)
-    t = Translator(lang)
+    # `strict_words` (set by the words tests on their app): a key missing from the catalogue
+    # fails the page instead of showing as a raw key.
+    t = Translator(lang, strict=getattr(request.app.state, "strict_words", False))
     ctx: dict[str, Any] = {
         "t": t,
         "lang": lang,
