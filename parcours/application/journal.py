@@ -68,8 +68,9 @@ class JournalEntry:
 
 
 def journal(rows: Iterable[AuditRow], t: Catalog) -> list[JournalEntry]:
-    """The rows as sentences, newest first (the rows may come in any order)."""
-    ordered = sorted(rows, key=lambda r: r.at, reverse=True)
+    """The rows as sentences, newest first. Rows of one instant (a case opened and assigned
+    in one workflow step) keep their written order, reversed: they come oldest first."""
+    ordered = sorted(rows, key=lambda r: r.at)[::-1]
     return [entry(r, t) for r in ordered]
 
 

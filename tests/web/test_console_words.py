@@ -76,7 +76,7 @@ def test_templates_hold_no_words_of_their_own(template: Path) -> None:
 def test_templates_read_attributes_from_the_catalogue() -> None:
     for template in TEMPLATES:
         source = template.read_text()
-        for value in re.findall(r'(?:title|aria-label|alt|placeholder)="([^"]*)"', source):
+        for value in re.findall(r'(?:title|aria-label|alt|placeholder|data-label)="([^"]*)"', source):
             assert value.startswith("{{"), (template.name, value)
 
 

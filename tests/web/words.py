@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from parcours.infrastructure.catalog import DOMAIN, LOCALE_DIR
 
 # Attributes a person reads (or hears, with a screen reader).
-READ_ATTRIBUTES = ("title", "aria-label", "alt", "placeholder")
+READ_ATTRIBUTES = ("title", "aria-label", "alt", "placeholder", "data-label")
 KEY_LIKE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_#]+)+$")
 MACHINE = re.compile(r"\b\w+=\S|\brevision \d|\b\d+ items\b|\bemail_[a-z_]+\b|->")
 
