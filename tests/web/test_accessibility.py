@@ -33,7 +33,7 @@ NOTE = f"Appel fait.\nRappeler lundi.\n{LONG_WORD}"
 
 # The visible text nodes of the page and the attributes a person reads.
 TEXTS_JS = """
-const read = %s;
+const read = arguments[0];
 const out = [];
 const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 while (walker.nextNode()) {
@@ -46,7 +46,7 @@ for (const el of document.querySelectorAll('*'))
   for (const name of read) { const v = el.getAttribute(name); if (v) out.push(v); }
 out.push(document.title);
 return out;
-""" % list(READ_ATTRIBUTES)
+"""
 
 
 def axe_source() -> str:
@@ -79,7 +79,7 @@ def check_page(driver: webdriver.Chrome, name: str, *, french: bool = True) -> N
     assert serious_violations(driver) == [], name
     if french:
         assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
-        assert foreign_words(driver.execute_script(TEXTS_JS)) == [], name
+        assert foreign_words(driver.execute_script(TEXTS_JS, list(READ_ATTRIBUTES))) == [], name
 
 
 def fits(driver: webdriver.Chrome) -> tuple[int, int]:

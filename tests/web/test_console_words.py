@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.web.console import running_console, sign_in
-from tests.web.words import foreign_words, keys, texts_of
+from tests.web.words import READ_ATTRIBUTES, foreign_words, keys, texts_of
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted((ROOT / "templates" / "web").glob("*.html"))
@@ -76,7 +76,7 @@ def test_templates_hold_no_words_of_their_own(template: Path) -> None:
 def test_templates_read_attributes_from_the_catalogue() -> None:
     for template in TEMPLATES:
         source = template.read_text()
-        for value in re.findall(r'(?:title|aria-label|alt|placeholder|data-label)="([^"]*)"', source):
+        for value in re.findall(rf'(?:{"|".join(READ_ATTRIBUTES)})="([^"]*)"', source):
             assert value.startswith("{{"), (template.name, value)
 
 
