@@ -99,6 +99,19 @@ def phone_shot(driver: webdriver.Chrome, name: str) -> None:
         driver.save_screenshot(str(Path(target) / f"{name}.png"))
 
 
+def add_note(driver: webdriver.Chrome, stack: WebStack, dossier: str) -> None:
+    """Add NOTE to the case from its page, and wait until the journal shows it."""
+    driver.get(f"{stack.url}/cases/{dossier}")
+    driver.find_element(By.ID, "progress-note").send_keys(NOTE)
+    click_and_load(driver, driver.find_element(By.CSS_SELECTOR, "#form-progress button"))
+
+    def journaled() -> bool:
+        driver.get(f"{stack.url}/cases/{dossier}")
+        return "Note de suivi ajoutée" in driver.find_element(By.ID, "audit").text
+
+    wait_for(journaled)
+
+
 def test_every_page_passes_axe_and_speaks_french(
     browser: webdriver.Chrome, web_stack: WebStack
 ) -> None:
@@ -118,15 +131,7 @@ def test_every_page_passes_axe_and_speaks_french(
     wait_for(listed)
     check_page(browser, "caseload")
 
-    browser.get(f"{web_stack.url}/cases/AX-1")
-    browser.find_element(By.ID, "progress-note").send_keys(NOTE)
-    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#form-progress button"))
-
-    def journaled() -> bool:
-        browser.get(f"{web_stack.url}/cases/AX-1")
-        return "Note de suivi ajoutée" in browser.find_element(By.ID, "audit").text
-
-    wait_for(journaled)
+    add_note(browser, web_stack, "AX-1")
     journal = browser.find_element(By.ID, "audit")
     # Newest first: the note, typed last, opens the journal; its line breaks are kept.
     first = journal.find_element(By.CSS_SELECTOR, "li").text
@@ -174,15 +179,7 @@ def test_case_and_caseload_fit_a_phone(browser: webdriver.Chrome, web_stack: Web
     officer = officer_of(web_stack, "AX-2")
     browser.set_window_size(*DESKTOP)
     sign_in(browser, web_stack, officer)
-    browser.get(f"{web_stack.url}/cases/AX-2")
-    browser.find_element(By.ID, "progress-note").send_keys(NOTE)
-    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#form-progress button"))
-
-    def journaled() -> bool:
-        browser.get(f"{web_stack.url}/cases/AX-2")
-        return "Note de suivi ajoutée" in browser.find_element(By.ID, "audit").text
-
-    wait_for(journaled)
+    add_note(browser, web_stack, "AX-2")
     try:
         browser.set_window_size(PHONE_WIDTH, 900)
         for path, name in [("/cases/AX-2", "phone-case"), ("/cases", "phone-caseload")]:

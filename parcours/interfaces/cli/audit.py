@@ -52,7 +52,8 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.infrastructure.catalog import catalog
     from parcours.infrastructure.store import audit
 
-    t = catalog()  # French, the language of the administration
+    # The CLI's language: French unless the settings name another (PARCOURS_LANGUAGE).
+    t = catalog(getattr(ctx.settings, "language", "fr"))
 
     dossiers = [inputs.dossier(d) for d in args.dossier or []]
     keys = _keys(ctx)
