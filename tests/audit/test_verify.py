@@ -73,7 +73,7 @@ async def test_a_modified_row_is_named(db: Db) -> None:
     assert code == 3
     assert f"D-1\u00a0: chaîne rompue à la ligne {target} (n° 3, attendu n° 3" in out
     assert "le contenu ou la chaîne a changé" in out
-    assert "1 dossier(s) sur 2 ont une chaîne rompue" in out
+    assert "1 dossier sur 2 a une chaîne rompue" in out
     _, report = await verify_json(db)
     assert [(b["dossier"], b["id"], b["reason"]) for b in report["broken"]] == [
         ("D-1", target, "seal")
@@ -233,7 +233,7 @@ async def test_a_case_whose_every_row_was_deleted_is_named(db: Db) -> None:
     code, out, _ = await verify(db)
     assert code == 3
     assert "D-2\u00a0: aucune ligne d'audit pour un dossier ouvert depuis plus de 15 minutes" in out
-    assert "1 dossier(s) sur 2 ont une chaîne rompue" in out
+    assert "1 dossier sur 2 a une chaîne rompue" in out
     code, report = await verify_json(db, "--dossier", "D-2")
     assert code == 3
     assert [(b["dossier"], b["id"], b["reason"]) for b in report["broken"]] == [

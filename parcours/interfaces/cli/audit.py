@@ -94,17 +94,14 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
                     reason=t(f"audit.reason.{b.reason}"),
                 )
             )
+        # "1 dossier, 8 lignes": each count with its plural, by the language's rules.
+        cases = t.plural("audit.cases", result.cases)
+        rows = t.plural("audit.rows", result.rows)
         if result.rows == 0 and result.holds:
             ctx.print(t("audit.no_rows"))
         elif result.holds:
-            ctx.print(t("audit.summary_ok", cases=result.cases, rows=result.rows))
+            ctx.print(t("audit.summary_ok", cases=cases, rows=rows))
         else:
-            ctx.print(
-                t(
-                    "audit.summary_broken",
-                    broken=len(result.broken),
-                    cases=result.cases,
-                    rows=result.rows,
-                )
-            )
+            total = t.number(result.cases)  # "1 dossier sur 2": the noun goes with the first
+            ctx.print(t.plural("audit.summary_broken", len(result.broken), cases=total, rows=rows))
     return 0 if result.holds else BROKEN
