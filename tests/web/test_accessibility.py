@@ -19,9 +19,11 @@ from selenium.webdriver.common.by import By
 
 from tests.web.conftest import WebStack, approval, start_cases, wait_for
 from tests.web.test_browser import browser, click_and_load, officer_of, sign_in
+from tests.web.test_browser import pytestmark as needs_chromium
 from tests.web.words import READ_ATTRIBUTES, foreign_words
 
 __all__ = ["browser"]  # the module-scoped Chromium of test_browser.py
+pytestmark = needs_chromium  # Debian's chromium and chromium-driver (`make browser`)
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
