@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Install again only when the dependencies change.
 STAMP := $(VENV)/.installed
 
-.PHONY: catalogue run test lint format clean browser screenshots bench bench-quick faults faults-full
+.PHONY: catalogue run test lint format clean browser axe screenshots bench bench-quick faults faults-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,17 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-test: $(STAMP) browser
+# axe-core, the accessibility engine the browser tests inject into each page: a pinned version
+# from the npm registry into .axe/ (git-ignored), at setup, never fetched by a test.
+AXE_VERSION := 4.10.3
+AXE := .axe/node_modules/axe-core/axe.min.js
+
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix .axe axe-core@$(AXE_VERSION)
+
+axe: $(AXE)
+
+test: $(STAMP) browser axe
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -64,9 +74,9 @@ format: $(STAMP)
 
 # Leaves .parcours/ (the dev stack's cases and mail) alone: `rm -rf .parcours` resets it.
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .axe .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # PNGs of the console's main pages, taken by the browser tests, for the README.
-screenshots: $(STAMP) browser
+screenshots: $(STAMP) browser axe
 	PARCOURS_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/web/test_browser.py -q

@@ -126,7 +126,7 @@ async def test_sessions_without_a_key_write_no_audit_row(db: Db) -> None:
 
 
 def test_the_worker_needs_an_audit_key() -> None:
-    with pytest.raises(ParcoursError, match="^aucune clé d'audit : définir PARCOURS_AUDIT_KEYS"):
+    with pytest.raises(ParcoursError, match="^aucune clé d.audit\u00a0: définir PARCOURS_AUDIT"):
         require_audit_keys(Settings(audit_keys=None, audit_key_file=None))
     with pytest.raises(ParcoursError, match="PARCOURS_AUDIT_KEYS: entry 1 is not"):
         require_audit_keys(Settings(audit_keys="not-a-key"))

@@ -58,7 +58,7 @@ async def test_intact_chains_hold(db: Db) -> None:
     await record(db, "D-2", range(1, 4))
     code, out, _ = await verify(db)
     assert code == 0
-    assert out.strip() == "journal d'audit intact : 2 dossiers, 8 lignes"
+    assert out.strip() == "journal d'audit intact\u00a0: 2 dossiers, 8 lignes"
     code, report = await verify_json(db)
     assert (code, report["holds"], report["cases"], report["rows"]) == (0, True, 2, 8)
     assert report["broken"] == []
@@ -71,9 +71,9 @@ async def test_a_modified_row_is_named(db: Db) -> None:
     await db.tamper("UPDATE audit_events SET actor = 'someone-else' WHERE id = :id", id=target)
     code, out, _ = await verify(db)
     assert code == 3
-    assert f"D-1 : chaîne rompue à la ligne {target} (n° 3, attendu n° 3" in out
+    assert f"D-1\u00a0: chaîne rompue à la ligne {target} (n° 3, attendu n° 3" in out
     assert "le contenu ou la chaîne a changé" in out
-    assert "1 dossier(s) sur 2 ont une chaîne rompue" in out
+    assert "1 dossier sur 2 a une chaîne rompue" in out
     _, report = await verify_json(db)
     assert [(b["dossier"], b["id"], b["reason"]) for b in report["broken"]] == [
         ("D-1", target, "seal")
@@ -192,7 +192,7 @@ async def test_without_a_key_verify_refuses_in_one_line(db: Db) -> None:
     assert code == 1 and out == ""
     assert err.count("\n") == 1
     assert err.startswith(
-        "parcours\u00a0: erreur\u00a0: aucune clé d'audit : définir PARCOURS_AUDIT_KEYS"
+        "parcours\u00a0: erreur\u00a0: aucune clé d'audit\u00a0: définir PARCOURS_AUDIT_KEYS"
     )
 
 
@@ -222,7 +222,7 @@ async def test_progress_on_stderr_and_a_bad_dossier_refused(
         "parcours\u00a0: 2/3 dossiers vérifiés (4 lignes)",
         "parcours\u00a0: 3/3 dossiers vérifiés (6 lignes)",
     ]
-    assert out.strip() == "journal d'audit intact : 3 dossiers, 6 lignes"
+    assert out.strip() == "journal d'audit intact\u00a0: 3 dossiers, 6 lignes"
     code, out, err = await verify(db, "--dossier", "not a dossier")
     assert code != 0 and out == "" and len(err.splitlines()) == 1
 
@@ -234,8 +234,8 @@ async def test_a_case_whose_every_row_was_deleted_is_named(db: Db) -> None:
     await db.tamper("DELETE FROM audit_events WHERE dossier = 'D-2'")
     code, out, _ = await verify(db)
     assert code == 3
-    assert "D-2 : aucune ligne d'audit pour un dossier ouvert depuis plus de 15 minutes" in out
-    assert "1 dossier(s) sur 2 ont une chaîne rompue" in out
+    assert "D-2\u00a0: aucune ligne d'audit pour un dossier ouvert depuis plus de 15 minutes" in out
+    assert "1 dossier sur 2 a une chaîne rompue" in out
     code, report = await verify_json(db, "--dossier", "D-2")
     assert code == 3
     assert [(b["dossier"], b["id"], b["reason"]) for b in report["broken"]] == [

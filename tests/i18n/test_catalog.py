@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.mofile import read_mo, write_mo
@@ -25,15 +26,16 @@ def _po(lang: str):  # noqa: ANN202 (babel is untyped)
         return read_po(f, locale=lang)
 
 
+def _entry(m: Any) -> tuple[object, object]:
+    # A plural entry's id and text are sequences of its forms (lists, which do not hash).
+    def form(v: object) -> object:
+        return tuple(v) if isinstance(v, list | tuple) else v
+
+    return form(m.id), form(m.string)
+
+
 def _keys(lang: str) -> set[str]:
     return {m.id if isinstance(m.id, str) else m.id[0] for m in _po(lang) if m.id}
-
-
-def _entry(m) -> tuple:  # noqa: ANN001 (babel is untyped)
-    # A plural entry's id and text are lists: made hashable.
-    return tuple(m.id) if isinstance(m.id, list | tuple) else m.id, (
-        tuple(m.string) if isinstance(m.string, list | tuple) else m.string
-    )
 
 
 @pytest.mark.parametrize("lang", ["fr", "en", "es"])

@@ -161,7 +161,7 @@ def test_officer_takes_a_case_through_arrival(
     # The audit trail (read model) catches up with the approval.
     def audited() -> bool:
         browser.refresh()
-        return "Étape approuvée" in browser.find_element(By.ID, "audit").text
+        return "Étape Accueil approuvée" in browser.find_element(By.ID, "audit").text
 
     wait_for(audited)
 

@@ -77,5 +77,7 @@ def test_transfer_and_withdraw_from_the_console(web_stack: WebStack) -> None:
             # The audit trail (written by the worker a moment later) names both.
             wait_for(lambda: "Parti en Ontario" in director.get(f"/cases/{d}").text)
             page = director.get(f"/cases/{d}").text
-            assert "Transféré à une autre région" in page
-            assert "montreal -&gt; capitale-nationale" in page
+            # The journal in sentences, never the stored "montreal -> capitale-nationale".
+            assert "Dossier transféré de la région montreal à la région capitale-nationale" in page
+            assert "-&gt;" not in page
+            assert "Dossier retiré (motif\u00a0: A quitté le Québec)" in page

@@ -15,7 +15,7 @@ async def test_a_refused_form_is_explained_in_french_then_in_english(tmp_path: P
         # A form posted without its token (a forged cross-site post, or a page left open).
         r = await c.post("/cases/D-1/progress", data={"note": "x"})
         assert r.status_code == 400
-        assert "Jeton de formulaire manquant : rechargez la page." in r.text
+        assert "Jeton de formulaire manquant\u00a0: rechargez la page." in r.text
         assert "error.form_token_missing" not in r.text
         r = await c.post("/cases/D-1/progress?lang=en", data={"note": "x"})
         assert r.status_code == 400 and "missing form token: reload the page" in r.text

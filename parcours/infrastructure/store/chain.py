@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.codec import CodecKey, parse_keys, read_key_file
 from parcours.infrastructure.config import Settings
-from parcours.kernel.audit_messages import say
 from parcours.kernel.errors import ParcoursError
 
 VERSION = "parcours-audit-chain-v1"
@@ -46,7 +46,8 @@ class AuditKeyMissing(ParcoursError):
     """No audit key: rows cannot be sealed (nor verified)."""
 
 
-NO_KEY = say("no_key")
+# In French, the language of the administration: the worker, `db upgrade` and the CLI say it.
+NO_KEY = catalog()("audit.no_key")
 
 
 def audit_keyring(settings: Settings) -> list[CodecKey]:

@@ -49,6 +49,8 @@ def _keys(ctx: Context) -> AuditKeys:
 async def verify(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.infrastructure.store import audit
 
+    t = ctx.t  # the CLI's language (PARCOURS_LANGUAGE / --lang), French by default
+
     dossiers = [inputs.dossier(d) for d in args.dossier or []]
     keys = _keys(ctx)
     sessions = await ctx.sessions()
@@ -58,7 +60,7 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
         nonlocal shown
         if done.cases - shown >= PROGRESS_EVERY or (shown and done.cases == total):
             shown = done.cases
-            ctx.note(ctx.t("audit.progress", cases=done.cases, total=total, rows=done.rows))
+            ctx.note(t("audit.progress", cases=done.cases, total=total, rows=done.rows))
 
     result = await audit.verify(sessions, keys, dossiers or None, progress)
     if args.json:
@@ -75,30 +77,27 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
         for b in result.broken:
             if b.reason == audit.EMPTY:
                 minutes = int(audit.OPENING_GRACE.total_seconds() // 60)
-                ctx.print(ctx.t("audit.empty", dossier=b.dossier, minutes=minutes))
+                ctx.print(t("audit.empty", dossier=b.dossier, minutes=minutes))
                 continue
             ctx.print(
-                ctx.t(
+                t(
                     "audit.broken",
                     dossier=b.dossier,
                     row_id=b.row_id,
                     seq="-" if b.seq is None else b.seq,
                     expected=b.expected_seq,
                     key=b.key,
-                    reason=ctx.t(f"audit.reason.{b.reason}"),
+                    reason=t(f"audit.reason.{b.reason}"),
                 )
             )
+        # "1 dossier, 8 lignes": each count with its plural, by the language's rules.
+        cases = t.plural("audit.cases", result.cases)
+        rows = t.plural("audit.rows", result.rows)
         if result.rows == 0 and result.holds:
-            ctx.print(ctx.t("audit.no_rows"))
+            ctx.print(t("audit.no_rows"))
         elif result.holds:
-            ctx.print(ctx.t("audit.summary_ok", cases=result.cases, rows=result.rows))
+            ctx.print(t("audit.summary_ok", cases=cases, rows=rows))
         else:
-            ctx.print(
-                ctx.t(
-                    "audit.summary_broken",
-                    broken=len(result.broken),
-                    cases=result.cases,
-                    rows=result.rows,
-                )
-            )
+            total = t.number(result.cases)  # "1 dossier sur 2": the noun goes with the first
+            ctx.print(t.plural("audit.summary_broken", len(result.broken), cases=total, rows=rows))
     return 0 if result.holds else BROKEN

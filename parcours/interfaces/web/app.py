@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from temporalio.client import Client
 
@@ -36,6 +37,14 @@ DOCS_ASSETS = "/static/docs"
 
 def docs_assets_dir() -> str:
     return str(importlib.resources.files("fastapi_offline") / "static")
+
+
+# What an error page says when its error carries no catalogue key of its own.
+ERROR_TEXTS = {404: "error.no_such_page", 503: "error.unavailable_text"}
+
+
+def error_text(status: int) -> str:
+    return ERROR_TEXTS.get(status, "error.other_text")
 
 
 def create_app(
@@ -114,18 +123,23 @@ def create_app(
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         return render(request, "forbidden.html", status_code=403)
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> Response:
+    # Starlette's own errors too (an unknown path, a wrong method), which FastAPI's are a kind of.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/metrics"):
             # A catalogue key becomes its English text; any other detail passes as it is.
-            detail = ENGLISH(exc.detail) if isinstance(exc.detail, str) else exc.detail
+            detail = ENGLISH(exc.detail) if ENGLISH.has(exc.detail) else exc.detail
             return JSONResponse(
                 {"detail": detail}, status_code=exc.status_code, headers=exc.headers
             )
+        # A page says what the catalogue says, in the page's language: a detail that is no
+        # catalogue key (Starlette's own "Not Found", a driver's error text) gives way to the
+        # status's sentence, never shown raw.
+        key = exc.detail if ENGLISH.has(exc.detail) else error_text(exc.status_code)
         return render(
             request,
             "error.html",
-            {"status": exc.status_code, "detail": exc.detail},
+            {"status": exc.status_code, "detail": key},
             status_code=exc.status_code,
         )
 

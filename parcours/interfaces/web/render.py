@@ -29,8 +29,13 @@ def render(
     templates: Jinja2Templates = request.app.state.templates
     lang = getattr(request.state, "lang", DEFAULT_LANGUAGE)
     # A page about one case reads its dates and times in the case's zone (the Magdalen
-    # Islands' are Atlantic); any other page, in Quebec's (Eastern).
-    t = Translator(lang, getattr((context or {}).get("case"), "time_zone", None))
+    # Islands' are Atlantic); any other page, in Quebec's (Eastern). `strict_words` (set by the
+    # words tests on their app): a key missing from the catalogue fails the page.
+    t = Translator(
+        lang,
+        getattr((context or {}).get("case"), "time_zone", None),
+        strict=getattr(request.app.state, "strict_words", False),
+    )
     ctx: dict[str, Any] = {
         "t": t,
         "lang": lang,

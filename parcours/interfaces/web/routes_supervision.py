@@ -102,13 +102,16 @@ async def reports_page(
         entries = await caseload(session, region=region)
         durations = await stage_durations(session, region)
     t = Translator(getattr(request.state, "lang", "fr"))
-    chart = caseload_chart(entries, t("reports.unassigned"))
+    unassigned = sum(e.open_cases for e in entries if e.officer_id is None)
+    chart = caseload_chart(entries, t.plural("reports.unassigned_bar", unassigned))
     return render(
         request,
         "reports.html",
         {
             "chart": chart,
             "entries": entries,
+            "open_cases": sum(e.open_cases for e in entries),
+            "unassigned": unassigned,
             "durations": durations,
             "region": region,
             "regions": REGIONS if account.role == Role.DIRECTOR.value else [account.region],

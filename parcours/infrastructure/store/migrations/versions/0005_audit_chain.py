@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.codec import CodecKey
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store.chain import (
@@ -28,7 +29,6 @@ from parcours.infrastructure.store.chain import (
     seal,
     text_digest,
 )
-from parcours.kernel.audit_messages import say
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -109,7 +109,7 @@ def _sealing_key() -> CodecKey | None:
     given = cfg.attributes.get("audit_keys") if cfg is not None else None
     keys = given or audit_keyring(Settings.from_env())
     if not keys:
-        raise AuditKeyMissing(say("migration_needs_key", reason=NO_KEY))
+        raise AuditKeyMissing(catalog()("audit.migration_needs_key", reason=NO_KEY))
     return keys[0]
 
 
