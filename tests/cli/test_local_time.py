@@ -10,8 +10,7 @@ import io
 import json
 from datetime import UTC, datetime
 
-import pytest
-
+from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli import output
 from parcours.interfaces.cli.casework import show
@@ -19,12 +18,6 @@ from parcours.interfaces.cli.common import Context
 from parcours.kernel import rules, timezones
 from parcours.kernel.domain import CaseState, NewcomerApproval, view_of
 from parcours.kernel.policy import load_policy
-
-
-@pytest.fixture(autouse=True)
-def french(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def printed(time_zone: str | None, *, as_json: bool) -> str:
@@ -46,25 +39,27 @@ def printed(time_zone: str | None, *, as_json: bool) -> str:
     return out.getvalue()
 
 
-def line(text: str, label: str) -> str:
+def line(text: str, key: str) -> str:
+    """The value printed beside the French label of `key` (cli.case.<key>)."""
+    label = catalog("fr")(f"cli.case.{key}")
     return next(x for x in text.splitlines() if x.startswith(label)).removeprefix(label).strip()
 
 
 def test_status_shows_the_due_day_and_local_moments() -> None:
     text = printed(None, as_json=False)
-    assert line(text, "plan due") == "15 janvier 2027"
+    assert line(text, "plan_due") == "15 janvier 2027"
     assert line(text, "arrival") == "10 janvier 2027"
-    assert line(text, "time zone") == "America/Toronto"
+    assert line(text, "time_zone") == "America/Toronto"
     # Arrival stage: started when the case opened (00:00 in Montreal), due on 8 February.
-    stage = [x for x in text.splitlines() if x.startswith("arrival ")][-1]  # the stage table
+    stage = [x for x in text.splitlines() if x.startswith("Accueil ")][-1]  # the stage table
     assert "9 décembre 2026, 00 h 00" in stage and stage.endswith("8 février 2027")
     assert "+00:00" not in text and "T05:00" not in text
 
 
 def test_status_on_the_magdalen_islands_reads_atlantic_time() -> None:
     text = printed(timezones.ATLANTIC, as_json=False)
-    assert line(text, "time zone") == "America/Halifax"
-    assert line(text, "plan due") == "15 janvier 2027"
+    assert line(text, "time_zone") == "America/Halifax"
+    assert line(text, "plan_due") == "15 janvier 2027"
     assert "9 décembre 2026, 01 h 00" in text  # 05:00 UTC is 01:00 on the Islands
 
 
@@ -76,9 +71,9 @@ def test_status_json_stays_iso_8601_with_an_offset() -> None:
     assert datetime.fromisoformat(view["started_at"]).utcoffset() is not None
 
 
-def test_english_terminals_read_english_dates(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANG", "en_CA.UTF-8")
+def test_english_reads_english_dates() -> None:
+    en = catalog("en")
     # Babel's English clock: a narrow no-break space before "a.m.".
-    moment = output.moment(datetime(2026, 12, 9, 5, tzinfo=UTC))
+    moment = output.moment(datetime(2026, 12, 9, 5, tzinfo=UTC), t=en)
     assert moment == "December 9, 2026, 12:00\u202fa.m."
-    assert output.day("2027-01-15") == "January 15, 2027"
+    assert output.day("2027-01-15", en) == "January 15, 2027"
