@@ -83,7 +83,7 @@ async def test_staff_unlock_a_locked_login_and_the_log_says_so(tmp_path: Path) -
             await sign_in(console.browser("198.51.100.7"), "crodriguez", f"guess {i}")
         done = await asyncio.to_thread(_cli, tmp_path, "users", "unlock", "atremblay")
         assert done.returncode == 0, done.stderr
-        assert "atremblay unlocked" in done.stdout
+        assert "atremblay débloqué" in done.stdout  # the CLI speaks French by default
         assert (await sign_in(c)).status_code == 303
         assert (await sign_in(console.browser("198.51.100.7"), "crodriguez")).status_code == 429
         assert ("unlocked", "atremblay", "cli") in await kinds(console)
