@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.inputs import DAYS_AHEAD, DAYS_BACK, ArrivalWindow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,7 +132,14 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_SIGNIN_WINDOW_MINUTES", "`15`", "the sign-in throttle's window", "web"),
     Knob("PARCOURS_DEMO_PASSWORD", "`parcours-demo`",
          "password `parcours dev` gives the demo roster", "`dev`"),
+    Knob("PARCOURS_LANGUAGE", "`fr`", "language of the CLI's messages: `fr` or `en`", "CLI"),
+    Knob("PARCOURS_ARRIVAL_DAYS_BACK", "`365`", "a new case's arrival date is at most this many "
+         "days back", "CLI, web, worker"),
+    Knob("PARCOURS_ARRIVAL_DAYS_AHEAD", "`730`", "a new case's arrival date is at most this "
+         "many days ahead", "CLI, web, worker"),
 )  # fmt: skip
+# The languages the CLI speaks (the catalogue has both complete).
+CLI_LANGUAGES = ("fr", "en")
 
 KNOWN = frozenset(k.name for k in KNOBS)
 
@@ -218,6 +227,14 @@ class Settings:
     web_port: int = 8000
     web_secret: str | None = field(default=None, repr=False)
     demo_password: str = field(default=DEFAULT_DEMO_PASSWORD, repr=False)
+    # The language of the CLI's messages (another interface follows its reader's choice).
+    language: str = CLI_LANGUAGES[0]
+    # The arrival dates a new case accepts, around the day it is opened (kernel/inputs.py).
+    arrival_days_back: int = DAYS_BACK
+    arrival_days_ahead: int = DAYS_AHEAD
+
+    def arrival_window(self, today: date) -> ArrivalWindow:
+        return ArrivalWindow(today, self.arrival_days_back, self.arrival_days_ahead)
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -299,6 +316,11 @@ class Settings:
             web_port=_port(get, "PARCOURS_WEB_PORT", cls.web_port),
             web_secret=get("PARCOURS_WEB_SECRET") or None,
             demo_password=get("PARCOURS_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD,
+            language=language(e),
+            arrival_days_back=_whole(get, "PARCOURS_ARRIVAL_DAYS_BACK", cls.arrival_days_back, 0),
+            arrival_days_ahead=_whole(
+                get, "PARCOURS_ARRIVAL_DAYS_AHEAD", cls.arrival_days_ahead, 0
+            ),
         )
 
     @property
@@ -310,6 +332,12 @@ class Settings:
 
 
 Get = Callable[[str], str | None]
+
+
+def language(env: Env | None = None) -> str:
+    """The CLI's language (PARCOURS_LANGUAGE: fr or en, French by default). Read on its own
+    as well as in `Settings`, so that the CLI can word even a broken setting's error."""
+    return _choice(_getter(os.environ if env is None else env), "PARCOURS_LANGUAGE", CLI_LANGUAGES)
 
 
 def _getter(env: Env) -> Get:

@@ -82,6 +82,7 @@ from parcours.kernel.errors import (
     UpdateRejected,
     first_line,
 )
+from parcours.kernel.messages import REFUSAL_ERROR_TYPE, Message
 
 WORKFLOW_TYPE = "NewcomerPathway"
 QUERY_VIEW = "view"
@@ -456,10 +457,12 @@ async def update_case(
                 )
                 break
             except WorkflowUpdateFailedError as err:
-                message = _failure_message(err.cause)
+                refused = refusal_of(err.cause)
+                message = str(refused) if refused is not None else _failure_message(err.cause)
                 # A rejected update leaves no trace in the history, so asking again is safe.
-                if message != STILL_OPENING or loop.time() + pause > give_up_at:
-                    raise UpdateRejected(f"dossier {dossier}: {message}") from None
+                still_opening = refused is not None and refused.code == STILL_OPENING
+                if not still_opening or loop.time() + pause > give_up_at:
+                    raise UpdateRejected(f"dossier {dossier}: {message}", refusal=refused) from None
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 1.0)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -513,6 +516,14 @@ def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
         f"dossier {dossier}: the case is encrypted and this process has no payload keys: "
         "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses"
     )
+
+
+def refusal_of(err: BaseException) -> Message | None:
+    """The code and parameters of a workflow's refusal (`ApplicationError` of type Rejected,
+    first detail `Message.as_dict()`), or None for any other failure."""
+    if isinstance(err, ApplicationError) and err.type == REFUSAL_ERROR_TYPE and err.details:
+        return Message.from_dict(err.details[0])
+    return None
 
 
 def _failure_message(err: BaseException) -> str:

@@ -74,7 +74,8 @@ def _d(year: int):  # -> date
     return date(year, 1, 1)
 
 
-# (field, bad value): each makes an otherwise good approval a rejected one.
+# (field, bad value): each makes an otherwise good approval a rejected one. (Control characters
+# in a name or an occupation are stripped, not refused: tests/properties/test_inputs.py.)
 _JUNK: list[tuple[str, object]] = [
     ("email", "not-an-email"),
     ("email", "a\x00b@example.org"),
@@ -84,18 +85,19 @@ _JUNK: list[tuple[str, object]] = [
     ("arrival", "٢٠٣٠-٠١-١٥"),
     ("region", "mars"),
     ("region", "<b>montreal</b>"),
-    ("name", "Amina\x00Diallo"),
-    ("name", "Amina\x1b[31mDiallo"),
     ("name", "x" * 1_000_000),
     ("name", "   "),
     ("occupation", "y" * 5000),
-    ("occupation", "nurse\x7f"),
     ("french_level", "13"),
     ("french_level", "beaucoup"),
     ("household", "0"),
     ("phone", "call me"),
     ("language", "français"),
     ("airport", "MONTREAL"),
+    ("airport", "XXX"),
+    ("email", "a" * 300 + "@example.org"),
+    ("arrival", "1999-01-01"),
+    ("arrival", "2099-01-01"),
     ("dossier", "../../etc/passwd"),
     ("dossier", "D" * 65),
 ]

@@ -34,7 +34,7 @@ from parcours.kernel.domain import (
     Withdrawal,
     WithdrawalReason,
 )
-from parcours.kernel.errors import ParcoursError
+from parcours.kernel.errors import ParcoursError, UpdateRejected
 
 
 def _case(p: argparse.ArgumentParser) -> None:
@@ -235,7 +235,7 @@ async def _act(
     current = current or await view_case(client, ctx.settings, dossier)
     refused = authz.early_refusal(update, arg, current.region, current.officer)
     if refused is not None:
-        raise ParcoursError(f"dossier {dossier}: {refused.message()}")
+        raise UpdateRejected(f"dossier {dossier}: {refused}", refusal=refused)
     view = await update_case(client, ctx.settings, dossier, update, arg)
     show(ctx, view, args.json)
     return 0
@@ -280,7 +280,7 @@ async def progress(args: argparse.Namespace, ctx: Context) -> int:
 async def complete_stage(args: argparse.Namespace, ctx: Context) -> int:
     inputs.dossier(args.dossier)
     stage = inputs.stage(args.stage)
-    note = args.note.strip()
+    note = inputs.clean(args.note).strip()
     if len(note) > inputs.MAX_TEXT:
         inputs.text(note, "--note")  # raises the length error
     actor = await ctx.actor(args.officer)
@@ -324,7 +324,7 @@ async def transfer(args: argparse.Namespace, ctx: Context) -> int:
 
     dossier = inputs.dossier(args.dossier)
     region = inputs.region(args.region)
-    note = args.note.strip()
+    note = inputs.clean(args.note).strip()
     if note:
         note = inputs.text(note, "--note")
     actor = await ctx.actor(args.by, "--by")

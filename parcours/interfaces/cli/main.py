@@ -21,7 +21,7 @@ from typing import TextIO
 
 from parcours import __version__
 from parcours.application.lifecycle import INTERRUPTED, end_process
-from parcours.infrastructure.config import Settings
+from parcours.infrastructure.config import Settings, language
 from parcours.interfaces.cli import (
     audit,
     casework,
@@ -63,9 +63,23 @@ def build_parser() -> Parser:
     return parser
 
 
-def _fail(err: TextIO, message: str, code: int) -> int:
+def _fail(err: TextIO, message: str | BaseException, code: int, lang: str = "fr") -> int:
+    if isinstance(message, BaseException):
+        from parcours.application.refusals import render
+
+        message = render(message, lang)
     print(f"{PROG}: error: {message}", file=err)
     return code
+
+
+def _language(settings: Settings | None) -> str:
+    """The CLI's language, even when the other settings cannot be read."""
+    if settings is not None:
+        return settings.language
+    try:
+        return language()
+    except ParcoursError:
+        return "fr"
 
 
 async def amain(
@@ -81,21 +95,21 @@ async def amain(
     try:
         args = build_parser().parse_args(argv)
     except UsageError as e:
-        return _fail(err, str(e), 2)
+        return _fail(err, e, 2, _language(settings))
     except SystemExit as e:  # --help and --version exit 0 through argparse
         return e.code if isinstance(e.code, int) else 0
     try:
         settings = settings or Settings.from_env()
     except ParcoursError as e:  # a PARCOURS_* variable with a value that cannot be used
-        return _fail(err, str(e), 1)
+        return _fail(err, e, 1, _language(None))
     ctx = Context(settings=settings, policy_path=args.policy, out=out, err=err)
     handler: Handler = args.handler
     try:
         return await handler(args, ctx)
     except UsageError as e:
-        return _fail(err, str(e), 2)
+        return _fail(err, e, 2, settings.language)
     except (ParcoursError, PolicyError) as e:
-        return _fail(err, str(e), 1)
+        return _fail(err, e, 1, settings.language)
     except BrokenPipeError:
         raise  # `parcours ... | head`: main() ends quietly
     except Exception as e:
