@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -103,7 +103,7 @@ class Casework:
         _check_snapshot(req.snapshot)
         # Around the day the interface accepted the start (the day its own check used), so a
         # retry days later, or a worker in another time zone, judges the same dates alike.
-        opened_on = req.start_accepted_at or activity.info().current_attempt_scheduled_time
+        opened_on = req.start_accepted_at or datetime.now(UTC)
         refused = approval_problems(req.approval, self.window(opened_on.date()))
         if refused:
             # The same checks as every interface (kernel/approval.py); field names only, never

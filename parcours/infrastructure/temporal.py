@@ -62,8 +62,9 @@ from parcours.infrastructure.config import (
 )
 from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import MAKE_KEYS_HINT, Signer, signable, signer_for
-from parcours.kernel import priorities, search
+from parcours.kernel import inputs, priorities, search
 from parcours.kernel.domain import (
+    DOSSIER_RE,
     STILL_OPENING,
     CaseInput,
     CaseQuery,
@@ -377,6 +378,25 @@ async def start_case(
 def case_handle(client: Client, dossier: str) -> WorkflowHandle[Any, Any]:
     # No run id: always the latest run, which follows continue-as-new.
     return client.get_workflow_handle(workflow_id_for(dossier))
+
+
+async def resolve_dossier(client: Client, typed: str) -> str:
+    """The dossier a person typed, as its case is keyed: trimmed and upper-case
+    (`inputs.dossier`). A case opened under a lower-case number before numbers were
+    normalised stays reachable: its exact number is used when only it names a case
+    (`parcours reconcile` lists such cases)."""
+    normal = inputs.dossier(typed)
+    exact = typed.strip()
+    if exact == normal or not DOSSIER_RE.match(exact):
+        return normal
+    for candidate in (normal, exact):
+        try:
+            await case_handle(client, candidate).describe(rpc_timeout=ANSWER_TIMEOUT)
+            return candidate
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                break  # unreachable or refused: the action itself will say so
+    return normal
 
 
 async def view_case(client: Client, settings: Settings, dossier: str) -> CaseView:

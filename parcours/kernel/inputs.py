@@ -183,7 +183,8 @@ def email(value: str) -> str:
     if len(value) > EMAIL_MAX:
         raise invalid("email_too_long", "email", max=EMAIL_MAX)
     try:
-        checked = validate_email(value, check_deliverability=False)
+        # strict: the RFC 5321 limit of 64 characters before the @ too.
+        checked = validate_email(value, check_deliverability=False, strict=True)
     except EmailNotValidError:
         raise invalid("invalid_email", "email") from None
     return str(checked.normalized)

@@ -11,6 +11,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from parcours.application.refusals import message_of
+from parcours.infrastructure.catalog import catalog
 from parcours.kernel import search
 from parcours.kernel.domain import (
     Audience,
@@ -67,7 +69,10 @@ async def rejection(call) -> str:
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await call
     assert isinstance(info.value.cause, ApplicationError)
-    return str(info.value.cause.message)
+    # The code and parameters that crossed Temporal, worded in English.
+    refused = message_of(info.value)
+    assert refused is not None and info.value.cause.message == refused.code
+    return catalog("en").message(refused)
 
 
 async def test_full_lifecycle_over_years(pathway: Pathway) -> None:

@@ -228,10 +228,10 @@ async def _act(
     arg: object,
     current: CaseView | None = None,
 ) -> int:
-    from parcours.infrastructure.temporal import update_case, view_case
+    from parcours.infrastructure.temporal import resolve_dossier, update_case, view_case
 
-    dossier = inputs.dossier(args.dossier)
     client = await ctx.client()
+    dossier = current.dossier if current else await resolve_dossier(client, args.dossier)
     current = current or await view_case(client, ctx.settings, dossier)
     refused = authz.early_refusal(update, arg, current.region, current.officer)
     if refused is not None:
@@ -242,10 +242,11 @@ async def _act(
 
 
 async def status(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.temporal import view_case
+    from parcours.infrastructure.temporal import resolve_dossier, view_case
 
-    dossier = inputs.dossier(args.dossier)
+    inputs.dossier(args.dossier)
     client = await ctx.client()
+    dossier = await resolve_dossier(client, args.dossier)
     show(ctx, await view_case(client, ctx.settings, dossier), args.json)
     return 0
 
@@ -320,15 +321,16 @@ async def resume(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def transfer(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.temporal import view_case
+    from parcours.infrastructure.temporal import resolve_dossier, view_case
 
-    dossier = inputs.dossier(args.dossier)
+    inputs.dossier(args.dossier)
     region = inputs.region(args.region)
     note = inputs.clean(args.note).strip()
     if note:
         note = inputs.text(note, "--note")
     actor = await ctx.actor(args.by, "--by")
-    current = await view_case(await ctx.client(), ctx.settings, dossier)
+    client = await ctx.client()
+    current = await view_case(client, ctx.settings, await resolve_dossier(client, args.dossier))
     if args.officer:
         new_officer = await ctx.actor(args.officer)
     else:

@@ -154,6 +154,11 @@ async def reconcile(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(f"outbox: {error}; left for the next sweep")
     for dossier in report.unreadable:
         ctx.note(f"{dossier}: the workflow did not answer; not checked")
+    if not args.json:
+        for u in report.unnormalised:
+            # One line each: the case stays reachable by its exact number.
+            twin = f"; a case {u.normalised} exists too" if u.twin else ""
+            ctx.print(f"{u.dossier}: dossier number not normalised (today: {u.normalised}){twin}")
     return 3 if report.differences else 0
 
 

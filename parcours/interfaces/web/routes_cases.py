@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from parcours.application import refusals
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
-from parcours.infrastructure.temporal import update_case, view_case
+from parcours.infrastructure.temporal import resolve_dossier, update_case, view_case
 from parcours.interfaces.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import (
@@ -119,11 +119,12 @@ class ActionError:
 
 async def _load_case(state: WebState, account: Account, dossier: str) -> CaseView:
     try:
-        dossier = inputs.dossier(dossier)
+        inputs.dossier(dossier)
     except ParcoursError:
         raise no_such_case() from None
     try:
-        view = await view_case(await state.client(), state.settings, dossier)
+        client = await state.client()
+        view = await view_case(client, state.settings, await resolve_dossier(client, dossier))
     except CaseNotFound:
         raise no_such_case() from None
     except TemporalUnavailable as err:
