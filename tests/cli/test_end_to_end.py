@@ -85,7 +85,7 @@ def cli(stack: Stack) -> Cli:
 
 
 def dossier() -> str:
-    return f"E2E-{uuid.uuid4().hex[:8]}"
+    return f"E2E-{uuid.uuid4().hex[:8].upper()}"
 
 
 async def add_roster(cli: Cli) -> None:

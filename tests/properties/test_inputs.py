@@ -110,9 +110,7 @@ def test_airports_have_their_french_names() -> None:
     assert airports.french_name("yul") == "Montréal–Trudeau"
     assert airports.french_name("YGR") == "Îles-de-la-Madeleine"
     assert airports.french_name("ZZZ") == "ZZZ"  # a code no longer listed prints as it is
-    assert {"YUL", "YQB", "YOW", "YYZ", "YHZ", "YVR", "YYC", "YEG", "YWG"} <= set(
-        airports.AIRPORTS
-    )
+    assert {"YUL", "YQB", "YOW", "YYZ", "YHZ", "YVR", "YYC", "YEG", "YWG"} <= set(airports.AIRPORTS)
 
 
 def test_email_addresses_follow_the_rfcs_lengths_included() -> None:
@@ -141,9 +139,9 @@ def test_clean_text_keeps_no_control_character_but_line_breaks_and_tabs(
 ) -> None:
     cleaned = inputs.clean("".join(parts))
     # No control character (Cc) but tab and line feed, no lone surrogate (Cs).
-    assert all(
-        unicodedata.category(c) not in ("Cc", "Cs") or c in "\t\n" for c in cleaned
-    ), repr(cleaned)
+    assert all(unicodedata.category(c) not in ("Cc", "Cs") or c in "\t\n" for c in cleaned), repr(
+        cleaned
+    )
     assert "\x1b" not in cleaned and "\r" not in cleaned
     assert inputs.clean(cleaned) == cleaned
 

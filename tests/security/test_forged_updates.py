@@ -101,7 +101,7 @@ async def test_forged_updates_are_refused_and_the_case_carries_on(
                 session,
                 NewOfficer("off-mtl-1", "Agente", "off@parcours.example", "montreal", "fr,en"),
             )
-        dossier = f"FORGE-{uuid.uuid4().hex[:8]}"
+        dossier = f"FORGE-{uuid.uuid4().hex[:8].upper()}"
         approval = NewcomerApproval(
             dossier, "Amina Diallo", "amina@example.org", "2030-01-15", "montreal"
         )

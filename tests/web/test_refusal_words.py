@@ -4,6 +4,7 @@ the code crosses Temporal (ApplicationError details) before the console words it
 
 from __future__ import annotations
 
+import html
 import uuid
 
 import httpx
@@ -29,14 +30,29 @@ def approve_arrival(c: httpx.Client, dossier: str, query: str = "") -> httpx.Res
 
 
 def test_a_workflow_refusal_in_french_then_in_english(web_stack: WebStack) -> None:
-    d = f"WORDS-{uuid.uuid4().hex[:6]}"
+    d = f"WORDS-{uuid.uuid4().hex[:6].upper()}"
     assert start_cases(web_stack, approval(d))[0]["result"] == "started"
     wait_for(lambda: case_api(web_stack, d).get("officer") is not None)
     with httpx.Client(base_url=web_stack.url, timeout=30) as sup:
         sign_in(sup, "nbouchard")  # Montréal's supervisor: may approve, no plan yet
-        french = approve_arrival(sup, d)
-        assert FRENCH in french.text and ENGLISH not in french.text
-        assert "plan_required" not in french.text
-        english = approve_arrival(sup, d, "?lang=en")
-        assert ENGLISH in english.text and FRENCH not in english.text
+        french = html.unescape(approve_arrival(sup, d).text)
+        assert FRENCH in french and ENGLISH not in french
+        assert "plan_required" not in french
+        english = html.unescape(approve_arrival(sup, d, "?lang=en").text)
+        assert ENGLISH in english and FRENCH not in english
     assert case_api(web_stack, d)["stage"] == "arrival"
+
+
+def test_a_dossier_typed_in_lower_case_is_the_same_case(web_stack: WebStack) -> None:
+    d = f"LOWER-{uuid.uuid4().hex[:6].upper()}"
+    # Opened as typed in lower case, with spaces: stored normalised.
+    started = start_cases(web_stack, approval(f"  {d.lower()} "))
+    assert started[0]["result"] == "started", started
+    assert started[0]["workflow_id"] == f"newcomer-{d}"
+    assert start_cases(web_stack, approval(d))[0]["result"] == "exists"
+    wait_for(lambda: case_api(web_stack, d.lower()).get("officer") is not None)
+    assert case_api(web_stack, d.lower())["dossier"] == d
+    with httpx.Client(base_url=web_stack.url, timeout=30) as sup:
+        sign_in(sup, "nbouchard")
+        page = sup.get(f"/cases/{d.lower()}")
+        assert page.status_code == 200 and d in page.text

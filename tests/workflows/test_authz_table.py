@@ -231,7 +231,7 @@ async def run_cli(stack: Stack, args: list[str], *, signed: bool) -> tuple[int, 
 
 
 async def open_case(stack: Stack, action: Action) -> str:
-    dossier = f"AZ-{uuid.uuid4().hex[:8]}"
+    dossier = f"AZ-{uuid.uuid4().hex[:8].upper()}"
     approval = NewcomerApproval(
         dossier, "Amina Diallo", "amina@example.org", "2030-01-15", REGION, language="en"
     )

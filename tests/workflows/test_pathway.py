@@ -229,10 +229,13 @@ async def test_rejections_reach_the_caller(pathway: Pathway) -> None:
         )
     )
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
-    assert "the case is in stage arrival" in await rejection(
-        h.execute_update(
-            NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.EMPLOYMENT)
+    assert (
+        await rejection(
+            h.execute_update(
+                NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.EMPLOYMENT)
+            )
         )
+        == 'cannot approve stage "Employment": the case is in stage "Arrival"'
     )
     message = await rejection(
         h.execute_update(
@@ -477,7 +480,7 @@ async def test_withdrawal_closes_the_case(pathway: Pathway) -> None:
 async def test_duplicate_start_never_creates_a_second_case(pathway: Pathway) -> None:
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
-    dossier = f"DUP-{uuid.uuid4().hex[:8]}"
+    dossier = f"DUP-{uuid.uuid4().hex[:8].upper()}"
     await pathway.start(dossier)
     with pytest.raises(WorkflowAlreadyStartedError):
         await pathway.start(dossier)

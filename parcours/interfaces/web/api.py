@@ -26,6 +26,7 @@ from parcours.infrastructure.store.accounts import ApiToken
 from parcours.infrastructure.temporal import (
     PayloadKeysMissing,
     SigningKeysMissing,
+    resolve_dossier,
     view_case,
 )
 from parcours.interfaces.web.auth import api_token
@@ -280,7 +281,9 @@ async def get_case(
 ) -> dict[str, object]:
     client = await _client(state)
     try:
-        view = await view_case(client, state.settings, dossier)
+        # d-2026-0002 is D-2026-0002 (a case opened under the lower-case number before
+        # numbers were normalised is still found by it).
+        view = await view_case(client, state.settings, await resolve_dossier(client, dossier))
     except CaseNotFound:
         raise HTTPException(status_code=404, detail=f"no case for dossier {dossier}") from None
     except TemporalUnavailable as err:
