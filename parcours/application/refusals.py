@@ -28,7 +28,12 @@ def _own(exc: BaseException) -> Message | None:
         return exc.refusal
     # temporalio's ApplicationError: `type` and `details` (decoded by the client).
     if getattr(exc, "type", None) == REFUSAL_ERROR_TYPE:
-        details = getattr(exc, "details", None) or ()
+        try:
+            details = getattr(exc, "details", None) or ()
+        except Exception:
+            # Details this client cannot decode (encrypted with a key it lacks): no code to
+            # read; the caller falls back to the error's text.
+            return None
         return Message.from_dict(details[0]) if details else None
     return None
 

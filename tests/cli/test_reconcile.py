@@ -214,7 +214,12 @@ async def test_a_case_under_a_lower_case_dossier_stays_reachable_and_is_reported
     assert old is not None
     monkeypatch.setattr("activities.casework.approval_problems", lambda *_: {})
     await start_case(stack.client, stack.settings, replace(old, dossier=legacy), load_policy(None))
-    monkeypatch.undo()
+
+    async def opened() -> bool:
+        code, out, _ = await cli("status", legacy, "--json")
+        return code == 0 and json.loads(out)["officer"] is not None
+
+    await eventually(opened)
     assert (await cli.json("status", legacy))["dossier"] == legacy
 
     code, report = await reconcile(cli, [])

@@ -272,3 +272,39 @@ def test_update_and_query_names_match_the_workflow() -> None:
     assert defn.name == WORKFLOW_TYPE
     assert set(UPDATES) <= set(defn.updates)
     assert QUERY_VIEW in defn.queries
+
+
+async def test_officer_ids_are_matched_whatever_their_case(tmp_path: Path) -> None:
+    settings = Settings(
+        temporal_address="127.0.0.1:1",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+        language="en",
+    )
+    code, _, err = await run(
+        "officers", "add", "--id", "atremblay", "--name", "Amélie Tremblay",
+        "--email", "atremblay@parcours.example", "--region", "montreal",
+        settings=settings,
+    )  # fmt: skip
+    assert code == 0, err
+    # Found in the roster: the command gets as far as Temporal.
+    code, _, err = await run("greet", "d-1", "--officer", " ATREMBLAY ", settings=settings)
+    assert code == 1
+    assert err.startswith("parcours: error: cannot reach Temporal"), err
+
+
+def test_import_rows_normalise_dossiers_and_strip_control_characters(tmp_path: Path) -> None:
+    path = tmp_path / "approvals.csv"
+    path.write_text(
+        "dossier,name,email,arrival,region,occupation\n"
+        " d-2026-0002 ,Amina\x1b[1m Diallo,amina@example.org,2030-01-15,montreal,soudeuse\x07\n"
+        "D-2026-0002,Amina Diallo,amina@example.org,2030-01-15,montreal,\n"
+    )
+    rows = check_rows(path, WINDOW, "en")
+    assert [(r.dossier, r.result) for r in rows] == [
+        ("D-2026-0002", "pending"),
+        ("D-2026-0002", "rejected"),
+    ]
+    first = rows[0].approval
+    assert first is not None
+    assert (first.full_name, first.occupation) == ("Amina Diallo", "soudeuse")
+    assert rows[1].reason == "this dossier number repeats row 2 of the file"
