@@ -48,7 +48,7 @@ def test_a_dossier_typed_in_lower_case_is_the_same_case(web_stack: WebStack) -> 
     # Opened as typed in lower case, with spaces: stored normalised.
     started = start_cases(web_stack, approval(f"  {d.lower()} "))
     assert started[0]["result"] == "started", started
-    assert started[0]["workflow_id"] == f"newcomer-{d}"
+    assert started[0]["workflow_id"] == f"newcomer-{d}" and started[0]["dossier"] == d
     assert start_cases(web_stack, approval(d))[0]["result"] == "exists"
     wait_for(lambda: case_api(web_stack, d.lower()).get("officer") is not None)
     assert case_api(web_stack, d.lower())["dossier"] == d

@@ -222,6 +222,8 @@ def _result(item: IntakeItem, raw: object, words: Catalog) -> ItemResult:
         if isinstance(raw_dossier, str) and DOSSIER_RE.match(raw_dossier.strip())
         else None
     )
+    if item.approval is not None:
+        dossier = item.approval.dossier  # normalised: the number the case is kept under
     return ItemResult(
         index=item.position,
         dossier=dossier,
