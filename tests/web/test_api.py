@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from parcours.interfaces.web.api import status_fields
+from parcours.interfaces.web.api import accepted_language, status_fields
 from parcours.kernel.domain import CaseStatus, CaseView, PlanItem, Stage, StageView
 from tests.web.conftest import WebStack, approval, reader, start_cases, wait_for
 
@@ -233,3 +233,14 @@ def test_healthz_and_metrics(web_stack: WebStack) -> None:
     assert "parcours_web_request_seconds_bucket" in text
     assert "parcours_escalations_total" in text or "# TYPE parcours_escalations" in text
     assert "Amina" not in text
+
+
+def test_the_accepted_language_is_french_unless_english_is_preferred() -> None:
+    assert accepted_language(None) == "fr"
+    assert accepted_language("") == "fr"
+    assert accepted_language("de-DE,es;q=0.8") == "fr"
+    assert accepted_language("en") == "en"
+    assert accepted_language("en-CA,fr-CA;q=0.9") == "en"
+    assert accepted_language("fr-CA,en;q=0.9") == "fr"
+    assert accepted_language("de,en;q=0.5,fr;q=0.7") == "fr"
+    assert accepted_language("fr;q=0,en") == "en"
