@@ -147,7 +147,8 @@ def test_officer_takes_a_case_through_arrival(
     # Approving a stage that is not the current one: refused too.
     Select(browser.find_element(By.ID, "approve-stage")).select_by_value("employment")
     click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
-    assert "impossible d'approuver l'étape «\u00a0Emploi\u00a0»" in error_text(browser)
+    # (WebDriver's text reads the non-breaking spaces as spaces.)
+    assert "impossible d'approuver l'étape « Emploi »" in error_text(browser)
 
     browser.find_element(By.ID, "plan_arrival").send_keys("Rencontre d'accueil au bureau")
     browser.find_element(By.ID, "plan_francization").send_keys("Cours à temps plein, 33 semaines")
