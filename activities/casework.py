@@ -8,7 +8,8 @@ refused as non-retryable.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +32,7 @@ from parcours.kernel.domain import (
     EventRecorded,
     RegisterCase,
 )
+from parcours.kernel.inputs import ArrivalWindow
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +60,15 @@ class Casework:
     """Activities over the read model; the worker builds one with its session factory."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], starts: Verifier | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        starts: Verifier | None = None,
+        window: Callable[[date], ArrivalWindow] = ArrivalWindow,
     ) -> None:
         self.sessions = sessions
+        # The arrival dates an opening accepts around a day (Settings.arrival_window): the
+        # same bounds as the interfaces that started it.
+        self.window = window
         # Checks the signature of a case's start (None: this worker holds no signing keys, and
         # refuses every signed-start opening; `parcours worker` refuses to run without keys).
         self.starts = starts
@@ -86,14 +94,17 @@ class Casework:
             # The run fails before it records or sends anything: no case row, no audit row,
             # no email.
             logger.warning("case %s: start refused: %s", req.snapshot.dossier, refused.code)
-            raise _invalid(f"start refused: {refused.message()}")
+            raise _invalid(f"start refused: {refused}")
 
     @activity.defn(name=contract.REGISTER_CASE)
     async def register_case(self, req: RegisterCase) -> Assignment:
         """Open the case row (or find it, on a retry) and return its officer: the one already
         stored if any, else the best officer of the region, else none (unassigned)."""
         _check_snapshot(req.snapshot)
-        refused = approval_problems(req.approval)
+        # Around the day the interface accepted the start (the day its own check used), so a
+        # retry days later, or a worker in another time zone, judges the same dates alike.
+        opened_on = req.start_accepted_at or datetime.now(UTC)
+        refused = approval_problems(req.approval, self.window(opened_on.date()))
         if refused:
             # The same checks as every interface (kernel/approval.py); field names only, never
             # the values: they are personal data, and failures are not encrypted.

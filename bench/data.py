@@ -41,7 +41,7 @@ def write_approvals(path: Path, prefix: str, count: int, *, arrival: date | None
                 [
                     f"{prefix}{i:06d}",
                     f"Personne Fictive {i}",
-                    f"n{i}.{prefix.lower()}@bench.test",
+                    f"n{i}.{prefix.lower()}@bench.example.org",
                     when.isoformat(),
                     _REGION_CYCLE[i % len(_REGION_CYCLE)],
                     _LANGUAGES[i % len(_LANGUAGES)],

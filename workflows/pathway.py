@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         view_of,
         workflow_id_for,
     )
+    from parcours.kernel.messages import REFUSAL_ERROR_TYPE, Message
 
 # Read-only: the worker shares this module among all its cases (parcours/infrastructure/worker.py).
 LEVEL_TEMPLATES = MappingProxyType(
@@ -102,10 +103,13 @@ LOCAL_DAYS = "local-day-deadlines"
 PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS, AUTHZ_TABLE, IGNORE_CANCELLATION, LOCAL_DAYS)
 
 
-def _reject(message: str) -> ApplicationError:
+def _reject(message: Message) -> ApplicationError:
     # Raised from a validator: the update is rejected and never enters history. Raised from a
-    # handler (re-checked there): the update fails, the workflow does not.
-    return ApplicationError(message, type="Rejected", non_retryable=True)
+    # handler (re-checked there): the update fails, the workflow does not. The error's text is
+    # the code (for logs); its first detail the code and parameters the interfaces render.
+    return ApplicationError(
+        message.code, message.as_dict(), type=REFUSAL_ERROR_TYPE, non_retryable=True
+    )
 
 
 @workflow.defn

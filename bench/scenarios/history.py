@@ -65,7 +65,7 @@ async def run_history(run: Run) -> None:
     approval = NewcomerApproval(
         dossier=DOSSIER,
         full_name="Personne Fictive H",
-        email="h@bench.test",
+        email="h@bench.example.org",
         arrival_date=quebec_today().isoformat(),
         region="montreal",
     )

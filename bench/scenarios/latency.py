@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import date
 
 from bench.baseline.workflow import BaselineAction, BaselinePathway
 from bench.data import write_approvals
@@ -20,6 +21,7 @@ from parcours.kernel.domain import (
     Stage,
     StageApproval,
 )
+from parcours.kernel.inputs import ArrivalWindow
 from parcours.kernel.policy import load_policy
 
 # Where a latency case came from: `parcours import` (at bulk priority) or one start by a
@@ -47,7 +49,9 @@ async def open_one_by_one(run: Run, prefix: str, count: int) -> list[str]:
     """Open `count` cases as `parcours start` does, one start each at people's priority (in
     this process: the CLI's start-up is not what is measured). Returns their dossiers."""
     path = write_approvals(run.tmp / f"{prefix.lower()}-people.csv", prefix, count)
-    approvals = [r.approval for r in check_rows(path) if r.approval is not None]
+    approvals = [
+        r.approval for r in check_rows(path, ArrivalWindow(date.today())) if r.approval is not None
+    ]
     policy = load_policy(None)
     limit = asyncio.Semaphore(8)
 

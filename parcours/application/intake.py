@@ -14,6 +14,9 @@ from typing import Literal
 
 from parcours.kernel import approval as approval_model
 from parcours.kernel.domain import NewcomerApproval
+from parcours.kernel.errors import ParcoursError, first_line
+from parcours.kernel.inputs import ArrivalWindow
+from parcours.kernel.messages import Message
 
 Result = Literal["pending", "started", "exists", "rejected"]
 
@@ -36,17 +39,25 @@ class IntakeItem:
 
     position: int  # the row number in a file, the index in a request
     approval: NewcomerApproval | None
-    errors: dict[str, str] = field(default_factory=dict)
+    # field -> why, as a code and parameters (each interface words it in its language)
+    errors: dict[str, Message] = field(default_factory=dict)
     result: Result = "pending"
     workflow_id: str | None = None
 
-    def reject(self, field_name: str, why: str) -> None:
+    def reject(self, field_name: str, why: Message) -> None:
         self.approval, self.result = None, "rejected"
         self.errors = {field_name: why}
 
+    def fail(self, err: ParcoursError) -> None:
+        """The start itself failed (Temporal unreachable, a refusal): the item as a whole."""
+        self.reject(
+            approval_model.ITEM,
+            err.refusal or Message.of("start_failed", reason=first_line(err)),
+        )
 
-def check_item(position: int, fields: object) -> IntakeItem:
-    checked = approval_model.check(fields)
+
+def check_item(position: int, fields: object, window: ArrivalWindow) -> IntakeItem:
+    checked = approval_model.check(fields, window)
     return IntakeItem(
         position=position,
         approval=checked.approval,
@@ -65,4 +76,4 @@ def refuse_repeats(items: Sequence[IntakeItem], what: str) -> None:
             continue
         first = seen.setdefault(item.approval.dossier, item.position)
         if first != item.position:
-            item.reject("dossier", f"dossier repeats {what} {first}")
+            item.reject("dossier", Message.of(f"dossier_repeats_{what}", first=first))

@@ -29,7 +29,9 @@ from parcours.infrastructure.mail.render import Renderer
 from parcours.infrastructure.mail.smtp import Mailer
 from parcours.infrastructure.store.models import Case
 from parcours.infrastructure.temporal import WORKFLOW_TYPE, view_case
+from parcours.kernel import inputs
 from parcours.kernel.domain import CaseInput, CaseView, dossier_of
+from parcours.kernel.errors import ParcoursError
 
 CONCURRENCY = 32
 # Projection columns compared and repaired, with the view's value for each.
@@ -66,12 +68,28 @@ class Difference:
         }
 
 
+@dataclass(frozen=True)
+class Unnormalised:
+    """A case opened under a dossier number that is not in today's form (lower-case, from
+    before numbers were normalised). Still reachable by its exact number; a new approval for
+    the same dossier would now open a second case under `normalised`."""
+
+    dossier: str
+    normalised: str
+    # A case exists under the normalised number too: the same person may have two cases.
+    twin: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"dossier": self.dossier, "normalised": self.normalised, "twin": self.twin}
+
+
 @dataclass
 class Report:
     checked: int = 0
     differences: list[Difference] = field(default_factory=list)
     fixed: int = 0
     unreadable: list[str] = field(default_factory=list)
+    unnormalised: list[Unnormalised] = field(default_factory=list)
 
     def to_json(self, dry_run: bool) -> dict[str, object]:
         return {
@@ -80,7 +98,22 @@ class Report:
             "fixed": self.fixed,
             "dry_run": dry_run,
             "unreadable": self.unreadable,
+            "unnormalised": [u.to_json() for u in self.unnormalised],
         }
+
+
+def unnormalised(names: list[str]) -> list[Unnormalised]:
+    """The dossiers among `names` (every case's) that are not in normalised form."""
+    known = set(names)
+    found = []
+    for name in sorted(known):
+        try:
+            normal = inputs.dossier(name)
+        except ParcoursError:
+            continue  # not a dossier number at all: not ours to judge here
+        if normal != name:
+            found.append(Unnormalised(name, normal, normal in known))
+    return found
 
 
 def projection(view: CaseView) -> dict[str, Any]:
@@ -132,6 +165,7 @@ async def reconcile(
 ) -> Report:
     report = Report()
     targets = only if only is not None else await dossiers(client)
+    report.unnormalised = unnormalised(targets if only is None else await dossiers(client))
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(dossier: str) -> None:

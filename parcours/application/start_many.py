@@ -50,7 +50,7 @@ async def start_many(
                 return
             assert item.approval is not None
             if unreachable:
-                item.reject("_item", str(unreachable[0]))
+                item.fail(unreachable[0])
             else:
                 try:
                     item.workflow_id = await start_case(
@@ -61,9 +61,9 @@ async def start_many(
                     item.result = "exists"
                 except TemporalUnavailable as err:
                     unreachable.append(err)
-                    item.reject("_item", str(err))
+                    item.fail(err)
                 except ParcoursError as err:
-                    item.reject("_item", str(err))
+                    item.fail(err)
             if settled is not None:
                 settled(item)
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.inputs import DAYS_AHEAD, DAYS_BACK, ArrivalWindow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,6 +138,10 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_DEMO_PASSWORD", "`parcours-demo`",
          "password `parcours dev` gives the demo roster", "`dev`"),
     Knob("PARCOURS_LANGUAGE", "`fr`", "language of the CLI's messages: `fr` or `en`", "CLI"),
+    Knob("PARCOURS_ARRIVAL_DAYS_BACK", "`365`", "a new case's arrival date is at most this many "
+         "days back", "CLI, web, worker"),
+    Knob("PARCOURS_ARRIVAL_DAYS_AHEAD", "`730`", "a new case's arrival date is at most this "
+         "many days ahead", "CLI, web, worker"),
 )  # fmt: skip
 # The languages the CLI speaks (the catalogue has both complete).
 CLI_LANGUAGES = ("fr", "en")
@@ -230,6 +236,12 @@ class Settings:
     demo_password: str = field(default=DEFAULT_DEMO_PASSWORD, repr=False)
     # The language of the CLI's messages (another interface follows its reader's choice).
     language: str = CLI_LANGUAGES[0]
+    # The arrival dates a new case accepts, around the day it is opened (kernel/inputs.py).
+    arrival_days_back: int = DAYS_BACK
+    arrival_days_ahead: int = DAYS_AHEAD
+
+    def arrival_window(self, today: date) -> ArrivalWindow:
+        return ArrivalWindow(today, self.arrival_days_back, self.arrival_days_ahead)
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -313,6 +325,10 @@ class Settings:
             web_secret=get("PARCOURS_WEB_SECRET") or None,
             demo_password=get("PARCOURS_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD,
             language=language(e),
+            arrival_days_back=_whole(get, "PARCOURS_ARRIVAL_DAYS_BACK", cls.arrival_days_back, 0),
+            arrival_days_ahead=_whole(
+                get, "PARCOURS_ARRIVAL_DAYS_AHEAD", cls.arrival_days_ahead, 0
+            ),
         )
 
     @property

@@ -62,8 +62,9 @@ from parcours.infrastructure.config import (
 )
 from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import MAKE_KEYS_HINT, Signer, signable, signer_for
-from parcours.kernel import priorities, search
+from parcours.kernel import inputs, priorities, search
 from parcours.kernel.domain import (
+    DOSSIER_RE,
     STILL_OPENING,
     CaseInput,
     CaseQuery,
@@ -82,6 +83,7 @@ from parcours.kernel.errors import (
     UpdateRejected,
     first_line,
 )
+from parcours.kernel.messages import REFUSAL_ERROR_TYPE, Message
 
 WORKFLOW_TYPE = "NewcomerPathway"
 QUERY_VIEW = "view"
@@ -378,6 +380,25 @@ def case_handle(client: Client, dossier: str) -> WorkflowHandle[Any, Any]:
     return client.get_workflow_handle(workflow_id_for(dossier))
 
 
+async def resolve_dossier(client: Client, typed: str) -> str:
+    """The dossier a person typed, as its case is keyed: trimmed and upper-case
+    (`inputs.dossier`). A case opened under a lower-case number before numbers were
+    normalised stays reachable: its exact number is used when only it names a case
+    (`parcours reconcile` lists such cases)."""
+    normal = inputs.dossier(typed)
+    exact = typed.strip()
+    if exact == normal or not DOSSIER_RE.match(exact):
+        return normal
+    for candidate in (normal, exact):
+        try:
+            await case_handle(client, candidate).describe(rpc_timeout=ANSWER_TIMEOUT)
+            return candidate
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                break  # unreachable or refused: the action itself will say so
+    return normal
+
+
 async def view_case(client: Client, settings: Settings, dossier: str) -> CaseView:
     """The whole case as the workflow sees it (open or closed)."""
     handle = case_handle(client, dossier)
@@ -456,10 +477,12 @@ async def update_case(
                 )
                 break
             except WorkflowUpdateFailedError as err:
-                message = _failure_message(err.cause)
+                refused = refusal_of(err.cause)
+                message = str(refused) if refused is not None else _failure_message(err.cause)
                 # A rejected update leaves no trace in the history, so asking again is safe.
-                if message != STILL_OPENING or loop.time() + pause > give_up_at:
-                    raise UpdateRejected(f"dossier {dossier}: {message}") from None
+                still_opening = refused is not None and refused.code == STILL_OPENING
+                if not still_opening or loop.time() + pause > give_up_at:
+                    raise UpdateRejected(f"dossier {dossier}: {message}", refusal=refused) from None
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 1.0)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -513,6 +536,14 @@ def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
         f"dossier {dossier}: the case is encrypted and this process has no payload keys: "
         "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses"
     )
+
+
+def refusal_of(err: BaseException) -> Message | None:
+    """The code and parameters of a workflow's refusal (`ApplicationError` of type Rejected,
+    first detail `Message.as_dict()`), or None for any other failure."""
+    if isinstance(err, ApplicationError) and err.type == REFUSAL_ERROR_TYPE and err.details:
+        return Message.from_dict(err.details[0])
+    return None
 
 
 def _failure_message(err: BaseException) -> str:

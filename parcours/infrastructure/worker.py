@@ -218,7 +218,7 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
         yield Resources(
             engine=engine,
             sessions=sessions,
-            casework=Casework(sessions, start_verifier(settings)),
+            casework=Casework(sessions, start_verifier(settings), settings.arrival_window),
             notifier=Notifier(
                 sessions,
                 mailer,

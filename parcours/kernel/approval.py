@@ -4,6 +4,10 @@ One table of fields serves every way an approval arrives: `parcours start` (flag
 `parcours import` (a CSV header or JSONL keys), the operators' API (its JSON body and its
 OpenAPI schema) and the `register_case` activity, which checks again what reaches it. A field
 added here appears in all of them; a check changed here changes in all of them.
+
+A refused field is a `Message` (code and parameters); each interface words it in its reader's
+language. The arrival date is checked against an `ArrivalWindow` the caller gives (its "today"
+and the configured bounds), so no check here reads a clock.
 """
 
 from __future__ import annotations
@@ -13,14 +17,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parcours.kernel import inputs
+from parcours.kernel.airports import AIRPORTS
 from parcours.kernel.domain import DOSSIER_RE, REGIONS, NewcomerApproval
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.inputs import ArrivalWindow, InvalidInput
+from parcours.kernel.messages import Message
 from parcours.kernel.rules import MAX_TEXT
 from parcours.kernel.timezones import ZONES
 
-# Why a field was refused, when the check itself has no sentence to say.
-MISSING = "missing"
-UNKNOWN = "unknown field"
+# Free-text fields: control characters and terminal escapes are stripped from them (a name
+# pasted from a terminal); in every other field they are refused.
+FREE_TEXT = frozenset({"name", "occupation"})
+# The field of an error about the item as a whole (not an object at all).
+ITEM = "_item"
 
 
 @dataclass(frozen=True)
@@ -53,8 +62,8 @@ FIELDS: tuple[ApprovalField, ...] = (
     ApprovalField("email", "the newcomer's email address", inputs.email, required=True),
     ApprovalField(
         "arrival",
-        "expected arrival date, YYYY-MM-DD",
-        inputs.iso_date,
+        "expected arrival date, YYYY-MM-DD, from a year back to two years ahead (configurable)",
+        inputs.iso_date,  # and the window, in `check`
         required=True,
         schema={"format": "date"},
     ),
@@ -66,7 +75,13 @@ FIELDS: tuple[ApprovalField, ...] = (
         schema={"enum": list(REGIONS)},
     ),
     ApprovalField("language", "preferred language, ISO 639-1", inputs.language, default="fr"),
-    ApprovalField("airport", "arrival airport, IATA code", inputs.airport, default="YUL"),
+    ApprovalField(
+        "airport",
+        "arrival airport, IATA code of a Quebec or Canadian international airport",
+        inputs.airport,
+        default="YUL",
+        schema={"enum": sorted(AIRPORTS)},
+    ),
     ApprovalField(
         "french_level",
         "French level on the Quebec scale, 1-12",
@@ -135,39 +150,50 @@ class Checked:
     """An approval, or why its fields were refused (every field, not only the first)."""
 
     approval: NewcomerApproval | None
-    errors: dict[str, str]
+    errors: dict[str, Message]
 
 
 def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def check(item: object) -> Checked:
-    """Check every field of an approval given as a mapping (flags, a CSV row, JSON)."""
+def check(item: object, window: ArrivalWindow) -> Checked:
+    """Check every field of an approval given as a mapping (flags, a CSV row, JSON); the
+    arrival date must fall in `window`."""
     if not isinstance(item, Mapping):
-        return Checked(None, {"_item": "expected a JSON object"})
-    errors: dict[str, str] = {}
+        return Checked(None, {ITEM: Message.of("not_an_approval")})
+    errors: dict[str, Message] = {}
     for key in item:
         if key not in BY_NAME:
-            errors[str(key)[:64]] = UNKNOWN
+            errors[str(key)[:64]] = Message.of(
+                "unknown_field", field=inputs.shown(key), expected=", ".join(START_FIELDS)
+            )
     values: dict[str, object] = {}
     for f in FIELDS:
         raw = item.get(f.name)
         if _blank(raw):
             if f.required:
-                errors[f.name] = MISSING
+                errors[f.name] = Message.of("missing_field", field=inputs.field_key(f.name))
             continue
         if not isinstance(raw, f.types) or (isinstance(raw, bool) and bool not in f.types):
-            errors[f.name] = f"expected {' or '.join(_json_type(t) for t in f.types)}"
+            errors[f.name] = Message.of(
+                "wrong_type",
+                field=inputs.field_key(f.name),
+                expected=" | ".join(_json_type(t) for t in f.types),
+            )
             continue
         if isinstance(raw, int) and not isinstance(raw, bool):
             raw = str(raw)  # checked as in a CSV file, and quoted alike in a refusal
         try:
             if isinstance(raw, str):
-                raw = inputs.printable(raw, f.name).strip()
-            values[f.name] = f.check(raw)
+                raw = (
+                    inputs.clean(raw) if f.name in FREE_TEXT else inputs.printable(raw, f.name)
+                ).strip()
+            values[f.name] = (
+                inputs.arrival(str(raw), window) if f.name == "arrival" else f.check(raw)
+            )
         except ParcoursError as err:
-            errors[f.name] = str(err)
+            errors[f.name] = err.refusal or Message.of("invalid_field", field=f.name)
     if errors:
         return Checked(None, errors)
 
@@ -194,23 +220,17 @@ def check(item: object) -> Checked:
     )
 
 
-def first_error(errors: Mapping[str, str]) -> str:
-    """One sentence for the first refused field, as the CLI prints it."""
+def first_error(errors: Mapping[str, Message]) -> InvalidInput:
+    """The first refused field, as the CLI reports it (one line)."""
     key, why = next(iter(errors.items()))
-    if why == UNKNOWN:
-        return f"unknown field {inputs.shown(key)} (expected: {', '.join(START_FIELDS)})"
-    if why == MISSING:
-        return f"missing {key}"
-    if why.startswith("expected "):
-        return f"invalid {key}: {why}"
-    return why
+    return InvalidInput(why, key)
 
 
-def approval(fields: Mapping[str, object]) -> NewcomerApproval:
+def approval(fields: Mapping[str, object], window: ArrivalWindow) -> NewcomerApproval:
     """The approval, or `InvalidInput` naming the first refused field."""
-    checked = check(fields)
+    checked = check(fields, window)
     if checked.approval is None:
-        raise inputs.InvalidInput(first_error(checked.errors))
+        raise first_error(checked.errors)
     return checked.approval
 
 
@@ -233,7 +253,11 @@ def as_fields(approval: NewcomerApproval) -> dict[str, object]:
     }
 
 
-def problems(approval: NewcomerApproval) -> dict[str, str]:
+def problems(approval: NewcomerApproval, window: ArrivalWindow) -> dict[str, Message]:
     """What is wrong with an approval that reached us already built (the activity's check:
     a client that bypassed our interfaces may hand the workflow anything)."""
-    return check(as_fields(approval)).errors
+    checked = check(as_fields(approval), window)
+    if checked.approval is not None and checked.approval.dossier != approval.dossier:
+        # Our interfaces normalise it; another client's "d-1" would be a second case of D-1.
+        return {"dossier": Message.of("dossier_not_normalised", value=approval.dossier)}
+    return checked.errors

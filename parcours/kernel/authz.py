@@ -12,11 +12,11 @@ worker shares it among all its cases, so everything here is immutable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
 from parcours.kernel.domain import REGIONS, Actor, Reassignment, Role, Transfer
+from parcours.kernel.messages import Message
 
 
 class Action(StrEnum):
@@ -94,79 +94,34 @@ ALLOWED: Mapping[Action, frozenset[Relation]] = MappingProxyType(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    params: tuple[tuple[str, str], ...] = ()
+# A refusal is a kernel Message whose code is one of CODES (the catalogue holds its words as
+# `refusal.<code>`, French and English; tests/i18n checks every code has them).
+Refusal = Message
 
-    def message(self, language: str = "en") -> str:
-        french, english = MESSAGES[self.code]
-        return (french if language == "fr" else english).format(**dict(self.params))
+CODES: frozenset[str] = frozenset(
+    {
+        "inactive",
+        "not_assigned",
+        "supervisors_only",
+        "directors_only",
+        "no_officer",
+        "target_inactive",
+        "target_other_region",
+        "already_assigned",
+        "same_region",
+        "unknown_region",
+        "signature_missing",
+        "signature_invalid",
+        "signature_stale",
+        "signature_reused",
+        "signature_unchecked",
+    }
+)
 
 
 def refusal(code: str, **params: str) -> Refusal:
-    assert code in MESSAGES, code
-    return Refusal(code, tuple(sorted(params.items())))
-
-
-# (French, English). The English texts are the workflow's rejection messages (tests and
-# scripts match them), so they change only deliberately.
-MESSAGES: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {
-        "inactive": ("l'agent {actor} n'est pas actif", "officer {actor} is not active"),
-        "not_assigned": (
-            "{actor} n'est ni l'agent assigné à ce dossier ni un superviseur de la région {region}",
-            "{actor} is neither the officer assigned to this case nor a supervisor of region "
-            "{region}",
-        ),
-        "supervisors_only": (
-            "{actor} n'est ni superviseur de la région {region} ni directeur",
-            "{actor} is not a supervisor of region {region} nor a director",
-        ),
-        "directors_only": (
-            "{actor} n'est pas directeur : seul un directeur transfère un dossier",
-            "{actor} is not a director: only a director transfers a case",
-        ),
-        "no_officer": (
-            "le dossier n'a pas encore d'agent : un superviseur de la région en assigne un",
-            "the case has no officer yet: a supervisor of the region assigns one",
-        ),
-        "target_inactive": ("l'agent {officer} n'est pas actif", "officer {officer} is not active"),
-        "target_other_region": (
-            "l'agent {officer} ne sert pas la région {region}",
-            "officer {officer} does not serve region {region}",
-        ),
-        "already_assigned": (
-            "le dossier est déjà assigné à {officer}",
-            "the case is already assigned to {officer}",
-        ),
-        "same_region": (
-            "le dossier est déjà dans la région {region}",
-            "the case is already in region {region}",
-        ),
-        "unknown_region": ("région inconnue : {region}", "unknown region {region}"),
-        "signature_missing": (
-            "action non signée : elle ne vient pas d'une interface de Parcours",
-            "unsigned action: it does not come from a Parcours interface",
-        ),
-        "signature_invalid": (
-            "signature invalide : l'action est refusée",
-            "invalid signature: the action is refused",
-        ),
-        "signature_stale": (
-            "signature périmée (émise le {issued_at}) : refaites l'action",
-            "stale signature (issued at {issued_at}): do the action again",
-        ),
-        "signature_reused": (
-            "action déjà reçue : elle ne compte qu'une fois",
-            "this action was already received: it counts once",
-        ),
-        "signature_unchecked": (
-            "ce worker n'a pas de clé de signature : l'action ne peut pas être vérifiée",
-            "this worker holds no signing key: the action cannot be verified",
-        ),
-    }
-)
+    assert code in CODES, code
+    return Message.of(code, **params)
 
 
 # --------------------------------------------------------------------------------------------

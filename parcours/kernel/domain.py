@@ -99,9 +99,8 @@ HISTORY_EVENT_BUDGET = 1000
 # The rejection an officer's action gets in the moment between a case's start and its
 # officer's assignment (`register_case`). Interfaces retry it for a few seconds rather than
 # show it: a script that starts a case and acts on it at once would otherwise trip on it.
-STILL_OPENING = (
-    "the case is still being opened (its officer is being assigned): try again in a moment"
-)
+# It is a refusal code (kernel/messages.py): interfaces compare the code, never a text.
+STILL_OPENING = "still_opening"
 
 
 def workflow_id_for(dossier: str) -> str:

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from parcours.kernel.messages import Message
+
 
 class ParcoursError(Exception):
-    """A failure to report to a person as one line (no traceback): bad input, missing case..."""
+    """A failure to report to a person as one line (no traceback): bad input, missing case...
+
+    `refusal`, when set, is the same failure as a code and parameters: interfaces render it in
+    their reader's language (`parcours.application.refusals.message_of`); the English line
+    stays for logs and for errors that have no code yet."""
+
+    refusal: Message | None = None
+
+    def __init__(self, *args: object, refusal: Message | None = None) -> None:
+        super().__init__(*args if args else ((str(refusal),) if refusal is not None else ()))
+        if refusal is not None:
+            self.refusal = refusal
 
 
 class CaseAlreadyExists(ParcoursError):

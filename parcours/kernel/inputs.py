@@ -1,28 +1,33 @@
 """Checks on what people type or import, before anything is written anywhere.
 
-Each check raises `InvalidInput` with one sentence naming the field and the expected form.
-The CLI, the console and the API use the same checks (kernel: pure, no I/O); the visa
+Each check raises `InvalidInput` with a `Message` (a code and parameters: each interface
+renders it in its reader's language) and the field it is about. The CLI, the console, the API
+and the `register_case` activity use the same checks (kernel: pure, no I/O); the visa
 approval's fields are put together in `parcours.kernel.approval`.
+
+Parameters of these messages never carry a name, an email or a phone number (they reach logs
+and the activity's failure): a refused email is named by its field only.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 
+from parcours.kernel.airports import AIRPORTS
 from parcours.kernel.domain import (
     DOSSIER_RE,
-    EMAIL_RE,
     IATA_RE,
     LANGUAGE_RE,
     OFFICER_ID_RE,
     REGIONS,
-    STAGES,
     PlanItem,
     Stage,
 )
 from parcours.kernel.errors import ParcoursError
 from parcours.kernel.filters import UNASSIGNED
+from parcours.kernel.messages import Message
 
 # One limit for free text: the workflow's validators enforce the same constant.
 from parcours.kernel.rules import MAX_TEXT
@@ -35,20 +40,51 @@ _FALSE = {"", "0", "false", "no", "n", "non"}
 
 
 # Control characters (C0 but tab and line breaks, DEL, C1) and lone surrogates (which JSON can
-# carry but UTF-8 cannot): refused in every text field. PostgreSQL refuses NUL in text, SMTP
-# headers and the codec's UTF-8 would choke on the others, long after the row was accepted.
+# carry but UTF-8 cannot): refused in every coded field, stripped from free text (`clean`).
+# PostgreSQL refuses NUL in text, SMTP headers and the codec's UTF-8 would choke on the others,
+# and an ANSI escape in a note would recolour the terminal of whoever runs `parcours status`.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Terminal escape sequences, whole: CSI (ESC [ ... final byte), OSC (ESC ] ... BEL or ST), and
+# the two-byte ones (ESC and one byte); the 8-bit CSI (U+009B) too. Stripping only the ESC byte
+# would leave "[31m" in the text.
+_ANSI = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: ESC [ params intermediates final
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: ESC ] text, ended by BEL or ST
+    r"|\x1b[@-_]"  # the other two-byte escapes
+)
 # How much of a refused value an error message repeats.
 SHOWN = 60
+# Arrival dates accepted by default: a year back (a case opened late) to two years ahead (a
+# visa approved long before travel). config.py's knobs override both.
+DAYS_BACK = 365
+DAYS_AHEAD = 730
+# RFC 5321: an address is at most 254 characters in practice, its local part at most 64.
+EMAIL_MAX = 254
 
 
 class InvalidInput(ParcoursError):
-    pass
+    """Input refused, as a `Message` and the field it is about (None: the whole item)."""
+
+    def __init__(self, message: Message | str, field: str | None = None) -> None:
+        if isinstance(message, Message):
+            super().__init__(refusal=message)
+        else:
+            super().__init__(message)
+        self.field = field
+
+
+def invalid(code: str, field: str | None = None, /, **params: object) -> InvalidInput:
+    return InvalidInput(Message.of(code, **params), field)
+
+
+def field_key(field: str) -> str:
+    """The catalogue key naming a field ("input.arrival"); a flag ("--item") stays as it is."""
+    return field if field.startswith("-") else f"input.{field}"
 
 
 def shown(value: object) -> str:
-    """A refused value as the error message repeats it: quoted, and cut if long (a 1 MB field
-    must not become a 1 MB error line)."""
+    """A refused value as a message repeats it: quoted, and cut if long (a 1 MB field must
+    not become a 1 MB error line)."""
     text = repr(value)
     return (
         text
@@ -58,19 +94,28 @@ def shown(value: object) -> str:
 
 
 def printable(value: str, field: str) -> str:
+    """`value` if it holds no control character; for coded fields (a dossier, a date)."""
     bad = _UNPRINTABLE.search(value)
     if bad:
-        raise InvalidInput(f"{field} contains a control character (U+{ord(bad.group()):04X})")
+        raise invalid(
+            "control_character", field, field=field_key(field), char=f"U+{ord(bad.group()):04X}"
+        )
     return value
 
 
+def clean(value: str) -> str:
+    """Free text as it is stored: terminal escapes and control characters removed, line
+    breaks (as \n) and tabs kept."""
+    value = _ANSI.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    return _UNPRINTABLE.sub("", value)
+
+
 def dossier(value: str) -> str:
-    value = value.strip()
+    """A dossier number as it is stored: trimmed and upper-case (`d-2026-0002` is
+    `D-2026-0002`, one case, whoever typed it)."""
+    value = value.strip().upper()
     if not DOSSIER_RE.match(value):
-        raise InvalidInput(
-            f"invalid dossier {shown(value)}: letters, digits, '-' and '_' only "
-            "(up to 64, starting with a letter or digit)"
-        )
+        raise invalid("invalid_dossier", "dossier", value=shown(value))
     return value
 
 
@@ -81,13 +126,42 @@ def iso_date(value: str, field: str = "arrival") -> str:
             raise ValueError
         return date.fromisoformat(value).isoformat()
     except ValueError:
-        raise InvalidInput(f"invalid {field} date {shown(value)}: expected YYYY-MM-DD") from None
+        raise invalid("invalid_date", field, field=field_key(field), value=shown(value)) from None
+
+
+@dataclass(frozen=True)
+class ArrivalWindow:
+    """The arrival dates a new case may have, around `today` (injected: the caller's
+    calendar day, a test's fixed one)."""
+
+    today: date
+    days_back: int = DAYS_BACK
+    days_ahead: int = DAYS_AHEAD
+
+    @property
+    def earliest(self) -> date:
+        return self.today - timedelta(days=self.days_back)
+
+    @property
+    def latest(self) -> date:
+        return self.today + timedelta(days=self.days_ahead)
+
+
+def arrival(value: str, window: ArrivalWindow) -> str:
+    """An arrival date, ISO, within `window`: 1999 and 2099 are typing mistakes."""
+    iso = iso_date(value, "arrival")
+    day = date.fromisoformat(iso)
+    if day < window.earliest:
+        raise invalid("arrival_too_early", "arrival", earliest=window.earliest.isoformat())
+    if day > window.latest:
+        raise invalid("arrival_too_late", "arrival", latest=window.latest.isoformat())
+    return iso
 
 
 def region(value: str) -> str:
     value = value.strip().lower()
-    if value not in REGIONS:
-        raise InvalidInput(f"unknown region {shown(value)} (expected one of: {', '.join(REGIONS)})")
+    if not value or value not in REGIONS:
+        raise invalid("unknown_region", "region", region=shown(value))
     return value
 
 
@@ -96,39 +170,46 @@ def stage(value: str) -> Stage:
     try:
         return Stage(value)
     except ValueError:
-        names = ", ".join(s.value for s in STAGES)
-        raise InvalidInput(f"unknown stage {shown(value)} (expected one of: {names})") from None
+        raise invalid("unknown_stage", "stage", value=shown(value)) from None
 
 
 def email(value: str) -> str:
+    """An email address by the RFCs (email-validator, no DNS: these machines are offline),
+    lengths included; the domain comes back lower-case. Never repeated in the message."""
+    # Imported here: it compiles its grammar at import (a tenth of a second), which neither
+    # the CLI's start nor the workflow sandbox (which never checks an address) should pay.
+    from email_validator import EmailNotValidError, validate_email
+
     value = value.strip()
-    if not EMAIL_RE.match(value):
-        raise InvalidInput(f"malformed email {shown(value)}: expected name@domain.tld")
-    return value
+    if len(value) > EMAIL_MAX:
+        raise invalid("email_too_long", "email", max=EMAIL_MAX)
+    try:
+        # strict: the RFC 5321 limit of 64 characters before the @ too.
+        checked = validate_email(value, check_deliverability=False, strict=True)
+    except EmailNotValidError:
+        raise invalid("invalid_email", "email") from None
+    return str(checked.normalized)
 
 
 def language(value: str) -> str:
     value = value.strip().lower()
     if not LANGUAGE_RE.match(value):
-        raise InvalidInput(
-            f"invalid language {shown(value)}: expected an ISO 639-1 code like fr, en, es"
-        )
+        raise invalid("invalid_language", "language", value=shown(value))
     return value
 
 
 def languages(value: str) -> list[str]:
     codes = [language(v) for v in value.split(",") if v.strip()]
     if not codes:
-        raise InvalidInput("--languages needs at least one ISO 639-1 code, e.g. fr,en")
+        raise invalid("languages_required", "languages")
     return list(dict.fromkeys(codes))
 
 
 def airport(value: str) -> str:
+    """An arrival airport from the known list (kernel/airports.py), by its IATA code."""
     value = value.strip().upper()
-    if not IATA_RE.match(value):
-        raise InvalidInput(
-            f"invalid airport {shown(value)}: expected a 3-letter IATA code like YUL"
-        )
+    if not IATA_RE.match(value) or value not in AIRPORTS:
+        raise invalid("unknown_airport", "airport", value=shown(value))
     return value
 
 
@@ -137,7 +218,7 @@ def time_zone(value: str) -> str:
     for name in ZONES:
         if value.strip().lower() == name.lower():
             return name
-    raise InvalidInput(f"unknown time zone {shown(value)} (expected one of: {', '.join(ZONES)})")
+    raise invalid("unknown_time_zone", "time_zone", zone=shown(value), expected=", ".join(ZONES))
 
 
 def french_level(value: str | int) -> int:
@@ -146,7 +227,7 @@ def french_level(value: str | int) -> int:
     except ValueError:
         level = 0
     if not 1 <= level <= 12:
-        raise InvalidInput(f"invalid French level {shown(value)}: expected 1 to 12 (Quebec scale)")
+        raise invalid("invalid_french_level", "french_level", value=shown(value))
     return level
 
 
@@ -156,47 +237,47 @@ def household(value: str | int) -> int:
     except ValueError:
         size = 0
     if not 1 <= size <= 99:
-        raise InvalidInput(f"invalid household size {shown(value)}: expected a whole number from 1")
+        raise invalid("invalid_household", "household", value=shown(value))
     return size
 
 
 def officer_id(value: str, flag: str = "--officer") -> str:
-    value = value.strip()
+    """An officer id as stored: ids are lower-case, so `ATREMBLAY` finds atremblay."""
+    value = value.strip().lower()
     if not OFFICER_ID_RE.match(value):
-        raise InvalidInput(
-            f"invalid officer id {shown(value)} for {flag}: "
-            "lowercase letters, digits, '.', '_', '-'"
-        )
+        raise invalid("invalid_officer_id", flag, value=shown(value), flag=flag)
     return value
 
 
 def officer_filter(value: str) -> str:
     """An officer id, or `unassigned` for cases waiting for one."""
-    return UNASSIGNED if value.strip() == UNASSIGNED else officer_id(value)
+    return UNASSIGNED if value.strip().lower() == UNASSIGNED else officer_id(value)
 
 
 def text(value: str, field: str) -> str:
-    value = value.strip()
+    """Free text (a note, a reason): cleaned (`clean`), not empty, not too long. `field`: the
+    field's name ("note") or the flag it came by ("--item")."""
+    value = clean(value).strip()
     if not value:
-        raise InvalidInput(f"{field} must not be empty")
+        raise invalid("field_empty", field, field=field_key(field))
     if len(value) > MAX_TEXT:
-        raise InvalidInput(f"{field} is too long ({len(value)} characters; at most {MAX_TEXT})")
+        raise invalid("text_too_long", field, field=field_key(field), max=MAX_TEXT)
     return value
 
 
 def name(value: str) -> str:
-    value = " ".join(value.split())
+    value = " ".join(clean(value).split())
     if not value:
-        raise InvalidInput("name must not be empty")
+        raise invalid("field_empty", "name", field=field_key("name"))
     if len(value) > 200:
-        raise InvalidInput("name is too long (at most 200 characters)")
+        raise invalid("text_too_long", "name", field=field_key("name"), max=200)
     return value
 
 
 def phone(value: str) -> str:
     value = value.strip()
     if not _PHONE_RE.match(value):
-        raise InvalidInput(f"invalid phone {shown(value)}: digits, spaces, '+', '-', '(', ')' only")
+        raise invalid("invalid_phone", "phone")
     return value
 
 
@@ -208,7 +289,7 @@ def flag(value: object, field: str) -> bool:
         return True
     if text_value in _FALSE:
         return False
-    raise InvalidInput(f"invalid {field} {shown(value)}: expected true or false")
+    raise invalid("invalid_flag", field, field=field_key(field), value=shown(value))
 
 
 def min_level(value: str | int) -> int:
@@ -217,7 +298,7 @@ def min_level(value: str | int) -> int:
     except ValueError:
         level = -1
     if not 0 <= level <= 3:
-        raise InvalidInput(f"invalid --min-level {shown(value)}: expected 0 to 3")
+        raise invalid("invalid_min_level", "--min-level", value=shown(value))
     return level
 
 
@@ -225,8 +306,8 @@ def plan_item(value: str) -> PlanItem:
     """'francization: 400 hours at the CSS' -> PlanItem(Stage.FRANCIZATION, '400 hours...')."""
     head, sep, body = value.partition(":")
     if not sep:
-        raise InvalidInput(f'invalid --item {shown(value)}: expected "STAGE: text"')
+        raise invalid("invalid_plan_item", "--item", value=shown(value))
     item_text = body.strip()
     if not item_text:
-        raise InvalidInput(f"invalid --item {shown(value)}: the text after the stage is empty")
+        raise invalid("plan_item_no_text", "--item", value=shown(value))
     return PlanItem(stage=stage(head), text=text(item_text, "--item"))

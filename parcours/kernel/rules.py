@@ -11,7 +11,8 @@ does I/O or issues a Temporal command: a time is always passed in (the workflow 
   through continue-as-new) and say what happened; the workflow records it as audit events
   and emails.
 - Who may act (`check_actor`, the table of kernel/authz.py) and every update's validator:
-  each raises `Rejected` with the sentence the caller reads, or returns.
+  each raises `Rejected` with a `Message` (a code and parameters, parcours/kernel/messages.py)
+  that each interface renders in its reader's language, or returns.
 
 Passed through the workflow sandbox and shared by all cases: immutable module state only.
 """
@@ -58,6 +59,7 @@ from parcours.kernel.domain import (
     Withdrawal,
     WithdrawalReason,
 )
+from parcours.kernel.messages import Message
 
 # The longest free text a running case accepts (notes, reasons, plan items). One value for
 # every interface: a shorter limit in an interface refuses text the workflow would take.
@@ -68,11 +70,16 @@ TOP_LEVEL = 3
 
 
 class Rejected(Exception):
-    """An action the rules refuse; the message is the sentence the caller reads."""
+    """An action the rules refuse, as a code and parameters (never finished text: each
+    interface words it in its reader's language)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
         self.message = message
+
+    @classmethod
+    def of(cls, code: str, **params: object) -> Rejected:
+        return cls(Message.of(code, **params))
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,18 +314,26 @@ def resume(s: CaseState, now: datetime) -> timedelta:
 
 
 def refuse(refused: authz.Refusal, *, opened: bool) -> Rejected:
-    """The table's refusal, in the workflow's words. `opened`: False while the case's officer
-    is still being assigned, when "no officer yet" only means "try again in a moment"."""
+    """The table's refusal. `opened`: False while the case's officer is still being
+    assigned, when "no officer yet" only means "try again in a moment"."""
     if refused.code == "no_officer" and not opened:
-        return Rejected(STILL_OPENING)
-    return Rejected(refused.message())
+        return Rejected.of(STILL_OPENING)
+    return Rejected(refused)
+
+
+def _status(status: CaseStatus) -> str:
+    return f"status.{status.value}"
+
+
+def _stage(stage: Stage | None) -> str:
+    return f"stage.{stage.value}" if stage is not None else "stage.none"
 
 
 def check_open(s: CaseState, *, allow_paused: bool = False) -> None:
     if s.status in (CaseStatus.COMPLETED, CaseStatus.WITHDRAWN):
-        raise Rejected(f"the case is closed ({s.status.value})")
+        raise Rejected.of("case_closed", status=_status(s.status))
     if s.status == CaseStatus.PAUSED and not allow_paused:
-        raise Rejected("the case is paused: resume it first")
+        raise Rejected.of("case_paused")
 
 
 def check_not_reused(s: CaseState, inp: object) -> None:
@@ -343,26 +358,17 @@ def check_actor(s: CaseState, actor: Actor, action: Action, *, strict: bool, ope
 
 def _check_actor_v2(s: CaseState, actor: Actor, *, supervisors_only: bool, opened: bool) -> None:
     if not actor.active:
-        raise Rejected(f"officer {actor.officer_id} is not active")
+        raise Rejected.of("inactive", actor=actor.officer_id)
     if actor.role == Role.DIRECTOR:
         return
     if actor.role == Role.SUPERVISOR and actor.region == s.approval.region:
         return
     if supervisors_only:
-        raise Rejected(
-            f"{actor.officer_id} is not a supervisor of region {s.approval.region} nor a director"
-        )
+        raise Rejected.of("supervisors_only", actor=actor.officer_id, region=s.approval.region)
     if s.officer_id is None:
-        raise Rejected(
-            STILL_OPENING
-            if not opened
-            else "the case has no officer yet: a supervisor of the region assigns one"
-        )
+        raise Rejected.of(STILL_OPENING if not opened else "no_officer")
     if actor.officer_id != s.officer_id:
-        raise Rejected(
-            f"{actor.officer_id} is neither the officer assigned to this case nor a "
-            f"supervisor of region {s.approval.region}"
-        )
+        raise Rejected.of("not_assigned", actor=actor.officer_id, region=s.approval.region)
 
 
 # --------------------------------------------------------------------------------------------
@@ -372,9 +378,10 @@ def _check_actor_v2(s: CaseState, actor: Actor, *, supervisors_only: bool, opene
 # --------------------------------------------------------------------------------------------
 
 
-def _text(value: str, what: str) -> None:
+def _text(value: str, field: str) -> None:
+    """`field`: the catalogue key naming the field ("input.note")."""
     if len(value) > MAX_TEXT:
-        raise Rejected(f"{what} is longer than {MAX_TEXT} characters")
+        raise Rejected.of("text_too_long", field=field, max=MAX_TEXT)
 
 
 def check_greeting(s: CaseState, inp: GreetingReport, *, strict: bool, opened: bool) -> None:
@@ -383,9 +390,9 @@ def check_greeting(s: CaseState, inp: GreetingReport, *, strict: bool, opened: b
     check_open(s)
     check_actor(s, inp.actor, Action.GREET, strict=strict, opened=opened)
     if s.stage != Stage.ARRIVAL:
-        raise Rejected("the airport greeting is recorded during the arrival stage only")
+        raise Rejected.of("greeting_arrival_only", current=_stage(s.stage))
     if not isinstance(inp.outcome, GreetingOutcome):
-        raise Rejected("greeting outcome must be greeted, declined or no_show")
+        raise Rejected.of("unknown_greeting_outcome")
 
 
 def check_plan(s: CaseState, inp: PlanFiling, *, strict: bool, opened: bool) -> None:
@@ -395,19 +402,19 @@ def check_plan(s: CaseState, inp: PlanFiling, *, strict: bool, opened: bool) -> 
     check_actor(s, inp.actor, Action.PLAN, strict=strict, opened=opened)
     assert s.stage is not None
     if not inp.items:
-        raise Rejected("an action plan needs at least one item")
+        raise Rejected.of("plan_empty")
     if len(inp.items) > MAX_PLAN_ITEMS:
-        raise Rejected(f"an action plan has at most {MAX_PLAN_ITEMS} items")
+        raise Rejected.of("plan_too_long", max=MAX_PLAN_ITEMS)
     remaining = STAGES[STAGES.index(s.stage) :]
     for n, item in enumerate(inp.items, 1):
         if item.stage not in remaining:
-            raise Rejected(
-                f"plan item {n}: stage {item.stage} is behind the case (remaining: "
-                f"{', '.join(st.value for st in remaining)})"
+            raise Rejected.of(
+                "plan_item_behind", n=n, stage=_stage(item.stage), current=_stage(s.stage)
             )
         if not item.text.strip():
-            raise Rejected(f"plan item {n}: the text is empty")
-        _text(item.text, f"plan item {n}: the text")
+            raise Rejected.of("plan_item_empty", n=n)
+        if len(item.text) > MAX_TEXT:
+            raise Rejected.of("plan_item_too_long", n=n, max=MAX_TEXT)
 
 
 def check_progress(s: CaseState, inp: ProgressNote, *, strict: bool, opened: bool) -> None:
@@ -416,8 +423,8 @@ def check_progress(s: CaseState, inp: ProgressNote, *, strict: bool, opened: boo
     check_open(s, allow_paused=True)
     check_actor(s, inp.actor, Action.PROGRESS, strict=strict, opened=opened)
     if not inp.note.strip():
-        raise Rejected("the progress note is empty")
-    _text(inp.note, "the progress note")
+        raise Rejected.of("note_empty")
+    _text(inp.note, "input.note")
 
 
 def check_approval(s: CaseState, inp: StageApproval, *, strict: bool, opened: bool) -> None:
@@ -425,15 +432,11 @@ def check_approval(s: CaseState, inp: StageApproval, *, strict: bool, opened: bo
         check_not_reused(s, inp)
     check_open(s)
     if inp.stage != s.stage:
-        raise Rejected(
-            f"cannot approve {inp.stage}: the case is in stage {s.stage}"
-            if s.stage
-            else f"cannot approve {inp.stage}: the case has no current stage"
-        )
+        raise Rejected.of("wrong_stage", current=_stage(s.stage), asked=_stage(inp.stage))
     check_actor(s, inp.actor, Action.APPROVE, strict=strict, opened=opened)
     if inp.stage == Stage.ARRIVAL and not s.plan:
-        raise Rejected("arrival cannot be approved until an action plan is on file")
-    _text(inp.note, "the note")
+        raise Rejected.of("plan_required")
+    _text(inp.note, "input.note")
 
 
 def check_waiver(s: CaseState, inp: StageWaiver, *, strict: bool, opened: bool) -> None:
@@ -443,14 +446,14 @@ def check_waiver(s: CaseState, inp: StageWaiver, *, strict: bool, opened: bool) 
     check_actor(s, inp.actor, Action.WAIVE, strict=strict, opened=opened)
     assert s.stage is not None
     if inp.stage == Stage.ARRIVAL:
-        raise Rejected("arrival cannot be waived: the action plan is made at the first meeting")
+        raise Rejected.of("arrival_not_waivable")
     if s.record(inp.stage).waived:
-        raise Rejected(f"stage {inp.stage} is already waived")
+        raise Rejected.of("already_waived", stage=_stage(inp.stage))
     if STAGES.index(inp.stage) < STAGES.index(s.stage):
-        raise Rejected(f"stage {inp.stage} is already behind the case")
+        raise Rejected.of("stage_behind", stage=_stage(inp.stage), current=_stage(s.stage))
     if not inp.reason.strip():
-        raise Rejected("a waiver needs a reason")
-    _text(inp.reason, "the reason")
+        raise Rejected.of("reason_required")
+    _text(inp.reason, "input.reason")
 
 
 def check_reassignment(s: CaseState, inp: Reassignment, *, strict: bool, opened: bool) -> None:
@@ -464,9 +467,9 @@ def check_reassignment(s: CaseState, inp: Reassignment, *, strict: bool, opened:
             raise refuse(refused, opened=opened)
         return
     if not inp.new_officer.active:
-        raise Rejected(f"officer {inp.new_officer.officer_id} is not active")
+        raise Rejected.of("target_inactive", officer=inp.new_officer.officer_id)
     if inp.new_officer.officer_id == s.officer_id:
-        raise Rejected(f"the case is already assigned to {inp.new_officer.officer_id}")
+        raise Rejected.of("already_assigned", officer=inp.new_officer.officer_id)
 
 
 def check_transfer(s: CaseState, inp: Transfer, *, strict: bool = True, opened: bool) -> None:
@@ -479,10 +482,10 @@ def check_transfer(s: CaseState, inp: Transfer, *, strict: bool = True, opened: 
     if refused is not None:
         raise refuse(refused, opened=opened)
     if inp.time_zone is not None and inp.time_zone not in timezones.ZONES:
-        raise Rejected(
-            f"unknown time zone {inp.time_zone!r} (expected one of: {', '.join(timezones.ZONES)})"
+        raise Rejected.of(
+            "unknown_time_zone", zone=inp.time_zone, expected=", ".join(timezones.ZONES)
         )
-    _text(inp.note, "the note")
+    _text(inp.note, "input.note")
 
 
 def check_pause(s: CaseState, inp: PauseRequest, *, strict: bool, opened: bool) -> None:
@@ -491,15 +494,15 @@ def check_pause(s: CaseState, inp: PauseRequest, *, strict: bool, opened: bool) 
     check_open(s)
     check_actor(s, inp.actor, Action.PAUSE, strict=strict, opened=opened)
     if not inp.reason.strip():
-        raise Rejected("a pause needs a reason")
-    _text(inp.reason, "the reason")
+        raise Rejected.of("reason_required")
+    _text(inp.reason, "input.reason")
 
 
 def check_resume(s: CaseState, inp: ResumeRequest, *, strict: bool, opened: bool) -> None:
     if strict:
         check_not_reused(s, inp)
     if s.status != CaseStatus.PAUSED:
-        raise Rejected(f"the case is not paused (it is {s.status.value})")
+        raise Rejected.of("not_paused", status=_status(s.status))
     check_actor(s, inp.actor, Action.RESUME, strict=strict, opened=opened)
 
 
@@ -510,15 +513,13 @@ def check_withdrawal(s: CaseState, inp: Withdrawal, *, strict: bool, opened: boo
     if strict:
         # v2 withdrawals named no one (`recorded_by` defaulted to "operator").
         if inp.actor is None:
-            raise Rejected("a withdrawal names the person who records it")
+            raise Rejected.of("withdrawal_unnamed")
         check_actor(s, inp.actor, Action.WITHDRAW, strict=True, opened=opened)
         if not isinstance(inp.reason_category, WithdrawalReason):
-            raise Rejected(
-                "the reason category must be one of " + ", ".join(r.value for r in WithdrawalReason)
-            )
+            raise Rejected.of("unknown_reason_category")
     if not inp.reason.strip():
-        raise Rejected("a withdrawal needs a reason")
-    _text(inp.reason, "the reason")
+        raise Rejected.of("reason_required")
+    _text(inp.reason, "input.reason")
 
 
 class Validator(Protocol):

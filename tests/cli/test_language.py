@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,13 @@ from parcours.interfaces.cli.common import chosen_language
 from parcours.interfaces.cli.intake import Row, check_rows, summary
 from parcours.interfaces.cli.main import amain, build_parser
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.inputs import ArrivalWindow
 
 NBSP = "\u00a0"
 HEADER = "dossier,name,email,arrival,region"
 ROW = "D-1,Élodie Côté,elodie@example.org,2030-01-15,montreal"
+# Arrival dates in these files are checked around a fixed "today".
+WINDOW = ArrivalWindow(date(2029, 6, 1), days_back=3650, days_ahead=3650)
 
 
 @pytest.fixture
@@ -217,7 +221,7 @@ def test_delimiter_is_sniffed_from_the_header(header: str, delimiter: str) -> No
 def test_a_semicolon_csv_as_excel_writes_it_in_french(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_text(f"{HEADER}\n{ROW}\n".replace(",", ";"), encoding="utf-8")
-    [row] = check_rows(path)
+    [row] = check_rows(path, WINDOW)
     assert row.approval is not None
     assert (row.approval.dossier, row.approval.full_name) == ("D-1", "Élodie Côté")
 
@@ -225,7 +229,7 @@ def test_a_semicolon_csv_as_excel_writes_it_in_french(tmp_path: Path) -> None:
 def test_a_bom_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_bytes(f"{HEADER}\n{ROW}\n".replace(",", ";").encode("utf-8-sig"))
-    [row] = check_rows(path)
+    [row] = check_rows(path, WINDOW)
     assert row.approval is not None and row.approval.dossier == "D-1"
 
 
@@ -233,7 +237,7 @@ def test_a_semicolon_header_with_a_wrong_column_names_the_column(tmp_path: Path)
     path = tmp_path / "a.csv"
     path.write_text("dossier;nom;email;arrival;region\n")
     with pytest.raises(ParcoursError) as refused:
-        check_rows(path)
+        check_rows(path, WINDOW)
     assert french(str(refused.value)).startswith(f"{path} : colonne « nom » inconnue")
     # The expected columns are listed with the file's own delimiter.
     assert "dossier;name;email;arrival;region" in str(refused.value)

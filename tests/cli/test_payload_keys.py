@@ -58,7 +58,7 @@ def start_args(dossier: str) -> list[str]:
 
 
 async def test_start_without_payload_keys_refuses_and_starts_nothing(stack: Stack) -> None:
-    d = f"NOKEY-{uuid.uuid4().hex[:8]}"
+    d = f"NOKEY-{uuid.uuid4().hex[:8].upper()}"
     assert await keyless(stack).fails(*start_args(d)) == REFUSED
     assert await never_started(stack, d)
     # The same command with the keys starts the case: the refusal is about the keys only.
@@ -69,7 +69,7 @@ async def test_start_without_payload_keys_refuses_and_starts_nothing(stack: Stac
 async def test_import_without_payload_keys_refuses_the_whole_file(
     stack: Stack, tmp_path: Path
 ) -> None:
-    dossiers = [f"NOKEY-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    dossiers = [f"NOKEY-{uuid.uuid4().hex[:8].upper()}" for _ in range(3)]
     csv_path = tmp_path / "rows.csv"
     csv_path.write_text(
         "dossier,name,email,arrival,region\n"
@@ -84,7 +84,7 @@ async def test_import_without_payload_keys_refuses_the_whole_file(
 async def test_status_of_an_encrypted_case_without_the_keys_says_so(stack: Stack) -> None:
     cli = Cli(stack.settings)
     await add_roster(cli)
-    d = f"ENC-{uuid.uuid4().hex[:8]}"
+    d = f"ENC-{uuid.uuid4().hex[:8].upper()}"
     await cli.ok(*start_args(d))
 
     await eventually(lambda: _assigned(cli, d))
@@ -120,7 +120,7 @@ async def test_status_after_the_worker_rotated_names_the_missing_key(
     async with real_stack(dev_env.client, tmp_path, payload_keys=(new, TEST_PAYLOAD_KEY)) as s:
         cli = Cli(s.settings)
         await add_roster(cli)
-        d = f"ROT-{uuid.uuid4().hex[:8]}"
+        d = f"ROT-{uuid.uuid4().hex[:8].upper()}"
         await cli.ok(*start_args(d))
         await eventually(lambda: _assigned(cli, d))
         old_host = Cli(dataclasses.replace(s.settings, codec_keys=TEST_PAYLOAD_KEY.spec()))

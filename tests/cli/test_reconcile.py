@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,10 @@ from sqlalchemy import delete, select, update
 from temporalio.testing import WorkflowEnvironment
 
 from parcours.infrastructure.store.models import Case, OutboxMessage
+from parcours.infrastructure.temporal import start_case
+from parcours.kernel import approval as approval_model
+from parcours.kernel.inputs import ArrivalWindow
+from parcours.kernel.policy import load_policy
 from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
 from tests.conftest import Stack, real_stack
 
@@ -190,3 +195,43 @@ async def test_reconcile_selects_no_rows_it_was_not_asked_about(cli: Cli, stack:
     async with stack.sessions() as s:
         left = (await s.scalars(select(Case.overdue).where(Case.dossier == other))).one()
     assert left is True
+
+
+async def test_a_case_under_a_lower_case_dossier_stays_reachable_and_is_reported(
+    cli: Cli, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opened before dossier numbers were normalised (the activity's check is lifted to open
+    one, as the old code did): found by its exact number, listed by reconcile, and a new
+    approval typed in lower case is the upper-case dossier."""
+    await add_roster(cli)
+    legacy = dossier().lower()
+    normal = legacy.upper()
+    old = approval_model.check(
+        {"dossier": normal, "name": "Amina Diallo", "email": "amina@example.org",
+         "arrival": "2030-01-15", "region": "montreal"},
+        ArrivalWindow(date(2029, 6, 1)),
+    ).approval  # fmt: skip
+    assert old is not None
+    monkeypatch.setattr("activities.casework.approval_problems", lambda *_: {})
+    await start_case(stack.client, stack.settings, replace(old, dossier=legacy), load_policy(None))
+
+    async def opened() -> bool:
+        code, out, _ = await cli("status", legacy, "--json")
+        return code == 0 and json.loads(out)["officer"] is not None
+
+    await eventually(opened)
+    assert (await cli.json("status", legacy))["dossier"] == legacy
+
+    code, report = await reconcile(cli, [])
+    assert {"dossier": legacy, "normalised": normal, "twin": False} in report["unnormalised"]  # type: ignore[operator]
+    # The same person approved again, typed in lower case: the normalised dossier.
+    await start(cli, f"  {legacy} ")
+    assert (await cli.json("status", normal))["dossier"] == normal
+    assert (await cli.json("status", legacy))["dossier"] == normal  # now the normalised one
+    code, report = await reconcile(cli, [])
+    assert {"dossier": legacy, "normalised": normal, "twin": True} in report["unnormalised"]  # type: ignore[operator]
+    code, out, _ = await cli("reconcile", "--dry-run")
+    assert (
+        f"{legacy}: dossier number not normalised (today: {normal}); a case {normal} exists too"
+        in out.splitlines()
+    )

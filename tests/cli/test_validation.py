@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,19 @@ from parcours.kernel import approval as approval_model
 from parcours.kernel import inputs
 from parcours.kernel.domain import PlanItem, Stage
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.inputs import ArrivalWindow
 
 # Nothing listens here: a command that got past validation would fail with "cannot reach".
-# In English (PARCOURS_LANGUAGE=en): tests/cli/test_french.py reads the French.
+# The fixed "today" these tests check arrival dates around (2030 is within two years of it).
+WINDOW = ArrivalWindow(date(2029, 6, 1))
+# In English (PARCOURS_LANGUAGE=en): tests/cli/test_french.py and
+# test_refusals_are_french_by_default read the French.
 UNREACHABLE = Settings(
     temporal_address="127.0.0.1:1", database_url="sqlite+aiosqlite://", language="en"
 )
 EN = catalog("en")
+# An arrival the window accepts whatever day the tests run.
+SOON = (date.today() + timedelta(days=30)).isoformat()
 
 GOOD_START = [
     "start",
@@ -32,7 +39,7 @@ GOOD_START = [
     "--email",
     "amina@example.org",
     "--arrival",
-    "2030-01-15",
+    SOON,
     "--region",
     "montreal",
 ]
@@ -52,11 +59,14 @@ def replace_flag(argv: list[str], flag: str, value: str) -> list[str]:
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--arrival", "15/01/2030", "invalid arrival date '15/01/2030': expected YYYY-MM-DD"),
-        ("--arrival", "2030-02-30", "invalid arrival date '2030-02-30'"),
+        ("--arrival", "15/01/2030", "Arrival date: invalid date '15/01/2030', expected YYYY-MM-DD"),
+        ("--arrival", "2030-02-30", "Arrival date: invalid date '2030-02-30'"),
+        ("--arrival", "1999-01-15", "arrival date too far back"),
+        ("--arrival", "2099-01-15", "arrival date too far ahead"),
         ("--region", "ontario", "unknown region 'ontario'"),
-        ("--email", "amina-at-example.org", "malformed email 'amina-at-example.org'"),
-        ("--dossier", "D 100", "invalid dossier 'D 100'"),
+        ("--email", "amina-at-example.org", "invalid email address"),
+        ("--email", "a" * 300 + "@example.org", "email address too long"),
+        ("--dossier", "D 100", "invalid dossier number 'D 100'"),
     ],
 )
 async def test_start_refuses_bad_values_in_one_line(flag: str, value: str, message: str) -> None:
@@ -71,7 +81,8 @@ async def test_start_refuses_bad_values_in_one_line(flag: str, value: str, messa
     ("extra", "message"),
     [
         (["--language", "french"], "invalid language 'french'"),
-        (["--airport", "MTL1"], "invalid airport 'MTL1'"),
+        (["--airport", "MTL1"], "unknown airport 'MTL1'"),
+        (["--airport", "xxx"], "unknown airport 'XXX'"),
         (["--french-level", "13"], "invalid French level '13'"),
         (["--household", "0"], "invalid household size '0'"),
     ],
@@ -80,6 +91,13 @@ async def test_start_refuses_bad_optional_values(extra: list[str], message: str)
     code, _, err = await run(*GOOD_START, *extra)
     assert code == 1
     assert message in err
+
+
+async def test_refusals_are_french_by_default() -> None:
+    french = Settings(temporal_address="127.0.0.1:1", database_url="sqlite+aiosqlite://")
+    code, _, err = await run(*replace_flag(GOOD_START, "--arrival", "2099-01-01"), settings=french)
+    assert code == 1
+    assert err.startswith("parcours: error: date d'arrivée trop lointaine\u00a0: au plus tard le ")
 
 
 async def test_valid_start_gets_as_far_as_temporal() -> None:
@@ -108,7 +126,7 @@ async def test_help_exits_0() -> None:
 async def test_unknown_stage_is_refused() -> None:
     code, _, err = await run("complete-stage", "D-1", "--stage", "welcome", "--by", "x1")
     assert code == 1
-    assert "unknown stage 'welcome' (expected one of: arrival, francization" in err
+    assert "unknown stage 'welcome' (expected: arrival, francization" in err
 
 
 async def test_bad_plan_item_is_refused_before_any_lookup() -> None:
@@ -143,7 +161,7 @@ def test_plan_item_parsing() -> None:
     assert inputs.plan_item(" Francization :  400 h at the CSS ") == PlanItem(
         Stage.FRANCIZATION, "400 h at the CSS"
     )
-    with pytest.raises(inputs.InvalidInput, match="the text after the stage is empty"):
+    with pytest.raises(inputs.InvalidInput, match="plan_item_no_text"):
         inputs.plan_item("employment:   ")
 
 
@@ -159,7 +177,8 @@ def test_approval_from_row_normalises_and_defaults() -> None:
             "french_level": 5,
             "regulated": "oui",
             "household": "3",
-        }
+        },
+        WINDOW,
     )
     assert (a.full_name, a.region, a.airport, a.language) == (
         "Amina Diallo",
@@ -171,11 +190,11 @@ def test_approval_from_row_normalises_and_defaults() -> None:
 
 
 def test_approval_refuses_unknown_and_missing_fields() -> None:
-    with pytest.raises(inputs.InvalidInput, match="unknown field 'mail'"):
-        approval_model.approval({"dossier": "D-1", "mail": "x@y.z"})
-    with pytest.raises(inputs.InvalidInput, match="missing email"):
+    with pytest.raises(inputs.InvalidInput, match="unknown_field"):
+        approval_model.approval({"dossier": "D-1", "mail": "x@y.z"}, WINDOW)
+    with pytest.raises(inputs.InvalidInput, match=r"missing_field\{field=input.email\}"):
         approval_model.approval(
-            {"dossier": "D-1", "name": "A", "arrival": "2030-01-01", "region": "laval"}
+            {"dossier": "D-1", "name": "A", "arrival": "2030-01-01", "region": "laval"}, WINDOW
         )
 
 
@@ -191,7 +210,7 @@ def test_import_rows_are_checked_one_by_one(tmp_path: Path) -> None:
         "D-5,Ana Lima,ana@example.org,2030-02-01,nowhere,pt,4\n"
         "D-6,Too,many@example.org,2030-02-01,laval,fr,4,extra\n"
     )
-    rows = check_rows(path, EN)
+    rows = check_rows(path, WINDOW, EN)
     assert [(r.row, r.dossier, r.result) for r in rows] == [
         (2, "D-1", "pending"),
         (3, "D-2", "rejected"),
@@ -201,9 +220,9 @@ def test_import_rows_are_checked_one_by_one(tmp_path: Path) -> None:
         (8, None, "rejected"),
     ]
     reasons = [r.reason for r in rows]
-    assert "malformed email" in (reasons[1] or "")
-    assert "invalid arrival date" in (reasons[2] or "")
-    assert reasons[3] == "dossier repeats row 2"
+    assert "invalid email address" in (reasons[1] or "")
+    assert "invalid date '2030-13-01'" in (reasons[2] or "")
+    assert reasons[3] == "this dossier number repeats row 2 of the file"
     assert "unknown region 'nowhere'" in (reasons[4] or "")
     assert reasons[5] == "8 values for 7 columns"
 
@@ -212,7 +231,7 @@ def test_import_refuses_a_bad_header(tmp_path: Path) -> None:
     path = tmp_path / "approvals.csv"
     path.write_text("dossier,nom,email,arrival,region\n")
     with pytest.raises(ParcoursError, match="unknown column 'nom'"):
-        check_rows(path, EN)
+        check_rows(path, WINDOW, EN)
 
 
 def test_import_jsonl_rows(tmp_path: Path) -> None:
@@ -225,7 +244,7 @@ def test_import_jsonl_rows(tmp_path: Path) -> None:
         '{"dossier": "J-4", "name": "C D", "email": "c@d.org", "arrival": "2030-01-01",'
         ' "region": "estrie", "french_level": 20}\n'
     )
-    rows = check_rows(path, EN)
+    rows = check_rows(path, WINDOW, EN)
     assert [(r.row, r.result) for r in rows] == [
         (1, "pending"),
         (2, "rejected"),
@@ -242,7 +261,7 @@ async def test_import_with_only_bad_rows_exits_1_without_temporal(tmp_path: Path
     path.write_text("{}\n")
     code, out, err = await run("import", str(path))
     assert code == 1
-    assert out == "row 1: - rejected: missing dossier\n"
+    assert out == "row 1: - rejected: Dossier number: required field missing\n"
     assert "import: 1 row read: 0 cases started, 0 cases already open, 1 row rejected" in err
 
 
@@ -256,3 +275,39 @@ def test_update_and_query_names_match_the_workflow() -> None:
     assert defn.name == WORKFLOW_TYPE
     assert set(UPDATES) <= set(defn.updates)
     assert QUERY_VIEW in defn.queries
+
+
+async def test_officer_ids_are_matched_whatever_their_case(tmp_path: Path) -> None:
+    settings = Settings(
+        temporal_address="127.0.0.1:1",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+        language="en",
+    )
+    code, _, err = await run(
+        "officers", "add", "--id", "atremblay", "--name", "Amélie Tremblay",
+        "--email", "atremblay@parcours.example", "--region", "montreal",
+        settings=settings,
+    )  # fmt: skip
+    assert code == 0, err
+    # Found in the roster: the command gets as far as Temporal.
+    code, _, err = await run("greet", "d-1", "--officer", " ATREMBLAY ", settings=settings)
+    assert code == 1
+    assert err.startswith("parcours: error: cannot reach Temporal"), err
+
+
+def test_import_rows_normalise_dossiers_and_strip_control_characters(tmp_path: Path) -> None:
+    path = tmp_path / "approvals.csv"
+    path.write_text(
+        "dossier,name,email,arrival,region,occupation\n"
+        " d-2026-0002 ,Amina\x1b[1m Diallo,amina@example.org,2030-01-15,montreal,soudeuse\x07\n"
+        "D-2026-0002,Amina Diallo,amina@example.org,2030-01-15,montreal,\n"
+    )
+    rows = check_rows(path, WINDOW, EN)
+    assert [(r.dossier, r.result) for r in rows] == [
+        ("D-2026-0002", "pending"),
+        ("D-2026-0002", "rejected"),
+    ]
+    first = rows[0].approval
+    assert first is not None
+    assert (first.full_name, first.occupation) == ("Amina Diallo", "soudeuse")
+    assert rows[1].reason == "this dossier number repeats row 2 of the file"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from hypothesis import strategies as st
 
@@ -58,7 +59,9 @@ def good_approvals(draw: st.DrawFn) -> Approval:
         "dossier": new_dossier(),
         "name": draw(good_names),
         "email": draw(st.sampled_from(["a@example.org", "x.y+z@mail.example.ca"])),
-        "arrival": draw(st.dates(min_value=_d(2027), max_value=_d(2031))).isoformat(),
+        # Ahead of today and inside the default arrival window (up to 730 days), whatever
+        # day the suite runs: these rows go through a real `parcours dev` too.
+        "arrival": (_today() + timedelta(days=draw(st.integers(1, 700)))).isoformat(),
         "region": draw(st.sampled_from(REGIONS)),
     }
     if draw(st.booleans()):
@@ -70,13 +73,12 @@ def good_approvals(draw: st.DrawFn) -> Approval:
     return Approval(fields, good=True)
 
 
-def _d(year: int):  # -> date
-    from datetime import date
-
-    return date(year, 1, 1)
+def _today() -> date:
+    return date.today()
 
 
-# (field, bad value): each makes an otherwise good approval a rejected one.
+# (field, bad value): each makes an otherwise good approval a rejected one. (Control characters
+# in a name or an occupation are stripped, not refused: tests/properties/test_inputs.py.)
 _JUNK: list[tuple[str, object]] = [
     ("email", "not-an-email"),
     ("email", "a\x00b@example.org"),
@@ -86,12 +88,9 @@ _JUNK: list[tuple[str, object]] = [
     ("arrival", "٢٠٣٠-٠١-١٥"),
     ("region", "mars"),
     ("region", "<b>montreal</b>"),
-    ("name", "Amina\x00Diallo"),
-    ("name", "Amina\x1b[31mDiallo"),
     ("name", "x" * 1_000_000),
     ("name", "   "),
     ("occupation", "y" * 5000),
-    ("occupation", "nurse\x7f"),
     ("french_level", "13"),
     ("french_level", "beaucoup"),
     ("household", "0"),
@@ -100,6 +99,10 @@ _JUNK: list[tuple[str, object]] = [
     ("airport", "MONTREAL"),
     ("time_zone", "Europe/Paris"),
     ("time_zone", "EST"),
+    ("airport", "XXX"),
+    ("email", "a" * 300 + "@example.org"),
+    ("arrival", "1999-01-01"),
+    ("arrival", "2099-01-01"),
     ("dossier", "../../etc/passwd"),
     ("dossier", "D" * 65),
 ]

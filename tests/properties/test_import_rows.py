@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -17,6 +18,7 @@ from parcours.infrastructure.catalog import catalog
 from parcours.interfaces.cli.intake import check_rows
 from parcours.kernel import approval as approval_model
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.inputs import ArrivalWindow
 from tests.properties.strategies import Approval, approvals, junk_approvals
 
 # Values only JSON can carry: wrong types, and a lone surrogate (valid JSON, not UTF-8).
@@ -28,6 +30,9 @@ _JSON_ONLY_JUNK: list[tuple[str, object]] = [
     ("arrival", None),  # null: the same as missing
 ]
 
+# Wide: these properties are about every row being answered; the window has its own tests
+# (tests/properties/test_inputs.py). English: the reasons are read for the field's name.
+WINDOW = ArrivalWindow(date(2029, 1, 1), days_back=3650, days_ahead=3650)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -46,7 +51,7 @@ def write_jsonl(path: Path, rows: list[Approval]) -> None:
 
 
 def assert_answered(path: Path, written: list[Approval], first_line: int) -> None:
-    rows = check_rows(path)
+    rows = check_rows(path, WINDOW, catalog("en"))
     assert len(rows) == len(written)
     for n, (row, a) in enumerate(zip(rows, written, strict=True)):
         assert row.row == first_line + n
@@ -87,7 +92,7 @@ def test_any_bytes_get_an_answer_or_one_clear_error(content: bytes, suffix: str)
         path = Path(tmp) / f"approvals{suffix}"
         path.write_bytes(content)
         try:
-            rows = check_rows(path)
+            rows = check_rows(path, WINDOW, catalog("en"))
         except ParcoursError as err:
             message = str(err)
             assert message.startswith(str(path)) and "\n" not in message
@@ -105,7 +110,7 @@ def test_latin1_file_is_refused_whole(tmp_path: Path) -> None:
         (header + "L-1,Zoë Tremblay,z@example.org,2030-01-01,laval\n").encode("latin-1")
     )
     try:
-        check_rows(path)
+        check_rows(path, WINDOW, catalog("en"))
     except ParcoursError as err:
         assert str(err).startswith(f"{path}\u00a0: le fichier n'est pas en UTF-8 (premier ")
         assert "enregistrez le fichier au format CSV UTF-8" in str(err)
@@ -124,7 +129,7 @@ def test_line_separators_inside_fields_keep_rows_whole(tmp_path: Path) -> None:
     for suffix, write in ((".csv", write_csv), (".jsonl", write_jsonl)):
         path = tmp_path / f"a{suffix}"
         write(path, [Approval(good, good=True), Approval(second, good=True)])
-        rows = check_rows(path)
+        rows = check_rows(path, WINDOW, catalog("en"))
         assert [(r.dossier, r.result) for r in rows] == [("LS-1", "pending"), ("LS-2", "pending")]
         assert rows[1].row == (3 if suffix == ".csv" else 2)
 
@@ -132,7 +137,7 @@ def test_line_separators_inside_fields_keep_rows_whole(tmp_path: Path) -> None:
 def test_jsonl_rows_json_cannot_hold(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     path.write_text('{"dossier": ' + "9" * 5000 + "}\n" + "[" * 100_000 + "\n")
-    reasons = [r.reason for r in check_rows(path, catalog("en"))]
+    reasons = [r.reason for r in check_rows(path, WINDOW, catalog("en"))]
     assert reasons == ["not valid JSON (a number too long)", "not valid JSON (nested too deeply)"]
 
 
@@ -140,7 +145,7 @@ def test_a_column_twice_in_the_header_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_text("dossier,name,email,arrival,region,name\n")
     try:
-        check_rows(path, catalog("en"))
+        check_rows(path, WINDOW, catalog("en"))
     except ParcoursError as err:
         assert "column 'name' appears twice" in str(err)
     else:

@@ -426,7 +426,7 @@ def test_validators_accept_exactly_what_the_table_allows_when_all_else_is_valid(
     except rules.Rejected as err:
         # Refused by the table, in its own sentence.
         assert refused is not None, (action, err.message)
-        assert err.message == refused.message()
+        assert err.message == refused
     else:
         assert refused is None, (action, refused)
 

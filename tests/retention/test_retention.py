@@ -179,7 +179,7 @@ async def test_schedule_sweeps_with_the_real_worker(
         settings = stack.settings
         cli = Cli(settings)
         await add_roster(cli)
-        d = f"RET-{uuid.uuid4().hex[:8]}"
+        d = f"RET-{uuid.uuid4().hex[:8].upper()}"
         await cli.ok(
             "start", "--dossier", d, "--name", NAME, "--email", "amina@example.org",
             "--arrival", "2030-01-15", "--region", "montreal",

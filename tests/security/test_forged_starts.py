@@ -47,7 +47,7 @@ ATTACKER = "attacker@evil.example"
 
 
 def new_case(email: str = ATTACKER) -> CaseInput:
-    dossier = f"FS-{uuid.uuid4().hex[:8]}"
+    dossier = f"FS-{uuid.uuid4().hex[:8].upper()}"
     approval = NewcomerApproval(dossier, "Nom Inventé", email, "2030-01-15", "montreal")
     return CaseInput(approval=approval, policy=load_policy(None))
 

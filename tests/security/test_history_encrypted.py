@@ -46,7 +46,7 @@ async def test_history_holds_no_personal_data(dev_env: WorkflowEnvironment, tmp_
         encrypted = stack.client
         cli = Cli(stack.settings)
         await add_roster(cli)
-        d = f"ENC-{uuid.uuid4().hex[:8]}"
+        d = f"ENC-{uuid.uuid4().hex[:8].upper()}"
         await cli.ok(
             "start", "--dossier", d, "--name", NAME, "--email", EMAIL, "--arrival",
             "2030-01-15", "--region", "montreal", "--language", "en", "--phone", "+1 514 555 0199",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from parcours.interfaces.web.api import status_fields
+from parcours.interfaces.web.api import accepted_language, status_fields
 from parcours.kernel.domain import CaseStatus, CaseView, PlanItem, Stage, StageView
 from tests.web.conftest import WebStack, approval, reader, start_cases, wait_for
 
@@ -41,8 +41,10 @@ def test_batch_is_answered_per_item_and_idempotent(web_stack: WebStack) -> None:
     ]  # fmt: skip
     assert set(results[1]["errors"]) == {"email", "region", "arrival"}
     assert set(results[2]["errors"]) == {"email", "arrival", "region"}
-    assert results[2]["errors"]["email"] == "missing"
-    assert "repeats item 0" in results[3]["errors"]["dossier"]
+    assert results[2]["errors"]["email"] == "Courriel\u00a0: champ obligatoire manquant"
+    assert results[3]["errors"]["dossier"] == (
+        "ce numéro de dossier répète l'élément 0 de la requête"
+    )
     assert results[4]["errors"]
 
     # The visa system retries the same approval: nothing new, answered `exists`.
@@ -55,6 +57,41 @@ def test_batch_is_answered_per_item_and_idempotent(web_stack: WebStack) -> None:
         headers=auth(web_stack),
     )
     assert r.status_code == 200 and r.json()["results"][0]["result"] == "started"
+
+
+def test_field_errors_carry_a_code_and_words_in_the_accepted_language(
+    web_stack: WebStack,
+) -> None:
+    """An approval refused whole is a 422 naming each field: a stable code, its parameters,
+    and the words in French unless `Accept-Language` asks for English."""
+    url = f"{web_stack.url}/api/v1/visa-approvals"
+    bad = approval("API-9", airport="XXX", arrival="2099-01-01", email="a" * 300 + "@x.org")
+    answers = {
+        lang: httpx.post(url, json=bad, headers={**auth(web_stack), **headers}, timeout=30)
+        for lang, headers in (
+            ("fr", {}),
+            ("en", {"Accept-Language": "en-CA,en;q=0.9,fr;q=0.5"}),
+        )
+    }
+    for lang, r in answers.items():
+        assert r.status_code == 422, (lang, r.text)
+        (item,) = r.json()["results"]
+        assert item["result"] == "rejected"
+        errors = {e["field"]: e for e in item["field_errors"]}
+        assert {f: e["code"] for f, e in errors.items()} == {
+            "airport": "unknown_airport",
+            "arrival": "arrival_too_late",
+            "email": "email_too_long",
+        }
+        assert errors["airport"]["params"] == {"value": "'XXX'"}
+        assert item["errors"] == {f: e["message"] for f, e in errors.items()}
+    fr = {e["field"]: e["message"] for e in answers["fr"].json()["results"][0]["field_errors"]}
+    en = {e["field"]: e["message"] for e in answers["en"].json()["results"][0]["field_errors"]}
+    assert fr["airport"].startswith("aéroport inconnu 'XXX'\u00a0: attendu le code")
+    assert en["airport"].startswith("unknown airport 'XXX': expected the code")
+    assert fr["email"] == "adresse courriel trop longue (254 caractères au plus)"
+    assert en["email"] == "email address too long (at most 254 characters)"
+    assert en["arrival"].startswith("arrival date too far ahead: ")
 
 
 def test_wholly_malformed_bodies_are_422(web_stack: WebStack) -> None:
@@ -196,3 +233,14 @@ def test_healthz_and_metrics(web_stack: WebStack) -> None:
     assert "parcours_web_request_seconds_bucket" in text
     assert "parcours_escalations_total" in text or "# TYPE parcours_escalations" in text
     assert "Amina" not in text
+
+
+def test_the_accepted_language_is_french_unless_english_is_preferred() -> None:
+    assert accepted_language(None) == "fr"
+    assert accepted_language("") == "fr"
+    assert accepted_language("de-DE,es;q=0.8") == "fr"
+    assert accepted_language("en") == "en"
+    assert accepted_language("en-CA,fr-CA;q=0.9") == "en"
+    assert accepted_language("fr-CA,en;q=0.9") == "fr"
+    assert accepted_language("de,en;q=0.5,fr;q=0.7") == "fr"
+    assert accepted_language("fr;q=0,en") == "en"

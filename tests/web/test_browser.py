@@ -135,7 +135,10 @@ def test_officer_takes_a_case_through_arrival(
     # Approving arrival before a plan is on file: the workflow's refusal, the note kept.
     browser.find_element(By.ID, "approve-note").send_keys("première rencontre faite")
     click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
-    assert "arrival cannot be approved until an action plan is on file" in error_text(browser)
+    assert (
+        "l'accueil ne peut pas être approuvé tant qu'aucun plan d'action n'est déposé"
+        in error_text(browser)
+    )
     assert (
         browser.find_element(By.ID, "approve-note").get_attribute("value")
         == "première rencontre faite"
@@ -144,7 +147,8 @@ def test_officer_takes_a_case_through_arrival(
     # Approving a stage that is not the current one: refused too.
     Select(browser.find_element(By.ID, "approve-stage")).select_by_value("employment")
     click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
-    assert "cannot approve employment" in error_text(browser)
+    # (WebDriver's text reads the non-breaking spaces as spaces.)
+    assert "impossible d'approuver l'étape « Emploi »" in error_text(browser)
 
     browser.find_element(By.ID, "plan_arrival").send_keys("Rencontre d'accueil au bureau")
     browser.find_element(By.ID, "plan_francization").send_keys("Cours à temps plein, 33 semaines")

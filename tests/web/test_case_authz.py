@@ -45,7 +45,7 @@ def act(c: httpx.Client, dossier: str, action: str, **fields: str) -> httpx.Resp
 
 
 def test_transfer_and_withdraw_from_the_console(web_stack: WebStack) -> None:
-    d = f"AUTHZ-{uuid.uuid4().hex[:6]}"
+    d = f"AUTHZ-{uuid.uuid4().hex[:6].upper()}"
     assert start_cases(web_stack, approval(d))[0]["result"] == "started"
     wait_for(lambda: case_api(web_stack, d).get("officer") is not None)
 

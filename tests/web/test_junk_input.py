@@ -82,7 +82,8 @@ def test_api_answers_junk_item_by_item(web_stack: WebStack) -> None:
         r = httpx.post(
             f"{web_stack.url}/api/v1/visa-approvals", json=body, headers=auth(web_stack), timeout=60
         )
-        assert r.status_code == 200, r.text[:500]
+        # 422 when no item could be opened (the body still answers each one).
+        assert r.status_code == (200 if any(a.good for a in items) else 422), r.text[:500]
         results = r.json()["results"]
         assert [x["index"] for x in results] == list(range(len(items)))
         for result, a in zip(results, items, strict=True):
@@ -203,4 +204,4 @@ def test_api_bodies_json_cannot_parse_or_should_not(web_stack: WebStack) -> None
     assert r.status_code == 415
     # A rejected item's dossier is echoed only when it is a dossier number.
     r = httpx.post(url, json=[{"dossier": "<b>x</b>" * 100}], headers=auth(web_stack))
-    assert r.status_code == 200 and r.json()["results"][0]["dossier"] is None
+    assert r.status_code == 422 and r.json()["results"][0]["dossier"] is None

@@ -202,7 +202,7 @@ class Pathway:
         time_zone: str | None = None,
     ) -> WorkflowHandle[NewcomerPathway, CaseView]:
         """Start a case; with `opened`, return once its officer is assigned."""
-        dossier = dossier or f"T-{uuid.uuid4().hex[:10]}"
+        dossier = dossier or f"T-{uuid.uuid4().hex[:10].upper()}"
         now = await self.env.get_current_time()
         approval = NewcomerApproval(
             dossier=dossier,

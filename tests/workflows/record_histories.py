@@ -69,7 +69,7 @@ PLAN = PlanFiling(
 async def lifecycle(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
     """Arrival to closure with escalations, a pause, a reassignment and a waiver."""
     now = await p.env.get_current_time()
-    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}", arrival=(now + days(3)).date())
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}", arrival=(now + days(3)).date())
     await p.env.sleep(days(12))  # arrival stall: reminder and supervisors
     await h.execute_update(NewcomerPathway.record_greeting, GreetingReport(actor=OFFICER))
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
@@ -104,7 +104,7 @@ async def lifecycle(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
 async def withdrawn_after_continue_as_new(
     p: Pathway,
 ) -> WorkflowHandle[NewcomerPathway, CaseView]:
-    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}", continue_as_new_after_events=40)
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}", continue_as_new_after_events=40)
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
     for i in range(10):
         await h.execute_update(
@@ -128,7 +128,7 @@ async def actions_across_continue_as_new(
 ) -> WorkflowHandle[NewcomerPathway, CaseView]:
     """Back-to-back notes while effects are in flight: runs roll over with effects queued."""
     p.back_office.effect_delay = 0.05
-    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}", continue_as_new_after_events=60)
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}", continue_as_new_after_events=60)
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
 
     async def notes(sender: int) -> None:
@@ -147,7 +147,7 @@ async def actions_across_continue_as_new(
 
 async def transferred(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
     """A director moves the case to another region; its new officer carries on."""
-    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}")
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}")
     await h.execute_update(
         NewcomerPathway.transfer,
         Transfer(
@@ -175,7 +175,7 @@ async def transferred(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
 
 async def cancellation_ignored(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
     """Someone asks Temporal to cancel the case; it carries on and closes by withdrawal."""
-    h = await p.start(f"HIST-{uuid.uuid4().hex[:6]}")
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}")
     await h.cancel()
     await p.env.sleep(days(1))
     await h.execute_update(

@@ -45,7 +45,7 @@ async def test_the_wait_for_an_officer_is_bounded(
     gate = pathway.back_office.assignment_gate = asyncio.Event()
     h = await pathway.start(opened=False)
     dossier = h.id.removeprefix("newcomer-")
-    with pytest.raises(UpdateRejected, match="still being opened"):
+    with pytest.raises(UpdateRejected, match="still_opening"):
         await temporal.update_case(pathway.client, Settings(), dossier, "add_progress", NOTE)
     gate.set()
     await settled(h)

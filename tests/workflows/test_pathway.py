@@ -11,6 +11,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from parcours.application.refusals import message_of
+from parcours.infrastructure.catalog import catalog
 from parcours.kernel import search, timezones
 from parcours.kernel.calendar import local_end
 from parcours.kernel.domain import (
@@ -70,7 +72,10 @@ async def rejection(call) -> str:
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await call
     assert isinstance(info.value.cause, ApplicationError)
-    return str(info.value.cause.message)
+    # The code and parameters that crossed Temporal, worded in English.
+    refused = message_of(info.value)
+    assert refused is not None and info.value.cause.message == refused.code
+    return catalog("en").message(refused)
 
 
 async def test_full_lifecycle_over_years(pathway: Pathway) -> None:
@@ -227,10 +232,13 @@ async def test_rejections_reach_the_caller(pathway: Pathway) -> None:
         )
     )
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
-    assert "the case is in stage arrival" in await rejection(
-        h.execute_update(
-            NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.EMPLOYMENT)
+    assert (
+        await rejection(
+            h.execute_update(
+                NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.EMPLOYMENT)
+            )
         )
+        == 'cannot approve stage "Employment": the case is in stage "Arrival"'
     )
     message = await rejection(
         h.execute_update(
@@ -479,7 +487,7 @@ async def test_withdrawal_closes_the_case(pathway: Pathway) -> None:
 async def test_duplicate_start_never_creates_a_second_case(pathway: Pathway) -> None:
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
-    dossier = f"DUP-{uuid.uuid4().hex[:8]}"
+    dossier = f"DUP-{uuid.uuid4().hex[:8].upper()}"
     await pathway.start(dossier)
     with pytest.raises(WorkflowAlreadyStartedError):
         await pathway.start(dossier)

@@ -70,7 +70,7 @@ async def test_months_of_a_case_with_the_real_activities(
         supervisor = actor_of(officers["sup-mtl"])
 
         now = await ts_env.get_current_time()
-        dossier = f"R-{uuid.uuid4().hex[:8]}"
+        dossier = f"R-{uuid.uuid4().hex[:8].upper()}"
         approval = NewcomerApproval(
             dossier=dossier,
             full_name="Grace O'Neil",

@@ -11,6 +11,7 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from parcours.application.refusals import message_of
 from parcours.kernel import authz
 from parcours.kernel.domain import (
     CaseInput,
@@ -35,7 +36,8 @@ async def rejected(client: Client, workflow_id: str, arg: object) -> str:
         await handle.execute_update("add_progress", arg, result_type=CaseView)
     assert isinstance(info.value.cause, ApplicationError)
     assert info.value.cause.type == "Rejected"
-    return info.value.cause.message
+    # The code and parameters the workflow refused with, as interfaces read them.
+    return str(message_of(info.value))
 
 
 async def test_signatures_are_checked_against_the_workflow_clock(pathway: Pathway) -> None:
@@ -50,10 +52,10 @@ async def test_signatures_are_checked_against_the_workflow_clock(pathway: Pathwa
         namespace=pathway.client.namespace,
         data_converter=pathway.client.data_converter,
     )
-    assert await rejected(bare, h.id, NOTE) == authz.refusal("signature_missing").message()
+    assert await rejected(bare, h.id, NOTE) == str(authz.refusal("signature_missing"))
     # Signed with the wall clock: days behind the workflow's, so stale.
     wall = TEST_SIGNER.sign(h.id, "add_progress", NOTE, datetime.now(UTC))
-    assert "stale signature" in await rejected(bare, h.id, wall)
+    assert "signature_stale" in await rejected(bare, h.id, wall)
     # Signed a little ahead of the workflow's clock is fine; far ahead is not.
     ahead = TEST_SIGNER.sign(h.id, "add_progress", NOTE, server_now + timedelta(seconds=30))
     view = await bare.get_workflow_handle(h.id).execute_update(
@@ -61,7 +63,7 @@ async def test_signatures_are_checked_against_the_workflow_clock(pathway: Pathwa
     )
     assert view.notes_count == 1
     later = TEST_SIGNER.sign(h.id, "add_progress", NOTE, server_now + timedelta(hours=1))
-    assert "stale signature" in await rejected(bare, h.id, later)
+    assert "signature_stale" in await rejected(bare, h.id, later)
     # The env's client signs with the server's clock: accepted.
     view = await h.execute_update("add_progress", NOTE, result_type=CaseView)
     assert view.notes_count == 2

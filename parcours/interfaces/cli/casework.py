@@ -220,10 +220,10 @@ async def _act(
     arg: object,
     current: CaseView | None = None,
 ) -> int:
-    from parcours.infrastructure.temporal import update_case
+    from parcours.infrastructure.temporal import resolve_dossier, update_case
 
-    dossier = inputs.dossier(args.dossier)
     client = await ctx.client()
+    dossier = current.dossier if current else await resolve_dossier(client, args.dossier)
     current = await _checked(ctx, dossier, update, arg, current)
     view = await update_case(client, ctx.settings, dossier, update, arg)
     show(ctx, view, args.json)
@@ -246,10 +246,11 @@ async def _checked(
 
 
 async def status(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.temporal import view_case
+    from parcours.infrastructure.temporal import resolve_dossier, view_case
 
-    dossier = inputs.dossier(args.dossier)
+    inputs.dossier(args.dossier)
     client = await ctx.client()
+    dossier = await resolve_dossier(client, args.dossier)
     show(ctx, await view_case(client, ctx.settings, dossier), args.json)
     return 0
 
@@ -292,7 +293,7 @@ async def progress(args: argparse.Namespace, ctx: Context) -> int:
 async def complete_stage(args: argparse.Namespace, ctx: Context) -> int:
     inputs.dossier(args.dossier)
     stage = inputs.stage(args.stage)
-    note = args.note.strip()
+    note = inputs.clean(args.note).strip()
     if len(note) > inputs.MAX_TEXT:
         inputs.text(note, "--note")  # raises the length error
     actor = await ctx.actor(args.by)
@@ -332,15 +333,16 @@ async def resume(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def transfer(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.temporal import view_case
+    from parcours.infrastructure.temporal import resolve_dossier, view_case
 
-    dossier = inputs.dossier(args.dossier)
+    inputs.dossier(args.dossier)
     region = inputs.region(args.region)
-    note = args.note.strip()
+    note = inputs.clean(args.note).strip()
     if note:
         note = inputs.text(note, "--note")
     actor = await ctx.actor(args.by)
-    current = await view_case(await ctx.client(), ctx.settings, dossier)
+    client = await ctx.client()
+    current = await view_case(client, ctx.settings, await resolve_dossier(client, args.dossier))
     if args.to:
         new_officer = await ctx.actor(args.to, "--to")
     else:

@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from parcours.interfaces.cli.output import dump_json
 from parcours.kernel import approval as approval_model
 from parcours.kernel.domain import NewcomerApproval, PolicySnapshot
 from parcours.kernel.errors import CaseAlreadyExists, ParcoursError
+from parcours.kernel.inputs import ArrivalWindow
 
 # Starts in flight at once: enough to import tens of thousands of rows in minutes without
 # flooding a small dev server.
@@ -87,7 +89,8 @@ async def start(args: argparse.Namespace, ctx: Context) -> int:
             "household": args.household,
             "phone": args.phone,
             "time_zone": args.time_zone,
-        }
+        },
+        ctx.settings.arrival_window(date.today()),
     )
     policy = ctx.policy()
     client = await ctx.client()
@@ -117,6 +120,7 @@ class Row:
     item: IntakeItem
     dossier: str | None = None
     unreadable: str | None = None  # why the row could not be read at all
+    lang: str = "fr"  # the language its refusal is worded in (PARCOURS_LANGUAGE)
 
     @property
     def row(self) -> int:
@@ -137,7 +141,9 @@ class Row:
         errors = self.item.errors
         if not errors:
             return None
-        return errors["_item"] if "_item" in errors else approval_model.first_error(errors)
+        from parcours.application.refusals import render
+
+        return render(approval_model.first_error(errors), self.lang)
 
     def line(self, t: Catalog) -> str:
         who = self.dossier or "-"
@@ -259,24 +265,36 @@ def _read_jsonl(path: Path, t: Catalog) -> Iterator[tuple[int, dict[str, object]
         yield number, {k: v for k, v in value.items() if v is not None}
 
 
-def check_rows(path: Path, t: Catalog | None = None) -> list[Row]:
+def check_rows(path: Path, window: ArrivalWindow, t: Catalog | None = None) -> list[Row]:
     """Validate every row, without touching Temporal; duplicates in the file are rejected
     (which copy would win a concurrent start is not something to leave to chance). Messages
     in `t`'s language (French by default)."""
+    t = t or catalog()
+    lang = t.lang
     rows: list[Row] = []
-    for number, fields in read_rows(path, t or catalog()):
+    for number, fields in read_rows(path, t):
         if isinstance(fields, str):
-            rows.append(Row(IntakeItem(number, None, result="rejected"), unreadable=fields))
+            rows.append(
+                Row(IntakeItem(number, None, result="rejected"), unreadable=fields, lang=lang)
+            )
             continue
+        item = check_item(number, fields, window)
         raw = fields.get("dossier")
-        dossier = raw.strip() if isinstance(raw, str) and raw.strip() else None
-        rows.append(Row(check_item(number, fields), dossier=dossier))
+        # The normalised number when the row is good; else as typed, trimmed.
+        dossier = (
+            item.approval.dossier
+            if item.approval is not None
+            else raw.strip()
+            if isinstance(raw, str) and raw.strip()
+            else None
+        )
+        rows.append(Row(item, dossier=dossier, lang=lang))
     refuse_repeats([r.item for r in rows], "row")
     return rows
 
 
 async def import_file(args: argparse.Namespace, ctx: Context) -> int:
-    rows = check_rows(Path(args.file), ctx.t)
+    rows = check_rows(Path(args.file), ctx.settings.arrival_window(date.today()), ctx.t)
     good = [r for r in rows if r.approval is not None]
     if good:
         policy = ctx.policy()

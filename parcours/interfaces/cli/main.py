@@ -148,13 +148,9 @@ def _said(t: Catalog, error: Exception) -> str:
     down = _UNREACHABLE.match(str(error)) if isinstance(error, TemporalUnavailable) else None
     if down:
         return t("cli.error.unreachable", address=down["address"], reason=down["reason"])
-    try:
-        from parcours.application.refusals import (  # type: ignore[import-not-found,unused-ignore]
-            render,
-        )
-    except ImportError:
-        return str(error)
-    return str(render(error, t.lang))
+    from parcours.application.refusals import render
+
+    return render(error, t.lang)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -157,6 +157,11 @@ async def reconcile(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(ctx.t("cli.reconcile.outbox_error", error=error))
     for dossier in report.unreadable:
         ctx.note(ctx.t("cli.reconcile.unreadable", dossier=dossier))
+    if not args.json:
+        for u in report.unnormalised:
+            # One line each: the case stays reachable by its exact number.
+            key = "cli.reconcile.unnormalised_twin" if u.twin else "cli.reconcile.unnormalised"
+            ctx.print(ctx.t(key, dossier=u.dossier, normalised=u.normalised))
     return 3 if report.differences else 0
 
 

@@ -12,17 +12,21 @@ case's status fields, never what people wrote in it (notes, plan items, reasons)
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from parcours.application.intake import IntakeItem, check_item, refuse_repeats
 from parcours.application.start_many import start_many
+from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.infrastructure.store.accounts import ApiToken
 from parcours.infrastructure.temporal import (
     PayloadKeysMissing,
     SigningKeysMissing,
+    resolve_dossier,
     view_case,
 )
 from parcours.interfaces.web.auth import api_token
@@ -45,12 +49,22 @@ TOO_LARGE = f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB: send
 START_CONCURRENCY = 16
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="the refused field (`_item`: the item as a whole)")
+    code: str = Field(description="why, as a stable code (`unknown_airport`, `missing_field`)")
+    params: dict[str, str] = Field(default_factory=dict, description="the code's parameters")
+    message: str = Field(description="why, in the language of `Accept-Language` (fr, en)")
+
+
 class ItemResult(BaseModel):
     index: int = Field(description="position of the item in the request (0 for one object)")
     dossier: str | None
     result: Literal["started", "exists", "rejected"]
     workflow_id: str | None = None
-    errors: dict[str, str] = Field(default_factory=dict, description="field -> why")
+    errors: dict[str, str] = Field(
+        default_factory=dict, description="field -> why, worded as `field_errors` words it"
+    )
+    field_errors: list[FieldError] = Field(default_factory=list)
 
 
 class IntakeResponse(BaseModel):
@@ -143,7 +157,10 @@ async def _read_body(request: Request) -> list[object] | object:
         403: {"description": "the token's scope is not `intake`"},
         413: {"description": "the body is larger than 4 MB"},
         415: {"description": "the body is not sent as application/json"},
-        422: {"description": "the body is not an approval nor a list of approvals"},
+        422: {
+            "description": "the body is not an approval nor a list of approvals, or every "
+            "item was rejected (then the body is the results, with each item's field errors)"
+        },
         503: {"description": "Temporal unreachable: retry (idempotent by dossier)"},
     },
 )
@@ -151,10 +168,11 @@ async def visa_approvals(
     request: Request,
     token: Annotated[ApiToken, Depends(api_token(TokenScope.INTAKE))],
     state: StateDep,
-) -> IntakeResponse:
+) -> IntakeResponse | JSONResponse:
     body = await _read_body(request)
     raw_items = body if isinstance(body, list) else [body]
-    items = [check_item(index, raw) for index, raw in enumerate(raw_items)]
+    window = state.settings.arrival_window(date.today())
+    items = [check_item(index, raw, window) for index, raw in enumerate(raw_items)]
     refuse_repeats(items, "item")
     if any(i.result == "pending" for i in items):
         client = await _client(state)
@@ -167,12 +185,36 @@ async def visa_approvals(
             raise HTTPException(status_code=503, detail=str(err)) from None
         if unreachable is not None:
             raise HTTPException(status_code=503, detail=str(unreachable))
-    return IntakeResponse(
-        results=[_result(i, raw) for i, raw in zip(items, raw_items, strict=True)]
+    words = catalog(accepted_language(request.headers.get("accept-language")))
+    answer = IntakeResponse(
+        results=[_result(i, raw, words) for i, raw in zip(items, raw_items, strict=True)]
     )
+    if all(i.result == "rejected" for i in items):
+        # Nothing was opened nor found: the request as sent cannot succeed, say so with 422
+        # (the body still names every refused field of every item).
+        return JSONResponse(answer.model_dump(), status_code=422)
+    return answer
 
 
-def _result(item: IntakeItem, raw: object) -> ItemResult:
+def accepted_language(header: str | None) -> str:
+    """The first of fr and en the `Accept-Language` header names, by its q-values; French
+    when it names neither (or is absent)."""
+    ranked: list[tuple[float, int, str]] = []
+    for n, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        lang = tag.strip().lower().split("-")[0]
+        if lang in ("fr", "en") and q > 0:
+            ranked.append((-q, n, lang))
+    return min(ranked)[2] if ranked else "fr"
+
+
+def _result(item: IntakeItem, raw: object, words: Catalog) -> ItemResult:
     raw_dossier = raw.get("dossier") if isinstance(raw, dict) else None
     # Echoed only when it is a dossier number: not a megabyte of junk, not markup.
     dossier = (
@@ -180,12 +222,18 @@ def _result(item: IntakeItem, raw: object) -> ItemResult:
         if isinstance(raw_dossier, str) and DOSSIER_RE.match(raw_dossier.strip())
         else None
     )
+    if item.approval is not None:
+        dossier = item.approval.dossier  # normalised: the number the case is kept under
     return ItemResult(
         index=item.position,
         dossier=dossier,
         result=item.result if item.result != "pending" else "rejected",
         workflow_id=item.workflow_id,
-        errors=item.errors,
+        errors={f: words.message(m) for f, m in item.errors.items()},
+        field_errors=[
+            FieldError(field=f, code=m.code, params=dict(m.params), message=words.message(m))
+            for f, m in item.errors.items()
+        ],
     )
 
 
@@ -237,7 +285,9 @@ async def get_case(
 ) -> dict[str, object]:
     client = await _client(state)
     try:
-        view = await view_case(client, state.settings, dossier)
+        # d-2026-0002 is D-2026-0002 (a case opened under the lower-case number before
+        # numbers were normalised is still found by it).
+        view = await view_case(client, state.settings, await resolve_dossier(client, dossier))
     except CaseNotFound:
         raise HTTPException(status_code=404, detail=f"no case for dossier {dossier}") from None
     except TemporalUnavailable as err:

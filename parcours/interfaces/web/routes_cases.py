@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from parcours.application import refusals
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
-from parcours.infrastructure.temporal import update_case, view_case
+from parcours.infrastructure.temporal import resolve_dossier, update_case, view_case
 from parcours.interfaces.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import (
@@ -102,6 +103,11 @@ async def caseload_page(
     )
 
 
+def _lang(request: Request) -> str:
+    """The page's language (app.py's middleware chose it: ?lang=, then the cookie)."""
+    return str(getattr(request.state, "lang", "fr"))
+
+
 @dataclass
 class ActionError:
     """A refused action: which form, why, and what was typed (so nothing is lost)."""
@@ -113,11 +119,12 @@ class ActionError:
 
 async def _load_case(state: WebState, account: Account, dossier: str) -> CaseView:
     try:
-        dossier = inputs.dossier(dossier)
+        inputs.dossier(dossier)
     except ParcoursError:
         raise no_such_case() from None
     try:
-        view = await view_case(await state.client(), state.settings, dossier)
+        client = await state.client()
+        view = await view_case(client, state.settings, await resolve_dossier(client, dossier))
     except CaseNotFound:
         raise no_such_case() from None
     except TemporalUnavailable as err:
@@ -177,8 +184,8 @@ async def case_page(
     return await _case_page(request, state, account, view)
 
 
-def _text(form: FormData, name: str, label: str) -> str:
-    return inputs.text(str(form.get(name) or ""), label)
+def _text(form: FormData, name: str) -> str:
+    return inputs.text(str(form.get(name) or ""), name)
 
 
 async def _update_input(
@@ -192,42 +199,42 @@ async def _update_input(
         try:
             outcome = GreetingOutcome(str(form.get("outcome") or "greeted"))
         except ValueError:
-            raise inputs.InvalidInput("unknown greeting outcome") from None
+            raise inputs.invalid("unknown_greeting_outcome", "outcome") from None
         return "record_greeting", GreetingReport(actor=actor, outcome=outcome)
     if action == "plan":
         items: list[PlanItem] = []
         for stage in STAGES:
-            for line in str(form.get(f"plan_{stage.value}") or "").splitlines():
+            for line in inputs.clean(str(form.get(f"plan_{stage.value}") or "")).splitlines():
                 if line.strip():
                     items.append(PlanItem(stage=stage, text=line.strip()))
         return "file_plan", PlanFiling(actor=actor, items=items)
     if action == "progress":
-        return "add_progress", ProgressNote(actor=actor, note=_text(form, "note", "the note"))
+        return "add_progress", ProgressNote(actor=actor, note=_text(form, "note"))
     if action == "approve":
         stage = inputs.stage(str(form.get("stage") or ""))
-        note = str(form.get("note") or "").strip()
+        note = inputs.clean(str(form.get("note") or "")).strip()
         return "approve_stage", StageApproval(actor=actor, stage=stage, note=note)
     if action == "waive":
         stage = inputs.stage(str(form.get("stage") or ""))
-        reason = _text(form, "reason", "the reason")
+        reason = _text(form, "reason")
         return "waive_stage", StageWaiver(actor=actor, stage=stage, reason=reason)
     if action == "reassign":
         officer_id = inputs.officer_id(str(form.get("officer") or ""), "officer")
         async with state.sessions() as session:
             officer = await get_officer(session, officer_id)
         if officer is None:
-            raise inputs.InvalidInput(f"no officer with id {officer_id}")
+            raise inputs.invalid("unknown_officer", "officer", officer=officer_id)
         return "reassign", Reassignment(actor=actor, new_officer=actor_of(officer))
     if action == "pause":
-        return "pause", PauseRequest(actor=actor, reason=_text(form, "reason", "the reason"))
+        return "pause", PauseRequest(actor=actor, reason=_text(form, "reason"))
     if action == "resume":
         return "resume", ResumeRequest(actor=actor)
     if action == "withdraw":
         try:
             category = WithdrawalReason(str(form.get("category") or ""))
         except ValueError:
-            raise inputs.InvalidInput("unknown reason category") from None
-        note = _text(form, "note", "the note")
+            raise inputs.invalid("unknown_reason_category", "category") from None
+        note = _text(form, "note")
         return "withdraw", Withdrawal(
             reason=note, recorded_by=actor.officer_id, actor=actor, reason_category=category
         )
@@ -243,8 +250,8 @@ async def _update_input(
             )
             officer = await get_officer(session, picked) if picked else None
         if officer is None:
-            raise inputs.InvalidInput(f"no active officer for region {region}")
-        note = str(form.get("note") or "").strip()
+            raise inputs.invalid("no_active_officer", "officer", region=region)
+        note = inputs.clean(str(form.get("note") or "")).strip()
         return "transfer", Transfer(
             actor=actor, new_region=region, new_officer=actor_of(officer), note=note
         )
@@ -271,19 +278,18 @@ async def case_action(
         # the same table again and decides).
         refused = authz.early_refusal(update, arg, view.region, view.officer)
         if refused is not None:
-            lang = getattr(request.state, "lang", "fr")
-            raise UpdateRejected(refused.message(lang))
+            raise UpdateRejected(refusal=refused)
         view = await update_case(await state.client(), state.settings, view.dossier, update, arg)
     except UpdateRejected as err:
         state.metrics.actions.labels(action, "rejected").inc()
-        # The workflow's own sentence, without the "dossier X: " prefix the CLI adds.
-        message = str(err).removeprefix(f"dossier {view.dossier}: ")
+        # The refusal in the page's language, without the "dossier X: " the CLI shows.
+        message = refusals.render(err, _lang(request), prefix=f"dossier {view.dossier}: ")
         return await _case_page(
             request, state, account, view, ActionError(action, message, typed), status_code=409
         )
     except ParcoursError as err:
         state.metrics.actions.labels(action, "invalid").inc()
-        message = str(err).removeprefix(f"dossier {view.dossier}: ")
+        message = refusals.render(err, _lang(request), prefix=f"dossier {view.dossier}: ")
         return await _case_page(
             request, state, account, view, ActionError(action, message, typed), status_code=422
         )
