@@ -97,7 +97,9 @@ async def test_refusals_are_french_by_default() -> None:
     french = Settings(temporal_address="127.0.0.1:1", database_url="sqlite+aiosqlite://")
     code, _, err = await run(*replace_flag(GOOD_START, "--arrival", "2099-01-01"), settings=french)
     assert code == 1
-    assert err.startswith("parcours: error: date d'arrivée trop lointaine\u00a0: au plus tard le ")
+    assert err.startswith(
+        "parcours\u00a0: erreur\u00a0: date d'arrivée trop lointaine\u00a0: au plus tard le "
+    )
 
 
 async def test_valid_start_gets_as_far_as_temporal() -> None:
@@ -290,7 +292,7 @@ async def test_officer_ids_are_matched_whatever_their_case(tmp_path: Path) -> No
     )  # fmt: skip
     assert code == 0, err
     # Found in the roster: the command gets as far as Temporal.
-    code, _, err = await run("greet", "d-1", "--officer", " ATREMBLAY ", settings=settings)
+    code, _, err = await run("greet", "d-1", "--by", " ATREMBLAY ", settings=settings)
     assert code == 1
     assert err.startswith("parcours: error: cannot reach Temporal"), err
 

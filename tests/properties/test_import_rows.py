@@ -110,7 +110,7 @@ def test_latin1_file_is_refused_whole(tmp_path: Path) -> None:
         (header + "L-1,Zoë Tremblay,z@example.org,2030-01-01,laval\n").encode("latin-1")
     )
     try:
-        check_rows(path, WINDOW, catalog("en"))
+        check_rows(path, WINDOW)
     except ParcoursError as err:
         assert str(err).startswith(f"{path}\u00a0: le fichier n'est pas en UTF-8 (premier ")
         assert "enregistrez le fichier au format CSV UTF-8" in str(err)
