@@ -445,7 +445,9 @@ def check_withdrawal(s: CaseState, inp: Withdrawal, *, strict: bool, opened: boo
             raise Rejected(
                 "the reason category must be one of " + ", ".join(r.value for r in WithdrawalReason)
             )
-    if not inp.reason.strip():
+    # From v3 the category says why; the note only has to explain "other". (Relaxing a
+    # validator is safe for replay: a refused update never entered a history.)
+    if not inp.reason.strip() and (not strict or inp.reason_category == WithdrawalReason.OTHER):
         raise Rejected("a withdrawal needs a reason")
     _text(inp.reason, "the reason")
 

@@ -25,6 +25,15 @@ def _po(lang: str):  # noqa: ANN202 (babel is untyped)
         return read_po(f, locale=lang)
 
 
+def _entries(messages) -> set[tuple[object, object]]:  # noqa: ANN001 (babel is untyped)
+    """(id, text) of each entry; a plural entry's ids and texts are lists in a .mo."""
+
+    def frozen(value: object) -> object:
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    return {(frozen(m.id), frozen(m.string)) for m in messages if m.id}
+
+
 def _keys(lang: str) -> set[str]:
     return {m.id if isinstance(m.id, str) else m.id[0] for m in _po(lang) if m.id}
 
@@ -35,11 +44,11 @@ def test_each_compiled_catalogue_matches_its_source(lang: str) -> None:
     compiled would silently show the old words."""
     mo_path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
     with open(mo_path, "rb") as f:
-        committed = {(m.id, m.string) for m in read_mo(f) if m.id}
+        committed = _entries(read_mo(f))
     buffer = io.BytesIO()
     write_mo(buffer, _po(lang))
     buffer.seek(0)
-    fresh = {(m.id, m.string) for m in read_mo(buffer) if m.id}
+    fresh = _entries(read_mo(buffer))
     assert committed == fresh, f"run `make catalogue`: {mo_path} is older than its .po"
 
 

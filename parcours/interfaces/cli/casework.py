@@ -183,13 +183,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def show(ctx: Context, view: CaseView, as_json: bool) -> None:
+def show(ctx: Context, view: CaseView, as_json: bool, name: str | None = None) -> None:
+    """The case; `name`: the newcomer's, when the command read it (`status`)."""
     if as_json:
-        dump_json(view.to_json(), ctx.out)
+        dump_json(view.to_json() | ({"name": name} if name is not None else {}), ctx.out)
         return
+    named: list[tuple[str, object]] = [] if name is None else [(_name_label(), name)]
     fields(
         [
             ("dossier", view.dossier),
+            *named,
             ("status", view.status),
             ("stage", view.stage),
             ("officer", view.officer),
@@ -241,12 +244,19 @@ async def _act(
     return 0
 
 
+def _name_label() -> str:
+    from parcours.interfaces.cli.finding import terminal_words
+
+    return terminal_words()("contact.name").lower()
+
+
 async def status(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.temporal import view_case
+    from parcours.infrastructure.temporal import case_file
 
     dossier = inputs.dossier(args.dossier)
     client = await ctx.client()
-    show(ctx, await view_case(client, ctx.settings, dossier), args.json)
+    found = await case_file(client, ctx.settings, dossier)
+    show(ctx, found.view, args.json, name=found.state.approval.full_name)
     return 0
 
 

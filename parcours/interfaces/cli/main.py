@@ -25,6 +25,7 @@ from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli import (
     audit,
     casework,
+    finding,
     intake,
     officers,
     operations,
@@ -56,6 +57,7 @@ def build_parser() -> Parser:
     officers.register(sub)
     intake.register(sub)
     casework.register(sub)
+    finding.register(sub)
     supervision.register(sub)
     web.register(sub)
     operations.register(sub)
