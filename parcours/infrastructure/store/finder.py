@@ -158,9 +158,7 @@ async def find_cases(
     recently closed first."""
     now = now or datetime.now(UTC)
     where = _filtered(visible_to(select(Case), viewer), search)
-    total = int(
-        (await session.scalar(select(func.count()).select_from(where.subquery()))) or 0
-    )
+    total = int((await session.scalar(select(func.count()).select_from(where.subquery()))) or 0)
     per_page = max(1, min(MAX_PER_PAGE, search.per_page))
     pages = max(1, math.ceil(total / per_page))
     page = max(1, min(search.page, pages))

@@ -24,7 +24,13 @@ from starlette.responses import RedirectResponse, Response
 
 from parcours.infrastructure.catalog import BABEL_LOCALES
 from parcours.infrastructure.store.accounts import Account
-from parcours.infrastructure.store.finder import CaseSearch, StatusFilter, find_cases
+from parcours.infrastructure.store.finder import (
+    MAX_PER_PAGE,
+    PER_PAGE,
+    CaseSearch,
+    StatusFilter,
+    find_cases,
+)
 from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
 from parcours.infrastructure.temporal import case_file, update_case, view_case
 from parcours.interfaces.web.auth import check_csrf, may_see_case, no_such_case, staff_account
@@ -53,7 +59,7 @@ from parcours.kernel.domain import (
     WithdrawalReason,
 )
 from parcours.kernel.errors import CaseNotFound, ParcoursError, TemporalUnavailable, UpdateRejected
-from parcours.kernel.offers import offers
+from parcours.kernel.offers import Offers, offers
 from parcours.kernel.search import UNASSIGNED
 
 router = APIRouter(include_in_schema=False)
@@ -89,6 +95,7 @@ def parse_search(request: Request, account: Account) -> CaseSearch:
         overdue_only=q.get("overdue") == "1",
         officer=officer,
         page=_whole(q.get("page"), 1, 1, 100_000),
+        per_page=_whole(q.get("per"), PER_PAGE, 1, MAX_PER_PAGE),
     )
 
 
@@ -114,6 +121,8 @@ def _address(search: CaseSearch, page: int) -> str:
         params["overdue"] = "1"
     if search.officer:
         params["officer"] = search.officer
+    if search.per_page != PER_PAGE:
+        params["per"] = search.per_page
     if page > 1:
         params["page"] = page
     return "/cases" + ("?" + urlencode(params) if params else "")
@@ -214,6 +223,22 @@ def _flash_for(request: Request, dossier: str) -> tuple[ActionError | None, str 
     return None, str(flash.get("done") or "")
 
 
+def _offered(o: Offers, action: str) -> bool:
+    """Is the form of `action` (a route's action name) on the page?"""
+    return {
+        "greeting": o.greet,
+        "plan": o.plan,
+        "progress": o.progress,
+        "approve": o.approve is not None,
+        "withdraw": o.withdraw,
+        "reassign": bool(o.reassign_to),
+        "waive": bool(o.waive),
+        "pause": o.pause,
+        "resume": o.resume,
+        "transfer": bool(o.transfer_to),
+    }.get(action, False)
+
+
 def language_name(code: str, request: Request) -> str:
     """The newcomer's language, named in the page's language (Babel's CLDR names)."""
     page = getattr(request.state, "lang", "fr")
@@ -233,6 +258,17 @@ async def _case_page(
         officers = await officers_of(session, view.region) if oversees else []
     offered = offers(case_state, actor, [actor_of(o) for o in officers])
     error, done = _flash_for(request, view.dossier)
+    # A form refused and no longer offered (the case was paused meanwhile, say): what was
+    # typed in it is shown with the message, so that nothing is lost.
+    kept = (
+        [
+            v
+            for k, v in error.form.items()
+            if (k in ("note", "reason") or k.startswith("plan_")) and str(v).strip()
+        ]
+        if error is not None and not _offered(offered, error.action)
+        else []
+    )
     plan_text = {s.value: "\n".join(i.text for i in view.plan if i.stage == s) for s in STAGES}
     return render(
         request,
@@ -246,6 +282,7 @@ async def _case_page(
             "stages": STAGES,
             "plan_text": plan_text,
             "error": error,
+            "kept": kept,
             "flash": done,
             "offers": offered,
             "regions": offered.transfer_to,
