@@ -218,6 +218,10 @@ class Settings:
     web_port: int = 8000
     web_secret: str | None = field(default=None, repr=False)
     demo_password: str = field(default=DEFAULT_DEMO_PASSWORD, repr=False)
+    # The terminal's locale (LC_ALL, else LC_MESSAGES, else LANG: POSIX's order), for the
+    # language of the CLI's words (the catalogue's `language()`: French unless it says
+    # English). Not a PARCOURS_* setting: the terminal's own. None: French.
+    terminal_locale: str | None = None
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -299,6 +303,9 @@ class Settings:
             web_port=_port(get, "PARCOURS_WEB_PORT", cls.web_port),
             web_secret=get("PARCOURS_WEB_SECRET") or None,
             demo_password=get("PARCOURS_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD,
+            terminal_locale=next(
+                (e[k] for k in ("LC_ALL", "LC_MESSAGES", "LANG") if e.get(k)), None
+            ),
         )
 
     @property

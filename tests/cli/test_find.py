@@ -3,9 +3,8 @@ dev server, a real worker and SQLite (the fixtures of test_end_to_end.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-
-import pytest
 
 # `cli` and `stack` are the fixtures this test uses.
 from tests.cli.test_end_to_end import Cli, add_roster, cli, eventually, stack  # noqa: F401
@@ -13,9 +12,7 @@ from tests.cli.test_end_to_end import Cli, add_roster, cli, eventually, stack  #
 
 async def test_find_by_name_or_dossier_and_status_names_the_newcomer(
     cli: Cli,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("LC_ALL", "fr_CA.UTF-8")  # the terminal's language: French words
     await add_roster(cli)
     tag = uuid.uuid4().hex[:6]
     surname = f"Mbeki{tag}"
@@ -44,7 +41,10 @@ async def test_find_by_name_or_dossier_and_status_names_the_newcomer(
 
     text = await cli.ok("find", surname)
     assert first in text and f"Sipho {surname}" in text and "{" not in text
-    assert "Aucun dossier ne correspond" in await cli.ok("find", f"nobody-{tag}")
+    assert "Aucun dossier ne correspond" in await cli.ok("find", f"nobody-{tag}")  # French
+    english = Cli(dataclasses.replace(cli.settings, terminal_locale="en_CA.UTF-8"))
+    assert "No case matches" in await english.ok("find", f"nobody-{tag}")
+    assert "NEWCOMER" in await english.ok("find", surname)
     assert await cli.fails("find", "  ") == "TEXT must not be empty: a dossier number or a name"
     assert "no officer with id ghost" in await cli.fails("find", surname, "--by", "ghost")
 

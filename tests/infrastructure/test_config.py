@@ -223,3 +223,12 @@ def test_a_bad_profile_is_one_line(tmp_path: Path) -> None:
     )
     with pytest.raises(Exception, match=r"^the Temporal client profile \(TEMPORAL_\*\): .*nope"):
         temporal_profile(settings)
+
+
+def test_the_terminal_locale_follows_posix_precedence() -> None:
+    """The CLI's words are in the terminal's language: LC_ALL, else LC_MESSAGES, else LANG."""
+    assert Settings.from_env({}).terminal_locale is None
+    assert Settings.from_env({"LANG": "en_CA.UTF-8"}).terminal_locale == "en_CA.UTF-8"
+    both = {"LANG": "en_CA.UTF-8", "LC_MESSAGES": "fr_CA.UTF-8", "LC_ALL": ""}
+    assert Settings.from_env(both).terminal_locale == "fr_CA.UTF-8"
+    assert Settings.from_env(both | {"LC_ALL": "C"}).terminal_locale == "C"

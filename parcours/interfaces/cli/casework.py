@@ -188,7 +188,7 @@ def show(ctx: Context, view: CaseView, as_json: bool, name: str | None = None) -
     if as_json:
         dump_json(view.to_json() | ({"name": name} if name is not None else {}), ctx.out)
         return
-    named: list[tuple[str, object]] = [] if name is None else [(_name_label(), name)]
+    named: list[tuple[str, object]] = [] if name is None else [(_name_label(ctx), name)]
     fields(
         [
             ("dossier", view.dossier),
@@ -244,10 +244,10 @@ async def _act(
     return 0
 
 
-def _name_label() -> str:
+def _name_label(ctx: Context) -> str:
     from parcours.interfaces.cli.finding import terminal_words
 
-    return terminal_words()("contact.name").lower()
+    return terminal_words(ctx.settings)("contact.name").lower()
 
 
 async def status(args: argparse.Namespace, ctx: Context) -> int:

@@ -2,16 +2,16 @@
 
 The same query as the console's search (infrastructure/store/finder.py); `--by ID` limits it
 to what that person may see in the console. The words come from the catalogue, in the
-language of the terminal (LC_ALL, LC_MESSAGES, LANG), French unless it says English.
+language of the terminal (`Settings.terminal_locale`), French unless it says English.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from parcours.infrastructure.catalog import Catalog, catalog, language
+from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, table
 from parcours.kernel import inputs
@@ -42,13 +42,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(handler=find)
 
 
-def terminal_words() -> Catalog:
+def terminal_words(settings: Settings) -> Catalog:
     """The catalogue in the terminal's language."""
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(name)
-        if value:
-            return catalog(language(value))
-    return catalog(language(None))
+    return catalog(language(settings.terminal_locale))
 
 
 async def find(args: argparse.Namespace, ctx: Context) -> int:
@@ -67,7 +63,7 @@ async def find(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         dump_json([r.to_json() for r in found.rows], ctx.out)
         return 0
-    t = terminal_words()
+    t = terminal_words(ctx.settings)
     if not found.rows:
         ctx.print(t("find.none", text=text))
         return 0
