@@ -243,6 +243,32 @@ def test_officer_finds_a_case_sees_the_email_and_withdraws_it(
     assert browser.find_elements(By.LINK_TEXT, "BR-4")
 
 
+def test_a_paused_case_shows_no_casework_forms(
+    browser: webdriver.Chrome, web_stack: WebStack
+) -> None:
+    start_cases(web_stack, approval("BR-5"))
+    officer = officer_of(web_stack, "BR-5")
+    sign_in(browser, web_stack, "nbouchard")  # Montréal's supervisor
+    browser.get(f"{web_stack.url}/cases/BR-5")
+    browser.find_element(By.ID, "pause-reason").send_keys("Hospitalisation")
+    click_and_load(browser, browser.find_element(By.ID, "pause-submit"))
+    assert browser.find_element(By.ID, "case-status").text == "En pause"
+    assert browser.find_element(By.ID, "form-resume")
+    assert not browser.find_elements(By.ID, "form-pause")
+    assert not browser.find_elements(By.ID, "form-waive")
+    shot(browser, "case-paused-supervisor")
+
+    sign_in(browser, web_stack, officer)
+    browser.get(f"{web_stack.url}/cases/BR-5?lang=en")
+    assert browser.find_element(By.ID, "case-status").text == "Paused"
+    for form in ("form-greeting", "form-plan", "form-approve", "form-pause", "form-resume"):
+        assert not browser.find_elements(By.ID, form), form
+    assert browser.find_element(By.ID, "form-progress")  # a note is still welcome
+    assert "paused" in browser.find_element(By.ID, "paused-hint").text
+    shot(browser, "case-paused-officer")
+    browser.get(f"{web_stack.url}/cases?lang=fr")
+
+
 def test_supervisor_finds_an_escalated_case_and_reassigns_it(
     browser: webdriver.Chrome, web_stack: WebStack
 ) -> None:

@@ -1,4 +1,4 @@
-"""Read-model questions of the console: a case's row and trail, the roster, how long stages take.
+"""Read-model questions of the console: a case's trail, the roster, how long stages take.
 
 Finding cases (the caseload and the search) is `infrastructure/store/finder.py`, shared with
 the CLI."""
@@ -15,10 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store.models import AuditEvent, Case, Officer
 from parcours.kernel.domain import STAGES, Role
-
-
-async def case_row(session: AsyncSession, dossier: str) -> Case | None:
-    return await session.get(Case, dossier)
 
 
 async def audit_trail(session: AsyncSession, dossier: str) -> list[AuditEvent]:
