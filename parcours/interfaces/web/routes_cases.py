@@ -32,7 +32,7 @@ from parcours.infrastructure.store.finder import (
     find_cases,
 )
 from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
-from parcours.infrastructure.temporal import case_file, update_case, view_case
+from parcours.infrastructure.temporal import case_file, update_case
 from parcours.interfaces.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import audit_trail, officers_of
@@ -170,27 +170,9 @@ class ActionError:
     form: dict[str, Any] = field(default_factory=dict)
 
 
-def _visible(account: Account, view: CaseView) -> None:
-    if not may_see_case(account, view.region, view.officer):
-        raise no_such_case()  # a 403 would tell that the dossier exists
-
-
-async def _load_case(state: WebState, account: Account, dossier: str) -> CaseView:
-    try:
-        dossier = inputs.dossier(dossier)
-    except ParcoursError:
-        raise no_such_case() from None
-    try:
-        view = await view_case(await state.client(), state.settings, dossier)
-    except CaseNotFound:
-        raise no_such_case() from None
-    except TemporalUnavailable as err:
-        raise HTTPException(status_code=503, detail=str(err)) from None
-    _visible(account, view)
-    return view
-
-
 async def _load_file(state: WebState, account: Account, dossier: str) -> CaseFile:
+    """The case's view and state, if `account` may read it; else the one 404 of a missing
+    case (a 403 would tell that the dossier exists)."""
     try:
         dossier = inputs.dossier(dossier)
     except ParcoursError:
@@ -201,7 +183,8 @@ async def _load_file(state: WebState, account: Account, dossier: str) -> CaseFil
         raise no_such_case() from None
     except TemporalUnavailable as err:
         raise HTTPException(status_code=503, detail=str(err)) from None
-    _visible(account, found.view)
+    if not may_see_case(account, found.view.region, found.view.officer):
+        raise no_such_case()
     return found
 
 
@@ -391,7 +374,7 @@ async def case_action(
         raise HTTPException(status_code=404, detail="error.no_such_action")
     form = await request.form()
     check_csrf(request, str(form.get("csrf") or ""))
-    view = await _load_case(state, account, dossier)
+    view = (await _load_file(state, account, dossier)).view
     typed = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
     back = RedirectResponse(f"/cases/{view.dossier}", status_code=303)
     try:
