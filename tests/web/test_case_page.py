@@ -29,7 +29,7 @@ from tests.web.conftest import (
     wait_for,
 )
 
-ROW = re.compile(r'<td><a href="/cases/([^"]+)">')
+ROW = re.compile(r'<td[^>]*><a href="/cases/([^"]+)">')
 
 
 def officer_of(stack: WebStack, dossier: str) -> str:
