@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         OPEN_STATUSES,
         Assignment,
         Audience,
+        CaseFile,
         CaseInput,
         CaseQuery,
         CaseState,
@@ -595,6 +596,12 @@ class NewcomerPathway:
         if not self.opened:
             v.pending_effects += 1  # the case is still being registered
         return v
+
+    @workflow.query(name="case_file")
+    def case_file(self, inp: CaseQuery) -> CaseFile:
+        """The view and the state: the console decides its forms with the validators.
+        A query issues no command: adding it changes no history."""
+        return CaseFile(view=self.view(inp), state=self.state)
 
     def _changed(self, inp: object) -> CaseView:
         # The main loop wakes on this, then carries out the effects and publishes.

@@ -66,6 +66,7 @@ from parcours.kernel import inputs, priorities, search
 from parcours.kernel.domain import (
     DOSSIER_RE,
     STILL_OPENING,
+    CaseFile,
     CaseInput,
     CaseQuery,
     CaseStatus,
@@ -87,6 +88,7 @@ from parcours.kernel.messages import REFUSAL_ERROR_TYPE, Message
 
 WORKFLOW_TYPE = "NewcomerPathway"
 QUERY_VIEW = "view"
+QUERY_CASE_FILE = "case_file"
 UPDATES: tuple[str, ...] = (
     "record_greeting",
     "file_plan",
@@ -401,10 +403,30 @@ async def resolve_dossier(client: Client, typed: str) -> str:
 
 async def view_case(client: Client, settings: Settings, dossier: str) -> CaseView:
     """The whole case as the workflow sees it (open or closed)."""
+    view: CaseView = await _query(client, settings, dossier, QUERY_VIEW, CaseView)
+    if view.officer is None:
+        # Opening (the read model gives the officer), or a case no officer serves yet; or a
+        # run whose opening was refused.
+        await _check_opening(case_handle(client, dossier), dossier, settings)
+    return view
+
+
+async def case_file(client: Client, settings: Settings, dossier: str) -> CaseFile:
+    """The view and the workflow's state of a case, read at one moment (the console's case
+    page: contact data, and the validators that decide which forms it offers)."""
+    found: CaseFile = await _query(client, settings, dossier, QUERY_CASE_FILE, CaseFile)
+    if found.view.officer is None:
+        await _check_opening(case_handle(client, dossier), dossier, settings)
+    return found
+
+
+async def _query(
+    client: Client, settings: Settings, dossier: str, query: str, result_type: type[Any]
+) -> Any:
     handle = case_handle(client, dossier)
     try:
-        view: CaseView = await handle.query(
-            QUERY_VIEW, CaseQuery(), result_type=CaseView, rpc_timeout=ANSWER_TIMEOUT
+        return await handle.query(
+            query, CaseQuery(), result_type=result_type, rpc_timeout=ANSWER_TIMEOUT
         )
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
@@ -412,7 +434,7 @@ async def view_case(client: Client, settings: Settings, dossier: str) -> CaseVie
         raise ParcoursError(f"dossier {dossier}: the case cannot be read ({err})") from None
     except WorkflowQueryFailedError as err:
         if err.message == ENCODED_FAILURE:
-            # The view never fails but on a payload the worker cannot decrypt: our query,
+            # A query never fails but on a payload the worker cannot decrypt: ours,
             # encrypted with a key outside its ring. Its reason comes back encrypted too.
             raise ParcoursError(
                 f"dossier {dossier}: the worker could not read the query (its reason is "
@@ -421,11 +443,6 @@ async def view_case(client: Client, settings: Settings, dossier: str) -> CaseVie
         raise ParcoursError(f"dossier {dossier}: {first_line(err.message)}") from None
     except (KeyError, CodecKeyError) as err:
         raise _undecodable(err, dossier) from None
-    if view.officer is None:
-        # Opening (the read model gives the officer), or a case no officer serves yet; or a
-        # run whose opening was refused.
-        await _check_opening(handle, dossier, settings)
-    return view
 
 
 async def _check_opening(

@@ -351,6 +351,7 @@ class Actor:
 class WithdrawalReason(StrEnum):
     DECLINED_SERVICES = "declined_services"
     LEFT_QUEBEC = "left_quebec"
+    LEFT_CANADA = "left_canada"
     UNREACHABLE = "unreachable"
     OTHER = "other"
 
@@ -541,6 +542,17 @@ class CaseView:
             "close_reason": self.close_reason,
             "pending_effects": self.pending_effects,
         }
+
+
+@dataclass
+class CaseFile:
+    """What the console's case page reads in one query: the view, and the state itself, so
+    that the page offers only the actions the workflow's validators (kernel/rules.py) would
+    accept now, and shows the newcomer's contact data and profile (`state.approval`).
+    Personal data: travels in encrypted payloads only, never logged."""
+
+    view: CaseView
+    state: CaseState
 
 
 def view_of(state: CaseState, include_plan: bool = True) -> CaseView:

@@ -517,7 +517,9 @@ def check_withdrawal(s: CaseState, inp: Withdrawal, *, strict: bool, opened: boo
         check_actor(s, inp.actor, Action.WITHDRAW, strict=True, opened=opened)
         if not isinstance(inp.reason_category, WithdrawalReason):
             raise Rejected.of("unknown_reason_category")
-    if not inp.reason.strip():
+    # From v3 the category says why; the note only has to explain "other". (Relaxing a
+    # validator is safe for replay: a refused update never entered a history.)
+    if not inp.reason.strip() and (not strict or inp.reason_category == WithdrawalReason.OTHER):
         raise Rejected.of("reason_required")
     _text(inp.reason, "input.reason")
 

@@ -101,7 +101,9 @@ def test_top_level_help_imports_nothing_heavy() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [("officers", "list", "--json"), ("caseload", "--json")], ids=["officers", "caseload"]
+    "argv",
+    [("officers", "list", "--json"), ("caseload", "--json"), ("find", "Diallo", "--json")],
+    ids=["officers", "caseload", "find"],
 )
 def test_a_read_model_command_imports_no_temporal_cipher_or_web(
     argv: tuple[str, ...], tmp_path: Path

@@ -270,13 +270,18 @@ async def test_import_with_only_bad_rows_exits_1_without_temporal(tmp_path: Path
 def test_update_and_query_names_match_the_workflow() -> None:
     from temporalio.workflow import _Definition
 
-    from parcours.infrastructure.temporal import QUERY_VIEW, UPDATES, WORKFLOW_TYPE
+    from parcours.infrastructure.temporal import (
+        QUERY_CASE_FILE,
+        QUERY_VIEW,
+        UPDATES,
+        WORKFLOW_TYPE,
+    )
     from workflows.pathway import NewcomerPathway
 
     defn = _Definition.must_from_class(NewcomerPathway)
     assert defn.name == WORKFLOW_TYPE
     assert set(UPDATES) <= set(defn.updates)
-    assert QUERY_VIEW in defn.queries
+    assert {QUERY_VIEW, QUERY_CASE_FILE} <= set(defn.queries)
 
 
 async def test_officer_ids_are_matched_whatever_their_case(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from babel.messages.mofile import read_mo, write_mo
@@ -26,12 +25,13 @@ def _po(lang: str):  # noqa: ANN202 (babel is untyped)
         return read_po(f, locale=lang)
 
 
-def _entry(m: Any) -> tuple[object, object]:
-    # A plural entry's id and text are sequences of its forms (lists, which do not hash).
-    def form(v: object) -> object:
-        return tuple(v) if isinstance(v, list | tuple) else v
+def _entries(messages) -> set[tuple[object, object]]:  # noqa: ANN001 (babel is untyped)
+    """(id, text) of each entry; a plural entry's ids and texts are lists in a .mo."""
 
-    return form(m.id), form(m.string)
+    def frozen(value: object) -> object:
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    return {(frozen(m.id), frozen(m.string)) for m in messages if m.id}
 
 
 def _keys(lang: str) -> set[str]:
@@ -44,11 +44,11 @@ def test_each_compiled_catalogue_matches_its_source(lang: str) -> None:
     compiled would silently show the old words."""
     mo_path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
     with open(mo_path, "rb") as f:
-        committed = {_entry(m) for m in read_mo(f) if m.id}
+        committed = _entries(read_mo(f))
     buffer = io.BytesIO()
     write_mo(buffer, _po(lang))
     buffer.seek(0)
-    fresh = {_entry(m) for m in read_mo(buffer) if m.id}
+    fresh = _entries(read_mo(buffer))
     assert committed == fresh, f"run `make catalogue`: {mo_path} is older than its .po"
 
 

@@ -78,6 +78,18 @@ def shot(driver: webdriver.Chrome, name: str) -> None:
         driver.set_window_size(1280, 1000)
 
 
+def shot_phone(driver: webdriver.Chrome, name: str) -> None:
+    """The page at the window's current (phone) width, whole."""
+    target = os.environ.get("PARCOURS_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        width = driver.execute_script("return window.innerWidth")
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(390, max(800, min(int(height) + 140, 6000)))
+        driver.save_screenshot(str(Path(target) / f"{name}.png"))
+        assert int(width) <= 400
+
+
 def sign_in(driver: webdriver.Chrome, stack: WebStack, login: str) -> None:
     driver.delete_all_cookies()
     driver.get(f"{stack.url}/login")
@@ -132,23 +144,22 @@ def test_officer_takes_a_case_through_arrival(
     click_and_load(browser, browser.find_element(By.LINK_TEXT, "BR-1"))
     assert browser.find_element(By.ID, "dossier").text == "BR-1"
 
-    # Approving arrival before a plan is on file: the workflow's refusal, the note kept.
-    browser.find_element(By.ID, "approve-note").send_keys("première rencontre faite")
-    click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
-    assert (
-        "l'accueil ne peut pas être approuvé tant qu'aucun plan d'action n'est déposé"
-        in error_text(browser)
-    )
-    assert (
-        browser.find_element(By.ID, "approve-note").get_attribute("value")
-        == "première rencontre faite"
-    )
+    # Arrival cannot be approved before a plan is on file: no approval form, a hint instead.
+    assert not browser.find_elements(By.ID, "form-approve")
+    assert browser.find_element(By.ID, "approve-needs-plan")
 
-    # Approving a stage that is not the current one: refused too.
-    Select(browser.find_element(By.ID, "approve-stage")).select_by_value("employment")
-    click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
-    # (WebDriver's text reads the non-breaking spaces as spaces.)
-    assert "impossible d'approuver l'étape « Emploi »" in error_text(browser)
+    # A refused form (a note over the 4,000 characters a note may hold): the message and the
+    # note as typed, at the case's address (Post/Redirect/Get: a reload sends nothing again),
+    # once.
+    note = "Rencontre au bureau. " * 200
+    browser.execute_script("document.getElementById('progress-note').value = arguments[0];", note)
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#form-progress button"))
+    assert error_text(browser)
+    assert browser.current_url == f"{web_stack.url}/cases/BR-1"
+    assert browser.find_element(By.ID, "progress-note").get_attribute("value") == note
+    browser.refresh()
+    assert not browser.find_elements(By.ID, "action-error")
+    assert browser.find_element(By.ID, "progress-note").get_attribute("value") == ""
 
     browser.find_element(By.ID, "plan_arrival").send_keys("Rencontre d'accueil au bureau")
     browser.find_element(By.ID, "plan_francization").send_keys("Cours à temps plein, 33 semaines")
@@ -157,7 +168,6 @@ def test_officer_takes_a_case_through_arrival(
     assert browser.find_element(By.ID, "action-ok")
     assert "Cours à temps plein" in browser.find_element(By.ID, "plan").text
 
-    Select(browser.find_element(By.ID, "approve-stage")).select_by_value("arrival")
     click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
     assert browser.find_element(By.ID, "case-stage").text == "Francisation"
     shot(browser, "case")
@@ -174,6 +184,88 @@ def test_officer_takes_a_case_through_arrival(
     assert browser.find_element(By.ID, "case-stage").text == "Francization"
     browser.get(f"{web_stack.url}/cases")
     assert "My caseload" in browser.page_source
+    browser.get(f"{web_stack.url}/cases?lang=fr")
+
+
+def test_officer_finds_a_case_sees_the_email_and_withdraws_it(
+    browser: webdriver.Chrome, web_stack: WebStack
+) -> None:
+    start_cases(
+        web_stack,
+        approval(
+            "BR-4",
+            name="Kwame Mensah",
+            email="kwame.mensah@example.org",
+            phone="+1 438 555 0142",
+            language="en",
+            french_level="5",
+            occupation="Ingénieur civil",
+            regulated="true",
+            household="4",
+        ),
+    )
+    officer = officer_of(web_stack, "BR-4")
+    sign_in(browser, web_stack, officer)
+
+    def found() -> bool:
+        browser.get(f"{web_stack.url}/cases")
+        box = browser.find_element(By.ID, "search-q")
+        box.send_keys("mensah")
+        click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#search button"))
+        return bool(browser.find_elements(By.LINK_TEXT, "BR-4"))
+
+    wait_for(found)  # the read model catches up within moments
+    assert "q=mensah" in browser.current_url
+    assert browser.find_element(By.ID, "found-count").text == "1 dossier"
+    shot(browser, "search")
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, "BR-4"))
+
+    email = browser.find_element(By.ID, "newcomer-email")
+    assert email.text == "kwame.mensah@example.org"
+    assert email.get_attribute("href") == "mailto:kwame.mensah@example.org"
+    assert browser.find_element(By.ID, "newcomer-language").text == "anglais"
+    assert browser.find_element(By.ID, "newcomer-household").text == "4 personnes"
+    shot(browser, "case-contact")
+    browser.set_window_size(390, 900)  # a phone: the contact data still reads
+    shot_phone(browser, "case-phone")
+    browser.set_window_size(1280, 1000)
+
+    Select(browser.find_element(By.ID, "withdraw-category")).select_by_value("left_quebec")
+    browser.find_element(By.ID, "withdraw-note").send_keys("Installé en Ontario")
+    click_and_load(browser, browser.find_element(By.ID, "withdraw-submit"))
+    assert browser.find_element(By.ID, "action-ok")
+    assert browser.find_element(By.ID, "case-status").text == "Retiré"
+    assert not browser.find_elements(By.ID, "form-withdraw")
+    assert not browser.find_elements(By.CSS_SELECTOR, "section.actions")
+
+    # Closed, it is found among the closed cases.
+    browser.get(f"{web_stack.url}/cases?q=BR-4&status=closed")
+    assert browser.find_elements(By.LINK_TEXT, "BR-4")
+
+
+def test_a_paused_case_shows_no_casework_forms(
+    browser: webdriver.Chrome, web_stack: WebStack
+) -> None:
+    start_cases(web_stack, approval("BR-5"))
+    officer = officer_of(web_stack, "BR-5")
+    sign_in(browser, web_stack, "nbouchard")  # Montréal's supervisor
+    browser.get(f"{web_stack.url}/cases/BR-5")
+    browser.find_element(By.ID, "pause-reason").send_keys("Hospitalisation")
+    click_and_load(browser, browser.find_element(By.ID, "pause-submit"))
+    assert browser.find_element(By.ID, "case-status").text == "En pause"
+    assert browser.find_element(By.ID, "form-resume")
+    assert not browser.find_elements(By.ID, "form-pause")
+    assert not browser.find_elements(By.ID, "form-waive")
+    shot(browser, "case-paused-supervisor")
+
+    sign_in(browser, web_stack, officer)
+    browser.get(f"{web_stack.url}/cases/BR-5?lang=en")
+    assert browser.find_element(By.ID, "case-status").text == "Paused"
+    for form in ("form-greeting", "form-plan", "form-approve", "form-pause", "form-resume"):
+        assert not browser.find_elements(By.ID, form), form
+    assert browser.find_element(By.ID, "form-progress")  # a note is still welcome
+    assert "paused" in browser.find_element(By.ID, "paused-hint").text
+    shot(browser, "case-paused-officer")
     browser.get(f"{web_stack.url}/cases?lang=fr")
 
 

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, delete, func, or_, select
+from sqlalchemy import Integer, String, Text, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,8 +33,10 @@ class WebSession(Base):
     id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     login: Mapped[str] = mapped_column(String(64), index=True)
     csrf: Mapped[str] = mapped_column(String(64))
-    # A one-shot notice for the next page ("the plan was filed"): an action name, no data.
-    flash: Mapped[str | None] = mapped_column(String(32))
+    # A one-shot notice for the next page, JSON (interfaces/web/sessions.py): an action done,
+    # or a refused form with its message and what was typed (personal data: it lives here, in
+    # the row, never in a cookie or an address, and is dropped once shown or with the session).
+    flash: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

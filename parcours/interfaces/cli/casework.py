@@ -144,17 +144,20 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def show(ctx: Context, view: CaseView, as_json: bool) -> None:
+def show(ctx: Context, view: CaseView, as_json: bool, name: str | None = None) -> None:
+    """The case; `name`: the newcomer's, when the command read it (`status`)."""
     if as_json:
-        dump_json(view.to_json(), ctx.out)
+        dump_json(view.to_json() | ({"name": name} if name is not None else {}), ctx.out)
         return
     t = ctx.t
+    named: list[tuple[str, object]] = [] if name is None else [(t("cli.case.name"), name)]
     # Moments in the case's own zone; "due" is a whole local day (the case turns overdue
     # when it has passed).
     tz = zone(view.time_zone)
     fields(
         [
             (t("cli.case.dossier"), view.dossier),
+            *named,
             (t("cli.case.status"), view.status),
             (t("cli.case.stage"), view.stage),
             (t("cli.case.officer"), view.officer),
@@ -246,12 +249,13 @@ async def _checked(
 
 
 async def status(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.temporal import resolve_dossier, view_case
+    from parcours.infrastructure.temporal import case_file, resolve_dossier
 
     inputs.dossier(args.dossier)
     client = await ctx.client()
     dossier = await resolve_dossier(client, args.dossier)
-    show(ctx, await view_case(client, ctx.settings, dossier), args.json)
+    found = await case_file(client, ctx.settings, dossier)
+    show(ctx, found.view, args.json, name=found.state.approval.full_name)
     return 0
 
 

@@ -1,98 +1,20 @@
-"""Read-model questions of the console: whose cases, in which order, and how long stages take."""
+"""Read-model questions of the console: a case's trail, the roster, how long stages take.
+
+Finding cases (the caseload and the search) is `infrastructure/store/finder.py`, shared with
+the CLI."""
 
 from __future__ import annotations
 
 import math
 import statistics
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.models import AuditEvent, Case, Officer
-from parcours.kernel.domain import OPEN_STATUSES, STAGES, Role
-
-MAX_ROWS = 500
-
-
-@dataclass
-class CaseFilters:
-    stage: str | None = None
-    min_level: int = 0
-    overdue_only: bool = False
-    officer: str | None = None
-
-
-@dataclass
-class CaseRow:
-    dossier: str
-    full_name: str | None
-    stage: str | None
-    status: str
-    officer_id: str | None
-    region: str
-    escalation_level: int
-    overdue: bool
-    arrival_date: str
-    last_activity_at: datetime | None
-    days_idle: int | None
-
-
-def scoped(stmt: Select[Any], account: Account) -> Select[Any]:
-    """Only the cases this person answers for (the rule of `auth.may_see_case`)."""
-    if account.role == Role.DIRECTOR.value:
-        return stmt
-    if account.role == Role.SUPERVISOR.value:
-        return stmt.where(Case.region == account.region)
-    return stmt.where(Case.officer_id == account.login)
-
-
-async def caseload_rows(
-    session: AsyncSession, account: Account, filters: CaseFilters, now: datetime | None = None
-) -> list[CaseRow]:
-    """Open cases, most urgent first: escalation level, then overdue, then the longest
-    silence (the last officer activity, else the stage's start)."""
-    now = now or datetime.now(UTC)
-    quiet_since = func.coalesce(Case.last_activity_at, Case.stage_started_at, Case.started_at)
-    stmt = scoped(select(Case), account).where(Case.status.in_([s.value for s in OPEN_STATUSES]))
-    if filters.stage:
-        stmt = stmt.where(Case.stage == filters.stage)
-    if filters.min_level:
-        stmt = stmt.where(Case.escalation_level >= filters.min_level)
-    if filters.overdue_only:
-        stmt = stmt.where(Case.overdue.is_(True))
-    if filters.officer:
-        stmt = stmt.where(Case.officer_id == filters.officer)
-    stmt = stmt.order_by(
-        Case.escalation_level.desc(), Case.overdue.desc(), quiet_since.asc(), Case.dossier
-    ).limit(MAX_ROWS)
-    rows: list[CaseRow] = []
-    cases: list[Case] = list((await session.scalars(stmt)).all())
-    for c in cases:
-        quiet = c.last_activity_at or c.stage_started_at or c.started_at
-        rows.append(
-            CaseRow(
-                dossier=c.dossier,
-                full_name=c.full_name,
-                stage=c.stage,
-                status=c.status,
-                officer_id=c.officer_id,
-                region=c.region,
-                escalation_level=c.escalation_level,
-                overdue=c.overdue,
-                arrival_date=c.arrival_date.isoformat(),
-                last_activity_at=c.last_activity_at,
-                days_idle=max(0, (now - quiet).days) if quiet else None,
-            )
-        )
-    return rows
-
-
-async def case_row(session: AsyncSession, dossier: str) -> Case | None:
-    return await session.get(Case, dossier)
+from parcours.kernel.domain import STAGES, Role
 
 
 async def audit_trail(session: AsyncSession, dossier: str) -> list[AuditEvent]:

@@ -1,38 +1,48 @@
-"""Officers' pages: the caseload and the case page, with every case action as a form.
+"""Officers' pages: finding cases (the caseload is a search) and the case page, with every
+case action as a form.
 
-Each action is one workflow update; the page never writes case state itself. A success
-redirects back to the case (POST-redirect-GET); a refusal, by the form checks here or by the
-workflow's validators, renders the case page again with the message and the form as typed.
+Each action is one workflow update; the page never writes case state itself. The page offers
+a form only for what the workflow's validators would accept from this person in the case's
+current state (kernel/offers.py, on the state the `case_file` query returns).
+
+Every form answers with a redirect to the case page (Post/Redirect/Get, 303), refused or not,
+so that reloading never sends it again. A refusal, by the form checks here or by the
+workflow's validators, travels to that page in the server-side session (sessions.py: never a
+cookie or the address, since notes are personal data) with what was typed, and is shown once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
+from babel import Locale
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from parcours.application import refusals
+from parcours.infrastructure.catalog import BABEL_LOCALES
 from parcours.infrastructure.store.accounts import Account
+from parcours.infrastructure.store.finder import (
+    MAX_PER_PAGE,
+    PER_PAGE,
+    CaseSearch,
+    StatusFilter,
+    find_cases,
+)
 from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
-from parcours.infrastructure.temporal import resolve_dossier, update_case, view_case
+from parcours.infrastructure.temporal import case_file, resolve_dossier, update_case
 from parcours.interfaces.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.interfaces.web.render import render
-from parcours.interfaces.web.reports import (
-    CaseFilters,
-    audit_trail,
-    case_row,
-    caseload_rows,
-    officers_of,
-)
+from parcours.interfaces.web.reports import audit_trail, officers_of
+from parcours.interfaces.web.sessions import FLASH
 from parcours.interfaces.web.state import StateDep, WebState
 from parcours.kernel import authz, inputs
 from parcours.kernel.domain import (
-    REGIONS,
     STAGES,
-    CaseStatus,
+    CaseFile,
     CaseView,
     GreetingOutcome,
     GreetingReport,
@@ -50,6 +60,7 @@ from parcours.kernel.domain import (
     WithdrawalReason,
 )
 from parcours.kernel.errors import CaseNotFound, ParcoursError, TemporalUnavailable, UpdateRejected
+from parcours.kernel.offers import Offers, offers
 from parcours.kernel.search import UNASSIGNED
 
 router = APIRouter(include_in_schema=False)
@@ -58,15 +69,17 @@ SUPERVISOR_ACTIONS = ("reassign", "waive", "pause", "resume", "transfer")
 OFFICER_ACTIONS = ("greeting", "plan", "progress", "approve", "withdraw")
 
 
-def parse_filters(request: Request, account: Account) -> CaseFilters:
+def parse_search(request: Request, account: Account) -> CaseSearch:
+    """The search and filters of `/cases` from the address; anything unknown is ignored."""
     q = request.query_params
     stage = q.get("stage") or None
     if stage and stage not in {s.value for s in STAGES}:
         stage = None
     try:
-        level = max(0, min(3, int(q.get("level") or 0)))
+        status = StatusFilter(q.get("status") or StatusFilter.OPEN)
     except ValueError:
-        level = 0
+        status = StatusFilter.OPEN
+    level = _whole(q.get("level"), 0, 0, 3)
     officer = q.get("officer") or None
     if officer and account.role == Role.OFFICER.value:
         officer = None  # an officer only ever sees their own
@@ -75,9 +88,45 @@ def parse_filters(request: Request, account: Account) -> CaseFilters:
             officer = inputs.officer_id(officer)
         except ParcoursError:
             officer = None
-    return CaseFilters(
-        stage=stage, min_level=level, overdue_only=q.get("overdue") == "1", officer=officer
+    return CaseSearch(
+        text=" ".join((q.get("q") or "").split()),
+        status=status,
+        stage=stage,
+        min_level=level,
+        overdue_only=q.get("overdue") == "1",
+        officer=officer,
+        page=_whole(q.get("page"), 1, 1, 100_000),
+        per_page=_whole(q.get("per"), PER_PAGE, 1, MAX_PER_PAGE),
     )
+
+
+def _whole(value: str | None, default: int, low: int, high: int) -> int:
+    try:
+        return max(low, min(high, int(value or default)))
+    except ValueError:
+        return default
+
+
+def _address(search: CaseSearch, page: int) -> str:
+    """The address of another page of the same search."""
+    params: dict[str, str | int] = {}
+    if search.text:
+        params["q"] = search.text
+    if search.status != StatusFilter.OPEN:
+        params["status"] = search.status.value
+    if search.stage:
+        params["stage"] = search.stage
+    if search.min_level:
+        params["level"] = search.min_level
+    if search.overdue_only:
+        params["overdue"] = "1"
+    if search.officer:
+        params["officer"] = search.officer
+    if search.per_page != PER_PAGE:
+        params["per"] = search.per_page
+    if page > 1:
+        params["page"] = page
+    return "/cases" + ("?" + urlencode(params) if params else "")
 
 
 @router.get("/cases")
@@ -86,9 +135,10 @@ async def caseload_page(
     account: Annotated[Account, Depends(staff_account)],
     state: StateDep,
 ) -> Response:
-    filters = parse_filters(request, account)
+    search = parse_search(request, account)
+    assert account.officer is not None
     async with state.sessions() as session:
-        rows = await caseload_rows(session, account, filters)
+        found = await find_cases(session, actor_of(account.officer), search, state.clock())
         officers = (
             await officers_of(
                 session, None if account.role == Role.DIRECTOR.value else account.region
@@ -99,7 +149,16 @@ async def caseload_page(
     return render(
         request,
         "caseload.html",
-        {"rows": rows, "filters": filters, "stages": STAGES, "officers": officers},
+        {
+            "found": found,
+            "rows": found.rows,
+            "filters": search,
+            "statuses": list(StatusFilter),
+            "stages": STAGES,
+            "officers": officers,
+            "previous_page": _address(search, found.page - 1) if found.page > 1 else None,
+            "next_page": _address(search, found.page + 1) if found.page < found.pages else None,
+        },
     )
 
 
@@ -117,59 +176,109 @@ class ActionError:
     form: dict[str, Any] = field(default_factory=dict)
 
 
-async def _load_case(state: WebState, account: Account, dossier: str) -> CaseView:
+async def _load_file(state: WebState, account: Account, dossier: str) -> CaseFile:
+    """The case's view and state, if `account` may read it; else the one 404 of a missing
+    case (a 403 would tell that the dossier exists)."""
     try:
         inputs.dossier(dossier)
     except ParcoursError:
         raise no_such_case() from None
     try:
         client = await state.client()
-        view = await view_case(client, state.settings, await resolve_dossier(client, dossier))
+        found = await case_file(client, state.settings, await resolve_dossier(client, dossier))
     except CaseNotFound:
         raise no_such_case() from None
     except TemporalUnavailable as err:
         raise HTTPException(status_code=503, detail=str(err)) from None
-    if not may_see_case(account, view.region, view.officer):
-        raise no_such_case()  # a 403 would tell that the dossier exists
-    return view
+    if not may_see_case(account, found.view.region, found.view.officer):
+        raise no_such_case()
+    return found
+
+
+def _flash_for(request: Request, dossier: str) -> tuple[ActionError | None, str | None]:
+    """The refused form or the action done that the last POST left for this case (once)."""
+    flash = request.session.pop(FLASH, None)
+    if not isinstance(flash, dict) or flash.get("dossier") != dossier:
+        return None, None
+    if "refused" in flash:
+        form = flash.get("form")
+        return (
+            ActionError(
+                str(flash["refused"]),
+                str(flash.get("message", "")),
+                form if isinstance(form, dict) else {},
+            ),
+            None,
+        )
+    return None, str(flash.get("done") or "")
+
+
+def _offered(o: Offers, action: str) -> bool:
+    """Is the form of `action` (a route's action name) on the page?"""
+    return {
+        "greeting": o.greet,
+        "plan": o.plan,
+        "progress": o.progress,
+        "approve": o.approve is not None,
+        "withdraw": o.withdraw,
+        "reassign": bool(o.reassign_to),
+        "waive": bool(o.waive),
+        "pause": o.pause,
+        "resume": o.resume,
+        "transfer": bool(o.transfer_to),
+    }.get(action, False)
+
+
+def language_name(code: str, request: Request) -> str:
+    """The newcomer's language, named in the page's language (Babel's CLDR names)."""
+    page = getattr(request.state, "lang", "fr")
+    names = Locale.parse(BABEL_LOCALES.get(page, "fr_CA")).languages
+    return names.get(code, code)
 
 
 async def _case_page(
-    request: Request,
-    state: WebState,
-    account: Account,
-    view: CaseView,
-    error: ActionError | None = None,
-    status_code: int = 200,
+    request: Request, state: WebState, account: Account, found: CaseFile
 ) -> Response:
+    view, case_state = found.view, found.state
+    assert account.officer is not None
+    actor = actor_of(account.officer)
+    oversees = account.role in (Role.SUPERVISOR.value, Role.DIRECTOR.value)
     async with state.sessions() as session:
-        row = await case_row(session, view.dossier)
         events = await audit_trail(session, view.dossier)
-        officers = (
-            await officers_of(session, view.region)
-            if account.role in (Role.SUPERVISOR.value, Role.DIRECTOR.value)
-            else []
-        )
+        officers = await officers_of(session, view.region) if oversees else []
+    offered = offers(case_state, actor, [actor_of(o) for o in officers])
+    error, done = _flash_for(request, view.dossier)
+    # A form refused and no longer offered (the case was paused meanwhile, say): what was
+    # typed in it is shown with the message, so that nothing is lost.
+    kept = (
+        [
+            v
+            for k, v in error.form.items()
+            if (k in ("note", "reason") or k.startswith("plan_")) and str(v).strip()
+        ]
+        if error is not None and not _offered(offered, error.action)
+        else []
+    )
     plan_text = {s.value: "\n".join(i.text for i in view.plan if i.stage == s) for s in STAGES}
     return render(
         request,
         "case.html",
         {
             "case": view,
-            "newcomer": row.full_name if row else None,
+            "newcomer": case_state.approval,
+            "language_name": language_name(case_state.approval.language, request),
             "events": events,
-            "officers": officers,
+            "officers": [o for o in officers if o.id in offered.reassign_to],
             "stages": STAGES,
             "plan_text": plan_text,
             "error": error,
-            "is_supervisor": account.role in (Role.SUPERVISOR.value, Role.DIRECTOR.value),
-            "is_director": account.role == Role.DIRECTOR.value,
-            "regions": [r for r in REGIONS if r != view.region],
+            "kept": kept,
+            "flash": done,
+            "offers": offered,
+            "regions": offered.transfer_to,
             "withdrawal_reasons": list(WithdrawalReason),
-            "is_open": view.status in (CaseStatus.ACTIVE, CaseStatus.PAUSED),
             "outcomes": list(GreetingOutcome),
         },
-        status_code=status_code,
     )
 
 
@@ -180,8 +289,7 @@ async def case_page(
     account: Annotated[Account, Depends(staff_account)],
     state: StateDep,
 ) -> Response:
-    view = await _load_case(state, account, dossier)
-    return await _case_page(request, state, account, view)
+    return await _case_page(request, state, account, await _load_file(state, account, dossier))
 
 
 def _text(form: FormData, name: str) -> str:
@@ -234,7 +342,10 @@ async def _update_input(
             category = WithdrawalReason(str(form.get("category") or ""))
         except ValueError:
             raise inputs.invalid("unknown_reason_category", "category") from None
-        note = _text(form, "note")
+        # The category says why; a note is optional but for "other" (the workflow checks).
+        note = str(form.get("note") or "").strip()
+        if note:
+            note = _text(form, "note")
         return "withdraw", Withdrawal(
             reason=note, recorded_by=actor.officer_id, actor=actor, reason_category=category
         )
@@ -270,8 +381,9 @@ async def case_action(
         raise HTTPException(status_code=404, detail="error.no_such_action")
     form = await request.form()
     check_csrf(request, str(form.get("csrf") or ""))
-    view = await _load_case(state, account, dossier)
+    view = (await _load_file(state, account, dossier)).view
     typed = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
+    back = RedirectResponse(f"/cases/{view.dossier}", status_code=303)
     try:
         update, arg = await _update_input(action, form, account, state, view)
         # The table, before sending: a refusal in the person's language (the workflow checks
@@ -279,20 +391,19 @@ async def case_action(
         refused = authz.early_refusal(update, arg, view.region, view.officer)
         if refused is not None:
             raise UpdateRejected(refusal=refused)
-        view = await update_case(await state.client(), state.settings, view.dossier, update, arg)
-    except UpdateRejected as err:
-        state.metrics.actions.labels(action, "rejected").inc()
+        await update_case(await state.client(), state.settings, view.dossier, update, arg)
+    except (UpdateRejected, ParcoursError) as err:
+        outcome = "rejected" if isinstance(err, UpdateRejected) else "invalid"
+        state.metrics.actions.labels(action, outcome).inc()
         # The refusal in the page's language, without the "dossier X: " the CLI shows.
         message = refusals.render(err, _lang(request), prefix=f"dossier {view.dossier}: ")
-        return await _case_page(
-            request, state, account, view, ActionError(action, message, typed), status_code=409
-        )
-    except ParcoursError as err:
-        state.metrics.actions.labels(action, "invalid").inc()
-        message = refusals.render(err, _lang(request), prefix=f"dossier {view.dossier}: ")
-        return await _case_page(
-            request, state, account, view, ActionError(action, message, typed), status_code=422
-        )
+        request.session[FLASH] = {
+            "dossier": view.dossier,
+            "refused": action,
+            "message": message,
+            "form": typed,
+        }
+        return back
     state.metrics.actions.labels(action, "done").inc()
-    request.session["flash"] = action
-    return RedirectResponse(f"/cases/{view.dossier}", status_code=303)
+    request.session[FLASH] = {"dossier": view.dossier, "done": action}
+    return back

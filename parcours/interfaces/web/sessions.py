@@ -4,7 +4,9 @@ The middleware gives every page request `request.session`, a plain dict (Starlet
 interface, so `auth.py` and the routes are unchanged by where it lives):
 
 - signed in: `login`, `csrf` and maybe `flash`, loaded from the `web_sessions` row whose hash
-  matches the cookie, if it has not passed its idle timeout or absolute lifetime;
+  matches the cookie, if it has not passed its idle timeout or absolute lifetime. The flash is
+  any JSON value: what the next page shows once (an action done, or a refused form with its
+  message and the text typed, which is personal data and so never goes into a cookie);
 - not signed in: only `csrf`, kept in a cookie of its own (a double-submit token), so the
   sign-in form is protected without writing a row for every anonymous visitor. That cookie
   is signed with the web secret and expires: a token cannot be made up, nor kept for days.
@@ -16,6 +18,7 @@ saved. The API, probes and static files carry no session at all.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, TimestampSigner
@@ -41,6 +44,15 @@ ROTATE = "_rotate"
 SIGNIN_CSRF_MAX_AGE = 2 * 3600
 _SESSIONLESS_PREFIXES = ("/api/", "/static/")
 _SESSIONLESS_PATHS = ("/healthz", "/metrics", "/openapi.json", "/docs", "/redoc")
+
+
+def _load_flash(stored: str) -> Any:
+    """A flash as the route left it (JSON); a row written before flashes were JSON holds a
+    bare action name."""
+    try:
+        return json.loads(stored)
+    except ValueError:
+        return stored
 
 
 def has_session(path: str) -> bool:
@@ -76,7 +88,7 @@ class ServerSessionMiddleware:
                 if row is not None:
                     data = {LOGIN: row.login, CSRF: row.csrf}
                     if row.flash:
-                        data[FLASH] = row.flash
+                        data[FLASH] = _load_flash(row.flash)
         if not data and signin_csrf:
             data = {CSRF: signin_csrf}
         before = dict(data)
@@ -140,4 +152,5 @@ class ServerSessionMiddleware:
             row = await find_session(db, session_id, web.clock(), web.session_limits)
             if row is not None:
                 row.csrf = data[CSRF]
-                row.flash = data.get(FLASH)
+                flash = data.get(FLASH)
+                row.flash = None if flash is None else json.dumps(flash, ensure_ascii=False)

@@ -1,0 +1,147 @@
+"""Which actions to offer a person on a case, decided by the workflow's own validators.
+
+An interface asks `offers(state, actor)` with the `CaseState` it just queried: each action is
+offered only if its validator (kernel/rules.py) accepts a probe, the most favourable input a
+form could send (a one-character note, the current stage, an officer of the region who is not
+the current one). So a form is never shown that the workflow would refuse for the person or
+for the case's state (a paused case offers no greeting, plan or approval; the waiver list
+leaves out stages already waived or behind the case), and a form may still be refused for
+what is typed in it (an empty note): the workflow stays the judge when the form is sent.
+
+Pure, like the rules: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from parcours.kernel import rules
+from parcours.kernel.domain import (
+    REGIONS,
+    STAGES,
+    Actor,
+    CaseState,
+    GreetingOutcome,
+    GreetingReport,
+    PauseRequest,
+    PlanFiling,
+    PlanItem,
+    ProgressNote,
+    Reassignment,
+    ResumeRequest,
+    Role,
+    Stage,
+    StageApproval,
+    StageWaiver,
+    Transfer,
+    Withdrawal,
+    WithdrawalReason,
+)
+
+# The text of a probe: the shortest note a validator accepts. Never sent.
+_PROBE_TEXT = "-"
+# An officer id no roster holds: the probe of "another officer" for a reassignment or transfer.
+_SOMEONE_ELSE = "\x00probe"
+
+
+@dataclass(frozen=True)
+class Offers:
+    """What the case page shows forms for. Empty tuples and False: no form."""
+
+    greet: bool = False
+    plan: bool = False
+    # The stages a plan may still name (from the current one on).
+    plan_stages: tuple[Stage, ...] = ()
+    progress: bool = False
+    # The stage that may be approved now (the current one), if any.
+    approve: Stage | None = None
+    waive: tuple[Stage, ...] = ()
+    # Officer ids the case may be reassigned to, among the candidates given.
+    reassign_to: tuple[str, ...] = ()
+    # Regions the case may be transferred to (the officer is checked when the form is sent).
+    transfer_to: tuple[str, ...] = ()
+    pause: bool = False
+    resume: bool = False
+    withdraw: bool = False
+
+    @property
+    def casework(self) -> bool:
+        return self.greet or self.plan or self.progress or self.approve is not None
+
+    @property
+    def oversight(self) -> bool:
+        return bool(self.waive or self.reassign_to or self.transfer_to or self.pause or self.resume)
+
+    @property
+    def any(self) -> bool:
+        return self.casework or self.oversight or self.withdraw
+
+
+def accepts(update: str, state: CaseState, inp: object) -> bool:
+    """Would the workflow's validator take `inp` now (signature apart: interfaces sign)?"""
+    try:
+        rules.validate(update, state, inp, strict=True, opened=True)
+    except rules.Rejected:
+        return False
+    return True
+
+
+def offers(state: CaseState, actor: Actor, candidates: Sequence[Actor] = ()) -> Offers:
+    """The actions `actor` may take on the case in `state`; `candidates`: the officers a
+    reassignment could name (the region's roster), each checked as the workflow would."""
+    stage = state.stage
+    if stage is None or not state.stages:
+        return Offers()  # closed: every validator refuses
+    remaining = STAGES[STAGES.index(stage) :]
+    plan = accepts(
+        "file_plan",
+        state,
+        PlanFiling(actor=actor, items=[PlanItem(stage=stage, text=_PROBE_TEXT)]),
+    )
+    return Offers(
+        greet=accepts(
+            "record_greeting", state, GreetingReport(actor=actor, outcome=GreetingOutcome.GREETED)
+        ),
+        plan=plan,
+        plan_stages=remaining if plan else (),
+        progress=accepts("add_progress", state, ProgressNote(actor=actor, note=_PROBE_TEXT)),
+        approve=stage
+        if accepts("approve_stage", state, StageApproval(actor=actor, stage=stage))
+        else None,
+        waive=tuple(
+            s
+            for s in STAGES
+            if accepts("waive_stage", state, StageWaiver(actor=actor, stage=s, reason=_PROBE_TEXT))
+        ),
+        reassign_to=tuple(
+            c.officer_id
+            for c in candidates
+            if accepts("reassign", state, Reassignment(actor=actor, new_officer=c))
+        ),
+        transfer_to=tuple(
+            r
+            for r in REGIONS
+            if accepts(
+                "transfer",
+                state,
+                Transfer(
+                    actor=actor,
+                    new_region=r,
+                    new_officer=Actor(officer_id=_SOMEONE_ELSE, role=Role.OFFICER, region=r),
+                ),
+            )
+        ),
+        pause=accepts("pause", state, PauseRequest(actor=actor, reason=_PROBE_TEXT)),
+        resume=accepts("resume", state, ResumeRequest(actor=actor)),
+        withdraw=accepts(
+            "withdraw",
+            state,
+            Withdrawal(
+                reason=_PROBE_TEXT,
+                recorded_by=actor.officer_id,
+                actor=actor,
+                reason_category=WithdrawalReason.OTHER,
+            ),
+        ),
+    )
