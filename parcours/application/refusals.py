@@ -13,6 +13,8 @@ this, and the CLI keeps temporalio out of the commands that do not need it.
 
 from __future__ import annotations
 
+import re
+
 from parcours.kernel.errors import ParcoursError, first_line
 from parcours.kernel.messages import REFUSAL_ERROR_TYPE, Message
 from parcours.kernel.rules import Rejected
@@ -53,6 +55,9 @@ def message_of(exc: BaseException) -> Message | None:
     return None
 
 
+_DOSSIER_LEAD = re.compile(r"^dossier (?P<dossier>\S+): $")
+
+
 def render(exc: BaseException, lang: str, *, prefix: str = "") -> str:
     """What a person reads for `exc` in `lang`: the refusal from the catalogue, or else the
     error's first line. What the error's line says before its code ("dossier D-1: ") is kept,
@@ -67,4 +72,12 @@ def render(exc: BaseException, lang: str, *, prefix: str = "") -> str:
         return line.removeprefix(prefix)
     code = str(found)
     lead = line[: -len(code)] if line.endswith(code) else ""
-    return lead.removeprefix(prefix) + catalog(lang).message(found)
+    words = catalog(lang)
+    if prefix and lead.startswith(prefix):
+        return lead.removeprefix(prefix) + words.message(found)
+    # "dossier D-1: " (as infrastructure/temporal.py names the case) in the reader's typography:
+    # « dossier D-1 : » in French.
+    named = _DOSSIER_LEAD.match(lead)
+    if named:
+        return words("cli.error.refused", dossier=named["dossier"], reason=words.message(found))
+    return lead + words.message(found)

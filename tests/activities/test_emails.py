@@ -159,7 +159,7 @@ def welcome(lang: str, now: datetime, **extra: Any) -> str:
 
 def test_before_arrival_the_welcome_announces_the_arrival_and_the_airport_greeting() -> None:
     text = welcome("fr", BEFORE)
-    assert "Votre arrivée est prévue le 10 mars 2026 à l'aéroport Montréal-Trudeau (YUL)" in text
+    assert "Votre arrivée est prévue le 10 mars 2026 à l'aéroport Montréal–Trudeau (YUL)" in text
     assert "vous accueillera à l'aéroport" in text
     assert "arrivé·e" not in text
     assert "Your arrival is planned for March 10, 2026" in welcome("en", BEFORE)

@@ -131,7 +131,7 @@ async def test_french_newcomer_gets_a_french_message(sessions, notifier, activit
     assert msg["Message-ID"] == message_id_for(KEY, "immigration.quebec.example")
     text, html = bodies(msg)
     assert "Bonjour Ana Pérez," in text and FRENCH_WELCOME in text
-    assert "10 mars 2026" in text and "Montréal-Trudeau (YUL)" in text and "D-1" in text
+    assert "10 mars 2026" in text and "Montréal–Trudeau (YUL)" in text and "D-1" in text
     assert ENGLISH_WELCOME not in text
     assert '<div lang="fr">' in html and 'lang="en"' not in html
     row = await outbox(sessions)

@@ -14,7 +14,7 @@ async def test_find_by_name_or_dossier_and_status_names_the_newcomer(
     cli: Cli,  # noqa: F811
 ) -> None:
     await add_roster(cli)
-    tag = uuid.uuid4().hex[:6]
+    tag = uuid.uuid4().hex[:6].upper()
     surname = f"Mbeki{tag}"
     first, second = f"FIND-{tag}-1", f"FIND-{tag}-2"
     for d, given, language in ((first, "Thandi", "en"), (second, "Sipho", "es")):

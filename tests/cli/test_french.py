@@ -79,7 +79,10 @@ async def test_an_officers_day_in_french(stack: Stack, tmp_path: Path) -> None:
     assert "0 dossier ouvert, 1 dossier déjà ouvert" in err
 
     out, _ = await cli.ok("status", d)
-    assert out.startswith(f"dossier            {d}\nstatut             Actif\nétape              ")
+    assert out.startswith(
+        f"dossier            {d}\nnom                Élodie Côté\nstatut             Actif\n"
+        "étape              "
+    )
     assert "en retard          non" in out
     assert "ÉTAPE" in out and "Francisation" in out
 
@@ -136,7 +139,11 @@ async def test_an_officers_day_in_french(stack: Stack, tmp_path: Path) -> None:
     # The same in English, by the knob and by the flag.
     english = Cli(dataclasses.replace(stack.settings, language="en"))
     out, _ = await english.ok("status", d)
-    assert [line.split() for line in out.splitlines()[:2]] == [["dossier", d], ["status", "Active"]]
+    assert [line.split() for line in out.splitlines()[:3]] == [
+        ["dossier", d],
+        ["name", "Élodie", "Côté"],
+        ["status", "Active"],
+    ]
     out, _ = await cli.ok("--lang", "en", "status", d)
     assert ["overdue", "no"] in [line.split() for line in out.splitlines()]
     code, _, err = await english("plan", d, "--by", "crodriguez", "--item", "employment: OIIQ")

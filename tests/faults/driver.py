@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from temporalio.client import Client
 
@@ -28,8 +29,9 @@ from parcours.kernel.errors import CaseAlreadyExists
 
 CONCURRENCY = 40
 # Future arrival: the arrival stage's stall clock starts then, so escalations happen in
-# francization only (seconds, in the fault policy).
-ARRIVAL = "2030-06-01"
+# francization only (seconds, in the fault policy). A year ahead: inside the arrival window
+# (two years ahead) that register_case checks, whatever day the run is.
+ARRIVAL = (date.today() + timedelta(days=365)).isoformat()
 
 
 @dataclass

@@ -224,4 +224,3 @@ def test_a_bad_profile_is_one_line(tmp_path: Path) -> None:
     )
     with pytest.raises(Exception, match=r"^the Temporal client profile \(TEMPORAL_\*\): .*nope"):
         temporal_profile(settings)
-

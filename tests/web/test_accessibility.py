@@ -135,10 +135,13 @@ def test_every_page_passes_axe_and_speaks_french(
 
     add_note(browser, web_stack, "AX-1")
     journal = browser.find_element(By.ID, "audit")
-    # Newest first: the note, typed last, opens the journal; its line breaks are kept.
-    first = journal.find_element(By.CSS_SELECTOR, "li").text
-    assert "Note de suivi ajoutée" in first and "Appel fait.\nRappeler lundi." in first
-    assert "Dossier ouvert" in journal.find_elements(By.CSS_SELECTOR, "li")[-1].text
+    # Newest first: the note, typed last, comes before everything the opening wrote (the fast
+    # policy's reminders may still land after it); its line breaks are kept.
+    entries = [li.text for li in journal.find_elements(By.CSS_SELECTOR, "li")]
+    note = next(i for i, text in enumerate(entries) if "Note de suivi ajoutée" in text)
+    assert "Appel fait.\nRappeler lundi." in entries[note]
+    opened = next(i for i, text in enumerate(entries) if "Dossier ouvert" in text)
+    assert note < opened and opened == len(entries) - 1
     check_page(browser, "case")
 
     browser.get(f"{web_stack.url}/cases/AX-404")

@@ -78,7 +78,7 @@ def listed(c: httpx.Client, dossier: str, **params: str) -> None:
 def test_search_finds_a_case_by_name_or_dossier_within_what_one_may_see(
     web_stack: WebStack,
 ) -> None:
-    tag = uuid.uuid4().hex[:6]
+    tag = uuid.uuid4().hex[:6].upper()
     surname = f"Nkemelu{tag}"
     mtl, qc = f"FIND-{tag}-M", f"FIND-{tag}-Q"
     start_cases(
@@ -110,7 +110,7 @@ def test_search_finds_a_case_by_name_or_dossier_within_what_one_may_see(
 
 
 def test_status_filters_and_pages(web_stack: WebStack) -> None:
-    tag = uuid.uuid4().hex[:6]
+    tag = uuid.uuid4().hex[:6].upper()
     surname = f"Okafor{tag}"
     dossiers = [f"PAGE-{tag}-{n}" for n in range(3)]
     start_cases(web_stack, *[approval(d, name=f"Ada {surname}") for d in dossiers])
@@ -141,7 +141,7 @@ def test_status_filters_and_pages(web_stack: WebStack) -> None:
 
 
 def test_a_refused_form_redirects_and_shows_what_was_typed_once(web_stack: WebStack) -> None:
-    d = f"PRG-{uuid.uuid4().hex[:6]}"
+    d = f"PRG-{uuid.uuid4().hex[:6].upper()}"
     start_cases(web_stack, approval(d))
     with client(web_stack, officer_of(web_stack, d)) as officer:
         too_long = "Rencontre au bureau; " * 200  # over the 4,000 characters a note may hold
@@ -164,7 +164,7 @@ def test_a_refused_form_redirects_and_shows_what_was_typed_once(web_stack: WebSt
 
 
 def test_a_paused_case_offers_no_casework_forms(web_stack: WebStack) -> None:
-    d = f"PAUSE-{uuid.uuid4().hex[:6]}"
+    d = f"PAUSE-{uuid.uuid4().hex[:6].upper()}"
     start_cases(web_stack, approval(d))
     assigned = officer_of(web_stack, d)
     with client(web_stack, assigned) as officer, client(web_stack, "nbouchard") as supervisor:
@@ -195,7 +195,7 @@ def test_a_paused_case_offers_no_casework_forms(web_stack: WebStack) -> None:
 
 
 def test_waive_list_and_contact_data_and_withdrawal(web_stack: WebStack) -> None:
-    d = f"CASE-{uuid.uuid4().hex[:6]}"
+    d = f"CASE-{uuid.uuid4().hex[:6].upper()}"
     start_cases(
         web_stack,
         approval(

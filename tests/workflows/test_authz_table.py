@@ -222,12 +222,12 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[S
 
 
 async def run_cli(stack: Stack, args: list[str], *, signed: bool) -> tuple[int, str]:
-    settings = dataclasses.replace(stack.settings, language="en")  # the table's English
+    settings = dataclasses.replace(stack.settings, language="fr")  # the CLI's default
     if not signed:
         settings = dataclasses.replace(settings, signing_keys=None, signing_key_file=None)
     out, err = io.StringIO(), io.StringIO()
     code = await amain(args, settings=settings, out=out, err=err)
-    return code, err.getvalue().removeprefix("parcours: error: ").strip()
+    return code, err.getvalue().removeprefix("parcours\u00a0: erreur\u00a0: ").strip()
 
 
 async def open_case(stack: Stack, action: Action) -> str:
@@ -260,14 +260,14 @@ async def test_every_cell_through_the_cli(stack: Stack, action: Action) -> None:
             continue
         # No signing key: only the CLI's own check can give the table's sentence.
         code, err = await run_cli(stack, argv(action, actor.officer_id, dossier), signed=False)
-        assert (code, err) == (1, f"dossier {dossier}: {expected}"), (action, rel)
+        assert (code, err) == (1, f"dossier {dossier}\u00a0: {expected}"), (action, rel)
     assert await case_now(stack, dossier) == before
     # The same CLI without keys, on an allowed cell: sent, and refused by the workflow.
     allowed = ACTORS[sorted(ALLOWED[action])[0]].officer_id
     code, err = await run_cli(stack, argv(action, allowed, dossier), signed=False)
     assert (code, err) == (
         1,
-        f"dossier {dossier}: " + catalog("fr").message(authz.refusal("signature_missing")),
+        f"dossier {dossier}\u00a0: " + catalog("fr").message(authz.refusal("signature_missing")),
     )
     for rel in sorted(ALLOWED[action]):
         dossier = await open_case(stack, action)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from parcours.kernel import airports
+
 FRENCH = "fr"
 GRACE_MONTHS = 6
 
@@ -66,17 +68,15 @@ REGION_NAMES = {
     "centre-du-quebec": "Centre-du-Québec",
 }
 
-# Airports by their French names (what follows « l'aéroport » in the welcome); a code not
-# listed prints as it is.
-AIRPORT_NAMES = {
-    "YUL": "Montréal-Trudeau (YUL)",
-    "YQB": "Québec Jean-Lesage (YQB)",
-}
-
 
 def region_name(slug: str | None) -> str:
     return REGION_NAMES.get(slug or "", slug or "")
 
 
 def airport_name(code: str | None) -> str:
-    return AIRPORT_NAMES.get(code or "", code or "")
+    """What follows « l'aéroport » in the welcome: « Montréal–Trudeau (YUL) »; a code no
+    longer on the list (kernel/airports.py) prints as it is."""
+    if not code:
+        return ""
+    name = airports.french_name(code)
+    return code if name == code else f"{name} ({code})"
