@@ -71,7 +71,7 @@ class Catalog:
 
     def __call__(self, key: str, /, **params: Any) -> str:
         text = self._t.gettext(key)
-        if text == key:
+        if text == key and not self.has(key):
             text = self._missing(key)
         return text.format(**params) if params else text
 
@@ -79,7 +79,7 @@ class Catalog:
         """The form of `key` for `count` ({n} is `count`, formatted): "1 dossier", "2 dossiers"
         in French, where 0 and 1 are singular; "0 cases" in English."""
         text = self._t.ngettext(key, key + PLURAL_SUFFIX, count)
-        if text in (key, key + PLURAL_SUFFIX):
+        if not self.has(key):
             text = self._missing(key)
         return text.format(n=self.number(count), **params)
 
@@ -90,7 +90,10 @@ class Catalog:
         return self(message.key, **params)
 
     def has(self, key: str) -> bool:
-        return self._t.gettext(key) != key
+        # By the catalogue's own keys, not by comparing the text with the key: the English of
+        # "no" is "no". A plural entry is stored under (key, form).
+        known: dict[object, str] = self._t._catalog  # type: ignore[attr-defined]
+        return key in known or (key, 0) in known
 
     def _missing(self, key: str) -> str:
         if self.strict:

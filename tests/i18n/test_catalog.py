@@ -97,3 +97,10 @@ def test_numbers_and_dates_follow_each_locale() -> None:
 
 def test_catalogue_directory_is_shipped() -> None:
     assert Path(LOCALE_DIR, "fr", "LC_MESSAGES", f"{DOMAIN}.mo").is_file()
+
+
+def test_a_text_equal_to_its_key_is_not_missing() -> None:
+    """English "no" is the key "no": found, not reported missing (it was, on every status)."""
+    english = Catalog("en", strict=True)
+    assert english.has("no") and english("no") == "no"
+    assert not english.has("no.such.key")
