@@ -85,6 +85,33 @@ REGIONS: tuple[str, ...] = (
     "centre-du-quebec",
 )
 
+# Their official names, which are proper nouns: the same in French and in English.
+REGION_NAMES = {
+    "bas-saint-laurent": "Bas-Saint-Laurent",
+    "saguenay-lac-saint-jean": "Saguenay–Lac-Saint-Jean",
+    "capitale-nationale": "Capitale-Nationale",
+    "mauricie": "Mauricie",
+    "estrie": "Estrie",
+    "montreal": "Montréal",
+    "outaouais": "Outaouais",
+    "abitibi-temiscamingue": "Abitibi-Témiscamingue",
+    "cote-nord": "Côte-Nord",
+    "nord-du-quebec": "Nord-du-Québec",
+    "gaspesie-iles-de-la-madeleine": "Gaspésie–Îles-de-la-Madeleine",
+    "chaudiere-appalaches": "Chaudière-Appalaches",
+    "laval": "Laval",
+    "lanaudiere": "Lanaudière",
+    "laurentides": "Laurentides",
+    "monteregie": "Montérégie",
+    "centre-du-quebec": "Centre-du-Québec",
+}
+
+
+def region_name(slug: str | None) -> str:
+    """« Montréal » for "montreal"; an unknown slug as it is."""
+    return REGION_NAMES.get(slug or "", slug or "")
+
+
 DOSSIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 OFFICER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from parcours.kernel import airports
+from parcours.kernel import airports, domain
 
 FRENCH = "fr"
 GRACE_MONTHS = 6
@@ -48,29 +48,10 @@ def within_grace_period(arrival_date: str | None, decided_at: datetime | None) -
 
 
 # Official names: the same in every language of a message.
-REGION_NAMES = {
-    "bas-saint-laurent": "Bas-Saint-Laurent",
-    "saguenay-lac-saint-jean": "Saguenay–Lac-Saint-Jean",
-    "capitale-nationale": "Capitale-Nationale",
-    "mauricie": "Mauricie",
-    "estrie": "Estrie",
-    "montreal": "Montréal",
-    "outaouais": "Outaouais",
-    "abitibi-temiscamingue": "Abitibi-Témiscamingue",
-    "cote-nord": "Côte-Nord",
-    "nord-du-quebec": "Nord-du-Québec",
-    "gaspesie-iles-de-la-madeleine": "Gaspésie–Îles-de-la-Madeleine",
-    "chaudiere-appalaches": "Chaudière-Appalaches",
-    "laval": "Laval",
-    "lanaudiere": "Lanaudière",
-    "laurentides": "Laurentides",
-    "monteregie": "Montérégie",
-    "centre-du-quebec": "Centre-du-Québec",
-}
 
 
 def region_name(slug: str | None) -> str:
-    return REGION_NAMES.get(slug or "", slug or "")
+    return domain.region_name(slug)
 
 
 def airport_name(code: str | None) -> str:

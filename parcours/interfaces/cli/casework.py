@@ -38,6 +38,7 @@ from parcours.kernel.domain import (
     Transfer,
     Withdrawal,
     WithdrawalReason,
+    region_name,
 )
 from parcours.kernel.errors import ParcoursError
 
@@ -161,7 +162,7 @@ def show(ctx: Context, view: CaseView, as_json: bool, name: str | None = None) -
             (t("cli.case.status"), view.status),
             (t("cli.case.stage"), view.stage),
             (t("cli.case.officer"), view.officer),
-            (t("cli.case.region"), view.region),
+            (t("cli.case.region"), region_name(view.region)),
             (t("cli.case.time_zone"), view.time_zone),
             (t("cli.case.language"), view.language),
             (t("cli.case.arrival"), day(view.arrival_date, t)),

@@ -17,6 +17,7 @@ from typing import Any
 from parcours.application.journal import AuditRow, JournalEntry, journal
 from parcours.infrastructure.catalog import DEFAULT_LANGUAGE, LANGUAGES, Catalog, catalog
 from parcours.kernel import timezones
+from parcours.kernel.domain import region_name
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LANG_COOKIE", "Translator", "pick_language"]
 
@@ -62,6 +63,10 @@ class Translator:
 
     def number(self, value: float, digits: int | None = None) -> str:
         return self.catalog.number(value, digits=digits)
+
+    def region(self, slug: str | None) -> str:
+        """A region by its official name (« Montréal »), the same in both languages."""
+        return region_name(slug)
 
     def event(self, kind: str) -> str:
         key = f"event.{kind}"
