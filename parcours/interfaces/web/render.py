@@ -9,17 +9,13 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from parcours.infrastructure.mail.language import region_name
 from parcours.interfaces.web.auth import csrf_token
 from parcours.interfaces.web.i18n import DEFAULT_LANGUAGE, Translator
 
 
 def make_templates(templates_dir: Path) -> Jinja2Templates:
     # Jinja2Templates autoescapes .html: names and notes typed by people are escaped.
-    templates = Jinja2Templates(directory=str(templates_dir / "web"))
-    # A region as people write it (« Montréal », not its slug « montreal »).
-    templates.env.filters["region"] = region_name
-    return templates
+    return Jinja2Templates(directory=str(templates_dir / "web"))
 
 
 def render(
