@@ -18,7 +18,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from tests.web.conftest import WebStack, approval, start_cases, wait_for
-from tests.web.test_browser import browser, click_and_load, officer_of, sign_in
+from tests.web.test_browser import browser, click_and_load, fit_window, officer_of, sign_in
 from tests.web.test_browser import pytestmark as needs_chromium
 from tests.web.words import READ_ATTRIBUTES, foreign_words
 
@@ -96,8 +96,7 @@ def phone_shot(driver: webdriver.Chrome, name: str) -> None:
     target = os.environ.get("PARCOURS_SCREENSHOTS")
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(PHONE_WIDTH, max(800, min(int(height) + 40, 4000)))
+        fit_window(driver, PHONE_WIDTH, most=6000)
         driver.save_screenshot(str(Path(target) / f"{name}.png"))
 
 

@@ -67,13 +67,21 @@ def browser() -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
+def fit_window(driver: webdriver.Chrome, width: int, most: int = 4000) -> None:
+    """Make the window `width` wide and tall enough that the viewport holds the whole page
+    (up to `most` pixels): a screenshot shows the viewport, and the window's height includes
+    the browser's own frame, which differs between Chromium versions."""
+    driver.set_window_size(width, 800)
+    inner, outer = driver.execute_script("return [window.innerHeight, window.outerHeight]")
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, max(800, min(int(height) + int(outer) - int(inner), most)))
+
+
 def shot(driver: webdriver.Chrome, name: str) -> None:
     target = os.environ.get("PARCOURS_SCREENSHOTS")
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
-        # The whole page, not only the window: set the window to the document's height.
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1280, max(800, min(int(height) + 40, 4000)))
+        fit_window(driver, 1280)  # the whole page, not only the window
         driver.save_screenshot(str(Path(target) / f"{name}.png"))
         driver.set_window_size(1280, 1000)
 
@@ -84,8 +92,7 @@ def shot_phone(driver: webdriver.Chrome, name: str) -> None:
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
         width = driver.execute_script("return window.innerWidth")
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(390, max(800, min(int(height) + 140, 6000)))
+        fit_window(driver, 390, most=6000)
         driver.save_screenshot(str(Path(target) / f"{name}.png"))
         assert int(width) <= 400
 
