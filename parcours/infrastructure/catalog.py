@@ -41,6 +41,10 @@ BABEL_LOCALES: Mapping[str, str] = {"fr": "fr_CA", "en": "en_CA", "es": "es"}
 PLURAL_SUFFIX = "#plural"
 
 
+# Parameters of a Message that are quantities, formatted by the language's rules.
+_NUMERIC_PARAMS = frozenset({"max", "count", "limit", "total", "minutes", "days"})
+
+
 class MissingMessage(KeyError):
     """A key that has no text in the catalogue of the language asked for."""
 
@@ -86,8 +90,17 @@ class Catalog:
     def message(self, message: Message) -> str:
         """A kernel `Message` (a refusal, a field error) in this language: its key is
         `refusal.<code>`, and a parameter that is itself a key ("stage.arrival") is rendered."""
-        params = {k: self(v) if self.has(v) else v for k, v in message.params}
+        params = {k: self._param(k, v) for k, v in message.params}
         return self(message.key, **params)
+
+    def _param(self, name: str, value: str) -> str:
+        if self.has(value):
+            return self(value)
+        # Counts and limits read as numbers of the language (« 4 000 », "4,000"); ids, dates
+        # and dossier numbers stay as they are.
+        if name in _NUMERIC_PARAMS and value.isdigit():
+            return self.number(int(value))
+        return value
 
     def has(self, key: str) -> bool:
         # By the catalogue's own keys, not by comparing the text with the key: the English of
@@ -143,7 +156,8 @@ class Catalog:
         if value is None:
             return "—"
         local = value.astimezone(tz)
-        clock = format_time(local, format="short", locale=self.locale)
+        # « 23 h 19 » never breaks across lines: Babel's spaces become non-breaking ones.
+        clock = format_time(local, format="short", locale=self.locale).replace(" ", "\u00a0")
         return f"{self.long_date(local.date())}, {clock}"
 
 

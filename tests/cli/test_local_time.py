@@ -52,7 +52,7 @@ def test_status_shows_the_due_day_and_local_moments() -> None:
     assert line(text, "time_zone") == "America/Toronto"
     # Arrival stage: started when the case opened (00:00 in Montreal), due on 8 February.
     stage = [x for x in text.splitlines() if x.startswith("Accueil ")][-1]  # the stage table
-    assert "9 décembre 2026, 00 h 00" in stage and stage.endswith("8 février 2027")
+    assert "9 décembre 2026, 00\u00a0h\u00a000" in stage and stage.endswith("8 février 2027")
     assert "+00:00" not in text and "T05:00" not in text
 
 
@@ -60,7 +60,7 @@ def test_status_on_the_magdalen_islands_reads_atlantic_time() -> None:
     text = printed(timezones.ATLANTIC, as_json=False)
     assert line(text, "time_zone") == "America/Halifax"
     assert line(text, "plan_due") == "15 janvier 2027"
-    assert "9 décembre 2026, 01 h 00" in text  # 05:00 UTC is 01:00 on the Islands
+    assert "9 décembre 2026, 01\u00a0h\u00a000" in text  # 05:00 UTC is 01:00 on the Islands
 
 
 def test_status_json_stays_iso_8601_with_an_offset() -> None:

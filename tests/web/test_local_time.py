@@ -18,10 +18,10 @@ from tests.web.conftest import WebStack, approval, reader, sign_in, start_cases,
 
 def test_the_console_shows_moments_in_the_page_zone() -> None:
     midnight_in_montreal = datetime(2026, 12, 9, 5, tzinfo=UTC)
-    assert Translator("fr").date_time(midnight_in_montreal) == "9 décembre 2026, 00 h 00"
+    assert Translator("fr").date_time(midnight_in_montreal) == "9 décembre 2026, 00\u00a0h\u00a000"
     assert Translator("en").date_time(midnight_in_montreal) == "December 9, 2026, 12:00\u202fa.m."
     islands = Translator("fr", timezones.ATLANTIC)
-    assert islands.date_time(midnight_in_montreal) == "9 décembre 2026, 01 h 00"
+    assert islands.date_time(midnight_in_montreal) == "9 décembre 2026, 01\u00a0h\u00a000"
     # A moment's day is its local day: 04:30 UTC is still the 8th in Montreal, the 9th on the
     # Islands.
     late = datetime(2026, 12, 9, 4, 30, tzinfo=UTC)
@@ -30,7 +30,9 @@ def test_the_console_shows_moments_in_the_page_zone() -> None:
     # A day (an ISO date) is that day, whatever the zone.
     assert islands.long_date("2027-01-15") == "15 janvier 2027"
     # The read model's naive times are UTC.
-    assert Translator("fr").date_time(datetime(2026, 12, 9, 5)) == "9 décembre 2026, 00 h 00"
+    assert (
+        Translator("fr").date_time(datetime(2026, 12, 9, 5)) == "9 décembre 2026, 00\u00a0h\u00a000"
+    )
 
 
 def test_a_magdalen_islands_case_is_due_on_friday_15_january(web_stack: WebStack) -> None:

@@ -34,14 +34,14 @@ DAYS = {
     "fr": {
         "approve": ("Thi Mai Nguyen", "nguyen"),
         "pause": ("Rania Belkacem", "belkacem"),
-        "refused": "Action refusée\u00a0: Note\u00a0: le texte dépasse 4000 caractères",
+        "refused": "Action refusée\u00a0: Note\u00a0: le texte dépasse 4\u00a0000 caractères",
         "next_stage": "Francisation",
         "found": "1 dossier",
     },
     "en": {
         "approve": ("Oksana Hrytsenko", "hrytsenko"),
         "pause": ("Tomás Oyarzún", "oyarzun"),
-        "refused": "Action rejected: Note: the text is longer than 4000 characters",
+        "refused": "Action rejected: Note: the text is longer than 4,000 characters",
         "next_stage": "Francization",
         "found": "1 case",
     },
