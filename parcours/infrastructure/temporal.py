@@ -154,11 +154,14 @@ async def connect(
         )
     except TimeoutError:
         raise TemporalUnavailable(
-            f"cannot reach Temporal at {address}: no answer within {within.total_seconds():g}s"
+            f"cannot reach Temporal at {address}: no answer within {within.total_seconds():g}s",
+            refusal=Message.of(
+                "temporal_silent", address=address, seconds=f"{within.total_seconds():g}"
+            ),
         ) from None
     except Exception as err:  # the SDK raises RuntimeError with a multi-line gRPC dump
         reason = _connect_reason(err)
-        raise TemporalUnavailable(f"cannot reach Temporal at {address}: {reason}") from None
+        raise _unreachable(address, reason) from None
 
 
 @dataclass(frozen=True)
@@ -458,7 +461,8 @@ async def _check_opening(
     if status not in (None, WorkflowExecutionStatus.RUNNING):
         raise CaseNotFound(
             f"no case for dossier {dossier}: its opening was refused and nothing was recorded "
-            "(an unsigned or forged start); see the workflow's history in the Temporal UI"
+            "(an unsigned or forged start); see the workflow's history in the Temporal UI",
+            refusal=Message.of("no_case_start_refused", dossier=dossier),
         )
 
 
@@ -569,20 +573,37 @@ def _failure_message(err: BaseException) -> str:
     return first_line(err)
 
 
+def _unreachable(address: str, reason: str) -> TemporalUnavailable:
+    # `reason` is the transport's own words ("connection refused"), left as they come.
+    return TemporalUnavailable(
+        f"cannot reach Temporal at {address}: {reason}",
+        refusal=Message.of("temporal_unreachable", address=address, reason=reason),
+    )
+
+
+def _closed(dossier: str) -> ParcoursError:
+    return ParcoursError(
+        f"dossier {dossier}: the case is closed; it takes no more actions",
+        refusal=Message.of("case_closed", dossier=dossier),
+    )
+
+
 def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError:
     text = err.message.lower()
     if err.status == RPCStatusCode.NOT_FOUND and "completed" in text:
-        return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
+        return _closed(dossier)
     if err.status == RPCStatusCode.NOT_FOUND:
-        return CaseNotFound(f"no case for dossier {dossier}")
-    if "already completed" in text or "workflow execution already" in text:
-        return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
-    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return TemporalUnavailable(
-            f"cannot reach Temporal at {settings.temporal_address or 'its address'}: "
-            f"{first_line(err.message)}"
+        return CaseNotFound(
+            f"no case for dossier {dossier}", refusal=Message.of("no_case", dossier=dossier)
         )
-    return ParcoursError(f"dossier {dossier}: Temporal refused: {first_line(err.message)}")
+    if "already completed" in text or "workflow execution already" in text:
+        return _closed(dossier)
+    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return _unreachable(settings.temporal_address or "?", first_line(err.message))
+    return ParcoursError(
+        f"dossier {dossier}: Temporal refused: {first_line(err.message)}",
+        refusal=Message.of("temporal_refused", dossier=dossier, reason=first_line(err.message)),
+    )
 
 
 _OS_MESSAGE_RE = re.compile(r'message: "([^"]+)"')

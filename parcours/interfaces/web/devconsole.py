@@ -13,6 +13,7 @@ from parcours.infrastructure.store.accounts import seed_demo_passwords
 from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.interfaces.web.server import DEFAULT_HOST, build_server, serve_until, wait_started
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.messages import Message
 
 
 async def seed_demo_logins(settings: Settings) -> list[str]:
@@ -37,7 +38,10 @@ async def dev_console(
     if not await wait_started(server, serving=task) or task.done():
         stop.set()
         await task  # raises the "port in use" error
-        raise ParcoursError(f"the web console did not start on {DEFAULT_HOST}:{port}")
+        raise ParcoursError(
+            f"the web console did not start on {DEFAULT_HOST}:{port}",
+            refusal=Message.of("console_not_started", address=f"{DEFAULT_HOST}:{port}"),
+        )
     url = f"http://{DEFAULT_HOST}:{port}"
     lines = [
         f"  Web console    {url}  (API docs {url}/docs)",
