@@ -584,7 +584,7 @@ def _unreachable(address: str, reason: str) -> TemporalUnavailable:
 def _closed(dossier: str) -> ParcoursError:
     return ParcoursError(
         f"dossier {dossier}: the case is closed; it takes no more actions",
-        refusal=Message.of("case_closed", dossier=dossier),
+        refusal=Message.of("case_completed", dossier=dossier),
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from temporalio.client import Client
 
+from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store.accounts import seed_demo_passwords
 from parcours.infrastructure.store.db import open_read_model, session_factory
@@ -29,9 +30,10 @@ async def seed_demo_logins(settings: Settings) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def dev_console(
-    settings: Settings, client: Client, stop: asyncio.Event, port: int
+    settings: Settings, client: Client, stop: asyncio.Event, port: int, t: Catalog | None = None
 ) -> AsyncIterator[list[str]]:
-    """Serve the console until the block exits; yields the banner lines."""
+    """Serve the console until the block exits; yields the banner lines (in `t`'s language)."""
+    t = t or catalog(settings.language)
     await seed_demo_logins(settings)
     server = build_server(settings, host=DEFAULT_HOST, port=port, client=client)
     task = asyncio.create_task(serve_until(server, stop))
@@ -44,10 +46,9 @@ async def dev_console(
         )
     url = f"http://{DEFAULT_HOST}:{port}"
     lines = [
-        f"  Web console    {url}  (API docs {url}/docs)",
-        "    demo sign-in: any officer id above, or 'operator'; "
-        f"password {settings.demo_password!r}",
-        "    (change one with: parcours users set-password ID)",
+        f"  {t('dev.label.console')}  {t('dev.console', url=url)}",
+        "    " + t("dev.demo_signin", password=settings.demo_password),
+        "    " + t("dev.demo_change"),
     ]
     try:
         yield lines
