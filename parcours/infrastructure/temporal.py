@@ -185,7 +185,8 @@ def temporal_profile(settings: Settings) -> ClientConfigProfile | None:
         return ClientConfigProfile.load(override_env_vars=settings.temporal_env)
     except Exception as err:  # the SDK's bridge raises its own ConfigError
         raise ParcoursError(
-            f"the Temporal client profile (TEMPORAL_*): {first_line(err)}"
+            f"the Temporal client profile (TEMPORAL_*): {first_line(err)}",
+            refusal=Message.of("temporal_profile", reason=first_line(err)),
         ) from None
 
 
@@ -434,16 +435,23 @@ async def _query(
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
     except WorkflowQueryRejectedError as err:
-        raise ParcoursError(f"dossier {dossier}: the case cannot be read ({err})") from None
+        raise ParcoursError(
+            f"dossier {dossier}: the case cannot be read ({err})",
+            refusal=Message.of("case_unreadable", dossier=dossier, reason=first_line(err)),
+        ) from None
     except WorkflowQueryFailedError as err:
         if err.message == ENCODED_FAILURE:
             # A query never fails but on a payload the worker cannot decrypt: ours,
             # encrypted with a key outside its ring. Its reason comes back encrypted too.
             raise ParcoursError(
                 f"dossier {dossier}: the worker could not read the query (its reason is "
-                "encrypted): is this process's current payload key in the worker's keyring?"
+                "encrypted): is this process's current payload key in the worker's keyring?",
+                refusal=Message.of("query_undecodable", dossier=dossier),
             ) from None
-        raise ParcoursError(f"dossier {dossier}: {first_line(err.message)}") from None
+        raise ParcoursError(
+            f"dossier {dossier}: {first_line(err.message)}",
+            refusal=Message.of("query_failed", dossier=dossier, reason=first_line(err.message)),
+        ) from None
     except (KeyError, CodecKeyError) as err:
         raise _undecodable(err, dossier) from None
 
@@ -511,7 +519,13 @@ async def update_case(
             f"dossier {dossier}: no worker answered within {within.total_seconds():g}s "
             f"(is `parcours worker` running on task queue {settings.task_queue!r}?); "
             "the action may still apply if a worker picks it up within a few minutes (after "
-            "that its signature is stale and it is refused): check `parcours status`"
+            "that its signature is stale and it is refused): check `parcours status`",
+            refusal=Message.of(
+                "no_worker",
+                dossier=dossier,
+                seconds=f"{within.total_seconds():g}",
+                queue=settings.task_queue,
+            ),
         ) from None
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
@@ -550,12 +564,16 @@ def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
     binary/encrypted") when it has no codec, the codec's error when the key is not in its ring.
     Any other KeyError is a bug and is not dressed up."""
     if isinstance(err, CodecKeyError):
-        return ParcoursError(f"dossier {dossier}: cannot decrypt the case: {err}")
+        return ParcoursError(
+            f"dossier {dossier}: cannot decrypt the case: {err}",
+            refusal=Message.of("case_undecryptable", dossier=dossier, reason=first_line(err)),
+        )
     if "binary/encrypted" not in str(err):
         raise err
     return PayloadKeysMissing(
         f"dossier {dossier}: the case is encrypted and this process has no payload keys: "
-        "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses"
+        "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses",
+        refusal=Message.of("payload_keys_missing", dossier=dossier),
     )
 
 
