@@ -437,7 +437,7 @@ async def _query(
     except WorkflowQueryRejectedError as err:
         raise ParcoursError(
             f"dossier {dossier}: the case cannot be read ({err})",
-            refusal=Message.of("case_unreadable", dossier=dossier, reason=first_line(err)),
+            refusal=Message.of("case_unreadable", reason=first_line(err)),
         ) from None
     except WorkflowQueryFailedError as err:
         if err.message == ENCODED_FAILURE:
@@ -446,11 +446,11 @@ async def _query(
             raise ParcoursError(
                 f"dossier {dossier}: the worker could not read the query (its reason is "
                 "encrypted): is this process's current payload key in the worker's keyring?",
-                refusal=Message.of("query_undecodable", dossier=dossier),
+                refusal=Message.of("query_undecodable"),
             ) from None
         raise ParcoursError(
             f"dossier {dossier}: {first_line(err.message)}",
-            refusal=Message.of("query_failed", dossier=dossier, reason=first_line(err.message)),
+            refusal=Message.of("query_failed", reason=first_line(err.message)),
         ) from None
     except (KeyError, CodecKeyError) as err:
         raise _undecodable(err, dossier) from None
@@ -522,7 +522,6 @@ async def update_case(
             "that its signature is stale and it is refused): check `parcours status`",
             refusal=Message.of(
                 "no_worker",
-                dossier=dossier,
                 seconds=f"{within.total_seconds():g}",
                 queue=settings.task_queue,
             ),
@@ -566,14 +565,14 @@ def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
     if isinstance(err, CodecKeyError):
         return ParcoursError(
             f"dossier {dossier}: cannot decrypt the case: {err}",
-            refusal=Message.of("case_undecryptable", dossier=dossier, reason=first_line(err)),
+            refusal=Message.of("case_undecryptable", reason=first_line(err)),
         )
     if "binary/encrypted" not in str(err):
         raise err
     return PayloadKeysMissing(
         f"dossier {dossier}: the case is encrypted and this process has no payload keys: "
         "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses",
-        refusal=Message.of("payload_keys_missing", dossier=dossier),
+        refusal=Message.of("payload_keys_missing"),
     )
 
 
@@ -602,7 +601,7 @@ def _unreachable(address: str, reason: str) -> TemporalUnavailable:
 def _closed(dossier: str) -> ParcoursError:
     return ParcoursError(
         f"dossier {dossier}: the case is closed; it takes no more actions",
-        refusal=Message.of("case_completed", dossier=dossier),
+        refusal=Message.of("case_completed"),
     )
 
 
@@ -620,7 +619,7 @@ def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError
         return _unreachable(settings.temporal_address or "?", first_line(err.message))
     return ParcoursError(
         f"dossier {dossier}: Temporal refused: {first_line(err.message)}",
-        refusal=Message.of("temporal_refused", dossier=dossier, reason=first_line(err.message)),
+        refusal=Message.of("temporal_refused", reason=first_line(err.message)),
     )
 
 

@@ -124,3 +124,30 @@ def test_logs_keep_the_english_line_and_no_email() -> None:
     assert bad_email.value.refusal is not None
     assert "m-at-x.ca" not in str(bad_email.value.refusal)
     assert issubclass(AccountError, ValueError) and issubclass(OfficerError, ValueError)
+
+
+def test_a_closed_case_is_named_once_on_the_case_page_and_in_the_cli() -> None:
+    """Temporal's errors about one case: the English line opens with the dossier; people read
+    « dossier D-1 : » before the refusal in the CLI, and the refusal alone where the page
+    already names the case."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from parcours.application.refusals import render
+    from parcours.infrastructure.temporal import _rpc_error
+
+    closed = _rpc_error(
+        RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b""),
+        "D-1",
+        Settings(),
+    )
+    assert str(closed) == "dossier D-1: the case is closed; it takes no more actions"
+    assert render(closed, "fr") == (
+        f"dossier D-1{NBSP}: le dossier est fermé{NBSP}; il ne prend plus d'actions"
+    )
+    assert render(closed, "en") == "dossier D-1: the case is closed; it takes no more actions"
+    assert render(closed, "fr", prefix="dossier D-1: ") == (
+        f"le dossier est fermé{NBSP}; il ne prend plus d'actions"
+    )
+    missing = _rpc_error(RPCError("not found", RPCStatusCode.NOT_FOUND, b""), "D-2", Settings())
+    assert render(missing, "fr") == "aucun dossier D-2"
+    assert render(missing, "en") == "no case for dossier D-2"
