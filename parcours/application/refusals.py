@@ -56,6 +56,9 @@ def message_of(exc: BaseException) -> Message | None:
 
 
 _DOSSIER_LEAD = re.compile(r"^dossier (?P<dossier>\S+): $")
+# An error about one case whose English line (for logs) opens with "dossier D-1: " and whose
+# refusal says the rest (infrastructure/temporal.py: a closed case, no worker...).
+_DOSSIER_OPENING = re.compile(r"^dossier \S+: ")
 
 
 def render(exc: BaseException, lang: str, *, prefix: str = "") -> str:
@@ -72,6 +75,9 @@ def render(exc: BaseException, lang: str, *, prefix: str = "") -> str:
         return line.removeprefix(prefix)
     code = str(found)
     lead = line[: -len(code)] if line.endswith(code) else ""
+    opening = _DOSSIER_OPENING.match(line)
+    if not lead and opening and "dossier" not in dict(found.params):
+        lead = opening.group()
     words = catalog(lang)
     if prefix and lead.startswith(prefix):
         return lead.removeprefix(prefix) + words.message(found)

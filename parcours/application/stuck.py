@@ -20,6 +20,7 @@ from parcours.infrastructure.temporal import WORKFLOW_TYPE
 from parcours.kernel import search
 from parcours.kernel.domain import DOSSIER_RE, CaseStatus, dossier_of
 from parcours.kernel.errors import ParcoursError, first_line
+from parcours.kernel.messages import Message
 from parcours.kernel.search import StuckFilter
 
 
@@ -143,7 +144,11 @@ async def find_stuck(
             queries = [query]
         found = [_stuck_case(wf) for q in queries async for wf in client.list_workflows(q)]
     except RPCError as err:
-        raise ParcoursError(f"visibility query refused: {first_line(err.message)}") from None
+        reason = first_line(err.message)
+        raise ParcoursError(
+            f"visibility query refused: {reason}",
+            refusal=Message.of("visibility_refused", reason=reason),
+        ) from None
     found.sort(key=StuckCase.urgency)
     return StuckPage(total=total, cases=found if limit is None else found[:limit])
 

@@ -19,7 +19,8 @@ from datetime import date
 from pathlib import Path
 
 from parcours.kernel.errors import ParcoursError
-from parcours.kernel.inputs import DAYS_AHEAD, DAYS_BACK, ArrivalWindow
+from parcours.kernel.inputs import DAYS_AHEAD, DAYS_BACK, ArrivalWindow, shown
+from parcours.kernel.messages import Message
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +43,15 @@ Env = Mapping[str, str]
 
 class ConfigError(ParcoursError):
     """A setting with a value that cannot be used; the message names the variable."""
+
+
+def _refused(name: str, raw: str, expected: str, code: str, **params: object) -> ConfigError:
+    """A bad value of `name`: the English line for logs, and refusal `setting_<code>` (with
+    the variable, the value as given and `params`) for the reader's language."""
+    return ConfigError(
+        f"{name}={raw!r}: expected {expected}",
+        refusal=Message.of(f"setting_{code}", name=name, value=shown(raw), **params),
+    )
 
 
 @dataclass(frozen=True)
@@ -311,7 +321,12 @@ class Settings:
             ),
             mail_max_resends=_whole(get, "PARCOURS_MAIL_MAX_RESENDS", cls.mail_max_resends, 0),
             worker_cache=_whole(
-                get, "PARCOURS_WORKER_CACHE", cls.worker_cache, 0, " (0 disables the cache)"
+                get,
+                "PARCOURS_WORKER_CACHE",
+                cls.worker_cache,
+                0,
+                " (0 disables the cache)",
+                code="cache",
             ),
             worker_workflow_tasks=_whole(
                 get, "PARCOURS_WORKER_WORKFLOW_TASKS", cls.worker_workflow_tasks, 2
@@ -369,10 +384,18 @@ def _tristate(get: Get, name: str) -> bool | None:
         return True
     if raw in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{name}={raw!r}: expected 1 or 0")
+    raise _refused(name, raw, "1 or 0", "flag")
 
 
-def _number(get: Get, name: str, default: int, accept: Callable[[int], bool], expected: str) -> int:
+def _number(
+    get: Get,
+    name: str,
+    default: int,
+    accept: Callable[[int], bool],
+    expected: str,
+    code: str,
+    **params: object,
+) -> int:
     raw = get(name)
     if raw is None:
         return default
@@ -381,17 +404,21 @@ def _number(get: Get, name: str, default: int, accept: Callable[[int], bool], ex
     except ValueError:
         value = None
     if value is None or not accept(value):
-        raise ConfigError(f"{name}={raw!r}: expected {expected}")
+        raise _refused(name, raw, expected, code, **params)
     return value
 
 
-def _whole(get: Get, name: str, default: int, least: int, hint: str = "") -> int:
+def _whole(
+    get: Get, name: str, default: int, least: int, hint: str = "", code: str = "whole"
+) -> int:
     hint = hint or ("" if least <= 0 else f" of at least {least}")
-    return _number(get, name, default, lambda v: v >= least, f"a whole number{hint}")
+    return _number(
+        get, name, default, lambda v: v >= least, f"a whole number{hint}", code, least=least
+    )
 
 
 def _port(get: Get, name: str, default: int) -> int:
-    return _number(get, name, default, lambda v: 1 <= v <= 65535, "a port number 1-65535")
+    return _number(get, name, default, lambda v: 1 <= v <= 65535, "a port number 1-65535", "port")
 
 
 def _seconds(get: Get, name: str, default: float) -> float:
@@ -401,7 +428,7 @@ def _seconds(get: Get, name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a number of seconds") from None
+        raise _refused(name, raw, "a number of seconds", "seconds") from None
 
 
 def _host_port(get: Get, name: str) -> str | None:
@@ -410,7 +437,7 @@ def _host_port(get: Get, name: str) -> str | None:
         return None
     host, _, port = raw.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"{name}={raw!r}: expected host:port, e.g. 127.0.0.1:9464")
+        raise _refused(name, raw, "host:port, e.g. 127.0.0.1:9464", "host_port")
     return raw
 
 
@@ -427,7 +454,9 @@ def _choice(
         return default or choices[0]
     value = raw.strip().upper() if upper else raw.strip().lower()
     if value not in choices:
-        raise ConfigError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+        raise _refused(
+            name, raw, f"one of {', '.join(choices)}", "choice", choices=", ".join(choices)
+        )
     return value
 
 
@@ -457,5 +486,5 @@ def _web_address(get: Get, name: str, default: str) -> str:
         return default
     scheme, _, rest = raw.partition("://")
     if scheme.lower() not in ("http", "https") or not rest.strip("/"):
-        raise ConfigError(f"{name}={raw!r}: expected an http(s) address like https://host")
+        raise _refused(name, raw, "an http(s) address like https://host", "address")
     return raw.rstrip("/")

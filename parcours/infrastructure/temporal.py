@@ -154,11 +154,14 @@ async def connect(
         )
     except TimeoutError:
         raise TemporalUnavailable(
-            f"cannot reach Temporal at {address}: no answer within {within.total_seconds():g}s"
+            f"cannot reach Temporal at {address}: no answer within {within.total_seconds():g}s",
+            refusal=Message.of(
+                "temporal_silent", address=address, seconds=f"{within.total_seconds():g}"
+            ),
         ) from None
     except Exception as err:  # the SDK raises RuntimeError with a multi-line gRPC dump
         reason = _connect_reason(err)
-        raise TemporalUnavailable(f"cannot reach Temporal at {address}: {reason}") from None
+        raise _unreachable(address, reason) from None
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,8 @@ def temporal_profile(settings: Settings) -> ClientConfigProfile | None:
         return ClientConfigProfile.load(override_env_vars=settings.temporal_env)
     except Exception as err:  # the SDK's bridge raises its own ConfigError
         raise ParcoursError(
-            f"the Temporal client profile (TEMPORAL_*): {first_line(err)}"
+            f"the Temporal client profile (TEMPORAL_*): {first_line(err)}",
+            refusal=Message.of("temporal_profile", reason=first_line(err)),
         ) from None
 
 
@@ -431,16 +435,23 @@ async def _query(
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
     except WorkflowQueryRejectedError as err:
-        raise ParcoursError(f"dossier {dossier}: the case cannot be read ({err})") from None
+        raise ParcoursError(
+            f"dossier {dossier}: the case cannot be read ({err})",
+            refusal=Message.of("case_unreadable", reason=first_line(err)),
+        ) from None
     except WorkflowQueryFailedError as err:
         if err.message == ENCODED_FAILURE:
             # A query never fails but on a payload the worker cannot decrypt: ours,
             # encrypted with a key outside its ring. Its reason comes back encrypted too.
             raise ParcoursError(
                 f"dossier {dossier}: the worker could not read the query (its reason is "
-                "encrypted): is this process's current payload key in the worker's keyring?"
+                "encrypted): is this process's current payload key in the worker's keyring?",
+                refusal=Message.of("query_undecodable"),
             ) from None
-        raise ParcoursError(f"dossier {dossier}: {first_line(err.message)}") from None
+        raise ParcoursError(
+            f"dossier {dossier}: {first_line(err.message)}",
+            refusal=Message.of("query_failed", reason=first_line(err.message)),
+        ) from None
     except (KeyError, CodecKeyError) as err:
         raise _undecodable(err, dossier) from None
 
@@ -458,7 +469,8 @@ async def _check_opening(
     if status not in (None, WorkflowExecutionStatus.RUNNING):
         raise CaseNotFound(
             f"no case for dossier {dossier}: its opening was refused and nothing was recorded "
-            "(an unsigned or forged start); see the workflow's history in the Temporal UI"
+            "(an unsigned or forged start); see the workflow's history in the Temporal UI",
+            refusal=Message.of("no_case_start_refused", dossier=dossier),
         )
 
 
@@ -507,7 +519,12 @@ async def update_case(
             f"dossier {dossier}: no worker answered within {within.total_seconds():g}s "
             f"(is `parcours worker` running on task queue {settings.task_queue!r}?); "
             "the action may still apply if a worker picks it up within a few minutes (after "
-            "that its signature is stale and it is refused): check `parcours status`"
+            "that its signature is stale and it is refused): check `parcours status`",
+            refusal=Message.of(
+                "no_worker",
+                seconds=f"{within.total_seconds():g}",
+                queue=settings.task_queue,
+            ),
         ) from None
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
@@ -546,12 +563,16 @@ def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
     binary/encrypted") when it has no codec, the codec's error when the key is not in its ring.
     Any other KeyError is a bug and is not dressed up."""
     if isinstance(err, CodecKeyError):
-        return ParcoursError(f"dossier {dossier}: cannot decrypt the case: {err}")
+        return ParcoursError(
+            f"dossier {dossier}: cannot decrypt the case: {err}",
+            refusal=Message.of("case_undecryptable", reason=first_line(err)),
+        )
     if "binary/encrypted" not in str(err):
         raise err
     return PayloadKeysMissing(
         f"dossier {dossier}: the case is encrypted and this process has no payload keys: "
-        "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses"
+        "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses",
+        refusal=Message.of("payload_keys_missing"),
     )
 
 
@@ -569,20 +590,37 @@ def _failure_message(err: BaseException) -> str:
     return first_line(err)
 
 
+def _unreachable(address: str, reason: str) -> TemporalUnavailable:
+    # `reason` is the transport's own words ("connection refused"), left as they come.
+    return TemporalUnavailable(
+        f"cannot reach Temporal at {address}: {reason}",
+        refusal=Message.of("temporal_unreachable", address=address, reason=reason),
+    )
+
+
+def _closed(dossier: str) -> ParcoursError:
+    return ParcoursError(
+        f"dossier {dossier}: the case is closed; it takes no more actions",
+        refusal=Message.of("case_completed"),
+    )
+
+
 def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError:
     text = err.message.lower()
     if err.status == RPCStatusCode.NOT_FOUND and "completed" in text:
-        return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
+        return _closed(dossier)
     if err.status == RPCStatusCode.NOT_FOUND:
-        return CaseNotFound(f"no case for dossier {dossier}")
-    if "already completed" in text or "workflow execution already" in text:
-        return ParcoursError(f"dossier {dossier}: the case is closed; it takes no more actions")
-    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return TemporalUnavailable(
-            f"cannot reach Temporal at {settings.temporal_address or 'its address'}: "
-            f"{first_line(err.message)}"
+        return CaseNotFound(
+            f"no case for dossier {dossier}", refusal=Message.of("no_case", dossier=dossier)
         )
-    return ParcoursError(f"dossier {dossier}: Temporal refused: {first_line(err.message)}")
+    if "already completed" in text or "workflow execution already" in text:
+        return _closed(dossier)
+    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return _unreachable(settings.temporal_address or "?", first_line(err.message))
+    return ParcoursError(
+        f"dossier {dossier}: Temporal refused: {first_line(err.message)}",
+        refusal=Message.of("temporal_refused", reason=first_line(err.message)),
+    )
 
 
 _OS_MESSAGE_RE = re.compile(r'message: "([^"]+)"')

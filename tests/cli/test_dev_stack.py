@@ -38,7 +38,7 @@ async def start_dev(data_dir: Path, ports: dict[str, int]) -> asyncio.subprocess
                     "parcours dev exited early:\n" + "".join(lines) + err.decode()[-3000:]
                 )
             lines.append(line)
-            if line.startswith("Ctrl-C stops everything"):
+            if line.startswith("Ctrl-C arrête tout"):  # French by default
                 return
 
     try:
@@ -58,7 +58,7 @@ async def stop_dev(proc: asyncio.subprocess.Process) -> None:
     proc.send_signal(signal.SIGINT)
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0
-    assert b"Parcours dev stack stopped." in out
+    assert "La pile de développement Parcours est arrêtée.".encode() in out
 
 
 async def cli(env: dict[str, str], *argv: str) -> tuple[int, str, str]:

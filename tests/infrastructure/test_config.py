@@ -144,9 +144,16 @@ async def test_the_cli_reports_a_bad_variable_in_one_line(monkeypatch: pytest.Mo
     monkeypatch.setenv("PARCOURS_WORKER_CACHE", "lots")
     out, err = io.StringIO(), io.StringIO()
     assert await amain(["officers", "list"], out=out, err=err) == 1
-    # The frame is the CLI's language (French by default); the setting's words are its own.
+    # French by default, the setting's own words too; its name and value as they were given.
     assert err.getvalue() == (
-        "parcours\u00a0: erreur\u00a0: PARCOURS_WORKER_CACHE='lots': expected a whole number "
+        "parcours\u00a0: erreur\u00a0: PARCOURS_WORKER_CACHE='lots'\u00a0: nombre entier attendu "
+        "(0 désactive le cache)\n"
+    )
+    monkeypatch.setenv("PARCOURS_LANGUAGE", "en")
+    err = io.StringIO()
+    assert await amain(["officers", "list"], out=out, err=err) == 1
+    assert err.getvalue() == (
+        "parcours: error: PARCOURS_WORKER_CACHE='lots': expected a whole number "
         "(0 disables the cache)\n"
     )
 

@@ -28,6 +28,9 @@ from parcours.infrastructure.store.models import Base, Officer, UtcDateTime, utc
 from parcours.infrastructure.store.security import SecurityKind, end_sessions, record
 from parcours.kernel.authz import TokenScope
 from parcours.kernel.domain import OFFICER_ID_RE
+from parcours.kernel.errors import ParcoursError
+from parcours.kernel.inputs import shown
+from parcours.kernel.messages import Message
 
 
 class AccountKind:
@@ -62,8 +65,9 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-class AccountError(ValueError):
-    pass
+class AccountError(ParcoursError, ValueError):
+    """A login, password or token refused: an English line for logs, and the same as a
+    `Message` (`refusal`) that interfaces render in their reader's language."""
 
 
 _hasher = PasswordHasher()
@@ -127,14 +131,21 @@ async def set_password(
     other login is an operator's, and only with `operator=True`. The caller commits."""
     login = login.strip()
     if not OFFICER_ID_RE.match(login):
-        raise AccountError(f"invalid login {login!r}: lowercase letters, digits, '.', '_', '-'")
+        raise AccountError(
+            f"invalid login {login!r}: lowercase letters, digits, '.', '_', '-'",
+            refusal=Message.of("login_invalid", login=shown(login)),
+        )
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password is too short (at least {MIN_PASSWORD} characters)")
+        raise AccountError(
+            f"the password is too short (at least {MIN_PASSWORD} characters)",
+            refusal=Message.of("password_short", least=MIN_PASSWORD),
+        )
     officer = await session.get(Officer, login)
     if officer is None and not operator:
         raise AccountError(
             f"no officer with id {login} (see 'parcours officers list'; "
-            "use --operator for an operator's login)"
+            "use --operator for an operator's login)",
+            refusal=Message.of("login_not_officer", login=login),
         )
     kind = AccountKind.OFFICER if officer is not None else AccountKind.OPERATOR
     # argon2 is slow on purpose: keep it off the event loop.
@@ -156,7 +167,9 @@ async def deactivate(session: AsyncSession, login: str) -> None:
     """The login can no longer sign in, and its open sessions end now. The caller commits."""
     cred = await session.get(Credential, login.strip())
     if cred is None:
-        raise AccountError(f"no sign-in for {login!r}")
+        raise AccountError(
+            f"no sign-in for {login!r}", refusal=Message.of("login_unknown", login=shown(login))
+        )
     cred.active = False
     await _end_sessions(session, cred.login)
     await session.flush()
@@ -196,11 +209,22 @@ async def create_token(session: AsyncSession, name: str, scope: str = TokenScope
     stored. The caller commits."""
     name = name.strip()
     if scope not in TokenScope.ALL:
-        raise AccountError(f"unknown scope {scope!r}: {' or '.join(TokenScope.ALL)}")
+        raise AccountError(
+            f"unknown scope {scope!r}: {' or '.join(TokenScope.ALL)}",
+            refusal=Message.of(
+                "token_scope", scope=shown(scope), choices=", ".join(TokenScope.ALL)
+            ),
+        )
     if not OFFICER_ID_RE.match(name):
-        raise AccountError(f"invalid token name {name!r}: lowercase letters, digits, '.', '_', '-'")
+        raise AccountError(
+            f"invalid token name {name!r}: lowercase letters, digits, '.', '_', '-'",
+            refusal=Message.of("token_name_invalid", name=shown(name)),
+        )
     if await session.get(ApiToken, name) is not None:
-        raise AccountError(f"a token named {name} exists (revoke it first)")
+        raise AccountError(
+            f"a token named {name} exists (revoke it first)",
+            refusal=Message.of("token_exists", name=name),
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(name=name, token_sha256=token_digest(token), scope=scope))
     await session.flush()
@@ -210,7 +234,9 @@ async def create_token(session: AsyncSession, name: str, scope: str = TokenScope
 async def revoke_token(session: AsyncSession, name: str) -> None:
     row = await session.get(ApiToken, name)
     if row is None:
-        raise AccountError(f"no token named {name}")
+        raise AccountError(
+            f"no token named {name}", refusal=Message.of("token_unknown", name=shown(name))
+        )
     await session.delete(row)
     await session.flush()
 

@@ -18,15 +18,19 @@ from parcours.kernel.domain import (
     Actor,
     Role,
 )
+from parcours.kernel.errors import ParcoursError
+from parcours.kernel.inputs import shown
+from parcours.kernel.messages import Message
 
 logger = logging.getLogger(__name__)
 
 
-class OfficerError(ValueError):
-    """An officer that cannot be saved; the message starts with the offending field."""
+class OfficerError(ParcoursError, ValueError):
+    """An officer that cannot be saved; the English line (for logs) starts with the offending
+    field, and `refusal` says the same for people, in their language."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: str, refusal: Message) -> None:
+        super().__init__(f"{field}: {message}", refusal=refusal)
         self.field = field
 
 
@@ -45,10 +49,18 @@ def parse_languages(raw: str | list[str]) -> list[str]:
     items = raw.split(",") if isinstance(raw, str) else list(raw)
     langs = [x.strip().lower() for x in items if x.strip()]
     if not langs:
-        raise OfficerError("languages", "at least one language is required (e.g. fr,en)")
+        raise OfficerError(
+            "languages",
+            "at least one language is required (e.g. fr,en)",
+            Message.of("officer_languages_empty"),
+        )
     for lang in langs:
         if not LANGUAGE_RE.match(lang):
-            raise OfficerError("languages", f"{lang!r} is not a two-letter ISO 639-1 code")
+            raise OfficerError(
+                "languages",
+                f"{lang!r} is not a two-letter ISO 639-1 code",
+                Message.of("officer_language", value=shown(lang)),
+            )
     # Order kept, duplicates dropped: "fr,en,fr" -> "fr,en".
     return list(dict.fromkeys(langs))
 
@@ -61,23 +73,33 @@ def validate_officer(new: NewOfficer) -> NewOfficer:
             "id",
             f"{officer_id!r} is not a valid officer id (lowercase letters, digits, '.', '_', "
             "'-'; up to 64 characters)",
+            Message.of("officer_id_invalid", value=shown(officer_id)),
         )
     name = new.name.strip()
     if not name:
-        raise OfficerError("name", "a name is required")
+        raise OfficerError("name", "a name is required", Message.of("officer_name_empty"))
     email = new.email.strip()
     if not EMAIL_RE.match(email):
-        raise OfficerError("email", f"{email!r} is not a valid email address")
+        # The address itself is personal data: the error names the field only (logs read it).
+        raise OfficerError(
+            "email", "not a valid email address", Message.of("officer_email_invalid")
+        )
     region = new.region.strip().lower()
     if region not in REGIONS:
         raise OfficerError(
-            "region", f"{region!r} is not a region of Quebec (one of: {', '.join(REGIONS)})"
+            "region",
+            f"{region!r} is not a region of Quebec (one of: {', '.join(REGIONS)})",
+            Message.of("officer_region", value=shown(region), choices=", ".join(REGIONS)),
         )
     try:
         role = Role(new.role.strip().lower())
     except ValueError:
         raise OfficerError(
-            "role", f"{new.role!r} is not a role (one of: {', '.join(r.value for r in Role)})"
+            "role",
+            f"{new.role!r} is not a role (one of: {', '.join(r.value for r in Role)})",
+            Message.of(
+                "officer_role", value=shown(new.role), choices=", ".join(r.value for r in Role)
+            ),
         ) from None
     languages = ",".join(parse_languages(new.languages))
     return NewOfficer(officer_id, name, email, region, languages, role.value, new.active)
@@ -88,7 +110,11 @@ async def add_officer(session: AsyncSession, new: NewOfficer) -> Officer:
     duplicate id. The caller commits."""
     clean = validate_officer(new)
     if await session.get(Officer, clean.id) is not None:
-        raise OfficerError("id", f"officer {clean.id!r} already exists")
+        raise OfficerError(
+            "id",
+            f"officer {clean.id!r} already exists",
+            Message.of("officer_exists", officer=clean.id),
+        )
     officer = Officer(
         id=clean.id,
         name=clean.name,

@@ -93,6 +93,8 @@ _ARGPARSE_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "not_allowed_with",
         ),
         (r"^argument (?P<name>\S+): invalid (?P<kind>\S+) value: (?P<value>.+)$", "invalid_value"),
+        # `tcp_port`'s own words (an argparse `type=` sees no catalogue).
+        (r"^argument (?P<name>\S+): invalid port (?P<value>.+): expected 1-65535$", "invalid_port"),
     )
 )
 

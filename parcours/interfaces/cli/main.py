@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -45,7 +44,7 @@ from parcours.interfaces.cli.common import (
     UsageError,
     chosen_language,
 )
-from parcours.kernel.errors import CaseNotFound, ParcoursError, TemporalUnavailable
+from parcours.kernel.errors import ParcoursError
 from parcours.kernel.policy import PolicyError
 
 
@@ -112,7 +111,7 @@ async def amain(
     try:
         settings = settings or Settings.from_env()
     except ParcoursError as e:  # a PARCOURS_* variable with a value that cannot be used
-        return _fail(err, t, str(e), 1)
+        return _fail(err, t, _said(t, e), 1)
     ctx = Context(settings=settings, policy_path=args.policy, out=out, err=err, t=t)
     handler: Handler = args.handler
     try:
@@ -133,23 +132,9 @@ async def amain(
         await ctx.aclose()
 
 
-# The commonest errors of all, worded by parcours/infrastructure/temporal.py: a mistyped
-# dossier number, and a Temporal server that is down or elsewhere. Read back from their text
-# until those errors carry a code of their own.
-_NO_CASE = re.compile(r"^no case for dossier (?P<dossier>\S+)$")
-_UNREACHABLE = re.compile(r"^cannot reach Temporal at (?P<address>\S+): (?P<reason>.+)$")
-
-
 def _said(t: Catalog, error: Exception) -> str:
-    """An error in the reader's language: a refusal from its code and parameters (through
-    `parcours.application.refusals.render`, once the workflow's refusals carry them), a
-    mistyped dossier from the catalogue, else the error's own text."""
-    no_case = _NO_CASE.match(str(error)) if isinstance(error, CaseNotFound) else None
-    if no_case:
-        return t("cli.error.no_case", dossier=no_case["dossier"])
-    down = _UNREACHABLE.match(str(error)) if isinstance(error, TemporalUnavailable) else None
-    if down:
-        return t("cli.error.unreachable", address=down["address"], reason=down["reason"])
+    """An error in the reader's language: its code and parameters from the catalogue (through
+    `parcours.application.refusals.render`), else the error's own text."""
     from parcours.application.refusals import render
 
     return render(error, t.lang)

@@ -10,7 +10,6 @@ from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, table
 from parcours.kernel import inputs
 from parcours.kernel.domain import Role
-from parcours.kernel.errors import ParcoursError
 
 
 def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
@@ -44,7 +43,7 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
 
 
 async def add(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.store.officers import NewOfficer, OfficerError, add_officer
+    from parcours.infrastructure.store.officers import NewOfficer, add_officer
 
     new = NewOfficer(
         id=args.id,
@@ -56,10 +55,7 @@ async def add(args: argparse.Namespace, ctx: Context) -> int:
     )
     sessions = await ctx.sessions()
     async with sessions() as session, session.begin():
-        try:
-            officer = await add_officer(session, new)
-        except OfficerError as err:
-            raise ParcoursError(str(err)) from None
+        officer = await add_officer(session, new)
         payload = officer.to_json()
     if args.json:
         dump_json(payload, ctx.out)

@@ -52,7 +52,7 @@ async def dev(args: argparse.Namespace, ctx: Context) -> int:
         smtp_port=args.smtp_port,
         web_port=args.web_port,
     )
-    await run_dev(opts, ctx.settings, ctx.out)
+    await run_dev(opts, ctx.settings, ctx.out, ctx.t)
     return 0
 
 

@@ -106,29 +106,23 @@ async def _sessions(ctx: Context) -> Any:
 
 
 async def set_password_cmd(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.store.accounts import AccountError, set_password
+    from parcours.infrastructure.store.accounts import set_password
 
     password = await asyncio.to_thread(_read_password, ctx.t, args.password_stdin)
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
-        try:
-            cred = await set_password(session, args.login, password, operator=args.operator)
-        except AccountError as err:
-            raise ParcoursError(str(err)) from None
+        cred = await set_password(session, args.login, password, operator=args.operator)
         login, kind = cred.login, cred.kind
     ctx.print(ctx.t("cli.users.password_set", login=login, kind=kind))
     return 0
 
 
 async def deactivate_cmd(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.store.accounts import AccountError, deactivate
+    from parcours.infrastructure.store.accounts import deactivate
 
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
-        try:
-            await deactivate(session, args.login)
-        except AccountError as err:
-            raise ParcoursError(str(err)) from None
+        await deactivate(session, args.login)
     ctx.print(ctx.t("cli.users.deactivated", login=args.login.strip()))
     return 0
 
@@ -147,14 +141,11 @@ async def unlock_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def token_create(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.store.accounts import AccountError, create_token
+    from parcours.infrastructure.store.accounts import create_token
 
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
-        try:
-            token = await create_token(session, args.name, args.scope)
-        except AccountError as err:
-            raise ParcoursError(str(err)) from None
+        token = await create_token(session, args.name, args.scope)
     if args.json:
         dump_json({"name": args.name, "scope": args.scope, "token": token}, ctx.out)
     else:
@@ -194,13 +185,10 @@ async def token_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def token_revoke(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.infrastructure.store.accounts import AccountError, revoke_token
+    from parcours.infrastructure.store.accounts import revoke_token
 
     sessions = await _sessions(ctx)
     async with sessions() as session, session.begin():
-        try:
-            await revoke_token(session, args.name)
-        except AccountError as err:
-            raise ParcoursError(str(err)) from None
+        await revoke_token(session, args.name)
     ctx.print(ctx.t("cli.tokens.revoked", name=args.name))
     return 0

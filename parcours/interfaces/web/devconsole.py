@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 
 from temporalio.client import Client
 
+from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store.accounts import seed_demo_passwords
 from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.interfaces.web.server import DEFAULT_HOST, build_server, serve_until, wait_started
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.messages import Message
 
 
 async def seed_demo_logins(settings: Settings) -> list[str]:
@@ -28,22 +30,25 @@ async def seed_demo_logins(settings: Settings) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def dev_console(
-    settings: Settings, client: Client, stop: asyncio.Event, port: int
+    settings: Settings, client: Client, stop: asyncio.Event, port: int, t: Catalog | None = None
 ) -> AsyncIterator[list[str]]:
-    """Serve the console until the block exits; yields the banner lines."""
+    """Serve the console until the block exits; yields the banner lines (in `t`'s language)."""
+    t = t or catalog(settings.language)
     await seed_demo_logins(settings)
     server = build_server(settings, host=DEFAULT_HOST, port=port, client=client)
     task = asyncio.create_task(serve_until(server, stop))
     if not await wait_started(server, serving=task) or task.done():
         stop.set()
         await task  # raises the "port in use" error
-        raise ParcoursError(f"the web console did not start on {DEFAULT_HOST}:{port}")
+        raise ParcoursError(
+            f"the web console did not start on {DEFAULT_HOST}:{port}",
+            refusal=Message.of("console_not_started", address=f"{DEFAULT_HOST}:{port}"),
+        )
     url = f"http://{DEFAULT_HOST}:{port}"
     lines = [
-        f"  Web console    {url}  (API docs {url}/docs)",
-        "    demo sign-in: any officer id above, or 'operator'; "
-        f"password {settings.demo_password!r}",
-        "    (change one with: parcours users set-password ID)",
+        f"  {t('dev.label.console')}  {t('dev.console', url=url)}",
+        "    " + t("dev.demo_signin", password=settings.demo_password),
+        "    " + t("dev.demo_change"),
     ]
     try:
         yield lines
