@@ -351,11 +351,18 @@ def banner(
         "",
         t("dev.try"),
         f"  {env_hint}parcours start --dossier D-1001 --name 'Amina Diallo' "
-        "--email amina@example.org --arrival 2030-01-15 --region montreal",
+        f"--email amina@example.org --arrival {_soon()} --region montreal",
         f"  {env_hint}parcours status D-1001",
         t("dev.stop_hint"),
     ]
     return "\n".join(lines)
+
+
+def _soon() -> str:
+    """An arrival three weeks ahead: inside the window every new case is checked against."""
+    from datetime import date, timedelta
+
+    return (date.today() + timedelta(days=21)).isoformat()
 
 
 async def run_dev(
