@@ -71,8 +71,10 @@ def address_of(client: Client) -> str:
     return client.service_client.config.target_host
 
 
-# Up to 2035 and beyond from any day the suite may run on.
+# Up to 2035 and beyond from any day the suite may run on; and the fixed past dates of the
+# issues' examples (10 January 2027) for as long.
 ARRIVAL_DAYS_AHEAD = 20 * 365
+ARRIVAL_DAYS_BACK = 20 * 365
 
 
 @dataclass
@@ -123,6 +125,7 @@ async def real_stack(
             # test) stay inside the window whatever day the suite runs; the window's own
             # bounds are tested with an injected "today" (tests/properties/test_inputs.py).
             arrival_days_ahead=ARRIVAL_DAYS_AHEAD,
+            arrival_days_back=ARRIVAL_DAYS_BACK,
         )
         config = client.config()
         config["data_converter"] = data_converter(keyring(settings))

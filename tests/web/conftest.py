@@ -55,6 +55,10 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
         "PARCOURS_DATA_DIR": str(data_dir),
         "PARCOURS_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
         "PARCOURS_DEMO_PASSWORD": DEMO_PASSWORD,
+        # Fixed dates from the issues (arrival on 10 January 2027) stay openable in later
+        # years; the window itself is tested with an injected "today" (tests/properties).
+        "PARCOURS_ARRIVAL_DAYS_BACK": str(20 * 365),
+        "PARCOURS_ARRIVAL_DAYS_AHEAD": str(20 * 365),
     }
     env.pop("PARCOURS_DATABASE_URL", None)
     env.pop("PARCOURS_POLICY", None)
