@@ -13,8 +13,6 @@ this, and the CLI keeps temporalio out of the commands that do not need it.
 
 from __future__ import annotations
 
-import re
-
 from parcours.kernel.errors import ParcoursError, first_line
 from parcours.kernel.messages import REFUSAL_ERROR_TYPE, Message
 from parcours.kernel.rules import Rejected
@@ -55,35 +53,21 @@ def message_of(exc: BaseException) -> Message | None:
     return None
 
 
-_DOSSIER_LEAD = re.compile(r"^dossier (?P<dossier>\S+): $")
-# An error about one case whose English line (for logs) opens with "dossier D-1: " and whose
-# refusal says the rest (infrastructure/temporal.py: a closed case, no worker...).
-_DOSSIER_OPENING = re.compile(r"^dossier \S+: ")
-
-
 def render(exc: BaseException, lang: str, *, prefix: str = "") -> str:
     """What a person reads for `exc` in `lang`: the refusal from the catalogue, or else the
-    error's first line. What the error's line says before its code ("dossier D-1: ") is kept,
-    less `prefix` (where the page already names the dossier)."""
+    error's first line less `prefix`. The case an error is about (`ParcoursError.dossier`) is
+    named « dossier D-1 : … », unless `prefix` says the page already names it."""
     # Here, not at the top: the CLI imports this module on its error path, and the catalogue
     # (Babel) only when there is a refusal to word.
     from parcours.infrastructure.catalog import catalog
 
-    line = first_line(exc)
     found = message_of(exc)
     if found is None:
-        return line.removeprefix(prefix)
-    code = str(found)
-    lead = line[: -len(code)] if line.endswith(code) else ""
-    opening = _DOSSIER_OPENING.match(line)
-    if not lead and opening and "dossier" not in dict(found.params):
-        lead = opening.group()
+        return first_line(exc).removeprefix(prefix)
     words = catalog(lang)
-    if prefix and lead.startswith(prefix):
-        return lead.removeprefix(prefix) + words.message(found)
-    # "dossier D-1: " (as infrastructure/temporal.py names the case) in the reader's typography:
-    # « dossier D-1 : » in French.
-    named = _DOSSIER_LEAD.match(lead)
-    if named:
-        return words("cli.error.refused", dossier=named["dossier"], reason=words.message(found))
-    return lead + words.message(found)
+    text = words.message(found)
+    # The case the error names, unless the reader's page already shows it (`prefix`).
+    dossier = getattr(exc, "dossier", None)
+    if dossier is None or prefix:
+        return text
+    return words("cli.error.refused", dossier=dossier, reason=text)

@@ -437,6 +437,7 @@ async def _query(
     except WorkflowQueryRejectedError as err:
         raise ParcoursError(
             f"dossier {dossier}: the case cannot be read ({err})",
+            dossier=dossier,
             refusal=Message.of("case_unreadable", reason=first_line(err)),
         ) from None
     except WorkflowQueryFailedError as err:
@@ -446,10 +447,12 @@ async def _query(
             raise ParcoursError(
                 f"dossier {dossier}: the worker could not read the query (its reason is "
                 "encrypted): is this process's current payload key in the worker's keyring?",
+                dossier=dossier,
                 refusal=Message.of("query_undecodable"),
             ) from None
         raise ParcoursError(
             f"dossier {dossier}: {first_line(err.message)}",
+            dossier=dossier,
             refusal=Message.of("query_failed", reason=first_line(err.message)),
         ) from None
     except (KeyError, CodecKeyError) as err:
@@ -511,7 +514,9 @@ async def update_case(
                 # A rejected update leaves no trace in the history, so asking again is safe.
                 still_opening = refused is not None and refused.code == STILL_OPENING
                 if not still_opening or loop.time() + pause > give_up_at:
-                    raise UpdateRejected(f"dossier {dossier}: {message}", refusal=refused) from None
+                    raise UpdateRejected(
+                        f"dossier {dossier}: {message}", dossier=dossier, refusal=refused
+                    ) from None
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 1.0)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -520,6 +525,7 @@ async def update_case(
             f"(is `parcours worker` running on task queue {settings.task_queue!r}?); "
             "the action may still apply if a worker picks it up within a few minutes (after "
             "that its signature is stale and it is refused): check `parcours status`",
+            dossier=dossier,
             refusal=Message.of(
                 "no_worker",
                 seconds=f"{within.total_seconds():g}",
@@ -565,6 +571,7 @@ def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
     if isinstance(err, CodecKeyError):
         return ParcoursError(
             f"dossier {dossier}: cannot decrypt the case: {err}",
+            dossier=dossier,
             refusal=Message.of("case_undecryptable", reason=first_line(err)),
         )
     if "binary/encrypted" not in str(err):
@@ -572,6 +579,7 @@ def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
     return PayloadKeysMissing(
         f"dossier {dossier}: the case is encrypted and this process has no payload keys: "
         "set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE) to the keys the worker uses",
+        dossier=dossier,
         refusal=Message.of("payload_keys_missing"),
     )
 
@@ -601,6 +609,7 @@ def _unreachable(address: str, reason: str) -> TemporalUnavailable:
 def _closed(dossier: str) -> ParcoursError:
     return ParcoursError(
         f"dossier {dossier}: the case is closed; it takes no more actions",
+        dossier=dossier,
         refusal=Message.of("case_completed"),
     )
 
@@ -619,6 +628,7 @@ def _rpc_error(err: RPCError, dossier: str, settings: Settings) -> ParcoursError
         return _unreachable(settings.temporal_address or "?", first_line(err.message))
     return ParcoursError(
         f"dossier {dossier}: Temporal refused: {first_line(err.message)}",
+        dossier=dossier,
         refusal=Message.of("temporal_refused", reason=first_line(err.message)),
     )
 

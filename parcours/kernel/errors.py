@@ -13,11 +13,18 @@ class ParcoursError(Exception):
     stays for logs and for errors that have no code yet."""
 
     refusal: Message | None = None
+    # The case the failure is about, when the refusal's own words do not name it: an interface
+    # that does not already show the case names it (« dossier D-1 : … »).
+    dossier: str | None = None
 
-    def __init__(self, *args: object, refusal: Message | None = None) -> None:
+    def __init__(
+        self, *args: object, refusal: Message | None = None, dossier: str | None = None
+    ) -> None:
         super().__init__(*args if args else ((str(refusal),) if refusal is not None else ()))
         if refusal is not None:
             self.refusal = refusal
+        if dossier is not None:
+            self.dossier = dossier
 
 
 class CaseAlreadyExists(ParcoursError):

@@ -261,7 +261,10 @@ def test_message_of_reads_every_shape_a_refusal_arrives_in() -> None:
 
 
 def test_render_words_a_refusal_and_keeps_what_precedes_its_code() -> None:
-    err = UpdateRejected("dossier D-1: plan_required", refusal=Message.of("plan_required"))
+    # As update_case raises it: the case it is about travels beside the refusal, not in its text.
+    err = UpdateRejected(
+        "dossier D-1: plan_required", dossier="D-1", refusal=Message.of("plan_required")
+    )
     assert render(err, "en") == (
         "dossier D-1: arrival cannot be approved until an action plan is on file"
     )
