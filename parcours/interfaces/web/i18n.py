@@ -68,10 +68,6 @@ class Translator:
         """A region by its official name (« Montréal »), the same in both languages."""
         return region_name(slug)
 
-    def event(self, kind: str) -> str:
-        key = f"event.{kind}"
-        return self.catalog(key) if self.catalog.has(key) else kind
-
     def journal(self, rows: Iterable[AuditRow]) -> list[JournalEntry]:
         """A case's audit rows as sentences in this language, newest first."""
         return journal(rows, self.catalog)
