@@ -30,6 +30,12 @@ class Action(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     WITHDRAW = "withdraw"
+    # Issue 16: the newcomer declines (recorded by staff), a closed case is reopened, the first
+    # meeting is booked, a plan item moves (referred, in progress, done, abandoned).
+    DECLINE = "decline"
+    REOPEN = "reopen"
+    MEETING = "meeting"
+    ITEM = "item"
     READ = "read"
 
 
@@ -46,6 +52,9 @@ UPDATE_OF: Mapping[Action, str] = MappingProxyType(
         Action.PAUSE: "pause",
         Action.RESUME: "resume",
         Action.WITHDRAW: "withdraw",
+        # Issue 16 adds, with their handlers: DECLINE "decline", MEETING "book_meeting",
+        # ITEM "update_item". REOPEN is no update: a closed run takes none. It is a new run
+        # of the same workflow id, whose opening checks the table (workflows/pathway.py).
     }
 )
 ACTION_OF_UPDATE: Mapping[str, Action] = MappingProxyType({u: a for a, u in UPDATE_OF.items()})
@@ -84,6 +93,10 @@ ALLOWED: Mapping[Action, frozenset[Relation]] = MappingProxyType(
         Action.PAUSE: _OVERSIGHT,
         Action.RESUME: _OVERSIGHT,
         Action.WITHDRAW: _CASEWORK,
+        Action.DECLINE: _CASEWORK,
+        Action.REOPEN: _CASEWORK,
+        Action.MEETING: _CASEWORK,
+        Action.ITEM: _CASEWORK,
         Action.READ: _CASEWORK,
     }
 )

@@ -47,9 +47,18 @@ class CaseStatus(StrEnum):
     PAUSED = "paused"
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
+    # The newcomer declined the services before the plan was filed (issue 16): a normal end,
+    # distinct from a withdrawal, and reopenable like one.
+    DECLINED = "declined"
+    # The newcomer asked to be contacted later (their own act through their link, not a
+    # staff pause): the clocks stop until the day they gave, then the case resumes by itself.
+    WAITING = "waiting"
 
 
-OPEN_STATUSES = (CaseStatus.ACTIVE, CaseStatus.PAUSED)
+OPEN_STATUSES = (CaseStatus.ACTIVE, CaseStatus.PAUSED, CaseStatus.WAITING)
+CLOSED_STATUSES = (CaseStatus.COMPLETED, CaseStatus.WITHDRAWN, CaseStatus.DECLINED)
+# What `parcours reopen` may bring back under the same dossier number.
+REOPENABLE_STATUSES = (CaseStatus.DECLINED, CaseStatus.WITHDRAWN)
 
 
 class Role(StrEnum):
@@ -62,6 +71,8 @@ class GreetingOutcome(StrEnum):
     GREETED = "greeted"
     DECLINED = "declined"
     NO_SHOW = "no_show"
+    # Late enrolment: the newcomer had arrived before the case was opened.
+    NOT_APPLICABLE = "not_applicable"
 
 
 # The 17 administrative regions of Quebec, as slugs.
@@ -381,6 +392,10 @@ class WithdrawalReason(StrEnum):
     LEFT_CANADA = "left_canada"
     UNREACHABLE = "unreachable"
     OTHER = "other"
+
+
+# One list of reasons for closing a case early, whether withdrawn or declined (issue 16).
+ReasonCategory = WithdrawalReason
 
 
 # Every update input below ends with `signature` (default None: histories recorded before
