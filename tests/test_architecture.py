@@ -187,8 +187,14 @@ def test_layers_import_only_downwards(layer: str) -> None:
         or (t.split(".")[0] in ("workflows", "activities") and rank[layer] < rank["application"])
     )
     if layer == "infrastructure":
-        # The worker runtime registers the workflows and activities it runs.
-        offending = [(m, t) for m, t in offending if m != "parcours.infrastructure.worker"]
+        # The worker runtime registers the workflows and activities it runs (and nothing of
+        # the layers above: `python worker.py`, outside them, adds the process's life).
+        offending = [
+            (m, t)
+            for m, t in offending
+            if m != "parcours.infrastructure.worker"
+            or t.split(".")[0] not in ("workflows", "activities")
+        ]
     assert offending == []
 
 

@@ -12,7 +12,6 @@ import contextlib
 import importlib
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,12 +26,6 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.casework import Casework
 from activities.notify import Notifier
 from activities.retention import Retention
-from parcours.application.lifecycle import (
-    INTERRUPTED,
-    configure_logging,
-    end_process,
-    install_stop_handlers,
-)
 from parcours.infrastructure.codec import CodecKey, CodecKeyError
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.mail.render import Renderer
@@ -311,23 +304,3 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
                 "stopping: finishing tasks in flight (up to %ss)", GRACEFUL_SHUTDOWN.seconds
             )
     logger.info("worker stopped")
-
-
-async def amain(settings: Settings | None = None) -> None:
-    stop = asyncio.Event()
-    install_stop_handlers(stop)
-    await serve(settings or Settings.from_env(), stop)
-
-
-def main() -> None:
-    """`python worker.py`: the same as `parcours worker`."""
-    code = 0
-    try:
-        configure_logging()  # a bad PARCOURS_LOG_LEVEL is one line, as every bad setting
-        asyncio.run(amain())
-    except ParcoursError as err:
-        print(f"parcours: error: {err}", file=sys.stderr)
-        code = 1
-    except KeyboardInterrupt:
-        code = INTERRUPTED
-    end_process(code)  # no interpreter teardown: see end_process
