@@ -15,6 +15,9 @@ from parcours.application.lifecycle import (
     end_process,
     install_stop_handlers,
 )
+from parcours.application.refusals import render
+from parcours.infrastructure import config
+from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.worker import serve
 from parcours.kernel.errors import ParcoursError
@@ -32,7 +35,11 @@ def main() -> None:
         configure_logging()  # a bad PARCOURS_LOG_LEVEL is one line, as every bad setting
         asyncio.run(amain())
     except ParcoursError as err:
-        print(f"parcours: error: {err}", file=sys.stderr)
+        # In the operator's language (PARCOURS_LANGUAGE, French by default), as the CLI does.
+        lang = config.language()
+        print(
+            catalog(lang)("cli.error", prog="parcours", message=render(err, lang)), file=sys.stderr
+        )
         code = 1
     except KeyboardInterrupt:
         code = INTERRUPTED

@@ -25,15 +25,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parcours.infrastructure.config import Settings
+from parcours.kernel.errors import ParcoursError
+from parcours.kernel.messages import Message
 
 KEY_FILE_NAME = "codec.keys"
 KEY_BYTES = 32
 KEY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class CodecKeyError(ValueError):
-    """A key specification that cannot be used; the message says which entry and why (never
-    the key itself)."""
+class CodecKeyError(ParcoursError, ValueError):
+    """A key specification that cannot be used; says which entry and why (never the key
+    itself), as a code and parameters (`key.<code>` in the catalogue) that each interface words
+    in its reader's language; the text is the English line, for logs."""
+
+    @classmethod
+    def of(cls, code: str, **params: object) -> CodecKeyError:
+        # Here, not at the top: the codec is imported by every CLI command, the catalogue only
+        # when a key is wrong.
+        from parcours.infrastructure.catalog import catalog
+
+        message = Message.of(f"key.{code}", **params)
+        return cls(catalog("en").message(message), refusal=message)
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,7 @@ class CodecKey:
 
 def new_key(key_id: str) -> CodecKey:
     if not KEY_ID_RE.match(key_id):
-        raise CodecKeyError(f"key id {key_id!r}: letters, digits, '.', '_', '-' (up to 64)")
+        raise CodecKeyError.of("bad_id", key_id=key_id)
     return CodecKey(key_id, secrets.token_bytes(KEY_BYTES))
 
 
@@ -64,20 +76,25 @@ def parse_keys(
         key_id, sep, encoded = entry.partition(":")
         key_id = key_id.strip()
         if not sep or not KEY_ID_RE.match(key_id):
-            raise CodecKeyError(f"{source}: entry {n} is not 'key-id:base64-key'")
+            raise CodecKeyError.of("bad_entry", source=source, n=n)
         try:
             secret = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):
-            raise CodecKeyError(f"{source}: key {key_id!r} is not valid base64") from None
+            raise CodecKeyError.of("bad_base64", source=source, key_id=key_id) from None
         if len(secret) != KEY_BYTES:
-            raise CodecKeyError(
-                f"{source}: key {key_id!r} is {len(secret)} bytes; {purpose} needs {KEY_BYTES}"
+            raise CodecKeyError.of(
+                "bad_length",
+                source=source,
+                key_id=key_id,
+                size=len(secret),
+                purpose=purpose,
+                needed=KEY_BYTES,
             )
         if any(k.key_id == key_id for k in keys):
-            raise CodecKeyError(f"{source}: key id {key_id!r} appears twice")
+            raise CodecKeyError.of("duplicate", source=source, key_id=key_id)
         keys.append(CodecKey(key_id, secret))
     if not keys:
-        raise CodecKeyError(f"{source}: no key")
+        raise CodecKeyError.of("none", source=source)
     return keys
 
 
@@ -85,7 +102,9 @@ def read_key_file(path: str | os.PathLike[str], *, purpose: str = "AES-256") -> 
     try:
         text = Path(path).read_text()
     except OSError as err:
-        raise CodecKeyError(f"cannot read the key file {path}: {err.strerror or err}") from None
+        raise CodecKeyError.of(
+            "unreadable", path=str(path), reason=err.strerror or str(err)
+        ) from None
     return parse_keys(text, source=str(path), purpose=purpose)
 
 

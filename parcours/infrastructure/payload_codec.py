@@ -34,7 +34,7 @@ class EncryptionCodec(PayloadCodec):
 
     def __init__(self, keys: Sequence[CodecKey]) -> None:
         if not keys:
-            raise CodecKeyError("an encryption codec needs at least one key")
+            raise CodecKeyError.of("codec_empty")
         self.current = keys[0]
         self._ciphers = {k.key_id: AESGCM(k.secret) for k in keys}
         self._current_cipher = self._ciphers[self.current.key_id]
@@ -66,17 +66,15 @@ class EncryptionCodec(PayloadCodec):
         kid = p.metadata.get(KEY_ID_METADATA, b"")
         cipher = self._ciphers.get(kid.decode(errors="replace"))
         if cipher is None:
-            raise CodecKeyError(
-                f"payload encrypted with key {kid.decode(errors='replace')!r}, which is not in "
-                f"the keyring ({', '.join(self.key_ids)})"
+            raise CodecKeyError.of(
+                "unknown_payload_key",
+                key_id=kid.decode(errors="replace"),
+                known=", ".join(self.key_ids),
             )
         try:
             plain = cipher.decrypt(p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], kid)
         except InvalidTag:
-            raise CodecKeyError(
-                f"payload under key {kid.decode()!r} does not authenticate (wrong key or "
-                "tampered data)"
-            ) from None
+            raise CodecKeyError.of("payload_tampered", key_id=kid.decode()) from None
         return Payload.FromString(plain)
 
 

@@ -277,16 +277,13 @@ class _VerifierSlot:
 
     def install(self, keys: Sequence[CodecKey]) -> Verifier:
         if not keys:
-            raise CodecKeyError("a verifier needs at least one signing key")
+            raise CodecKeyError.of("verifier_empty")
         verifier = Verifier(tuple(keys))
         with self._lock:
             if self._verifier is None:
                 self._verifier = verifier
             elif self._verifier != verifier:
-                raise CodecKeyError(
-                    "this process already verifies with other signing keys: restart it to "
-                    "change them"
-                )
+                raise CodecKeyError.of("verifier_changed")
             return self._verifier
 
     def get(self) -> Verifier | None:
@@ -305,13 +302,6 @@ def verifier() -> Verifier | None:
     return _SLOT.get()
 
 
-MAKE_KEYS_HINT = (
-    "make them with `parcours keys new KID` (payload) and `parcours keys new KID --kind "
-    "signing`, and set PARCOURS_CODEC_KEYS and PARCOURS_SIGNING_KEYS (or the *_KEY_FILE "
-    "variables); `parcours dev` makes its own"
-)
-
-
 def require_keys(settings: Settings, who: str) -> None:
     """A process that serves cases (worker, web, codec server) refuses to start without both
     rings: without payload keys names and emails would reach Temporal in clear, and without
@@ -325,4 +315,5 @@ def require_keys(settings: Settings, who: str) -> None:
         if not ring()
     ]
     if missing:
-        raise CodecKeyError(f"{who} needs {' and '.join(missing)} keys: {MAKE_KEYS_HINT}")
+        # `who`: worker, web or codec_server (the catalogue's key.who.*).
+        raise CodecKeyError.of(f"missing_{'_'.join(missing)}", who=f"key.who.{who}")

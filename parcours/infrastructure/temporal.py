@@ -61,7 +61,7 @@ from parcours.infrastructure.config import (
     Settings,
 )
 from parcours.infrastructure.payload_codec import data_converter
-from parcours.infrastructure.signing import MAKE_KEYS_HINT, Signer, signable, signer_for
+from parcours.infrastructure.signing import Signer, signable, signer_for
 from parcours.kernel import inputs, priorities, search
 from parcours.kernel.domain import (
     DOSSIER_RE,
@@ -134,7 +134,9 @@ async def connect(
         converter = data_converter(keyring(settings))
         target = resolve_target(settings, temporal_profile(settings))
         signer = signer_for(settings)
-    except (CodecKeyError, OSError) as err:
+    except CodecKeyError as err:
+        raise ParcoursError(str(err), refusal=err.refusal) from None
+    except OSError as err:
         raise ParcoursError(str(err)) from None
     address = target.address
     try:
@@ -262,9 +264,8 @@ def require_signing(client: Client) -> None:
     """A start from a client that cannot sign it would be accepted by Temporal and then fail
     at the worker's register_case: refused here, before anything is sent."""
     if not signs(client):
-        raise SigningKeysMissing(
-            f"no signing keys: the worker refuses unsigned starts; {MAKE_KEYS_HINT}"
-        )
+        message = Message.of("key.no_signing_for_start")
+        raise SigningKeysMissing(f"no signing keys: {message}", refusal=message)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -564,15 +565,26 @@ async def raise_priority(client: Client, dossier: str) -> None:
         )
 
 
+# Why the codec could not decrypt a case, each with its own words (refusal.case_undecryptable.*).
+UNDECRYPTABLE_REASONS = frozenset({"key.unknown_payload_key", "key.payload_tampered"})
+
+
 def _undecodable(err: KeyError | CodecKeyError, dossier: str) -> ParcoursError:
     """A case this client cannot decrypt: the SDK's KeyError ("Unknown payload encoding
     binary/encrypted") when it has no codec, the codec's error when the key is not in its ring.
     Any other KeyError is a bug and is not dressed up."""
     if isinstance(err, CodecKeyError):
+        inner = err.refusal
+        refusal = (
+            # The codec's own reason, worded whole in the reader's language.
+            Message(f"case_undecryptable.{inner.code.removeprefix('key.')}", inner.params)
+            if inner is not None and inner.code in UNDECRYPTABLE_REASONS
+            else Message.of("case_undecryptable", reason=first_line(err))
+        )
         return ParcoursError(
             f"dossier {dossier}: cannot decrypt the case: {err}",
             dossier=dossier,
-            refusal=Message.of("case_undecryptable", reason=first_line(err)),
+            refusal=refusal,
         )
     if "binary/encrypted" not in str(err):
         raise err

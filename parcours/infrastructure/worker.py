@@ -199,7 +199,7 @@ def require_audit_keys(settings: Settings) -> list[CodecKey]:
     try:
         keys = audit_keyring(settings)
     except CodecKeyError as err:
-        raise ParcoursError(str(err)) from None
+        raise ParcoursError(str(err), refusal=err.refusal) from None
     if not keys:
         raise ParcoursError(NO_KEY)
     return keys
@@ -260,9 +260,11 @@ def build_worker(
 async def serve(settings: Settings, stop: asyncio.Event, client: Client | None = None) -> None:
     """Run a worker until `stop` is set, then shut it down gracefully."""
     try:
-        require_keys(settings, "the worker")
+        require_keys(settings, "worker")
         policy = load_policy(settings.policy_path)
-    except (PolicyError, CodecKeyError) as err:
+    except CodecKeyError as err:
+        raise ParcoursError(str(err), refusal=err.refusal) from None
+    except PolicyError as err:
         raise ParcoursError(str(err)) from None
     require_audit_keys(settings)  # before anything connects: one line, nothing started
     cache = settings.worker_cache

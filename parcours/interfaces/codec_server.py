@@ -40,7 +40,7 @@ def build_codec_app(
 ) -> Starlette:
     if not tokens:
         # An open decode endpoint would undo the encryption: refuse to run without a token.
-        raise CodecKeyError("the codec server needs PARCOURS_CODEC_TOKEN (a bearer token)")
+        raise CodecKeyError.of("codec_token_missing")
     codec = EncryptionCodec(keys)
     allowed = [t.encode() for t in tokens]
     origin_set = set(origins)

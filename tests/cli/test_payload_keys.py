@@ -125,7 +125,7 @@ async def test_status_after_the_worker_rotated_names_the_missing_key(
         await eventually(lambda: _assigned(cli, d))
         old_host = Cli(dataclasses.replace(s.settings, codec_keys=TEST_PAYLOAD_KEY.spec()))
         assert await old_host.fails("status", d) == (
-            f"dossier {d}: cannot decrypt the case: payload encrypted with key 'rotated-2', "
+            f"dossier {d}: cannot decrypt the case: payload encrypted with key rotated-2, "
             "which is not in the keyring (test-payload-1)"
         )
 

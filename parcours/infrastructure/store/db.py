@@ -187,7 +187,7 @@ async def _migrate(engine: AsyncEngine, settings: Settings) -> None:
     try:
         audit_keys = audit_keyring(settings)
     except CodecKeyError as err:
-        raise ParcoursError(str(err)) from None
+        raise ParcoursError(str(err), refusal=err.refusal) from None
     try:
         # Migrations, not create_all: the schema of a long-lived database moves forward.
         await upgrade(engine, audit_keys=audit_keys)

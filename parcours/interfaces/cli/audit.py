@@ -40,7 +40,7 @@ def _keys(ctx: Context) -> AuditKeys:
     try:
         keys = audit_keyring(ctx.settings)
     except CodecKeyError as err:
-        raise ParcoursError(str(err)) from None
+        raise ParcoursError(str(err), refusal=err.refusal) from None
     if not keys:
         raise ParcoursError(NO_KEY)
     return AuditKeys.of(keys)

@@ -74,7 +74,7 @@ async def db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
         # Sealing existing audit rows (migration 0005) needs them; other revisions do not.
         audit_keys = audit_keyring(ctx.settings)
     except CodecKeyError as err:
-        raise ParcoursError(str(err)) from None
+        raise ParcoursError(str(err), refusal=err.refusal) from None
     # Not migrated on open: the command names the revision.
     from parcours.infrastructure.store.db import open_read_model
 
@@ -174,11 +174,11 @@ async def codec_server(args: argparse.Namespace, ctx: Context) -> int:
 
     s = ctx.settings
     try:
-        require_keys(s, "the codec server")
+        require_keys(s, "codec_server")
         keys = keyring(s)
         app = build_codec_app(keys, tokens_of(s.codec_token), s.codec_cors_origins)
     except CodecKeyError as err:
-        raise ParcoursError(str(err)) from None
+        raise ParcoursError(str(err), refusal=err.refusal) from None
     config = uvicorn.Config(app, host=args.host, port=args.port or s.codec_port, log_level="info")
     await uvicorn.Server(config).serve()
     return 0
@@ -192,6 +192,6 @@ async def keys_new(args: argparse.Namespace, ctx: Context) -> int:
     try:
         ctx.print(new_key(args.key_id).spec())
     except CodecKeyError as err:
-        raise ParcoursError(str(err)) from None
+        raise ParcoursError(str(err), refusal=err.refusal) from None
     ctx.note(ctx.t("cli.keys.put_first", variable=variable))
     return 0

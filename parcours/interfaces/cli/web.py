@@ -78,9 +78,9 @@ async def web(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.interfaces.web.server import DEFAULT_HOST, build_server, default_port, serve_until
 
     try:
-        require_keys(ctx.settings, "the web console")
+        require_keys(ctx.settings, "web")
     except CodecKeyError as err:
-        raise ParcoursError(str(err)) from None
+        raise ParcoursError(str(err), refusal=err.refusal) from None
     configure_logging()
     host = args.host or DEFAULT_HOST
     port = args.port or default_port(ctx.settings)
