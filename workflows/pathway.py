@@ -57,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         CaseView,
         GreetingReport,
+        Meeting,
+        MeetingBooking,
         PauseRequest,
         PlanFiling,
         PlanItem,
@@ -290,6 +292,10 @@ class NewcomerPathway:
         if rang_for is None:
             return
         s = self.state
+        if rules.remind(s, rang_for):
+            # Only a case with a booked meeting has this alarm (issue 16): no patch.
+            assert s.meeting is not None
+            self.effects.notify_newcomer("meeting_reminder", self._meeting_context(s.meeting))
         for step in rules.ring(s, rang_for):
             assert s.stage is not None
             if step.kind == rules.OVERDUE:
@@ -590,6 +596,46 @@ class NewcomerPathway:
         self._check_signed("withdraw", inp)
         self._validate(rules.check_withdrawal, inp, strict=True)
 
+    @workflow.update
+    def book_meeting(self, inp: MeetingBooking) -> CaseView:
+        # New in issue 16: no history holds it, so no patch; its rules are the table's.
+        self._validate(rules.check_meeting, inp, strict=True)
+        s = self.state
+        now = workflow.now()
+        # One UID per case and period (a reopened case books its own first meeting).
+        period = getattr(s, "period", 1)
+        uid = f"{workflow.info().workflow_id}.{period}.first-meeting@parcours"
+        kind = rules.book_meeting(s, inp, now, uid)
+        m = s.meeting
+        assert m is not None
+        detail = f"{m.at.isoformat()} seq={m.sequence}" + (" late" if m.late else "")
+        self.effects.event(
+            kind,
+            actor=inp.actor.officer_id,
+            stage=s.stage,
+            detail=detail,
+            text=None if m.cancelled else (m.place or m.video_url),
+        )
+        self.effects.notify_newcomer(kind, self._meeting_context(m))
+        return self._changed(inp)
+
+    @book_meeting.validator
+    def _accept_meeting(self, inp: MeetingBooking) -> None:
+        self._check_signed("book_meeting", inp)
+        self._validate(rules.check_meeting, inp, strict=True)
+
+    def _meeting_context(self, m: Meeting) -> dict[str, object]:
+        """What the meeting's emails say, and what their invitation (.ics) is made of
+        (infrastructure/mail/ical.py): plain JSON values."""
+        return {
+            "uid": m.uid,
+            "at": m.at.isoformat(),
+            "place": m.place,
+            "video_url": m.video_url,
+            "sequence": m.sequence,
+            "cancelled": m.cancelled,
+        }
+
     @workflow.query
     def view(self, inp: CaseQuery) -> CaseView:
         v = view_of(self.state, include_plan=inp.include_plan)
@@ -637,6 +683,9 @@ class NewcomerPathway:
             search.STALLED_SINCE.name: s.stalled_since,
             search.OVERDUE.name: s.overdue,
         }
+        if s.meeting is not None:
+            # Only once a meeting is booked (issue 16): older histories upsert as they did.
+            values[search.MEETING_LATE.name] = rules.meeting_flagged(s)
         if values == self.upserted:
             return
         updates: list[SearchAttributeUpdate[Any]] = [
@@ -650,6 +699,8 @@ class NewcomerPathway:
             if s.stalled_since is not None
             else search.STALLED_SINCE.value_unset(),
         ]
+        if search.MEETING_LATE.name in values:
+            updates.append(search.MEETING_LATE.value_set(bool(values[search.MEETING_LATE.name])))
         workflow.upsert_search_attributes(updates)
         self.upserted = values
 
