@@ -589,6 +589,7 @@ class NewcomerPathway:
         self.effects.notify_newcomer(
             "case_withdrawn", {"dossier": s.approval.dossier, "reason": inp.reason.strip()}
         )
+        self._cancel_meeting_on_close(inp.actor.officer_id if inp.actor else None, now)
         return self._changed(inp)
 
     @withdraw.validator
@@ -623,6 +624,19 @@ class NewcomerPathway:
     def _accept_meeting(self, inp: MeetingBooking) -> None:
         self._check_signed("book_meeting", inp)
         self._validate(rules.check_meeting, inp, strict=True)
+
+    def _cancel_meeting_on_close(self, actor: str | None, now: datetime) -> None:
+        """A case closed with a meeting still booked: the newcomer's calendar gets the
+        CANCEL. Only a case with a booked meeting (issue 16) takes this path: no patch."""
+        m = self.state.meeting
+        if m is None or m.cancelled or m.at <= now:
+            return
+        m.cancelled = True
+        m.sequence += 1
+        self.effects.event(
+            rules.MEETING_CANCELLED, actor=actor, detail=f"{m.at.isoformat()} seq={m.sequence}"
+        )
+        self.effects.notify_newcomer(rules.MEETING_CANCELLED, self._meeting_context(m))
 
     def _meeting_context(self, m: Meeting) -> dict[str, object]:
         """What the meeting's emails say, and what their invitation (.ics) is made of

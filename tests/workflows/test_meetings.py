@@ -11,7 +11,13 @@ from datetime import datetime, time, timedelta
 
 from parcours.kernel import search, timezones
 from parcours.kernel.calendar import is_working_day
-from parcours.kernel.domain import CaseView, MeetingBooking
+from parcours.kernel.domain import (
+    CaseView,
+    MeetingBooking,
+    ProgressNote,
+    Withdrawal,
+    WithdrawalReason,
+)
 from tests.temporal_servers import search_attributes
 from tests.workflows.conftest import OFFICER, Pathway, days, settled
 
@@ -86,3 +92,46 @@ async def test_meeting_booked_moved_reminded_and_cancelled(pathway: Pathway) -> 
     kinds = [k for k in office.kinds() if k.startswith("meeting_")]
     assert kinds == ["meeting_booked", "meeting_rescheduled", "meeting_cancelled"]
     assert (await search_attributes(h._client, h.id))[search.MEETING_LATE.name] is False
+
+
+async def test_the_meeting_and_its_reminder_survive_continue_as_new(pathway: Pathway) -> None:
+    env, office = pathway.env, pathway.back_office
+    now = await env.get_current_time()
+    h = await pathway.start(continue_as_new_after_events=40)
+    v = await h.execute_update(
+        "book_meeting",
+        MeetingBooking(OFFICER, at=local(10, 10, now), place="Bureau"),
+        result_type=CaseView,
+    )
+    assert v.meeting is not None
+    uid = v.meeting.uid
+    # Enough check-ins to continue as new a few times before the reminder is due.
+    for n in range(12):
+        await h.execute_update(
+            "add_progress", ProgressNote(OFFICER, f"Appel {n}"), result_type=CaseView
+        )
+    await env.sleep(days(10))
+    v = await settled(h)
+    assert v.runs > 1 and v.meeting is not None and v.meeting.uid == uid
+    assert v.meeting.reminded
+    reminders = [m for m in office.mails if m.template == "meeting_reminder"]
+    assert len(reminders) == 1 and reminders[0].context["uid"] == uid
+
+
+async def test_withdrawing_cancels_the_meeting_still_ahead(pathway: Pathway) -> None:
+    now = await pathway.env.get_current_time()
+    h = await pathway.start()
+    await h.execute_update(
+        "book_meeting",
+        MeetingBooking(OFFICER, at=local(4, 10, now), place="Bureau"),
+        result_type=CaseView,
+    )
+    v = await h.execute_update(
+        "withdraw",
+        Withdrawal("Parti", actor=OFFICER, reason_category=WithdrawalReason.LEFT_QUEBEC),
+        result_type=CaseView,
+    )
+    assert v.meeting is not None and v.meeting.cancelled and v.meeting.sequence == 1
+    await settled(h)
+    templates = pathway.back_office.templates()
+    assert templates[-2:] == ["case_withdrawn", "meeting_cancelled"]
