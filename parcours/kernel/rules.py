@@ -324,8 +324,8 @@ def resume(s: CaseState, now: datetime) -> timedelta:
 MEETING_BOOKED = "meeting_booked"
 MEETING_RESCHEDULED = "meeting_rescheduled"
 MEETING_CANCELLED = "meeting_cancelled"
-# The reminder goes out at this local time on the working day before the meeting's day.
-REMINDER_TIME = time(9, 0)
+# The reminder goes out at this local hour on the working day before the meeting's day.
+REMINDER_HOUR = 9
 MAX_URL = 2000
 
 
@@ -345,7 +345,7 @@ def reminder_moment(s: CaseState, at: datetime) -> datetime:
     """When the reminder of a meeting at `at` goes out: 09:00 local on the working day before
     the meeting's day (a Monday meeting is reminded on the Friday)."""
     day = previous_working_day(meeting_day(s, at))
-    return datetime.combine(day, REMINDER_TIME, tzinfo=case_zone(s)).astimezone(UTC)
+    return datetime.combine(day, time(REMINDER_HOUR), tzinfo=case_zone(s)).astimezone(UTC)
 
 
 def meeting_late(s: CaseState, at: datetime) -> bool:

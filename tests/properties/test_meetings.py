@@ -27,7 +27,7 @@ def test_the_reminder_is_at_nine_on_the_working_day_before(
     tz = rules.case_zone(s)
     at = datetime.combine(day, time(hour), tzinfo=tz)
     remind = rules.reminder_moment(s, at).astimezone(tz)
-    assert remind.time() == rules.REMINDER_TIME and is_working_day(remind.date())
+    assert remind.time() == time(rules.REMINDER_HOUR) and is_working_day(remind.date())
     assert remind.date() < day
     # No working day in between: the one just before.
     between = remind.date() + timedelta(days=1)

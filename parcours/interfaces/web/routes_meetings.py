@@ -30,6 +30,7 @@ from parcours.kernel.timezones import zone
 
 router = APIRouter(include_in_schema=False)
 ACTION = "meeting"
+UPDATE = "book_meeting"
 
 
 def booking(form: FormData, account: Account, view: CaseView, now: datetime) -> MeetingBooking:
@@ -62,10 +63,10 @@ async def meeting_action(
     back = RedirectResponse(f"/cases/{view.dossier}", status_code=303)
     try:
         arg = booking(form, account, view, state.clock().astimezone(UTC))
-        refused = authz.early_refusal("book_meeting", arg, view.region, view.officer)
+        refused = authz.early_refusal(UPDATE, arg, view.region, view.officer)
         if refused is not None:
             raise UpdateRejected(refusal=refused)
-        await update_case(await state.client(), state.settings, view.dossier, "book_meeting", arg)
+        await update_case(await state.client(), state.settings, view.dossier, UPDATE, arg)
     except (UpdateRejected, ParcoursError) as err:
         outcome = "rejected" if isinstance(err, UpdateRejected) else "invalid"
         state.metrics.actions.labels(ACTION, outcome).inc()
