@@ -609,7 +609,9 @@ class NewcomerPathway:
         kind = rules.book_meeting(s, inp, now, uid)
         m = s.meeting
         assert m is not None
-        detail = f"{m.at.isoformat()} seq={m.sequence}" + (" late" if m.late else "")
+        # The moment in the case's zone (the journal reads it as the case's local time).
+        local = m.at.astimezone(rules.case_zone(s)).isoformat()
+        detail = f"{local} seq={m.sequence}" + (" late" if m.late else "")
         self.effects.event(
             kind,
             actor=inp.actor.officer_id,
@@ -633,9 +635,8 @@ class NewcomerPathway:
             return
         m.cancelled = True
         m.sequence += 1
-        self.effects.event(
-            rules.MEETING_CANCELLED, actor=actor, detail=f"{m.at.isoformat()} seq={m.sequence}"
-        )
+        local = m.at.astimezone(rules.case_zone(self.state)).isoformat()
+        self.effects.event(rules.MEETING_CANCELLED, actor=actor, detail=f"{local} seq={m.sequence}")
         self.effects.notify_newcomer(rules.MEETING_CANCELLED, self._meeting_context(m))
 
     def _meeting_context(self, m: Meeting) -> dict[str, object]:
