@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from parcours.infrastructure.mail.ical import Attachment, invitation
 from parcours.infrastructure.mail.render import RenderedMessage, Renderer, TemplateMissing
 from parcours.infrastructure.mail.smtp import (
     Delivery,
@@ -273,6 +274,7 @@ class Notifier:
             text=rendered.text,
             html=rendered.html,
             languages=rendered.languages,
+            attachment=self._attachment(n, recipients.addresses),
         )
         async with self.sessions() as session, session.begin():
             # The row goes in already claimed: the same as inserting it "pending" and claiming
@@ -502,6 +504,9 @@ class Notifier:
             html=row.body_html,
             languages=[lang for lang in row.languages.split(",") if lang],
             message_id=row.message_id,
+            # Made again from the notification: the same bytes (none from the sweep, which
+            # has only the row).
+            attachment=self._attachment(n, addresses),
         )
         logger.warning("notification %s: sending again (resend %d)", n.key, row.resends + 1)
         return await self._deliver(
@@ -673,6 +678,11 @@ class Notifier:
     # ------------------------------------------------------------------------------------
     # Helpers
     # ------------------------------------------------------------------------------------
+
+    def _attachment(self, n: Notification, addresses: list[str]) -> Attachment | None:
+        """A meeting's invitation (.ics) for the newcomer's emails about it; else None."""
+        attendee = addresses[0] if n.audience == Audience.NEWCOMER and addresses else None
+        return invitation(n, organizer=self.mailer.sender, attendee=attendee)
 
     def _row(
         self, n: Notification, r: RenderedMessage, addresses: list[str], status: str

@@ -57,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         CaseView,
         GreetingReport,
+        Meeting,
+        MeetingBooking,
         PauseRequest,
         PlanFiling,
         PlanItem,
@@ -290,6 +292,10 @@ class NewcomerPathway:
         if rang_for is None:
             return
         s = self.state
+        if rules.remind(s, rang_for):
+            # Only a case with a booked meeting has this alarm (issue 16): no patch.
+            assert s.meeting is not None
+            self.effects.notify_newcomer("meeting_reminder", self._meeting_context(s.meeting))
         for step in rules.ring(s, rang_for):
             assert s.stage is not None
             if step.kind == rules.OVERDUE:
@@ -583,12 +589,67 @@ class NewcomerPathway:
         self.effects.notify_newcomer(
             "case_withdrawn", {"dossier": s.approval.dossier, "reason": inp.reason.strip()}
         )
+        self._cancel_meeting_on_close(inp.actor.officer_id if inp.actor else None, now)
         return self._changed(inp)
 
     @withdraw.validator
     def _accept_withdrawal(self, inp: Withdrawal) -> None:
         self._check_signed("withdraw", inp)
         self._validate(rules.check_withdrawal, inp, strict=True)
+
+    @workflow.update
+    def book_meeting(self, inp: MeetingBooking) -> CaseView:
+        # New in issue 16: no history holds it, so no patch; its rules are the table's.
+        self._validate(rules.check_meeting, inp, strict=True)
+        s = self.state
+        now = workflow.now()
+        # One UID per case and period (a reopened case books its own first meeting).
+        period = getattr(s, "period", 1)
+        uid = f"{workflow.info().workflow_id}.{period}.first-meeting@parcours"
+        kind = rules.book_meeting(s, inp, now, uid)
+        m = s.meeting
+        assert m is not None
+        # The moment in the case's zone (the journal reads it as the case's local time).
+        local = m.at.astimezone(rules.case_zone(s)).isoformat()
+        detail = f"{local} seq={m.sequence}" + (" late" if m.late else "")
+        self.effects.event(
+            kind,
+            actor=inp.actor.officer_id,
+            stage=s.stage,
+            detail=detail,
+            text=None if m.cancelled else (m.place or m.video_url),
+        )
+        self.effects.notify_newcomer(kind, self._meeting_context(m))
+        return self._changed(inp)
+
+    @book_meeting.validator
+    def _accept_meeting(self, inp: MeetingBooking) -> None:
+        self._check_signed("book_meeting", inp)
+        self._validate(rules.check_meeting, inp, strict=True)
+
+    def _cancel_meeting_on_close(self, actor: str | None, now: datetime) -> None:
+        """A case closed with a meeting still booked: the newcomer's calendar gets the
+        CANCEL. Only a case with a booked meeting (issue 16) takes this path: no patch."""
+        m = self.state.meeting
+        if m is None or m.cancelled or m.at <= now:
+            return
+        m.cancelled = True
+        m.sequence += 1
+        local = m.at.astimezone(rules.case_zone(self.state)).isoformat()
+        self.effects.event(rules.MEETING_CANCELLED, actor=actor, detail=f"{local} seq={m.sequence}")
+        self.effects.notify_newcomer(rules.MEETING_CANCELLED, self._meeting_context(m))
+
+    def _meeting_context(self, m: Meeting) -> dict[str, object]:
+        """What the meeting's emails say, and what their invitation (.ics) is made of
+        (infrastructure/mail/ical.py): plain JSON values."""
+        return {
+            "uid": m.uid,
+            "at": m.at.isoformat(),
+            "place": m.place,
+            "video_url": m.video_url,
+            "sequence": m.sequence,
+            "cancelled": m.cancelled,
+        }
 
     @workflow.query
     def view(self, inp: CaseQuery) -> CaseView:
@@ -637,6 +698,9 @@ class NewcomerPathway:
             search.STALLED_SINCE.name: s.stalled_since,
             search.OVERDUE.name: s.overdue,
         }
+        if s.meeting is not None:
+            # Only once a meeting is booked (issue 16): older histories upsert as they did.
+            values[search.MEETING_LATE.name] = rules.meeting_flagged(s)
         if values == self.upserted:
             return
         updates: list[SearchAttributeUpdate[Any]] = [
@@ -650,6 +714,8 @@ class NewcomerPathway:
             if s.stalled_since is not None
             else search.STALLED_SINCE.value_unset(),
         ]
+        if search.MEETING_LATE.name in values:
+            updates.append(search.MEETING_LATE.value_set(bool(values[search.MEETING_LATE.name])))
         workflow.upsert_search_attributes(updates)
         self.upserted = values
 

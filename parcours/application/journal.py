@@ -32,6 +32,9 @@ _PAUSED = re.compile(r"paused (\d+) days?")
 _PAIR = re.compile(r"(\w+)=([^\s:]+)")
 # ... and "welcome: MailRejected" of an email the workflow gave up on (workflows/effects.py).
 _TEMPLATE_ONLY = re.compile(r"([a-z_]+): ")
+# "2026-12-10T10:00:00-05:00 seq=1 late" (the first meeting, in the case's local time; issue 16)
+_MEETING = re.compile(r"(\S+) seq=(\d+)( late)?")
+MEETING_KINDS = ("meeting_booked", "meeting_rescheduled", "meeting_cancelled")
 UNASSIGNED = "unassigned"
 
 
@@ -146,9 +149,25 @@ def describe(kind: str, stage: str | None, detail: str | None, t: Catalog) -> tu
         if t.has(f"withdrawal.{detail}"):
             return t("journal.case_withdrawn", reason=t(f"withdrawal.{detail}")), False
         return t("journal.case_withdrawn_plain"), False
+    if kind in MEETING_KINDS:
+        return _meeting(kind, detail, t), False
     if t.has(f"event.{kind}"):
         return t(f"event.{kind}"), False
     return t("journal.unknown", kind=kind), False
+
+
+def _meeting(kind: str, detail: str, t: Catalog) -> str:
+    """« Première rencontre fixée au 10 décembre 2026, 10 h 00 »: the moment as the case's
+    zone read it (its offset is in the detail)."""
+    found = _MEETING.fullmatch(detail)
+    try:
+        when = datetime.fromisoformat(found.group(1)) if found else None
+    except ValueError:
+        when = None
+    if found is None or when is None or when.tzinfo is None:
+        return t(f"event.{kind}")
+    late = bool(found.group(3)) and kind != "meeting_cancelled"
+    return t(f"journal.{kind}" + ("_late" if late else ""), when=t.date_time(when, when.tzinfo))
 
 
 def _stage(stage: str | None, t: Catalog) -> str | None:

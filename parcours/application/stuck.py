@@ -33,13 +33,21 @@ class StuckCase:
     escalation_level: int
     stalled_since: datetime | None
     overdue: bool
+    # The first meeting is booked after the plan's due day (issue 16).
+    meeting_late: bool = False
 
-    def urgency(self) -> tuple[int, int, datetime, str]:
-        # Highest level first, then overdue, then the longest silence; ties by dossier, so a
-        # page is the same whichever visibility query listed it (cases started within the same
-        # moment tie on their clocks).
+    def urgency(self) -> tuple[int, int, int, datetime, str]:
+        # Highest level first, then overdue, then a late first meeting, then the longest
+        # silence; ties by dossier, so a page is the same whichever visibility query listed it
+        # (cases started within the same moment tie on their clocks).
         since = self.stalled_since or datetime.max.replace(tzinfo=UTC)
-        return (-self.escalation_level, 0 if self.overdue else 1, since, self.dossier)
+        return (
+            -self.escalation_level,
+            0 if self.overdue else 1,
+            0 if self.meeting_late else 1,
+            since,
+            self.dossier,
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -50,6 +58,7 @@ class StuckCase:
             "escalation_level": self.escalation_level,
             "stalled_since": self.stalled_since.isoformat() if self.stalled_since else None,
             "overdue": self.overdue,
+            "meeting_late": self.meeting_late,
         }
 
 
@@ -59,7 +68,8 @@ def stuck_query(f: StuckFilter) -> str:
     clauses = [
         f"WorkflowType = '{WORKFLOW_TYPE}'",
         f"{search.STATUS.name} = '{CaseStatus.ACTIVE.value}'",
-        f"({search.ESCALATION_LEVEL.name} >= {f.min_level} OR {search.OVERDUE.name} = true)",
+        f"({search.ESCALATION_LEVEL.name} >= {f.min_level} OR {search.OVERDUE.name} = true"
+        f" OR {search.MEETING_LATE.name} = true)",
     ]
     if f.stage:
         clauses.append(f"{search.STAGE.name} = '{f.stage}'")
@@ -90,6 +100,7 @@ def _stuck_case(wf: WorkflowExecution) -> StuckCase:
         escalation_level=attrs.get(search.ESCALATION_LEVEL) or 0,
         stalled_since=attrs.get(search.STALLED_SINCE),
         overdue=bool(attrs.get(search.OVERDUE)),
+        meeting_late=bool(attrs.get(search.MEETING_LATE)),
     )
 
 

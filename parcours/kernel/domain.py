@@ -255,6 +255,28 @@ class Effect:
 
 
 @dataclass
+class Meeting:
+    """The newcomer's first meeting, as booked (issue 16). Its invitation's UID stays the same
+    through reschedules (SEQUENCE goes up) and its cancellation, so a calendar updates the one
+    event. Personal data: `place` and `video_url` never go into a log line or a search
+    attribute."""
+
+    uid: str
+    at: datetime
+    place: str = ""
+    video_url: str = ""
+    # iCalendar SEQUENCE: 0 when booked, +1 at each reschedule and at the cancellation.
+    sequence: int = 0
+    cancelled: bool = False
+    booked_by: str | None = None
+    booked_at: datetime | None = None
+    # Set on a day after the plan's due day (the 5th working day): allowed, but flagged.
+    late: bool = False
+    # The reminder (one working day before) has gone out, or was not needed.
+    reminded: bool = False
+
+
+@dataclass
 class SeenSignature:
     mac: str
     issued_at: datetime
@@ -312,6 +334,8 @@ class CaseState:
     # before (a day then started at 05:00 UTC, kernel/calendar.py). Set by the workflow from
     # its patch at every run's start.
     local_days: bool = False
+    # The first meeting, once booked (issue 16).
+    meeting: Meeting | None = None
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)
@@ -485,6 +509,19 @@ class Withdrawal:
 
 
 @dataclass
+class MeetingBooking:
+    """Book the first meeting, move it (a new `at`, place or link) or cancel it. Times are
+    aware datetimes; the interfaces read them in the case's zone."""
+
+    actor: Actor
+    at: datetime | None = None
+    place: str = ""
+    video_url: str = ""
+    cancel: bool = False
+    signature: Signature | None = None
+
+
+@dataclass
 class CaseQuery:
     """Query input (kept as a dataclass so fields can be added)."""
 
@@ -538,6 +575,8 @@ class CaseView:
     time_zone: str = EASTERN
     # The local day (ISO date) the plan is due: `plan_due_at` is the end of that day.
     plan_due_on: str | None = None
+    # The first meeting, once booked (issue 16).
+    meeting: Meeting | None = None
 
     def to_json(self) -> dict[str, object]:
         """The public JSON shape of `parcours status --json` and the web API."""
@@ -583,6 +622,17 @@ class CaseView:
             "closed_at": iso(self.closed_at),
             "close_reason": self.close_reason,
             "pending_effects": self.pending_effects,
+            "meeting": None
+            if self.meeting is None
+            else {
+                "at": iso(self.meeting.at),
+                "place": self.meeting.place,
+                "video_url": self.meeting.video_url,
+                "sequence": self.meeting.sequence,
+                "cancelled": self.meeting.cancelled,
+                "late": self.meeting.late,
+                "booked_by": self.meeting.booked_by,
+            },
         }
 
 
@@ -638,6 +688,7 @@ def view_of(state: CaseState, include_plan: bool = True) -> CaseView:
         pending_effects=len(state.pending),
         time_zone=state.time_zone,
         plan_due_on=state.due_on(state.plan_due_at),
+        meeting=state.meeting,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from parcours.kernel.airports import AIRPORTS
 from parcours.kernel.domain import (
@@ -311,3 +311,30 @@ def plan_item(value: str) -> PlanItem:
     if not item_text:
         raise invalid("plan_item_no_text", "--item", value=shown(value))
     return PlanItem(stage=stage(head), text=text(item_text, "--item"))
+
+
+# Issue 16: the first meeting's moment and link, as officers type them.
+_LOCAL_MOMENT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}$")
+
+
+def meeting_time(value: str, tz: tzinfo, now: datetime) -> datetime:
+    """« 2026-12-10T10:00 » (or with a space), a local time in the case's zone `tz`, as an
+    aware datetime; refused if it cannot be read or is already past at `now`."""
+    value = value.strip()
+    try:
+        if not _LOCAL_MOMENT_RE.match(value):
+            raise ValueError
+        moment = datetime.fromisoformat(value.replace(" ", "T")).replace(tzinfo=tz)
+    except ValueError:
+        raise invalid("invalid_meeting_time", "meeting_at", value=shown(value)) from None
+    if moment <= now:
+        raise invalid("meeting_in_past", "meeting_at", value=value)
+    return moment
+
+
+def video_url(value: str) -> str:
+    """A video meeting's link: https:// (or http://), no spaces."""
+    value = value.strip()
+    if not value.startswith(("https://", "http://")) or " " in value or len(value) > 2000:
+        raise invalid("meeting_video_url", "video_url")
+    return value

@@ -24,6 +24,7 @@ from parcours.kernel.domain import (
     CaseState,
     GreetingOutcome,
     GreetingReport,
+    MeetingBooking,
     PauseRequest,
     PlanFiling,
     PlanItem,
@@ -64,6 +65,9 @@ class Offers:
     pause: bool = False
     resume: bool = False
     withdraw: bool = False
+    # The first meeting (issue 16): book or move it; cancel the one booked.
+    meeting: bool = False
+    meeting_cancel: bool = False
 
     @property
     def casework(self) -> bool:
@@ -93,6 +97,8 @@ def offers(state: CaseState, actor: Actor, candidates: Sequence[Actor] = ()) -> 
     stage = state.stage
     if stage is None or not state.stages:
         return Offers()  # closed: every validator refuses
+    # The probe of a booking: a moment (any: the validator does not read the clock) and a place.
+    probe_at = state.started_at or state.clock_anchor
     remaining = STAGES[STAGES.index(stage) :]
     plan = accepts(
         "file_plan",
@@ -144,4 +150,9 @@ def offers(state: CaseState, actor: Actor, candidates: Sequence[Actor] = ()) -> 
                 reason_category=WithdrawalReason.OTHER,
             ),
         ),
+        meeting=probe_at is not None
+        and accepts(
+            "book_meeting", state, MeetingBooking(actor=actor, at=probe_at, place=_PROBE_TEXT)
+        ),
+        meeting_cancel=accepts("book_meeting", state, MeetingBooking(actor=actor, cancel=True)),
     )

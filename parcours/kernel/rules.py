@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -33,11 +33,13 @@ from parcours.kernel.calendar import (
     end_of_day,
     end_of_local_day_after,
     is_local_midnight,
+    is_working_day,
     local_end,
     local_start,
     start_of_day,
 )
 from parcours.kernel.domain import (
+    CLOSED_STATUSES,
     STAGES,
     STILL_OPENING,
     Actor,
@@ -45,6 +47,8 @@ from parcours.kernel.domain import (
     CaseStatus,
     GreetingOutcome,
     GreetingReport,
+    Meeting,
+    MeetingBooking,
     PauseRequest,
     PlanFiling,
     ProgressNote,
@@ -67,6 +71,7 @@ MAX_TEXT = 4000
 MAX_PLAN_ITEMS = 50
 # The top of the escalation ladder (1 reminder, 2 supervisors, 3 directors).
 TOP_LEVEL = 3
+CLOSED = frozenset(CLOSED_STATUSES)
 
 
 class Rejected(Exception):
@@ -234,11 +239,15 @@ def deadlines(s: CaseState) -> dict[str, datetime]:
 
 
 def next_clock(s: CaseState) -> datetime | None:
-    """When something is next due: an escalation level or a deadline. None when paused."""
-    if not clocks_running(s):
-        return None
-    assert s.stage is not None and s.clock_anchor is not None
+    """When something is next due: an escalation level, a deadline, or the first meeting's
+    reminder. The clocks stop in a pause; the reminder does not (it is the newcomer's)."""
     due: list[datetime] = []
+    reminder = reminder_due_at(s)
+    if reminder is not None:
+        due.append(reminder)
+    if not clocks_running(s):
+        return min(due) if due else None
+    assert s.stage is not None and s.clock_anchor is not None
     if s.escalation_level < TOP_LEVEL:
         threshold = s.policy.for_stage(s.stage).threshold(s.escalation_level + 1)
         due.append(s.clock_anchor + timedelta(seconds=threshold))
@@ -306,6 +315,104 @@ def resume(s: CaseState, now: datetime) -> timedelta:
     s.pause_reason = None
     touch(s, now)
     return paused_for
+
+
+# --------------------------------------------------------------------------------------------
+# The first meeting (issue 16): booked, moved or cancelled; reminded a working day before
+# --------------------------------------------------------------------------------------------
+
+MEETING_BOOKED = "meeting_booked"
+MEETING_RESCHEDULED = "meeting_rescheduled"
+MEETING_CANCELLED = "meeting_cancelled"
+# The reminder goes out at this local hour on the working day before the meeting's day.
+REMINDER_HOUR = 9
+MAX_URL = 2000
+
+
+def previous_working_day(d: date) -> date:
+    d -= DAY
+    while not is_working_day(d):
+        d -= DAY
+    return d
+
+
+def meeting_day(s: CaseState, at: datetime) -> date:
+    """The local day (the case's zone) of a meeting at `at`."""
+    return at.astimezone(case_zone(s)).date()
+
+
+def reminder_moment(s: CaseState, at: datetime) -> datetime:
+    """When the reminder of a meeting at `at` goes out: 09:00 local on the working day before
+    the meeting's day (a Monday meeting is reminded on the Friday)."""
+    day = previous_working_day(meeting_day(s, at))
+    return datetime.combine(day, time(REMINDER_HOUR), tzinfo=case_zone(s)).astimezone(UTC)
+
+
+def meeting_late(s: CaseState, at: datetime) -> bool:
+    """A meeting on a day after the plan's due day (the Nth working day) is late: allowed,
+    but flagged on the case and in the stuck list."""
+    due_on = s.due_on(s.plan_due_at)
+    return due_on is not None and meeting_day(s, at) > date.fromisoformat(due_on)
+
+
+def meeting_flagged(s: CaseState) -> bool:
+    """The case shows in the stuck list for its first meeting: booked late and still ahead of
+    the plan."""
+    m = s.meeting
+    return m is not None and m.late and not m.cancelled and plan_awaited(s)
+
+
+def reminder_due_at(s: CaseState) -> datetime | None:
+    """When the booked meeting's reminder is due; None if there is none to send."""
+    m = s.meeting
+    if m is None or m.cancelled or m.reminded or s.status in CLOSED:
+        return None
+    return reminder_moment(s, m.at)
+
+
+def remind(s: CaseState, at: datetime) -> bool:
+    """The alarm rang for `at`: True (and the reminder marked sent) if it is the reminder's
+    moment."""
+    due = reminder_due_at(s)
+    if due is None or at < due:
+        return False
+    assert s.meeting is not None
+    s.meeting.reminded = True
+    return True
+
+
+def book_meeting(s: CaseState, inp: MeetingBooking, now: datetime, uid: str) -> str:
+    """Book, move or cancel the first meeting: what happened (MEETING_BOOKED, _RESCHEDULED or
+    _CANCELLED). One UID for the case's period; each change after the first raises the
+    SEQUENCE, so a calendar replaces its event. Officer activity: the stall clock restarts."""
+    m = s.meeting
+    touch(s, now)
+    if inp.cancel:
+        assert m is not None and not m.cancelled
+        m.cancelled = True
+        m.sequence += 1
+        m.booked_by = inp.actor.officer_id
+        m.booked_at = now
+        return MEETING_CANCELLED
+    assert inp.at is not None
+    at = inp.at.astimezone(UTC)
+    if m is None:
+        m = s.meeting = Meeting(uid=uid, at=at)
+        kind = MEETING_BOOKED
+    else:
+        # Booked again after a cancellation: the same event, brought back.
+        kind = MEETING_BOOKED if m.cancelled else MEETING_RESCHEDULED
+        m.sequence += 1
+        m.cancelled = False
+        m.at = at
+    m.place = inp.place.strip()
+    m.video_url = inp.video_url.strip()
+    m.booked_by = inp.actor.officer_id
+    m.booked_at = now
+    m.late = meeting_late(s, at)
+    # Booked within a working day of it: the invitation is the reminder.
+    m.reminded = now >= reminder_moment(s, at)
+    return kind
 
 
 # --------------------------------------------------------------------------------------------
@@ -524,6 +631,27 @@ def check_withdrawal(s: CaseState, inp: Withdrawal, *, strict: bool, opened: boo
     _text(inp.reason, "input.reason")
 
 
+def check_meeting(s: CaseState, inp: MeetingBooking, *, strict: bool, opened: bool) -> None:
+    """New in issue 16 (no history holds one): always the table's rules."""
+    check_not_reused(s, inp)
+    check_open(s)
+    check_actor(s, inp.actor, Action.MEETING, strict=True, opened=opened)
+    if s.stage != Stage.ARRIVAL:
+        raise Rejected.of("meeting_arrival_only", current=_stage(s.stage))
+    if inp.cancel:
+        if s.meeting is None or s.meeting.cancelled:
+            raise Rejected.of("meeting_none")
+        return
+    if inp.at is None or inp.at.tzinfo is None or inp.at.utcoffset() is None:
+        raise Rejected.of("meeting_time_required")
+    if not inp.place.strip() and not inp.video_url.strip():
+        raise Rejected.of("meeting_where_required")
+    _text(inp.place, "input.place")
+    url = inp.video_url.strip()
+    if url and (len(url) > MAX_URL or not url.startswith(("https://", "http://")) or " " in url):
+        raise Rejected.of("meeting_video_url")
+
+
 class Validator(Protocol):
     def __call__(self, s: CaseState, inp: Any, *, strict: bool, opened: bool) -> None: ...
 
@@ -541,6 +669,7 @@ VALIDATORS: Mapping[str, Validator] = MappingProxyType(
         "pause": check_pause,
         "resume": check_resume,
         "withdraw": check_withdrawal,
+        "book_meeting": check_meeting,
     }
 )
 

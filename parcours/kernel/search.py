@@ -21,6 +21,9 @@ REGION = SearchAttributeKey.for_keyword("ParcoursRegion")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("ParcoursEscalationLevel")
 STALLED_SINCE = SearchAttributeKey.for_datetime("ParcoursStalledSince")
 OVERDUE = SearchAttributeKey.for_bool("ParcoursOverdue")
+# Issue 16: the first meeting is booked on a day after the plan's due day (set only once a
+# meeting is booked: cases without one never carry it).
+MEETING_LATE = SearchAttributeKey.for_bool("ParcoursMeetingLate")
 
 ALL: tuple[SearchAttributeKey, ...] = (
     STAGE,
@@ -30,4 +33,5 @@ ALL: tuple[SearchAttributeKey, ...] = (
     ESCALATION_LEVEL,
     STALLED_SINCE,
     OVERDUE,
+    MEETING_LATE,
 )

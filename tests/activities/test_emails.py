@@ -23,6 +23,7 @@ from tests.activities.test_render import notice as notification
 
 TEMPLATES = Settings().templates_dir
 ARRIVAL = "2026-03-10"
+MEETING_URL = "https://rencontre.exemple.qc.ca/abc"
 STAGES = ("arrival", "francization", "employment", "community")
 BEFORE = datetime(2026, 2, 1, 15, tzinfo=UTC)
 AFTER = datetime(2026, 3, 31, 15, tzinfo=UTC)
@@ -36,6 +37,19 @@ NEWCOMER: dict[str, list[dict[str, Any]]] = {
     "stage_started": [{"stage": s} for s in ("francization", "employment", "community")],
     "case_completed": [{}],
     "case_withdrawn": [{"reason": "Départ du Québec"}, {"reason": ""}],
+    # Issue 16: the first meeting (the workflow's context: a place, a link, or both).
+    **{
+        template: [
+            {"at": "2026-03-16T14:00:00+00:00", "place": "Bureau régional", "video_url": ""},
+            {"at": "2026-03-16T14:00:00+00:00", "place": "", "video_url": MEETING_URL},
+        ]
+        for template in (
+            "meeting_booked",
+            "meeting_rescheduled",
+            "meeting_cancelled",
+            "meeting_reminder",
+        )
+    },
 }
 # Every field a staff email may use; each case below changes some.
 STAFF_BASE = STAFF_CONTEXT

@@ -21,6 +21,7 @@ NEWCOMER_TEMPLATES: dict[str, dict[str, Any]] = {
     "stage_started": {"stage": "employment"},
     "case_completed": {},
     "case_withdrawn": {"reason": "Départ du Québec"},
+    "meeting_booked": {"at": "2026-03-16T14:00:00+00:00", "place": "Bureau", "video_url": ""},
 }
 STAFF_CONTEXT = {
     "stage": "arrival",

@@ -87,6 +87,16 @@ CASES = [
      "Case opened under follow-up policy default-2026"),
     ("officer_assigned", None, "atremblay", "Dossier assigné à atremblay",
      "Case assigned to atremblay"),
+    ("meeting_booked", "arrival", "2026-12-10T10:00:00-05:00 seq=0",
+     f"Première rencontre fixée au 10 décembre 2026, 10{NB}h{NB}00",
+     "First meeting booked for December 10, 2026, 10:00\u202fa.m."),
+    ("meeting_rescheduled", "arrival", "2026-12-17T14:30:00-05:00 seq=1 late",
+     f"Première rencontre déplacée au 17 décembre 2026, 14{NB}h{NB}30, après le jour où le "
+     "plan est dû",
+     "First meeting moved to December 17, 2026, 2:30\u202fp.m., after the day the plan is due"),
+    ("meeting_cancelled", "arrival", "2026-12-17T14:30:00-05:00 seq=2",
+     f"Première rencontre du 17 décembre 2026, 14{NB}h{NB}30 annulée",
+     "First meeting of December 17, 2026, 2:30\u202fp.m. cancelled"),
 ]  # fmt: skip
 
 

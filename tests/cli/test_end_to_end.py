@@ -176,8 +176,10 @@ async def test_a_case_through_the_cli(cli: Cli, stack: Stack) -> None:
     row = next(c for c in found if c["dossier"] == d)
     assert set(row) == {
         "dossier", "stage", "officer", "region", "escalation_level", "stalled_since", "overdue",
+        "meeting_late",
     }  # fmt: skip
     assert (row["officer"], row["escalation_level"], row["overdue"]) == ("atremblay", 0, False)
+    assert row["meeting_late"] is False
     assert all(c["dossier"] != d for c in await cli.json("stuck"))
     assert "DOSSIER" in await cli.ok("stuck", "--min-level", "0", "--officer", "atremblay")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -36,6 +36,7 @@ from parcours.kernel.domain import (
     CaseState,
     CaseStatus,
     GreetingReport,
+    MeetingBooking,
     NewcomerApproval,
     PauseRequest,
     PlanFiling,
@@ -356,6 +357,7 @@ def otherwise_valid(s: CaseState, action: Action, actor: Actor, now: datetime) -
         Action.APPROVE,
         Action.WAIVE,
         Action.PAUSE,
+        Action.MEETING,
     ):
         rules.resume(s, now)
     other_region = next(r for r in REGIONS if r != s.approval.region)
@@ -380,6 +382,10 @@ def otherwise_valid(s: CaseState, action: Action, actor: Actor, now: datetime) -
         )
     if action == Action.PAUSE:
         return PauseRequest(actor=actor, reason="congé")
+    if action == Action.MEETING:
+        if s.stage != Stage.ARRIVAL:
+            return None
+        return MeetingBooking(actor=actor, at=now + timedelta(days=2), place="bureau")
     assert action == Action.WITHDRAW
     return Withdrawal(reason="parti", actor=actor, reason_category=WithdrawalReason.LEFT_QUEBEC)
 
@@ -475,6 +481,7 @@ def _any_input(action: Action, actor: Actor) -> object:
         Action.PAUSE: PauseRequest(actor=actor, reason="x"),
         Action.RESUME: ResumeRequest(actor=actor),
         Action.WITHDRAW: Withdrawal(reason="x", actor=actor),
+        Action.MEETING: MeetingBooking(actor=actor, at=datetime(2030, 1, 7, 15, tzinfo=UTC)),
     }[action]
 
 
@@ -512,7 +519,7 @@ def test_text_longer_than_max_text_is_refused_and_max_text_is_accepted(update: s
         state = copy.deepcopy(s)
         inp = otherwise_valid(state, action, director, opened_at)
         assert inp is not None
-        for name in ("note", "reason"):
+        for name in ("note", "reason", "place"):
             if hasattr(inp, name):
                 setattr(inp, name, "é" * size)
         if isinstance(inp, PlanFiling):

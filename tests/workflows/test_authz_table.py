@@ -15,6 +15,7 @@ import dataclasses
 import io
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from parcours.kernel.domain import (
     Actor,
     CaseView,
     GreetingReport,
+    MeetingBooking,
     NewcomerApproval,
     PauseRequest,
     PlanFiling,
@@ -80,6 +82,7 @@ ACTORS: dict[Relation, Actor] = {
 REASSIGN_TO = Actor("off-mtl-3", Role.OFFICER, REGION)
 TRANSFER_TO = Actor("off-qc-2", Role.OFFICER, NEW_REGION)
 PLAN_ITEMS = [PlanItem(Stage.FRANCIZATION, "Francisation a temps plein")]
+MEETING_AT = datetime(2030, 1, 16, 15, tzinfo=UTC)
 UPDATE_ACTIONS = [a for a in Action if a in authz.UPDATE_OF]
 
 
@@ -98,6 +101,7 @@ def argument(action: Action, actor: Actor) -> object:
         Action.WITHDRAW: lambda: Withdrawal(
             reason="Refus", actor=actor, reason_category=WithdrawalReason.DECLINED_SERVICES
         ),
+        Action.MEETING: lambda: MeetingBooking(actor, at=MEETING_AT, place="Bureau régional"),
     }[action]()
 
 
@@ -199,6 +203,9 @@ def argv(action: Action, who: str, dossier: str) -> list[str]:
         Action.RESUME: ["resume", dossier, "--by", who],
         Action.WITHDRAW: [
             "withdraw", dossier, "--by", who, "--reason-category", "other", "--note", "n",
+        ],
+        Action.MEETING: [
+            "meeting", dossier, "--by", who, "--at", "2030-01-16T10:00", "--place", "Bureau",
         ],
     }[action]  # fmt: skip
 

@@ -99,7 +99,16 @@ def _environment(templates_dir: Path, *, html: bool) -> Environment:
     return env
 
 
-LANGUAGE_FILTERS = ("t", "long_date", "stage_name", "days", "language_name", "has", "plural")
+LANGUAGE_FILTERS = (
+    "t",
+    "long_date",
+    "date_time",
+    "stage_name",
+    "days",
+    "language_name",
+    "has",
+    "plural",
+)
 
 
 def _language_filter(name: str) -> Callable[..., Any]:
@@ -245,6 +254,11 @@ class Renderer:
             moment = _as_moment(value)
             return _long_date(words, None if moment is None else _day(moment, tz))
 
+        def date_time(value: str | datetime | None) -> str:
+            # A moment (a meeting): its date and hour in the case's zone.
+            moment = _as_moment(value)
+            return words.date_time(moment if isinstance(moment, datetime) else None, tz)
+
         def stage(code: str | None) -> str:
             return words(f"email.stage.{code}") if code else words("email.staff.stage_none")
 
@@ -269,6 +283,7 @@ class Renderer:
             "case_url": f"{self.public_url}/cases/{quote(str(dossier), safe='')}",
             # The language's own filters (LANGUAGE_FILTERS); `_t` is set per kind below.
             "_long_date": long_date,
+            "_date_time": date_time,
             "_stage_name": stage,
             "_days": days,
             "_language_name": language_name,

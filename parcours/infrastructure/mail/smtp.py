@@ -21,6 +21,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 import aiosmtplib
 
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.mail.ical import Attachment
 
 logger = logging.getLogger(__name__)
 
@@ -115,21 +116,39 @@ class Mailer:
         html: str,
         languages: Sequence[str] = ("fr",),
         message_id: str | None = None,
+        attachment: Attachment | None = None,
     ) -> Outgoing:
         """`message_id`: the one the outbox recorded, for a resend (else derived from `key`).
+        `attachment`: one file (a meeting's invitation), after the two bodies.
 
         Written out directly (multipart/alternative, plain text then HTML, UTF-8,
-        7-bit clean): the `email` package's header objects and generator cost about 2 ms of
-        CPU per email, more than the rest of the email's work in the worker together."""
+        7-bit clean; inside multipart/mixed with the file when there is one): the `email`
+        package's header objects and generator cost about 2 ms of CPU per email, more than
+        the rest of the email's work in the worker together."""
         message_id = message_id or message_id_for(key, self.domain)
         if not all(address.isascii() for address in to):
             return Outgoing(
                 message_id,
                 message=self._compose_with_email_package(
-                    to, subject, text, html, languages, message_id
+                    to, subject, text, html, languages, message_id, attachment
                 ),
             )
         boundary = f"==============={random.randrange(10**19):019d}=="
+        alternative = [
+            *_text_part(boundary, "plain", text),
+            *_text_part(boundary, "html", html),
+            f"--{boundary}--\r\n".encode("ascii"),
+        ]
+        content_type = f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"'
+        if attachment is not None:
+            outer = f"==============={random.randrange(10**19):019d}=="
+            alternative = [
+                f"--{outer}\r\n{content_type}\r\n\r\n".encode("ascii"),
+                *alternative,
+                *_file_part(outer, attachment),
+                f"--{outer}--\r\n".encode("ascii"),
+            ]
+            content_type = f'Content-Type: multipart/mixed;\r\n boundary="{outer}"'
         head = [
             f"From: {self._from_header}",
             _fold("To: " + ", ".join(to)),
@@ -139,18 +158,10 @@ class Mailer:
             # Tells autoresponders not to answer (RFC 3834).
             "Auto-Submitted: auto-generated",
             "MIME-Version: 1.0",
-            f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
+            content_type,
             "Content-Language: " + ", ".join(languages),
         ]
-        data = b"".join(
-            [
-                "\r\n".join(head).encode("ascii"),
-                b"\r\n\r\n",
-                *_text_part(boundary, "plain", text),
-                *_text_part(boundary, "html", html),
-                f"--{boundary}--\r\n".encode("ascii"),
-            ]
-        )
+        data = b"".join(["\r\n".join(head).encode("ascii"), b"\r\n\r\n", *alternative])
         return Outgoing(message_id, data)
 
     def _compose_with_email_package(
@@ -161,6 +172,7 @@ class Mailer:
         html: str,
         languages: Sequence[str],
         message_id: str,
+        attachment: Attachment | None = None,
     ) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.mail_from
@@ -171,6 +183,16 @@ class Mailer:
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
+        if attachment is not None:
+            maintype, _, rest = attachment.content_type.partition("/")
+            subtype, *params = [p.strip() for p in rest.split(";")]
+            msg.add_attachment(
+                attachment.data,
+                maintype=maintype,
+                subtype=subtype,
+                filename=attachment.filename,
+                params=dict(p.split("=", 1) for p in params),
+            )
         # After the bodies: set_content/add_alternative move every Content-* header into the
         # parts.
         msg["Content-Language"] = ", ".join(languages)
@@ -314,6 +336,20 @@ def _text_part(boundary: str, subtype: str, body: str) -> list[bytes]:
         f"Content-Transfer-Encoding: {cte}\r\n\r\n"
     )
     # The line break before the next boundary belongs to the boundary (RFC 2046).
+    return [head.encode("ascii"), encoded, b"\r\n"]
+
+
+def _file_part(boundary: str, attachment: Attachment) -> list[bytes]:
+    """The attached file, base64 in lines of 76."""
+    b64 = binascii.b2a_base64(attachment.data, newline=False)
+    encoded = b"\r\n".join(b64[i : i + 76] for i in range(0, len(b64), 76))
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Type: {attachment.content_type}; charset="utf-8";\r\n'
+        f' name="{attachment.filename}"\r\n'
+        f'Content-Disposition: attachment; filename="{attachment.filename}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    )
     return [head.encode("ascii"), encoded, b"\r\n"]
 
 

@@ -29,6 +29,7 @@ from parcours.interfaces.cli import (
     casework,
     finding,
     intake,
+    meetings,
     officers,
     operations,
     stack,
@@ -72,6 +73,7 @@ def build_parser(lang: str | None = None) -> Parser:
     officers.register(sub, t)
     intake.register(sub, t)
     casework.register(sub, t)
+    meetings.register(sub, t)
     finding.register(sub, t)
     supervision.register(sub, t)
     web.register(sub, t)

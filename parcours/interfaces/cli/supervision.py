@@ -80,6 +80,7 @@ async def stuck(args: argparse.Namespace, ctx: Context) -> int:
             t("cli.col.level"),
             t("cli.col.stalled_since"),
             t("cli.col.overdue"),
+            t("cli.col.meeting_late"),
         ],
         [
             [
@@ -90,6 +91,7 @@ async def stuck(args: argparse.Namespace, ctx: Context) -> int:
                 c.escalation_level,
                 c.stalled_since,
                 c.overdue,
+                c.meeting_late,
             ]
             for c in cases
         ],

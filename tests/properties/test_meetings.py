@@ -1,0 +1,79 @@
+"""The first meeting's rules (kernel/rules.py), as properties: the reminder's moment, the
+alarm that sends it, and one calendar event through every change (issue 16)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime, time, timedelta
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from parcours.kernel import rules
+from parcours.kernel.calendar import is_working_day
+from parcours.kernel.domain import OPEN_STATUSES, Actor, CaseStatus, MeetingBooking, Stage
+from tests.properties.test_rules import FAST, Case, cases
+
+UID = "newcomer-X.1.first-meeting@parcours"
+OFFICER = Actor("off-1")
+
+
+@FAST
+@given(cases(), st.dates(date(2026, 1, 1), date(2031, 12, 31)), st.integers(7, 19))
+def test_the_reminder_is_at_nine_on_the_working_day_before(
+    case: Case, day: date, hour: int
+) -> None:
+    s = case.state
+    tz = rules.case_zone(s)
+    at = datetime.combine(day, time(hour), tzinfo=tz)
+    remind = rules.reminder_moment(s, at).astimezone(tz)
+    assert remind.time() == time(rules.REMINDER_HOUR) and is_working_day(remind.date())
+    assert remind.date() < day
+    # No working day in between: the one just before.
+    between = remind.date() + timedelta(days=1)
+    while between < day:
+        assert not is_working_day(between)
+        between += timedelta(days=1)
+
+
+@FAST
+@given(cases(closing=False), st.lists(st.integers(1, 40 * 24), min_size=1, max_size=5))
+def test_one_event_through_every_change_and_its_reminder_rings_once(
+    case: Case, hours_ahead: list[int]
+) -> None:
+    s = copy.deepcopy(case.state)
+    assume(s.status == CaseStatus.ACTIVE and s.stage == Stage.ARRIVAL)
+    now = case.now
+    kinds = []
+    for n, hours in enumerate(hours_ahead):
+        at = now + timedelta(hours=hours)
+        kinds.append(rules.book_meeting(s, MeetingBooking(OFFICER, at=at, place="x"), now, UID))
+        m = s.meeting
+        assert m is not None and (m.uid, m.sequence, m.at) == (UID, n, at.astimezone(UTC))
+        assert s.last_activity_at == now and s.escalation_level == 0  # officer activity
+        assert m.late == (rules.meeting_day(s, at).isoformat() > (s.due_on(s.plan_due_at) or ""))
+        now += timedelta(minutes=1)
+    assert kinds == [rules.MEETING_BOOKED] + [rules.MEETING_RESCHEDULED] * (len(kinds) - 1)
+
+    # The alarm comes at the reminder (or earlier, for the clocks); it rings the reminder once.
+    m = s.meeting
+    assert m is not None
+    reminder = rules.reminder_moment(s, m.at)
+    alarm = rules.next_clock(s)
+    if m.reminded:  # booked within a working day of it: the invitation was the reminder
+        assert reminder <= now
+        return
+    assert alarm is not None and alarm <= reminder
+    assert not rules.remind(s, reminder - timedelta(seconds=1))
+    assert rules.remind(s, reminder) and m.reminded
+    assert not rules.remind(s, reminder + timedelta(days=1))
+    assert rules.next_clock(s) != reminder or not rules.clocks_running(s)
+
+    # Cancelled: the same event, one more sequence; nothing left to remind.
+    sequence = m.sequence
+    assert rules.book_meeting(s, MeetingBooking(OFFICER, cancel=True), now, UID) == (
+        rules.MEETING_CANCELLED
+    )
+    assert (m.uid, m.sequence, m.cancelled) == (UID, sequence + 1, True)
+    assert rules.reminder_due_at(s) is None
+    assert s.status in OPEN_STATUSES
