@@ -38,6 +38,8 @@ from parcours.kernel.domain import (
     Actor,
     CaseView,
     GreetingReport,
+    ItemStatus,
+    ItemUpdate,
     NewcomerApproval,
     PauseRequest,
     PlanFiling,
@@ -98,12 +100,13 @@ def argument(action: Action, actor: Actor) -> object:
         Action.WITHDRAW: lambda: Withdrawal(
             reason="Refus", actor=actor, reason_category=WithdrawalReason.DECLINED_SERVICES
         ),
+        Action.ITEM: lambda: ItemUpdate(actor, "i1", ItemStatus.IN_PROGRESS),
     }[action]()
 
 
 async def prepare(action: Action, h: WorkflowHandle[Any, Any]) -> None:
     """What the action needs first: a plan before approving, a pause before resuming."""
-    if action == Action.APPROVE:
+    if action in (Action.APPROVE, Action.ITEM):
         await h.execute_update("file_plan", PlanFiling(OFFICER, PLAN_ITEMS), result_type=CaseView)
     if action == Action.RESUME:
         await h.execute_update("pause", PauseRequest(SUPERVISOR, "Voyage"), result_type=CaseView)
@@ -200,6 +203,7 @@ def argv(action: Action, who: str, dossier: str) -> list[str]:
         Action.WITHDRAW: [
             "withdraw", dossier, "--by", who, "--reason-category", "other", "--note", "n",
         ],
+        Action.ITEM: ["item", dossier, "i1", "--status", "in_progress", "--by", who],
     }[action]  # fmt: skip
 
 

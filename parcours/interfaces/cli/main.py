@@ -31,6 +31,8 @@ from parcours.interfaces.cli import (
     intake,
     officers,
     operations,
+    partners,
+    referrals,
     stack,
     supervision,
     web,
@@ -77,6 +79,8 @@ def build_parser(lang: str | None = None) -> Parser:
     web.register(sub, t)
     operations.register(sub, t)
     audit.register(sub, t)
+    referrals.register(sub, t)
+    partners.register(sub, t)
     return parser
 
 
