@@ -100,6 +100,7 @@ UPDATES: tuple[str, ...] = (
     "pause",
     "resume",
     "withdraw",
+    "update_item",
 )
 
 # Without payload keys the default converter writes names, emails and notes to Temporal as
