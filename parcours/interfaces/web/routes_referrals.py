@@ -38,6 +38,7 @@ from parcours.kernel.domain import REGIONS, ItemStatus, ItemUpdate, Role
 from parcours.kernel.errors import ParcoursError, UpdateRejected
 
 router = APIRouter(include_in_schema=False)
+UPDATE = "update_item"
 
 
 async def director_account(account: Annotated[Account, Depends(current_account)]) -> Account:
@@ -89,10 +90,10 @@ async def item_action(
             partner=partner,
             reason=reason,
         )
-        refused = authz.early_refusal("update_item", arg, view.region, view.officer)
+        refused = authz.early_refusal(UPDATE, arg, view.region, view.officer)
         if refused is not None:
             raise UpdateRejected(refusal=refused)
-        await update_case(await state.client(), state.settings, view.dossier, "update_item", arg)
+        await update_case(await state.client(), state.settings, view.dossier, UPDATE, arg)
     except (UpdateRejected, ParcoursError) as err:
         outcome = "rejected" if isinstance(err, UpdateRejected) else "invalid"
         state.metrics.actions.labels("item", outcome).inc()
