@@ -87,6 +87,14 @@ CASES = [
      "Case opened under follow-up policy default-2026"),
     ("officer_assigned", None, "atremblay", "Dossier assigné à atremblay",
      "Case assigned to atremblay"),
+    ("plan_item_updated", "arrival", "i1 planned -> referred partner fq-montreal",
+     f"Action i1 du plan{NB}: orientée vers fq-montreal",
+     "Plan action i1: referred to fq-montreal"),
+    ("plan_item_updated", "arrival", "i2 in_progress -> abandoned",
+     f"Action i2 du plan{NB}: abandonnée", "Plan action i2: abandoned"),
+    ("email_sent", None, "template=referral audience=newcomer languages=fr recipients=1",
+     "Courriel d'orientation vers un partenaire envoyé à la personne",
+     "Referral email sent to the newcomer"),
 ]  # fmt: skip
 
 
