@@ -57,11 +57,12 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         CaseView,
         GreetingReport,
+        ItemStatus,
+        ItemUpdate,
         Meeting,
         MeetingBooking,
         PauseRequest,
         PlanFiling,
-        PlanItem,
         ProgressNote,
         Reassignment,
         RegisterCase,
@@ -102,8 +103,21 @@ IGNORE_CANCELLATION = "ignore-cancellation-requests"
 # timers, so a run recorded before keeps its days (`CaseState.local_days`). Asked once per
 # run, in __init__, after AUTHZ_TABLE.
 LOCAL_DAYS = "local-day-deadlines"
+# v6: plan items track referrals (status, partner, dates; the `update_item` update, new, needs
+# no patch), and approving a stage with items neither done nor abandoned needs a note. The
+# handler re-checks that rule only in a run that took this patch: older runs approved such
+# stages without notes, and their replay must accept what they accepted. Asked once per run,
+# in __init__, after LOCAL_DAYS. (Validators apply the rule to every new approval.)
+PLAN_ITEM_STATUS = "plan-item-status"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
-PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS, AUTHZ_TABLE, IGNORE_CANCELLATION, LOCAL_DAYS)
+PATCHES = (
+    CARRY_QUEUED_EFFECTS,
+    BATCH_EFFECTS,
+    AUTHZ_TABLE,
+    IGNORE_CANCELLATION,
+    LOCAL_DAYS,
+    PLAN_ITEM_STATUS,
+)
 
 
 def _reject(message: Message) -> ApplicationError:
@@ -141,6 +155,9 @@ class NewcomerPathway:
         # Set on every run: a case continued from a run before v5 takes local days for the
         # deadlines set from here on (those already set keep their moment).
         self.state.local_days = workflow.patched(LOCAL_DAYS)
+        self.item_rule = workflow.patched(PLAN_ITEM_STATUS)
+        # Items carried from a run before v6 get their ids by position (state only).
+        rules.number_items(self.state)
 
     # ----------------------------------------------------------------------------------------
     # Main loop
@@ -389,7 +406,8 @@ class NewcomerPathway:
         self._validate(rules.check_plan, inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
-        s.plan = [PlanItem(stage=i.stage, text=i.text.strip()) for i in inp.items]
+        # Items that keep their id keep their status, partner and dates; new ones get an id.
+        s.plan = rules.refile(s, inp.items)
         s.plan_filed_at = now
         s.plan_filed_by = inp.actor.officer_id
         s.plan_revision += 1
@@ -436,16 +454,25 @@ class NewcomerPathway:
 
     @workflow.update
     def approve_stage(self, inp: StageApproval) -> CaseView:
-        self._validate(rules.check_approval, inp, strict=self.authz_v3)
+        # Before v6 (no PLAN_ITEM_STATUS marker) a stage with open items was approved without
+        # a note: its replay must accept it.
+        check = rules.check_stage_approval if self.item_rule else rules.check_approval
+        self._validate(check, inp, strict=self.authz_v3)
         s = self.state
         now = workflow.now()
+        still_open = len(rules.open_items(s, inp.stage)) if self.item_rule else 0
         record = s.record(inp.stage)
         record.completed_at = now
         record.approved_by = inp.actor.officer_id
         rules.touch(s, now)
         workflow.logger.info("stage %s approved", inp.stage.value)
         self.effects.event(
-            "stage_approved", actor=inp.actor.officer_id, stage=inp.stage, text=inp.note or None
+            "stage_approved",
+            actor=inp.actor.officer_id,
+            stage=inp.stage,
+            # v6: how many items were still open (the note says why it goes ahead anyway).
+            detail=f"{still_open} open items" if still_open else None,
+            text=inp.note or None,
         )
         self._advance(now)
         return self._changed(inp)
@@ -453,7 +480,45 @@ class NewcomerPathway:
     @approve_stage.validator
     def _accept_approval(self, inp: StageApproval) -> None:
         self._check_signed("approve_stage", inp)
-        self._validate(rules.check_approval, inp, strict=True)
+        self._validate(rules.check_stage_approval, inp, strict=True)
+
+    @workflow.update
+    def update_item(self, inp: ItemUpdate) -> CaseView:
+        # New in v6: no history holds it, so no patch; its rules are the table's.
+        self._validate(rules.check_item, inp, strict=True)
+        s = self.state
+        now = workflow.now()
+        item = rules.find_item(s, inp.item_id)
+        assert item is not None
+        before = item.status
+        rules.move_item(s, inp, now)
+        partner = f" partner {item.partner_id}" if item.partner_id else ""
+        self.effects.event(
+            "plan_item_updated",
+            actor=inp.actor.officer_id,
+            stage=s.stage,
+            detail=f"{item.id} {before.value} -> {item.status.value}{partner}",
+            text=inp.reason.strip() or None,
+        )
+        if item.status == ItemStatus.REFERRED:
+            ref = inp.partner
+            self.effects.notify_newcomer(
+                "referral",
+                {
+                    "item_stage": item.stage.value,
+                    "item": item.text,
+                    "partner_name": ref.name if ref else (item.partner_id or ""),
+                    "partner_email": ref.email if ref else "",
+                    "partner_phone": ref.phone if ref else "",
+                    "partner_url": ref.url if ref else "",
+                },
+            )
+        return self._changed(inp)
+
+    @update_item.validator
+    def _accept_item(self, inp: ItemUpdate) -> None:
+        self._check_signed("update_item", inp)
+        self._validate(rules.check_item, inp, strict=True)
 
     @workflow.update
     def waive_stage(self, inp: StageWaiver) -> CaseView:

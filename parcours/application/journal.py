@@ -21,6 +21,8 @@ from typing import Protocol
 from parcours.infrastructure.catalog import Catalog
 
 # "revision 2, 3 items" (workflows/pathway.py, plan_filed)
+# "i3 planned -> referred partner fq-montreal" (workflows/pathway.py update_item).
+_ITEM = re.compile(r"(\S+) (\w+) -> (\w+)(?: partner (\S+))?")
 _PLAN = re.compile(r"revision (\d+), (\d+) items?")
 # "atremblay -> mlevesque", "unassigned -> mlevesque" (reassigned)
 _MOVE = re.compile(r"(\S+) -> (\S+)")
@@ -117,6 +119,16 @@ def describe(kind: str, stage: str | None, detail: str | None, t: Catalog) -> tu
             revision, items = int(found.group(1)), int(found.group(2))
             return t.plural("journal.plan_filed", items, revision=t.number(revision)), False
         return t("journal.plan_filed_plain"), False
+    if kind == "plan_item_updated":
+        found = _ITEM.fullmatch(detail)
+        if found and found.group(3) == "referred" and found.group(4):
+            return t(
+                "journal.plan_item_referred", item=found.group(1), partner=found.group(4)
+            ), False
+        if found and t.has(f"item_status.{found.group(3)}"):
+            status = t(f"item_status.{found.group(3)}")
+            return t("journal.plan_item_updated", item=found.group(1), status=status), False
+        return t("event.plan_item_updated"), False
     if kind == "progress_note":
         return t("journal.progress_note"), False
     if kind == "reassigned":

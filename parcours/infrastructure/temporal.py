@@ -101,6 +101,7 @@ UPDATES: tuple[str, ...] = (
     "resume",
     "withdraw",
     "book_meeting",
+    "update_item",
 )
 
 # Without payload keys the default converter writes names, emails and notes to Temporal as

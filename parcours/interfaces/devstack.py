@@ -39,6 +39,7 @@ from parcours.infrastructure.mail.catcher import MailCatcher
 from parcours.infrastructure.store.chain import AUDIT_KEYS_HEADER
 from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.officers import list_officers, seed_demo_officers
+from parcours.infrastructure.store.partners import seed_demo_partners
 from parcours.infrastructure.temporal import connect
 from parcours.infrastructure.worker import serve
 from parcours.interfaces.web.devconsole import dev_console
@@ -285,8 +286,11 @@ async def prepare_read_model(settings: Settings) -> list[tuple[str, str, str, st
         sessions = session_factory(engine)
         async with sessions() as session, session.begin():
             added = await seed_demo_officers(session)
+            partners = await seed_demo_partners(session)
         if added:
             logger.info("read model: %d demo officers added", added)
+        if partners:
+            logger.info("read model: %d demo partners added", partners)
         async with sessions() as session:
             return [
                 (o.id, o.role, o.region, ",".join(o.language_list))

@@ -125,6 +125,8 @@ def region_name(slug: str | None) -> str:
 
 DOSSIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 OFFICER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+# A partner organisation's id in the directory (the `partners` table): a slug, like an officer's.
+PARTNER_ID_RE = OFFICER_ID_RE
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
 IATA_RE = re.compile(r"^[A-Z]{3}$")
@@ -221,10 +223,59 @@ class NewcomerApproval:
     time_zone: str | None = field(default=None, metadata={SIGNED: UNLESS_DEFAULT})
 
 
+class ItemStatus(StrEnum):
+    """Where a plan item stands (issue 16): planned -> referred -> in_progress -> done, or
+    abandoned (with a reason) from any step before done."""
+
+    PLANNED = "planned"
+    REFERRED = "referred"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    ABANDONED = "abandoned"
+
+
+# An item in one of these needs nothing more: approving its stage needs no note for it.
+FINISHED_ITEM_STATUSES = (ItemStatus.DONE, ItemStatus.ABANDONED)
+
+# The fields below were added to PlanItem in v6: signed only when set (a plan filed by an
+# interface a release apart still verifies, infrastructure/signing.py UNLESS_DEFAULT).
+_V6 = {SIGNED: UNLESS_DEFAULT}
+
+
 @dataclass
 class PlanItem:
     stage: Stage
     text: str
+    # Stable within the case ("i1", "i2"...), given when the plan is filed; items recorded
+    # before v6 get theirs by position (rules.number_items). A refiled plan that keeps an id
+    # keeps that item's status, partner and dates.
+    id: str = field(default="", metadata=_V6)
+    status: ItemStatus = field(default=ItemStatus.PLANNED, metadata=_V6)
+    # The partner organisation (the `partners` directory's id) the newcomer was referred to.
+    partner_id: str | None = field(default=None, metadata=_V6)
+    # Local days (ISO dates, the case's zone) of each step.
+    referred_on: str | None = field(default=None, metadata=_V6)
+    started_on: str | None = field(default=None, metadata=_V6)
+    done_on: str | None = field(default=None, metadata=_V6)
+    abandoned_on: str | None = field(default=None, metadata=_V6)
+    # Personal data (free text): kept in the state and the audit trail, never logged.
+    abandoned_reason: str | None = field(default=None, metadata=_V6)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_ITEM_STATUSES
+
+
+@dataclass
+class PartnerRef:
+    """A partner organisation as the directory had it when the newcomer was referred: the
+    contact details their email gives (the workflow never reads the directory)."""
+
+    partner_id: str
+    name: str
+    email: str = ""
+    phone: str = ""
+    url: str = ""
 
 
 @dataclass
@@ -336,6 +387,9 @@ class CaseState:
     local_days: bool = False
     # The first meeting, once booked (issue 16).
     meeting: Meeting | None = None
+    # v6: the highest plan item number given so far ("i7": 7), so that an id never names two
+    # items, even after a refiled plan dropped one (rules.number_items).
+    item_seq: int = 0
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)
@@ -522,6 +576,21 @@ class MeetingBooking:
 
 
 @dataclass
+class ItemUpdate:
+    """A plan item moves (issue 16): referred to a partner, in progress, done, or abandoned
+    (with a reason). `partner` is the directory's entry at the time, for the newcomer's email
+    (the workflow never reads the directory); personal data, never logged."""
+
+    actor: Actor
+    item_id: str
+    status: ItemStatus
+    partner_id: str | None = None
+    partner: PartnerRef | None = None
+    reason: str = ""
+    signature: Signature | None = None
+
+
+@dataclass
 class CaseQuery:
     """Query input (kept as a dataclass so fields can be added)."""
 
@@ -595,7 +664,7 @@ class CaseView:
             "escalation_level": self.escalation_level,
             "stalled_since": iso(self.stalled_since),
             "overdue": self.overdue,
-            "plan": [{"stage": i.stage.value, "text": i.text} for i in self.plan],
+            "plan": [plan_item_json(i) for i in self.plan],
             "plan_revision": self.plan_revision,
             "plan_due_at": iso(self.plan_due_at),
             "plan_due_on": self.plan_due_on,
@@ -634,6 +703,21 @@ class CaseView:
                 "booked_by": self.meeting.booked_by,
             },
         }
+
+
+def plan_item_json(i: PlanItem) -> dict[str, object]:
+    return {
+        "id": i.id,
+        "stage": i.stage.value,
+        "text": i.text,
+        "status": i.status.value,
+        "partner_id": i.partner_id,
+        "referred_on": i.referred_on,
+        "started_on": i.started_on,
+        "done_on": i.done_on,
+        "abandoned_on": i.abandoned_on,
+        "abandoned_reason": i.abandoned_reason,
+    }
 
 
 @dataclass

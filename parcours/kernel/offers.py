@@ -24,6 +24,8 @@ from parcours.kernel.domain import (
     CaseState,
     GreetingOutcome,
     GreetingReport,
+    ItemStatus,
+    ItemUpdate,
     MeetingBooking,
     PauseRequest,
     PlanFiling,
@@ -44,6 +46,8 @@ from parcours.kernel.domain import (
 _PROBE_TEXT = "-"
 # An officer id no roster holds: the probe of "another officer" for a reassignment or transfer.
 _SOMEONE_ELSE = "\x00probe"
+# A partner id the directory may hold: the probe of a referral (the form lists the real ones).
+_PARTNER = "probe"
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,16 @@ class Offers:
     # The first meeting (issue 16): book or move it; cancel the one booked.
     meeting: bool = False
     meeting_cancel: bool = False
+    # v6: how many items of the stage to approve are still open (its form then asks a note).
+    approve_open_items: int = 0
+    # v6: each plan item the person may move, with the statuses it may move to.
+    items: tuple[tuple[str, tuple[ItemStatus, ...]], ...] = ()
 
     @property
     def casework(self) -> bool:
-        return self.greet or self.plan or self.progress or self.approve is not None
+        return (
+            self.greet or self.plan or self.progress or self.approve is not None or bool(self.items)
+        )
 
     @property
     def oversight(self) -> bool:
@@ -113,8 +123,12 @@ def offers(state: CaseState, actor: Actor, candidates: Sequence[Actor] = ()) -> 
         plan_stages=remaining if plan else (),
         progress=accepts("add_progress", state, ProgressNote(actor=actor, note=_PROBE_TEXT)),
         approve=stage
-        if accepts("approve_stage", state, StageApproval(actor=actor, stage=stage))
+        if accepts(
+            "approve_stage", state, StageApproval(actor=actor, stage=stage, note=_PROBE_TEXT)
+        )
         else None,
+        approve_open_items=len(rules.open_items(state, stage)),
+        items=_item_moves(state, actor),
         waive=tuple(
             s
             for s in STAGES
@@ -156,3 +170,26 @@ def offers(state: CaseState, actor: Actor, candidates: Sequence[Actor] = ()) -> 
         ),
         meeting_cancel=accepts("book_meeting", state, MeetingBooking(actor=actor, cancel=True)),
     )
+
+
+def _item_moves(state: CaseState, actor: Actor) -> tuple[tuple[str, tuple[ItemStatus, ...]], ...]:
+    moves = []
+    for item in state.plan:
+        to = tuple(
+            status
+            for status in ItemStatus
+            if accepts(
+                "update_item",
+                state,
+                ItemUpdate(
+                    actor=actor,
+                    item_id=item.id,
+                    status=status,
+                    partner_id=_PARTNER,
+                    reason=_PROBE_TEXT,
+                ),
+            )
+        )
+        if to:
+            moves.append((item.id, to))
+    return tuple(moves)

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from parcours.kernel import authz, timezones
+from parcours.kernel import authz, domain, timezones
 from parcours.kernel.authz import Action
 from parcours.kernel.calendar import (
     add_working_days,
@@ -47,10 +47,13 @@ from parcours.kernel.domain import (
     CaseStatus,
     GreetingOutcome,
     GreetingReport,
+    ItemStatus,
+    ItemUpdate,
     Meeting,
     MeetingBooking,
     PauseRequest,
     PlanFiling,
+    PlanItem,
     ProgressNote,
     Reassignment,
     ResumeRequest,
@@ -64,6 +67,7 @@ from parcours.kernel.domain import (
     WithdrawalReason,
 )
 from parcours.kernel.messages import Message
+from parcours.kernel.timezones import zone as _zone
 
 # The longest free text a running case accepts (notes, reasons, plan items). One value for
 # every interface: a shorter limit in an interface refuses text the workflow would take.
@@ -416,6 +420,112 @@ def book_meeting(s: CaseState, inp: MeetingBooking, now: datetime, uid: str) -> 
 
 
 # --------------------------------------------------------------------------------------------
+# Plan items (v6): each tracks a referral, planned -> referred -> in_progress -> done, or
+# abandoned (with a reason) from any step before done.
+# --------------------------------------------------------------------------------------------
+
+# Where each status may go next. A finished item (done, abandoned) goes nowhere: a new need is
+# a new item in a refiled plan.
+ITEM_NEXT: Mapping[ItemStatus, frozenset[ItemStatus]] = MappingProxyType(
+    {
+        ItemStatus.PLANNED: frozenset(
+            {ItemStatus.REFERRED, ItemStatus.IN_PROGRESS, ItemStatus.ABANDONED}
+        ),
+        ItemStatus.REFERRED: frozenset({ItemStatus.IN_PROGRESS, ItemStatus.ABANDONED}),
+        ItemStatus.IN_PROGRESS: frozenset({ItemStatus.DONE, ItemStatus.ABANDONED}),
+        ItemStatus.DONE: frozenset(),
+        ItemStatus.ABANDONED: frozenset(),
+    }
+)
+
+
+def item_id(n: int) -> str:
+    return f"i{n}"
+
+
+def _item_number(item_id: str) -> int:
+    digits = item_id[1:]
+    return int(digits) if item_id.startswith("i") and digits.isdigit() else 0
+
+
+def number_items(s: CaseState) -> None:
+    """Give an id to every item without one (a plan filed before v6: by position), and keep
+    `item_seq` at the highest number given. State only: no command."""
+    s.item_seq = max([s.item_seq, *(_item_number(i.id) for i in s.plan)])
+    for item in s.plan:
+        if not item.id:
+            s.item_seq += 1
+            item.id = item_id(s.item_seq)
+
+
+def refile(s: CaseState, items: list[PlanItem]) -> list[PlanItem]:
+    """The plan `items` describe, as filed now: an item naming an id of the plan on file keeps
+    that item's status, partner and dates (its stage and text are the new ones); any other
+    gets a new id. Advances `item_seq`."""
+    number_items(s)
+    on_file = {i.id: i for i in s.plan}
+    filed: list[PlanItem] = []
+    for i in items:
+        kept = on_file.pop(i.id, None) if i.id else None
+        if kept is not None:
+            filed.append(
+                PlanItem(
+                    stage=i.stage,
+                    text=i.text.strip(),
+                    id=kept.id,
+                    status=kept.status,
+                    partner_id=kept.partner_id,
+                    referred_on=kept.referred_on,
+                    started_on=kept.started_on,
+                    done_on=kept.done_on,
+                    abandoned_on=kept.abandoned_on,
+                    abandoned_reason=kept.abandoned_reason,
+                )
+            )
+            continue
+        s.item_seq += 1
+        filed.append(PlanItem(stage=i.stage, text=i.text.strip(), id=item_id(s.item_seq)))
+    return filed
+
+
+def find_item(s: CaseState, wanted: str) -> PlanItem | None:
+    return next((i for i in s.plan if i.id == wanted), None)
+
+
+def local_day(s: CaseState, now: datetime) -> str:
+    """The case's local day (ISO date) at `now`."""
+    return now.astimezone(_zone(s.approval.region, s.approval.time_zone)).date().isoformat()
+
+
+def move_item(s: CaseState, inp: ItemUpdate, now: datetime) -> PlanItem:
+    """Apply an accepted item update: the status, its day, the partner or the reason. A
+    change of status is officer activity (the stall clock restarts)."""
+    item = find_item(s, inp.item_id)
+    assert item is not None
+    day = local_day(s, now)
+    item.status = inp.status
+    if inp.status == ItemStatus.REFERRED:
+        item.referred_on = day
+        item.partner_id = inp.partner_id
+    elif inp.status == ItemStatus.IN_PROGRESS:
+        item.started_on = day
+        if inp.partner_id:
+            item.partner_id = inp.partner_id
+    elif inp.status == ItemStatus.DONE:
+        item.done_on = day
+    elif inp.status == ItemStatus.ABANDONED:
+        item.abandoned_on = day
+        item.abandoned_reason = inp.reason.strip()
+    touch(s, now)
+    return item
+
+
+def open_items(s: CaseState, stage: Stage) -> list[PlanItem]:
+    """The items of `stage` neither done nor abandoned."""
+    return [i for i in s.plan if i.stage == stage and not i.finished]
+
+
+# --------------------------------------------------------------------------------------------
 # Who may act
 # --------------------------------------------------------------------------------------------
 
@@ -513,8 +623,11 @@ def check_plan(s: CaseState, inp: PlanFiling, *, strict: bool, opened: bool) -> 
     if len(inp.items) > MAX_PLAN_ITEMS:
         raise Rejected.of("plan_too_long", max=MAX_PLAN_ITEMS)
     remaining = STAGES[STAGES.index(s.stage) :]
+    # v6: an item of a stage behind may stay when it is kept as it was filed (same id and
+    # stage): a refiled plan carries its finished items. (A relaxed rule: safe for replay.)
+    kept = {(i.id, i.stage) for i in s.plan if i.id}
     for n, item in enumerate(inp.items, 1):
-        if item.stage not in remaining:
+        if item.stage not in remaining and (item.id, item.stage) not in kept:
             raise Rejected.of(
                 "plan_item_behind", n=n, stage=_stage(item.stage), current=_stage(s.stage)
             )
@@ -544,6 +657,52 @@ def check_approval(s: CaseState, inp: StageApproval, *, strict: bool, opened: bo
     if inp.stage == Stage.ARRIVAL and not s.plan:
         raise Rejected.of("plan_required")
     _text(inp.note, "input.note")
+
+
+def check_open_items(s: CaseState, inp: StageApproval) -> None:
+    """v6: approving a stage whose items are not all done or abandoned needs a note (the audit
+    trail keeps it). A handler asks this only in a run that took patch "plan-item-status":
+    older runs approved without notes."""
+    still_open = open_items(s, inp.stage)
+    if still_open and not inp.note.strip():
+        raise Rejected.of("open_items_need_note", open=len(still_open))
+
+
+def check_stage_approval(s: CaseState, inp: StageApproval, *, strict: bool, opened: bool) -> None:
+    """The `approve_stage` validator: the approval's rules, and the open items' note."""
+    check_approval(s, inp, strict=strict, opened=opened)
+    check_open_items(s, inp)
+
+
+def check_item(s: CaseState, inp: ItemUpdate, *, strict: bool = True, opened: bool) -> None:
+    """Always the table's rules (`strict` is ignored): item updates came with v6."""
+    check_not_reused(s, inp)
+    check_open(s)
+    check_actor(s, inp.actor, Action.ITEM, strict=True, opened=opened)
+    item = find_item(s, inp.item_id)
+    if item is None:
+        raise Rejected.of("unknown_item", item=inp.item_id)
+    if not isinstance(inp.status, ItemStatus):
+        raise Rejected.of("unknown_item_status")
+    if inp.status not in ITEM_NEXT[item.status]:
+        raise Rejected.of(
+            "item_transition",
+            item=item.id,
+            current=f"item_status.{item.status.value}",
+            asked=f"item_status.{inp.status.value}",
+        )
+    if inp.status == ItemStatus.REFERRED and not inp.partner_id:
+        raise Rejected.of("partner_required")
+    if inp.partner_id is not None and not domain.PARTNER_ID_RE.match(inp.partner_id):
+        raise Rejected.of("unknown_partner", partner=inp.partner_id[:64])
+    if inp.partner is not None and inp.partner.partner_id != inp.partner_id:
+        raise Rejected.of("unknown_partner", partner=inp.partner.partner_id[:64])
+    if inp.status == ItemStatus.ABANDONED and not inp.reason.strip():
+        raise Rejected.of("reason_required")
+    _text(inp.reason, "input.reason")
+    if inp.partner is not None:
+        for value in (inp.partner.name, inp.partner.email, inp.partner.phone, inp.partner.url):
+            _text(value, "input.partner")
 
 
 def check_waiver(s: CaseState, inp: StageWaiver, *, strict: bool, opened: bool) -> None:
@@ -662,7 +821,7 @@ VALIDATORS: Mapping[str, Validator] = MappingProxyType(
         "record_greeting": check_greeting,
         "file_plan": check_plan,
         "add_progress": check_progress,
-        "approve_stage": check_approval,
+        "approve_stage": check_stage_approval,
         "waive_stage": check_waiver,
         "reassign": check_reassignment,
         "transfer": check_transfer,
@@ -670,6 +829,7 @@ VALIDATORS: Mapping[str, Validator] = MappingProxyType(
         "resume": check_resume,
         "withdraw": check_withdrawal,
         "book_meeting": check_meeting,
+        "update_item": check_item,
     }
 )
 

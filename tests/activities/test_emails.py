@@ -50,6 +50,24 @@ NEWCOMER: dict[str, list[dict[str, Any]]] = {
             "meeting_reminder",
         )
     },
+    "referral": [
+        {
+            "item_stage": "francization",
+            "item": "Cours à temps plein",
+            "partner_name": "Francisation Québec – Montréal",
+            "partner_email": "francisation@example.org",
+            "partner_phone": "514 555-0100",
+            "partner_url": "https://www.quebec.ca/francisation",
+        },
+        {
+            "item_stage": "employment",
+            "item": "Emploi",
+            "partner_name": "Carrefour",
+            "partner_email": "",
+            "partner_phone": "",
+            "partner_url": "",
+        },
+    ],
 }
 # Every field a staff email may use; each case below changes some.
 STAFF_BASE = STAFF_CONTEXT

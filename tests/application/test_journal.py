@@ -97,6 +97,14 @@ CASES = [
     ("meeting_cancelled", "arrival", "2026-12-17T14:30:00-05:00 seq=2",
      f"Première rencontre du 17 décembre 2026, 14{NB}h{NB}30 annulée",
      "First meeting of December 17, 2026, 2:30\u202fp.m. cancelled"),
+    ("plan_item_updated", "arrival", "i1 planned -> referred partner fq-montreal",
+     f"Action i1 du plan{NB}: orientée vers fq-montreal",
+     "Plan action i1: referred to fq-montreal"),
+    ("plan_item_updated", "arrival", "i2 in_progress -> abandoned",
+     f"Action i2 du plan{NB}: abandonnée", "Plan action i2: abandoned"),
+    ("email_sent", None, "template=referral audience=newcomer languages=fr recipients=1",
+     "Courriel d'orientation vers un partenaire envoyé à la personne",
+     "Referral email sent to the newcomer"),
 ]  # fmt: skip
 
 

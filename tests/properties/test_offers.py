@@ -60,6 +60,7 @@ def offered_actions(o: Offers) -> set[Action]:
         Action.PAUSE: o.pause,
         Action.RESUME: o.resume,
         Action.WITHDRAW: o.withdraw,
+        Action.ITEM: bool(o.items),
     }
     return {a for a, yes in found.items() if yes}
 
@@ -130,6 +131,8 @@ def test_what_the_table_allows_on_an_active_case_is_offered(
         expected.add(Action.REASSIGN)
     if Action.TRANSFER in allowed:
         expected.add(Action.TRANSFER)
+    if any(not i.finished for i in s.plan):
+        expected |= allowed & {Action.ITEM}
     assert expected <= offered_actions(o)
 
 

@@ -36,6 +36,8 @@ from parcours.kernel.domain import (
     CaseState,
     CaseStatus,
     GreetingReport,
+    ItemStatus,
+    ItemUpdate,
     MeetingBooking,
     NewcomerApproval,
     PauseRequest,
@@ -369,7 +371,13 @@ def otherwise_valid(s: CaseState, action: Action, actor: Actor, now: datetime) -
         return ProgressNote(actor=actor, note="appel")
     if action == Action.APPROVE:
         s.plan = s.plan or [PlanItem(stage=s.stage, text="cours")]
-        return StageApproval(actor=actor, stage=s.stage)
+        # An open item needs a note (v6).
+        return StageApproval(actor=actor, stage=s.stage, note="cours en cours")
+    if action == Action.ITEM:
+        if s.status == CaseStatus.PAUSED:
+            rules.resume(s, now)
+        s.plan = rules.refile(s, [*s.plan, PlanItem(stage=s.stage, text="cours")])
+        return ItemUpdate(actor=actor, item_id=s.plan[-1].id, status=ItemStatus.IN_PROGRESS)
     if action == Action.WAIVE:
         ahead = [st for st in STAGES[STAGES.index(s.stage) :] if st != Stage.ARRIVAL]
         ahead = [st for st in ahead if not s.record(st).waived]
@@ -474,6 +482,7 @@ def _any_input(action: Action, actor: Actor) -> object:
         Action.GREET: GreetingReport(actor=actor),
         Action.PLAN: PlanFiling(actor=actor, items=[PlanItem(Stage.COMMUNITY, "x")]),
         Action.PROGRESS: ProgressNote(actor=actor, note="x"),
+        Action.ITEM: ItemUpdate(actor=actor, item_id="i1", status=ItemStatus.DONE),
         Action.APPROVE: StageApproval(actor=actor, stage=Stage.COMMUNITY),
         Action.WAIVE: StageWaiver(actor=actor, stage=Stage.COMMUNITY, reason="x"),
         Action.REASSIGN: Reassignment(actor=actor, new_officer=Actor("off-new")),

@@ -175,6 +175,16 @@ def test_officer_takes_a_case_through_arrival(
     assert browser.find_element(By.ID, "action-ok")
     assert "Cours à temps plein" in browser.find_element(By.ID, "plan").text
 
+    # The arrival item through the plan follow-up: in progress, then done. With no item of
+    # arrival left open, its approval needs no note.
+    assert browser.find_element(By.ID, "approve-open-items")
+    for status in ("in_progress", "done"):
+        Select(browser.find_element(By.ID, "item-i1-move")).select_by_value(status)
+        click_and_load(browser, browser.find_element(By.ID, "item-i1-submit"))
+        assert browser.find_element(By.ID, "action-ok")
+    assert browser.find_element(By.ID, "items-count-arrival").text.startswith("1 sur 1")
+    assert not browser.find_elements(By.ID, "approve-open-items")
+
     click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
     assert browser.find_element(By.ID, "case-stage").text == "Francisation"
     shot(browser, "case")

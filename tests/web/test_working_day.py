@@ -125,6 +125,8 @@ def test_an_officers_and_a_supervisors_day(
     browser.find_element(By.ID, "plan_francization").send_keys("Cours à temps plein")
     click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#form-plan button"))
     assert browser.find_element(By.ID, "action-ok").text == t("case.done")
+    # Its arrival item is still open: the approval carries a note (v6).
+    browser.find_element(By.ID, "approve-note").send_keys("Rencontre faite")
     click_and_load(browser, browser.find_element(By.ID, "approve-submit"))
     assert browser.find_element(By.ID, "action-ok").text == t("case.done")
     assert browser.find_element(By.ID, "case-stage").text == day["next_stage"]

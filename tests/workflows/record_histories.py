@@ -13,14 +13,18 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from parcours.infrastructure.signing import install_verifier
 from parcours.kernel import timezones
 from parcours.kernel.domain import (
+    CaseQuery,
     CaseView,
     GreetingReport,
+    ItemStatus,
+    ItemUpdate,
+    PartnerRef,
     PauseRequest,
     PlanFiling,
     PlanItem,
@@ -54,8 +58,9 @@ from workflows.pathway import NewcomerPathway
 # a reason category, and the `transfer` update. v4: cancellation requests are ignored (patch
 # "ignore-cancellation-requests"); only `cancellation_ignored` was recorded at v4. v5: local-day
 # deadlines in the case's zone (patch "local-day-deadlines"); `lifecycle` and
-# `local_day_deadlines` were recorded at v5.
-PATHWAY_VERSION = "v5"
+# `local_day_deadlines` were recorded at v5. v6 (issue 16): plan items with a status (patch
+# "plan-item-status"); record only the new scenarios (`plan_items`).
+PATHWAY_VERSION = "v6"
 
 PLAN = PlanFiling(
     actor=OFFICER,
@@ -214,6 +219,77 @@ async def local_day_deadlines(p: Pathway) -> WorkflowHandle[NewcomerPathway, Cas
     return h
 
 
+FQ = PartnerRef("fq-montreal", "Francisation Québec – Montréal", "fq@example.org", "514 555-0100")
+
+
+async def plan_items(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """v6: plan items through every status (referred to a partner, in progress, done,
+    abandoned), an approval with an open item refused without a note and taken with one, a
+    refiled plan keeping its items' statuses, across continue-as-new."""
+    now = await p.env.get_current_time()
+    h = await p.start(
+        f"HIST-{uuid.uuid4().hex[:6].upper()}",
+        arrival=(now - days(1)).date(),
+        continue_as_new_after_events=40,
+    )
+
+    async def item(i: str, status: ItemStatus, **kw: object) -> CaseView:
+        return await h.execute_update(
+            NewcomerPathway.update_item,
+            ItemUpdate(OFFICER, i, status, **kw),  # type: ignore[arg-type]
+        )
+
+    plan = PlanFiling(
+        actor=OFFICER,
+        items=[
+            PlanItem(stage=Stage.ARRIVAL, text="Inscription a la francisation"),
+            PlanItem(stage=Stage.FRANCIZATION, text="Cours a temps plein"),
+        ],
+    )
+    await h.execute_update(NewcomerPathway.file_plan, plan)
+    await item("i1", ItemStatus.REFERRED, partner_id=FQ.partner_id, partner=FQ)
+    await p.env.sleep(days(6))  # the stall reminder; the next item update is activity
+    await item("i1", ItemStatus.IN_PROGRESS)
+    try:
+        await h.execute_update(
+            NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.ARRIVAL)
+        )
+        raise AssertionError("an approval with an open item needs a note")
+    except WorkflowUpdateFailedError:
+        pass
+    await h.execute_update(
+        NewcomerPathway.approve_stage,
+        StageApproval(actor=OFFICER, stage=Stage.ARRIVAL, note="Inscription en cours"),
+    )
+    await item("i1", ItemStatus.DONE)
+    await item("i2", ItemStatus.IN_PROGRESS)
+    for n in range(6):
+        await h.execute_update(
+            NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note=f"suivi {n}")
+        )
+    await item("i2", ItemStatus.ABANDONED, reason="Horaire incompatible")
+    kept = (await h.query(NewcomerPathway.view, CaseQuery())).plan
+    await h.execute_update(
+        NewcomerPathway.file_plan,
+        PlanFiling(
+            actor=OFFICER,
+            items=[*kept, PlanItem(stage=Stage.FRANCIZATION, text="Cours du soir")],
+        ),
+    )
+    await item("i3", ItemStatus.REFERRED, partner_id=FQ.partner_id, partner=FQ)
+    await item("i3", ItemStatus.IN_PROGRESS)
+    await item("i3", ItemStatus.DONE)
+    await h.execute_update(
+        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.FRANCIZATION)
+    )
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Parti", actor=OFFICER, reason_category=WithdrawalReason.LEFT_QUEBEC),
+    )
+    await h.result()
+    return h
+
+
 SCENARIOS = (
     lifecycle,
     withdrawn_after_continue_as_new,
@@ -221,6 +297,7 @@ SCENARIOS = (
     transferred,
     cancellation_ignored,
     local_day_deadlines,
+    plan_items,
 )
 
 

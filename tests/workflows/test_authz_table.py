@@ -39,6 +39,8 @@ from parcours.kernel.domain import (
     Actor,
     CaseView,
     GreetingReport,
+    ItemStatus,
+    ItemUpdate,
     MeetingBooking,
     NewcomerApproval,
     PauseRequest,
@@ -102,12 +104,13 @@ def argument(action: Action, actor: Actor) -> object:
             reason="Refus", actor=actor, reason_category=WithdrawalReason.DECLINED_SERVICES
         ),
         Action.MEETING: lambda: MeetingBooking(actor, at=MEETING_AT, place="Bureau régional"),
+        Action.ITEM: lambda: ItemUpdate(actor, "i1", ItemStatus.IN_PROGRESS),
     }[action]()
 
 
 async def prepare(action: Action, h: WorkflowHandle[Any, Any]) -> None:
     """What the action needs first: a plan before approving, a pause before resuming."""
-    if action == Action.APPROVE:
+    if action in (Action.APPROVE, Action.ITEM):
         await h.execute_update("file_plan", PlanFiling(OFFICER, PLAN_ITEMS), result_type=CaseView)
     if action == Action.RESUME:
         await h.execute_update("pause", PauseRequest(SUPERVISOR, "Voyage"), result_type=CaseView)
@@ -207,6 +210,7 @@ def argv(action: Action, who: str, dossier: str) -> list[str]:
         Action.MEETING: [
             "meeting", dossier, "--by", who, "--at", "2030-01-16T10:00", "--place", "Bureau",
         ],
+        Action.ITEM: ["item", dossier, "i1", "--status", "in_progress", "--by", who],
     }[action]  # fmt: skip
 
 

@@ -98,12 +98,15 @@ async def test_full_lifecycle_over_years(pathway: Pathway) -> None:
             NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="Niveau 5 atteint")
         )
         assert v.escalation_level == 0
+    # Its plan items still open (v6): approved with a note saying why.
     await h.execute_update(
-        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.FRANCIZATION)
+        NewcomerPathway.approve_stage,
+        StageApproval(actor=OFFICER, stage=Stage.FRANCIZATION, note="Niveau atteint"),
     )
     await env.sleep(days(20))
     await h.execute_update(
-        NewcomerPathway.approve_stage, StageApproval(actor=SUPERVISOR, stage=Stage.EMPLOYMENT)
+        NewcomerPathway.approve_stage,
+        StageApproval(actor=SUPERVISOR, stage=Stage.EMPLOYMENT, note="Emploi trouve"),
     )
     await env.sleep(days(20))
     await h.execute_update(
@@ -556,7 +559,8 @@ async def test_forced_continue_as_new_keeps_every_field(pathway: Pathway) -> Non
     assert v.stage == Stage.FRANCIZATION
     assert v.escalation_level == 1
     assert v.greeting == GreetingOutcome.DECLINED
-    assert v.plan == PLAN.items and v.plan_revision == 1
+    assert [(i.stage, i.text) for i in v.plan] == [(i.stage, i.text) for i in PLAN.items]
+    assert [i.id for i in v.plan] == ["i1", "i2"] and v.plan_revision == 1
     assert v.notes_count == 12
     assert v.officer == OFFICER.officer_id
     assert [s.waived for s in v.stages] == [False, False, True, False]
@@ -565,7 +569,8 @@ async def test_forced_continue_as_new_keeps_every_field(pathway: Pathway) -> Non
     keys = [e.key for e in pathway.back_office.events]
     assert len(keys) == len(set(keys))
     v = await h.execute_update(
-        NewcomerPathway.approve_stage, StageApproval(actor=OFFICER, stage=Stage.FRANCIZATION)
+        NewcomerPathway.approve_stage,
+        StageApproval(actor=OFFICER, stage=Stage.FRANCIZATION, note="Cours en cours"),
     )
     assert v.stage == Stage.COMMUNITY  # employment was waived before the continue-as-new
     await h.execute_update(

@@ -100,7 +100,8 @@ async def test_months_of_a_case_with_the_real_activities(
         )
         await ts_env.sleep(days(200))
         await h.execute_update(
-            NewcomerPathway.approve_stage, StageApproval(actor=officer, stage=Stage.FRANCIZATION)
+            NewcomerPathway.approve_stage,
+            StageApproval(actor=officer, stage=Stage.FRANCIZATION, note="Cours en cours"),
         )
         await h.execute_update(
             NewcomerPathway.waive_stage,

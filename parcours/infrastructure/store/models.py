@@ -207,3 +207,38 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Times it was sent again after an attempt died mid-exchange (migration 0006).
     resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Partner(Base):
+    """A partner organisation of the referral directory (issue 16): where officers refer
+    newcomers (a Francisation Québec service point, a regional employment organisation...).
+    Its contact details are the organisation's, given to newcomers in their referral email."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(64), index=True)
+    # Comma-separated subset of PARTNER_SERVICES ("francization,employment").
+    services: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), default="")
+    phone: Mapped[str] = mapped_column(String(64), default="")
+    url: Mapped[str] = mapped_column(String(500), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    @property
+    def service_list(self) -> list[str]:
+        return split_languages(self.services)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "region": self.region,
+            "services": self.service_list,
+            "email": self.email,
+            "phone": self.phone,
+            "url": self.url,
+            "active": self.active,
+        }

@@ -210,8 +210,8 @@ def show(ctx: Context, view: CaseView, as_json: bool, name: str | None = None) -
     if view.plan:
         ctx.print()
         table(
-            [t("cli.col.plan"), t("cli.col.action")],
-            [[i.stage, i.text] for i in view.plan],
+            ["ID", t("cli.col.plan"), t("cli.col.item_status"), t("cli.col.action")],
+            [[i.id or "-", i.stage, i.status, i.text] for i in view.plan],
             ctx.out,
             t,
         )

@@ -32,6 +32,8 @@ from parcours.interfaces.cli import (
     meetings,
     officers,
     operations,
+    partners,
+    referrals,
     stack,
     supervision,
     web,
@@ -79,6 +81,8 @@ def build_parser(lang: str | None = None) -> Parser:
     web.register(sub, t)
     operations.register(sub, t)
     audit.register(sub, t)
+    referrals.register(sub, t)
+    partners.register(sub, t)
     return parser
 
 

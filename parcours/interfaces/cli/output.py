@@ -24,6 +24,7 @@ _ENUM_KEYS = {
     "GreetingOutcome": "greeting",
     "Role": "role",
     "WithdrawalReason": "withdrawal",
+    "ItemStatus": "item_status",
 }
 
 

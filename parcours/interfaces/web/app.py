@@ -23,6 +23,7 @@ from parcours.interfaces.web import (
     ops,
     routes_cases,
     routes_meetings,
+    routes_referrals,
     routes_session,
     routes_supervision,
 )
@@ -161,6 +162,7 @@ def create_app(
     app.include_router(routes_meetings.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_supervision.router)
+    app.include_router(routes_referrals.router)
     app.include_router(api.router)
     app.include_router(ops.router)
     # Before /static, which would otherwise take its paths.

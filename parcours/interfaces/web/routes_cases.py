@@ -33,6 +33,7 @@ from parcours.infrastructure.store.finder import (
     find_cases,
 )
 from parcours.infrastructure.store.officers import actor_of, get_officer, pick_officer
+from parcours.infrastructure.store.partners import list_partners
 from parcours.infrastructure.temporal import case_file, resolve_dossier, update_case
 from parcours.interfaces.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.interfaces.web.render import render
@@ -246,6 +247,7 @@ async def _case_page(
     async with state.sessions() as session:
         events = await audit_trail(session, view.dossier)
         officers = await officers_of(session, view.region) if oversees else []
+        partners = await list_partners(session)  # the referral directory (routes_referrals)
     offered = offers(case_state, actor, [actor_of(o) for o in officers])
     error, done = _flash_for(request, view.dossier)
     # A form refused and no longer offered (the case was paused meanwhile, say): what was
@@ -278,6 +280,7 @@ async def _case_page(
             "regions": offered.transfer_to,
             "withdrawal_reasons": list(WithdrawalReason),
             "outcomes": list(GreetingOutcome),
+            "partners": partners,
         },
     )
 
@@ -310,11 +313,19 @@ async def _update_input(
             raise inputs.invalid("unknown_greeting_outcome", "outcome") from None
         return "record_greeting", GreetingReport(actor=actor, outcome=outcome)
     if action == "plan":
-        items: list[PlanItem] = []
+        # The form shows the stages from the current one on: the items of the stages behind
+        # stay as filed, and a line that names an item on file keeps its id (and so its
+        # status, partner and dates: v6 plan items).
+        behind = STAGES[: STAGES.index(view.stage)] if view.stage else ()
+        items: list[PlanItem] = [i for i in view.plan if i.stage in behind]
+        on_file = {(i.stage, i.text): i.id for i in view.plan if i.stage not in behind}
         for stage in STAGES:
             for line in inputs.clean(str(form.get(f"plan_{stage.value}") or "")).splitlines():
                 if line.strip():
-                    items.append(PlanItem(stage=stage, text=line.strip()))
+                    text = line.strip()
+                    items.append(
+                        PlanItem(stage=stage, text=text, id=on_file.get((stage, text), ""))
+                    )
         return "file_plan", PlanFiling(actor=actor, items=items)
     if action == "progress":
         return "add_progress", ProgressNote(actor=actor, note=_text(form, "note"))
