@@ -100,6 +100,7 @@ UPDATES: tuple[str, ...] = (
     "pause",
     "resume",
     "withdraw",
+    "newcomer_reply",
 )
 
 # Without payload keys the default converter writes names, emails and notes to Temporal as
