@@ -119,8 +119,6 @@ async def test_use_and_decline_are_the_newcomers_own_acts(pathway: Pathway) -> N
     h = await pathway.start()
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
     assert "the action plan is already filed" in await rejection(
-        h.execute_update(
-            NewcomerPathway.newcomer_reply, NewcomerReply(choice=ReplyChoice.DECLINE)
-        )
+        h.execute_update(NewcomerPathway.newcomer_reply, NewcomerReply(choice=ReplyChoice.DECLINE))
     )
     assert (await settled(h)).status == CaseStatus.ACTIVE
