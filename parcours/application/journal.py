@@ -160,6 +160,10 @@ def describe(kind: str, stage: str | None, detail: str | None, t: Catalog) -> tu
         if t.has(f"withdrawal.{detail}"):
             return t("journal.case_withdrawn", reason=t(f"withdrawal.{detail}")), False
         return t("journal.case_withdrawn_plain"), False
+    if kind == "case_declined":
+        if t.has(f"withdrawal.{detail}"):
+            return t("journal.case_declined", reason=t(f"withdrawal.{detail}")), False
+        return t("journal.case_declined_plain"), False
     if t.has(f"event.{kind}"):
         return t(f"event.{kind}"), False
     return t("journal.unknown", kind=kind), False

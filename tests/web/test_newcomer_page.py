@@ -20,6 +20,7 @@ from parcours.kernel.domain import workflow_id_for
 from tests.temporal_servers import TEST_SIGNING_KEY
 from tests.web.conftest import WebStack, approval, reader, start_cases, wait_for
 from tests.web.console import running_console
+from tests.web.test_accessibility import serious_violations
 from tests.web.test_browser import CHROMEDRIVER, CHROMIUM, browser, click_and_load
 
 __all__ = ["browser"]  # the module's fixture, shared
@@ -70,6 +71,7 @@ def test_the_newcomer_answers_through_the_link_in_their_welcome(
     assert "Bonjour Luz," in page and "Hola Luz:" in page and dossier in page
     assert "Gómez" not in page and "luz.gomez" not in page
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+    assert serious_violations(browser) == []  # axe-core, as every console page
 
     day = (date.today() + timedelta(days=30)).isoformat()
     field = browser.find_element(By.ID, "later-day")
