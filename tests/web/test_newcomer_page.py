@@ -21,7 +21,14 @@ from tests.temporal_servers import TEST_SIGNING_KEY
 from tests.web.conftest import WebStack, approval, reader, start_cases, wait_for
 from tests.web.console import running_console
 from tests.web.test_accessibility import serious_violations
-from tests.web.test_browser import CHROMEDRIVER, CHROMIUM, browser, click_and_load
+from tests.web.test_browser import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    browser,
+    click_and_load,
+    officer_of,
+    sign_in,
+)
 
 __all__ = ["browser"]  # the module's fixture, shared
 
@@ -81,6 +88,15 @@ def test_the_newcomer_answers_through_the_link_in_their_welcome(
     assert "nous vous contacterons à partir du" in done and "a partir del" in done
     status = httpx.get(f"{web_stack.url}/api/v1/cases/{dossier}", headers=reader(web_stack))
     assert status.json()["status"] == "waiting"
+
+    # The officer sees it on the case page: when it resumes, and the newcomer's own act.
+    sign_in(browser, web_stack, officer_of(web_stack, dossier))
+    browser.get(f"{web_stack.url}/cases/{dossier}")
+    assert browser.find_element(By.ID, "case-status").text == "En attente du nouvel arrivant"
+    assert "être contactée à partir du" in browser.find_element(By.ID, "case-waiting").text
+    journal = browser.find_element(By.ID, "audit").text
+    assert "La personne demande à être contactée à partir du" in journal
+    assert "par la personne" in journal
 
     # A link changed by one character: a clear page, nothing changes.
     tampered = links[0][:-3] + ("abc" if not links[0].endswith("abc") else "xyz")
