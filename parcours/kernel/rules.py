@@ -575,6 +575,9 @@ def check_newcomer_reply(
     time, which a day to wait until must be after (the workflow passes it; without it, the
     day's form alone is checked). New with issue 16: always the current rules."""
     check_not_reused(s, inp)
+    if not opened:
+        # Its link goes out with the welcome, once the case is open; an interface retries.
+        raise Rejected.of(STILL_OPENING)
     if not isinstance(inp.choice, ReplyChoice):
         raise Rejected.of("unknown_reply_choice")
     check_open(s, allow_paused=True)
