@@ -37,7 +37,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -57,6 +57,8 @@ from parcours.infrastructure.mail.smtp import (
     MailTransientError,
     Outgoing,
 )
+from parcours.infrastructure.newcomer_links import TEMPLATE as LINK_TEMPLATE
+from parcours.infrastructure.newcomer_links import NewcomerLinks
 from parcours.infrastructure.store.cases import append_audit
 from parcours.infrastructure.store.models import Case, Officer, OutboxMessage, OutboxStatus
 from parcours.infrastructure.store.officers import staff_contacts
@@ -185,6 +187,7 @@ class Notifier:
         resend_lease_s: float = RESEND_LEASE_S,
         max_resends: int = MAX_RESENDS,
         send_deadline_s: float = SEND_DEADLINE_S,
+        links: NewcomerLinks | None = None,
     ) -> None:
         # A lease shorter than an attempt could resend while the first is still sending.
         if resend_lease_s < send_deadline_s + record_patience_s + RECORD_RETRY_MAX_S:
@@ -201,6 +204,8 @@ class Notifier:
         self.lease = timedelta(seconds=resend_lease_s)
         self.max_resends = max_resends
         self.send_deadline_s = send_deadline_s
+        # Mints the newcomer's personal link into the welcome email (None: no link).
+        self.links = links
 
     @activity.defn(name=contract.SEND_NOTIFICATION)
     async def send_notification(self, n: Notification) -> NotificationOutcome:
@@ -261,6 +266,7 @@ class Notifier:
             return await self._settled(n, previous, channel)
 
         recipients = known.recipients
+        n = self._with_link(n)
         # Rendering errors other than a missing template (a template bug) propagate and are
         # retried: a corrected template deployed to the workers then completes the send.
         rendered = self.renderer.render(n, recipients.name)
@@ -299,6 +305,14 @@ class Notifier:
         return await self._deliver(
             n, message, recipients.addresses, ",".join(rendered.languages), channel, resend=0
         )
+
+    def _with_link(self, n: Notification) -> Notification:
+        """The welcome with the newcomer's personal link in its context, minted now from the
+        moment the workflow decided the email: every attempt and resend carries the same."""
+        if self.links is None or n.template != LINK_TEMPLATE or n.audience != Audience.NEWCOMER:
+            return n
+        url = self.links.for_notification(n, self.renderer.public_url)
+        return replace(n, context={**n.context, "reply_url": url})
 
     async def _deliver(
         self,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from parcours.kernel import activity_contract as contract
     from parcours.kernel import authz, rules, search
     from parcours.kernel.domain import (
+        NEWCOMER_ACTOR,
         OPEN_STATUSES,
         Assignment,
         Audience,
@@ -61,11 +62,14 @@ with workflow.unsafe.imports_passed_through():
         ItemUpdate,
         Meeting,
         MeetingBooking,
+        NewcomerReply,
         PauseRequest,
         PlanFiling,
         ProgressNote,
+        ReasonCategory,
         Reassignment,
         RegisterCase,
+        ReplyChoice,
         ResumeRequest,
         SeenSignature,
         Stage,
@@ -313,6 +317,16 @@ class NewcomerPathway:
             # Only a case with a booked meeting has this alarm (issue 16): no patch.
             assert s.meeting is not None
             self.effects.notify_newcomer("meeting_reminder", self._meeting_context(s.meeting))
+        # The day a newcomer asked to be contacted again has come (issue 16: the alarm rings
+        # for it only in the WAITING status, which no earlier history holds).
+        day = s.waiting_on
+        waited = rules.wake(s, rang_for)
+        if waited is not None:
+            workflow.logger.info("case resumed: the newcomer's day has come")
+            self.effects.event(
+                "waiting_ended", actor=None, stage=s.stage, detail=f"waited {waited.days} days"
+            )
+            self._notify_reply(ReplyChoice.LATER, day, ended=True)
         for step in rules.ring(s, rang_for):
             assert s.stage is not None
             if step.kind == rules.OVERDUE:
@@ -715,6 +729,59 @@ class NewcomerPathway:
             "sequence": m.sequence,
             "cancelled": m.cancelled,
         }
+
+    @workflow.update
+    def newcomer_reply(self, inp: NewcomerReply) -> CaseView:
+        # New with issue 16: no history holds it, so no patch; always the current rules.
+        now = workflow.now()
+        self._validate_reply(inp, now)
+        s = self.state
+        stage = s.stage
+        if inp.choice == ReplyChoice.DECLINE:
+            # The same closing as a staff decline, recorded as the newcomer's own act.
+            rules.close(s, CaseStatus.DECLINED, now, reason=inp.note.strip())
+            s.close_category = ReasonCategory.DECLINED_SERVICES.value
+            workflow.logger.info("case declined by the newcomer")
+            self.effects.event(
+                "case_declined",
+                actor=NEWCOMER_ACTOR,
+                stage=stage,
+                detail=ReasonCategory.DECLINED_SERVICES.value,
+                text=inp.note.strip() or None,
+            )
+        else:
+            detail = inp.choice.value
+            if inp.choice == ReplyChoice.LATER:
+                assert inp.until is not None
+                rules.wait(s, date.fromisoformat(inp.until), now)
+                detail = f"later {s.waiting_on}"
+            elif s.status == CaseStatus.WAITING:
+                # "I will use the service" while waiting: the newcomer is back now.
+                rules.resume(s, now)
+            self.effects.event("newcomer_replied", actor=NEWCOMER_ACTOR, stage=stage, detail=detail)
+        self._notify_reply(inp.choice, s.waiting_on)
+        return self._changed(inp)
+
+    @newcomer_reply.validator
+    def _accept_newcomer_reply(self, inp: NewcomerReply) -> None:
+        self._check_signed("newcomer_reply", inp)
+        self._validate_reply(inp, workflow.now())
+
+    def _validate_reply(self, inp: NewcomerReply, now: datetime) -> None:
+        try:
+            rules.check_newcomer_reply(self.state, inp, opened=self.opened, now=now)
+        except rules.Rejected as err:
+            raise _reject(err.message) from None
+
+    def _notify_reply(self, choice: ReplyChoice, day: str | None, *, ended: bool = False) -> None:
+        """The officer hears of the newcomer's answer (the region's supervisors while the case
+        has none), and of a wait that has ended."""
+        s = self.state
+        self.effects.notify_staff(
+            "newcomer_replied",
+            Audience.OFFICER if s.officer_id else Audience.SUPERVISORS,
+            {"choice": choice.value, "until": day or "", "ended": ended},
+        )
 
     @workflow.query
     def view(self, inp: CaseQuery) -> CaseView:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from parcours.infrastructure.catalog import Catalog
+from parcours.kernel.domain import NEWCOMER_ACTOR
 
 # "revision 2, 3 items" (workflows/pathway.py, plan_filed)
 # "i3 planned -> referred partner fq-montreal" (workflows/pathway.py update_item).
@@ -28,6 +29,8 @@ _PLAN = re.compile(r"revision (\d+), (\d+) items?")
 _MOVE = re.compile(r"(\S+) -> (\S+)")
 # "montreal -> capitale-nationale; atremblay -> mlevesque" (transferred)
 _TRANSFER = re.compile(r"(\S+) -> (\S+); (\S+) -> (\S+)")
+# "later 2027-03-01" (newcomer_replied)
+_LATER = re.compile(r"later (\d{4}-\d{2}-\d{2})")
 # "paused 12 days" (resumed)
 _PAUSED = re.compile(r"paused (\d+) days?")
 # "key=value" pairs of the emails' rows (activities/notify.py) ...
@@ -84,7 +87,8 @@ def entry(row: AuditRow, t: Catalog) -> JournalEntry:
     return JournalEntry(
         at=row.at,
         sentence=sentence,
-        actor=row.actor,
+        # The newcomer's own acts (their link) name them by their part, never by their name.
+        actor=t("journal.actor.newcomer") if row.actor == NEWCOMER_ACTOR else row.actor,
         stage=None if names_stage else row.stage,
         note=row.text,
         note_erased=row.text is None and row.text_digest is not None,
@@ -155,6 +159,16 @@ def describe(kind: str, stage: str | None, detail: str | None, t: Catalog) -> tu
         if found:
             return t.plural("journal.resumed", int(found.group(1))), False
         return t("journal.resumed_plain"), False
+    if kind == "newcomer_replied":
+        found = _LATER.fullmatch(detail)
+        if found:
+            day = date.fromisoformat(found.group(1))
+            return t("journal.newcomer_replied.later", date=t.long_date(day)), False
+        if t.has(f"journal.newcomer_replied.{detail}"):
+            return t(f"journal.newcomer_replied.{detail}"), False
+        return t("journal.newcomer_replied_plain"), False
+    if kind == "waiting_ended":
+        return t("journal.waiting_ended"), False
     if kind == "case_completed":
         return t("journal.case_completed"), False
     if kind == "case_withdrawn":
@@ -163,6 +177,10 @@ def describe(kind: str, stage: str | None, detail: str | None, t: Catalog) -> tu
         return t("journal.case_withdrawn_plain"), False
     if kind in MEETING_KINDS:
         return _meeting(kind, detail, t), False
+    if kind == "case_declined":
+        if t.has(f"withdrawal.{detail}"):
+            return t("journal.case_declined", reason=t(f"withdrawal.{detail}")), False
+        return t("journal.case_declined_plain"), False
     if t.has(f"event.{kind}"):
         return t(f"event.{kind}"), False
     return t("journal.unknown", kind=kind), False

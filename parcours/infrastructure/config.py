@@ -99,6 +99,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_PUBLIC_URL", "`http://127.0.0.1:8000`", "the console's address as staff "
          "reach it: staff emails link to `<url>/cases/<dossier>`",
          "worker, `reconcile`"),
+    Knob("PARCOURS_NEWCOMER_LINK_DAYS", "`60`", "days a newcomer's personal link "
+         "(`<url>/n/<token>`, in the welcome email) stays good", "worker, web"),
     Knob("PARCOURS_CODEC_KEYS", "unset", "payload keys `kid:base64,...`, current first",
          "all"),
     Knob("PARCOURS_CODEC_KEY_FILE", "`<data-dir>/codec.keys` if it exists",
@@ -182,6 +184,8 @@ class Settings:
     templates_dir: Path = REPO_ROOT / "templates"
     # The console's address as staff reach it (behind the ministry's proxy in production).
     public_url: str = DEFAULT_PUBLIC_URL
+    # How long a newcomer's personal link stays good (infrastructure/newcomer_links.py).
+    newcomer_link_days: int = 60
     # Payload encryption (infrastructure/codec.py): keys inline, or a key file; with neither, the
     # data dir's key file if `parcours dev` made one. None: payloads are NOT encrypted.
     codec_keys: str | None = field(default=None, repr=False)
@@ -275,6 +279,9 @@ class Settings:
             data_dir=data_dir,
             templates_dir=Path(get("PARCOURS_TEMPLATES") or REPO_ROOT / "templates"),
             public_url=_web_address(get, "PARCOURS_PUBLIC_URL", cls.public_url),
+            newcomer_link_days=_whole(
+                get, "PARCOURS_NEWCOMER_LINK_DAYS", cls.newcomer_link_days, 1
+            ),
             codec_keys=get("PARCOURS_CODEC_KEYS") or None,
             codec_key_file=get("PARCOURS_CODEC_KEY_FILE") or _local_key_file(data_dir),
             codec_token=get("PARCOURS_CODEC_TOKEN") or None,

@@ -102,6 +102,7 @@ UPDATES: tuple[str, ...] = (
     "withdraw",
     "book_meeting",
     "update_item",
+    "newcomer_reply",
 )
 
 # Without payload keys the default converter writes names, emails and notes to Temporal as

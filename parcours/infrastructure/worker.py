@@ -30,6 +30,7 @@ from parcours.infrastructure.codec import CodecKey, CodecKeyError
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.mail.render import Renderer
 from parcours.infrastructure.mail.smtp import Mailer
+from parcours.infrastructure.newcomer_links import NewcomerLinks
 from parcours.infrastructure.signing import (
     install_verifier,
     require_keys,
@@ -222,6 +223,7 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
                 renderer,
                 resend_lease_s=settings.mail_resend_lease_s,
                 max_resends=settings.mail_max_resends,
+                links=NewcomerLinks.from_settings(settings),
             ),
             retention=Retention(sessions),
         )

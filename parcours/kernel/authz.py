@@ -60,6 +60,12 @@ UPDATE_OF: Mapping[Action, str] = MappingProxyType(
     }
 )
 ACTION_OF_UPDATE: Mapping[str, Action] = MappingProxyType({u: a for a, u in UPDATE_OF.items()})
+# Updates that are no staff action, so no row of the table above: the newcomer's own answer
+# through their personal link (issue 16; README "Who may act", the callers that are not
+# staff). It names no Actor: staff cannot send it in a newcomer's name through any interface
+# (only the web's public page, after checking the link, sends it), and the workflow's
+# validator checks its signature as for any update (kernel/rules.py check_newcomer_reply).
+NEWCOMER_UPDATES: frozenset[str] = frozenset({"newcomer_reply"})
 
 
 class Relation(StrEnum):

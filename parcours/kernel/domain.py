@@ -390,6 +390,14 @@ class CaseState:
     # v6: the highest plan item number given so far ("i7": 7), so that an id never names two
     # items, even after a refiled plan dropped one (rules.number_items).
     item_seq: int = 0
+    # Why the case closed, as a reason category (issue 16: declined, withdrawn). The closing
+    # part adds the same field; kept identical so the two merge as one.
+    close_category: str | None = None
+    # Status WAITING (the newcomer asked to be contacted later, through their link): the
+    # local day they gave and the moment it starts, when the case resumes by itself. The
+    # clocks stop meanwhile, from `paused_at`, as in a pause (kernel/rules.py `wait`).
+    waiting_until: datetime | None = None
+    waiting_on: str | None = None
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)
@@ -562,6 +570,33 @@ class Withdrawal:
     signature: Signature | None = None
 
 
+class ReplyChoice(StrEnum):
+    """What a newcomer may answer through their personal link (issue 16)."""
+
+    USE = "use"
+    DECLINE = "decline"
+    LATER = "later"
+
+
+# Who the audit trail names for the newcomer's own acts (never their name).
+NEWCOMER_ACTOR = "newcomer"
+
+
+@dataclass
+class NewcomerReply:
+    """The newcomer's own answer, through their personal link (`/n/<token>`). No Actor: the
+    newcomer is no staff member; the web checks the link, then signs this like any update,
+    and the workflow's validator checks that signature (kernel/rules.py check_newcomer_reply).
+    `until`: with LATER, the local day (ISO date) to be contacted again. `note`: with DECLINE,
+    why (optional; personal data). `link_id`: which link it came through (no personal data)."""
+
+    choice: ReplyChoice = ReplyChoice.USE
+    until: str | None = None
+    note: str = ""
+    link_id: str = ""
+    signature: Signature | None = None
+
+
 @dataclass
 class MeetingBooking:
     """Book the first meeting, move it (a new `at`, place or link) or cancel it. Times are
@@ -646,6 +681,8 @@ class CaseView:
     plan_due_on: str | None = None
     # The first meeting, once booked (issue 16).
     meeting: Meeting | None = None
+    # Status WAITING: the local day (ISO date) the newcomer asked to be contacted again.
+    waiting_on: str | None = None
 
     def to_json(self) -> dict[str, object]:
         """The public JSON shape of `parcours status --json` and the web API."""
@@ -685,6 +722,7 @@ class CaseView:
             ],
             "paused_at": iso(self.paused_at),
             "pause_reason": self.pause_reason,
+            "waiting_on": self.waiting_on,
             "notes_count": self.notes_count,
             "last_activity_at": iso(self.last_activity_at),
             "started_at": iso(self.started_at),
@@ -773,6 +811,7 @@ def view_of(state: CaseState, include_plan: bool = True) -> CaseView:
         time_zone=state.time_zone,
         plan_due_on=state.due_on(state.plan_due_at),
         meeting=state.meeting,
+        waiting_on=state.waiting_on,
     )
 
 

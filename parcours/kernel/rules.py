@@ -51,11 +51,13 @@ from parcours.kernel.domain import (
     ItemUpdate,
     Meeting,
     MeetingBooking,
+    NewcomerReply,
     PauseRequest,
     PlanFiling,
     PlanItem,
     ProgressNote,
     Reassignment,
+    ReplyChoice,
     ResumeRequest,
     Role,
     Stage,
@@ -76,6 +78,8 @@ MAX_PLAN_ITEMS = 50
 # The top of the escalation ladder (1 reminder, 2 supervisors, 3 directors).
 TOP_LEVEL = 3
 CLOSED = frozenset(CLOSED_STATUSES)
+# How far ahead a newcomer may ask to be contacted again ("contact me later").
+MAX_WAIT_DAYS = 366
 
 
 class Rejected(Exception):
@@ -218,6 +222,8 @@ def close(s: CaseState, status: CaseStatus, now: datetime, reason: str) -> None:
     s.escalation_level = 0
     s.overdue = False
     s.paused_at = None
+    s.waiting_until = None
+    s.waiting_on = None
 
 
 def plan_awaited(s: CaseState) -> bool:
@@ -243,12 +249,15 @@ def deadlines(s: CaseState) -> dict[str, datetime]:
 
 
 def next_clock(s: CaseState) -> datetime | None:
-    """When something is next due: an escalation level, a deadline, or the first meeting's
-    reminder. The clocks stop in a pause; the reminder does not (it is the newcomer's)."""
+    """When something is next due: an escalation level, a deadline, the first meeting's
+    reminder, or, while waiting, the day the newcomer gave. The clocks stop in a pause and
+    while waiting; the reminder does not (it is the newcomer's)."""
     due: list[datetime] = []
     reminder = reminder_due_at(s)
     if reminder is not None:
         due.append(reminder)
+    if s.status == CaseStatus.WAITING and s.waiting_until is not None:
+        due.append(s.waiting_until)
     if not clocks_running(s):
         return min(due) if due else None
     assert s.stage is not None and s.clock_anchor is not None
@@ -317,8 +326,30 @@ def resume(s: CaseState, now: datetime) -> timedelta:
     s.paused_at = None
     s.paused_by = None
     s.pause_reason = None
+    s.waiting_until = None
+    s.waiting_on = None
     touch(s, now)
     return paused_for
+
+
+def wait(s: CaseState, until: date, now: datetime) -> None:
+    """The newcomer asked to be contacted again on `until` (their own act, not a staff pause):
+    the case waits until that day starts (local), clocks stopped as in a pause. Asked again
+    while waiting, only the day changes: the clocks stay stopped from the first time."""
+    if s.status != CaseStatus.WAITING:
+        s.paused_at = now
+    s.status = CaseStatus.WAITING
+    s.waiting_until = day_starts(s, until)
+    s.waiting_on = until.isoformat()
+
+
+def wake(s: CaseState, at: datetime) -> timedelta | None:
+    """At `at` (the alarm's moment): a waiting case whose day has come resumes by itself, as
+    from a pause (deadlines moved by the time waited, the stall clock restarted). The time
+    waited, or None if nothing was due."""
+    if s.status != CaseStatus.WAITING or s.waiting_until is None or at < s.waiting_until:
+        return None
+    return resume(s, at)
 
 
 # --------------------------------------------------------------------------------------------
@@ -547,10 +578,14 @@ def _stage(stage: Stage | None) -> str:
 
 
 def check_open(s: CaseState, *, allow_paused: bool = False) -> None:
-    if s.status in (CaseStatus.COMPLETED, CaseStatus.WITHDRAWN):
+    if s.status in (CaseStatus.COMPLETED, CaseStatus.WITHDRAWN, CaseStatus.DECLINED):
         raise Rejected.of("case_closed", status=_status(s.status))
     if s.status == CaseStatus.PAUSED and not allow_paused:
         raise Rejected.of("case_paused")
+    # Waiting for the day the newcomer gave: what a pause refuses (no history before issue 16
+    # holds this status, so no replay sees the difference).
+    if s.status == CaseStatus.WAITING and not allow_paused:
+        raise Rejected.of("case_waiting", day=s.waiting_on or "")
 
 
 def check_not_reused(s: CaseState, inp: object) -> None:
@@ -767,7 +802,9 @@ def check_pause(s: CaseState, inp: PauseRequest, *, strict: bool, opened: bool) 
 def check_resume(s: CaseState, inp: ResumeRequest, *, strict: bool, opened: bool) -> None:
     if strict:
         check_not_reused(s, inp)
-    if s.status != CaseStatus.PAUSED:
+    # A supervisor may also end a newcomer's wait early (issue 16: WAITING is new, so no
+    # history holds a resume this lets through).
+    if s.status not in (CaseStatus.PAUSED, CaseStatus.WAITING):
         raise Rejected.of("not_paused", status=_status(s.status))
     check_actor(s, inp.actor, Action.RESUME, strict=strict, opened=opened)
 
@@ -811,6 +848,45 @@ def check_meeting(s: CaseState, inp: MeetingBooking, *, strict: bool, opened: bo
         raise Rejected.of("meeting_video_url")
 
 
+def check_newcomer_reply(
+    s: CaseState,
+    inp: NewcomerReply,
+    *,
+    strict: bool = True,
+    opened: bool,
+    now: datetime | None = None,
+) -> None:
+    """The newcomer's own answer through their link. No actor and no table row: the newcomer
+    is no staff member, and staff cannot answer for them (the web sends this only after
+    checking the link; the signature says it came through the web). `now`: the workflow's
+    time, which a day to wait until must be after (the workflow passes it; without it, the
+    day's form alone is checked). New with issue 16: always the current rules."""
+    check_not_reused(s, inp)
+    if not opened:
+        # Its link goes out with the welcome, once the case is open; an interface retries.
+        raise Rejected.of(STILL_OPENING)
+    if not isinstance(inp.choice, ReplyChoice):
+        raise Rejected.of("unknown_reply_choice")
+    check_open(s, allow_paused=True)
+    _text(inp.note, "input.note")
+    if inp.choice == ReplyChoice.DECLINE and s.plan_filed_at is not None:
+        raise Rejected.of("reply_plan_filed")
+    if inp.choice != ReplyChoice.LATER:
+        return
+    if s.status == CaseStatus.PAUSED:
+        raise Rejected.of("case_paused")
+    try:
+        until = date.fromisoformat(inp.until or "")
+    except ValueError:
+        raise Rejected.of("reply_day_invalid") from None
+    if now is None:
+        return
+    if day_starts(s, until) <= now:
+        raise Rejected.of("reply_day_past")
+    if until > now.astimezone(case_zone(s)).date() + timedelta(days=MAX_WAIT_DAYS):
+        raise Rejected.of("reply_day_too_far", days=MAX_WAIT_DAYS)
+
+
 class Validator(Protocol):
     def __call__(self, s: CaseState, inp: Any, *, strict: bool, opened: bool) -> None: ...
 
@@ -830,6 +906,8 @@ VALIDATORS: Mapping[str, Validator] = MappingProxyType(
         "withdraw": check_withdrawal,
         "book_meeting": check_meeting,
         "update_item": check_item,
+        # The newcomer's own update: no row of the staff table (authz.NEWCOMER_UPDATES).
+        "newcomer_reply": check_newcomer_reply,
     }
 )
 

@@ -29,7 +29,16 @@ BEFORE = datetime(2026, 2, 1, 15, tzinfo=UTC)
 AFTER = datetime(2026, 3, 31, 15, tzinfo=UTC)
 
 NEWCOMER: dict[str, list[dict[str, Any]]] = {
-    "welcome": [{"arrival_date": ARRIVAL, "airport": "YUL", "region": "montreal"}],
+    "welcome": [
+        {"arrival_date": ARRIVAL, "airport": "YUL", "region": "montreal"},
+        # With the newcomer's personal link (activities/notify.py mints it).
+        {
+            "arrival_date": ARRIVAL,
+            "airport": "YUL",
+            "region": "montreal",
+            "reply_url": "https://x/n/t",
+        },
+    ],
     "plan_filed": [
         {"revision": r, "plan": [{"stage": s, "text": "Cours du soir"} for s in STAGES]}
         for r in (1, 2)
@@ -85,6 +94,15 @@ STAFF: dict[str, list[dict[str, Any]]] = {
         {"from_region": "montreal", "to_region": "capitale-nationale"},
         {"from_region": "laval", "to_region": "estrie", "officer_id": "", "stage": ""},
     ],
+    "newcomer_replied": [
+        {"choice": c, "until": u, "ended": e}
+        for c, u, e in (
+            ("use", "", False),
+            ("decline", "", False),
+            ("later", "2026-06-01", False),
+            ("later", "2026-06-01", True),
+        )
+    ],  # fmt: skip
     "email_undelivered": [
         {
             "template": t,

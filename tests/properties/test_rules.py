@@ -40,12 +40,14 @@ from parcours.kernel.domain import (
     ItemUpdate,
     MeetingBooking,
     NewcomerApproval,
+    NewcomerReply,
     PauseRequest,
     PlanFiling,
     PlanItem,
     PolicySnapshot,
     ProgressNote,
     Reassignment,
+    ReplyChoice,
     ResumeRequest,
     Role,
     SeenSignature,
@@ -307,6 +309,48 @@ def test_a_pause_shifts_every_deadline_by_the_time_paused(
 
 
 @FAST
+@given(cases(), gaps, st.integers(-3, rules.MAX_WAIT_DAYS + 3), gaps)
+def test_contact_me_later_waits_with_the_clocks_stopped_and_wakes_on_its_day(
+    case: Case, until_reply: int, ahead: int, probe: int
+) -> None:
+    """The newcomer's "contact me later" (issue 16): accepted only for a day after today and
+    within MAX_WAIT_DAYS; the case then waits, no clock moves, and the only alarm is the start
+    of that day, when it resumes as from a pause (a check-in, deadlines moved)."""
+    s = case.state
+    assume(s.status == CaseStatus.ACTIVE and s.stage is not None)
+    now = later(case, until_reply)
+    list(rules.ring(s, now))
+    today = now.astimezone(rules.case_zone(s)).date()
+    day = today + timedelta(days=ahead)
+    reply = NewcomerReply(choice=ReplyChoice.LATER, until=day.isoformat())
+    try:
+        rules.check_newcomer_reply(s, reply, opened=True, now=now)
+    except rules.Rejected as err:
+        assert ahead <= 0 or ahead > rules.MAX_WAIT_DAYS or rules.day_starts(s, day) <= now
+        assert err.message.code in ("reply_day_past", "reply_day_too_far")
+        return
+    assert 0 < ahead <= rules.MAX_WAIT_DAYS
+    due, overdue, level = rules.deadlines(s), s.overdue, s.escalation_level
+
+    rules.wait(s, day, now)
+    wakes_at = rules.day_starts(s, day)
+    assert s.status == CaseStatus.WAITING and rules.next_clock(s) == wakes_at > now
+    # Staff work that needs the newcomer waits too; a note or a withdrawal does not.
+    with pytest.raises(rules.Rejected):
+        rules.check_open(s)
+    rules.check_open(s, allow_paused=True)
+    early = min(now + timedelta(seconds=probe), wakes_at - timedelta(seconds=1))
+    assert list(rules.ring(s, early)) == [] and rules.wake(s, early) is None
+    assert (s.overdue, s.escalation_level, rules.deadlines(s)) == (overdue, level, due)
+
+    assert rules.wake(s, wakes_at) == wakes_at - now
+    assert s.status == CaseStatus.ACTIVE and s.waiting_on is None and s.escalation_level == 0
+    assert s.clock_anchor is not None and s.clock_anchor >= wakes_at
+    for k, v in rules.deadlines(s).items():
+        assert v >= due[k] + (wakes_at - now) - timedelta(hours=1)
+
+
+@FAST
 @given(cases())
 def test_with_local_days_a_deadline_in_days_falls_at_a_local_midnight(case: Case) -> None:
     s = case.state
@@ -506,7 +550,8 @@ def test_a_signed_action_already_taken_is_refused(attempt: Attempt) -> None:
 
 
 def test_every_update_has_a_validator() -> None:
-    assert set(rules.VALIDATORS) == set(authz.UPDATE_OF.values())
+    # The staff's updates (one per row of the table), and the newcomer's own.
+    assert set(rules.VALIDATORS) == set(authz.UPDATE_OF.values()) | authz.NEWCOMER_UPDATES
 
 
 @pytest.mark.parametrize("update", sorted(authz.UPDATE_OF.values()))

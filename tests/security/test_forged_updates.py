@@ -31,8 +31,10 @@ from parcours.kernel.domain import (
     Actor,
     CaseView,
     NewcomerApproval,
+    NewcomerReply,
     ProgressNote,
     Reassignment,
+    ReplyChoice,
     Role,
     Withdrawal,
     WithdrawalReason,
@@ -56,6 +58,9 @@ def forged_updates() -> list[tuple[str, object]]:
                 reason="forgé", actor=FORGED_DIRECTOR, reason_category=WithdrawalReason.OTHER
             ),
         ),
+        # The newcomer's own answer names no one: only the signature (the web's, after it
+        # checked the link) stands between a stranger and closing someone's case.
+        ("newcomer_reply", NewcomerReply(choice=ReplyChoice.DECLINE, note="forgé")),
     ]
 
 

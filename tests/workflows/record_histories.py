@@ -24,12 +24,14 @@ from parcours.kernel.domain import (
     GreetingReport,
     ItemStatus,
     ItemUpdate,
+    NewcomerReply,
     PartnerRef,
     PauseRequest,
     PlanFiling,
     PlanItem,
     ProgressNote,
     Reassignment,
+    ReplyChoice,
     ResumeRequest,
     Stage,
     StageApproval,
@@ -59,7 +61,8 @@ from workflows.pathway import NewcomerPathway
 # "ignore-cancellation-requests"); only `cancellation_ignored` was recorded at v4. v5: local-day
 # deadlines in the case's zone (patch "local-day-deadlines"); `lifecycle` and
 # `local_day_deadlines` were recorded at v5. v6 (issue 16): plan items with a status (patch
-# "plan-item-status"); record only the new scenarios (`plan_items`).
+# "plan-item-status"), the newcomer's own answers (`newcomer_replied`: no patch, a new update
+# and a new status); record only the new scenarios.
 PATHWAY_VERSION = "v6"
 
 PLAN = PlanFiling(
@@ -290,6 +293,29 @@ async def plan_items(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
     return h
 
 
+async def newcomer_replied(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """The newcomer's own answers through their link: "contact me later" (the case waits,
+    then resumes by itself on the day), "I will use the service", then later again, and
+    "I do not want the service" (declined, before any plan)."""
+    now = await p.env.get_current_time()
+    today = now.astimezone(timezones.zone(None)).date()
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}", arrival=today)
+    later = NewcomerReply(choice=ReplyChoice.LATER, until=(today + days(30)).isoformat())
+    await h.execute_update(NewcomerPathway.newcomer_reply, later)
+    await p.env.sleep(days(31))  # the day has come: resumed by itself
+    await h.execute_update(NewcomerPathway.newcomer_reply, NewcomerReply(choice=ReplyChoice.USE))
+    until = (today + days(60)).isoformat()
+    await h.execute_update(
+        NewcomerPathway.newcomer_reply, NewcomerReply(choice=ReplyChoice.LATER, until=until)
+    )
+    await h.execute_update(
+        NewcomerPathway.newcomer_reply,
+        NewcomerReply(choice=ReplyChoice.DECLINE, note="Ma famille m'accompagne"),
+    )
+    await h.result()
+    return h
+
+
 SCENARIOS = (
     lifecycle,
     withdrawn_after_continue_as_new,
@@ -298,6 +324,7 @@ SCENARIOS = (
     cancellation_ignored,
     local_day_deadlines,
     plan_items,
+    newcomer_replied,
 )
 
 

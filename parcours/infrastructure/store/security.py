@@ -50,6 +50,10 @@ class SecurityKind:
     UNLOCKED = "unlocked"  # `parcours users unlock`: the login's failures stop counting
     TOKEN_USED = "token_used"
     TOKEN_REFUSED = "token_refused"  # a valid token outside its scope
+    # The newcomer's page (`/n/<token>`): a token that is no good link, and each answer sent
+    # through a good one (`login` is then the link, `n:<dossier>:<link id>`).
+    NEWCOMER_LINK_REFUSED = "newcomer_link_refused"
+    NEWCOMER_REPLY = "newcomer_reply"
 
 
 class SecurityEvent(Base):
@@ -173,6 +177,24 @@ async def recent_failures(
         )
         if reset is not None:
             stmt = stmt.where(SecurityEvent.id > reset)
+        stmt = stmt.where(SecurityEvent.login == login)
+    if client is not None:
+        stmt = stmt.where(SecurityEvent.client == client)
+    return list((await session.scalars(stmt.order_by(SecurityEvent.at))).all())
+
+
+async def recent_events(
+    session: AsyncSession,
+    kind: str,
+    since: datetime,
+    *,
+    login: str | None = None,
+    client: str | None = None,
+) -> list[datetime]:
+    """Times of the `kind` rows since `since` for a login or a client address, oldest first
+    (the newcomer page's throttle)."""
+    stmt = select(SecurityEvent.at).where(SecurityEvent.kind == kind, SecurityEvent.at > since)
+    if login is not None:
         stmt = stmt.where(SecurityEvent.login == login)
     if client is not None:
         stmt = stmt.where(SecurityEvent.client == client)

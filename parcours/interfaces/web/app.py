@@ -23,6 +23,7 @@ from parcours.interfaces.web import (
     ops,
     routes_cases,
     routes_meetings,
+    routes_newcomer,
     routes_referrals,
     routes_session,
     routes_supervision,
@@ -163,6 +164,7 @@ def create_app(
     app.include_router(routes_cases.router)
     app.include_router(routes_supervision.router)
     app.include_router(routes_referrals.router)
+    app.include_router(routes_newcomer.router)
     app.include_router(api.router)
     app.include_router(ops.router)
     # Before /static, which would otherwise take its paths.
