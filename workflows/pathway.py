@@ -56,6 +56,8 @@ with workflow.unsafe.imports_passed_through():
         CaseState,
         CaseStatus,
         CaseView,
+        Decline,
+        GreetingOutcome,
         GreetingReport,
         PauseRequest,
         PlanFiling,
@@ -80,6 +82,9 @@ LEVEL_TEMPLATES = MappingProxyType(
     {1: "stall_reminder", 2: "stall_escalation", 3: "stall_director"}
 )
 
+# Who the audit trail names for the newcomer's own acts (their link: no staff Actor).
+NEWCOMER_ACTOR = "newcomer"
+
 # Patches (README, "Changing the workflow safely"). Each id marks a change to the command
 # sequence; histories written before it replay down the old branch. CARRY_QUEUED_EFFECTS and
 # BATCH_EFFECTS (v2) belong to the effect queue: see workflows/effects.py.
@@ -100,8 +105,19 @@ IGNORE_CANCELLATION = "ignore-cancellation-requests"
 # timers, so a run recorded before keeps its days (`CaseState.local_days`). Asked once per
 # run, in __init__, after AUTHZ_TABLE.
 LOCAL_DAYS = "local-day-deadlines"
+# v6 (issue 16): a case opened after its arrival day records the airport greeting as not
+# applicable (arrived before enrolment). Asked at the opening, only when that holds: a case
+# opened late before this replays with no greeting row.
+LATE_ENROLMENT = "late-enrolment"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
-PATCHES = (CARRY_QUEUED_EFFECTS, BATCH_EFFECTS, AUTHZ_TABLE, IGNORE_CANCELLATION, LOCAL_DAYS)
+PATCHES = (
+    CARRY_QUEUED_EFFECTS,
+    BATCH_EFFECTS,
+    AUTHZ_TABLE,
+    IGNORE_CANCELLATION,
+    LOCAL_DAYS,
+    LATE_ENROLMENT,
+)
 
 
 def _reject(message: Message) -> ApplicationError:
@@ -133,6 +149,9 @@ class NewcomerPathway:
         self.opened = self.state.started_at is not None
         # The start's signature, for register_case to check (never checked here: see there).
         self.start_signature = inp.signature
+        # Set when this run reopens a closed case of the same dossier (issue 16): a new run of
+        # the workflow id, whose opening carries on from the closed one (no state is carried).
+        self.reopening = inp.reopening if inp.state is None else None
         # Validators always apply the table; a handler re-checks with the rules of the code
         # that wrote the history (a v2 run replays with the v2 rules).
         self.authz_v3 = workflow.patched(AUTHZ_TABLE)
@@ -228,8 +247,24 @@ class NewcomerPathway:
 
     async def _open_case(self) -> None:
         s = self.state
-        rules.open_case(s, workflow.now())
-        workflow.logger.info("case opened")
+        reopening = self.reopening
+        if reopening is not None:
+            # The table, against the closed run's region and officer: a refused reopening
+            # fails here, before any effect (like a forged start; the signature over it is
+            # register_case's to check). The interfaces refuse it earlier, with words.
+            try:
+                rules.check_reopening(s, reopening)
+            except rules.Rejected as err:
+                raise ApplicationError(
+                    f"reopening refused: {err.message.code}",
+                    type=contract.INVALID_INPUT,
+                    non_retryable=True,
+                ) from None
+            rules.reopen_case(s, reopening, workflow.now())
+            workflow.logger.info("case reopened (period %d)", s.period)
+        else:
+            rules.open_case(s, workflow.now())
+            workflow.logger.info("case opened")
 
         assignment: Assignment = await workflow.execute_activity(
             contract.REGISTER_CASE,
@@ -249,6 +284,7 @@ class NewcomerPathway:
                 policy=s.policy,
                 signature=self.start_signature,
                 start_accepted_at=workflow.info().workflow_start_time,
+                reopening=reopening,
             ),
             result_type=Assignment,
             start_to_close_timeout=timedelta(seconds=30),
@@ -260,7 +296,29 @@ class NewcomerPathway:
             s.officer_region = s.approval.region
 
         fx = self.effects
+        if reopening is not None:
+            fx.event(
+                "case_reopened",
+                actor=reopening.actor.officer_id,
+                stage=Stage.ARRIVAL,
+                detail=f"period {s.period}",
+                text=reopening.note.strip() or None,
+            )
+            if s.officer_id is not None:
+                fx.notify_staff("officer_assigned", Audience.OFFICER, {"reason": "reopened"})
+            return
         fx.event("case_opened", actor=None, stage=Stage.ARRIVAL, detail=s.policy.name)
+        assert s.started_at is not None
+        if rules.arrived_before_opening(s, s.started_at) and workflow.patched(LATE_ENROLMENT):
+            # Late enrolment: the newcomer was already here; no airport greeting to record.
+            s.greeting = GreetingOutcome.NOT_APPLICABLE
+            s.greeting_recorded_at = s.started_at
+            fx.event(
+                "airport_greeting",
+                actor=None,
+                stage=Stage.ARRIVAL,
+                detail=GreetingOutcome.NOT_APPLICABLE.value,
+            )
         fx.notify_newcomer(
             "welcome",
             {
@@ -589,6 +647,31 @@ class NewcomerPathway:
     def _accept_withdrawal(self, inp: Withdrawal) -> None:
         self._check_signed("withdraw", inp)
         self._validate(rules.check_withdrawal, inp, strict=True)
+
+    @workflow.update
+    def decline(self, inp: Decline) -> CaseView:
+        # New in issue 16: no history holds it, so no patch; always the table's rules.
+        self._validate(rules.check_decline, inp, strict=True)
+        s = self.state
+        now = workflow.now()
+        stage = s.stage
+        rules.close(s, CaseStatus.DECLINED, now, reason=inp.note.strip())
+        s.close_category = inp.reason_category.value
+        workflow.logger.info("case declined")
+        self.effects.event(
+            "case_declined",
+            actor=inp.actor.officer_id if inp.actor is not None else NEWCOMER_ACTOR,
+            stage=stage,
+            detail=inp.reason_category.value,
+            text=inp.note.strip() or None,
+        )
+        self.effects.notify_newcomer("case_declined", {"dossier": s.approval.dossier})
+        return self._changed(inp)
+
+    @decline.validator
+    def _accept_decline(self, inp: Decline) -> None:
+        self._check_signed("decline", inp)
+        self._validate(rules.check_decline, inp, strict=True)
 
     @workflow.query
     def view(self, inp: CaseQuery) -> CaseView:

@@ -28,6 +28,7 @@ _MOVE = re.compile(r"(\S+) -> (\S+)")
 _TRANSFER = re.compile(r"(\S+) -> (\S+); (\S+) -> (\S+)")
 # "paused 12 days" (resumed)
 _PAUSED = re.compile(r"paused (\d+) days?")
+_PERIOD = re.compile(r"period (\d+)")
 # "key=value" pairs of the emails' rows (activities/notify.py) ...
 _PAIR = re.compile(r"(\w+)=([^\s:]+)")
 # ... and "welcome: MailRejected" of an email the workflow gave up on (workflows/effects.py).
@@ -146,6 +147,15 @@ def describe(kind: str, stage: str | None, detail: str | None, t: Catalog) -> tu
         if t.has(f"withdrawal.{detail}"):
             return t("journal.case_withdrawn", reason=t(f"withdrawal.{detail}")), False
         return t("journal.case_withdrawn_plain"), False
+    if kind == "case_declined":
+        if t.has(f"withdrawal.{detail}"):
+            return t("journal.case_declined", reason=t(f"withdrawal.{detail}")), False
+        return t("journal.case_declined_plain"), False
+    if kind == "case_reopened":
+        found = _PERIOD.fullmatch(detail)
+        if found:
+            return t("journal.case_reopened", period=t.number(int(found.group(1)))), False
+        return t("journal.case_reopened_plain"), False
     if t.has(f"event.{kind}"):
         return t(f"event.{kind}"), False
     return t("journal.unknown", kind=kind), False

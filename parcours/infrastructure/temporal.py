@@ -73,6 +73,7 @@ from parcours.kernel.domain import (
     CaseView,
     NewcomerApproval,
     PolicySnapshot,
+    Reopening,
     Stage,
     workflow_id_for,
 )
@@ -100,6 +101,7 @@ UPDATES: tuple[str, ...] = (
     "pause",
     "resume",
     "withdraw",
+    "decline",
 )
 
 # Without payload keys the default converter writes names, emails and notes to Temporal as
@@ -379,6 +381,65 @@ async def start_case(
     except RPCError as err:
         raise _rpc_error(err, approval.dossier, settings) from None
     return workflow_id
+
+
+async def reopen_case(
+    client: Client,
+    settings: Settings,
+    approval: NewcomerApproval,
+    policy: PolicySnapshot,
+    reopening: Reopening,
+) -> CaseView:
+    """Reopen a declined or withdrawn case under its dossier (issue 16): a new run of its
+    workflow id, the only start that allows reusing a closed id (`ALLOW_DUPLICATE`; a running
+    case still refuses it). Its client signs the start over the reopening too, and the new
+    run checks the table before any effect. Returns the case once the run has opened it (or
+    as it stands after OPENING_GRACE); a run that failed to open is an error."""
+    require_payload_codec(client)
+    require_signing(client)
+    dossier = approval.dossier
+    workflow_id = workflow_id_for(dossier)
+    try:
+        handle = await client.start_workflow(
+            WORKFLOW_TYPE,
+            CaseInput(approval=approval, policy=policy, reopening=reopening),
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=initial_search_attributes(approval),
+            priority=priorities.for_start(bulk=False),
+        )
+    except WorkflowAlreadyStartedError:
+        raise UpdateRejected(
+            f"dossier {dossier}: the case is open; only a closed case is reopened",
+            dossier=dossier,
+            refusal=Message.of("not_reopenable", status="status.active"),
+        ) from None
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + OPENING_GRACE.total_seconds()
+    pause = 0.05
+    while True:
+        try:
+            status = (await handle.describe(rpc_timeout=ANSWER_TIMEOUT)).status
+            if status not in (None, WorkflowExecutionStatus.RUNNING):
+                raise UpdateRejected(
+                    f"dossier {dossier}: the reopening was refused by the worker "
+                    "(see the run's history)",
+                    dossier=dossier,
+                    refusal=Message.of("reopen_failed", dossier=dossier),
+                )
+            view: CaseView = await handle.query(
+                QUERY_VIEW, CaseQuery(), result_type=CaseView, rpc_timeout=ANSWER_TIMEOUT
+            )
+        except RPCError as err:
+            raise _rpc_error(err, dossier, settings) from None
+        if view.pending_effects == 0 or loop.time() + pause > give_up_at:
+            return view
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def case_handle(client: Client, dossier: str) -> WorkflowHandle[Any, Any]:

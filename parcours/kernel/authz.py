@@ -52,7 +52,8 @@ UPDATE_OF: Mapping[Action, str] = MappingProxyType(
         Action.PAUSE: "pause",
         Action.RESUME: "resume",
         Action.WITHDRAW: "withdraw",
-        # Issue 16 adds, with their handlers: DECLINE "decline", MEETING "book_meeting",
+        Action.DECLINE: "decline",
+        # Issue 16 adds, with their handlers: MEETING "book_meeting",
         # ITEM "update_item". REOPEN is no update: a closed run takes none. It is a new run
         # of the same workflow id, whose opening checks the table (workflows/pathway.py).
     }

@@ -312,6 +312,11 @@ class CaseState:
     # before (a day then started at 05:00 UTC, kernel/calendar.py). Set by the workflow from
     # its patch at every run's start.
     local_days: bool = False
+    # Why a case closed early, as a reason category (issue 16: a decline; "" or None before).
+    close_category: str | None = None
+    # Periods of the case under its dossier: 1, then one more each time it is reopened (a new
+    # run of the same workflow id, which carries `step` on so effect keys never repeat).
+    period: int = 1
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)
@@ -369,6 +374,9 @@ class CaseInput:
     # register_case, whose result is in history, never by workflow code: replay needs no key.
     # Continue-as-new runs carry none (they are started by the case itself, with a state).
     signature: Signature | None = None
+    # Set when this run reopens a declined or withdrawn case (a new run of the same workflow
+    # id): what it carries on from the closed run. Covered by the start's signature.
+    reopening: "Reopening | None" = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,6 +490,35 @@ class Withdrawal:
     actor: Actor | None = None
     reason_category: WithdrawalReason = WithdrawalReason.OTHER
     signature: Signature | None = None
+
+
+@dataclass
+class Decline:
+    """The newcomer declines the services before the plan is filed (issue 16): the case closes
+    as declined. Recorded by staff (`actor`), or the newcomer's own act through their link
+    (`by_newcomer`, no actor; the web signs it after checking the link)."""
+
+    actor: Actor | None = None
+    reason_category: WithdrawalReason = WithdrawalReason.DECLINED_SERVICES
+    note: str = ""
+    by_newcomer: bool = False
+    signature: Signature | None = None
+
+
+@dataclass
+class Reopening:
+    """What a reopening run carries on from the closed run of its dossier (CaseInput)."""
+
+    actor: Actor
+    note: str = ""
+    previous_run_id: str = ""
+    # The new run's period (the closed run's + 1) and the closed run's business step.
+    period: int = 2
+    step: int = 0
+    # The closed run's officer (the table is checked against it) and airport greeting.
+    officer_id: str | None = None
+    greeting: GreetingOutcome | None = None
+    previous_status: str = ""
 
 
 @dataclass
@@ -680,6 +717,8 @@ class RegisterCase:
     policy: PolicySnapshot | None = None
     signature: Signature | None = None
     start_accepted_at: datetime | None = None
+    # A reopening's start (issue 16): the case row exists and is closed; its signature covers it.
+    reopening: Reopening | None = None
 
 
 @dataclass

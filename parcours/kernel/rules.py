@@ -38,17 +38,21 @@ from parcours.kernel.calendar import (
     start_of_day,
 )
 from parcours.kernel.domain import (
+    CLOSED_STATUSES,
+    REOPENABLE_STATUSES,
     STAGES,
     STILL_OPENING,
     Actor,
     CaseState,
     CaseStatus,
+    Decline,
     GreetingOutcome,
     GreetingReport,
     PauseRequest,
     PlanFiling,
     ProgressNote,
     Reassignment,
+    Reopening,
     ResumeRequest,
     Role,
     Stage,
@@ -139,6 +143,35 @@ def open_case(s: CaseState, now: datetime) -> None:
     # Due on the Nth working day after arrival: overdue once that whole day has passed.
     s.plan_due_at = day_ends(s, add_working_days(arrival, s.policy.plan_due_working_days))
     enter_stage(s, Stage.ARRIVAL, now)
+
+
+def local_today(s: CaseState, now: datetime) -> date:
+    """The case's local day at `now`."""
+    return now.astimezone(case_zone(s)).date()
+
+
+def arrived_before_opening(s: CaseState, now: datetime) -> bool:
+    """Late enrolment: the newcomer's arrival day had passed when the case opened (on the
+    arrival day itself the airport greeting may still happen)."""
+    return date.fromisoformat(s.approval.arrival_date) < local_today(s, now)
+
+
+def reopen_case(s: CaseState, r: Reopening, now: datetime) -> None:
+    """A reopened case (a new run of the same dossier): back at arrival's first meeting, due
+    on the 5th working day from the reopening's local day (from arrival, if that is later);
+    the arrival date and the airport greeting stay as they were, and the business step goes
+    on from the closed run's so that no effect key repeats."""
+    s.period = r.period
+    s.step = max(s.step, r.step)
+    s.officer_id = r.officer_id
+    s.officer_region = s.approval.region if r.officer_id else None
+    s.greeting = r.greeting
+    s.started_at = now
+    s.stages = [StageRecord(stage=stage) for stage in STAGES]
+    start = max(local_today(s, now), date.fromisoformat(s.approval.arrival_date))
+    s.plan_due_at = day_ends(s, add_working_days(start, s.policy.plan_due_working_days))
+    enter_stage(s, Stage.ARRIVAL, now)
+    s.last_activity_at = now
 
 
 def enter_stage(s: CaseState, stage: Stage, now: datetime) -> None:
@@ -330,7 +363,7 @@ def _stage(stage: Stage | None) -> str:
 
 
 def check_open(s: CaseState, *, allow_paused: bool = False) -> None:
-    if s.status in (CaseStatus.COMPLETED, CaseStatus.WITHDRAWN):
+    if s.status in CLOSED_STATUSES:
         raise Rejected.of("case_closed", status=_status(s.status))
     if s.status == CaseStatus.PAUSED and not allow_paused:
         raise Rejected.of("case_paused")
@@ -524,6 +557,39 @@ def check_withdrawal(s: CaseState, inp: Withdrawal, *, strict: bool, opened: boo
     _text(inp.reason, "input.reason")
 
 
+def check_decline(s: CaseState, inp: Decline, *, strict: bool = True, opened: bool) -> None:
+    """Always the table's rules (`strict` is ignored): declines are new in issue 16. Only
+    before the plan is filed; by a named actor of the table, or the newcomer's own act."""
+    check_not_reused(s, inp)
+    check_open(s, allow_paused=True)
+    if inp.actor is None:
+        if not inp.by_newcomer:
+            raise Rejected.of("decline_unnamed")
+    else:
+        if inp.by_newcomer:
+            raise Rejected.of("decline_by_newcomer_named")
+        check_actor(s, inp.actor, Action.DECLINE, strict=True, opened=opened)
+    if s.plan_filed_at is not None:
+        raise Rejected.of("decline_after_plan")
+    if not isinstance(inp.reason_category, WithdrawalReason):
+        raise Rejected.of("unknown_reason_category")
+    # Staff explain "other"; the newcomer's reason is optional.
+    if inp.reason_category == WithdrawalReason.OTHER and not (inp.by_newcomer or inp.note.strip()):
+        raise Rejected.of("reason_required")
+    _text(inp.note, "input.note")
+
+
+def check_reopening(s: CaseState, r: Reopening) -> None:
+    """A reopening run's own check of the table, against the closed run's region and officer
+    (`s`: the new run's state, its approval the closed run's)."""
+    refused = authz.decide(Action.REOPEN, r.actor, s.approval.region, r.officer_id)
+    if refused is not None:
+        raise Rejected(refused)
+    if r.previous_status not in {c.value for c in REOPENABLE_STATUSES}:
+        raise Rejected.of("not_reopenable", status=f"status.{r.previous_status or 'active'}")
+    _text(r.note, "input.note")
+
+
 class Validator(Protocol):
     def __call__(self, s: CaseState, inp: Any, *, strict: bool, opened: bool) -> None: ...
 
@@ -541,6 +607,7 @@ VALIDATORS: Mapping[str, Validator] = MappingProxyType(
         "pause": check_pause,
         "resume": check_resume,
         "withdraw": check_withdrawal,
+        "decline": check_decline,
     }
 )
 

@@ -35,6 +35,7 @@ from parcours.kernel.domain import (
     Actor,
     CaseState,
     CaseStatus,
+    Decline,
     GreetingReport,
     NewcomerApproval,
     PauseRequest,
@@ -380,6 +381,10 @@ def otherwise_valid(s: CaseState, action: Action, actor: Actor, now: datetime) -
         )
     if action == Action.PAUSE:
         return PauseRequest(actor=actor, reason="congé")
+    if action == Action.DECLINE:
+        if s.plan_filed_at is not None:
+            return None
+        return Decline(actor=actor, reason_category=WithdrawalReason.DECLINED_SERVICES)
     assert action == Action.WITHDRAW
     return Withdrawal(reason="parti", actor=actor, reason_category=WithdrawalReason.LEFT_QUEBEC)
 
@@ -475,6 +480,7 @@ def _any_input(action: Action, actor: Actor) -> object:
         Action.PAUSE: PauseRequest(actor=actor, reason="x"),
         Action.RESUME: ResumeRequest(actor=actor),
         Action.WITHDRAW: Withdrawal(reason="x", actor=actor),
+        Action.DECLINE: Decline(actor=actor, note="x"),
     }[action]
 
 

@@ -37,6 +37,7 @@ from parcours.kernel.authz import ALLOWED, Action, Relation
 from parcours.kernel.domain import (
     Actor,
     CaseView,
+    Decline,
     GreetingReport,
     NewcomerApproval,
     PauseRequest,
@@ -98,6 +99,7 @@ def argument(action: Action, actor: Actor) -> object:
         Action.WITHDRAW: lambda: Withdrawal(
             reason="Refus", actor=actor, reason_category=WithdrawalReason.DECLINED_SERVICES
         ),
+        Action.DECLINE: lambda: Decline(actor, WithdrawalReason.DECLINED_SERVICES, "Pas besoin"),
     }[action]()
 
 
@@ -199,6 +201,9 @@ def argv(action: Action, who: str, dossier: str) -> list[str]:
         Action.RESUME: ["resume", dossier, "--by", who],
         Action.WITHDRAW: [
             "withdraw", dossier, "--by", who, "--reason-category", "other", "--note", "n",
+        ],
+        Action.DECLINE: [
+            "decline", dossier, "--by", who, "--reason-category", "declined_services",
         ],
     }[action]  # fmt: skip
 
