@@ -18,7 +18,14 @@ from temporalio.client import Client
 
 from parcours import __version__
 from parcours.infrastructure.config import Settings
-from parcours.interfaces.web import api, ops, routes_cases, routes_session, routes_supervision
+from parcours.interfaces.web import (
+    api,
+    ops,
+    routes_cases,
+    routes_closing,
+    routes_session,
+    routes_supervision,
+)
 from parcours.interfaces.web.auth import Forbidden, SignInRequired, login_redirect
 from parcours.interfaces.web.headers import SecurityHeaders, docs_page, redoc_page
 from parcours.interfaces.web.i18n import LANG_COOKIE, Translator, pick_language
@@ -150,9 +157,12 @@ def create_app(
         return JSONResponse({"detail": errors}, status_code=422)
 
     app.include_router(routes_session.router)
+    # Before routes_cases: its /cases/{dossier}/{action} would take decline and reopen.
+    app.include_router(routes_closing.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_supervision.router)
     app.include_router(api.router)
+    app.include_router(routes_closing.api_router)
     app.include_router(ops.router)
     # Before /static, which would otherwise take its paths.
     app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets_dir()), name="docs-assets")

@@ -60,7 +60,7 @@ from parcours.kernel.domain import (
     WithdrawalReason,
 )
 from parcours.kernel.errors import CaseNotFound, ParcoursError, TemporalUnavailable, UpdateRejected
-from parcours.kernel.offers import Offers, offers
+from parcours.kernel.offers import Offers, closing_offers, offers
 from parcours.kernel.search import UNASSIGNED
 
 router = APIRouter(include_in_schema=False)
@@ -278,6 +278,7 @@ async def _case_page(
             "regions": offered.transfer_to,
             "withdrawal_reasons": list(WithdrawalReason),
             "outcomes": list(GreetingOutcome),
+            "closing": closing_offers(case_state, actor),
         },
     )
 
