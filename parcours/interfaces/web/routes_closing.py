@@ -80,10 +80,10 @@ async def _act(
             except ValueError:
                 raise inputs.invalid("unknown_reason_category", "category") from None
             arg = Decline(actor=actor, reason_category=category, note=note)
-            refused = authz.early_refusal("decline", arg, view.region, view.officer)
+            refused = authz.early_refusal(action, arg, view.region, view.officer)
             if refused is not None:
                 raise UpdateRejected(refusal=refused)
-            await update_case(client, state.settings, view.dossier, "decline", arg)
+            await update_case(client, state.settings, view.dossier, action, arg)
         else:
             await reopen(client, state.settings, state.sessions, view.dossier, actor, note)
     except ParcoursError as err:
