@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store import retention
-from parcours.infrastructure.temporal import case_file, case_handle, reopen_case
+from parcours.infrastructure.temporal import reopen_case, reopenable_file
 from parcours.kernel import authz
 from parcours.kernel.authz import Action
 from parcours.kernel.domain import REOPENABLE_STATUSES, Actor, CaseView, Reopening
@@ -48,7 +48,7 @@ async def reopen(
         # Its personal data is gone: the way back is a new dossier.
         raise _refused(dossier, Message.of("reopen_purged", dossier=dossier))
     try:
-        found = await case_file(client, settings, dossier)
+        found, run_id = await reopenable_file(client, settings, dossier)
     except CaseNotFound:
         if erased is None:
             raise
@@ -60,11 +60,10 @@ async def reopen(
     refused = authz.decide(Action.REOPEN, actor, s.approval.region, s.officer_id)
     if refused is not None:
         raise _refused(dossier, refused)
-    described = await case_handle(client, dossier).describe()
     reopening = Reopening(
         actor=actor,
         note=note,
-        previous_run_id=described.run_id or "",
+        previous_run_id=run_id,
         period=s.period + 1,
         step=s.step,
         officer_id=s.officer_id,

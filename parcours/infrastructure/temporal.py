@@ -383,6 +383,32 @@ async def start_case(
     return workflow_id
 
 
+async def reopenable_file(client: Client, settings: Settings, dossier: str) -> tuple[CaseFile, str]:
+    """The case file of a dossier's latest run that opened, and that run's id: the latest run,
+    unless it is a reopening that failed to open (refused by the worker: nothing of it was
+    recorded), whose closed run is then the case as it stands."""
+    handle = case_handle(client, dossier)
+    try:
+        described = await handle.describe(rpc_timeout=ANSWER_TIMEOUT)
+        run_id = described.run_id or ""
+        if described.status == WorkflowExecutionStatus.FAILED:
+            history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history(
+                rpc_timeout=ANSWER_TIMEOUT
+            )
+            started = history.events[0].workflow_execution_started_event_attributes
+            [inp] = await client.data_converter.decode(started.input.payloads, [CaseInput])
+            if isinstance(inp, CaseInput) and inp.reopening and inp.reopening.previous_run_id:
+                run_id = inp.reopening.previous_run_id
+        found: CaseFile = await client.get_workflow_handle(handle.id, run_id=run_id).query(
+            QUERY_CASE_FILE, CaseQuery(), result_type=CaseFile, rpc_timeout=ANSWER_TIMEOUT
+        )
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    except (KeyError, CodecKeyError) as err:
+        raise _undecodable(err, dossier) from None
+    return found, run_id
+
+
 async def reopen_case(
     client: Client,
     settings: Settings,
@@ -399,6 +425,27 @@ async def reopen_case(
     require_signing(client)
     dossier = approval.dossier
     workflow_id = workflow_id_for(dossier)
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + OPENING_GRACE.total_seconds()
+    pause = 0.05
+    closed = client.get_workflow_handle(workflow_id, run_id=reopening.previous_run_id or None)
+    # A case just closed still records its last audit rows and emails: its run ends after.
+    while True:
+        try:
+            status = (await closed.describe(rpc_timeout=ANSWER_TIMEOUT)).status
+        except RPCError as err:
+            raise _rpc_error(err, dossier, settings) from None
+        if status != WorkflowExecutionStatus.RUNNING:
+            break
+        if loop.time() + pause > give_up_at:
+            raise UpdateRejected(
+                f"dossier {dossier}: the case is still recording its closing; try again "
+                "in a moment",
+                dossier=dossier,
+                refusal=Message.of("reopen_still_closing", dossier=dossier),
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
     try:
         handle = await client.start_workflow(
             WORKFLOW_TYPE,
@@ -418,7 +465,6 @@ async def reopen_case(
         ) from None
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
-    loop = asyncio.get_running_loop()
     give_up_at = loop.time() + OPENING_GRACE.total_seconds()
     pause = 0.05
     while True:

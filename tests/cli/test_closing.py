@@ -7,10 +7,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
+from parcours.application.refusals import message_of
 from parcours.infrastructure.store import retention
 from parcours.infrastructure.store.models import AuditEvent, OutboxMessage
+from parcours.infrastructure.temporal import reopen_case, reopenable_file
+from parcours.kernel.domain import Actor, Reopening
+from parcours.kernel.errors import UpdateRejected
+from parcours.kernel.messages import Message
 from tests.cli.test_end_to_end import Cli, add_roster, cli, dossier, eventually, stack  # noqa: F401
 from tests.conftest import Stack
 
@@ -40,6 +46,18 @@ async def test_decline_reopen_and_purged(cli: Cli, stack: Stack) -> None:  # noq
     assert declined["status"] == "declined" and declined["stage"] is None
 
     assert other in await cli.fails("reopen", d, "--by", other)
+    # A reopening the CLI would not send (someone the table refuses), started anyway: the new
+    # run fails before any effect, and the case is still the declined one, reopenable.
+    found, run_id = await reopenable_file(stack.client, stack.settings, d)
+    forged = Reopening(
+        actor=Actor(other, region="montreal"), previous_run_id=run_id, period=2,
+        step=found.state.step, officer_id=officer, previous_status="declined",
+    )  # fmt: skip
+    with pytest.raises(UpdateRejected) as info:
+        await reopen_case(stack.client, stack.settings, found.state.approval, found.state.policy,
+                          forged)  # fmt: skip
+    assert message_of(info.value) == Message.of("reopen_failed", dossier=d)
+    assert (await reopenable_file(stack.client, stack.settings, d))[1] == run_id
     reopened = await cli.json("reopen", d, "--by", "nbouchard", "--note", "She called back")
     assert (reopened["status"], reopened["stage"]) == ("active", "arrival")
     assert reopened["officer"] == officer
