@@ -384,28 +384,18 @@ async def start_case(
 
 
 async def reopenable_file(client: Client, settings: Settings, dossier: str) -> tuple[CaseFile, str]:
-    """The case file of a dossier's latest run that opened, and that run's id: the latest run,
-    unless it is a reopening that failed to open (refused by the worker: nothing of it was
-    recorded), whose closed run is then the case as it stands."""
+    """The case file of a dossier and the id of the run it comes from: the latest run, unless
+    that is a reopening that failed to open (refused: nothing of it was recorded), whose closed
+    run is then the case as it stands."""
     handle = case_handle(client, dossier)
     try:
         described = await handle.describe(rpc_timeout=ANSWER_TIMEOUT)
-        run_id = described.run_id or ""
-        if described.status == WorkflowExecutionStatus.FAILED:
-            history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history(
-                rpc_timeout=ANSWER_TIMEOUT
-            )
-            started = history.events[0].workflow_execution_started_event_attributes
-            [inp] = await client.data_converter.decode(started.input.payloads, [CaseInput])
-            if isinstance(inp, CaseInput) and inp.reopening and inp.reopening.previous_run_id:
-                run_id = inp.reopening.previous_run_id
-        found: CaseFile = await client.get_workflow_handle(handle.id, run_id=run_id).query(
-            QUERY_CASE_FILE, CaseQuery(), result_type=CaseFile, rpc_timeout=ANSWER_TIMEOUT
-        )
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
-    except (KeyError, CodecKeyError) as err:
-        raise _undecodable(err, dossier) from None
+    run_id = described.run_id or ""
+    if described.status == WorkflowExecutionStatus.FAILED:
+        run_id = await _reopened_run(client, handle.id, run_id) or run_id
+    found: CaseFile = await _query(client, settings, dossier, QUERY_CASE_FILE, CaseFile, run_id)
     return found, run_id
 
 
@@ -517,8 +507,10 @@ async def view_case(client: Client, settings: Settings, dossier: str) -> CaseVie
     view: CaseView = await _query(client, settings, dossier, QUERY_VIEW, CaseView)
     if view.officer is None:
         # Opening (the read model gives the officer), or a case no officer serves yet; or a
-        # run whose opening was refused.
-        await _check_opening(case_handle(client, dossier), dossier, settings)
+        # run whose opening was refused (a reopening's: the case is its closed run).
+        closed_run = await _check_opening(client, dossier, settings)
+        if closed_run is not None:
+            view = await _query(client, settings, dossier, QUERY_VIEW, CaseView, closed_run)
     return view
 
 
@@ -527,14 +519,21 @@ async def case_file(client: Client, settings: Settings, dossier: str) -> CaseFil
     page: contact data, and the validators that decide which forms it offers)."""
     found: CaseFile = await _query(client, settings, dossier, QUERY_CASE_FILE, CaseFile)
     if found.view.officer is None:
-        await _check_opening(case_handle(client, dossier), dossier, settings)
+        closed_run = await _check_opening(client, dossier, settings)
+        if closed_run is not None:
+            found = await _query(client, settings, dossier, QUERY_CASE_FILE, CaseFile, closed_run)
     return found
 
 
 async def _query(
-    client: Client, settings: Settings, dossier: str, query: str, result_type: type[Any]
+    client: Client,
+    settings: Settings,
+    dossier: str,
+    query: str,
+    result_type: type[Any],
+    run_id: str | None = None,
 ) -> Any:
-    handle = case_handle(client, dossier)
+    handle = client.get_workflow_handle(workflow_id_for(dossier), run_id=run_id)
     try:
         return await handle.query(
             query, CaseQuery(), result_type=result_type, rpc_timeout=ANSWER_TIMEOUT
@@ -566,22 +565,42 @@ async def _query(
         raise _undecodable(err, dossier) from None
 
 
-async def _check_opening(
-    handle: WorkflowHandle[Any, Any], dossier: str, settings: Settings
-) -> None:
+async def _check_opening(client: Client, dossier: str, settings: Settings) -> str | None:
     """A case not yet registered is opening, unless its run has ended: then its opening was
     refused (an unsigned or forged start, a second opening of a dossier) and nothing of it was
-    recorded. It is no case, and must not read as an active one."""
+    recorded. It is no case, and must not read as an active one. A refused reopening (issue
+    16) leaves the case as its closed run: that run's id is returned."""
+    handle = case_handle(client, dossier)
     try:
-        status = (await handle.describe(rpc_timeout=ANSWER_TIMEOUT)).status
+        described = await handle.describe(rpc_timeout=ANSWER_TIMEOUT)
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
+    status = described.status
     if status not in (None, WorkflowExecutionStatus.RUNNING):
+        closed_run = await _reopened_run(client, handle.id, described.run_id)
+        if closed_run is not None:
+            return closed_run
         raise CaseNotFound(
             f"no case for dossier {dossier}: its opening was refused and nothing was recorded "
             "(an unsigned or forged start); see the workflow's history in the Temporal UI",
             refusal=Message.of("no_case_start_refused", dossier=dossier),
         )
+    return None
+
+
+async def _reopened_run(client: Client, workflow_id: str, run_id: str | None) -> str | None:
+    """The closed run a reopening run `run_id` set out to reopen; None if it is no reopening."""
+    try:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history(
+            rpc_timeout=ANSWER_TIMEOUT
+        )
+        started = history.events[0].workflow_execution_started_event_attributes
+        [inp] = await client.data_converter.decode(started.input.payloads, [CaseInput])
+    except (RPCError, KeyError, CodecKeyError, IndexError):
+        return None
+    if isinstance(inp, CaseInput) and inp.reopening is not None:
+        return inp.reopening.previous_run_id or None
+    return None
 
 
 async def update_case(

@@ -163,8 +163,9 @@ def reopen_case(s: CaseState, r: Reopening, now: datetime) -> None:
     on from the closed run's so that no effect key repeats."""
     s.period = r.period
     s.step = max(s.step, r.step)
-    s.officer_id = r.officer_id
-    s.officer_region = s.approval.region if r.officer_id else None
+    # The officer comes from the read model once the reopening is registered (the case row
+    # keeps the closed run's): until then the run reads as opening, and one that fails to
+    # register is told apart from the case (infrastructure/temporal.py).
     s.greeting = r.greeting
     s.started_at = now
     s.stages = [StageRecord(stage=stage) for stage in STAGES]

@@ -58,6 +58,7 @@ async def test_decline_reopen_and_purged(cli: Cli, stack: Stack) -> None:  # noq
                           forged)  # fmt: skip
     assert message_of(info.value) == Message.of("reopen_failed", dossier=d)
     assert (await reopenable_file(stack.client, stack.settings, d))[1] == run_id
+    assert (await cli.json("status", d))["status"] == "declined"
     reopened = await cli.json("reopen", d, "--by", "nbouchard", "--note", "She called back")
     assert (reopened["status"], reopened["stage"]) == ("active", "arrival")
     assert reopened["officer"] == officer
