@@ -21,6 +21,7 @@ from parcours.kernel.domain import (
     GreetingOutcome,
     PlanFiling,
     PlanItem,
+    ProgressNote,
     Reopening,
     Stage,
     WithdrawalReason,
@@ -61,6 +62,7 @@ async def test_decline_then_reopen_months_later(pathway: Pathway) -> None:
         return CaseInput(
             approval=state.approval,
             policy=state.policy,
+            continue_as_new_after_events=60,
             reopening=Reopening(
                 actor=actor,
                 note="Elle nous rappelle",
@@ -115,6 +117,14 @@ async def test_decline_then_reopen_months_later(pathway: Pathway) -> None:
     )
     with pytest.raises(WorkflowUpdateFailedError):
         await h2.execute_update(NewcomerPathway.decline, Decline(OFFICER))
+    # Continue-as-new carries the period and the step on.
+    for i in range(12):
+        await h2.execute_update(NewcomerPathway.add_progress, ProgressNote(OFFICER, f"n{i}"))
+    await settled(h2)
+    s3 = (await h2.query(NewcomerPathway.case_file, CaseQuery())).state
+    assert s3.runs > 1 and s3.period == 2
+    keys = [e.key for e in office.events] + [m.key for m in office.mails]
+    assert len(keys) == len(set(keys))
 
 
 async def test_late_enrolment_records_the_greeting_as_not_applicable(pathway: Pathway) -> None:
