@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import DBAPIError
@@ -35,6 +36,9 @@ from parcours.kernel.domain import (
 from parcours.kernel.inputs import ArrivalWindow
 
 logger = logging.getLogger(__name__)
+
+# How much further back a reopened case's arrival date may lie than a new case's (days).
+REOPEN_DAYS_BACK = 3650
 
 
 def _invalid(message: str) -> ApplicationError:
@@ -88,7 +92,12 @@ class Casework:
         if req.policy is None:
             raise _invalid("start refused: the request names no policy")
         refused = self.starts.check_start(
-            req.workflow_id, req.approval, req.policy, req.signature, req.start_accepted_at
+            req.workflow_id,
+            req.approval,
+            req.policy,
+            req.signature,
+            req.start_accepted_at,
+            req.reopening,
         )
         if refused is not None:
             # The run fails before it records or sends anything: no case row, no audit row,
@@ -104,7 +113,11 @@ class Casework:
         # Around the day the interface accepted the start (the day its own check used), so a
         # retry days later, or a worker in another time zone, judges the same dates alike.
         opened_on = req.start_accepted_at or datetime.now(UTC)
-        refused = approval_problems(req.approval, self.window(opened_on.date()))
+        window = self.window(opened_on.date())
+        if req.reopening is not None:
+            # A reopened case keeps the arrival date it was opened with, months ago maybe.
+            window = replace(window, days_back=window.days_back + REOPEN_DAYS_BACK)
+        refused = approval_problems(req.approval, window)
         if refused:
             # The same checks as every interface (kernel/approval.py); field names only, never
             # the values: they are personal data, and failures are not encrypted.
@@ -115,13 +128,21 @@ class Casework:
         try:
             async with self.sessions() as session, session.begin():
                 reg = await cases.register_case(
-                    session, req.workflow_id, req.approval, req.snapshot
+                    session,
+                    req.workflow_id,
+                    req.approval,
+                    req.snapshot,
+                    reopening=req.reopening is not None,
                 )
         except DBAPIError as err:
             if not refuses_value(err):
                 raise
             # A value the column refuses (too long, out of range) fails the same way forever.
             raise _invalid("the read model refused a value of this case") from None
+        except cases.ReopeningRefused as err:
+            # Before any effect: the closed case, its row and its audit trail stay as they were.
+            logger.warning("case %s: reopening refused: %s", req.snapshot.dossier, err.code)
+            raise _invalid(f"reopening refused: {err.code}") from None
         except cases.CaseAlreadyOpened as err:
             # The run fails before it records or sends anything; the case row is untouched.
             logger.warning("case %s: %s", req.snapshot.dossier, err)

@@ -57,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         CaseState,
         CaseStatus,
         CaseView,
+        Decline,
+        GreetingOutcome,
         GreetingReport,
         ItemStatus,
         ItemUpdate,
@@ -113,6 +115,10 @@ LOCAL_DAYS = "local-day-deadlines"
 # stages without notes, and their replay must accept what they accepted. Asked once per run,
 # in __init__, after LOCAL_DAYS. (Validators apply the rule to every new approval.)
 PLAN_ITEM_STATUS = "plan-item-status"
+# v6 (issue 16): a case opened after its arrival day records the airport greeting as not
+# applicable (arrived before enrolment). Asked at the opening, only when that holds: a case
+# opened late before this replays with no greeting row.
+LATE_ENROLMENT = "late-enrolment"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
 PATCHES = (
     CARRY_QUEUED_EFFECTS,
@@ -121,6 +127,7 @@ PATCHES = (
     IGNORE_CANCELLATION,
     LOCAL_DAYS,
     PLAN_ITEM_STATUS,
+    LATE_ENROLMENT,
 )
 
 
@@ -153,6 +160,9 @@ class NewcomerPathway:
         self.opened = self.state.started_at is not None
         # The start's signature, for register_case to check (never checked here: see there).
         self.start_signature = inp.signature
+        # Set when this run reopens a closed case of the same dossier (issue 16): a new run of
+        # the workflow id, whose opening carries on from the closed one (no state is carried).
+        self.reopening = inp.reopening if inp.state is None else None
         # Validators always apply the table; a handler re-checks with the rules of the code
         # that wrote the history (a v2 run replays with the v2 rules).
         self.authz_v3 = workflow.patched(AUTHZ_TABLE)
@@ -251,8 +261,24 @@ class NewcomerPathway:
 
     async def _open_case(self) -> None:
         s = self.state
-        rules.open_case(s, workflow.now())
-        workflow.logger.info("case opened")
+        reopening = self.reopening
+        if reopening is not None:
+            # The table, against the closed run's region and officer: a refused reopening
+            # fails here, before any effect (like a forged start; the signature over it is
+            # register_case's to check). The interfaces refuse it earlier, with words.
+            try:
+                rules.check_reopening(s, reopening)
+            except rules.Rejected as err:
+                raise ApplicationError(
+                    f"reopening refused: {err.message.code}",
+                    type=contract.INVALID_INPUT,
+                    non_retryable=True,
+                ) from None
+            rules.reopen_case(s, reopening, workflow.now())
+            workflow.logger.info("case reopened (period %d)", s.period)
+        else:
+            rules.open_case(s, workflow.now())
+            workflow.logger.info("case opened")
 
         assignment: Assignment = await workflow.execute_activity(
             contract.REGISTER_CASE,
@@ -272,6 +298,7 @@ class NewcomerPathway:
                 policy=s.policy,
                 signature=self.start_signature,
                 start_accepted_at=workflow.info().workflow_start_time,
+                reopening=reopening,
             ),
             result_type=Assignment,
             start_to_close_timeout=timedelta(seconds=30),
@@ -283,7 +310,29 @@ class NewcomerPathway:
             s.officer_region = s.approval.region
 
         fx = self.effects
+        if reopening is not None:
+            fx.event(
+                "case_reopened",
+                actor=reopening.actor.officer_id,
+                stage=Stage.ARRIVAL,
+                detail=f"period {s.period}",
+                text=reopening.note.strip() or None,
+            )
+            if s.officer_id is not None:
+                fx.notify_staff("officer_assigned", Audience.OFFICER, {"reason": "reopened"})
+            return
         fx.event("case_opened", actor=None, stage=Stage.ARRIVAL, detail=s.policy.name)
+        assert s.started_at is not None
+        if rules.arrived_before_opening(s, s.started_at) and workflow.patched(LATE_ENROLMENT):
+            # Late enrolment: the newcomer was already here; no airport greeting to record.
+            s.greeting = GreetingOutcome.NOT_APPLICABLE
+            s.greeting_recorded_at = s.started_at
+            fx.event(
+                "airport_greeting",
+                actor=None,
+                stage=Stage.ARRIVAL,
+                detail=GreetingOutcome.NOT_APPLICABLE.value,
+            )
         fx.notify_newcomer(
             "welcome",
             {
@@ -683,7 +732,7 @@ class NewcomerPathway:
         s = self.state
         now = workflow.now()
         # One UID per case and period (a reopened case books its own first meeting).
-        period = getattr(s, "period", 1)
+        period = s.period
         uid = f"{workflow.info().workflow_id}.{period}.first-meeting@parcours"
         kind = rules.book_meeting(s, inp, now, uid)
         m = s.meeting
@@ -739,16 +788,7 @@ class NewcomerPathway:
         stage = s.stage
         if inp.choice == ReplyChoice.DECLINE:
             # The same closing as a staff decline, recorded as the newcomer's own act.
-            rules.close(s, CaseStatus.DECLINED, now, reason=inp.note.strip())
-            s.close_category = ReasonCategory.DECLINED_SERVICES.value
-            workflow.logger.info("case declined by the newcomer")
-            self.effects.event(
-                "case_declined",
-                actor=NEWCOMER_ACTOR,
-                stage=stage,
-                detail=ReasonCategory.DECLINED_SERVICES.value,
-                text=inp.note.strip() or None,
-            )
+            self._close_declined(NEWCOMER_ACTOR, ReasonCategory.DECLINED_SERVICES, inp.note, now)
         else:
             detail = inp.choice.value
             if inp.choice == ReplyChoice.LATER:
@@ -782,6 +822,40 @@ class NewcomerPathway:
             Audience.OFFICER if s.officer_id else Audience.SUPERVISORS,
             {"choice": choice.value, "until": day or "", "ended": ended},
         )
+
+    @workflow.update
+    def decline(self, inp: Decline) -> CaseView:
+        # New in issue 16: no history holds it, so no patch; always the table's rules.
+        self._validate(rules.check_decline, inp, strict=True)
+        actor = inp.actor.officer_id if inp.actor is not None else NEWCOMER_ACTOR
+        self._close_declined(actor, inp.reason_category, inp.note, workflow.now())
+        return self._changed(inp)
+
+    def _close_declined(
+        self, actor: str, category: ReasonCategory, note: str, now: datetime
+    ) -> None:
+        """Close the case as declined (staff's `decline`, or the newcomer's own answer): the
+        audit row, the newcomer's email saying how to come back, and a booked meeting
+        cancelled."""
+        s = self.state
+        stage = s.stage
+        rules.close(s, CaseStatus.DECLINED, now, reason=note.strip())
+        s.close_category = category.value
+        workflow.logger.info("case declined")
+        self.effects.event(
+            "case_declined",
+            actor=actor,
+            stage=stage,
+            detail=category.value,
+            text=note.strip() or None,
+        )
+        self._cancel_meeting_on_close(actor, now)
+        self.effects.notify_newcomer("case_declined", {"dossier": s.approval.dossier})
+
+    @decline.validator
+    def _accept_decline(self, inp: Decline) -> None:
+        self._check_signed("decline", inp)
+        self._validate(rules.check_decline, inp, strict=True)
 
     @workflow.query
     def view(self, inp: CaseQuery) -> CaseView:

@@ -33,6 +33,7 @@ _TRANSFER = re.compile(r"(\S+) -> (\S+); (\S+) -> (\S+)")
 _LATER = re.compile(r"later (\d{4}-\d{2}-\d{2})")
 # "paused 12 days" (resumed)
 _PAUSED = re.compile(r"paused (\d+) days?")
+_PERIOD = re.compile(r"period (\d+)")
 # "key=value" pairs of the emails' rows (activities/notify.py) ...
 _PAIR = re.compile(r"(\w+)=([^\s:]+)")
 # ... and "welcome: MailRejected" of an email the workflow gave up on (workflows/effects.py).
@@ -181,6 +182,12 @@ def describe(kind: str, stage: str | None, detail: str | None, t: Catalog) -> tu
         if t.has(f"withdrawal.{detail}"):
             return t("journal.case_declined", reason=t(f"withdrawal.{detail}")), False
         return t("journal.case_declined_plain"), False
+
+    if kind == "case_reopened":
+        found = _PERIOD.fullmatch(detail)
+        if found:
+            return t("journal.case_reopened", period=t.number(int(found.group(1)))), False
+        return t("journal.case_reopened_plain"), False
     if t.has(f"event.{kind}"):
         return t(f"event.{kind}"), False
     return t("journal.unknown", kind=kind), False

@@ -42,6 +42,7 @@ from parcours.kernel.domain import (
     CaseInput,
     NewcomerApproval,
     PolicySnapshot,
+    Reopening,
     Signature,
 )
 
@@ -61,6 +62,8 @@ START = "start"
 # What a start's digest covers: the case's data. The event budget and the (refused) state
 # are left out: the first is harmless, the second fails the run before any effect.
 START_FIELDS = ("approval", "policy")
+# A reopening's start (issue 16) covers what it carries on from the closed run as well.
+REOPEN_FIELDS = (*START_FIELDS, "reopening")
 
 T = TypeVar("T")
 
@@ -117,12 +120,16 @@ def _message(
     return b"\n".join(parts)
 
 
+def _start_fields(inp: CaseInput) -> tuple[str, ...]:
+    return START_FIELDS if inp.reopening is None else REOPEN_FIELDS
+
+
 def _start_message(workflow_id: str, inp: CaseInput, issued_at: datetime) -> bytes:
     parts = [
         _START_CONTEXT,
         workflow_id.encode(),
         START.encode(),
-        argument_digest(inp, START_FIELDS).encode(),
+        argument_digest(inp, _start_fields(inp)).encode(),
         _utc(issued_at).isoformat().encode(),
     ]
     return b"\n".join(parts)
@@ -187,7 +194,7 @@ class Signer:
         issued_at = _utc(now)
         mac = _mac(key, _start_message(workflow_id, inp, issued_at))
         signature = Signature(
-            key_id=key.key_id, issued_at=issued_at, mac=mac, fields=list(START_FIELDS)
+            key_id=key.key_id, issued_at=issued_at, mac=mac, fields=list(_start_fields(inp))
         )
         return dataclasses.replace(inp, signature=signature)
 
@@ -223,6 +230,7 @@ class Verifier:
         policy: PolicySnapshot,
         sig: Signature | None,
         accepted_at: datetime,
+        reopening: Reopening | None = None,
     ) -> Refusal | None:
         """None if the start of `workflow_id` with this approval and policy was signed by a
         key of the ring within FRESH_FOR of `accepted_at`, when the Temporal server accepted
@@ -230,9 +238,9 @@ class Verifier:
         if sig is None:
             return refusal("signature_missing")
         key = next((k for k in self.keys if k.key_id == sig.key_id), None)
-        if key is None or tuple(sig.fields) != START_FIELDS:
+        inp = CaseInput(approval=approval, policy=policy, reopening=reopening)
+        if key is None or tuple(sig.fields) != _start_fields(inp):
             return refusal("signature_invalid")
-        inp = CaseInput(approval=approval, policy=policy)
         expected = _mac(key, _start_message(workflow_id, inp, sig.issued_at))
         if not hmac.compare_digest(expected, sig.mac):
             return refusal("signature_invalid")

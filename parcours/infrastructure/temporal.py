@@ -73,6 +73,7 @@ from parcours.kernel.domain import (
     CaseView,
     NewcomerApproval,
     PolicySnapshot,
+    Reopening,
     Stage,
     workflow_id_for,
 )
@@ -103,6 +104,7 @@ UPDATES: tuple[str, ...] = (
     "book_meeting",
     "update_item",
     "newcomer_reply",
+    "decline",
 )
 
 # Without payload keys the default converter writes names, emails and notes to Temporal as
@@ -385,6 +387,101 @@ async def start_case(
     return workflow_id
 
 
+async def reopenable_file(client: Client, settings: Settings, dossier: str) -> tuple[CaseFile, str]:
+    """The case file of a dossier and the id of the run it comes from: the latest run, unless
+    that is a reopening that failed to open (refused: nothing of it was recorded), whose closed
+    run is then the case as it stands."""
+    handle = case_handle(client, dossier)
+    try:
+        described = await handle.describe(rpc_timeout=ANSWER_TIMEOUT)
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    run_id = described.run_id or ""
+    if described.status == WorkflowExecutionStatus.FAILED:
+        run_id = await _reopened_run(client, handle.id, run_id) or run_id
+    found: CaseFile = await _query(client, settings, dossier, QUERY_CASE_FILE, CaseFile, run_id)
+    return found, run_id
+
+
+async def reopen_case(
+    client: Client,
+    settings: Settings,
+    approval: NewcomerApproval,
+    policy: PolicySnapshot,
+    reopening: Reopening,
+) -> CaseView:
+    """Reopen a declined or withdrawn case under its dossier (issue 16): a new run of its
+    workflow id, the only start that allows reusing a closed id (`ALLOW_DUPLICATE`; a running
+    case still refuses it). Its client signs the start over the reopening too, and the new
+    run checks the table before any effect. Returns the case once the run has opened it (or
+    as it stands after OPENING_GRACE); a run that failed to open is an error."""
+    require_payload_codec(client)
+    require_signing(client)
+    dossier = approval.dossier
+    workflow_id = workflow_id_for(dossier)
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + OPENING_GRACE.total_seconds()
+    pause = 0.05
+    closed = client.get_workflow_handle(workflow_id, run_id=reopening.previous_run_id or None)
+    # A case just closed still records its last audit rows and emails: its run ends after.
+    while True:
+        try:
+            status = (await closed.describe(rpc_timeout=ANSWER_TIMEOUT)).status
+        except RPCError as err:
+            raise _rpc_error(err, dossier, settings) from None
+        if status != WorkflowExecutionStatus.RUNNING:
+            break
+        if loop.time() + pause > give_up_at:
+            raise UpdateRejected(
+                f"dossier {dossier}: the case is still recording its closing; try again "
+                "in a moment",
+                dossier=dossier,
+                refusal=Message.of("reopen_still_closing", dossier=dossier),
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
+    try:
+        handle = await client.start_workflow(
+            WORKFLOW_TYPE,
+            CaseInput(approval=approval, policy=policy, reopening=reopening),
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=initial_search_attributes(approval),
+            priority=priorities.for_start(bulk=False),
+        )
+    except WorkflowAlreadyStartedError:
+        raise UpdateRejected(
+            f"dossier {dossier}: the case is open; only a closed case is reopened",
+            dossier=dossier,
+            refusal=Message.of("not_reopenable", status="status.active"),
+        ) from None
+    except RPCError as err:
+        raise _rpc_error(err, dossier, settings) from None
+    give_up_at = loop.time() + OPENING_GRACE.total_seconds()
+    pause = 0.05
+    while True:
+        try:
+            status = (await handle.describe(rpc_timeout=ANSWER_TIMEOUT)).status
+            if status not in (None, WorkflowExecutionStatus.RUNNING):
+                raise UpdateRejected(
+                    f"dossier {dossier}: the reopening was refused by the worker "
+                    "(see the run's history)",
+                    dossier=dossier,
+                    refusal=Message.of("reopen_failed", dossier=dossier),
+                )
+            view: CaseView = await handle.query(
+                QUERY_VIEW, CaseQuery(), result_type=CaseView, rpc_timeout=ANSWER_TIMEOUT
+            )
+        except RPCError as err:
+            raise _rpc_error(err, dossier, settings) from None
+        if view.pending_effects == 0 or loop.time() + pause > give_up_at:
+            return view
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
 def case_handle(client: Client, dossier: str) -> WorkflowHandle[Any, Any]:
     # No run id: always the latest run, which follows continue-as-new.
     return client.get_workflow_handle(workflow_id_for(dossier))
@@ -414,8 +511,10 @@ async def view_case(client: Client, settings: Settings, dossier: str) -> CaseVie
     view: CaseView = await _query(client, settings, dossier, QUERY_VIEW, CaseView)
     if view.officer is None:
         # Opening (the read model gives the officer), or a case no officer serves yet; or a
-        # run whose opening was refused.
-        await _check_opening(case_handle(client, dossier), dossier, settings)
+        # run whose opening was refused (a reopening's: the case is its closed run).
+        closed_run = await _check_opening(client, dossier, settings)
+        if closed_run is not None:
+            view = await _query(client, settings, dossier, QUERY_VIEW, CaseView, closed_run)
     return view
 
 
@@ -424,14 +523,21 @@ async def case_file(client: Client, settings: Settings, dossier: str) -> CaseFil
     page: contact data, and the validators that decide which forms it offers)."""
     found: CaseFile = await _query(client, settings, dossier, QUERY_CASE_FILE, CaseFile)
     if found.view.officer is None:
-        await _check_opening(case_handle(client, dossier), dossier, settings)
+        closed_run = await _check_opening(client, dossier, settings)
+        if closed_run is not None:
+            found = await _query(client, settings, dossier, QUERY_CASE_FILE, CaseFile, closed_run)
     return found
 
 
 async def _query(
-    client: Client, settings: Settings, dossier: str, query: str, result_type: type[Any]
+    client: Client,
+    settings: Settings,
+    dossier: str,
+    query: str,
+    result_type: type[Any],
+    run_id: str | None = None,
 ) -> Any:
-    handle = case_handle(client, dossier)
+    handle = client.get_workflow_handle(workflow_id_for(dossier), run_id=run_id)
     try:
         return await handle.query(
             query, CaseQuery(), result_type=result_type, rpc_timeout=ANSWER_TIMEOUT
@@ -463,22 +569,42 @@ async def _query(
         raise _undecodable(err, dossier) from None
 
 
-async def _check_opening(
-    handle: WorkflowHandle[Any, Any], dossier: str, settings: Settings
-) -> None:
+async def _check_opening(client: Client, dossier: str, settings: Settings) -> str | None:
     """A case not yet registered is opening, unless its run has ended: then its opening was
     refused (an unsigned or forged start, a second opening of a dossier) and nothing of it was
-    recorded. It is no case, and must not read as an active one."""
+    recorded. It is no case, and must not read as an active one. A refused reopening (issue
+    16) leaves the case as its closed run: that run's id is returned."""
+    handle = case_handle(client, dossier)
     try:
-        status = (await handle.describe(rpc_timeout=ANSWER_TIMEOUT)).status
+        described = await handle.describe(rpc_timeout=ANSWER_TIMEOUT)
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
+    status = described.status
     if status not in (None, WorkflowExecutionStatus.RUNNING):
+        closed_run = await _reopened_run(client, handle.id, described.run_id)
+        if closed_run is not None:
+            return closed_run
         raise CaseNotFound(
             f"no case for dossier {dossier}: its opening was refused and nothing was recorded "
             "(an unsigned or forged start); see the workflow's history in the Temporal UI",
             refusal=Message.of("no_case_start_refused", dossier=dossier),
         )
+    return None
+
+
+async def _reopened_run(client: Client, workflow_id: str, run_id: str | None) -> str | None:
+    """The closed run a reopening run `run_id` set out to reopen; None if it is no reopening."""
+    try:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history(
+            rpc_timeout=ANSWER_TIMEOUT
+        )
+        started = history.events[0].workflow_execution_started_event_attributes
+        [inp] = await client.data_converter.decode(started.input.payloads, [CaseInput])
+    except (RPCError, KeyError, CodecKeyError, IndexError):
+        return None
+    if isinstance(inp, CaseInput) and inp.reopening is not None:
+        return inp.reopening.previous_run_id or None
+    return None
 
 
 async def update_case(

@@ -52,11 +52,11 @@ UPDATE_OF: Mapping[Action, str] = MappingProxyType(
         Action.PAUSE: "pause",
         Action.RESUME: "resume",
         Action.WITHDRAW: "withdraw",
+        Action.DECLINE: "decline",
         Action.MEETING: "book_meeting",
         Action.ITEM: "update_item",
-        # Issue 16 adds, with their handlers: DECLINE "decline", MEETING "book_meeting",
-        # ITEM "update_item". REOPEN is no update: a closed run takes none. It is a new run
-        # of the same workflow id, whose opening checks the table (workflows/pathway.py).
+        # REOPEN is no update: a closed run takes none. It is a new run of the same workflow
+        # id, whose opening checks the table (workflows/pathway.py).
     }
 )
 ACTION_OF_UPDATE: Mapping[str, Action] = MappingProxyType({u: a for a, u in UPDATE_OF.items()})

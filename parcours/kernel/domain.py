@@ -390,14 +390,16 @@ class CaseState:
     # v6: the highest plan item number given so far ("i7": 7), so that an id never names two
     # items, even after a refiled plan dropped one (rules.number_items).
     item_seq: int = 0
-    # Why the case closed, as a reason category (issue 16: declined, withdrawn). The closing
-    # part adds the same field; kept identical so the two merge as one.
-    close_category: str | None = None
     # Status WAITING (the newcomer asked to be contacted later, through their link): the
     # local day they gave and the moment it starts, when the case resumes by itself. The
     # clocks stop meanwhile, from `paused_at`, as in a pause (kernel/rules.py `wait`).
     waiting_until: datetime | None = None
     waiting_on: str | None = None
+    # Why a case closed early, as a reason category (issue 16: a decline; "" or None before).
+    close_category: str | None = None
+    # Periods of the case under its dossier: 1, then one more each time it is reopened (a new
+    # run of the same workflow id, which carries `step` on so effect keys never repeat).
+    period: int = 1
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)
@@ -455,6 +457,9 @@ class CaseInput:
     # register_case, whose result is in history, never by workflow code: replay needs no key.
     # Continue-as-new runs carry none (they are started by the case itself, with a state).
     signature: Signature | None = None
+    # Set when this run reopens a declined or withdrawn case (a new run of the same workflow
+    # id): what it carries on from the closed run. Covered by the start's signature.
+    reopening: "Reopening | None" = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -623,6 +628,35 @@ class ItemUpdate:
     partner: PartnerRef | None = None
     reason: str = ""
     signature: Signature | None = None
+
+
+@dataclass
+class Decline:
+    """The newcomer declines the services before the plan is filed (issue 16): the case closes
+    as declined. Recorded by staff (`actor`), or the newcomer's own act through their link
+    (`by_newcomer`, no actor; the web signs it after checking the link)."""
+
+    actor: Actor | None = None
+    reason_category: WithdrawalReason = WithdrawalReason.DECLINED_SERVICES
+    note: str = ""
+    by_newcomer: bool = False
+    signature: Signature | None = None
+
+
+@dataclass
+class Reopening:
+    """What a reopening run carries on from the closed run of its dossier (CaseInput)."""
+
+    actor: Actor
+    note: str = ""
+    previous_run_id: str = ""
+    # The new run's period (the closed run's + 1) and the closed run's business step.
+    period: int = 2
+    step: int = 0
+    # The closed run's officer (the table is checked against it) and airport greeting.
+    officer_id: str | None = None
+    greeting: GreetingOutcome | None = None
+    previous_status: str = ""
 
 
 @dataclass
@@ -854,6 +888,8 @@ class RegisterCase:
     policy: PolicySnapshot | None = None
     signature: Signature | None = None
     start_accepted_at: datetime | None = None
+    # A reopening's start (issue 16): the case row exists and is closed; its signature covers it.
+    reopening: Reopening | None = None
 
 
 @dataclass

@@ -16,12 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from parcours.kernel import rules
+from parcours.kernel import authz, rules
+from parcours.kernel.authz import Action
 from parcours.kernel.domain import (
     REGIONS,
+    REOPENABLE_STATUSES,
     STAGES,
     Actor,
     CaseState,
+    Decline,
     GreetingOutcome,
     GreetingReport,
     ItemStatus,
@@ -193,3 +196,23 @@ def _item_moves(state: CaseState, actor: Actor) -> tuple[tuple[str, tuple[ItemSt
         if to:
             moves.append((item.id, to))
     return tuple(moves)
+@dataclass(frozen=True)
+class ClosingOffers:
+    """Issue 16: declining (an open case before its plan) and reopening (a declined or
+    withdrawn case). Apart from `Offers` so that the case page includes them on closed cases
+    too."""
+
+    decline: bool = False
+    reopen: bool = False
+
+
+def closing_offers(state: CaseState, actor: Actor) -> ClosingOffers:
+    decline = state.stage is not None and accepts(
+        "decline",
+        state,
+        Decline(actor=actor, reason_category=WithdrawalReason.DECLINED_SERVICES),
+    )
+    reopen = state.status in REOPENABLE_STATUSES and (
+        authz.decide(Action.REOPEN, actor, state.approval.region, state.officer_id) is None
+    )
+    return ClosingOffers(decline=decline, reopen=reopen)

@@ -40,11 +40,13 @@ from parcours.kernel.calendar import (
 )
 from parcours.kernel.domain import (
     CLOSED_STATUSES,
+    REOPENABLE_STATUSES,
     STAGES,
     STILL_OPENING,
     Actor,
     CaseState,
     CaseStatus,
+    Decline,
     GreetingOutcome,
     GreetingReport,
     ItemStatus,
@@ -57,6 +59,7 @@ from parcours.kernel.domain import (
     PlanItem,
     ProgressNote,
     Reassignment,
+    Reopening,
     ReplyChoice,
     ResumeRequest,
     Role,
@@ -152,6 +155,36 @@ def open_case(s: CaseState, now: datetime) -> None:
     # Due on the Nth working day after arrival: overdue once that whole day has passed.
     s.plan_due_at = day_ends(s, add_working_days(arrival, s.policy.plan_due_working_days))
     enter_stage(s, Stage.ARRIVAL, now)
+
+
+def local_today(s: CaseState, now: datetime) -> date:
+    """The case's local day at `now`."""
+    return now.astimezone(case_zone(s)).date()
+
+
+def arrived_before_opening(s: CaseState, now: datetime) -> bool:
+    """Late enrolment: the newcomer's arrival day had passed when the case opened (on the
+    arrival day itself the airport greeting may still happen)."""
+    return date.fromisoformat(s.approval.arrival_date) < local_today(s, now)
+
+
+def reopen_case(s: CaseState, r: Reopening, now: datetime) -> None:
+    """A reopened case (a new run of the same dossier): back at arrival's first meeting, due
+    on the 5th working day from the reopening's local day (from arrival, if that is later);
+    the arrival date and the airport greeting stay as they were, and the business step goes
+    on from the closed run's so that no effect key repeats."""
+    s.period = r.period
+    s.step = max(s.step, r.step)
+    # The officer comes from the read model once the reopening is registered (the case row
+    # keeps the closed run's): until then the run reads as opening, and one that fails to
+    # register is told apart from the case (infrastructure/temporal.py).
+    s.greeting = r.greeting
+    s.started_at = now
+    s.stages = [StageRecord(stage=stage) for stage in STAGES]
+    start = max(local_today(s, now), date.fromisoformat(s.approval.arrival_date))
+    s.plan_due_at = day_ends(s, add_working_days(start, s.policy.plan_due_working_days))
+    enter_stage(s, Stage.ARRIVAL, now)
+    s.last_activity_at = now
 
 
 def enter_stage(s: CaseState, stage: Stage, now: datetime) -> None:
@@ -578,7 +611,7 @@ def _stage(stage: Stage | None) -> str:
 
 
 def check_open(s: CaseState, *, allow_paused: bool = False) -> None:
-    if s.status in (CaseStatus.COMPLETED, CaseStatus.WITHDRAWN, CaseStatus.DECLINED):
+    if s.status in CLOSED_STATUSES:
         raise Rejected.of("case_closed", status=_status(s.status))
     if s.status == CaseStatus.PAUSED and not allow_paused:
         raise Rejected.of("case_paused")
@@ -885,6 +918,37 @@ def check_newcomer_reply(
         raise Rejected.of("reply_day_past")
     if until > now.astimezone(case_zone(s)).date() + timedelta(days=MAX_WAIT_DAYS):
         raise Rejected.of("reply_day_too_far", days=MAX_WAIT_DAYS)
+def check_decline(s: CaseState, inp: Decline, *, strict: bool = True, opened: bool) -> None:
+    """Always the table's rules (`strict` is ignored): declines are new in issue 16. Only
+    before the plan is filed; by a named actor of the table, or the newcomer's own act."""
+    check_not_reused(s, inp)
+    check_open(s, allow_paused=True)
+    if inp.actor is None:
+        if not inp.by_newcomer:
+            raise Rejected.of("decline_unnamed")
+    else:
+        if inp.by_newcomer:
+            raise Rejected.of("decline_by_newcomer_named")
+        check_actor(s, inp.actor, Action.DECLINE, strict=True, opened=opened)
+    if s.plan_filed_at is not None:
+        raise Rejected.of("decline_after_plan")
+    if not isinstance(inp.reason_category, WithdrawalReason):
+        raise Rejected.of("unknown_reason_category")
+    # Staff explain "other"; the newcomer's reason is optional.
+    if inp.reason_category == WithdrawalReason.OTHER and not (inp.by_newcomer or inp.note.strip()):
+        raise Rejected.of("reason_required")
+    _text(inp.note, "input.note")
+
+
+def check_reopening(s: CaseState, r: Reopening) -> None:
+    """A reopening run's own check of the table, against the closed run's region and officer
+    (`s`: the new run's state, its approval the closed run's)."""
+    refused = authz.decide(Action.REOPEN, r.actor, s.approval.region, r.officer_id)
+    if refused is not None:
+        raise Rejected(refused)
+    if r.previous_status not in {c.value for c in REOPENABLE_STATUSES}:
+        raise Rejected.of("not_reopenable", status=f"status.{r.previous_status or 'active'}")
+    _text(r.note, "input.note")
 
 
 class Validator(Protocol):
@@ -908,6 +972,7 @@ VALIDATORS: Mapping[str, Validator] = MappingProxyType(
         "update_item": check_item,
         # The newcomer's own update: no row of the staff table (authz.NEWCOMER_UPDATES).
         "newcomer_reply": check_newcomer_reply,
+        "decline": check_decline,
     }
 )
 

@@ -77,13 +77,14 @@ NEWCOMER: dict[str, list[dict[str, Any]]] = {
             "partner_url": "",
         },
     ],
+    "case_declined": [{}],
 }
 # Every field a staff email may use; each case below changes some.
 STAFF_BASE = STAFF_CONTEXT
 STAFF: dict[str, list[dict[str, Any]]] = {
     "officer_assigned": [
         {"reason": r, "stage": s}
-        for r in ("new_case", "reassigned", "transferred", "")
+        for r in ("new_case", "reassigned", "transferred", "reopened", "")
         for s in ("arrival", "employment", "")
     ],
     "case_unassigned": [{"language": lang} for lang in ("es", "ar", "fr")],

@@ -35,6 +35,7 @@ from parcours.kernel.domain import (
     Actor,
     CaseState,
     CaseStatus,
+    Decline,
     GreetingReport,
     ItemStatus,
     ItemUpdate,
@@ -438,6 +439,10 @@ def otherwise_valid(s: CaseState, action: Action, actor: Actor, now: datetime) -
         if s.stage != Stage.ARRIVAL:
             return None
         return MeetingBooking(actor=actor, at=now + timedelta(days=2), place="bureau")
+    if action == Action.DECLINE:
+        if s.plan_filed_at is not None:
+            return None
+        return Decline(actor=actor, reason_category=WithdrawalReason.DECLINED_SERVICES)
     assert action == Action.WITHDRAW
     return Withdrawal(reason="parti", actor=actor, reason_category=WithdrawalReason.LEFT_QUEBEC)
 
@@ -535,6 +540,7 @@ def _any_input(action: Action, actor: Actor) -> object:
         Action.RESUME: ResumeRequest(actor=actor),
         Action.WITHDRAW: Withdrawal(reason="x", actor=actor),
         Action.MEETING: MeetingBooking(actor=actor, at=datetime(2030, 1, 7, 15, tzinfo=UTC)),
+        Action.DECLINE: Decline(actor=actor, note="x"),
     }[action]
 
 

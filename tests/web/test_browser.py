@@ -253,7 +253,10 @@ def test_officer_finds_a_case_sees_the_email_and_withdraws_it(
     assert browser.find_element(By.ID, "action-ok")
     assert browser.find_element(By.ID, "case-status").text == "Retiré"
     assert not browser.find_elements(By.ID, "form-withdraw")
-    assert not browser.find_elements(By.CSS_SELECTOR, "section.actions")
+    # Nothing but its reopening (issue 16).
+    sections = browser.find_elements(By.CSS_SELECTOR, "section.actions")
+    assert [s.get_attribute("id") for s in sections] == ["closing"]
+    assert browser.find_element(By.ID, "form-reopen")
 
     # Closed, it is found among the closed cases.
     browser.get(f"{web_stack.url}/cases?q=BR-4&status=closed")

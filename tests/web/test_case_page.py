@@ -242,7 +242,8 @@ def test_waive_list_and_contact_data_and_withdrawal(web_stack: WebStack) -> None
         assert done.status_code == 303
         assert status_of(web_stack, d) == "withdrawn"
         closed = officer.get(f"/cases/{d}").text
-        assert 'class="actions"' not in closed  # a closed case offers nothing
+        # A closed case offers nothing but its reopening (issue 16).
+        assert closed.count('class="actions"') == 1 and 'id="form-reopen"' in closed
         wait_for(lambda: d in found(officer, q=d, status="closed"))
 
 

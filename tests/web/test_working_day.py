@@ -151,10 +151,11 @@ def test_an_officers_and_a_supervisors_day(
     assert hint == t("case.paused_hint")
     check(browser, lang, "case paused, officer")
 
-    # ...and withdraws it with a category: the case is closed and offers nothing more.
+    # ...and withdraws it with a category: the case is closed and offers only its reopening.
     Select(browser.find_element(By.ID, "withdraw-category")).select_by_value("left_quebec")
     click_and_load(browser, browser.find_element(By.ID, "withdraw-submit"))
     assert browser.find_element(By.ID, "action-ok").text == t("case.done")
     assert browser.find_element(By.ID, "case-status").text == t("status.withdrawn")
-    assert not browser.find_elements(By.CSS_SELECTOR, "section.actions")
+    sections = browser.find_elements(By.CSS_SELECTOR, "section.actions")
+    assert [s.get_attribute("id") for s in sections] == ["closing"]
     check(browser, lang, "case withdrawn")

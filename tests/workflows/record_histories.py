@@ -14,13 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.worker import Worker
 
 from parcours.infrastructure.signing import install_verifier
 from parcours.kernel import timezones
 from parcours.kernel.domain import (
+    CaseInput,
     CaseQuery,
     CaseView,
+    Decline,
     GreetingReport,
     ItemStatus,
     ItemUpdate,
@@ -31,6 +34,7 @@ from parcours.kernel.domain import (
     PlanItem,
     ProgressNote,
     Reassignment,
+    Reopening,
     ReplyChoice,
     ResumeRequest,
     Stage,
@@ -63,6 +67,8 @@ from workflows.pathway import NewcomerPathway
 # `local_day_deadlines` were recorded at v5. v6 (issue 16): plan items with a status (patch
 # "plan-item-status"), the newcomer's own answers (`newcomer_replied`: no patch, a new update
 # and a new status); record only the new scenarios.
+# `local_day_deadlines` were recorded at v5. v6 (issue 16): late enrolment (patch
+# "late-enrolment"), declines, and reopening as a new run of the same workflow id.
 PATHWAY_VERSION = "v6"
 
 PLAN = PlanFiling(
@@ -314,6 +320,57 @@ async def newcomer_replied(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseVi
     )
     await h.result()
     return h
+async def late_enrolment_declined(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """Enrolled 40 days after arriving (no airport greeting to record); declines."""
+    now = await p.env.get_current_time()
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}", arrival=(now - days(40)).date())
+    await h.execute_update(
+        NewcomerPathway.add_progress, ProgressNote(actor=OFFICER, note="Premier appel")
+    )
+    await h.execute_update(
+        NewcomerPathway.decline,
+        Decline(actor=OFFICER, reason_category=WithdrawalReason.DECLINED_SERVICES, note="Non"),
+    )
+    await h.result()
+    return h
+
+
+async def reopened(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """A declined case reopened four months later (the new run of the same id), its plan
+    filed, then withdrawn."""
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}")
+    await h.execute_update(
+        NewcomerPathway.decline,
+        Decline(actor=OFFICER, reason_category=WithdrawalReason.DECLINED_SERVICES),
+    )
+    await h.result()
+    state = (await h.query(NewcomerPathway.case_file, CaseQuery())).state
+    await p.env.sleep(days(120))
+    reopening = Reopening(
+        actor=SUPERVISOR,
+        note="Elle rappelle",
+        previous_run_id=h.result_run_id or "",
+        period=state.period + 1,
+        step=state.step,
+        officer_id=state.officer_id,
+        greeting=state.greeting,
+        previous_status=state.status.value,
+    )
+    h2 = await p.client.start_workflow(
+        NewcomerPathway.run,
+        CaseInput(approval=state.approval, policy=state.policy, reopening=reopening),
+        id=h.id,
+        task_queue=p.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    await p.env.sleep(days(8))  # past the plan's new due day: overdue, a reminder
+    await h2.execute_update(NewcomerPathway.file_plan, PLAN)
+    await h2.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Parti", actor=OFFICER, reason_category=WithdrawalReason.LEFT_QUEBEC),
+    )
+    await h2.result()
+    return h2
 
 
 SCENARIOS = (
@@ -325,6 +382,8 @@ SCENARIOS = (
     local_day_deadlines,
     plan_items,
     newcomer_replied,
+    late_enrolment_declined,
+    reopened,
 )
 
 

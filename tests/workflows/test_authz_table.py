@@ -38,6 +38,7 @@ from parcours.kernel.authz import ALLOWED, Action, Relation
 from parcours.kernel.domain import (
     Actor,
     CaseView,
+    Decline,
     GreetingReport,
     ItemStatus,
     ItemUpdate,
@@ -105,6 +106,7 @@ def argument(action: Action, actor: Actor) -> object:
         ),
         Action.MEETING: lambda: MeetingBooking(actor, at=MEETING_AT, place="Bureau régional"),
         Action.ITEM: lambda: ItemUpdate(actor, "i1", ItemStatus.IN_PROGRESS),
+        Action.DECLINE: lambda: Decline(actor, WithdrawalReason.DECLINED_SERVICES, "Pas besoin"),
     }[action]()
 
 
@@ -211,6 +213,9 @@ def argv(action: Action, who: str, dossier: str) -> list[str]:
             "meeting", dossier, "--by", who, "--at", "2030-01-16T10:00", "--place", "Bureau",
         ],
         Action.ITEM: ["item", dossier, "i1", "--status", "in_progress", "--by", who],
+        Action.DECLINE: [
+            "decline", dossier, "--by", who, "--reason-category", "declined_services",
+        ],
     }[action]  # fmt: skip
 
 

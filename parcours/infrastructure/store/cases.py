@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parcours.infrastructure.store import audit
 from parcours.infrastructure.store.models import Case
 from parcours.infrastructure.store.officers import pick_officer
-from parcours.kernel.domain import CaseEvent, CaseSnapshot, NewcomerApproval, dossier_of
+from parcours.kernel.domain import (
+    REOPENABLE_STATUSES,
+    CaseEvent,
+    CaseSnapshot,
+    NewcomerApproval,
+    dossier_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +66,7 @@ def _projection(snap: CaseSnapshot) -> dict[str, Any]:
 # reads return cannot race; SQLite serializes writers anyway.
 _CASES = cast(Table, Case.__table__)
 _OPENING = (
-    select(Case.started_at, Case.officer_id)
+    select(Case.started_at, Case.officer_id, Case.status, Case.purged_at)
     .where(Case.dossier == bindparam("case_dossier"))
     .with_for_update()
 )
@@ -83,6 +89,20 @@ class CaseAlreadyOpened(ValueError):
     """register_case for a dossier whose case was opened by another run."""
 
 
+class ReopeningRefused(ValueError):
+    """register_case for a reopening the read model cannot take: no case row, a case that is
+    not declined or withdrawn, or one whose personal data the retention sweep erased
+    (`code`: "reopen_purged"; a new dossier is the way back)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# What a reopening may bring back (kernel/domain.py REOPENABLE_STATUSES).
+_REOPENABLE = frozenset(s.value for s in REOPENABLE_STATUSES)
+
+
 @dataclass
 class Registration:
     officer_id: str | None
@@ -90,7 +110,12 @@ class Registration:
 
 
 async def register_case(
-    session: AsyncSession, workflow_id: str, approval: NewcomerApproval, snap: CaseSnapshot
+    session: AsyncSession,
+    workflow_id: str,
+    approval: NewcomerApproval,
+    snap: CaseSnapshot,
+    *,
+    reopening: bool = False,
 ) -> Registration:
     """Open (or find) the case row, store the contact data, and pick an officer unless the
     case already has one (a retried call returns the first choice). The caller commits.
@@ -102,7 +127,9 @@ async def register_case(
     data would have gone to the address it named: it is refused (`CaseAlreadyOpened`)."""
     contact = {"full_name": approval.full_name, "email": approval.email, "phone": approval.phone}
     case = await _locked_case(session, _OPENING, snap.dossier)
-    if case is None:
+    if reopening:
+        _check_reopening(case, snap)
+    elif case is None:
         officer_id = snap.officer_id
         if officer_id is None:
             officer_id = await pick_officer(session, snap.region, snap.language)
@@ -114,8 +141,10 @@ async def register_case(
             | {"officer_id": officer_id},
         )
         return Registration(officer_id, newly_assigned=snap.officer_id is None and bool(officer_id))
+    assert case is not None
     if (
-        case.started_at is not None
+        not reopening
+        and case.started_at is not None
         and snap.started_at is not None
         and case.started_at != snap.started_at
     ):
@@ -132,6 +161,26 @@ async def register_case(
         _UPDATE, {"case_dossier": snap.dossier, "officer_id": officer_id} | contact
     )
     return Registration(officer_id, newly_assigned)
+
+
+def _check_reopening(case: Row[Any] | None, snap: CaseSnapshot) -> None:
+    """A reopening's run (issue 16) opens a case row that exists and is closed as declined or
+    withdrawn, with its personal data still there. A retry finds it as the first attempt
+    left it (the reopening's own events come after this activity)."""
+    if case is None:
+        raise ReopeningRefused(f"dossier {snap.dossier}: no case to reopen", "no_case")
+    if case.purged_at is not None:
+        raise ReopeningRefused(
+            f"dossier {snap.dossier}: its personal data was erased by retention; a new "
+            "dossier is the way back",
+            "reopen_purged",
+        )
+    if case.status not in _REOPENABLE:
+        raise ReopeningRefused(
+            f"dossier {snap.dossier} is {case.status}: only a declined or withdrawn case "
+            "is reopened",
+            "not_reopenable",
+        )
 
 
 async def record_event(session: AsyncSession, event: CaseEvent) -> bool:

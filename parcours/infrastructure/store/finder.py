@@ -20,7 +20,7 @@ from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store.models import Case
-from parcours.kernel.domain import OPEN_STATUSES, Actor, CaseStatus, Role
+from parcours.kernel.domain import CLOSED_STATUSES, OPEN_STATUSES, Actor, CaseStatus, Role
 from parcours.kernel.filters import UNASSIGNED
 
 PER_PAGE = 50
@@ -33,7 +33,7 @@ class StatusFilter(StrEnum):
     OPEN = "open"  # active or paused: the caseload
     ACTIVE = "active"
     PAUSED = "paused"
-    CLOSED = "closed"  # completed or withdrawn
+    CLOSED = "closed"  # completed, withdrawn or declined
     ALL = "all"
 
 
@@ -41,7 +41,7 @@ _STATUSES: dict[StatusFilter, tuple[str, ...] | None] = {
     StatusFilter.OPEN: tuple(s.value for s in OPEN_STATUSES),
     StatusFilter.ACTIVE: (CaseStatus.ACTIVE.value,),
     StatusFilter.PAUSED: (CaseStatus.PAUSED.value,),
-    StatusFilter.CLOSED: (CaseStatus.COMPLETED.value, CaseStatus.WITHDRAWN.value),
+    StatusFilter.CLOSED: tuple(s.value for s in CLOSED_STATUSES),
     StatusFilter.ALL: None,
 }
 

@@ -17,9 +17,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store.models import AuditEvent, Case, OutboxMessage
-from parcours.kernel.domain import CaseStatus
+from parcours.kernel.domain import CLOSED_STATUSES as CLOSED
 
-CLOSED_STATUSES = (CaseStatus.COMPLETED.value, CaseStatus.WITHDRAWN.value)
+# Completed, withdrawn or declined (a declined case may be reopened until it is purged).
+CLOSED_STATUSES = tuple(s.value for s in CLOSED)
 PURGED = ""  # what an erased outbox text column holds (the columns are NOT NULL)
 
 
@@ -75,3 +76,10 @@ async def purge_cases(session: AsyncSession, dossiers: list[str], at: datetime) 
     )
     done.emails = result.rowcount or 0  # type: ignore[attr-defined]
     return done
+
+
+async def purged(session: AsyncSession, dossier: str) -> bool | None:
+    """Whether the retention sweep erased `dossier`'s personal data; None: no such case row."""
+    found = await session.execute(select(Case.purged_at).where(Case.dossier == dossier))
+    row = found.first()
+    return None if row is None else row.purged_at is not None

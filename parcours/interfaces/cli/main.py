@@ -27,6 +27,7 @@ from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli import (
     audit,
     casework,
+    closing,
     finding,
     intake,
     meetings,
@@ -76,6 +77,7 @@ def build_parser(lang: str | None = None) -> Parser:
     intake.register(sub, t)
     casework.register(sub, t)
     meetings.register(sub, t)
+    closing.register(sub, t)
     finding.register(sub, t)
     supervision.register(sub, t)
     web.register(sub, t)

@@ -22,6 +22,7 @@ from parcours.interfaces.web import (
     api,
     ops,
     routes_cases,
+    routes_closing,
     routes_meetings,
     routes_newcomer,
     routes_referrals,
@@ -161,11 +162,14 @@ def create_app(
     app.include_router(routes_session.router)
     # Before routes_cases: its /cases/{dossier}/{action} would take /meeting.
     app.include_router(routes_meetings.router)
+    # Before routes_cases: its /cases/{dossier}/{action} would take decline and reopen.
+    app.include_router(routes_closing.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_supervision.router)
     app.include_router(routes_referrals.router)
     app.include_router(routes_newcomer.router)
     app.include_router(api.router)
+    app.include_router(routes_closing.api_router)
     app.include_router(ops.router)
     # Before /static, which would otherwise take its paths.
     app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets_dir()), name="docs-assets")

@@ -38,6 +38,8 @@ OFFICER_ACTION_KINDS = (
     "paused",
     "resumed",
     "case_withdrawn",
+    "case_declined",
+    "case_reopened",
 )
 
 

@@ -61,7 +61,7 @@ from parcours.kernel.domain import (
     WithdrawalReason,
 )
 from parcours.kernel.errors import CaseNotFound, ParcoursError, TemporalUnavailable, UpdateRejected
-from parcours.kernel.offers import Offers, offers
+from parcours.kernel.offers import Offers, closing_offers, offers
 from parcours.kernel.search import UNASSIGNED
 
 router = APIRouter(include_in_schema=False)
@@ -281,6 +281,7 @@ async def _case_page(
             "withdrawal_reasons": list(WithdrawalReason),
             "outcomes": list(GreetingOutcome),
             "partners": partners,
+            "closing": closing_offers(case_state, actor),
         },
     )
 
