@@ -40,6 +40,9 @@ from parcours.interfaces.devstack import (
 )
 from parcours.kernel.domain import REGIONS
 
+# `python worker.py`, as an operator runs it.
+WORKER_PY = Path(__file__).resolve().parents[1] / "worker.py"
+
 HOST = "127.0.0.1"
 TASK_QUEUE = "bench-parcours"
 BASELINE_QUEUE = "bench-baseline"
@@ -366,7 +369,8 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         metrics_at = f"{HOST}:{free_port(HOST)}"
         baseline_metrics_at = f"{HOST}:{free_port(HOST)}"
         worker = await _spawn(
-            [sys.executable, "-c", "from parcours.infrastructure.worker import main; main()"],
+            # `python worker.py`, as an operator runs it.
+            [sys.executable, str(WORKER_PY)],
             worker_env | {METRICS_ENV: metrics_at},
             log,
         )
