@@ -13,6 +13,7 @@ cookie or the address, since notes are personal data) with what was typed, and i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -391,20 +392,39 @@ async def case_action(
 ) -> Response:
     if action not in OFFICER_ACTIONS + SUPERVISOR_ACTIONS:
         raise HTTPException(status_code=404, detail="error.no_such_action")
+
+    async def send(form: FormData, view: CaseView) -> None:
+        update, arg = await _update_input(action, form, account, state, view)
+        await send_update(state, view, update, arg)
+
+    return await act_on_case(request, state, account, dossier, action, send)
+
+
+Send = Callable[[FormData, CaseView], Awaitable[None]]
+
+
+async def act_on_case(
+    request: Request,
+    state: WebState,
+    account: Account,
+    dossier: str,
+    action: str,
+    send: Send,
+    *,
+    anchor: str = "",
+) -> Response:
+    """Every case form acts this way: CSRF, the case as this person may see it (a hidden one
+    is the same 404 as a missing one), `send` (which raises a ParcoursError for what it cannot
+    read or what is refused), then Post/Redirect/Get to the case page with the outcome, and
+    the refused form's fields, in the server-side session."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf") or ""))
     view = (await _load_file(state, account, dossier)).view
     typed = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
-    back = RedirectResponse(f"/cases/{view.dossier}", status_code=303)
+    back = RedirectResponse(f"/cases/{view.dossier}{anchor}", status_code=303)
     try:
-        update, arg = await _update_input(action, form, account, state, view)
-        # The table, before sending: a refusal in the person's language (the workflow checks
-        # the same table again and decides).
-        refused = authz.early_refusal(update, arg, view.region, view.officer)
-        if refused is not None:
-            raise UpdateRejected(refusal=refused)
-        await update_case(await state.client(), state.settings, view.dossier, update, arg)
-    except (UpdateRejected, ParcoursError) as err:
+        await send(form, view)
+    except ParcoursError as err:
         outcome = "rejected" if isinstance(err, UpdateRejected) else "invalid"
         state.metrics.actions.labels(action, outcome).inc()
         # The refusal in the page's language, without the "dossier X: " the CLI shows.
@@ -419,3 +439,12 @@ async def case_action(
     state.metrics.actions.labels(action, "done").inc()
     request.session[FLASH] = {"dossier": view.dossier, "done": action}
     return back
+
+
+async def send_update(state: WebState, view: CaseView, update: str, arg: object) -> None:
+    """The table first, for a refusal in the person's language (the workflow checks the same
+    table again and decides), then the signed update."""
+    refused = authz.early_refusal(update, arg, view.region, view.officer)
+    if refused is not None:
+        raise UpdateRejected(refusal=refused)
+    await update_case(await state.client(), state.settings, view.dossier, update, arg)

@@ -14,22 +14,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+from starlette.responses import Response
 
 from parcours.application import refusals
 from parcours.application.reopening import reopen
 from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.store.accounts import Account, ApiToken
 from parcours.infrastructure.store.officers import actor_of, get_officer
-from parcours.infrastructure.temporal import update_case
 from parcours.interfaces.web.api import accepted_language, status_fields
-from parcours.interfaces.web.auth import api_token, check_csrf, staff_account
-from parcours.interfaces.web.routes_cases import _lang, _load_file
-from parcours.interfaces.web.sessions import FLASH
-from parcours.interfaces.web.state import StateDep
-from parcours.kernel import authz, inputs
+from parcours.interfaces.web.auth import api_token, staff_account
+from parcours.interfaces.web.routes_cases import act_on_case, send_update
+from parcours.interfaces.web.state import StateDep, WebState
+from parcours.kernel import inputs
 from parcours.kernel.authz import TokenScope
-from parcours.kernel.domain import DOSSIER_RE, Decline, ReasonCategory
+from parcours.kernel.domain import DOSSIER_RE, CaseView, Decline, ReasonCategory
 from parcours.kernel.errors import CaseNotFound, ParcoursError, TemporalUnavailable, UpdateRejected
 
 router = APIRouter(include_in_schema=False)
@@ -62,44 +61,26 @@ async def reopen_form(
 
 
 async def _act(
-    request: Request, dossier: str, action: str, account: Account, state: Any
+    request: Request, dossier: str, action: str, account: Account, state: WebState
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf") or ""))
-    view = (await _load_file(state, account, dossier)).view
-    typed = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
-    back = RedirectResponse(f"/cases/{view.dossier}", status_code=303)
     assert account.officer is not None
     actor = actor_of(account.officer)
-    try:
+
+    async def send(form: FormData, view: CaseView) -> None:
         note = _note(form.get("note"))
-        client = await state.client()
-        if action == "decline":
-            try:
-                category = ReasonCategory(str(form.get("category") or ""))
-            except ValueError:
-                raise inputs.invalid("unknown_reason_category", "category") from None
-            arg = Decline(actor=actor, reason_category=category, note=note)
-            refused = authz.early_refusal(action, arg, view.region, view.officer)
-            if refused is not None:
-                raise UpdateRejected(refusal=refused)
-            await update_case(client, state.settings, view.dossier, action, arg)
-        else:
-            await reopen(client, state.settings, state.sessions, view.dossier, actor, note)
-    except ParcoursError as err:
-        outcome = "rejected" if isinstance(err, UpdateRejected) else "invalid"
-        state.metrics.actions.labels(action, outcome).inc()
-        message = refusals.render(err, _lang(request), prefix=f"dossier {view.dossier}: ")
-        request.session[FLASH] = {
-            "dossier": view.dossier,
-            "refused": action,
-            "message": message,
-            "form": typed,
-        }
-        return back
-    state.metrics.actions.labels(action, "done").inc()
-    request.session[FLASH] = {"dossier": view.dossier, "done": action}
-    return back
+        if action == "reopen":
+            await reopen(
+                await state.client(), state.settings, state.sessions, view.dossier, actor, note
+            )
+            return
+        try:
+            category = ReasonCategory(str(form.get("category") or ""))
+        except ValueError:
+            raise inputs.invalid("unknown_reason_category", "category") from None
+        arg = Decline(actor=actor, reason_category=category, note=note)
+        await send_update(state, view, action, arg)
+
+    return await act_on_case(request, state, account, dossier, action, send)
 
 
 class ReopenRequest(BaseModel):

@@ -13,19 +13,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from parcours.application import refusals
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.officers import actor_of
-from parcours.infrastructure.temporal import update_case
-from parcours.interfaces.web.auth import check_csrf, staff_account
-from parcours.interfaces.web.routes_cases import _lang, _load_file
-from parcours.interfaces.web.sessions import FLASH
+from parcours.interfaces.web.auth import staff_account
+from parcours.interfaces.web.routes_cases import act_on_case, send_update
 from parcours.interfaces.web.state import StateDep
-from parcours.kernel import authz, inputs
+from parcours.kernel import inputs
 from parcours.kernel.domain import CaseView, MeetingBooking
-from parcours.kernel.errors import ParcoursError, UpdateRejected
 from parcours.kernel.timezones import zone
 
 router = APIRouter(include_in_schema=False)
@@ -56,28 +52,8 @@ async def meeting_action(
     account: Annotated[Account, Depends(staff_account)],
     state: StateDep,
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf") or ""))
-    view = (await _load_file(state, account, dossier)).view
-    typed = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
-    back = RedirectResponse(f"/cases/{view.dossier}", status_code=303)
-    try:
+    async def send(form: FormData, view: CaseView) -> None:
         arg = booking(form, account, view, state.clock().astimezone(UTC))
-        refused = authz.early_refusal(UPDATE, arg, view.region, view.officer)
-        if refused is not None:
-            raise UpdateRejected(refusal=refused)
-        await update_case(await state.client(), state.settings, view.dossier, UPDATE, arg)
-    except (UpdateRejected, ParcoursError) as err:
-        outcome = "rejected" if isinstance(err, UpdateRejected) else "invalid"
-        state.metrics.actions.labels(ACTION, outcome).inc()
-        message = refusals.render(err, _lang(request), prefix=f"dossier {view.dossier}: ")
-        request.session[FLASH] = {
-            "dossier": view.dossier,
-            "refused": ACTION,
-            "message": message,
-            "form": typed,
-        }
-        return back
-    state.metrics.actions.labels(ACTION, "done").inc()
-    request.session[FLASH] = {"dossier": view.dossier, "done": ACTION}
-    return back
+        await send_update(state, view, UPDATE, arg)
+
+    return await act_on_case(request, state, account, dossier, ACTION, send)

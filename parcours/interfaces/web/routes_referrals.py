@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from parcours.application import refusals
@@ -27,15 +28,14 @@ from parcours.infrastructure.store.partners import (
     referral_partner,
     update_partner,
 )
-from parcours.infrastructure.temporal import update_case
 from parcours.interfaces.web.auth import Forbidden, check_csrf, current_account, staff_account
 from parcours.interfaces.web.render import render
-from parcours.interfaces.web.routes_cases import _lang, _load_file
+from parcours.interfaces.web.routes_cases import _lang, act_on_case, send_update
 from parcours.interfaces.web.sessions import FLASH
 from parcours.interfaces.web.state import StateDep
-from parcours.kernel import authz, inputs
-from parcours.kernel.domain import REGIONS, ItemStatus, ItemUpdate, Role
-from parcours.kernel.errors import ParcoursError, UpdateRejected
+from parcours.kernel import inputs
+from parcours.kernel.domain import REGIONS, CaseView, ItemStatus, ItemUpdate, Role
+from parcours.kernel.errors import ParcoursError
 
 router = APIRouter(include_in_schema=False)
 UPDATE = "update_item"
@@ -62,13 +62,10 @@ async def item_action(
     account: Annotated[Account, Depends(staff_account)],
     state: StateDep,
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf") or ""))
-    view = (await _load_file(state, account, dossier)).view
-    typed = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
-    back = RedirectResponse(f"/cases/{view.dossier}#items", status_code=303)
     assert account.officer is not None
-    try:
+    actor = actor_of(account.officer)
+
+    async def send(form: FormData, view: CaseView) -> None:
         try:
             status = ItemStatus(str(form.get("status") or ""))
         except ValueError:
@@ -83,31 +80,16 @@ async def item_action(
             async with state.sessions() as session:
                 partner = await referral_partner(session, chosen)
         arg = ItemUpdate(
-            actor=actor_of(account.officer),
+            actor=actor,
             item_id=item_id[:16],
             status=status,
             partner_id=partner.partner_id if partner else None,
             partner=partner,
             reason=reason,
         )
-        refused = authz.early_refusal(UPDATE, arg, view.region, view.officer)
-        if refused is not None:
-            raise UpdateRejected(refusal=refused)
-        await update_case(await state.client(), state.settings, view.dossier, UPDATE, arg)
-    except (UpdateRejected, ParcoursError) as err:
-        outcome = "rejected" if isinstance(err, UpdateRejected) else "invalid"
-        state.metrics.actions.labels("item", outcome).inc()
-        message = refusals.render(err, _lang(request), prefix=f"dossier {view.dossier}: ")
-        request.session[FLASH] = {
-            "dossier": view.dossier,
-            "refused": "item",
-            "message": message,
-            "form": typed,
-        }
-        return back
-    state.metrics.actions.labels("item", "done").inc()
-    request.session[FLASH] = {"dossier": view.dossier, "done": "item"}
-    return back
+        await send_update(state, view, UPDATE, arg)
+
+    return await act_on_case(request, state, account, dossier, "item", send, anchor="#items")
 
 
 # --------------------------------------------------------------------------------------------
