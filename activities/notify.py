@@ -61,7 +61,7 @@ from parcours.infrastructure.newcomer_links import TEMPLATE as LINK_TEMPLATE
 from parcours.infrastructure.newcomer_links import NewcomerLinks
 from parcours.infrastructure.store.cases import append_audit
 from parcours.infrastructure.store.models import Case, Officer, OutboxMessage, OutboxStatus
-from parcours.infrastructure.store.officers import staff_contacts
+from parcours.infrastructure.store.officers import staff_contacts, stand_in
 from parcours.infrastructure.store.writes import insert_ignore
 from parcours.kernel import activity_contract as contract
 from parcours.kernel.domain import (
@@ -74,6 +74,7 @@ from parcours.kernel.domain import (
     dossier_of,
 )
 from parcours.kernel.errors import ParcoursError
+from parcours.kernel.timezones import zone
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,9 @@ STALE_AFTER = timedelta(days=3)
 # The supervisors' notice about an email given up on; never a notice about a notice.
 UNDELIVERED_TEMPLATE = "email_undelivered"
 UNDELIVERED_SUFFIX = ":undelivered"
+# An officer's emails that someone else receives while the officer is on leave: the stall
+# reminders (issue 17). The case stays theirs; the email says who it stands in for.
+STAND_IN_TEMPLATES = frozenset({"stall_reminder"})
 IN_FLIGHT = contract.EMAIL_IN_FLIGHT
 
 
@@ -110,6 +114,9 @@ class Recipients:
     addresses: list[str]
     # Whom to greet by name: only when the message has a single person as recipient.
     name: str | None = None
+    # The officer is on leave and others receive their reminder (issue 17): what the email
+    # says of it ({"kind": "backup"|"supervisors", "officer": name, "until": ISO day}).
+    stand_in: dict[str, str] | None = None
 
 
 # Statements of every email, built once with their values bound at execution (building one
@@ -267,6 +274,8 @@ class Notifier:
 
         recipients = known.recipients
         n = self._with_link(n)
+        if recipients.stand_in is not None:
+            n = replace(n, context={**n.context, "stand_in": recipients.stand_in})
         # Rendering errors other than a missing template (a template bug) propagate and are
         # retried: a corrected template deployed to the workers then completes the send.
         rendered = self.renderer.render(n, recipients.name)
@@ -758,6 +767,26 @@ class Notifier:
                     known[n.key] = Known(status, None)
             return known
 
+    async def _stand_in(self, session: AsyncSession, n: Notification) -> Recipients | None:
+        """Whom an officer's reminder goes to while they are on leave on the day it is sent
+        (the case's local day): their backup, else the region's supervisors; None when the
+        officer is there. Decided when sending, so a leave ends by itself."""
+        assert n.officer_id is not None
+        day = datetime.now(zone(n.region, n.time_zone)).date()
+        absence = await stand_in(session, n.officer_id, day)
+        if absence is None:
+            return None
+        said = {"officer": absence.officer_name, "until": absence.leave_to.isoformat()}
+        if absence.backup is not None:
+            _, email, name = absence.backup
+            return Recipients([email], name, {"kind": "backup"} | said)
+        staff = await staff_contacts(session, region=n.region, role=Role.SUPERVISOR)
+        return Recipients(
+            [email for email, _ in staff],
+            staff[0][1] if len(staff) == 1 else None,
+            {"kind": "supervisors"} | said,
+        )
+
     async def _recipients(self, session: AsyncSession, n: Notification) -> Recipients:
         if n.audience == Audience.NEWCOMER:
             email, name = n.recipient_email, n.recipient_name
@@ -777,6 +806,10 @@ class Notifier:
                 officer = (await session.execute(_OFFICER, {"id": n.officer_id})).first()
             if officer is None or not officer.active:
                 return Recipients([])
+            if n.template in STAND_IN_TEMPLATES:
+                covered = await self._stand_in(session, n)
+                if covered is not None:
+                    return covered
             return Recipients([officer.email], officer.name)
         role = Role.SUPERVISOR if n.audience == Audience.SUPERVISORS else Role.DIRECTOR
         region = n.region if n.audience == Audience.SUPERVISORS else None

@@ -71,6 +71,11 @@ class Officer(Base):
     role: Mapped[str] = mapped_column(String(16), default="officer")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # A leave (migration 0009): local days, both included; new cases skip the officer and
+    # their stall reminders go to `backup_id` (else the region's supervisors) on those days.
+    leave_from: Mapped[date | None] = mapped_column(Date, default=None)
+    leave_to: Mapped[date | None] = mapped_column(Date, default=None)
+    backup_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
     @property
     def language_list(self) -> list[str]:
@@ -85,7 +90,31 @@ class Officer(Base):
             "languages": self.language_list,
             "role": self.role,
             "active": self.active,
+            "leave": (
+                {
+                    "from": self.leave_from.isoformat(),
+                    "to": self.leave_to.isoformat(),
+                    "backup": self.backup_id,
+                }
+                if self.leave_from is not None and self.leave_to is not None
+                else None
+            ),
         }
+
+
+class RosterChange(Base):
+    """One change to the roster (migration 0009): who made it, when, to which officer, and
+    what changed. Ids, field names, codes and dates only: never a name or an address."""
+
+    __tablename__ = "roster_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    officer_id: Mapped[str] = mapped_column(String(64), index=True)
+    # "added", "updated", "leave", "leave_cancelled"
+    change: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class Case(Base):

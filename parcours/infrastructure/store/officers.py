@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.infrastructure.store.models import Case, Officer, split_languages
+from parcours.infrastructure.store.models import (
+    Case,
+    Officer,
+    RosterChange,
+    split_languages,
+    utcnow,
+)
+from parcours.kernel import assignment
 from parcours.kernel.domain import (
     EMAIL_RE,
     LANGUAGE_RE,
@@ -21,6 +29,7 @@ from parcours.kernel.domain import (
 from parcours.kernel.errors import ParcoursError
 from parcours.kernel.inputs import shown
 from parcours.kernel.messages import Message
+from parcours.kernel.timezones import zone
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +114,9 @@ def validate_officer(new: NewOfficer) -> NewOfficer:
     return NewOfficer(officer_id, name, email, region, languages, role.value, new.active)
 
 
-async def add_officer(session: AsyncSession, new: NewOfficer) -> Officer:
+async def add_officer(
+    session: AsyncSession, new: NewOfficer, *, actor: str | None = None
+) -> Officer:
     """Validate and insert an officer. Raises OfficerError (a ValueError) on bad input or a
     duplicate id. The caller commits."""
     clean = validate_officer(new)
@@ -126,6 +137,13 @@ async def add_officer(session: AsyncSession, new: NewOfficer) -> Officer:
     )
     session.add(officer)
     await session.flush()
+    await record_change(
+        session,
+        clean.id,
+        "added",
+        f"region={clean.region} role={clean.role} languages={clean.languages}",
+        actor,
+    )
     logger.info("officer %s added (%s, %s)", clean.id, clean.role, clean.region)
     return officer
 
@@ -180,33 +198,260 @@ _OPEN_CASES = (
     .correlate(Officer)
     .scalar_subquery()
 )
-# The officers of a region by open caseload. Built once, with the region bound at execution,
-# and columns rather than Officer objects: this runs for every new case.
-_RANKED = (
-    select(Officer.id, Officer.languages)
-    .where(
-        Officer.region == bindparam("region"),
-        Officer.role == Role.OFFICER.value,
-        Officer.active.is_(True),
-    )
-    .order_by(_OPEN_CASES, Officer.id)
+# The officers of a region with their open caseload. Built once, with the region bound at
+# execution, and columns rather than Officer objects: this runs for every new case. The rule
+# itself (who is there on the day, language, caseload) is the kernel's.
+_RANKED = select(
+    Officer.id,
+    Officer.languages,
+    _OPEN_CASES.label("open_cases"),
+    Officer.leave_from,
+    Officer.leave_to,
+).where(
+    Officer.region == bindparam("region"),
+    Officer.role == Role.OFFICER.value,
+    Officer.active.is_(True),
 )
 
 
-async def pick_officer(session: AsyncSession, region: str, language: str) -> str | None:
-    """The officer a new case of `region` goes to, or None if the region has nobody.
+def local_today(region: str | None = None) -> date:
+    """Today in the region's zone: the day a leave is judged by."""
+    return datetime.now(zone(region)).date()
 
-    An active officer of the region who speaks `language`, lowest open caseload first;
-    else any active officer of the region, by the same order. Ties go to the smallest id,
-    so the choice is deterministic.
-    """
-    ranked = (await session.execute(_RANKED, {"region": region})).all()
-    if not ranked:
+
+async def pick_officer(
+    session: AsyncSession, region: str, language: str, day: date | None = None
+) -> str | None:
+    """The officer a new case of `region` goes to on `day` (default: today there), or None if
+    the region has nobody who can take it: `parcours.kernel.assignment.pick` (never an
+    inactive officer nor one on leave; language first, then lowest open caseload, then id)."""
+    rows = (await session.execute(_RANKED, {"region": region})).all()
+    return assignment.pick(
+        (
+            assignment.Candidate(
+                id=r.id,
+                languages=tuple(split_languages(r.languages)),
+                open_cases=int(r.open_cases or 0),
+                leave_from=r.leave_from,
+                leave_to=r.leave_to,
+            )
+            for r in rows
+        ),
+        language,
+        day or local_today(region),
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Changing the roster (issue 17): every change leaves a row in `roster_changes`.
+# ----------------------------------------------------------------------------------------
+
+
+async def record_change(
+    session: AsyncSession, officer_id: str, change: str, detail: str, actor: str | None
+) -> None:
+    """Audit one roster change: ids, field names, codes and dates only (no name, no email)."""
+    session.add(
+        RosterChange(at=utcnow(), actor=actor, officer_id=officer_id, change=change, detail=detail)
+    )
+    await session.flush()
+
+
+async def roster_changes(session: AsyncSession, officer_id: str) -> list[RosterChange]:
+    stmt = (
+        select(RosterChange).where(RosterChange.officer_id == officer_id).order_by(RosterChange.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def known_officer(session: AsyncSession, officer_id: str) -> Officer:
+    officer = await session.get(Officer, officer_id.strip().lower())
+    if officer is None:
+        raise OfficerError(
+            "id",
+            f"officer {officer_id!r} does not exist",
+            Message.of("officer_unknown", officer=shown(officer_id)),
+        )
+    return officer
+
+
+async def open_cases_of(session: AsyncSession, officer_id: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count(Case.dossier)).where(
+                Case.officer_id == officer_id,
+                Case.status.in_([s.value for s in OPEN_STATUSES]),
+            )
+        )
+        or 0
+    )
+
+
+async def update_officer(
+    session: AsyncSession,
+    officer_id: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    languages: str | None = None,
+    region: str | None = None,
+    role: str | None = None,
+    actor: str | None = None,
+) -> Officer:
+    """Change the fields given (the others stay), audited. A new region or role is refused
+    while the officer holds open cases: they must first be handed over (no case is ever left
+    with an officer outside its region). The caller commits."""
+    officer = await known_officer(session, officer_id)
+    current = NewOfficer(
+        officer.id,
+        officer.name,
+        officer.email,
+        officer.region,
+        officer.languages,
+        officer.role,
+        officer.active,
+    )
+    given = dict(name=name, email=email, languages=languages, region=region, role=role)
+    asked = {k: v for k, v in given.items() if v is not None}
+    clean = validate_officer(replace(current, **asked))  # type: ignore[arg-type]
+    changed = [k for k in given if getattr(clean, k) != getattr(current, k)]
+    moves = [k for k in ("region", "role") if k in changed]
+    if moves:
+        held = await open_cases_of(session, officer.id)
+        if held:
+            raise OfficerError(
+                moves[0],
+                f"officer {officer.id} holds {held} open case(s): hand them over first",
+                Message.of("officer_has_open_cases", officer=officer.id, count=held),
+            )
+    if not changed:
+        return officer
+    for key in changed:
+        setattr(officer, key, getattr(clean, key))
+    # Names and addresses are personal data: the trail names the fields, and the values
+    # only of the region, role and languages.
+    detail = " ".join(
+        f"{k}={getattr(clean, k)}" if k in ("region", "role", "languages") else k for k in changed
+    )
+    await record_change(session, officer.id, "updated", detail, actor)
+    logger.info("officer %s updated (%s)", officer.id, ", ".join(changed))
+    return officer
+
+
+def _candidate(o: Officer) -> assignment.Candidate:
+    return assignment.Candidate(
+        id=o.id,
+        languages=tuple(o.language_list),
+        active=o.active,
+        leave_from=o.leave_from,
+        leave_to=o.leave_to,
+    )
+
+
+async def set_leave(
+    session: AsyncSession,
+    officer_id: str,
+    leave_from: date,
+    leave_to: date,
+    backup_id: str | None = None,
+    *,
+    actor: str | None = None,
+) -> Officer:
+    """Record a leave (replacing any earlier one), audited. The backup, if named: active, of
+    the same region, not the officer, not on leave during it. The caller commits."""
+    officer = await known_officer(session, officer_id)
+    backup = await known_officer(session, backup_id) if backup_id else None
+    problem = assignment.leave_problem(
+        leave_from, leave_to, officer.id, _candidate(backup) if backup else None
+    )
+    if problem is None and backup is not None and backup.region != officer.region:
+        problem = "leave_backup_region"
+    if problem is not None:
+        raise OfficerError(
+            "leave",
+            f"leave of {officer.id} refused: {problem}",
+            Message.of(
+                problem,
+                officer=officer.id,
+                backup=backup.id if backup else "",
+                region=officer.region,
+            ),
+        )
+    officer.leave_from, officer.leave_to = leave_from, leave_to
+    officer.backup_id = backup.id if backup else None
+    detail = f"from={leave_from.isoformat()} to={leave_to.isoformat()}"
+    await record_change(
+        session, officer.id, "leave", f"{detail} backup={officer.backup_id or '-'}", actor
+    )
+    logger.info("officer %s on leave %s", officer.id, detail)
+    return officer
+
+
+async def cancel_leave(
+    session: AsyncSession, officer_id: str, *, actor: str | None = None
+) -> Officer:
+    """End (or call off) the officer's leave, audited. The caller commits."""
+    officer = await known_officer(session, officer_id)
+    if officer.leave_from is None:
+        raise OfficerError(
+            "leave",
+            f"officer {officer.id} has no leave",
+            Message.of("leave_none", officer=officer.id),
+        )
+    officer.leave_from = officer.leave_to = officer.backup_id = None
+    await record_change(session, officer.id, "leave_cancelled", "", actor)
+    logger.info("officer %s leave cancelled", officer.id)
+    return officer
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """Who receives an absent officer's reminders: `backup` (id, email, name) or the region's
+    supervisors (`backup` None)."""
+
+    officer_id: str
+    officer_name: str
+    leave_to: date
+    backup: tuple[str, str, str] | None
+
+
+_ABSENCE = select(
+    Officer.id,
+    Officer.name,
+    Officer.region,
+    Officer.leave_from,
+    Officer.leave_to,
+    Officer.backup_id,
+).where(Officer.id == bindparam("id"))
+_BACKUP = select(
+    Officer.id,
+    Officer.email,
+    Officer.name,
+    Officer.region,
+    Officer.active,
+    Officer.leave_from,
+    Officer.leave_to,
+).where(Officer.id == bindparam("id"))
+
+
+async def stand_in(session: AsyncSession, officer_id: str, day: date) -> StandIn | None:
+    """None when the officer is not on leave on `day`; else who stands in for their
+    reminders: their backup if still active, of the region and present that day, else the
+    region's supervisors. Decided by the day, so a leave ends by itself."""
+    row = (await session.execute(_ABSENCE, {"id": officer_id})).first()
+    if row is None or not assignment.on_leave(row.leave_from, row.leave_to, day):
         return None
-    # The language lists are tiny and comma-separated; an exact token match in Python
-    # avoids LIKE pitfalls ("en" inside "ben").
-    speakers = [o for o in ranked if language in split_languages(o.languages)]
-    return str((speakers or ranked)[0].id)
+    backup = None
+    if row.backup_id:
+        b = (await session.execute(_BACKUP, {"id": row.backup_id})).first()
+        if (
+            b is not None
+            and b.active
+            and b.region == row.region
+            and not assignment.on_leave(b.leave_from, b.leave_to, day)
+        ):
+            backup = (b.id, b.email, b.name)
+    return StandIn(officer_id, row.name, row.leave_to, backup)
 
 
 DEMO_DOMAIN = "parcours.example"

@@ -1,4 +1,8 @@
-"""`parcours officers add|list`: the roster in the read model."""
+"""`parcours officers add|list|update|leave`: the roster in the read model.
+
+Every change is audited (`roster_changes`). A new region or role waits until the officer's
+open cases are handed over; a leave makes new cases skip the officer and sends their stall
+reminders to the backup (else the region's supervisors) on its days, and ends by itself."""
 
 from __future__ import annotations
 
@@ -41,6 +45,35 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     add_json_flag(p)
     p.set_defaults(handler=list_)
 
+    p = actions.add_parser(
+        "update",
+        help=t("cli.cmd.officers_update.help"),
+        description=t("cli.cmd.officers_update.description"),
+    )
+    p.add_argument("officer_id", metavar="ID", help=t("cli.opt.officer_id"))
+    p.add_argument("--name", help=t("cli.opt.officer_name"))
+    p.add_argument("--email", help=t("cli.opt.officer_email"))
+    p.add_argument("--languages", help=t("cli.opt.officer_languages_new"))
+    p.add_argument("--region", help=t("cli.opt.officer_region_new"))
+    p.add_argument("--role", help=t("cli.opt.officer_role_new"))
+    p.add_argument("--by", help=t("cli.opt.roster_by"))
+    add_json_flag(p)
+    p.set_defaults(handler=update)
+
+    p = actions.add_parser(
+        "leave",
+        help=t("cli.cmd.officers_leave.help"),
+        description=t("cli.cmd.officers_leave.description"),
+    )
+    p.add_argument("officer_id", metavar="ID", help=t("cli.opt.officer_id"))
+    p.add_argument("--from", dest="leave_from", metavar="AAAA-MM-JJ", help=t("cli.opt.leave_from"))
+    p.add_argument("--to", dest="leave_to", metavar="AAAA-MM-JJ", help=t("cli.opt.leave_to"))
+    p.add_argument("--backup", metavar="OFFICER", help=t("cli.opt.leave_backup"))
+    p.add_argument("--cancel", action="store_true", help=t("cli.opt.leave_cancel"))
+    p.add_argument("--by", help=t("cli.opt.roster_by"))
+    add_json_flag(p)
+    p.set_defaults(handler=leave)
+
 
 async def add(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.infrastructure.store.officers import NewOfficer, add_officer
@@ -72,6 +105,89 @@ async def add(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _by(args: argparse.Namespace) -> str:
+    """Who made the change, for the roster's audit: `--by`, else the operator's tool."""
+    return inputs.officer_id(args.by, "--by") if args.by else "cli"
+
+
+async def update(args: argparse.Namespace, ctx: Context) -> int:
+    from parcours.infrastructure.store.officers import update_officer
+
+    sessions = await ctx.sessions()
+    async with sessions() as session, session.begin():
+        officer = await update_officer(
+            session,
+            inputs.officer_id(args.officer_id, "ID"),
+            name=args.name,
+            email=args.email,
+            languages=args.languages,
+            region=args.region,
+            role=args.role,
+            actor=_by(args),
+        )
+        payload = officer.to_json()
+    if args.json:
+        dump_json(payload, ctx.out)
+    else:
+        ctx.print(ctx.t("cli.officers.updated", officer=payload["id"]))
+    return 0
+
+
+async def leave(args: argparse.Namespace, ctx: Context) -> int:
+    from datetime import date
+
+    from parcours.infrastructure.store.officers import cancel_leave, set_leave
+    from parcours.kernel.errors import ParcoursError
+    from parcours.kernel.messages import Message
+
+    officer_id = inputs.officer_id(args.officer_id, "ID")
+    if args.cancel:
+        if args.leave_from or args.leave_to or args.backup:
+            raise ParcoursError("--cancel alone", refusal=Message.of("leave_cancel_alone"))
+    elif not (args.leave_from and args.leave_to):
+        raise ParcoursError("--from and --to", refusal=Message.of("leave_dates_required"))
+    sessions = await ctx.sessions()
+    async with sessions() as session, session.begin():
+        if args.cancel:
+            officer = await cancel_leave(session, officer_id, actor=_by(args))
+        else:
+            officer = await set_leave(
+                session,
+                officer_id,
+                date.fromisoformat(inputs.iso_date(args.leave_from, "--from")),
+                date.fromisoformat(inputs.iso_date(args.leave_to, "--to")),
+                inputs.officer_id(args.backup, "--backup") if args.backup else None,
+                actor=_by(args),
+            )
+        payload = officer.to_json()
+    if args.json:
+        dump_json(payload, ctx.out)
+    elif args.cancel:
+        ctx.print(ctx.t("cli.officers.leave_cancelled", officer=officer_id))
+    else:
+        ctx.print(
+            ctx.t(
+                "cli.officers.on_leave",
+                officer=officer_id,
+                start=args.leave_from,
+                end=args.leave_to,
+                backup=args.backup or ctx.t("cli.officers.backup_supervisors"),
+            )
+        )
+    return 0
+
+
+def _leave(t: Catalog, leave: Any) -> str:
+    if not leave:
+        return "-"
+    return t(
+        "cli.officers.leave_cell",
+        start=leave["from"],
+        end=leave["to"],
+        backup=leave["backup"] or t("cli.officers.backup_supervisors"),
+    )
+
+
 async def list_(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.infrastructure.store.officers import list_officers
 
@@ -91,10 +207,20 @@ async def list_(args: argparse.Namespace, ctx: Context) -> int:
             t("cli.col.region"),
             t("cli.col.languages"),
             t("cli.col.active"),
+            t("cli.col.leave"),
             t("cli.col.email"),
         ],
         [
-            [o.id, o.name, _role(t, o.role), o.region, o.language_list, o.active, o.email]
+            [
+                o.id,
+                o.name,
+                _role(t, o.role),
+                o.region,
+                o.language_list,
+                o.active,
+                _leave(t, o.to_json()["leave"]),
+                o.email,
+            ]
             for o in officers
         ],
         ctx.out,
