@@ -522,3 +522,29 @@ async def test_a_batch_with_the_server_down_fails_whole_and_its_retry_sends_each
         result = await activity_env.run(notifier.send_notifications, batch)
         assert [o.status for o in result.outcomes] == ["sent", "sent"]
         assert len(catcher.messages()) == 2
+
+
+async def test_a_stall_reminder_during_a_leave_goes_to_the_backup_and_says_so(
+    sessions, notifier, activity_env, smtp_server
+):
+    from datetime import date
+
+    from parcours.infrastructure.store.officers import set_leave
+
+    backup = NewOfficer("bkim", "Bo Kim", "bo@parcours.example", "montreal", "fr")
+    await add(sessions, *STAFF, backup)
+    today = date.today()
+    async with sessions() as session, session.begin():
+        await set_leave(
+            session, "atremblay", today - timedelta(days=1), today + timedelta(days=1), "bkim"
+        )
+    reminder = staff_notice("stall_reminder", Audience.OFFICER)
+    outcome = await activity_env.run(notifier.send_notification, reminder)
+    assert (outcome.status, outcome.recipients) == ("sent", 1)
+    [msg] = smtp_server.messages()
+    assert msg["To"] == "bo@parcours.example"
+    text, html = bodies(msg)
+    assert "Bonjour Bo Kim," in text
+    # Truthful: the officer was not told, and the case stays theirs.
+    assert "à la place de Amélie Tremblay" in text and "n'a pas reçu ce rappel" in text
+    assert "à la place de Amélie Tremblay" in html

@@ -265,12 +265,15 @@ async def roster_changes(session: AsyncSession, officer_id: str) -> list[RosterC
 
 
 async def known_officer(session: AsyncSession, officer_id: str) -> Officer:
-    officer = await session.get(Officer, officer_id.strip().lower())
+    wanted = officer_id.strip().lower()
+    officer = await session.get(Officer, wanted)
     if officer is None:
         raise OfficerError(
             "id",
             f"officer {officer_id!r} does not exist",
-            Message.of("officer_unknown", officer=shown(officer_id)),
+            Message.of(
+                "officer_unknown", officer=wanted if OFFICER_ID_RE.match(wanted) else shown(wanted)
+            ),
         )
     return officer
 
