@@ -741,6 +741,10 @@ class Notifier:
     ) -> None:
         # Never an address or a name here: the audit trail is read widely.
         stage = n.context.get("stage")
+        covered = n.context.get("stand_in")
+        if isinstance(covered, dict):
+            # Sent in place of an officer on leave: the trail says so (a code, no name).
+            detail = f"stand_in={covered.get('kind')} {detail}"
         await append_audit(
             session,
             key=key,

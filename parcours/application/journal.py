@@ -224,6 +224,9 @@ def _email(kind: str, detail: str, t: Catalog) -> str:
         else t("journal.email.other")
     )
     audience = pairs.get("audience")
+    if pairs.get("stand_in") in ("backup", "supervisors"):
+        # An officer's email sent to others while they were on leave (issue 17).
+        audience = f"stand_in_{pairs['stand_in']}"
     to = t(f"journal.to.{audience}") if audience and t.has(f"journal.to.{audience}") else ""
     if kind == "email_resent" and pairs.get("resend", "").isdigit():
         resend = t.number(int(pairs["resend"]))

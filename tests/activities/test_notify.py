@@ -548,3 +548,10 @@ async def test_a_stall_reminder_during_a_leave_goes_to_the_backup_and_says_so(
     # Truthful: the officer was not told, and the case stays theirs.
     assert "à la place de Amélie Tremblay" in text and "n'a pas reçu ce rappel" in text
     assert "à la place de Amélie Tremblay" in html
+    async with sessions() as session:
+        details = (
+            await session.scalars(select(AuditEvent.detail).where(AuditEvent.kind == "email_sent"))
+        ).all()
+    assert details == [
+        "template=stall_reminder audience=officer stand_in=backup languages=fr recipients=1"
+    ]

@@ -105,6 +105,10 @@ CASES = [
     ("email_sent", None, "template=referral audience=newcomer languages=fr recipients=1",
      "Courriel d'orientation vers un partenaire envoyé à la personne",
      "Referral email sent to the newcomer"),
+    ("email_sent", "arrival",
+     "template=stall_reminder audience=officer stand_in=backup languages=fr recipients=1",
+     "Rappel d'inactivité envoyé au ou à la remplaçant·e de l'agent·e en congé",
+     "Inactivity reminder sent to the backup of the officer on leave"),
 ]  # fmt: skip
 
 
