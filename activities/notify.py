@@ -773,10 +773,11 @@ class Notifier:
 
     async def _stand_in(self, session: AsyncSession, n: Notification) -> Recipients | None:
         """Whom an officer's reminder goes to while they are on leave on the day it is sent
-        (the case's local day): their backup, else the region's supervisors; None when the
-        officer is there. Decided when sending, so a leave ends by itself."""
+        (the case's local day, by the renderer's clock: the moment the email is composed):
+        their backup, else the region's supervisors; None when the officer is there. Decided
+        when sending, so a leave ends by itself."""
         assert n.officer_id is not None
-        day = datetime.now(zone(n.region, n.time_zone)).date()
+        day = self.renderer.clock().astimezone(zone(n.region, n.time_zone)).date()
         absence = await stand_in(session, n.officer_id, day)
         if absence is None:
             return None

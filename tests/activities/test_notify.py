@@ -525,19 +525,19 @@ async def test_a_batch_with_the_server_down_fails_whole_and_its_retry_sends_each
 
 
 async def test_a_stall_reminder_during_a_leave_goes_to_the_backup_and_says_so(
-    sessions, notifier, activity_env, smtp_server
+    sessions, notifier, activity_env, smtp_server, mailer
 ):
+    from dataclasses import replace
     from datetime import date
 
+    from parcours.infrastructure.mail.render import Renderer
     from parcours.infrastructure.store.officers import set_leave
 
     backup = NewOfficer("bkim", "Bo Kim", "bo@parcours.example", "montreal", "fr")
     await add(sessions, *STAFF, backup)
-    today = date.today()
+    # The leave ends on the day the fixture's renderer composes emails (2026-01-15).
     async with sessions() as session, session.begin():
-        await set_leave(
-            session, "atremblay", today - timedelta(days=1), today + timedelta(days=1), "bkim"
-        )
+        await set_leave(session, "atremblay", date(2026, 1, 10), date(2026, 1, 15), "bkim")
     reminder = staff_notice("stall_reminder", Audience.OFFICER)
     outcome = await activity_env.run(notifier.send_notification, reminder)
     assert (outcome.status, outcome.recipients) == ("sent", 1)
@@ -547,7 +547,7 @@ async def test_a_stall_reminder_during_a_leave_goes_to_the_backup_and_says_so(
     assert "Bonjour Bo Kim," in text
     # Truthful: the officer was not told, and the case stays theirs.
     assert "à la place de Amélie Tremblay" in text and "n'a pas reçu ce rappel" in text
-    assert "à la place de Amélie Tremblay" in html
+    assert "15 janvier 2026" in text and "à la place de Amélie Tremblay" in html
     async with sessions() as session:
         details = (
             await session.scalars(select(AuditEvent.detail).where(AuditEvent.kind == "email_sent"))
@@ -555,3 +555,13 @@ async def test_a_stall_reminder_during_a_leave_goes_to_the_backup_and_says_so(
     assert details == [
         "template=stall_reminder audience=officer stand_in=backup languages=fr recipients=1"
     ]
+    # The next day the leave is over by itself: the next reminder is the officer's again.
+    next_day = Renderer(
+        notifier.renderer.templates_dir,
+        strict=True,
+        clock=lambda: datetime(2026, 1, 16, 12, tzinfo=UTC),
+    )
+    later = Notifier(sessions, mailer, next_day)
+    await activity_env.run(later.send_notification, replace(reminder, key=reminder.key + "-2"))
+    assert smtp_server.messages()[-1]["To"] == "amelie@parcours.example"
+    assert "à la place" not in bodies(smtp_server.messages()[-1])[0]
