@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -60,7 +61,13 @@ from parcours.infrastructure.mail.smtp import (
 from parcours.infrastructure.newcomer_links import TEMPLATE as LINK_TEMPLATE
 from parcours.infrastructure.newcomer_links import NewcomerLinks
 from parcours.infrastructure.store.cases import append_audit
-from parcours.infrastructure.store.models import Case, Officer, OutboxMessage, OutboxStatus
+from parcours.infrastructure.store.models import (
+    AuditEvent,
+    Case,
+    Officer,
+    OutboxMessage,
+    OutboxStatus,
+)
 from parcours.infrastructure.store.officers import staff_contacts, stand_in
 from parcours.infrastructure.store.writes import insert_ignore
 from parcours.kernel import activity_contract as contract
@@ -106,6 +113,9 @@ UNDELIVERED_SUFFIX = ":undelivered"
 # An officer's emails that someone else receives while the officer is on leave: the stall
 # reminders (issue 17). The case stays theirs; the email says who it stands in for.
 STAND_IN_TEMPLATES = frozenset({"stall_reminder"})
+# The escalations that follow a reminder, and say who it went to.
+ESCALATION_TEMPLATES = frozenset({"stall_escalation", "stall_director"})
+_STAND_IN = re.compile(r"\bstand_in=(backup|supervisors)\b")
 IN_FLIGHT = contract.EMAIL_IN_FLIGHT
 
 
@@ -114,9 +124,11 @@ class Recipients:
     addresses: list[str]
     # Whom to greet by name: only when the message has a single person as recipient.
     name: str | None = None
-    # The officer is on leave and others receive their reminder (issue 17): what the email
-    # says of it ({"kind": "backup"|"supervisors", "officer": name, "until": ISO day}).
-    stand_in: dict[str, str] | None = None
+    # What the email must say of a leave (issue 17), added to its context: `stand_in` when
+    # others receive an absent officer's reminder ({"kind": "backup"|"supervisors", "officer":
+    # name, "until": ISO day}); `reminded_stand_in` ("backup"|"supervisors") on an escalation
+    # whose reminder went to others, so it does not say the officer was reminded.
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 # Statements of every email, built once with their values bound at execution (building one
@@ -124,6 +136,16 @@ class Recipients:
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 _STATUSES = select(OutboxMessage.key, OutboxMessage.status).where(
     OutboxMessage.key.in_(bindparam("keys", expanding=True))
+)
+_LAST_REMINDER = (
+    select(AuditEvent.detail)
+    .where(
+        AuditEvent.dossier == bindparam("dossier"),
+        AuditEvent.kind.in_(("email_sent", "email_no_recipient")),
+        AuditEvent.detail.like("template=stall_reminder %"),
+    )
+    .order_by(AuditEvent.id.desc())
+    .limit(1)
 )
 _OFFICER = select(Officer.email, Officer.name, Officer.active).where(Officer.id == bindparam("id"))
 # The columns set are the keys of the parameters (other than outbox_key).
@@ -274,8 +296,8 @@ class Notifier:
 
         recipients = known.recipients
         n = self._with_link(n)
-        if recipients.stand_in is not None:
-            n = replace(n, context={**n.context, "stand_in": recipients.stand_in})
+        if recipients.context:
+            n = replace(n, context={**n.context, **recipients.context})
         # Rendering errors other than a missing template (a template bug) propagate and are
         # retried: a corrected template deployed to the workers then completes the send.
         rendered = self.renderer.render(n, recipients.name)
@@ -784,13 +806,20 @@ class Notifier:
         said = {"officer": absence.officer_name, "until": absence.leave_to.isoformat()}
         if absence.backup is not None:
             _, email, name = absence.backup
-            return Recipients([email], name, {"kind": "backup"} | said)
+            return Recipients([email], name, {"stand_in": {"kind": "backup"} | said})
         staff = await staff_contacts(session, region=n.region, role=Role.SUPERVISOR)
         return Recipients(
             [email for email, _ in staff],
             staff[0][1] if len(staff) == 1 else None,
-            {"kind": "supervisors"} | said,
+            {"stand_in": {"kind": "supervisors"} | said},
         )
+
+    async def _reminded(self, session: AsyncSession, n: Notification) -> dict[str, Any]:
+        """For an escalation: whether the case's last stall reminder went to others in place
+        of its officer on leave (the audit trail says so), for the email to say it truly."""
+        detail = await session.scalar(_LAST_REMINDER, {"dossier": dossier_of(n.workflow_id)})
+        found = _STAND_IN.search(detail or "")
+        return {"reminded_stand_in": found.group(1)} if found else {}
 
     async def _recipients(self, session: AsyncSession, n: Notification) -> Recipients:
         if n.audience == Audience.NEWCOMER:
@@ -819,4 +848,7 @@ class Notifier:
         role = Role.SUPERVISOR if n.audience == Audience.SUPERVISORS else Role.DIRECTOR
         region = n.region if n.audience == Audience.SUPERVISORS else None
         staff = await staff_contacts(session, region=region, role=role)
-        return Recipients([email for email, _ in staff], staff[0][1] if len(staff) == 1 else None)
+        extra = await self._reminded(session, n) if n.template in ESCALATION_TEMPLATES else {}
+        return Recipients(
+            [email for email, _ in staff], staff[0][1] if len(staff) == 1 else None, extra
+        )

@@ -88,9 +88,23 @@ STAFF: dict[str, list[dict[str, Any]]] = {
         for s in ("arrival", "employment", "")
     ],
     "case_unassigned": [{"language": lang} for lang in ("es", "ar", "fr")],
-    "stall_reminder": [{"days_silent": d} for d in (1, 14)],
-    "stall_escalation": [{"level": 2, "days_silent": 21}, {"officer_id": ""}],
-    "stall_director": [{"level": 3, "days_silent": 30}, {"officer_id": ""}],
+    "stall_reminder": [
+        *({"days_silent": d} for d in (1, 14)),
+        *(
+            {"stand_in": {"kind": k, "officer": "Amélie Tremblay", "until": "2026-06-01"}}
+            for k in ("backup", "supervisors")
+        ),
+    ],
+    "stall_escalation": [
+        {"level": 2, "days_silent": 21},
+        {"officer_id": ""},
+        *({"reminded_stand_in": k} for k in ("backup", "supervisors")),
+    ],
+    "stall_director": [
+        {"level": 3, "days_silent": 30},
+        {"officer_id": ""},
+        *({"reminded_stand_in": k} for k in ("backup", "supervisors")),
+    ],
     "case_transferred": [
         {"from_region": "montreal", "to_region": "capitale-nationale"},
         {"from_region": "laval", "to_region": "estrie", "officer_id": "", "stage": ""},

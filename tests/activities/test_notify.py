@@ -555,6 +555,13 @@ async def test_a_stall_reminder_during_a_leave_goes_to_the_backup_and_says_so(
     assert details == [
         "template=stall_reminder audience=officer stand_in=backup languages=fr recipients=1"
     ]
+    # The escalation that follows does not say the officer was reminded.
+    await activity_env.run(
+        notifier.send_notification, staff_notice("stall_escalation", Audience.SUPERVISORS)
+    )
+    escalation = bodies(smtp_server.messages()[-1])[0]
+    assert "rappel à la personne qui remplace l'agent·e responsable, en congé" in escalation
+    assert "rappel à l'agent·e responsable" not in escalation
     # The next day the leave is over by itself: the next reminder is the officer's again.
     next_day = Renderer(
         notifier.renderer.templates_dir,
