@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     p.add_argument("--languages", help=t("cli.opt.officer_languages_new"))
     p.add_argument("--region", help=t("cli.opt.officer_region_new"))
     p.add_argument("--role", help=t("cli.opt.officer_role_new"))
-    p.add_argument("--by", help=t("cli.opt.roster_by"))
+    p.add_argument("--by", metavar="OFFICER", help=t("cli.opt.roster_by"))
     add_json_flag(p)
     p.set_defaults(handler=update)
 
@@ -66,11 +66,15 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
         description=t("cli.cmd.officers_leave.description"),
     )
     p.add_argument("officer_id", metavar="ID", help=t("cli.opt.officer_id"))
-    p.add_argument("--from", dest="leave_from", metavar="AAAA-MM-JJ", help=t("cli.opt.leave_from"))
-    p.add_argument("--to", dest="leave_to", metavar="AAAA-MM-JJ", help=t("cli.opt.leave_to"))
+    p.add_argument(
+        "--from", dest="leave_from", metavar=t("cli.metavar.date"), help=t("cli.opt.leave_from")
+    )
+    p.add_argument(
+        "--to", dest="leave_to", metavar=t("cli.metavar.date"), help=t("cli.opt.leave_to")
+    )
     p.add_argument("--backup", metavar="OFFICER", help=t("cli.opt.leave_backup"))
     p.add_argument("--cancel", action="store_true", help=t("cli.opt.leave_cancel"))
-    p.add_argument("--by", help=t("cli.opt.roster_by"))
+    p.add_argument("--by", metavar="OFFICER", help=t("cli.opt.roster_by"))
     add_json_flag(p)
     p.set_defaults(handler=leave)
 
