@@ -397,6 +397,17 @@ REMINDER_HOUR = 9
 MAX_URL = 2000
 
 
+def video_url_ok(url: str) -> bool:
+    """A video meeting's link as the invitation can carry it: http(s), not too long, and no
+    space, line break or other control character (a line break would make the .ics
+    unbuildable, and the newcomer's emails would never go)."""
+    return (
+        0 < len(url) <= MAX_URL
+        and url.startswith(("https://", "http://"))
+        and not any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url)
+    )
+
+
 def previous_working_day(d: date) -> date:
     d -= DAY
     while not is_working_day(d):
@@ -877,7 +888,7 @@ def check_meeting(s: CaseState, inp: MeetingBooking, *, strict: bool, opened: bo
         raise Rejected.of("meeting_where_required")
     _text(inp.place, "input.place")
     url = inp.video_url.strip()
-    if url and (len(url) > MAX_URL or not url.startswith(("https://", "http://")) or " " in url):
+    if url and not video_url_ok(url):
         raise Rejected.of("meeting_video_url")
 
 
@@ -918,6 +929,8 @@ def check_newcomer_reply(
         raise Rejected.of("reply_day_past")
     if until > now.astimezone(case_zone(s)).date() + timedelta(days=MAX_WAIT_DAYS):
         raise Rejected.of("reply_day_too_far", days=MAX_WAIT_DAYS)
+
+
 def check_decline(s: CaseState, inp: Decline, *, strict: bool = True, opened: bool) -> None:
     """Always the table's rules (`strict` is ignored): declines are new in issue 16. Only
     before the plan is filed; by a named actor of the table, or the newcomer's own act."""
