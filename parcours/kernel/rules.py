@@ -395,6 +395,8 @@ MEETING_CANCELLED = "meeting_cancelled"
 # The reminder goes out at this local hour on the working day before the meeting's day.
 REMINDER_HOUR = 9
 MAX_URL = 2000
+# How far past the plan's due day a first meeting may be booked (days).
+MAX_MEETING_DAYS = 366
 
 
 def video_url_ok(url: str) -> bool:
@@ -884,6 +886,11 @@ def check_meeting(s: CaseState, inp: MeetingBooking, *, strict: bool, opened: bo
         return
     if inp.at is None or inp.at.tzinfo is None or inp.at.utcoffset() is None:
         raise Rejected.of("meeting_time_required")
+    # Compared as aware moments (no conversion that could overflow): a first meeting years
+    # past the plan's due day is a typing error, and one at the end of year 9999 would fail
+    # the handler (its moment in UTC is out of range) and with it the workflow task.
+    if s.plan_due_at is not None and inp.at > s.plan_due_at + timedelta(days=MAX_MEETING_DAYS):
+        raise Rejected.of("meeting_too_far", days=MAX_MEETING_DAYS)
     if not inp.place.strip() and not inp.video_url.strip():
         raise Rejected.of("meeting_where_required")
     _text(inp.place, "input.place")
