@@ -395,8 +395,10 @@ MEETING_CANCELLED = "meeting_cancelled"
 # The reminder goes out at this local hour on the working day before the meeting's day.
 REMINDER_HOUR = 9
 MAX_URL = 2000
-# How far past the plan's due day a first meeting may be booked (days).
-MAX_MEETING_DAYS = 366
+# How far past the plan's due day a first meeting may be booked (years of 366 days): far
+# enough for a case long overdue, near enough to catch a mistyped year.
+MAX_MEETING_YEARS = 10
+MAX_MEETING_DAYS = 366 * MAX_MEETING_YEARS
 
 
 def video_url_ok(url: str) -> bool:
@@ -886,11 +888,14 @@ def check_meeting(s: CaseState, inp: MeetingBooking, *, strict: bool, opened: bo
         return
     if inp.at is None or inp.at.tzinfo is None or inp.at.utcoffset() is None:
         raise Rejected.of("meeting_time_required")
-    # Compared as aware moments (no conversion that could overflow): a first meeting years
-    # past the plan's due day is a typing error, and one at the end of year 9999 would fail
-    # the handler (its moment in UTC is out of range) and with it the workflow task.
+    # Compared as aware moments (no conversion that could overflow): a first meeting ten
+    # years past the plan's due day, or before the case opened, is a typing error, and one
+    # at either end of the calendar (9999-12-31 23:30 local is past year 9999 in UTC) would
+    # fail the handler, and with it the workflow task.
     if s.plan_due_at is not None and inp.at > s.plan_due_at + timedelta(days=MAX_MEETING_DAYS):
-        raise Rejected.of("meeting_too_far", days=MAX_MEETING_DAYS)
+        raise Rejected.of("meeting_too_far", years=MAX_MEETING_YEARS)
+    if s.started_at is not None and inp.at < s.started_at:
+        raise Rejected.of("meeting_in_past", value=inp.at.isoformat())
     if not inp.place.strip() and not inp.video_url.strip():
         raise Rejected.of("meeting_where_required")
     _text(inp.place, "input.place")

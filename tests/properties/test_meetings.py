@@ -101,7 +101,7 @@ def test_a_video_link_with_a_line_break_or_control_is_refused_everywhere(
 ) -> None:
     s = case.state
     assume(s.status == CaseStatus.ACTIVE and s.stage == Stage.ARRIVAL)
-    at = s.plan_due_at or case.now
+    at = s.started_at or case.now
     good = f"https://meet.example/{path}"
     rules.validate("book_meeting", s, MeetingBooking(DIRECTOR, at=at, video_url=good))
     assert inputs.video_url(good) == good
@@ -115,21 +115,26 @@ def test_a_video_link_with_a_line_break_or_control_is_refused_everywhere(
 
 @FAST
 @given(cases(closing=False), st.integers(1, 2_000_000))
-def test_a_meeting_years_past_the_plan_due_day_is_refused_not_a_failed_task(
+def test_a_meeting_out_of_the_case_s_years_is_refused_not_a_failed_task(
     case: Case, days_after: int
 ) -> None:
     """The validator refuses a first meeting more than MAX_MEETING_DAYS past the plan's due
-    day, so the handler never meets a moment it cannot convert (9999-12-31 23:30 local is
-    past year 9999 in UTC: the handler's OverflowError failed the workflow task)."""
+    day, or before the case opened, so the handler never meets a moment it cannot convert
+    (9999-12-31 23:30 local is past year 9999 in UTC: the handler's OverflowError failed the
+    workflow task; so did year 1, a working day before it)."""
     s = copy.deepcopy(case.state)
     assume(s.status == CaseStatus.ACTIVE and s.stage == Stage.ARRIVAL and s.plan_due_at)
     assert s.plan_due_at is not None
     end = datetime(9999, 12, 31, 23, 30, tzinfo=rules.case_zone(s))
-    for at in (s.plan_due_at + timedelta(days=days_after), end):
+    start = datetime(1, 1, 1, 0, 30, tzinfo=UTC)
+    for at in (s.plan_due_at + timedelta(days=days_after), end, start):
         booking = MeetingBooking(DIRECTOR, at=at, place="Bureau 301")
         try:
             rules.validate("book_meeting", s, booking)
         except rules.Rejected as err:
+            if at == start:
+                assert err.message.code == "meeting_in_past"
+                continue
             assert err.message.code == "meeting_too_far"
             assert at > s.plan_due_at + timedelta(days=rules.MAX_MEETING_DAYS)
         else:
