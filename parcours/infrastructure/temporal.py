@@ -580,6 +580,9 @@ async def _check_opening(client: Client, dossier: str, settings: Settings) -> st
     except RPCError as err:
         raise _rpc_error(err, dossier, settings) from None
     status = described.status
+    if status == WorkflowExecutionStatus.COMPLETED:
+        # A case closed while no officer served it: a case all the same.
+        return None
     if status not in (None, WorkflowExecutionStatus.RUNNING):
         closed_run = await _reopened_run(client, handle.id, described.run_id)
         if closed_run is not None:
@@ -593,18 +596,23 @@ async def _check_opening(client: Client, dossier: str, settings: Settings) -> st
 
 
 async def _reopened_run(client: Client, workflow_id: str, run_id: str | None) -> str | None:
-    """The closed run a reopening run `run_id` set out to reopen; None if it is no reopening."""
+    """The run that holds the case when its latest run `run_id` ended without opening it (a
+    refused reopening; or a start over the closed case by a client without our keys): the
+    newest earlier run of the workflow id that completed, which is how a case's last run ends
+    (declined, withdrawn or completed). None if there is none: the dossier never opened.
+
+    Not what the failed run's own input names (`Reopening.previous_run_id`): a start that only
+    reached the Temporal frontend names what it likes (nothing, or an older period's run), and
+    the case would read as "never opened", or as its older period, and no longer reopen."""
+    newest: tuple[datetime, str] | None = None
+    query = f'WorkflowId = "{workflow_id}" AND ExecutionStatus = "Completed"'
     try:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history(
-            rpc_timeout=ANSWER_TIMEOUT
-        )
-        started = history.events[0].workflow_execution_started_event_attributes
-        [inp] = await client.data_converter.decode(started.input.payloads, [CaseInput])
-    except (RPCError, KeyError, CodecKeyError, IndexError):
+        async for run in client.list_workflows(query, rpc_timeout=ANSWER_TIMEOUT):
+            if run.run_id != run_id and (newest is None or run.start_time > newest[0]):
+                newest = (run.start_time, run.run_id)
+    except RPCError:
         return None
-    if isinstance(inp, CaseInput) and inp.reopening is not None:
-        return inp.reopening.previous_run_id or None
-    return None
+    return newest[1] if newest is not None else None
 
 
 async def update_case(

@@ -30,7 +30,7 @@ from parcours.kernel.filters import UNASSIGNED
 from parcours.kernel.messages import Message
 
 # One limit for free text: the workflow's validators enforce the same constant.
-from parcours.kernel.rules import MAX_TEXT
+from parcours.kernel.rules import MAX_TEXT, video_url_ok
 from parcours.kernel.timezones import ZONES
 
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -333,8 +333,8 @@ def meeting_time(value: str, tz: tzinfo, now: datetime) -> datetime:
 
 
 def video_url(value: str) -> str:
-    """A video meeting's link: https:// (or http://), no spaces."""
+    """A video meeting's link: https:// (or http://), no spaces nor control characters."""
     value = value.strip()
-    if not value.startswith(("https://", "http://")) or " " in value or len(value) > 2000:
+    if not video_url_ok(value):
         raise invalid("meeting_video_url", "video_url")
     return value

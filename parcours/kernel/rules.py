@@ -395,6 +395,21 @@ MEETING_CANCELLED = "meeting_cancelled"
 # The reminder goes out at this local hour on the working day before the meeting's day.
 REMINDER_HOUR = 9
 MAX_URL = 2000
+# How far past the plan's due day a first meeting may be booked (years of 366 days): far
+# enough for a case long overdue, near enough to catch a mistyped year.
+MAX_MEETING_YEARS = 10
+MAX_MEETING_DAYS = 366 * MAX_MEETING_YEARS
+
+
+def video_url_ok(url: str) -> bool:
+    """A video meeting's link as the invitation can carry it: http(s), not too long, and no
+    space, line break or other control character (a line break would make the .ics
+    unbuildable, and the newcomer's emails would never go)."""
+    return (
+        0 < len(url) <= MAX_URL
+        and url.startswith(("https://", "http://"))
+        and not any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url)
+    )
 
 
 def previous_working_day(d: date) -> date:
@@ -873,11 +888,19 @@ def check_meeting(s: CaseState, inp: MeetingBooking, *, strict: bool, opened: bo
         return
     if inp.at is None or inp.at.tzinfo is None or inp.at.utcoffset() is None:
         raise Rejected.of("meeting_time_required")
+    # Compared as aware moments (no conversion that could overflow): a first meeting ten
+    # years past the plan's due day, or before the case opened, is a typing error, and one
+    # at either end of the calendar (9999-12-31 23:30 local is past year 9999 in UTC) would
+    # fail the handler, and with it the workflow task.
+    if s.plan_due_at is not None and inp.at > s.plan_due_at + timedelta(days=MAX_MEETING_DAYS):
+        raise Rejected.of("meeting_too_far", years=MAX_MEETING_YEARS)
+    if s.started_at is not None and inp.at < s.started_at:
+        raise Rejected.of("meeting_in_past", value=inp.at.isoformat())
     if not inp.place.strip() and not inp.video_url.strip():
         raise Rejected.of("meeting_where_required")
     _text(inp.place, "input.place")
     url = inp.video_url.strip()
-    if url and (len(url) > MAX_URL or not url.startswith(("https://", "http://")) or " " in url):
+    if url and not video_url_ok(url):
         raise Rejected.of("meeting_video_url")
 
 
@@ -918,6 +941,8 @@ def check_newcomer_reply(
         raise Rejected.of("reply_day_past")
     if until > now.astimezone(case_zone(s)).date() + timedelta(days=MAX_WAIT_DAYS):
         raise Rejected.of("reply_day_too_far", days=MAX_WAIT_DAYS)
+
+
 def check_decline(s: CaseState, inp: Decline, *, strict: bool = True, opened: bool) -> None:
     """Always the table's rules (`strict` is ignored): declines are new in issue 16. Only
     before the plan is filed; by a named actor of the table, or the newcomer's own act."""

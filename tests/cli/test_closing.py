@@ -5,6 +5,7 @@ refused a second reopening."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -57,6 +58,12 @@ async def test_decline_reopen_and_purged(cli: Cli, stack: Stack) -> None:  # noq
         await reopen_case(stack.client, stack.settings, found.state.approval, found.state.policy,
                           forged)  # fmt: skip
     assert message_of(info.value) == Message.of("reopen_failed", dossier=d)
+    assert (await reopenable_file(stack.client, stack.settings, d))[1] == run_id
+    # One that names no closed run (a start from a client that only reached the frontend
+    # names what it likes): the case is still the declined one, not "never opened".
+    with pytest.raises(UpdateRejected):
+        await reopen_case(stack.client, stack.settings, found.state.approval, found.state.policy,
+                          replace(forged, previous_run_id=""))  # fmt: skip
     assert (await reopenable_file(stack.client, stack.settings, d))[1] == run_id
     assert (await cli.json("status", d))["status"] == "declined"
     reopened = await cli.json("reopen", d, "--by", "nbouchard", "--note", "She called back")

@@ -6,12 +6,21 @@ from __future__ import annotations
 import copy
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from parcours.kernel import rules
+from parcours.kernel import inputs, rules
 from parcours.kernel.calendar import is_working_day
-from parcours.kernel.domain import OPEN_STATUSES, Actor, CaseStatus, MeetingBooking, Stage
+from parcours.kernel.domain import (
+    OPEN_STATUSES,
+    Actor,
+    CaseStatus,
+    MeetingBooking,
+    Role,
+    Stage,
+)
+from parcours.kernel.inputs import InvalidInput
 from tests.properties.test_rules import FAST, Case, cases
 
 UID = "newcomer-X.1.first-meeting@parcours"
@@ -77,3 +86,56 @@ def test_one_event_through_every_change_and_its_reminder_rings_once(
     assert (m.uid, m.sequence, m.cancelled) == (UID, sequence + 1, True)
     assert rules.reminder_due_at(s) is None
     assert s.status in OPEN_STATUSES
+
+
+DIRECTOR = Actor("dir-1", Role.DIRECTOR)
+# What a typed or pasted link may hide: line breaks (an .ics line of their own: the invitation
+# could not be built and the email would be retried forever), tabs, other controls, spaces.
+HIDDEN = st.sampled_from(["\n", "\r", "\r\n", "\t", "\x0b", "\x00", "\x1b", "\x7f", "\u2028", " "])
+
+
+@FAST
+@given(cases(closing=False), st.text("abc/?=.-", min_size=1, max_size=20), HIDDEN)
+def test_a_video_link_with_a_line_break_or_control_is_refused_everywhere(
+    case: Case, path: str, hidden: str
+) -> None:
+    s = case.state
+    assume(s.status == CaseStatus.ACTIVE and s.stage == Stage.ARRIVAL)
+    at = s.started_at or case.now
+    good = f"https://meet.example/{path}"
+    rules.validate("book_meeting", s, MeetingBooking(DIRECTOR, at=at, video_url=good))
+    assert inputs.video_url(good) == good
+    bad = f"https://meet.example/{path[:1]}{hidden}ATTENDEE:mailto:x@example.org{path[1:]}"
+    with pytest.raises(rules.Rejected) as refused:
+        rules.validate("book_meeting", s, MeetingBooking(DIRECTOR, at=at, video_url=bad))
+    assert refused.value.message.code == "meeting_video_url"
+    with pytest.raises(InvalidInput):
+        inputs.video_url(bad)
+
+
+@FAST
+@given(cases(closing=False), st.integers(1, 2_000_000))
+def test_a_meeting_out_of_the_case_s_years_is_refused_not_a_failed_task(
+    case: Case, days_after: int
+) -> None:
+    """The validator refuses a first meeting more than MAX_MEETING_DAYS past the plan's due
+    day, or before the case opened, so the handler never meets a moment it cannot convert
+    (9999-12-31 23:30 local is past year 9999 in UTC: the handler's OverflowError failed the
+    workflow task; so did year 1, a working day before it)."""
+    s = copy.deepcopy(case.state)
+    assume(s.status == CaseStatus.ACTIVE and s.stage == Stage.ARRIVAL and s.plan_due_at)
+    assert s.plan_due_at is not None
+    end = datetime(9999, 12, 31, 23, 30, tzinfo=rules.case_zone(s))
+    start = datetime(1, 1, 1, 0, 30, tzinfo=UTC)
+    for at in (s.plan_due_at + timedelta(days=days_after), end, start):
+        booking = MeetingBooking(DIRECTOR, at=at, place="Bureau 301")
+        try:
+            rules.validate("book_meeting", s, booking)
+        except rules.Rejected as err:
+            if at == start:
+                assert err.message.code == "meeting_in_past"
+                continue
+            assert err.message.code == "meeting_too_far"
+            assert at > s.plan_due_at + timedelta(days=rules.MAX_MEETING_DAYS)
+        else:
+            rules.book_meeting(s, booking, case.now, UID)  # the handler takes what it accepts

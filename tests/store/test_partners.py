@@ -16,6 +16,7 @@ from parcours.infrastructure.store.partners import (
     referral_partner,
     seed_demo_partners,
     update_partner,
+    validate_partner,
 )
 from parcours.kernel.domain import PartnerRef
 
@@ -75,3 +76,18 @@ async def test_dev_seeds_the_demo_directory_once(
     async with sessions() as session:
         regions = {p.region for p in await list_partners(session, service="francization")}
     assert regions == {"montreal", "capitale-nationale"}
+
+
+def test_a_partner_is_stored_on_one_line_without_control_characters() -> None:
+    """What a director types in the console reaches the CLI's terminal and the newcomer's
+    referral email: no terminal escapes, no line breaks in a name or a phone, no space or
+    control character in a link."""
+    clean = validate_partner(
+        NewPartner("p1", "Evil\x1b[31mRED\x1b[0m\r\nLine", "laval", "other",
+                   phone="514\r\nBcc: x@evil.example")
+    )  # fmt: skip
+    assert (clean.name, clean.phone) == ("EvilRED Line", "514 Bcc: x@evil.example")
+    for url in ("https://ok.example/\nx", "https://ok.example/\x1b[2J", "https://ok.example/ x"):
+        with pytest.raises(PartnerError) as info:
+            validate_partner(NewPartner("p1", "X", "laval", "other", url=url))
+        assert info.value.refusal is not None and info.value.refusal.code == "partner_url"

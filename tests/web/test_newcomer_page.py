@@ -128,3 +128,68 @@ async def test_bad_links_are_refused_and_throttled_like_the_sign_in(tmp_path: Pa
         assert r.status_code == 503 and 'id="newcomer-unavailable"' in r.text
         console.advance(timedelta(minutes=16))
         assert (await c.get(f"/n/{good}")).status_code == 503
+
+
+async def test_an_answer_to_a_closed_case_says_so_and_a_reason_is_stored_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Temporal: the case is read and answered through stand-ins, to see what the page
+    sends and says. A reason's terminal escapes are dropped, as every interface does; a case
+    closed (before the page, or while it was open) is said to be closed, not "try later"."""
+    from parcours.interfaces.web import routes_newcomer
+    from parcours.kernel import rules
+    from parcours.kernel.domain import (
+        CaseFile,
+        CaseState,
+        CaseStatus,
+        NewcomerApproval,
+        PolicySnapshot,
+        StagePolicy,
+        view_of,
+    )
+    from parcours.kernel.errors import ParcoursError
+    from parcours.kernel.messages import Message
+
+    async with running_console(tmp_path, signing_keys=TEST_SIGNING_KEY.spec()) as console:
+        stage = StagePolicy(30 * 86400, 86400, 2 * 86400, 3 * 86400)
+        s = CaseState(
+            approval=NewcomerApproval("D-2026-0042", "Amina Diallo", "a@example.org",
+                                      (console.now + timedelta(days=20)).date().isoformat(),
+                                      "montreal"),
+            policy=PolicySnapshot(stage, stage, stage, stage),
+        )  # fmt: skip
+        rules.open_case(s, console.now)
+        sent: list[object] = []
+        answer: list[Exception] = []
+
+        async def case_file(client: object, settings: object, dossier: str) -> CaseFile:
+            return CaseFile(view=view_of(s), state=s)
+
+        async def update_case(*args: object) -> object:
+            if answer:
+                raise answer[0]
+            sent.append(args[-1])
+            return view_of(s)
+
+        monkeypatch.setattr(routes_newcomer, "case_file", case_file)
+        monkeypatch.setattr(routes_newcomer, "update_case", update_case)
+        console.web._client = object()  # type: ignore[assignment]
+        links = NewcomerLinks([TEST_SIGNING_KEY], days=60)
+        token = links.mint(workflow_id_for("D-2026-0042"), "000002", console.now)
+        c = console.browser()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', (await c.get(f"/n/{token}")).text)
+        assert csrf is not None
+        form = {"csrf": csrf.group(1), "choice": "decline", "note": "non\x1b[2J\x1b]0;x\x07 merci"}
+        assert (await c.post(f"/n/{token}", data=form)).status_code == 303
+        assert [getattr(r, "note", None) for r in sent] == ["non merci"]
+
+        # Closed while the page was open: the run has ended and Temporal refuses the update.
+        answer.append(ParcoursError("closed", refusal=Message.of("case_completed")))
+        r = await c.post(f"/n/{token}", data=form)
+        assert r.status_code == 409 and 'id="newcomer-refused"' in r.text
+        assert 'id="newcomer-unavailable"' not in r.text and 'id="newcomer-problem"' not in r.text
+        # Known closed: nothing sent, the page says it is closed.
+        s.status = CaseStatus.DECLINED
+        r = await c.post(f"/n/{token}", data=form)
+        assert r.status_code == 409 and 'id="newcomer-closed"' in r.text
+        assert 'id="newcomer-problem"' not in r.text and len(sent) == 1

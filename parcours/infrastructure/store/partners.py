@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parcours.infrastructure.store.models import Partner
 from parcours.kernel.domain import EMAIL_RE, PARTNER_ID_RE, REGIONS, PartnerRef
 from parcours.kernel.errors import ParcoursError
-from parcours.kernel.inputs import shown
+from parcours.kernel.inputs import clean, shown
 from parcours.kernel.messages import Message
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ def parse_services(raw: str) -> list[str]:
     return services
 
 
+def _one_line(value: str) -> str:
+    return " ".join(clean(value).split())
+
+
 def validate_partner(new: NewPartner) -> NewPartner:
     """A normalized copy of `new`, or PartnerError naming the field."""
     partner_id = new.id.strip()
@@ -69,7 +73,9 @@ def validate_partner(new: NewPartner) -> NewPartner:
             f"{partner_id!r} is not a valid partner id",
             Message.of("partner_id_invalid", value=shown(partner_id)),
         )
-    name = new.name.strip()
+    # One line each, as the console and the emails show them, and as the CLI prints them: no
+    # terminal escapes or control characters (inputs.clean), line breaks made spaces.
+    name = _one_line(new.name)
     if not name or len(name) > MAX_NAME:
         raise PartnerError("name", "a name is required", Message.of("partner_name_empty"))
     region = new.region.strip().lower()
@@ -83,10 +89,13 @@ def validate_partner(new: NewPartner) -> NewPartner:
     email = new.email.strip()
     if email and not EMAIL_RE.match(email):
         raise PartnerError("email", "not a valid email address", Message.of("partner_email"))
-    phone, url = new.phone.strip(), new.url.strip()
+    phone, url = _one_line(new.phone), new.url.strip()
     if len(phone) > 64 or len(url) > 500:
         raise PartnerError("contact", "contact too long", Message.of("partner_contact"))
-    if url and not url.startswith(("https://", "http://")):
+    if url and (
+        not url.startswith(("https://", "http://"))
+        or any(c.isspace() or not c.isprintable() for c in url)
+    ):
         raise PartnerError("url", "an address starts with https://", Message.of("partner_url"))
     if not (email or phone or url):
         raise PartnerError("contact", "a contact is required", Message.of("partner_contact"))

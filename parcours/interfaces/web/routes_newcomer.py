@@ -32,7 +32,7 @@ from parcours.interfaces.web.auth import check_csrf, client_address
 from parcours.interfaces.web.i18n import Translator
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.state import StateDep, WebState
-from parcours.kernel import rules
+from parcours.kernel import inputs, rules
 from parcours.kernel.domain import (
     CLOSED_STATUSES,
     CaseFile,
@@ -47,6 +47,8 @@ router = APIRouter()
 
 TEMPLATE = "newcomer.html"
 CHOICES = tuple(c.value for c in ReplyChoice)
+# What infrastructure/temporal.py says of an update sent to a case whose run has ended.
+CLOSED_REFUSAL = "case_completed"
 
 
 def _links(request: Request, state: WebState) -> NewcomerLinks:
@@ -209,11 +211,16 @@ async def newcomer_answer(
         return _page(request, state, 400, found=found, token=token, problem="stale")
     if choice not in CHOICES:
         return _page(request, state, 400, found=found, token=token, problem="choice")
+    if found.state.status in CLOSED_STATUSES:
+        # A closed case takes no answer (its run ends once its closing is recorded): the page
+        # says it is closed and how to come back, nothing is sent.
+        return _page(request, state, 409, found=found, token=token)
     await _log(state, SecurityKind.NEWCOMER_REPLY, client, _link_key(link))
     reply = NewcomerReply(
         choice=ReplyChoice(choice),
         until=_day(until) if choice == ReplyChoice.LATER.value else None,
-        note=note.strip() if choice == ReplyChoice.DECLINE.value else "",
+        # Free text as every interface stores it: no terminal escapes or control characters.
+        note=inputs.clean(note).strip() if choice == ReplyChoice.DECLINE.value else "",
         link_id=link.link_id,
     )
     dossier = dossier_of(link.workflow_id)
@@ -224,7 +231,10 @@ async def newcomer_answer(
         return _page(
             request, state, 409, found=found, token=token, refused=refused, note=note, until=until
         )
-    except ParcoursError:
+    except ParcoursError as err:
+        if err.refusal is not None and err.refusal.code == CLOSED_REFUSAL:
+            # Closed meanwhile: said so, not "try again later".
+            return _page(request, state, 409, found=found, token=token, refused=err.refusal)
         return _page(request, state, 503, found=found, token=token, problem="unavailable")
     return RedirectResponse(f"/n/{token}?done={choice}", status_code=303)
 
