@@ -775,7 +775,10 @@ class NewcomerPathway:
         m.sequence += 1
         local = m.at.astimezone(rules.case_zone(self.state)).isoformat()
         self.effects.event(rules.MEETING_CANCELLED, actor=actor, detail=f"{local} seq={m.sequence}")
-        self.effects.notify_newcomer(rules.MEETING_CANCELLED, self._meeting_context(m))
+        # The case is closing: no one will call to set a new time (the email says so). Only
+        # the activity's input changes: replay compares an activity's id and type, not it.
+        context = {**self._meeting_context(m), "case_closed": True}
+        self.effects.notify_newcomer(rules.MEETING_CANCELLED, context)
 
     def _meeting_context(self, m: Meeting) -> dict[str, object]:
         """What the meeting's emails say, and what their invitation (.ics) is made of

@@ -132,3 +132,14 @@ def test_a_reopened_case_is_not_announced_as_new(renderer):
     assert "rouvert" in msg.subject and "nouveau" not in msg.subject
     assert "suivant la réouverture" in msg.text and "suivant la réouverture" in msg.html
     assert "suivant l'arrivée" not in msg.text
+
+
+def test_a_meeting_cancelled_by_the_closing_promises_no_new_time(renderer):
+    ctx = {**NEWCOMER_TEMPLATES["meeting_booked"], "cancelled": True, "sequence": 1}
+    msg = renderer.render(notice("meeting_cancelled", Audience.NEWCOMER, "es", ctx), None)
+    assert "nouveau moment" in msg.text
+    msg = renderer.render(
+        notice("meeting_cancelled", Audience.NEWCOMER, "es", {**ctx, "case_closed": True}), None
+    )
+    assert "dossier est fermé" in msg.text and "expediente está cerrado" in msg.text
+    assert "nouveau moment" not in msg.text and "nuevo momento" not in msg.text
