@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     )
     p.add_argument("dossier", metavar="DOSSIER", help=t("cli.opt.dossier"))
     add_json_flag(p)
-    add_by_flag(p, "cli.opt.by_assigned")
+    add_by_flag(p, "cli.opt.by_case_actor")
     p.add_argument("--at", metavar="AAAA-MM-JJTHH:MM", help=t("cli.opt.meeting_at"))
     where = p.add_mutually_exclusive_group()
     where.add_argument("--place", help=t("cli.opt.meeting_place"))
