@@ -119,6 +119,11 @@ PLAN_ITEM_STATUS = "plan-item-status"
 # applicable (arrived before enrolment). Asked at the opening, only when that holds: a case
 # opened late before this replays with no greeting row.
 LATE_ENROLMENT = "late-enrolment"
+# v6 (issue 16, usage): a late-enrolled case's plan is due 5 working days from the opening's
+# local day, not from the arrival (which made it overdue, escalated and its first meeting
+# "late" the moment it opened). Asked at the opening, before register_case, only for a case
+# opened after its arrival day: one opened before this replays with its due day from arrival.
+LATE_ENROLMENT_DUE = "late-enrolment-plan-due"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
 PATCHES = (
     CARRY_QUEUED_EFFECTS,
@@ -128,6 +133,7 @@ PATCHES = (
     LOCAL_DAYS,
     PLAN_ITEM_STATUS,
     LATE_ENROLMENT,
+    LATE_ENROLMENT_DUE,
 )
 
 
@@ -278,6 +284,10 @@ class NewcomerPathway:
             workflow.logger.info("case reopened (period %d)", s.period)
         else:
             rules.open_case(s, workflow.now())
+            if rules.arrived_before_opening(s, workflow.now()) and workflow.patched(
+                LATE_ENROLMENT_DUE
+            ):
+                rules.plan_due_from_enrolment(s, workflow.now())
             workflow.logger.info("case opened")
 
         assignment: Assignment = await workflow.execute_activity(
@@ -765,7 +775,10 @@ class NewcomerPathway:
         m.sequence += 1
         local = m.at.astimezone(rules.case_zone(self.state)).isoformat()
         self.effects.event(rules.MEETING_CANCELLED, actor=actor, detail=f"{local} seq={m.sequence}")
-        self.effects.notify_newcomer(rules.MEETING_CANCELLED, self._meeting_context(m))
+        # The case is closing: no one will call to set a new time (the email says so). Only
+        # the activity's input changes: replay compares an activity's id and type, not it.
+        context = {**self._meeting_context(m), "case_closed": True}
+        self.effects.notify_newcomer(rules.MEETING_CANCELLED, context)
 
     def _meeting_context(self, m: Meeting) -> dict[str, object]:
         """What the meeting's emails say, and what their invitation (.ics) is made of

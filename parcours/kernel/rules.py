@@ -168,6 +168,14 @@ def arrived_before_opening(s: CaseState, now: datetime) -> bool:
     return date.fromisoformat(s.approval.arrival_date) < local_today(s, now)
 
 
+def plan_due_from_enrolment(s: CaseState, now: datetime) -> None:
+    """Late enrolment: the newcomer was already here when the case opened, so the plan's
+    5-working-day clock runs from the opening's local day (as a reopening's does), not from
+    an arrival long past; the case is not overdue the moment it opens."""
+    start = max(local_today(s, now), date.fromisoformat(s.approval.arrival_date))
+    s.plan_due_at = day_ends(s, add_working_days(start, s.policy.plan_due_working_days))
+
+
 def reopen_case(s: CaseState, r: Reopening, now: datetime) -> None:
     """A reopened case (a new run of the same dossier): back at arrival's first meeting, due
     on the 5th working day from the reopening's local day (from arrival, if that is later);

@@ -124,3 +124,22 @@ def test_a_transfer_names_both_regions(renderer):
     assert "Montréal" in msg.subject and "Capitale-Nationale" in msg.subject
     assert "Ancienne région\u00a0: Montréal" in msg.text
     assert "Nouvelle région\u00a0: Capitale-Nationale" in msg.text
+
+
+def test_a_reopened_case_is_not_announced_as_new(renderer):
+    ctx = {**STAFF_CONTEXT, "reason": "reopened"}
+    msg = renderer.render(notice("officer_assigned", Audience.OFFICER, "fr", ctx), None)
+    assert "rouvert" in msg.subject and "nouveau" not in msg.subject
+    assert "suivant la réouverture" in msg.text and "suivant la réouverture" in msg.html
+    assert "suivant l'arrivée" not in msg.text
+
+
+def test_a_meeting_cancelled_by_the_closing_promises_no_new_time(renderer):
+    ctx = {**NEWCOMER_TEMPLATES["meeting_booked"], "cancelled": True, "sequence": 1}
+    msg = renderer.render(notice("meeting_cancelled", Audience.NEWCOMER, "es", ctx), None)
+    assert "nouveau moment" in msg.text
+    msg = renderer.render(
+        notice("meeting_cancelled", Audience.NEWCOMER, "es", {**ctx, "case_closed": True}), None
+    )
+    assert "dossier est fermé" in msg.text and "expediente está cerrado" in msg.text
+    assert "nouveau moment" not in msg.text and "nuevo momento" not in msg.text

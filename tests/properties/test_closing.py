@@ -117,3 +117,28 @@ def test_a_reopening_follows_the_table_and_only_for_a_declined_or_withdrawn_case
             assert err.message == table
     else:
         assert table is None and previous in ("declined", "withdrawn")
+
+
+@FAST
+@given(st.integers(1, 400), st.integers(0, DAY - 1), st.booleans())
+def test_a_late_enrolment_is_due_five_working_days_from_the_opening(
+    late: int, second: int, local_days: bool
+) -> None:
+    """Enrolled `late` days after arriving: the plan is due on the 5th working day from the
+    opening's local day, so the case is not overdue (nor its alarm in the past) at opening."""
+    stage = StagePolicy(9 * DAY, DAY, 2 * DAY, 3 * DAY)
+    arrival = date(2030, 1, 15)
+    s = CaseState(
+        approval=NewcomerApproval("D-1", "Amina Diallo", "a@example.org", "2030-01-15", "laval"),
+        policy=PolicySnapshot(stage, stage, stage, stage),
+        local_days=local_days,
+    )
+    now = start_of_day(arrival + timedelta(days=late)) + timedelta(seconds=second)
+    rules.open_case(s, now)
+    assert rules.arrived_before_opening(s, now)
+    rules.plan_due_from_enrolment(s, now)
+    due = add_working_days(rules.local_today(s, now), s.policy.plan_due_working_days)
+    assert s.plan_due_at == rules.day_ends(s, due) and s.plan_due_at > now
+    assert not s.overdue
+    nxt = rules.next_clock(s)
+    assert nxt is not None and nxt > now

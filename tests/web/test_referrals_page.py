@@ -22,6 +22,12 @@ def test_items_follow_up_referral_and_approval_with_an_open_item(web_stack: WebS
         assert 'id="items-count-arrival">0 sur 1' in page
         assert 'id="form-item-i1"' in page and 'id="form-item-i2"' in page
         assert 'value="fq-montreal"' in page  # the demo directory
+        # The case's region first, this stage's service at its top; other regions apart.
+        i2 = page[page.index('id="item-i2-partner"') :]
+        i2 = i2[: i2.index("</select>")]
+        order = [i2.index(f'value="{p}"') for p in ("fq-montreal", "emploi-montreal")]
+        assert order == sorted(order) and i2.index("Autres régions") > order[-1]
+        assert i2.index('value="fq-capitale-nationale"') > i2.index("Autres régions")
         assert 'id="approve-open-items"' in page
 
         token = form_token(page)

@@ -68,7 +68,8 @@ from workflows.pathway import NewcomerPathway
 # "plan-item-status"), the newcomer's own answers (`newcomer_replied`: no patch, a new update
 # and a new status); record only the new scenarios.
 # `local_day_deadlines` were recorded at v5. v6 (issue 16): late enrolment (patch
-# "late-enrolment"), declines, and reopening as a new run of the same workflow id.
+# "late-enrolment"), declines, and reopening as a new run of the same workflow id; a late
+# enrolment's plan due from the opening (patch "late-enrolment-plan-due").
 PATHWAY_VERSION = "v6"
 
 PLAN = PlanFiling(
@@ -320,6 +321,8 @@ async def newcomer_replied(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseVi
     )
     await h.result()
     return h
+
+
 async def late_enrolment_declined(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
     """Enrolled 40 days after arriving (no airport greeting to record); declines."""
     now = await p.env.get_current_time()
@@ -330,6 +333,21 @@ async def late_enrolment_declined(p: Pathway) -> WorkflowHandle[NewcomerPathway,
     await h.execute_update(
         NewcomerPathway.decline,
         Decline(actor=OFFICER, reason_category=WithdrawalReason.DECLINED_SERVICES, note="Non"),
+    )
+    await h.result()
+    return h
+
+
+async def late_enrolment_plan_due(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """Enrolled 40 days after arriving: the plan is due 5 working days from the opening
+    (patch "late-enrolment-plan-due"); the plan is filed a week later, then withdrawn."""
+    now = await p.env.get_current_time()
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}", arrival=(now - days(40)).date())
+    await p.env.sleep(days(9))  # past the due day from the opening: overdue, a reminder
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Parti", actor=OFFICER, reason_category=WithdrawalReason.LEFT_QUEBEC),
     )
     await h.result()
     return h
@@ -384,6 +402,7 @@ SCENARIOS = (
     newcomer_replied,
     late_enrolment_declined,
     reopened,
+    late_enrolment_plan_due,
 )
 
 

@@ -134,6 +134,10 @@ async def test_late_enrolment_records_the_greeting_as_not_applicable(pathway: Pa
     assert v.greeting == GreetingOutcome.NOT_APPLICABLE
     greeting = next(e for e in pathway.back_office.events if e.kind == "airport_greeting")
     assert (greeting.actor, greeting.detail) == (None, "not_applicable")
+    # The plan's clock runs from the enrolment, not from an arrival 40 days past: the case is
+    # not overdue the moment it opens.
+    assert not v.overdue and v.plan_due_on is not None
+    assert date.fromisoformat(v.plan_due_on) > now.date()
     # On time (arrival today or later): nothing recorded for the greeting.
     h = await pathway.start(arrival=date.fromisoformat(v.arrival_date) + days(60))
     assert (await settled(h)).greeting is None

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     )
     p.add_argument("dossier", metavar="DOSSIER", help=t("cli.opt.dossier"))
     add_json_flag(p)
-    add_by_flag(p, "cli.opt.by_assigned")
+    add_by_flag(p, "cli.opt.by_case_actor")
     p.add_argument("--at", metavar="AAAA-MM-JJTHH:MM", help=t("cli.opt.meeting_at"))
     where = p.add_mutually_exclusive_group()
     where.add_argument("--place", help=t("cli.opt.meeting_place"))
@@ -40,7 +40,7 @@ async def meeting(args: argparse.Namespace, ctx: Context) -> int:
 
     from parcours.infrastructure.temporal import resolve_dossier, update_case
     from parcours.interfaces.cli.casework import _checked, show
-    from parcours.interfaces.cli.output import zone
+    from parcours.interfaces.cli.output import day, zone
 
     t = ctx.t
     inputs.dossier(args.dossier)
@@ -71,5 +71,5 @@ async def meeting(args: argparse.Namespace, ctx: Context) -> int:
         key = "cli.meeting.cancelled" if m.cancelled else "cli.meeting.booked"
         ctx.print(t(key, when=when, where=m.place or m.video_url))
         if m.late and not m.cancelled:
-            ctx.print(t("cli.meeting.late", due=view.plan_due_on or "—"))
+            ctx.print(t("cli.meeting.late", due=day(view.plan_due_on, t)))
     return 0

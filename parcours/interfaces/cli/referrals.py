@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     p.add_argument("item_id", metavar="ITEM-ID", help=t("cli.opt.item_id"))
     p.add_argument("--status", required=True, choices=MOVES, help=t("cli.opt.item_status"))
     p.add_argument("--partner", metavar="ID", help=t("cli.opt.item_partner"))
-    add_by_flag(p, "cli.opt.by_assigned")
+    add_by_flag(p, "cli.opt.by_case_actor")
     p.add_argument("--reason", default="", help=t("cli.opt.item_reason"))
     add_json_flag(p)
     p.set_defaults(handler=item)
