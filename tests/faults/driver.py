@@ -130,7 +130,10 @@ class CaseDriver:
             await self.until(
                 dossier,
                 lambda v: v.stage == Stage.EMPLOYMENT,
-                lambda: upd("approve_stage", StageApproval(me, Stage.FRANCIZATION)),
+                # The francization item is still open: an approval then needs a note (issue 16).
+                lambda: upd(
+                    "approve_stage", StageApproval(me, Stage.FRANCIZATION, note="Cours terminés")
+                ),
             )
         return Outcome(dossier, route)
 
