@@ -370,21 +370,39 @@ async def start_case(
     require_signing(client)
     workflow_id = workflow_id_for(approval.dossier)
     try:
-        await client.start_workflow(
-            WORKFLOW_TYPE,
+        await _start_run(
+            client,
+            settings,
             CaseInput(approval=approval, policy=policy),
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=initial_search_attributes(approval),
-            priority=priorities.for_start(bulk=bulk),
+            WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            bulk=bulk,
         )
     except WorkflowAlreadyStartedError:
         raise CaseAlreadyExists(f"dossier {approval.dossier} already exists") from None
     except RPCError as err:
         raise _rpc_error(err, approval.dossier, settings) from None
     return workflow_id
+
+
+async def _start_run(
+    client: Client,
+    settings: Settings,
+    inp: CaseInput,
+    reuse: WorkflowIDReusePolicy,
+    *,
+    bulk: bool,
+) -> WorkflowHandle[Any, Any]:
+    """Start a run of a case (an opening or a reopening): never beside a running one."""
+    return await client.start_workflow(
+        WORKFLOW_TYPE,
+        inp,
+        id=workflow_id_for(inp.approval.dossier),
+        task_queue=settings.task_queue,
+        id_reuse_policy=reuse,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        search_attributes=initial_search_attributes(inp.approval),
+        priority=priorities.for_start(bulk=bulk),
+    )
 
 
 async def reopenable_file(client: Client, settings: Settings, dossier: str) -> tuple[CaseFile, str]:
@@ -441,15 +459,13 @@ async def reopen_case(
         await asyncio.sleep(pause)
         pause = min(pause * 2, 0.5)
     try:
-        handle = await client.start_workflow(
-            WORKFLOW_TYPE,
+        # Only a reopening may start a run under a closed case's id.
+        handle = await _start_run(
+            client,
+            settings,
             CaseInput(approval=approval, policy=policy, reopening=reopening),
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=initial_search_attributes(approval),
-            priority=priorities.for_start(bulk=False),
+            WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            bulk=False,
         )
     except WorkflowAlreadyStartedError:
         raise UpdateRejected(
