@@ -243,6 +243,90 @@ def early_refusal(update: str, arg: object, region: str, officer_id: str | None)
     return None if refused is not None and refused.code == "no_officer" else refused
 
 
+# --------------------------------------------------------------------------------------------
+# The programme's actions (issues 17 and 18): on the roster and over many cases, not on one
+# case. No workflow validates these (no single case is acted on); the interfaces apply this
+# table, and an action over cases (a batch) still sends each case its own signed update, which
+# the case's validator judges by the table above. README "Who may act" shows this second table.
+# --------------------------------------------------------------------------------------------
+
+
+class ProgrammeAction(StrEnum):
+    # Edit an officer (name, email, languages, region, role), deactivate one, redistribute
+    # their cases: directors, since it moves cases between people.
+    ROSTER = "roster"
+    # Put an officer of the region on leave (with a backup) or cancel the leave.
+    LEAVE = "leave"
+    # Start a batch over selected cases (reassign, note, pause); each case re-checks its row.
+    BULK = "bulk"
+    # The capacity forecast and the programme reports (read-only, aggregated).
+    FORECAST = "forecast"
+    REPORT = "report"
+
+
+class Scope(StrEnum):
+    """The actor's relation to a region (the programme table's columns)."""
+
+    OFFICER = "officer"
+    REGION_SUPERVISOR = "region's supervisor"
+    OTHER_REGION_SUPERVISOR = "another region's supervisor"
+    DIRECTOR = "director"
+    INACTIVE = "inactive account"
+
+
+SCOPES: tuple[Scope, ...] = tuple(Scope)
+_REGION_OVERSIGHT = frozenset({Scope.REGION_SUPERVISOR, Scope.DIRECTOR})
+
+PROGRAMME_ALLOWED: Mapping[ProgrammeAction, frozenset[Scope]] = MappingProxyType(
+    {
+        ProgrammeAction.ROSTER: frozenset({Scope.DIRECTOR}),
+        ProgrammeAction.LEAVE: _REGION_OVERSIGHT,
+        ProgrammeAction.BULK: _REGION_OVERSIGHT,
+        ProgrammeAction.FORECAST: _REGION_OVERSIGHT,
+        ProgrammeAction.REPORT: _REGION_OVERSIGHT,
+    }
+)
+
+
+def scope(actor: Actor, region: str | None) -> Scope:
+    """How `actor` stands to `region` (None: every region, which only a director covers)."""
+    if not actor.active:
+        return Scope.INACTIVE
+    if actor.role == Role.DIRECTOR:
+        return Scope.DIRECTOR
+    if actor.role == Role.SUPERVISOR:
+        if region is not None and actor.region == region:
+            return Scope.REGION_SUPERVISOR
+        return Scope.OTHER_REGION_SUPERVISOR
+    return Scope.OFFICER
+
+
+def decide_programme(action: ProgrammeAction, actor: Actor, region: str | None) -> Refusal | None:
+    """None if `actor` may do `action` over `region` (None: all regions)."""
+    sc = scope(actor, region)
+    if sc == Scope.INACTIVE:
+        return refusal("inactive", actor=actor.officer_id)
+    granted = PROGRAMME_ALLOWED[action]
+    if sc in granted:
+        return None
+    if Scope.REGION_SUPERVISOR in granted:
+        return refusal("supervisors_only", actor=actor.officer_id, region=region or "*")
+    return refusal("directors_only", actor=actor.officer_id)
+
+
+def programme_markdown_table() -> str:
+    """The programme table as README shows it (tests/security/test_authz.py compares)."""
+    head = "| programme action | " + " | ".join(s.value for s in SCOPES) + " |"
+    rule = "|---|" + "---|" * len(SCOPES)
+    rows = [
+        f"| {a.value} | "
+        + " | ".join("yes" if s in PROGRAMME_ALLOWED[a] else "no" for s in SCOPES)
+        + " |"
+        for a in ProgrammeAction
+    ]
+    return "\n".join([head, rule, *rows])
+
+
 class TokenScope:
     """What an operators' system may do with its API token (never act on a case)."""
 

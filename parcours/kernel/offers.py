@@ -196,6 +196,8 @@ def _item_moves(state: CaseState, actor: Actor) -> tuple[tuple[str, tuple[ItemSt
         if to:
             moves.append((item.id, to))
     return tuple(moves)
+
+
 @dataclass(frozen=True)
 class ClosingOffers:
     """Issue 16: declining (an open case before its plan) and reopening (a declined or

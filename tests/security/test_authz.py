@@ -161,3 +161,38 @@ def test_markdown_table_has_every_action_and_relation() -> None:
         assert re.search(rf"^\| {a.value} \|", table, re.M)
     for r in Relation:
         assert r.value in table.splitlines()[0]
+
+
+def test_the_readme_shows_the_programme_table() -> None:
+    section = README.read_text().split("**The programme's actions**", 1)[1]
+    block = "\n".join(
+        ln.strip() for ln in section.split("\n\n", 2)[1].splitlines() if ln.strip().startswith("|")
+    )
+    assert block == authz.programme_markdown_table()
+
+
+PROGRAMME_ACTORS = {
+    authz.Scope.OFFICER: Actor("off-mtl-1", Role.OFFICER, REGION),
+    authz.Scope.REGION_SUPERVISOR: Actor("sup-mtl", Role.SUPERVISOR, REGION),
+    authz.Scope.OTHER_REGION_SUPERVISOR: Actor("sup-qc", Role.SUPERVISOR, "capitale-nationale"),
+    authz.Scope.DIRECTOR: Actor("dir-1", Role.DIRECTOR, None),
+    authz.Scope.INACTIVE: Actor("dir-old", Role.DIRECTOR, None, active=False),
+}
+
+
+@pytest.mark.parametrize(
+    ("action", "sc"), list(itertools.product(authz.ProgrammeAction, authz.Scope))
+)
+def test_each_programme_cell(action: authz.ProgrammeAction, sc: authz.Scope) -> None:
+    actor = PROGRAMME_ACTORS[sc]
+    assert authz.scope(actor, REGION) == sc
+    refused = authz.decide_programme(action, actor, REGION)
+    assert (refused is None) == (sc in authz.PROGRAMME_ALLOWED[action])
+
+
+def test_only_a_director_covers_every_region() -> None:
+    for action in authz.ProgrammeAction:
+        sup = PROGRAMME_ACTORS[authz.Scope.REGION_SUPERVISOR]
+        assert authz.decide_programme(action, sup, None) is not None
+        director = PROGRAMME_ACTORS[authz.Scope.DIRECTOR]
+        assert authz.decide_programme(action, director, None) is None
