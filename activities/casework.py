@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from parcours.infrastructure.signing import Verifier
 from parcours.infrastructure.store import cases
 from parcours.infrastructure.store.db import refuses_value
+from parcours.infrastructure.store.officers import officer_for
 from parcours.kernel import activity_contract as contract
 from parcours.kernel.approval import problems as approval_problems
 from parcours.kernel.domain import (
@@ -31,6 +32,7 @@ from parcours.kernel.domain import (
     EventBatch,
     EventBatchRecorded,
     EventRecorded,
+    OfficerWanted,
     RegisterCase,
 )
 from parcours.kernel.inputs import ArrivalWindow
@@ -154,6 +156,25 @@ class Casework:
         elif reg.newly_assigned:
             logger.info("case %s assigned to %s", req.snapshot.dossier, reg.officer_id)
         return Assignment(officer_id=reg.officer_id, unassigned=reg.officer_id is None)
+
+    @activity.defn(name=contract.FIND_OFFICER)
+    async def find_officer(self, req: OfficerWanted) -> Assignment:
+        """Who of the region takes an unassigned case on the case's local day `req.day` (the
+        intake rule), or nobody and the first day an absent officer is back. Reads only: the
+        case assigns itself, and its audit row moves the caseload."""
+        if req.region not in REGIONS:
+            raise _invalid(f"region {req.region!r} is not a region of Quebec")
+        try:
+            day = date.fromisoformat(req.day)
+        except ValueError:
+            raise _invalid("day is not an ISO date (YYYY-MM-DD)") from None
+        async with self.sessions() as session:
+            chosen, back = await officer_for(session, req.region, req.language, day)
+        return Assignment(
+            officer_id=chosen,
+            unassigned=chosen is None,
+            retry_on=back.isoformat() if back else "",
+        )
 
     @activity.defn(name=contract.RECORD_EVENT)
     async def record_event(self, event: CaseEvent) -> EventRecorded:

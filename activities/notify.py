@@ -116,6 +116,11 @@ STAND_IN_TEMPLATES = frozenset({"stall_reminder"})
 # The escalations that follow a reminder, and say who it went to.
 ESCALATION_TEMPLATES = frozenset({"stall_escalation", "stall_director"})
 _STAND_IN = re.compile(r"\bstand_in=(backup|supervisors)\b")
+# Who an email to the region's leads reached (issue 17): the audit trail says it.
+_TOLD = re.compile(r"\btold=(supervisors|directors)\b")
+_AUDIENCE = re.compile(r"\baudience=(officer|supervisors|directors)\b")
+# The newcomer's email that introduces their new officer: it names them and how to reach them.
+INTRODUCTION_TEMPLATE = "officer_introduced"
 IN_FLIGHT = contract.EMAIL_IN_FLIGHT
 
 
@@ -137,12 +142,12 @@ _OUTBOX = cast(Table, OutboxMessage.__table__)
 _STATUSES = select(OutboxMessage.key, OutboxMessage.status).where(
     OutboxMessage.key.in_(bindparam("keys", expanding=True))
 )
-_LAST_REMINDER = (
-    select(AuditEvent.detail)
+_LAST_STAFF_EMAIL = (
+    select(AuditEvent.kind, AuditEvent.detail)
     .where(
         AuditEvent.dossier == bindparam("dossier"),
         AuditEvent.kind.in_(("email_sent", "email_no_recipient")),
-        AuditEvent.detail.like("template=stall_reminder %"),
+        AuditEvent.detail.like(bindparam("template")),
     )
     .order_by(AuditEvent.id.desc())
     .limit(1)
@@ -767,6 +772,10 @@ class Notifier:
         if isinstance(covered, dict):
             # Sent in place of an officer on leave: the trail says so (a code, no name).
             detail = f"stand_in={covered.get('kind')} {detail}"
+        told = n.context.get("told")
+        if n.audience == Audience.REGION_LEADS and told in ("supervisors", "directors"):
+            # Whom an email to the region's leads reached: its supervisors, or the directors.
+            detail = f"told={told} {detail}"
         await append_audit(
             session,
             key=key,
@@ -814,12 +823,53 @@ class Notifier:
             {"stand_in": {"kind": "supervisors"} | said},
         )
 
+    async def _told(
+        self, session: AsyncSession, n: Notification, template: str
+    ) -> tuple[str | None, str]:
+        """Whom the case's last `template` email reached, by the audit trail: "officer",
+        "supervisors", "directors" or "nobody" (None: no such email recorded yet); and its
+        audit detail."""
+        row = (
+            await session.execute(
+                _LAST_STAFF_EMAIL,
+                {"dossier": dossier_of(n.workflow_id), "template": f"template={template} %"},
+            )
+        ).first()
+        if row is None:
+            return None, ""
+        detail = row.detail or ""
+        if row.kind == "email_no_recipient":
+            return "nobody", detail
+        told = _TOLD.search(detail) or _AUDIENCE.search(detail)
+        return (told.group(1) if told else None), detail
+
     async def _reminded(self, session: AsyncSession, n: Notification) -> dict[str, Any]:
-        """For an escalation: whether the case's last stall reminder went to others in place
-        of its officer on leave (the audit trail says so), for the email to say it truly."""
-        detail = await session.scalar(_LAST_REMINDER, {"dossier": dossier_of(n.workflow_id)})
-        found = _STAND_IN.search(detail or "")
-        return {"reminded_stand_in": found.group(1)} if found else {}
+        """For an escalation, the facts its words rest on (issue 17: no "already told" when
+        nobody was), from the audit trail: whom the last stall reminder reached (`reminded`),
+        whether it went to others in place of an officer on leave (`reminded_stand_in`),
+        and for the directors whom the level-2 escalation reached (`escalated`)."""
+        facts: dict[str, Any] = {}
+        reminded, detail = await self._told(session, n, "stall_reminder")
+        found = _STAND_IN.search(detail)
+        if found:
+            facts["reminded_stand_in"] = found.group(1)
+        if reminded is not None:
+            facts["reminded"] = reminded
+        if n.template == "stall_director":
+            escalated, _ = await self._told(session, n, "stall_escalation")
+            if escalated is not None:
+                facts["escalated"] = escalated
+        return facts
+
+    async def _introduced(self, session: AsyncSession, n: Notification) -> dict[str, Any] | None:
+        """The new officer as the newcomer's email introduces them (name and address), or
+        None when the roster no longer has them active (nobody to introduce)."""
+        if not n.officer_id:
+            return None
+        officer = (await session.execute(_OFFICER, {"id": n.officer_id})).first()
+        if officer is None or not officer.active:
+            return None
+        return {"officer_name": officer.name, "officer_email": officer.email}
 
     async def _recipients(self, session: AsyncSession, n: Notification) -> Recipients:
         if n.audience == Audience.NEWCOMER:
@@ -833,6 +883,11 @@ class Notifier:
                 ).first()
                 if case is not None:
                     email, name = case.email, name or case.full_name
+            if n.template == INTRODUCTION_TEMPLATE:
+                introduced = await self._introduced(session, n)
+                if introduced is None:
+                    return Recipients([])
+                return Recipients([email] if email else [], name, introduced)
             return Recipients([email] if email else [], name)
         if n.audience == Audience.OFFICER:
             officer = None
@@ -845,10 +900,18 @@ class Notifier:
                 if covered is not None:
                     return covered
             return Recipients([officer.email], officer.name)
-        role = Role.SUPERVISOR if n.audience == Audience.SUPERVISORS else Role.DIRECTOR
-        region = n.region if n.audience == Audience.SUPERVISORS else None
-        staff = await staff_contacts(session, region=region, role=role)
         extra = await self._reminded(session, n) if n.template in ESCALATION_TEMPLATES else {}
+        if n.audience == Audience.REGION_LEADS:
+            # The region's supervisors, else the directors; the email and the trail say whom.
+            staff = await staff_contacts(session, region=n.region, role=Role.SUPERVISOR)
+            extra["told"] = "supervisors"
+            if not staff:
+                staff = await staff_contacts(session, region=None, role=Role.DIRECTOR)
+                extra["told"] = "directors"
+        else:
+            role = Role.SUPERVISOR if n.audience == Audience.SUPERVISORS else Role.DIRECTOR
+            region = n.region if n.audience == Audience.SUPERVISORS else None
+            staff = await staff_contacts(session, region=region, role=role)
         return Recipients(
             [email for email, _ in staff], staff[0][1] if len(staff) == 1 else None, extra
         )

@@ -74,6 +74,7 @@ BATCH_EFFECTS = "batch-effects-per-workflow-task"
 RETRY_POLICIES: Mapping[str, RetryPolicy] = MappingProxyType(
     {
         contract.REGISTER_CASE: READ_MODEL_RETRY,
+        contract.FIND_OFFICER: READ_MODEL_RETRY,
         contract.RECORD_EVENT: READ_MODEL_RETRY,
         contract.RECORD_EVENTS: READ_MODEL_RETRY,
         contract.SEND_NOTIFICATION: MAIL_RETRY,
@@ -154,6 +155,7 @@ class Effects:
         context: Mapping[str, object],
         *,
         region: str | None = None,
+        officer_id: str | None = None,
     ) -> None:
         s = self.state
         s.pending.append(
@@ -168,7 +170,8 @@ class Effects:
                     region=region or s.officer_region or s.approval.region,
                     language=s.approval.language,
                     arrival_date=s.approval.arrival_date,
-                    officer_id=s.officer_id,
+                    # The case's officer, or the one named (a reassignment's previous officer).
+                    officer_id=officer_id or s.officer_id,
                     recipient_email=s.approval.email if audience == Audience.NEWCOMER else None,
                     recipient_name=s.approval.full_name if audience == Audience.NEWCOMER else None,
                     context={"dossier": s.approval.dossier, **context},
@@ -190,7 +193,10 @@ class Effects:
         context: Mapping[str, object],
         *,
         region: str | None = None,
+        officer_id: str | None = None,
     ) -> None:
+        """A staff email; `officer_id` names another officer than the case's for
+        Audience.OFFICER (the previous officer of a reassignment)."""
         s = self.state
         self._notification(
             template,
@@ -203,6 +209,7 @@ class Effects:
                 **context,
             },
             region=region,
+            officer_id=officer_id,
         )
 
     # ----------------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         Meeting,
         MeetingBooking,
         NewcomerReply,
+        OfficerWanted,
         PauseRequest,
         PlanFiling,
         ProgressNote,
@@ -73,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         RegisterCase,
         ReplyChoice,
         ResumeRequest,
+        RosterChanged,
         SeenSignature,
         Stage,
         StageApproval,
@@ -124,6 +126,22 @@ LATE_ENROLMENT = "late-enrolment"
 # "late" the moment it opened). Asked at the opening, before register_case, only for a case
 # opened after its arrival day: one opened before this replays with its due day from arrival.
 LATE_ENROLMENT_DUE = "late-enrolment-plan-due"
+# v7 (issue 17): a case nobody can take at its opening (or its reopening) alerts the region's
+# supervisors, or the directors when the region has none (Audience.REGION_LEADS), and its
+# level-1 and level-2 escalations go the same way while it has no officer (before: the
+# region's supervisors, which for a region without any was an email to nobody). Asked at the
+# opening when the case is unassigned, and at an escalation of an unassigned case.
+UNASSIGNED_ALERT = "unassigned-alert"
+# v7 (issue 17): an unassigned case asks the read model who may take it (find_officer, the
+# intake rule) at its opening, when a `roster_changed` signal comes, and by itself on the day
+# an absent officer of its region is back; it assigns itself when someone can take it. Asked
+# in the main loop, only when an unassigned case is about to ask.
+ROSTER_ASSIGN = "roster-assign"
+# v7 (issue 17): a reassignment or a transfer tells the previous officer (case_reassigned_away)
+# and introduces the new officer to the newcomer (officer_introduced). Asked once per run, in
+# __init__, after PLAN_ITEM_STATUS (a handler issues no command): a run started before it
+# keeps the old emails until it continues as new.
+REASSIGNMENT_NOTICES = "reassignment-notices"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
 PATCHES = (
     CARRY_QUEUED_EFFECTS,
@@ -134,6 +152,9 @@ PATCHES = (
     PLAN_ITEM_STATUS,
     LATE_ENROLMENT,
     LATE_ENROLMENT_DUE,
+    UNASSIGNED_ALERT,
+    ROSTER_ASSIGN,
+    REASSIGNMENT_NOTICES,
 )
 
 
@@ -176,6 +197,7 @@ class NewcomerPathway:
         # deadlines set from here on (those already set keep their moment).
         self.state.local_days = workflow.patched(LOCAL_DAYS)
         self.item_rule = workflow.patched(PLAN_ITEM_STATUS)
+        self.notices = workflow.patched(REASSIGNMENT_NOTICES)
         # Items carried from a run before v6 get their ids by position (state only).
         rules.number_items(self.state)
 
@@ -204,6 +226,10 @@ class NewcomerPathway:
 
         while True:
             self._apply_clocks()
+            if self._wants_officer() and workflow.patched(ROSTER_ASSIGN):
+                await self._seek_officer()
+                # The alarm may have rung while the read model was asked.
+                self._apply_clocks()
             self.effects.carry_out()
             self._publish()
             if s.status not in OPEN_STATUSES and not s.pending:
@@ -218,7 +244,7 @@ class NewcomerPathway:
                         continue_as_new_after_events=self.continue_as_new_after,
                     )
                 )
-            self._set_alarm(rules.next_clock(s))
+            self._set_alarm(self._next_alarm())
             await self._until_changed(self._continue_as_new_due)
         self._set_alarm(None)
 
@@ -330,6 +356,8 @@ class NewcomerPathway:
             )
             if s.officer_id is not None:
                 fx.notify_staff("officer_assigned", Audience.OFFICER, {"reason": "reopened"})
+            elif workflow.patched(UNASSIGNED_ALERT):
+                self._alert_unassigned()
             return
         fx.event("case_opened", actor=None, stage=Stage.ARRIVAL, detail=s.policy.name)
         assert s.started_at is not None
@@ -357,8 +385,95 @@ class NewcomerPathway:
             fx.notify_staff("officer_assigned", Audience.OFFICER, {"reason": "new_case"})
         else:
             workflow.logger.warning("no officer available in the region: case waits unassigned")
-            fx.event("case_unassigned", actor=None)
-            fx.notify_staff("case_unassigned", Audience.SUPERVISORS, {})
+            if workflow.patched(UNASSIGNED_ALERT):
+                self._alert_unassigned()
+            else:
+                fx.event("case_unassigned", actor=None)
+                fx.notify_staff("case_unassigned", Audience.SUPERVISORS, {})
+
+    def _alert_unassigned(self) -> None:
+        """v7: nobody can take the case. The region's supervisors, else the directors, hear
+        of it at once (the activity resolves who, and records it), and the case asks the read
+        model again at the next turn of the main loop (which also learns when to ask next)."""
+        s = self.state
+        self.effects.event("case_unassigned", actor=None, stage=s.stage)
+        self.effects.notify_staff("case_unassigned", Audience.REGION_LEADS, {})
+        s.seek_officer = True
+
+    # ----------------------------------------------------------------------------------------
+    # Unassigned cases (issue 17): the case finds its officer when the roster can give one
+    # ----------------------------------------------------------------------------------------
+
+    def _wants_officer(self) -> bool:
+        s = self.state
+        return s.seek_officer and s.officer_id is None and s.status in OPEN_STATUSES
+
+    def _next_alarm(self) -> datetime | None:
+        """The stall clocks' next moment, or earlier the day an unassigned case asks again."""
+        s = self.state
+        at = rules.next_clock(s)
+        if s.seek_on is not None and s.officer_id is None and s.status in OPEN_STATUSES:
+            return s.seek_on if at is None else min(at, s.seek_on)
+        return at
+
+    async def _seek_officer(self) -> None:
+        """Ask the read model who of the region takes the case today (the intake rule), and
+        assign them; else remember when the first absent officer is back, to ask again then.
+        Main loop only (it issues the activity)."""
+        s = self.state
+        s.seek_officer = False
+        now = workflow.now()
+        found: Assignment = await workflow.execute_activity(
+            contract.FIND_OFFICER,
+            OfficerWanted(
+                workflow_id=workflow.info().workflow_id,
+                region=s.approval.region,
+                language=s.approval.language,
+                # The case's local day by workflow time: a leave is judged by it.
+                day=now.astimezone(rules.case_zone(s)).date().isoformat(),
+            ),
+            result_type=Assignment,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY_POLICIES[contract.FIND_OFFICER],
+        )
+        if s.officer_id is not None or s.status not in OPEN_STATUSES:
+            # Assigned by a supervisor, or closed, while the read model was asked.
+            s.seek_on = None
+            return
+        if found.officer_id is None:
+            back = date.fromisoformat(found.retry_on) if found.retry_on else None
+            s.seek_on = rules.day_starts(s, back) if back is not None else None
+            return
+        s.seek_on = None
+        s.officer_id = found.officer_id
+        s.officer_region = s.approval.region
+        now = workflow.now()
+        # The officer gets a full stall period to take the case in hand, as on a reassignment.
+        rules.touch(s, now)
+        workflow.logger.info("unassigned case assigned by the roster")
+        self.effects.event("case_assigned", actor=None, stage=s.stage, detail=s.officer_id)
+        self.effects.notify_staff("officer_assigned", Audience.OFFICER, {"reason": "unassigned"})
+        self._introduce_officer()
+        self.version += 1
+
+    def _introduce_officer(self) -> None:
+        """The newcomer meets their new officer: name and contact (the activity reads them
+        from the roster), never why the case moved."""
+        self.effects.notify_newcomer("officer_introduced", {"dossier": self.state.approval.dossier})
+
+    @workflow.signal(name="roster_changed")
+    def roster_changed(self, inp: RosterChanged) -> None:
+        """The region's roster changed: an unassigned case asks the read model again.
+
+        Not signed, unlike every update: it carries no decision, only "look again". The
+        officer comes from the read model by the intake rule, exactly as at the opening, so a
+        forged or repeated signal can at most make the case read the roster once more (one
+        cheap activity; signals arriving together are asked once). A case with an officer
+        ignores it."""
+        s = self.state
+        if s.officer_id is None and s.status in OPEN_STATUSES:
+            s.seek_officer = True
+            self.version += 1
 
     # ----------------------------------------------------------------------------------------
     # Clocks: the escalation ladder and deadlines (rules.ring decides, this records)
@@ -372,6 +487,10 @@ class NewcomerPathway:
         if rang_for is None:
             return
         s = self.state
+        if s.seek_on is not None and rang_for >= s.seek_on:
+            # v7: an absent officer of the region is back today: ask who takes the case.
+            s.seek_on = None
+            s.seek_officer = True
         if rules.remind(s, rang_for):
             # Only a case with a booked meeting has this alarm (issue 16): no patch.
             assert s.meeting is not None
@@ -412,6 +531,14 @@ class NewcomerPathway:
             audience = Audience.SUPERVISORS
         else:
             audience = Audience.DIRECTORS
+        # v7: a case without an officer never escalates to nobody: the directors stand in for
+        # a region without supervisors (the patch is asked only for such a case).
+        if (
+            audience == Audience.SUPERVISORS
+            and s.officer_id is None
+            and workflow.patched(UNASSIGNED_ALERT)
+        ):
+            audience = Audience.REGION_LEADS
         self.effects.notify_staff(LEVEL_TEMPLATES[level], audience, context)
 
     def _advance(self, now: datetime) -> None:
@@ -633,7 +760,25 @@ class NewcomerPathway:
             detail=f"{previous or 'unassigned'} -> {s.officer_id}",
         )
         self.effects.notify_staff("officer_assigned", Audience.OFFICER, {"reason": "reassigned"})
+        if self.notices:
+            self._notify_moved(previous, "reassigned")
         return self._changed(inp)
+
+    def _notify_moved(self, previous: str | None, reason: str) -> None:
+        """v7: the previous officer hears that the case is no longer theirs, and the newcomer
+        meets the new officer (an officer moved to themselves changes nothing to say)."""
+        s = self.state
+        s.seek_officer, s.seek_on = False, None
+        if previous == s.officer_id:
+            return
+        if previous:
+            self.effects.notify_staff(
+                "case_reassigned_away",
+                Audience.OFFICER,
+                {"reason": reason, "new_officer_id": s.officer_id or ""},
+                officer_id=previous,
+            )
+        self._introduce_officer()
 
     @reassign.validator
     def _accept_reassignment(self, inp: Reassignment) -> None:
@@ -671,6 +816,8 @@ class NewcomerPathway:
                 "case_transferred", Audience.SUPERVISORS, context, region=region
             )
         self.effects.notify_staff("officer_assigned", Audience.OFFICER, {"reason": "transferred"})
+        if self.notices:
+            self._notify_moved(previous_officer, "transferred")
         return self._changed(inp)
 
     @transfer.validator

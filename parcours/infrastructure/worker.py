@@ -188,6 +188,7 @@ class Resources:
             self.casework.register_case,
             self.casework.record_event,
             self.casework.record_events,
+            self.casework.find_officer,
             self.notifier.send_notification,
             self.notifier.send_notifications,
             self.retention.purge_personal_data,

@@ -19,6 +19,7 @@ RECORD_EVENTS = "record_events"
 SEND_NOTIFICATION = "send_notification"  # v1 workflows; v2 batches emails
 SEND_NOTIFICATIONS = "send_notifications"
 PURGE_PERSONAL_DATA = "purge_personal_data"
+FIND_OFFICER = "find_officer"  # issue 17: an unassigned case asks who may take it now
 ACTIVITY_NAMES: tuple[str, ...] = (
     REGISTER_CASE,
     RECORD_EVENT,
@@ -26,6 +27,7 @@ ACTIVITY_NAMES: tuple[str, ...] = (
     SEND_NOTIFICATION,
     SEND_NOTIFICATIONS,
     PURGE_PERSONAL_DATA,
+    FIND_OFFICER,
 )
 
 # Failure types. Permanent: raised with non_retryable=True, and listed in the retry policy of

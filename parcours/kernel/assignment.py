@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,18 @@ def pick(candidates: Iterable[Candidate], language: str, day: date) -> str | Non
     if not pool:
         return None
     return min(pool, key=lambda c: (c.open_cases, c.id)).id
+
+
+def back_on(candidates: Iterable[Candidate], day: date) -> date | None:
+    """The first day after `day` when an active officer of the region now on leave is back
+    (the day after their leave's last), or None when nobody is away: when a case that nobody
+    can take on `day` should ask again."""
+    backs = [
+        c.leave_to + timedelta(days=1)
+        for c in candidates
+        if c.active and c.leave_to is not None and on_leave(c.leave_from, c.leave_to, day)
+    ]
+    return min(backs) if backs else None
 
 
 def leave_problem(

@@ -400,6 +400,11 @@ class CaseState:
     # Periods of the case under its dossier: 1, then one more each time it is reopened (a new
     # run of the same workflow id, which carries `step` on so effect keys never repeat).
     period: int = 1
+    # Issue 17, unassigned cases: ask the read model for an officer at the next turn of the
+    # main loop (set at the opening and by the `roster_changed` signal), and the moment to ask
+    # again by itself (the local midnight when the first absent officer of the region is back).
+    seek_officer: bool = False
+    seek_on: datetime | None = None
 
     def record(self, stage: Stage) -> StageRecord:
         return next(r for r in self.stages if r.stage == stage)
@@ -897,6 +902,29 @@ class Assignment:
     officer_id: str | None
     # True when no officer of the region could take the case.
     unassigned: bool = False
+    # find_officer only, when nobody can take the case: the first local day (ISO) an officer
+    # of the region now on leave is back, when the case asks again by itself ("" : nobody).
+    retry_on: str = ""
+
+
+@dataclass
+class OfficerWanted:
+    """find_officer's input: who of the case's region can take it on `day` (the case's local
+    day, by workflow time), by the intake rule (kernel/assignment.py)."""
+
+    workflow_id: str
+    region: str
+    language: str = "fr"
+    day: str = ""
+
+
+@dataclass
+class RosterChanged:
+    """The `roster_changed` signal: the roster of `region` changed (an officer added, updated,
+    back from leave). An unassigned case then asks the read model who may take it. It carries
+    no authority (it grants nothing the intake rule would not), so it is not signed."""
+
+    region: str = ""
 
 
 @dataclass
@@ -945,6 +973,9 @@ class Audience(StrEnum):
     OFFICER = "officer"  # the officer named in `officer_id`
     SUPERVISORS = "supervisors"  # supervisors of `region`
     DIRECTORS = "directors"
+    # The region's supervisors, or the directors when the region has none (issue 17: an
+    # unassigned case is everyone's emergency, never an email to nobody).
+    REGION_LEADS = "region_leads"
 
 
 @dataclass

@@ -219,27 +219,37 @@ def local_today(region: str | None = None) -> date:
     return datetime.now(zone(region)).date()
 
 
+async def _ranked(session: AsyncSession, region: str) -> list[assignment.Candidate]:
+    rows = (await session.execute(_RANKED, {"region": region})).all()
+    return [
+        assignment.Candidate(
+            id=r.id,
+            languages=tuple(split_languages(r.languages)),
+            open_cases=int(r.open_cases or 0),
+            leave_from=r.leave_from,
+            leave_to=r.leave_to,
+        )
+        for r in rows
+    ]
+
+
 async def pick_officer(
     session: AsyncSession, region: str, language: str, day: date | None = None
 ) -> str | None:
     """The officer a new case of `region` goes to on `day` (default: today there), or None if
     the region has nobody who can take it: `parcours.kernel.assignment.pick` (never an
     inactive officer nor one on leave; language first, then lowest open caseload, then id)."""
-    rows = (await session.execute(_RANKED, {"region": region})).all()
-    return assignment.pick(
-        (
-            assignment.Candidate(
-                id=r.id,
-                languages=tuple(split_languages(r.languages)),
-                open_cases=int(r.open_cases or 0),
-                leave_from=r.leave_from,
-                leave_to=r.leave_to,
-            )
-            for r in rows
-        ),
-        language,
-        day or local_today(region),
-    )
+    return assignment.pick(await _ranked(session, region), language, day or local_today(region))
+
+
+async def officer_for(
+    session: AsyncSession, region: str, language: str, day: date
+) -> tuple[str | None, date | None]:
+    """For an unassigned case (issue 17): the officer who takes it on `day` by the intake
+    rule, or (None, the first day an absent officer of the region is back, if any)."""
+    candidates = await _ranked(session, region)
+    chosen = assignment.pick(candidates, language, day)
+    return chosen, None if chosen else assignment.back_on(candidates, day)
 
 
 # ----------------------------------------------------------------------------------------
