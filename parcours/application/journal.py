@@ -112,6 +112,9 @@ def describe(kind: str, stage: str | None, detail: str | None, t: Catalog) -> tu
         return t("journal.case_opened"), False
     if kind == "officer_assigned" and detail:
         return t("journal.officer_assigned", officer=detail), False
+    if kind == "case_assigned" and detail:
+        # Issue 17: an unassigned case that the roster could at last give an officer.
+        return t("journal.case_assigned", officer=detail), False
     if kind == "case_unassigned":
         return t("journal.case_unassigned"), False
     if kind == "escalated" and detail.isdigit():

@@ -78,6 +78,10 @@ NEWCOMER: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "case_declined": [{}],
+    # Issue 17: the newcomer meets their new officer (name and address from the roster).
+    "officer_introduced": [
+        {"officer_name": "Amélie Tremblay", "officer_email": "atremblay@example.org"}
+    ],
 }
 # Every field a staff email may use; each case below changes some.
 STAFF_BASE = STAFF_CONTEXT
@@ -87,7 +91,14 @@ STAFF: dict[str, list[dict[str, Any]]] = {
         for r in ("new_case", "reassigned", "transferred", "reopened", "")
         for s in ("arrival", "employment", "")
     ],
-    "case_unassigned": [{"language": lang} for lang in ("es", "ar", "fr")],
+    "case_unassigned": [
+        *({"language": lang} for lang in ("es", "ar", "fr")),
+        *({"officer_id": "", "told": told} for told in ("supervisors", "directors")),
+    ],
+    # Issue 17: the previous officer of a reassignment, a transfer, or none.
+    "case_reassigned_away": [
+        {"reason": r, "new_officer_id": "crodriguez"} for r in ("reassigned", "transferred", "")
+    ],
     "stall_reminder": [
         *({"days_silent": d} for d in (1, 14)),
         *(
@@ -99,11 +110,35 @@ STAFF: dict[str, list[dict[str, Any]]] = {
         {"level": 2, "days_silent": 21},
         {"officer_id": ""},
         *({"reminded_stand_in": k} for k in ("backup", "supervisors")),
+        # Issue 17: whom the reminder truly reached (the audit trail says it).
+        *(
+            {"officer_id": o, "reminded": r}
+            for o, r in (
+                ("atremblay", "officer"),
+                ("", "supervisors"),
+                ("", "directors"),
+                ("", "nobody"),
+                ("atremblay", "nobody"),
+            )
+        ),
+        {"reminded": "nobody", "reminded_stand_in": "supervisors"},
     ],
     "stall_director": [
         {"level": 3, "days_silent": 30},
         {"officer_id": ""},
         *({"reminded_stand_in": k} for k in ("backup", "supervisors")),
+        # Issue 17: every pair of whom the reminder and the escalation truly reached.
+        *(
+            {"officer_id": "" if r in ("supervisors", "directors") else "atremblay"}
+            | {"reminded": r, "escalated": e}
+            for r in ("officer", "supervisors", "directors", "nobody")
+            for e in ("supervisors", "directors", "nobody")
+        ),
+        *(
+            {"reminded": "officer", "reminded_stand_in": k, "escalated": e}
+            for k in ("backup", "supervisors")
+            for e in ("supervisors", "nobody")
+        ),
     ],
     "case_transferred": [
         {"from_region": "montreal", "to_region": "capitale-nationale"},
