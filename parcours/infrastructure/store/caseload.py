@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -114,3 +115,24 @@ async def most_urgent(session: AsyncSession, limit: int, f: StuckFilter) -> list
         Case.dossier,  # ties as `StuckCase.urgency` breaks them: the same page every time
     ).limit(limit)
     return list((await session.scalars(q)).all())
+
+
+def _unassigned_open(region: str | None) -> Any:
+    q = select(Case.workflow_id).where(
+        Case.officer_id.is_(None), Case.status.in_([s.value for s in OPEN_STATUSES])
+    )
+    return q if region is None else q.where(Case.region == region)
+
+
+async def unassigned_open(session: AsyncSession, region: str | None) -> list[str]:
+    """Workflow ids of the open cases without an officer (of `region`; all when None): the
+    cases a roster change may give an officer (issue 17)."""
+    stmt = _unassigned_open(region).order_by(Case.workflow_id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def count_unassigned(session: AsyncSession, region: str | None) -> int:
+    """How many open cases wait for an officer (in `region`; all when None): the console's
+    header count."""
+    sub = _unassigned_open(region).subquery()
+    return int(await session.scalar(select(func.count()).select_from(sub)) or 0)

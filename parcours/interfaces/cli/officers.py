@@ -94,6 +94,7 @@ async def add(args: argparse.Namespace, ctx: Context) -> int:
     async with sessions() as session, session.begin():
         officer = await add_officer(session, new)
         payload = officer.to_json()
+    await _wake(ctx, payload)
     if args.json:
         dump_json(payload, ctx.out)
     else:
@@ -107,6 +108,30 @@ async def add(args: argparse.Namespace, ctx: Context) -> int:
             )
         )
     return 0
+
+
+async def _wake(ctx: Context, officer: dict[str, Any]) -> None:
+    """After a change that may let an officer take cases (added, updated, back from leave):
+    the open unassigned cases of their region look again for an officer (issue 17,
+    parcours/application/roster.py). Temporal is reached only when there are such cases; the
+    change itself is already committed, so a failure here is a note, not an error."""
+    from parcours.application.roster import wake_unassigned
+    from parcours.infrastructure.store.caseload import unassigned_open
+
+    if officer.get("role") != Role.OFFICER.value or not officer.get("active", True):
+        return
+    region = str(officer["region"])
+    sessions = await ctx.sessions()
+    async with sessions() as session:
+        waiting = len(await unassigned_open(session, region))
+    if not waiting:
+        return
+    try:
+        told = await wake_unassigned(await ctx.client(), sessions, region)
+    except Exception as err:  # the roster change stands; the cases can be told again later
+        ctx.note(ctx.t("cli.officers.wake_failed", count=waiting, reason=type(err).__name__))
+        return
+    ctx.note(ctx.t("cli.officers.woke", count=told, region=region))
 
 
 def _by(args: argparse.Namespace) -> str:
@@ -130,6 +155,7 @@ async def update(args: argparse.Namespace, ctx: Context) -> int:
             actor=_by(args),
         )
         payload = officer.to_json()
+    await _wake(ctx, payload)
     if args.json:
         dump_json(payload, ctx.out)
     else:
@@ -164,6 +190,8 @@ async def leave(args: argparse.Namespace, ctx: Context) -> int:
                 actor=_by(args),
             )
         payload = officer.to_json()
+    # A cancelled leave, or one that does not cover today, makes the officer available now.
+    await _wake(ctx, payload)
     if args.json:
         dump_json(payload, ctx.out)
     elif args.cancel:

@@ -1,0 +1,55 @@
+"""After a roster change: the region's unassigned cases look again for an officer (issue 17).
+
+A case cannot know that the roster changed; whoever changes it (the CLI, the console) tells the
+region's open unassigned cases with a fire-and-forget `roster_changed` signal. Each case then
+asks the read model itself who may take it (the intake rule, activity find_officer) and
+assigns itself only if someone can. The signal decides nothing, so it is not signed: a forged
+one costs a case one more look at the roster (README, "Security model").
+
+Leaves that end need no signal: a case nobody could take because its region's officers were
+away asks again by itself at the local midnight the first of them is back (its own timer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from parcours.infrastructure.store.caseload import unassigned_open
+from parcours.kernel.domain import RosterChanged
+
+logger = logging.getLogger(__name__)
+
+SIGNAL = "roster_changed"
+# Signals sent at once: a region rarely has more than a few unassigned cases, but a roster
+# change after a long vacancy may find hundreds.
+CONCURRENCY = 20
+
+
+async def wake_unassigned(
+    client: Client, sessions: async_sessionmaker[AsyncSession], region: str | None
+) -> int:
+    """Signal `roster_changed` to the open unassigned cases of `region` (all when None); how
+    many were told. A case that closed meanwhile is skipped: the signal is only a nudge."""
+    async with sessions() as session:
+        ids = await unassigned_open(session, region)
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def tell(workflow_id: str) -> bool:
+        async with gate:
+            try:
+                await client.get_workflow_handle(workflow_id).signal(
+                    SIGNAL, RosterChanged(region=region or "")
+                )
+            except RPCError as err:
+                # Not found or already closed: the read model lags behind; nothing to do.
+                logger.info("roster_changed not delivered to %s: %s", workflow_id, err.status)
+                return False
+            return True
+
+    told = await asyncio.gather(*(tell(i) for i in ids))
+    return sum(told)
