@@ -26,6 +26,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import install_verifier
 from parcours.kernel import activity_contract as contract
+from parcours.kernel import assignment
 from parcours.kernel.domain import (
     Actor,
     Assignment,
@@ -41,6 +42,7 @@ from parcours.kernel.domain import (
     NotificationBatch,
     NotificationBatchOutcome,
     NotificationOutcome,
+    OfficerWanted,
     PolicySnapshot,
     RegisterCase,
     Role,
@@ -103,6 +105,10 @@ class FakeBackOffice:
     effect_delay: float = 0.0
     # The batch activities run: ("events" | "mails", size).
     batches: list[tuple[str, int]] = field(default_factory=list)
+    # The roster an unassigned case asks (find_officer, issue 17), judged by the real rule
+    # (kernel/assignment.py); and what it was asked.
+    roster: list[assignment.Candidate] = field(default_factory=list)
+    asked: list[OfficerWanted] = field(default_factory=list)
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name=contract.REGISTER_CASE)
@@ -110,6 +116,14 @@ class FakeBackOffice:
             if self.assignment_gate is not None:
                 await self.assignment_gate.wait()
             return Assignment(officer_id=self.officer, unassigned=self.officer is None)
+
+        @activity.defn(name=contract.FIND_OFFICER)
+        async def find_officer(req: OfficerWanted) -> Assignment:
+            self.asked.append(req)
+            day = date.fromisoformat(req.day)
+            chosen = assignment.pick(self.roster, req.language, day)
+            back = None if chosen else assignment.back_on(self.roster, day)
+            return Assignment(chosen, chosen is None, back.isoformat() if back else "")
 
         def record(event: CaseEvent) -> bool:
             """True if the event was new."""
@@ -164,7 +178,14 @@ class FakeBackOffice:
                     )
             return NotificationBatchOutcome(outcomes)
 
-        return [register_case, record_event, send_notification, record_events, send_notifications]
+        return [
+            register_case,
+            record_event,
+            send_notification,
+            record_events,
+            send_notifications,
+            find_officer,
+        ]
 
     # Effects run concurrently, so they land in any order: sort by key (the business step).
     def kinds(self) -> list[str]:

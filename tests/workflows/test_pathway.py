@@ -446,7 +446,8 @@ async def test_unassigned_case_tells_the_supervisors(pathway: Pathway) -> None:
     assert v.officer is None
     assert pathway.back_office.templates()[:2] == ["welcome", "case_unassigned"]
     told = next(m for m in pathway.back_office.mails if m.template == "case_unassigned")
-    assert told.audience == Audience.SUPERVISORS and told.region == "montreal"
+    # v7: the region's leads (its supervisors, else the directors: the activity resolves).
+    assert told.audience == Audience.REGION_LEADS and told.region == "montreal"
     assert (await attrs(h))[search.OFFICER.name] == "unassigned"
     v = await h.execute_update(
         NewcomerPathway.reassign, Reassignment(actor=SUPERVISOR, new_officer=OFFICER)
