@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from parcours.infrastructure.signing import install_verifier
 from parcours.kernel import timezones
+from parcours.kernel.assignment import Candidate
 from parcours.kernel.domain import (
     CaseInput,
     CaseQuery,
@@ -37,6 +38,7 @@ from parcours.kernel.domain import (
     Reopening,
     ReplyChoice,
     ResumeRequest,
+    RosterChanged,
     Stage,
     StageApproval,
     StageWaiver,
@@ -69,8 +71,12 @@ from workflows.pathway import NewcomerPathway
 # and a new status); record only the new scenarios.
 # `local_day_deadlines` were recorded at v5. v6 (issue 16): late enrolment (patch
 # "late-enrolment"), declines, and reopening as a new run of the same workflow id; a late
-# enrolment's plan due from the opening (patch "late-enrolment-plan-due").
-PATHWAY_VERSION = "v6"
+# enrolment's plan due from the opening (patch "late-enrolment-plan-due"). v7 (issue 17): an
+# unassigned case alerts the region's leads (patch "unassigned-alert"), finds its officer on a
+# roster signal or on the day an absent officer is back (patch "roster-assign"), and a
+# reassignment or transfer tells the previous officer and the newcomer (patch
+# "reassignment-notices"); record only the new scenarios (`--only`).
+PATHWAY_VERSION = "v7"
 
 PLAN = PlanFiling(
     actor=OFFICER,
@@ -391,6 +397,73 @@ async def reopened(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
     return h2
 
 
+async def unassigned_picked_up(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """v7: nobody in Laval at the opening (the leads are told), escalations to the leads,
+    then an officer joins and the roster's signal gives them the case."""
+    p.back_office.officer = None
+    h = await p.start(region="laval", language="en")
+    await p.env.sleep(days(6))  # level 1, to the leads
+    p.back_office.roster.append(Candidate("off-laval"))
+    await h.signal(NewcomerPathway.roster_changed, RosterChanged(region="laval"))
+    await settled_with(h, "off-laval")
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Parti", actor=DIRECTOR, reason_category=WithdrawalReason.LEFT_QUEBEC),
+    )
+    await h.result()
+    return h
+
+
+async def unassigned_until_leave_ends(
+    p: Pathway,
+) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """v7: the region's only officer is on leave; the case asks again by itself on the day
+    they are back, and is theirs."""
+    p.back_office.officer = None
+    now = await p.env.get_current_time()
+    today = now.astimezone(timezones.zone("estrie")).date()
+    p.back_office.roster.append(
+        Candidate("off-estrie", leave_from=today, leave_to=today + timedelta(days=3))
+    )
+    h = await p.start(region="estrie")
+    await p.env.sleep(days(5))
+    await settled_with(h, "off-estrie")
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Parti", actor=DIRECTOR, reason_category=WithdrawalReason.LEFT_QUEBEC),
+    )
+    await h.result()
+    return h
+
+
+async def reassignment_notices(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """v7: a reassignment and a transfer, each telling the previous officer and introducing
+    the new one to the newcomer."""
+    h = await p.start(language="es")
+    await h.execute_update(
+        NewcomerPathway.reassign, Reassignment(actor=SUPERVISOR, new_officer=OTHER_OFFICER)
+    )
+    await h.execute_update(
+        NewcomerPathway.transfer,
+        Transfer(actor=DIRECTOR, new_region="capitale-nationale", new_officer=QC_OFFICER),
+    )
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Parti", actor=QC_OFFICER, reason_category=WithdrawalReason.LEFT_QUEBEC),
+    )
+    await h.result()
+    return h
+
+
+async def settled_with(h: WorkflowHandle[NewcomerPathway, CaseView], officer: str) -> None:
+    for _ in range(500):
+        v = await h.query(NewcomerPathway.view, CaseQuery())
+        if v.officer == officer and v.pending_effects == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the case never went to {officer}")
+
+
 SCENARIOS = (
     lifecycle,
     withdrawn_after_continue_as_new,
@@ -403,14 +476,19 @@ SCENARIOS = (
     late_enrolment_declined,
     reopened,
     late_enrolment_plan_due,
+    unassigned_picked_up,
+    unassigned_until_leave_ends,
+    reassignment_notices,
 )
 
 
-async def record(out: Path = HISTORIES) -> list[Path]:
+async def record(out: Path = HISTORIES, only: set[str] | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     install_verifier([TEST_SIGNING_KEY])
     written: list[Path] = []
     for scenario in SCENARIOS:
+        if only and scenario.__name__ not in only:
+            continue
         env = await start_time_skipping()
         back_office = FakeBackOffice()
         try:
@@ -431,5 +509,12 @@ async def record(out: Path = HISTORIES) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in asyncio.run(record(Path(sys.argv[1]) if len(sys.argv) > 1 else HISTORIES)):
+    # [OUT_DIR] [--only name,name]: the scenarios of the new version only, as the header says.
+    args = sys.argv[1:]
+    names: set[str] | None = None
+    if "--only" in args:
+        at = args.index("--only")
+        names = set(args[at + 1].split(","))
+        del args[at : at + 2]
+    for path in asyncio.run(record(Path(args[0]) if args else HISTORIES, names)):
         print(path)
