@@ -9,7 +9,14 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parcours.kernel.assignment import Candidate, available, leave_problem, on_leave, pick
+from parcours.kernel.assignment import (
+    Candidate,
+    available,
+    back_on,
+    leave_problem,
+    on_leave,
+    pick,
+)
 from tests.properties.test_rules import FAST
 
 DAY = date(2027, 3, 15)
@@ -78,3 +85,47 @@ def test_a_backup_is_active_someone_else_and_present_during_the_leave() -> None:
     assert leave_problem(start, end, "a", overlapping) == "leave_backup_absent"
     before = Candidate("b", leave_from=start - timedelta(days=5), leave_to=start - timedelta(1))
     assert leave_problem(start, end, "a", before) is None
+
+
+@FAST
+@given(candidates(), st.sampled_from(LANGUAGES))
+def test_a_case_nobody_can_take_asks_again_exactly_when_someone_is_back(
+    pool: list[Candidate], language: str
+) -> None:
+    """Issue 17: an unassigned case waits for `back_on`. Nobody can take it on any day before
+    that (the case loses nothing by sleeping), and on that day someone can."""
+    if pick(pool, language, DAY) is not None:
+        return
+    back = back_on(pool, DAY)
+    if back is None:
+        # Nobody away: only a roster change can help (no timer), and no later day differs.
+        assert all(pick(pool, language, DAY + timedelta(days=n)) is None for n in range(12))
+        return
+    assert back > DAY
+    for n in range(1, (back - DAY).days):
+        assert pick(pool, language, DAY + timedelta(days=n)) is None
+    chosen = pick(pool, language, back)
+    assert chosen is not None
+    assert available(next(c for c in pool if c.id == chosen), back)
+
+
+def test_back_on_ignores_inactive_officers_and_those_not_away() -> None:
+    away = Candidate("a", leave_from=DAY - timedelta(days=1), leave_to=DAY + timedelta(days=2))
+    later = Candidate("b", leave_from=DAY + timedelta(days=5), leave_to=DAY + timedelta(days=6))
+    gone = Candidate("c", active=False, leave_from=DAY, leave_to=DAY)
+    assert back_on([away, later, gone], DAY) == DAY + timedelta(days=3)
+    assert back_on([later, gone], DAY) is None
+    assert back_on([], DAY) is None
+
+
+def test_language_is_a_preference_and_caseload_decides_among_speakers() -> None:
+    pool = [
+        Candidate("a", languages=("fr",), open_cases=0),
+        Candidate("b", languages=("fr", "es"), open_cases=7),
+        Candidate("c", languages=("fr", "es"), open_cases=3),
+        Candidate("d", languages=("es",), open_cases=0, active=False),
+        Candidate("e", languages=("es",), open_cases=0, leave_from=DAY, leave_to=DAY),
+    ]
+    assert pick(pool, "es", DAY) == "c"  # a speaker, the lightest present one
+    assert pick(pool, "ar", DAY) == "a"  # nobody speaks it: any present officer
+    assert pick(pool, "es", DAY + timedelta(days=1)) == "e"  # back from leave
