@@ -36,12 +36,14 @@ class StuckCase:
     # The first meeting is booked after the plan's due day (issue 16).
     meeting_late: bool = False
 
-    def urgency(self) -> tuple[int, int, int, datetime, str]:
-        # Highest level first, then overdue, then a late first meeting, then the longest
-        # silence; ties by dossier, so a page is the same whichever visibility query listed it
-        # (cases started within the same moment tie on their clocks).
+    def urgency(self) -> tuple[int, int, int, int, datetime, str]:
+        # A case with no officer first (issue 17: nobody is working on it), then the highest
+        # level, then overdue, then a late first meeting, then the longest silence; ties by
+        # dossier, so a page is the same whichever visibility query listed it (cases started
+        # within the same moment tie on their clocks).
         since = self.stalled_since or datetime.max.replace(tzinfo=UTC)
         return (
+            0 if self.officer is None else 1,
             -self.escalation_level,
             0 if self.overdue else 1,
             0 if self.meeting_late else 1,
@@ -69,7 +71,7 @@ def stuck_query(f: StuckFilter) -> str:
         f"WorkflowType = '{WORKFLOW_TYPE}'",
         f"{search.STATUS.name} = '{CaseStatus.ACTIVE.value}'",
         f"({search.ESCALATION_LEVEL.name} >= {f.min_level} OR {search.OVERDUE.name} = true"
-        f" OR {search.MEETING_LATE.name} = true)",
+        f" OR {search.MEETING_LATE.name} = true OR {UNASSIGNED_CLAUSE})",
     ]
     if f.stage:
         clauses.append(f"{search.STAGE.name} = '{f.stage}'")
@@ -80,6 +82,10 @@ def stuck_query(f: StuckFilter) -> str:
     if f.overdue_only:
         clauses.append(f"{search.OVERDUE.name} = true")
     return " AND ".join(clauses)
+
+
+# An open case with no officer is stuck whatever its clocks say (issue 17).
+UNASSIGNED_CLAUSE = f"{search.OFFICER.name} = '{search.UNASSIGNED}'"
 
 
 @dataclass
@@ -141,19 +147,24 @@ async def find_stuck(
                     return StuckPage(total=total, cases=found[:limit])
         levels: list[int] = [3, 2, 1, 0]
         if limit is not None and total > limit:
+            # The unassigned cases head the page, whatever their level; then the levels the
+            # page reaches into (a case listed twice is kept once, below).
+            unassigned = (await client.count_workflows(f"{query} AND {UNASSIGNED_CLAUSE}")).count
+            queries = [f"{query} AND {UNASSIGNED_CLAUSE}"] if unassigned else []
             wanted: list[int] = []
-            covered = 0
+            covered = unassigned
             for level in levels:
+                if covered >= limit:
+                    break
                 n = (await client.count_workflows(f"{query} AND {_level(level)}")).count
                 if n:
                     wanted.append(level)
                     covered += n
-                if covered >= limit:
-                    break
-            queries = [f"{query} AND {_level(level)}" for level in wanted]
+            queries += [f"{query} AND {_level(level)}" for level in wanted]
         else:
             queries = [query]
-        found = [_stuck_case(wf) for q in queries async for wf in client.list_workflows(q)]
+        by_id = {wf.id: _stuck_case(wf) for q in queries async for wf in client.list_workflows(q)}
+        found = list(by_id.values())
     except RPCError as err:
         reason = first_line(err.message)
         raise ParcoursError(

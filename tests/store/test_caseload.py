@@ -69,3 +69,45 @@ async def test_a_holder_missing_from_the_roster_still_shows(sessions):
     async with sessions() as session:
         rows = {e.officer_id: e for e in await caseload(session)}
     assert rows["ghost"].open_cases == 1 and rows["ghost"].name is None
+
+
+async def test_unassigned_open_cases_by_region_and_first_in_the_ranking(sessions):
+    """Issue 17: the open cases without an officer (the roster's signal goes to them, the
+    console counts them) head the read model's stuck ranking whatever their level."""
+    from parcours.infrastructure.store.caseload import (
+        count_unassigned,
+        most_urgent,
+        unassigned_open,
+    )
+    from parcours.kernel.search import StuckFilter
+
+    await add(sessions, off("a"))
+    await put(sessions, "1", officer_id="a", escalation_level=3)
+    await put(sessions, "2", region="laval")  # nobody in Laval: unassigned, level 0
+    await put(sessions, "3", region="outaouais", escalation_level=1)
+    await put(sessions, "4", region="laval", status=CaseStatus.WITHDRAWN, stage=None)
+    async with sessions() as session:
+        assert await unassigned_open(session, "laval") == ["newcomer-2"]
+        assert await unassigned_open(session, None) == ["newcomer-2", "newcomer-3"]
+        assert await count_unassigned(session, "laval") == 1
+        assert await count_unassigned(session, None) == 2
+        assert await count_unassigned(session, "montreal") == 0
+        ranked = await most_urgent(session, 10, StuckFilter(min_level=1))
+    # Unassigned first (the level-1 one before the level-0 one), then the rest by level.
+    assert ranked == ["newcomer-3", "newcomer-2", "newcomer-1"]
+
+
+async def test_officer_for_names_whoever_is_back_first(sessions):
+    from datetime import date
+
+    from parcours.infrastructure.store.officers import officer_for, set_leave
+
+    day = date(2027, 3, 15)
+    await add(sessions, off("x", region="estrie"), off("y", region="estrie"))
+    async with sessions() as session, session.begin():
+        await set_leave(session, "x", date(2027, 3, 10), date(2027, 3, 20))
+        await set_leave(session, "y", date(2027, 3, 14), date(2027, 3, 16))
+    async with sessions() as session:
+        assert await officer_for(session, "estrie", "fr", day) == (None, date(2027, 3, 17))
+        assert await officer_for(session, "estrie", "fr", date(2027, 3, 17)) == ("y", None)
+        assert await officer_for(session, "laval", "fr", day) == (None, None)

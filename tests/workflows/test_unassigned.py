@@ -32,7 +32,7 @@ from tests.workflows.conftest import (
 from workflows.pathway import NewcomerPathway
 
 
-async def officer_of(handle, officer: str | None) -> CaseView:  # type: ignore[no-untyped-def]
+async def officer_of(handle, officer: str | None) -> CaseView:
     """The case once its officer is `officer` and its effects are carried out."""
     for _ in range(300):
         v = await settled(handle)

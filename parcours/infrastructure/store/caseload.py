@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store.models import Case, Officer
@@ -93,10 +93,14 @@ async def caseload(session: AsyncSession, region: str | None = None) -> list[Cas
 
 async def most_urgent(session: AsyncSession, limit: int, f: StuckFilter) -> list[str]:
     """Workflow ids of the `limit` most urgent stuck cases by the read model's projection, in
-    the order of `parcours stuck`: highest level, overdue, longest silence."""
+    the order of `parcours stuck`: no officer, highest level, overdue, longest silence."""
     q = select(Case.workflow_id).where(
         Case.status == CaseStatus.ACTIVE.value,
-        or_(Case.escalation_level >= f.min_level, Case.overdue.is_(True)),
+        or_(
+            Case.escalation_level >= f.min_level,
+            Case.overdue.is_(True),
+            Case.officer_id.is_(None),  # no officer: stuck whatever its clocks (issue 17)
+        ),
     )
     if f.stage:
         q = q.where(Case.stage == f.stage)
@@ -109,6 +113,7 @@ async def most_urgent(session: AsyncSession, limit: int, f: StuckFilter) -> list
     if f.overdue_only:
         q = q.where(Case.overdue.is_(True))
     q = q.order_by(
+        case((Case.officer_id.is_(None), 0), else_=1),
         Case.escalation_level.desc(),
         Case.overdue.desc(),
         Case.stalled_since.asc().nulls_last(),
