@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store.accounts import (
     Account,
@@ -25,6 +26,7 @@ from parcours.infrastructure.store.accounts import (
     load_account,
     token_owner,
 )
+from parcours.infrastructure.store.caseload import count_unassigned
 from parcours.infrastructure.store.officers import actor_of
 from parcours.infrastructure.store.security import SecurityKind, record
 from parcours.interfaces.web.sessions import CSRF as SESSION_CSRF
@@ -66,10 +68,25 @@ async def optional_account(request: Request, state: StateDep) -> Account | None:
         return None
     async with state.sessions() as session:
         account = await load_account(session, login)
+        if account is not None:
+            request.state.unassigned_count = await unassigned_in_scope(session, account)
     if account is None:
         request.session.clear()
     request.state.account = account
     return account
+
+
+async def unassigned_in_scope(session: AsyncSession, account: Account) -> int | None:
+    """Open cases waiting for an officer that the reader oversees (issue 17), for the
+    console's header: a supervisor's region, every region for a director; None for others
+    (an officer, an operator: nothing they could do about it)."""
+    if account.officer is None or not account.officer.active:
+        return None
+    if account.role == Role.DIRECTOR.value:
+        return await count_unassigned(session, None)
+    if account.role == Role.SUPERVISOR.value:
+        return await count_unassigned(session, account.region)
+    return None
 
 
 async def current_account(

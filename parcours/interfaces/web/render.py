@@ -42,6 +42,9 @@ def render(
         "account": getattr(request.state, "account", None),
         "csrf": csrf_token(request) if "session" in request.scope else "",
         "path": request.url.path,
+        # Open cases without an officer in the reader's scope (supervisors and directors;
+        # None for others): the header's alarm (issue 17, set with the account in auth.py).
+        "unassigned_count": getattr(request.state, "unassigned_count", None),
         "flash": request.session.pop("flash", None) if "session" in request.scope else None,
     }
     ctx.update(context or {})
