@@ -886,7 +886,8 @@ class Notifier:
             if n.template == INTRODUCTION_TEMPLATE:
                 introduced = await self._introduced(session, n)
                 if introduced is None:
-                    return Recipients([])
+                    # Nobody to introduce: kept unsent (no_recipient), as the outbox keeps any.
+                    return Recipients([], name, {"officer_name": "", "officer_email": ""})
                 return Recipients([email] if email else [], name, introduced)
             return Recipients([email] if email else [], name)
         if n.audience == Audience.OFFICER:

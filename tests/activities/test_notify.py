@@ -572,3 +572,84 @@ async def test_a_stall_reminder_during_a_leave_goes_to_the_backup_and_says_so(
     await activity_env.run(later.send_notification, replace(reminder, key=reminder.key + "-2"))
     assert smtp_server.messages()[-1]["To"] == "amelie@parcours.example"
     assert "à la place" not in bodies(smtp_server.messages()[-1])[0]
+
+
+async def test_region_leads_fall_back_to_directors_and_escalations_say_whom_they_reached(
+    sessions, notifier, activity_env, smtp_server
+):
+    """Issue 17, an unassigned case in a region without supervisors: its alert and reminders
+    go to the directors (the trail says so), and the director's level-3 email says whom the
+    earlier levels truly reached, never "already told"."""
+    director = NewOfficer("hcote", "Hélène Côté", "dir@parcours.example", "montreal", "fr")
+    director.role = "director"
+    await add(sessions, director)
+
+    def laval(template: str, audience: Audience, step: int, level: int) -> Notification:
+        n = staff_notice(template, audience, region="laval")
+        n.officer_id = None
+        n.key = f"newcomer-D-1:{step:06d}:mail-{template}"
+        n.context = {**n.context, "officer_id": "", "region": "laval", "level": level}
+        return n
+
+    alert = await activity_env.run(
+        notifier.send_notification, laval("case_unassigned", Audience.REGION_LEADS, 1, 0)
+    )
+    assert (alert.status, alert.recipients) == ("sent", 1)
+    assert smtp_server.messages()[-1]["To"] == "dir@parcours.example"
+    assert "la direction est avisée à sa place" in bodies(smtp_server.messages()[-1])[0]
+    # Level 1 to the leads (the directors stand in), level 2 to the plain supervisors as a run
+    # before v7 would (nobody in Laval), then level 3.
+    await activity_env.run(
+        notifier.send_notification, laval("stall_reminder", Audience.REGION_LEADS, 2, 1)
+    )
+    missed = await activity_env.run(
+        notifier.send_notification, laval("stall_escalation", Audience.SUPERVISORS, 3, 2)
+    )
+    assert missed.status == "no_recipient"
+    await activity_env.run(
+        notifier.send_notification, laval("stall_director", Audience.DIRECTORS, 4, 3)
+    )
+    text = bodies(smtp_server.messages()[-1])[0]
+    assert "le rappel a été envoyé à la direction" in text
+    assert "L'escalade n'a pu être envoyée à personne" in text
+    assert "déjà été avisés" not in text
+    async with sessions() as session:
+        details = (
+            await session.scalars(
+                select(AuditEvent.detail)
+                .where(AuditEvent.kind.in_(("email_sent", "email_no_recipient")))
+                .order_by(AuditEvent.id)
+            )
+        ).all()
+    assert details[0].startswith("template=case_unassigned audience=region_leads told=directors")
+    assert "told=directors" in details[1]
+    assert details[2].startswith("template=stall_escalation audience=supervisors")
+
+
+async def test_the_newcomer_meets_their_new_officer_by_name_and_address(
+    sessions, notifier, activity_env, smtp_server
+):
+    await add(sessions, *STAFF)
+    intro = notice(
+        "officer_introduced",
+        key="newcomer-D-1:000012:mail-officer_introduced",
+        language="es",
+        officer_id="atremblay",
+        context={"dossier": "D-1"},
+    )
+    outcome = await activity_env.run(notifier.send_notification, intro)
+    assert outcome.status == "sent"
+    [msg] = smtp_server.messages()
+    assert msg["To"] == "ana@newcomer.example"
+    text, _ = bodies(msg)
+    fr = text.index("Votre accompagnement est maintenant assuré par Amélie Tremblay")
+    es = text.index("Su acompañamiento está ahora a cargo de Amélie Tremblay")
+    assert fr < es and "amelie@parcours.example" in text
+    # An officer no longer on the roster is introduced to nobody.
+    gone = notice(
+        "officer_introduced",
+        key="newcomer-D-1:000013:mail-officer_introduced",
+        officer_id="ghost",
+        context={"dossier": "D-1"},
+    )
+    assert (await activity_env.run(notifier.send_notification, gone)).status == "no_recipient"

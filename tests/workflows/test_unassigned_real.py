@@ -54,6 +54,27 @@ async def outbox_rows(stack, dossier: str, template: str, n: int = 1) -> list[Ou
     raise AssertionError(f"no {template} sent for {dossier}")
 
 
+async def start(ts_env, stack, region: str, language: str, email: str):
+    """A case that arrived yesterday, started as the interfaces do (signed)."""
+    now = await ts_env.get_current_time()
+    dossier = f"U-{uuid.uuid4().hex[:8].upper()}"
+    approval = NewcomerApproval(
+        dossier=dossier,
+        full_name="Grace O'Neil",
+        email=email,
+        arrival_date=(now - days(1)).date().isoformat(),
+        region=region,
+        language=language,
+    )
+    handle = await stack.client.start_workflow(
+        NewcomerPathway.run,
+        CaseInput(approval=approval, policy=TEST_POLICY),
+        id=workflow_id_for(dossier),
+        task_queue=stack.settings.task_queue,
+    )
+    return dossier, handle
+
+
 async def test_laval_case_alerts_the_directors_then_is_picked_up_and_moved_with_notices(
     ts_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
@@ -63,22 +84,7 @@ async def test_laval_case_alerts_the_directors_then_is_picked_up_and_moved_with_
             await add_officer(session, MTL_SUPERVISOR)
             await session.commit()
 
-        now = await ts_env.get_current_time()
-        dossier = f"L-{uuid.uuid4().hex[:8].upper()}"
-        approval = NewcomerApproval(
-            dossier=dossier,
-            full_name="Grace O'Neil",
-            email="grace@example.org",
-            arrival_date=(now - days(1)).date().isoformat(),
-            region="laval",
-            language="en",
-        )
-        h = await stack.client.start_workflow(
-            NewcomerPathway.run,
-            CaseInput(approval=approval, policy=TEST_POLICY),
-            id=workflow_id_for(dossier),
-            task_queue=stack.settings.task_queue,
-        )
+        dossier, h = await start(ts_env, stack, "laval", "en", "grace@example.org")
 
         # At once, to the directors: Laval has no supervisor (the Montreal one is not told).
         [alert] = await outbox_rows(stack, dossier, "case_unassigned")
@@ -170,21 +176,7 @@ async def test_a_case_waits_for_the_only_officer_back_from_leave(
             await add_officer(session, estrie)
             await set_leave(session, "off-estrie", today, today + timedelta(days=3))
             await session.commit()
-        dossier = f"E-{uuid.uuid4().hex[:8].upper()}"
-        approval = NewcomerApproval(
-            dossier=dossier,
-            full_name="Ana Souza",
-            email="ana@example.org",
-            arrival_date=(now - days(1)).date().isoformat(),
-            region="estrie",
-            language="pt",
-        )
-        await stack.client.start_workflow(
-            NewcomerPathway.run,
-            CaseInput(approval=approval, policy=TEST_POLICY),
-            id=workflow_id_for(dossier),
-            task_queue=stack.settings.task_queue,
-        )
+        dossier, _ = await start(ts_env, stack, "estrie", "pt", "ana@example.org")
         [alert] = await outbox_rows(stack, dossier, "case_unassigned")
         assert alert.recipients == "dir@parcours.example"
         # Three days on the officer is still away: the case still waits.
