@@ -227,6 +227,12 @@ def _email(kind: str, detail: str, t: Catalog) -> str:
         else t("journal.email.other")
     )
     audience = pairs.get("audience")
+    if audience == "region_leads":
+        # Issue 17: the region's supervisors, or the directors standing in (the trail says).
+        told = pairs.get("told")
+        audience = {"supervisors": "supervisors", "directors": "directors_for_region"}.get(
+            told or "", "region_leads"
+        )
     if pairs.get("stand_in") in ("backup", "supervisors"):
         # An officer's email sent to others while they were on leave (issue 17).
         audience = f"stand_in_{pairs['stand_in']}"

@@ -109,6 +109,26 @@ CASES = [
      "template=stall_reminder audience=officer stand_in=backup languages=fr recipients=1",
      "Rappel d'inactivité envoyé au ou à la remplaçant·e de l'agent·e en congé",
      "Inactivity reminder sent to the backup of the officer on leave"),
+    # Issue 17: an unassigned case's alert, the roster's assignment, the reassignment notices.
+    ("email_sent", "arrival",
+     "template=case_unassigned audience=region_leads told=directors languages=fr recipients=1",
+     "Avis de dossier sans agent·e envoyé à la direction, la région n'ayant pas de "
+     "coordination",
+     "Unassigned case notice sent to the directors, the region having no supervisor"),
+    ("email_no_recipient", None,
+     "template=case_unassigned audience=region_leads languages=fr recipients=0",
+     f"Avis de dossier sans agent·e non envoyé{NB}: aucune adresse de destinataire",
+     "Unassigned case notice not sent: no recipient address"),
+    ("case_assigned", "arrival", "off-laval",
+     "Dossier confié automatiquement à off-laval", "Case assigned automatically to off-laval"),
+    ("email_sent", "arrival",
+     "template=case_reassigned_away audience=officer languages=fr recipients=1",
+     "Avis de fin d'assignation envoyé à l'agent·e",
+     "Notice that the case is no longer theirs sent to the officer"),
+    ("email_sent", "arrival",
+     "template=officer_introduced audience=newcomer languages=fr,en recipients=1",
+     "Courriel de présentation de l'agent·e envoyé à la personne",
+     "Introduction of the officer sent to the newcomer"),
 ]  # fmt: skip
 
 
