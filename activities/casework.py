@@ -20,7 +20,6 @@ from temporalio.exceptions import ApplicationError
 from parcours.infrastructure.signing import Verifier
 from parcours.infrastructure.store import cases
 from parcours.infrastructure.store.db import refuses_value
-from parcours.infrastructure.store.officers import officer_for
 from parcours.kernel import activity_contract as contract
 from parcours.kernel.approval import problems as approval_problems
 from parcours.kernel.domain import (
@@ -160,16 +159,19 @@ class Casework:
     @activity.defn(name=contract.FIND_OFFICER)
     async def find_officer(self, req: OfficerWanted) -> Assignment:
         """Who of the region takes an unassigned case on the case's local day `req.day` (the
-        intake rule), or nobody and the first day an absent officer is back. Reads only: the
-        case assigns itself, and its audit row moves the caseload."""
+        intake rule), or nobody and the first day an absent officer is back. The choice is
+        written on the case row at once (the caseload the next pick reads), and a retry gets
+        the same answer; the case assigns itself and audits it."""
         if req.region not in REGIONS:
             raise _invalid(f"region {req.region!r} is not a region of Quebec")
         try:
             day = date.fromisoformat(req.day)
         except ValueError:
             raise _invalid("day is not an ISO date (YYYY-MM-DD)") from None
-        async with self.sessions() as session:
-            chosen, back = await officer_for(session, req.region, req.language, day)
+        async with self.sessions() as session, session.begin():
+            chosen, back = await cases.claim_officer(
+                session, req.workflow_id, req.region, req.language, day
+            )
         return Assignment(
             officer_id=chosen,
             unassigned=chosen is None,

@@ -111,3 +111,24 @@ async def test_officer_for_names_whoever_is_back_first(sessions):
         assert await officer_for(session, "estrie", "fr", day) == (None, date(2027, 3, 17))
         assert await officer_for(session, "estrie", "fr", date(2027, 3, 17)) == ("y", None)
         assert await officer_for(session, "laval", "fr", day) == (None, None)
+
+
+async def test_claims_spread_woken_cases_and_a_retry_keeps_its_choice(sessions):
+    """Issue 17: cases woken by the same roster change each see the others' claims in the
+    caseload (lowest first), and a retried claim answers its first choice."""
+    from datetime import date
+
+    day = date(2027, 3, 15)
+    await put(sessions, "1", region="laval")
+    await put(sessions, "2", region="laval")
+    await add(sessions, off("la", region="laval"), off("lb", region="laval"))
+    async with sessions() as session, session.begin():
+        first = await cases.claim_officer(session, "newcomer-1", "laval", "fr", day)
+    async with sessions() as session, session.begin():
+        second = await cases.claim_officer(session, "newcomer-2", "laval", "fr", day)
+    async with sessions() as session, session.begin():
+        again = await cases.claim_officer(session, "newcomer-1", "laval", "fr", day)
+    assert (first, second, again) == (("la", None), ("lb", None), ("la", None))
+    async with sessions() as session:
+        rows = {e.officer_id: e.open_cases for e in await caseload(session, region="laval")}
+    assert rows == {"la": 1, "lb": 1, None: 0}

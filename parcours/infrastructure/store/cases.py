@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store import audit
 from parcours.infrastructure.store.models import Case
-from parcours.infrastructure.store.officers import pick_officer
+from parcours.infrastructure.store.officers import officer_for, pick_officer
 from parcours.kernel.domain import (
     REOPENABLE_STATUSES,
     CaseEvent,
@@ -161,6 +161,32 @@ async def register_case(
         _UPDATE, {"case_dossier": snap.dossier, "officer_id": officer_id} | contact
     )
     return Registration(officer_id, newly_assigned)
+
+
+async def claim_officer(
+    session: AsyncSession, workflow_id: str, region: str, language: str, day: date
+) -> tuple[str | None, date | None]:
+    """For an unassigned case (issue 17): the officer who takes it on `day` by the intake
+    rule, written on the case row at once so that the next case woken by the same roster
+    change sees this one in the officer's caseload (the case's own `case_assigned` event
+    confirms it). A retry finds its first choice on the row. Else (None, the first day an
+    absent officer of the region is back, if any). The caller commits."""
+    row = (
+        await session.execute(
+            select(Case.officer_id).where(Case.workflow_id == workflow_id).with_for_update()
+        )
+    ).first()
+    if row is not None and row.officer_id is not None:
+        return row.officer_id, None
+    chosen, back = await officer_for(session, region, language, day)
+    if chosen is not None and row is not None:
+        await session.execute(
+            update(Case)
+            .where(Case.workflow_id == workflow_id, Case.officer_id.is_(None))
+            .values(officer_id=chosen)
+            .execution_options(synchronize_session=False)
+        )
+    return chosen, back
 
 
 def _check_reopening(case: Row[Any] | None, snap: CaseSnapshot) -> None:
