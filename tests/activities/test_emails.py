@@ -101,6 +101,9 @@ STAFF: dict[str, list[dict[str, Any]]] = {
     ],
     "stall_reminder": [
         *({"days_silent": d} for d in (1, 14)),
+        # Issue 17: an unassigned case's reminder, to the supervisors or the directors.
+        {"officer_id": ""},
+        *({"officer_id": "", "told": told} for told in ("supervisors", "directors")),
         *(
             {"stand_in": {"kind": k, "officer": "Amélie Tremblay", "until": "2026-06-01"}}
             for k in ("backup", "supervisors")

@@ -96,3 +96,13 @@ def test_a_reminder_to_absent_supervisors_is_not_called_a_reminder() -> None:
 def test_unassigned_alert_says_when_the_directors_stand_in(told: str, said: bool) -> None:
     text = text_of("case_unassigned", "fr", officer_id="", told=told, region="laval")
     assert ("la direction est avisée à sa place" in text) is said
+
+
+def test_an_unassigned_cases_reminder_asks_for_an_officer_not_a_note() -> None:
+    text = text_of("stall_reminder", "fr", level=1, officer_id="", told="directors")
+    assert "merci de l'affecter" in text
+    assert "suffit à le remettre à jour" not in text
+    assert "supervision de votre région" not in text
+    assert "le dossier vous sera signalé de nouveau" in text
+    own = text_of("stall_reminder", "en", level=1, officer_id="atremblay")
+    assert "please assign it" not in own
