@@ -1,4 +1,4 @@
-"""The worker: runs the pathway workflow, the batches (issue 17) and their activities on the task queue.
+"""The worker: runs the pathway workflow, the batches (issue 17) and their activities.
 
 It owns the resources (engine, mailer, renderer) and hands them to the activity classes once,
 as in temporalio/samples-python `hello/hello_activity_method.py`.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -30,6 +31,8 @@ from parcours.kernel.batches import (
     BatchKind,
     BatchProgress,
     BatchRequest,
+    CaseAction,
+    CaseActionResult,
     CaseLookup,
     CaseOutcome,
     DepartureCheck,
@@ -45,7 +48,6 @@ from parcours.kernel.domain import (
     CaseStatus,
     CaseView,
     NewcomerApproval,
-    Role,
     Withdrawal,
     WithdrawalReason,
     workflow_id_for,
@@ -75,6 +77,7 @@ ROSTER = [
     RosterEntry("off-qc-1", "officer", "capitale-nationale", ["fr"]),
 ]
 PRESENT_MTL = {"off-mtl-2", "off-mtl-3"}
+CASES = int(os.environ.get("BATCH_TEST_CASES", "300"))
 
 
 @dataclass
@@ -86,7 +89,24 @@ class FakeRoster:
     deactivated: list[str] = field(default_factory=list)
     lookups: list[RosterLookup] = field(default_factory=list)
 
-    def activities(self, work: BatchWork) -> list[Callable[..., Any]]:
+    def activities(
+        self, work: BatchWork, halt_after: int | None = None, halted: asyncio.Event | None = None
+    ) -> list[Callable[..., Any]]:
+        sent = 0
+
+        @activity.defn(name=contract.ACT_ON_CASE)
+        async def batch_act(action: CaseAction) -> CaseActionResult:
+            """The real one; past `halt_after` updates it sends the update, then never
+            reports back: the worker dies between a case's update and its result."""
+            nonlocal sent
+            sent += 1
+            result = await work.batch_act(action)
+            if halt_after is not None and sent > halt_after:
+                assert halted is not None
+                halted.set()
+                await asyncio.Event().wait()
+            return result
+
         @activity.defn(name=contract.READ_ROSTER)
         async def batch_roster(lookup: RosterLookup) -> RosterSnapshot:
             self.lookups.append(lookup)
@@ -117,7 +137,7 @@ class FakeRoster:
             work.check_batch,
             batch_roster,
             work.batch_cases,
-            work.batch_act,
+            batch_act,
             batch_departure,
         ]
 
@@ -128,31 +148,48 @@ class Batches:
     task_queue: str
     roster: FakeRoster
     work: BatchWork
-    started: list[str] = field(default_factory=list)
+    # Each batch's first run (histories are read from it, following continue-as-new).
+    started: dict[str, str] = field(default_factory=dict)
 
-    def worker(self, **kw: Any) -> Worker:
+    def worker(
+        self, halt_after: int | None = None, halted: asyncio.Event | None = None, **kw: Any
+    ) -> Worker:
         return Worker(
             self.client,
             task_queue=self.task_queue,
             workflows=[CaseBatch],
-            activities=self.roster.activities(self.work),
+            activities=self.roster.activities(self.work, halt_after, halted),
             **kw,
         )
 
     async def start(self, request: BatchRequest) -> BatchProgress:
         progress = await start_batch(self.client, request, task_queue=self.task_queue)
-        self.started.append(progress.batch_id)
+        if progress.batch_id not in self.started:
+            described = await self.handle(progress.batch_id).describe()
+            self.started[progress.batch_id] = described.run_id or ""
         return progress
+
+    def first_run(self, batch_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(
+            workflow_id_of(batch_id), run_id=self.started[batch_id]
+        )
 
     def handle(self, batch_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(workflow_id_of(batch_id))
 
     async def result(self, batch_id: str) -> BatchProgress:
-        handle = self.client.get_workflow_handle(
-            workflow_id_of(batch_id), result_type=BatchProgress
-        )
-        result: BatchProgress = await handle.result()
-        return result
+        for _ in range(100):
+            handle = self.client.get_workflow_handle(
+                workflow_id_of(batch_id), result_type=BatchProgress
+            )
+            try:
+                result: BatchProgress = await handle.result()
+                return result
+            except RuntimeError:
+                # The test server's long poll can come back empty across a continue-as-new
+                # ("No completion event found"): ask again.
+                await asyncio.sleep(0.1)
+        raise AssertionError("the batch never finished")
 
 
 @pytest.fixture
@@ -167,8 +204,11 @@ async def batches_on(pathway: Pathway, roster: FakeRoster) -> AsyncIterator[Batc
     yield b
     # Every batch replays from its histories alone, as a worker resuming it would.
     replayer = Replayer(workflows=[CaseBatch], data_converter=pathway.client.data_converter)
+    assert b.started, "no batch to replay"
     for batch_id in b.started:
-        for history in await run_histories(pathway.client, b.handle(batch_id)):
+        histories = await run_histories(pathway.client, b.first_run(batch_id))
+        assert histories
+        for history in histories:
             await replayer.replay_workflow(history)
 
 
@@ -312,7 +352,8 @@ async def test_refused_and_missing_cases_are_reported_and_the_rest_go_through(
     assert by[missing].outcome == CaseOutcome.FAILED
     # A supervisor's batch over another region's case: that case's validator refuses it.
     assert by[quebec].outcome == CaseOutcome.REFUSED
-    assert by[quebec].refusal is not None and by[quebec].refusal.code == "supervisors_only"
+    refusal = by[quebec].refusal
+    assert refusal is not None and refusal.code == "supervisors_only"
     for d in dossiers[1:]:
         assert by[d].outcome == CaseOutcome.DONE
         assert (await view(pathway, d)).status == CaseStatus.PAUSED
@@ -343,6 +384,7 @@ async def test_an_unsigned_or_forged_batch_changes_no_case(
             handle = await bare.start_workflow(
                 CaseBatch.run, req, id=workflow_id_of(req.batch_id), task_queue=b.task_queue
             )
+            b.started[req.batch_id] = handle.result_run_id or ""
             with pytest.raises(WorkflowFailureError):
                 await handle.result()
             progress = await batch_progress(bare, req.batch_id)
@@ -369,7 +411,9 @@ async def test_a_departure_with_cases_left_keeps_the_officer_active(
     roster.dossiers = dossiers
     # An officer has no say over a move: every case refuses, the officer stays.
     async with batches_on(pathway, roster) as b, b.worker():
-        result = await b.result((await b.start(departure(dossiers, actor=OTHER_SUPERVISOR))).batch_id)
+        result = await b.result(
+            (await b.start(departure(dossiers, actor=OTHER_SUPERVISOR))).batch_id
+        )
     assert result.refused == 2 and not result.deactivated and result.still_held == 2
     assert roster.deactivated == []
 
@@ -379,27 +423,27 @@ async def test_a_departure_resumed_by_another_worker_moves_no_case_twice(
 ) -> None:
     """300 cases; the batch's worker is stopped abruptly halfway (its cache and in-flight
     activities lost) and another one resumes from the history."""
-    dossiers = await open_cases(pathway, 300)
+    dossiers = await open_cases(pathway, CASES)
     roster.dossiers = dossiers
     request = departure(dossiers, continue_as_new_after_events=400)
     async with batches_on(pathway, roster) as b:
-        first = b.worker(max_cached_workflows=10)
+        halted = asyncio.Event()
+        # No cache: the test server does not hand a dead worker's sticky queue back (a real
+        # server does, after its schedule-to-start timeout).
+        first = b.worker(halt_after=CASES // 2, halted=halted, max_cached_workflows=0)
         running = asyncio.create_task(first.run())
         started = await b.start(request)
-        for _ in range(3000):
-            progress = await batch_progress(b.client, started.batch_id)
-            if progress.done >= 150:
-                break
-            await asyncio.sleep(0.05)
-        assert not progress.finished
-        running.cancel()  # the worker goes away mid-window
+        await asyncio.wait_for(halted.wait(), 300)
+        progress = await batch_progress(b.client, started.batch_id)
+        assert CASES // 3 <= progress.done <= CASES // 2 and not progress.finished
+        running.cancel()  # the worker goes away mid-window, updates sent but not reported
         with contextlib.suppress(asyncio.CancelledError):
             await running
         async with b.worker(max_cached_workflows=0):
             result = await b.result(started.batch_id)
-        histories = await run_histories(b.client, b.handle(started.batch_id))
+        histories = await run_histories(b.client, b.first_run(started.batch_id))
     assert len(histories) > 1  # it continued as new on its budget, results carried
-    assert (result.total, result.done, result.refused, result.failed) == (300, 300, 0, 0)
+    assert (result.total, result.done, result.refused, result.failed) == (CASES, CASES, 0, 0)
     assert result.deactivated and roster.deactivated == [LEAVING]
     # No case was moved twice: one reassignment row each.
     assert reassignments(pathway) == Counter({d: 1 for d in dossiers})
