@@ -96,6 +96,12 @@ async def start_batch(
     one that failed (its request refused) may be submitted again."""
     require_payload_codec(client)
     require_signing(client)  # the client signs the request: the batch refuses it unsigned
+    if request.batch_id:
+        # A given id names the batch whatever its list is now (a filter resolved again after
+        # the batch moved its cases matches none of them): the first one's progress.
+        known = await _known(client, batch_id_for(request))
+        if known is not None:
+            return known
     if not request.dossiers:
         raise _refused("batch_empty")
     if len(request.dossiers) > MAX_CASES:
@@ -124,6 +130,15 @@ async def start_batch(
     except ParcoursError:
         # Not yet picked up by a worker: nothing done so far.
         return _pending(request)
+
+
+async def _known(client: Client, batch_id: str) -> BatchProgress | None:
+    """The batch's progress if it ran already and did not refuse its request."""
+    try:
+        progress = await batch_progress(client, batch_id)
+    except ParcoursError:
+        return None
+    return progress if progress.refusal is None else None
 
 
 async def batch_progress(client: Client, batch_id: str) -> BatchProgress:
@@ -251,6 +266,9 @@ async def departure(
     spread over the region's officers) and then deactivates them."""
     officer = await known_officer(session, officer_id)
     refused = decide_programme(ProgrammeAction.ROSTER, actor, officer.region)
+    if refused is not None and refused.code == "directors_only":
+        # The table's own words name a case's transfer: a departure says what it is.
+        raise _refused("roster_directors_only", actor=actor.officer_id)
     if refused is not None:
         raise ParcoursError(str(refused), refusal=refused)
     if not officer.active:
