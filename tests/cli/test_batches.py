@@ -5,12 +5,29 @@ real SMTP catcher (issue 17)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
 
 from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.officers import get_officer, roster_changes
-from tests.cli.test_end_to_end import Cli, cli, eventually, stack  # noqa: F401 (fixtures)
-from tests.conftest import Stack
+from tests.cli.test_end_to_end import Cli, eventually
+from tests.conftest import Stack, real_stack
 from tests.store.conftest import AUDIT_KEYS
+
+
+@pytest_asyncio.fixture
+async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with real_stack(dev_env.client, tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+def cli(stack: Stack) -> Cli:
+    return Cli(stack.settings)
 
 
 async def roster(cli: Cli) -> None:
