@@ -99,13 +99,13 @@ async def departure_across_continue_as_new(client: Client, out: Path) -> list[Pa
         await client.start_workflow(
             CaseBatch.run, request, id=workflow_id_of(request.batch_id), task_queue=batch_queue
         )
-        handle = client.get_workflow_handle(
+        batch = client.get_workflow_handle(
             workflow_id_of("history-departure"), result_type=BatchProgress
         )
-        first_run = (await handle.describe()).run_id
-        result: BatchProgress = await handle.result()
+        first_run = (await batch.describe()).run_id
+        result: BatchProgress = await batch.result()
         assert result.finished and result.failed == 1 and result.refused == 1, result
-        first = client.get_workflow_handle(handle.id, run_id=first_run)
+        first = client.get_workflow_handle(batch.id, run_id=first_run)
         histories = await run_histories(client, first)
     assert len(histories) > 1, "no continue-as-new"
     paths = []
