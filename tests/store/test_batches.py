@@ -13,6 +13,7 @@ from activities.batches import BatchWork
 from parcours.application.batches import (
     batch_id_for,
     bulk_request,
+    check_bulk,
     cases_of_filter,
     departure,
     open_cases_of_officer,
@@ -26,10 +27,12 @@ from parcours.infrastructure.store.officers import (
     roster_changes,
     set_leave,
 )
+from parcours.kernel.authz import PROGRAMME_ALLOWED, ProgrammeAction, Scope
 from parcours.kernel.batches import BatchCheck, BatchKind, BatchRequest, RosterLookup
 from parcours.kernel.domain import Actor, Role
 from parcours.kernel.errors import ParcoursError
 from tests.store.conftest import add
+from tests.security.test_authz import PROGRAMME_ACTORS, REGION
 from tests.store.test_finder import DIRECTOR, OTHER_SUPERVISOR, SUPERVISOR, case, seed
 
 ROSTER = (
@@ -152,8 +155,6 @@ async def test_the_roster_a_batch_reads_and_its_departures_last_check(
 
 
 def test_an_actor_without_a_region_scope_is_refused_bulk_early() -> None:
-    from parcours.application.batches import check_bulk
-
     check_bulk(SUPERVISOR, None)
     check_bulk(SUPERVISOR, "montreal")
     check_bulk(DIRECTOR, "capitale-nationale")
@@ -164,3 +165,35 @@ def test_an_actor_without_a_region_scope_is_refused_bulk_early() -> None:
     ):
         with pytest.raises(ParcoursError):
             check_bulk(actor, region)
+
+
+@pytest.mark.parametrize("sc", list(Scope))
+def test_the_bulk_commands_early_check_walks_the_programme_table(sc: Scope) -> None:
+    """`parcours bulk` (and the console's bulk form) refuse early exactly where the table's
+    `bulk` row does, for a region's cases; never more permissive."""
+    actor = PROGRAMME_ACTORS[sc]
+    try:
+        check_bulk(actor, REGION)
+        passed = True
+    except ParcoursError:
+        passed = False
+    assert passed == (sc in PROGRAMME_ALLOWED[ProgrammeAction.BULK])
+
+
+@pytest.mark.parametrize("sc", list(Scope))
+async def test_a_departure_walks_the_roster_row(
+    sc: Scope, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """`parcours officers deactivate` (and the console's) by the table's `roster` row."""
+    await cases(sessions)
+    actor = PROGRAMME_ACTORS[sc]
+    async with sessions() as session, session.begin():
+        try:
+            await departure(session, actor, "yhaddad", redistribute=True)
+            passed = True
+        except ParcoursError:
+            passed = False
+    assert passed == (sc in PROGRAMME_ALLOWED[ProgrammeAction.ROSTER])
+    async with sessions() as session:
+        officer = await get_officer(session, "yhaddad")
+    assert officer is not None and officer.active == (not passed)
