@@ -13,8 +13,8 @@ from activities.batches import BatchWork
 from parcours.application.batches import (
     batch_id_for,
     bulk_request,
-    check_bulk,
     cases_of_filter,
+    check_bulk,
     departure,
     open_cases_of_officer,
     parse_filter,
@@ -31,8 +31,8 @@ from parcours.kernel.authz import PROGRAMME_ALLOWED, ProgrammeAction, Scope
 from parcours.kernel.batches import BatchCheck, BatchKind, BatchRequest, RosterLookup
 from parcours.kernel.domain import Actor, Role
 from parcours.kernel.errors import ParcoursError
-from tests.store.conftest import add
 from tests.security.test_authz import PROGRAMME_ACTORS, REGION
+from tests.store.conftest import add
 from tests.store.test_finder import DIRECTOR, OTHER_SUPERVISOR, SUPERVISOR, case, seed
 
 ROSTER = (
