@@ -4,6 +4,7 @@ real SMTP catcher (issue 17)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -120,3 +121,44 @@ async def test_a_departure_and_bulk_work_through_the_cli(cli: Cli, stack: Stack)
     watched = await cli.json("batch", "watch", batch_id)
     assert watched["finished"] and watched["done"] == 2
     assert await cli.fails("batch", "status", "nope-1") == "no batch nope-1"
+
+
+async def test_ctrl_c_leaves_the_batch_running_and_says_how_to_follow_it_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`parcours batch watch` interrupted: the bar stops, a note names the command that
+    re-attaches, and nothing asks the batch to stop (no client call but the progress query)."""
+    import io
+
+    from parcours.application import batches as app
+    from parcours.infrastructure.config import Settings
+    from parcours.interfaces.cli.common import Context
+    from parcours.interfaces.cli.main import amain
+    from parcours.kernel.batches import BatchKind, BatchProgress
+
+    asked: list[str] = []
+
+    async def progress(client: object, batch_id: str) -> BatchProgress:
+        asked.append(batch_id)
+        return BatchProgress(batch_id, BatchKind.SPREAD, total=300, done=len(asked))
+
+    async def no_client(self: Context) -> object:
+        return object()
+
+    monkeypatch.setattr(app, "batch_progress", progress)
+    monkeypatch.setattr(Context, "client", no_client)
+    settings = Settings(
+        temporal_address="127.0.0.1:1", database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    watching = asyncio.create_task(
+        amain(["batch", "watch", "lot-7"], settings=settings, out=out, err=err)
+    )
+    while len(asked) < 3:
+        await asyncio.sleep(0.05)
+    watching.cancel()  # what asyncio.run does on Ctrl-C
+    with pytest.raises(asyncio.CancelledError):
+        await watching
+    assert "[" in err.getvalue() and "/300" in err.getvalue()
+    assert "parcours batch watch lot-7" in err.getvalue().splitlines()[-1]
+    assert out.getvalue() == ""

@@ -18,7 +18,7 @@ from parcours.interfaces.cli.output import dump_json
 from parcours.kernel import inputs
 
 if TYPE_CHECKING:
-    from parcours.kernel.batches import BatchProgress
+    from parcours.kernel.batches import BatchProgress, BatchRequest
 
 KINDS = ("reassign", "spread", "note", "pause")
 POLL_SECONDS = 0.5
@@ -90,7 +90,7 @@ def register_deactivate(actions: argparse._SubParsersAction[Any], t: Catalog) ->
 
 
 async def deactivate(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.application.batches import departure, start_batch
+    from parcours.application.batches import departure
 
     officer_id = inputs.officer_id(args.officer_id, "ID")
     to = inputs.officer_id(args.to, "--to") if args.to else None
@@ -104,16 +104,7 @@ async def deactivate(args: argparse.Namespace, ctx: Context) -> int:
         else:
             ctx.print(ctx.t("cli.officers.deactivated", officer=officer_id))
         return 0
-    client = await ctx.client()
-    progress = await start_batch(client, request, task_queue=ctx.settings.task_queue)
-    ctx.note(
-        ctx.t(
-            "cli.batch.started",
-            batch=progress.batch_id,
-            count=ctx.t.plural("cli.batch.cases", progress.total),
-        )
-    )
-    return await _follow(args, ctx, progress)
+    return await _start(args, ctx, request)
 
 
 async def bulk_action(args: argparse.Namespace, ctx: Context) -> int:
@@ -122,7 +113,6 @@ async def bulk_action(args: argparse.Namespace, ctx: Context) -> int:
         cases_of_filter,
         check_bulk,
         parse_filter,
-        start_batch,
     )
     from parcours.kernel.batches import BatchKind
 
@@ -146,6 +136,12 @@ async def bulk_action(args: argparse.Namespace, ctx: Context) -> int:
         note=getattr(args, "note", "") or "",
         batch_id=args.batch_id or "",
     )
+    return await _start(args, ctx, request)
+
+
+async def _start(args: argparse.Namespace, ctx: Context, request: BatchRequest) -> int:
+    from parcours.application.batches import start_batch
+
     client = await ctx.client()
     progress = await start_batch(client, request, task_queue=ctx.settings.task_queue)
     ctx.note(
