@@ -137,9 +137,12 @@ async def test_ctrl_c_leaves_the_batch_running_and_says_how_to_follow_it_again(
     from parcours.kernel.batches import BatchKind, BatchProgress
 
     asked: list[str] = []
+    followed = asyncio.Event()
 
     async def progress(client: object, batch_id: str) -> BatchProgress:
         asked.append(batch_id)
+        if len(asked) >= 3:
+            followed.set()
         return BatchProgress(batch_id, BatchKind.SPREAD, total=300, done=len(asked))
 
     async def no_client(self: Context) -> object:
@@ -154,8 +157,7 @@ async def test_ctrl_c_leaves_the_batch_running_and_says_how_to_follow_it_again(
     watching = asyncio.create_task(
         amain(["batch", "watch", "lot-7"], settings=settings, out=out, err=err)
     )
-    while len(asked) < 3:
-        await asyncio.sleep(0.05)
+    await asyncio.wait_for(followed.wait(), 30)
     watching.cancel()  # what asyncio.run does on Ctrl-C
     with pytest.raises(asyncio.CancelledError):
         await watching
