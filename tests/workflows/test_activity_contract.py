@@ -161,6 +161,7 @@ def test_the_scan_sees_what_it_checks() -> None:
     assert by_module["activities.casework"] == {contract.INVALID_INPUT}
     assert by_module["activities.notify"] == {contract.SMTP_REJECTED, contract.TEMPLATE_MISSING}
     assert contract.EMAIL_IN_FLIGHT not in by_module["activities.notify"]  # retried on purpose
+    assert by_module["activities.batches"] == {contract.INVALID_INPUT}
 
 
 def test_a_policy_that_names_the_wrong_type_is_caught() -> None:
