@@ -69,6 +69,21 @@ async def _top_up(run: Run, want: int) -> None:
     await wait_until(lambda: _open_count(run) >= want, run.sizes.drain_timeout_s)
 
 
+async def _quiet(run: Run, for_s: float = 3.0) -> None:
+    """Until the audit trail stops growing for `for_s` seconds (the import's openings and
+    welcomes done): idle means idle. Bounded by the size's drain timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + run.sizes.drain_timeout_s
+    last, still_since = -1, loop.time()
+    while loop.time() < deadline:
+        now = run.stack.count("SELECT COUNT(*) FROM audit_events")
+        if now != last:
+            last, still_since = now, loop.time()
+        elif loop.time() - still_since >= for_s:
+            return
+        await asyncio.sleep(0.5)
+
+
 async def _give_leaving(run: Run, n: int) -> list[str]:
     """Hand the leaving officer exactly `n` open cases of the region (if they hold fewer)."""
     held = _held(run)
@@ -127,7 +142,7 @@ async def run_departure(run: Run) -> None:
     run.say(f"departure: {LEAVING} holds {len(held)} of {open_now} open cases")
     k = max(2, run.sizes.latency_samples // 2)
     latency = await open_one_by_one(run, "DPL", 2 * k)
-    await asyncio.sleep(2)  # let their openings settle: idle means idle
+    await _quiet(run)
     idle = await _approvals(run, latency[:k])
     base_s = await _baseline_updates(run, len(held))
 
