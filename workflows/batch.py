@@ -25,6 +25,7 @@ import asyncio
 import dataclasses
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -109,6 +110,9 @@ class CaseBatch:
     @workflow.init
     def __init__(self, req: BatchRequest) -> None:
         self.req = dataclasses.replace(req, state=None)
+        # Only a run the batch continued itself carries a state (the server names the run it
+        # continues): a client's start with one, its acceptance time made up, is refused.
+        self.carried_by_client = req.state is not None and workflow.info().continued_run_id is None
         self.state = req.state or BatchState(results=[CaseResult(d) for d in req.dossiers])
         self.refusal: Message | None = None
 
@@ -119,6 +123,8 @@ class CaseBatch:
     @workflow.run
     async def run(self, req: BatchRequest) -> BatchProgress:
         s = self.state
+        if self.carried_by_client:
+            self._refuse(Message.of("signature_invalid"))
         if s.accepted_at is None:
             s.accepted_at = workflow.info().start_time
         verdict: BatchVerdict = await workflow.execute_activity(
@@ -129,13 +135,7 @@ class CaseBatch:
             retry_policy=READ_RETRY,
         )
         if verdict.refusal is not None:
-            self.refusal = verdict.refusal
-            raise ApplicationError(
-                f"batch refused: {verdict.refusal}",
-                verdict.refusal.as_dict(),
-                type=REFUSAL_ERROR_TYPE,
-                non_retryable=True,
-            )
+            self._refuse(verdict.refusal)
         while not s.finished:
             if not await self._work():
                 # The history's budget is spent: the same batch goes on in a fresh run.
@@ -148,6 +148,17 @@ class CaseBatch:
         return progress_of(self.req, s)
 
     # ----------------------------------------------------------------------------------------
+
+    def _refuse(self, refusal: Message) -> NoReturn:
+        """The batch fails before touching any case (a failed batch id may be submitted
+        again, signed)."""
+        self.refusal = refusal
+        raise ApplicationError(
+            f"batch refused: {refusal}",
+            refusal.as_dict(),
+            type=REFUSAL_ERROR_TYPE,
+            non_retryable=True,
+        )
 
     def _budget_spent(self) -> bool:
         info = workflow.info()

@@ -31,10 +31,12 @@ from parcours.kernel.batches import (
     BatchKind,
     BatchProgress,
     BatchRequest,
+    BatchState,
     CaseAction,
     CaseActionResult,
     CaseLookup,
     CaseOutcome,
+    CaseResult,
     DepartureCheck,
     DepartureOutcome,
     RosterEntry,
@@ -379,8 +381,19 @@ async def test_an_unsigned_or_forged_batch_changes_no_case(
     signed_elsewhere = await start_batch_signed_copy(pathway, unsigned)
     forged = replace(signed_elsewhere, batch_id="forged-2", dossiers=dossiers)
     tampered = replace(signed_elsewhere, officers=["off-mtl-3"])  # same id, other target
+    # A validly signed request started with a carried state (as if continued as new), its
+    # acceptance time made up so that the signature looks fresh: no run continued it.
+    carried = replace(
+        signed_elsewhere,
+        state=BatchState(
+            results=[CaseResult(d) for d in dossiers],
+            accepted_at=signed_elsewhere.signature.issued_at
+            if signed_elsewhere.signature
+            else None,
+        ),
+    )
     async with batches_on(pathway, roster) as b, b.worker():
-        for req in (unsigned, forged, replace(tampered, batch_id="forged-3")):
+        for req in (unsigned, forged, replace(tampered, batch_id="forged-3"), carried):
             handle = await bare.start_workflow(
                 CaseBatch.run, req, id=workflow_id_of(req.batch_id), task_queue=b.task_queue
             )
