@@ -13,6 +13,7 @@ from dataclasses import replace
 from bench.report import Report, machine, text_table, write
 from bench.scenarios.cli import run_cli
 from bench.scenarios.common import Run
+from bench.scenarios.departure import run_departure
 from bench.scenarios.history import run_history
 from bench.scenarios.intake import run_intake, warm_up
 from bench.scenarios.latency import run_idle
@@ -30,6 +31,8 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
     "cli": run_cli,
     "storm": run_storm,
     "history": run_history,
+    # Before scale: its top-up (M open cases) is small beside scale's.
+    "departure": run_departure,
     "scale": run_scale,
 }
 
@@ -69,6 +72,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="seconds allowed for filling up to the checkpoints; beyond it, measure and "
         "extrapolate (default: the size's)",
     )
+    p.add_argument(
+        "--departure",
+        nargs=2,
+        type=_at_least_zero(int),
+        metavar=("N", "M"),
+        help="the departure scenario: the leaving officer holds N of M open cases "
+        "(default: the size's, 1000 of 20000 in full)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
         "--pragma",
@@ -95,6 +106,9 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
         sizes = replace(sizes, open_cases=tuple(args.open_cases))
     if args.scale_budget is not None:
         sizes = replace(sizes, scale_budget_s=args.scale_budget)
+    if args.departure:
+        held, total = (int(v) for v in args.departure)
+        sizes = replace(sizes, departure_held=held, departure_open=total)
     return sizes
 
 

@@ -20,6 +20,12 @@ SEND_NOTIFICATION = "send_notification"  # v1 workflows; v2 batches emails
 SEND_NOTIFICATIONS = "send_notifications"
 PURGE_PERSONAL_DATA = "purge_personal_data"
 FIND_OFFICER = "find_officer"  # issue 17: an unassigned case asks who may take it now
+# The batch workflow's (activities/batches.py, issue 17).
+CHECK_BATCH = "check_batch"
+READ_ROSTER = "batch_roster"
+READ_CASES = "batch_cases"
+ACT_ON_CASE = "batch_act"
+CLOSE_DEPARTURE = "batch_departure"
 ACTIVITY_NAMES: tuple[str, ...] = (
     REGISTER_CASE,
     RECORD_EVENT,
@@ -28,6 +34,11 @@ ACTIVITY_NAMES: tuple[str, ...] = (
     SEND_NOTIFICATIONS,
     PURGE_PERSONAL_DATA,
     FIND_OFFICER,
+    CHECK_BATCH,
+    READ_ROSTER,
+    READ_CASES,
+    ACT_ON_CASE,
+    CLOSE_DEPARTURE,
 )
 
 # Failure types. Permanent: raised with non_retryable=True, and listed in the retry policy of

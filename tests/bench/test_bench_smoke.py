@@ -16,6 +16,7 @@ SCENARIOS = {
     "4 officer latency",
     "5 history growth",
     "6 cli start-up",
+    "7 departure",
 }
 
 

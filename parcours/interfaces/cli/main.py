@@ -26,6 +26,7 @@ from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli import (
     audit,
+    batches,
     casework,
     closing,
     finding,
@@ -80,6 +81,7 @@ def build_parser(lang: str | None = None) -> Parser:
     closing.register(sub, t)
     finding.register(sub, t)
     supervision.register(sub, t)
+    batches.register(sub, t)
     web.register(sub, t)
     operations.register(sub, t)
     audit.register(sub, t)

@@ -1,4 +1,4 @@
-"""`parcours officers add|list|update|leave`: the roster in the read model.
+"""`parcours officers add|list|update|leave|deactivate`: the roster in the read model.
 
 Every change is audited (`roster_changes`). A new region or role waits until the officer's
 open cases are handed over; a leave makes new cases skip the officer and sends their stall
@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from parcours.infrastructure.catalog import Catalog
+from parcours.interfaces.cli.batches import register_deactivate
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, table
 from parcours.kernel import inputs
@@ -77,6 +78,8 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     p.add_argument("--by", metavar="OFFICER", help=t("cli.opt.roster_by"))
     add_json_flag(p)
     p.set_defaults(handler=leave)
+
+    register_deactivate(actions, t)
 
 
 async def add(args: argparse.Namespace, ctx: Context) -> int:

@@ -1,0 +1,199 @@
+"""What a batch reads and writes in the read model (issue 17): a filter resolved to its list
+within what the actor may see, an officer's open cases, the roster a redistribution picks
+from, a departure checked and deactivated (audited), and the batch's derived id."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.batches import BatchWork
+from parcours.application.batches import (
+    batch_id_for,
+    bulk_request,
+    cases_of_filter,
+    check_bulk,
+    departure,
+    open_cases_of_officer,
+    parse_filter,
+)
+from parcours.infrastructure.store.officers import (
+    NewOfficer,
+    OfficerError,
+    deactivate_officer,
+    get_officer,
+    roster_changes,
+    set_leave,
+)
+from parcours.kernel.authz import PROGRAMME_ALLOWED, ProgrammeAction, Scope
+from parcours.kernel.batches import BatchCheck, BatchKind, BatchRequest, RosterLookup
+from parcours.kernel.domain import Actor, Role
+from parcours.kernel.errors import ParcoursError
+from tests.security.test_authz import PROGRAMME_ACTORS, REGION
+from tests.store.conftest import add
+from tests.store.test_finder import DIRECTOR, OTHER_SUPERVISOR, SUPERVISOR, case, seed
+
+ROSTER = (
+    NewOfficer("atremblay", "A", "a@parcours.example", "montreal", "fr,en"),
+    NewOfficer("crodriguez", "C", "c@parcours.example", "montreal", "fr,es"),
+    NewOfficer("yhaddad", "Y", "y@parcours.example", "montreal", "fr,ar"),
+    NewOfficer("jgagnon", "J", "j@parcours.example", "capitale-nationale", "fr"),
+    NewOfficer("nbouchard", "N", "n@parcours.example", "montreal", "fr", "supervisor"),
+    NewOfficer("hcote", "H", "h@parcours.example", "capitale-nationale", "fr", "director"),
+)
+
+
+async def cases(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await add(sessions, *ROSTER)
+    await seed(
+        sessions,
+        case("D-1", "Amina", officer="atremblay", level=2),
+        case("D-2", "Luis", officer="atremblay"),
+        case("D-3", "Lina", officer="crodriguez", level=3),
+        case("D-4", "Omar", officer="atremblay", status="withdrawn"),
+        case("Q-1", "Jean", region="capitale-nationale", officer="jgagnon", level=2),
+    )
+
+
+async def test_a_filter_is_resolved_to_the_open_cases_the_actor_may_see(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await cases(sessions)
+    async with sessions() as session:
+        assert await cases_of_filter(session, DIRECTOR, "min-level=2") == ["D-1", "D-3", "Q-1"]
+        # A supervisor sees their region's only, whatever the filter asks.
+        assert await cases_of_filter(session, SUPERVISOR, "min-level=2") == ["D-1", "D-3"]
+        assert await cases_of_filter(session, OTHER_SUPERVISOR, "region=montreal") == []
+        assert await cases_of_filter(session, DIRECTOR, "officer=atremblay, stage=arrival") == [
+            "D-1",
+            "D-2",
+        ]
+        assert await open_cases_of_officer(session, "atremblay") == ["D-1", "D-2"]
+    for bad in ("", "colour=blue", "stage=moon", "min-level=9", "region=mars", "officer=A B"):
+        with pytest.raises(ParcoursError):
+            parse_filter(bad)
+
+
+def test_the_derived_id_follows_the_action_and_the_list_and_a_given_one_wins() -> None:
+    req = BatchRequest(BatchKind.NOTE, ["D-1", "D-2"], DIRECTOR, note="revu en comité")
+    same = BatchRequest(BatchKind.NOTE, ["D-1", "D-2"], SUPERVISOR, note="revu en comité")
+    assert batch_id_for(req) == batch_id_for(same)  # who submits it does not make it another
+    assert batch_id_for(req).startswith("note-") and "comit" not in batch_id_for(req)
+    for other in (
+        BatchRequest(BatchKind.NOTE, ["D-2", "D-1"], DIRECTOR, note="revu en comité"),
+        BatchRequest(BatchKind.NOTE, ["D-1", "D-2"], DIRECTOR, note="autre"),
+        BatchRequest(BatchKind.PAUSE, ["D-1", "D-2"], DIRECTOR, note="revu en comité"),
+    ):
+        assert batch_id_for(other) != batch_id_for(req)
+    assert batch_id_for(BatchRequest(BatchKind.NOTE, [], DIRECTOR, batch_id="Lot-7")) == "lot-7"
+    with pytest.raises(ParcoursError):
+        batch_id_for(BatchRequest(BatchKind.NOTE, [], DIRECTOR, batch_id="Amina Diallo"))
+    with pytest.raises(ParcoursError):
+        bulk_request(BatchKind.REASSIGN, ["D-1"], DIRECTOR, officers=[])
+    assert bulk_request(BatchKind.NOTE, ["d-1", "D-1"], DIRECTOR, note=" x ").dossiers == ["D-1"]
+
+
+async def test_a_departure_is_checked_and_without_cases_deactivates_at_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await cases(sessions)
+    async with sessions() as session, session.begin():
+        # Directors only; a choice is required while cases are held; a target of the region.
+        with pytest.raises(ParcoursError) as refused:
+            await departure(session, SUPERVISOR, "atremblay", redistribute=True)
+        assert refused.value.refusal is not None
+        assert refused.value.refusal.code == "roster_directors_only"
+        with pytest.raises(ParcoursError) as refused:
+            await departure(session, DIRECTOR, "atremblay")
+        assert refused.value.refusal is not None
+        assert refused.value.refusal.code == "departure_choice"
+        with pytest.raises(ParcoursError):
+            await departure(session, DIRECTOR, "atremblay", to="jgagnon")
+        with pytest.raises(ParcoursError):
+            await departure(session, DIRECTOR, "atremblay", to="atremblay")
+        req = await departure(session, DIRECTOR, "atremblay", to="crodriguez")
+        assert req is not None
+        assert (req.kind, req.dossiers, req.officers, req.deactivate) == (
+            BatchKind.REASSIGN,
+            ["D-1", "D-2"],
+            ["crodriguez"],
+            "atremblay",
+        )
+        spread = await departure(session, DIRECTOR, "atremblay", redistribute=True)
+        assert spread is not None and spread.kind == BatchKind.SPREAD and not spread.officers
+        # No open case: deactivated at once, audited.
+        assert await departure(session, DIRECTOR, "yhaddad", redistribute=True) is None
+        with pytest.raises(OfficerError):
+            await deactivate_officer(session, "atremblay", actor="hcote")
+    async with sessions() as session:
+        yhaddad = await get_officer(session, "yhaddad")
+        assert yhaddad is not None and not yhaddad.active
+        changes = await roster_changes(session, "yhaddad")
+    assert [(c.change, c.actor) for c in changes][-1] == ("deactivated", "hcote")
+
+
+async def test_the_roster_a_batch_reads_and_its_departures_last_check(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await cases(sessions)
+    async with sessions() as session, session.begin():
+        await set_leave(session, "yhaddad", date(2000, 1, 1), date(2999, 1, 1))
+    work = BatchWork(sessions, None)
+    snap = await work.batch_roster(RosterLookup(regions=["montreal"], officers=["jgagnon"]))
+    by = {e.id: e for e in snap.officers}
+    # Officers of the region (no supervisor) and the named one, with caseloads and presence.
+    assert sorted(by) == ["atremblay", "crodriguez", "jgagnon", "yhaddad"]
+    assert (by["atremblay"].open_cases, by["crodriguez"].open_cases) == (2, 1)
+    assert by["yhaddad"].active and not by["yhaddad"].available
+    assert by["crodriguez"].languages == ["fr", "es"]
+    # Without a Temporal client, the unsigned path: no verifier refuses every batch.
+    request = BatchRequest(BatchKind.NOTE, ["D-1"], DIRECTOR, batch_id="x")
+    verdict = await work.check_batch(BatchCheck("batch-x", request, datetime.now(UTC)))
+    assert verdict.refusal is not None and verdict.refusal.code == "signature_unchecked"
+
+
+def test_an_actor_without_a_region_scope_is_refused_bulk_early() -> None:
+    check_bulk(SUPERVISOR, None)
+    check_bulk(SUPERVISOR, "montreal")
+    check_bulk(DIRECTOR, "capitale-nationale")
+    for actor, region in (
+        (SUPERVISOR, "capitale-nationale"),
+        (Actor("atremblay", Role.OFFICER, "montreal"), "montreal"),
+        (Actor("nbouchard", Role.SUPERVISOR, "montreal", active=False), None),
+    ):
+        with pytest.raises(ParcoursError):
+            check_bulk(actor, region)
+
+
+@pytest.mark.parametrize("sc", list(Scope))
+def test_the_bulk_commands_early_check_walks_the_programme_table(sc: Scope) -> None:
+    """`parcours bulk` (and the console's bulk form) refuse early exactly where the table's
+    `bulk` row does, for a region's cases; never more permissive."""
+    actor = PROGRAMME_ACTORS[sc]
+    try:
+        check_bulk(actor, REGION)
+        passed = True
+    except ParcoursError:
+        passed = False
+    assert passed == (sc in PROGRAMME_ALLOWED[ProgrammeAction.BULK])
+
+
+@pytest.mark.parametrize("sc", list(Scope))
+async def test_a_departure_walks_the_roster_row(
+    sc: Scope, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """`parcours officers deactivate` (and the console's) by the table's `roster` row."""
+    await cases(sessions)
+    actor = PROGRAMME_ACTORS[sc]
+    async with sessions() as session, session.begin():
+        try:
+            await departure(session, actor, "yhaddad", redistribute=True)
+            passed = True
+        except ParcoursError:
+            passed = False
+    assert passed == (sc in PROGRAMME_ALLOWED[ProgrammeAction.ROSTER])
+    async with sessions() as session:
+        officer = await get_officer(session, "yhaddad")
+    assert officer is not None and officer.active == (not passed)
