@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from parcours.application import refusals
 from parcours.infrastructure.catalog import BABEL_LOCALES
+from parcours.infrastructure.store.absences import absences_today
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.finder import (
     MAX_PER_PAGE,
@@ -148,10 +149,12 @@ async def caseload_page(
             if account.role != Role.OFFICER.value
             else []
         )
+        away = await absences_today(session)
     return render(
         request,
         "caseload.html",
         {
+            "away": away,
             "found": found,
             "rows": found.rows,
             "filters": search,
@@ -249,6 +252,7 @@ async def _case_page(
         events = await audit_trail(session, view.dossier)
         officers = await officers_of(session, view.region) if oversees else []
         partners = await list_partners(session)  # the referral directory (routes_referrals)
+        away = await absences_today(session)
     offered = offers(case_state, actor, [actor_of(o) for o in officers])
     error, done = _flash_for(request, view.dossier)
     # A form refused and no longer offered (the case was paused meanwhile, say): what was
@@ -268,6 +272,7 @@ async def _case_page(
         "case.html",
         {
             "case": view,
+            "absence": away.get(view.officer) if view.officer else None,
             "newcomer": case_state.approval,
             "language_name": language_name(case_state.approval.language, request),
             "events": events,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
 
 from parcours.application.stuck import find_stuck, read_model_ranking, stuck_query
+from parcours.infrastructure.store.absences import absences_today
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.caseload import caseload
 from parcours.interfaces.web.auth import supervisor_account
@@ -71,10 +72,12 @@ async def stuck_page(
         raise HTTPException(status_code=503, detail=str(err)) from None
     async with state.sessions() as session:
         officers = await officers_of(session, region)
+        away = await absences_today(session)
     return render(
         request,
         "stuck.html",
         {
+            "away": away,
             "cases": page.cases,
             "total": page.total,
             "filters": {
