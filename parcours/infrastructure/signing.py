@@ -36,6 +36,7 @@ from parcours.infrastructure.codec import (
 )
 from parcours.infrastructure.config import Settings
 from parcours.kernel.authz import Refusal, refusal
+from parcours.kernel.batches import BatchRequest
 from parcours.kernel.domain import (
     SIGNED,
     UNLESS_DEFAULT,
@@ -64,6 +65,11 @@ START = "start"
 START_FIELDS = ("approval", "policy")
 # A reopening's start (issue 16) covers what it carries on from the closed run as well.
 REOPEN_FIELDS = (*START_FIELDS, "reopening")
+# A batch (issue 17) is signed under its own context over its id, its actor and these fields:
+# what it does to which cases. The carried state, the window and the event budget are left
+# out: they change how it runs, never what it may do.
+_BATCH_CONTEXT = b"parcours-batch-v1"
+BATCH_FIELDS = ("kind", "dossiers", "officers", "note", "deactivate")
 
 T = TypeVar("T")
 
@@ -135,6 +141,17 @@ def _start_message(workflow_id: str, inp: CaseInput, issued_at: datetime) -> byt
     return b"\n".join(parts)
 
 
+def _batch_message(req: BatchRequest, issued_at: datetime) -> bytes:
+    parts = [
+        _BATCH_CONTEXT,
+        req.batch_id.encode(),
+        canonical(req.actor),
+        argument_digest(req, BATCH_FIELDS).encode(),
+        _utc(issued_at).isoformat().encode(),
+    ]
+    return b"\n".join(parts)
+
+
 def _fresh(issued_at: datetime, now: datetime) -> Refusal | None:
     age = now - issued_at
     if age > FRESH_FOR or age < -AHEAD_ALLOWED:
@@ -198,6 +215,16 @@ class Signer:
         )
         return dataclasses.replace(inp, signature=signature)
 
+    def sign_batch(self, req: BatchRequest, now: datetime) -> BatchRequest:
+        """`req` (its `batch_id` set) with the signature of an interface (a copy)."""
+        key = self.keys[0]
+        issued_at = _utc(now)
+        mac = _mac(key, _batch_message(req, issued_at))
+        signature = Signature(
+            key_id=key.key_id, issued_at=issued_at, mac=mac, fields=list(BATCH_FIELDS)
+        )
+        return dataclasses.replace(req, signature=signature)
+
 
 @dataclasses.dataclass(frozen=True)
 class Verifier:
@@ -242,6 +269,21 @@ class Verifier:
         if key is None or tuple(sig.fields) != _start_fields(inp):
             return refusal("signature_invalid")
         expected = _mac(key, _start_message(workflow_id, inp, sig.issued_at))
+        if not hmac.compare_digest(expected, sig.mac):
+            return refusal("signature_invalid")
+        return _fresh(sig.issued_at, accepted_at)
+
+
+    def check_batch(self, req: BatchRequest, accepted_at: datetime) -> Refusal | None:
+        """None if the batch `req` was signed by a key of the ring within FRESH_FOR of
+        `accepted_at`, when the Temporal server accepted the batch's first run."""
+        sig = req.signature
+        if sig is None:
+            return refusal("signature_missing")
+        key = next((k for k in self.keys if k.key_id == sig.key_id), None)
+        if key is None or tuple(sig.fields) != BATCH_FIELDS or not req.batch_id:
+            return refusal("signature_invalid")
+        expected = _mac(key, _batch_message(req, sig.issued_at))
         if not hmac.compare_digest(expected, sig.mac):
             return refusal("signature_invalid")
         return _fresh(sig.issued_at, accepted_at)

@@ -63,6 +63,7 @@ from parcours.infrastructure.config import (
 from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import Signer, signable, signer_for
 from parcours.kernel import inputs, priorities, search
+from parcours.kernel.batches import BatchRequest
 from parcours.kernel.domain import (
     DOSSIER_RE,
     STILL_OPENING,
@@ -258,6 +259,12 @@ class _SigningOutbound(OutboundInterceptor):
             if inp.state is None:
                 now = await self.root.clock()
                 input.args = [self.root.signer.sign_start(input.id, inp, now)]
+        # A batch (issue 17) likewise: it checks this signature before it sends any update.
+        if len(input.args) == 1 and isinstance(input.args[0], BatchRequest):
+            req: BatchRequest = input.args[0]
+            if req.state is None:
+                now = await self.root.clock()
+                input.args = [self.root.signer.sign_batch(req, now)]
         return await super().start_workflow(input)
 
 

@@ -1,4 +1,4 @@
-"""The worker: runs the pathway workflow and its activities on the task queue.
+"""The worker: runs the pathway workflow, the batches (issue 17) and their activities on the task queue.
 
 It owns the resources (engine, mailer, renderer) and hands them to the activity classes once,
 as in temporalio/samples-python `hello/hello_activity_method.py`.
@@ -23,6 +23,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.batches import BatchWork
 from activities.casework import Casework
 from activities.notify import Notifier
 from activities.retention import Retention
@@ -43,6 +44,7 @@ from parcours.infrastructure.temporal import connect, register_search_attributes
 from parcours.kernel.errors import ParcoursError, first_line
 from parcours.kernel.messages import Message
 from parcours.kernel.policy import PolicyError, load_policy
+from workflows.batch import CaseBatch
 from workflows.pathway import NewcomerPathway
 from workflows.retention import RetentionSweep
 
@@ -182,6 +184,9 @@ class Resources:
     casework: Casework
     notifier: Notifier
     retention: Retention
+    # The batch workflow's (issue 17); it sends cases their updates through the worker's
+    # client, given in build_worker.
+    batches: BatchWork
 
     def activities(self) -> list[Callable[..., Any]]:
         return [
@@ -191,6 +196,11 @@ class Resources:
             self.notifier.send_notification,
             self.notifier.send_notifications,
             self.retention.purge_personal_data,
+            self.batches.check_batch,
+            self.batches.batch_roster,
+            self.batches.batch_cases,
+            self.batches.batch_act,
+            self.batches.batch_departure,
         ]
 
 
@@ -226,6 +236,7 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
                 links=NewcomerLinks.from_settings(settings),
             ),
             retention=Retention(sessions),
+            batches=BatchWork(sessions, start_verifier(settings)),
         )
 
 
@@ -244,10 +255,11 @@ def build_worker(
     keys = signing_keyring(settings)
     if keys:
         install_verifier(keys)
+    res.batches.attach(client)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[NewcomerPathway, RetentionSweep],
+        workflows=[NewcomerPathway, RetentionSweep, CaseBatch],
         activities=res.activities(),
         workflow_runner=workflow_runner(sandbox or settings.workflow_sandbox),
         max_cached_workflows=(

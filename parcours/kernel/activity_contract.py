@@ -19,6 +19,12 @@ RECORD_EVENTS = "record_events"
 SEND_NOTIFICATION = "send_notification"  # v1 workflows; v2 batches emails
 SEND_NOTIFICATIONS = "send_notifications"
 PURGE_PERSONAL_DATA = "purge_personal_data"
+# The batch workflow's (activities/batches.py, issue 17).
+CHECK_BATCH = "check_batch"
+READ_ROSTER = "batch_roster"
+READ_CASES = "batch_cases"
+ACT_ON_CASE = "batch_act"
+CLOSE_DEPARTURE = "batch_departure"
 ACTIVITY_NAMES: tuple[str, ...] = (
     REGISTER_CASE,
     RECORD_EVENT,
@@ -26,6 +32,11 @@ ACTIVITY_NAMES: tuple[str, ...] = (
     SEND_NOTIFICATION,
     SEND_NOTIFICATIONS,
     PURGE_PERSONAL_DATA,
+    CHECK_BATCH,
+    READ_ROSTER,
+    READ_CASES,
+    ACT_ON_CASE,
+    CLOSE_DEPARTURE,
 )
 
 # Failure types. Permanent: raised with non_retryable=True, and listed in the retry policy of

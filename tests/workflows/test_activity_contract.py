@@ -26,6 +26,7 @@ from temporalio.common import RetryPolicy
 
 import activities
 import workflows
+from activities.batches import BatchWork
 from activities.casework import Casework
 from activities.notify import Notifier
 from activities.retention import Retention
@@ -65,7 +66,9 @@ def value_of(node: ast.expr, module: ModuleType) -> Any:
 def registered() -> dict[str, str]:
     """The activities the worker registers (infrastructure/worker.py `Resources.activities`),
     by name: the module that defines each."""
-    fake = SimpleNamespace(casework=Casework, notifier=Notifier, retention=Retention)
+    fake = SimpleNamespace(
+        casework=Casework, notifier=Notifier, retention=Retention, batches=BatchWork
+    )
     found: dict[str, str] = {}
     for fn in Resources.activities(fake):  # type: ignore[arg-type]
         name = activity._Definition.must_from_callable(fn).name

@@ -57,6 +57,8 @@ class CaseSearch:
     overdue_only: bool = False
     officer: str | None = None  # an officer id, or UNASSIGNED
     page: int = 1
+    # Issue 17: a bulk action's filter names a region too.
+    region: str | None = None
     per_page: int = PER_PAGE
 
     @property
@@ -143,6 +145,8 @@ def _filtered(stmt: Select[Any], search: CaseSearch) -> Select[Any]:
         stmt = stmt.where(Case.escalation_level >= search.min_level)
     if search.overdue_only:
         stmt = stmt.where(Case.overdue.is_(True))
+    if search.region:
+        stmt = stmt.where(Case.region == search.region)
     if search.officer == UNASSIGNED:
         stmt = stmt.where(Case.officer_id.is_(None))
     elif search.officer:
@@ -197,3 +201,14 @@ async def find_cases(
             )
         )
     return CasePage(rows=rows, total=total, page=page, per_page=per_page)
+
+
+async def matching_dossiers(
+    session: AsyncSession, viewer: Actor | None, search: CaseSearch, limit: int | None = None
+) -> list[str]:
+    """Every dossier `viewer` may see that matches `search` (no paging), in dossier order: a
+    bulk action's filter resolved to its explicit list when the batch starts."""
+    stmt = _filtered(visible_to(select(Case.dossier), viewer), search).order_by(Case.dossier)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list((await session.scalars(stmt)).all())

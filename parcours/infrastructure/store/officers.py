@@ -341,6 +341,35 @@ async def update_officer(
     return officer
 
 
+async def deactivate_officer(
+    session: AsyncSession,
+    officer_id: str,
+    *,
+    actor: str | None = None,
+    detail: str = "",
+    checked: bool = False,
+) -> Officer:
+    """Mark the officer inactive, audited; refused while the read model shows them open
+    cases (a departure first redistributes them: application/batches.py), unless `checked`:
+    the caller asked the cases' workflows themselves, which the read model may lag behind.
+    Idempotent: an inactive officer stays so and no second row is written. The caller
+    commits."""
+    officer = await known_officer(session, officer_id)
+    if not officer.active:
+        return officer
+    held = 0 if checked else await open_cases_of(session, officer.id)
+    if held:
+        raise OfficerError(
+            "active",
+            f"officer {officer.id} holds {held} open case(s): redistribute them first",
+            Message.of("officer_has_open_cases_deactivate", officer=officer.id, count=held),
+        )
+    officer.active = False
+    await record_change(session, officer.id, "deactivated", detail, actor)
+    logger.info("officer %s deactivated", officer.id)
+    return officer
+
+
 def _candidate(o: Officer) -> assignment.Candidate:
     return assignment.Candidate(
         id=o.id,
