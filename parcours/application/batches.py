@@ -164,7 +164,9 @@ def parse_filter(filter_text: str) -> CaseSearch:
         if key == "overdue" and not eq:
             search.overdue_only = True
         elif not eq or key not in FILTER_KEYS:
-            raise _refused("batch_filter_invalid", part=inputs.shown(part), keys=", ".join(FILTER_KEYS))
+            raise _refused(
+                "batch_filter_invalid", part=inputs.shown(part), keys=", ".join(FILTER_KEYS)
+            )
         elif key == "stage":
             search.stage = inputs.stage(value).value
         elif key == "min-level":

@@ -273,7 +273,6 @@ class Verifier:
             return refusal("signature_invalid")
         return _fresh(sig.issued_at, accepted_at)
 
-
     def check_batch(self, req: BatchRequest, accepted_at: datetime) -> Refusal | None:
         """None if the batch `req` was signed by a key of the ring within FRESH_FOR of
         `accepted_at`, when the Temporal server accepted the batch's first run."""

@@ -369,7 +369,9 @@ async def test_a_departure_with_cases_left_keeps_the_officer_active(
     roster.dossiers = dossiers
     # An officer has no say over a move: every case refuses, the officer stays.
     async with batches_on(pathway, roster) as b, b.worker():
-        result = await b.result((await b.start(departure(dossiers, actor=OTHER_SUPERVISOR))).batch_id)
+        result = await b.result(
+            (await b.start(departure(dossiers, actor=OTHER_SUPERVISOR))).batch_id
+        )
     assert result.refused == 2 and not result.deactivated and result.still_held == 2
     assert roster.deactivated == []
 

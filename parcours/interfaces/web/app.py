@@ -21,6 +21,7 @@ from parcours.infrastructure.config import Settings
 from parcours.interfaces.web import (
     api,
     ops,
+    routes_bulk,
     routes_cases,
     routes_closing,
     routes_meetings,
@@ -169,6 +170,7 @@ def create_app(
     app.include_router(routes_supervision.router)
     app.include_router(routes_referrals.router)
     app.include_router(routes_roster.router)
+    app.include_router(routes_bulk.router)
     app.include_router(routes_newcomer.router)
     app.include_router(api.router)
     app.include_router(routes_closing.api_router)

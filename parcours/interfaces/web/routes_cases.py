@@ -40,6 +40,7 @@ from parcours.infrastructure.temporal import case_file, resolve_dossier, update_
 from parcours.interfaces.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import audit_trail, officers_of
+from parcours.interfaces.web.routes_bulk import bulk_offer, filter_text
 from parcours.interfaces.web.sessions import FLASH
 from parcours.interfaces.web.state import StateDep, WebState
 from parcours.kernel import authz, inputs
@@ -150,11 +151,28 @@ async def caseload_page(
             else []
         )
         away = await absences_today(session)
+    # "All N matching" when the page shows what a batch's filter can say (open cases, no text).
+    expressible = search.status == StatusFilter.OPEN and not search.text
+    bulk = await bulk_offer(
+        state,
+        account,
+        filter_text(
+            stage=search.stage,
+            min_level=search.min_level,
+            region=None,
+            officer=search.officer,
+            overdue=search.overdue_only,
+        )
+        if expressible
+        else None,
+        _address(search, found.page),
+    )
     return render(
         request,
         "caseload.html",
         {
             "away": away,
+            "bulk": bulk,
             "found": found,
             "rows": found.rows,
             "filters": search,

@@ -25,6 +25,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from parcours.application import refusals
+from parcours.application.batches import departure, start_batch
 from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.store.absences import absences_today
 from parcours.infrastructure.store.accounts import Account
@@ -47,7 +48,7 @@ from parcours.interfaces.web.state import StateDep, WebState
 from parcours.kernel import inputs
 from parcours.kernel.authz import ProgrammeAction, decide_programme
 from parcours.kernel.domain import OFFICER_ID_RE, REGIONS, Actor, Role
-from parcours.kernel.errors import ParcoursError, UpdateRejected
+from parcours.kernel.errors import ParcoursError, TemporalUnavailable, UpdateRejected
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/roster"
@@ -336,3 +337,40 @@ async def cancel_leave_action(
         "leave_cancelled",
         change,
     )
+
+
+@router.post(PAGE + "/{officer_id}/deactivate")
+async def deactivate_action(
+    request: Request, officer_id: str, account: RosterAccount, state: StateDep
+) -> Response:
+    """A departure: an officer without open cases is deactivated at once; else a batch moves
+    their cases (spread over the region's officers by the intake rule, or all to one officer)
+    and deactivates them once none is left, and the page that answers is its progress."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf") or ""))
+    scope = roster_scope(account)
+    officer = await _officer_in_scope(state, scope, officer_id)
+    choice = str(form.get("choice") or "")
+    to = str(form.get("to") or "").strip() or None
+    try:
+        _check(ProgrammeAction.ROSTER, scope, officer)
+        if choice == "to" and to is None:
+            raise inputs.invalid("bulk_to_missing", "to")
+        async with state.sessions() as session, session.begin():
+            batch = await departure(
+                session,
+                scope.actor,
+                officer.id,
+                redistribute=choice == "redistribute",
+                to=to if choice == "to" else None,
+            )
+        if batch is None:
+            return _done(request, officer.id, "deactivated")
+        progress = await start_batch(
+            await state.client(), batch, task_queue=state.settings.task_queue
+        )
+    except TemporalUnavailable as err:
+        raise HTTPException(status_code=503, detail=str(err)) from None
+    except ParcoursError as err:
+        return await _refused(request, state, account, officer.id, "deactivate", err, _typed(form))
+    return RedirectResponse(f"/bulk/{progress.batch_id}", status_code=303)

@@ -17,6 +17,7 @@ from parcours.interfaces.web.charts import caseload_chart
 from parcours.interfaces.web.i18n import Translator
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import officers_of, stage_durations
+from parcours.interfaces.web.routes_bulk import bulk_offer, filter_text
 from parcours.interfaces.web.state import StateDep
 from parcours.kernel import inputs
 from parcours.kernel.domain import REGIONS, STAGES, Role
@@ -73,11 +74,20 @@ async def stuck_page(
     async with state.sessions() as session:
         officers = await officers_of(session, region)
         away = await absences_today(session)
+    bulk = await bulk_offer(
+        state,
+        account,
+        filter_text(
+            stage=stage, min_level=level, region=region, officer=officer, overdue=overdue_only
+        ),
+        str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+    )
     return render(
         request,
         "stuck.html",
         {
             "away": away,
+            "bulk": bulk,
             "cases": page.cases,
             "total": page.total,
             "filters": {
