@@ -128,8 +128,9 @@ class BulkError:
 
 
 async def _selected(state: WebState, actor: Actor, form: FormData) -> list[str]:
-    """The cases the form names that this person may see, in the order sent; or every open
-    case of the page's filter, resolved now."""
+    """The cases the form names that this person may see, or every open case of the page's
+    filter, resolved now; in dossier order either way, so that the same selection is the same
+    batch (its id derives from the list) whatever order the page listed it in."""
     async with state.sessions() as session:
         if form.get("all") == "1":
             return await cases_of_filter(session, actor, str(form.get("filter") or ""))
@@ -143,7 +144,7 @@ async def _selected(state: WebState, actor: Actor, form: FormData) -> list[str]:
                 )
             ).all()
         )
-    return [d for d in asked if d in seen]
+    return sorted(d for d in asked if d in seen)
 
 
 @router.post(PAGE)
