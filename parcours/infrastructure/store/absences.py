@@ -32,19 +32,55 @@ class Absence:
 
 async def absences_today(session: AsyncSession, today: date | None = None) -> dict[str, Absence]:
     """Every officer on leave today (`today`: one day for all regions, for tests), by id.
+    The backup shown is the one who really gets the reminders today (as `stand_in` decides:
+    active, of the region, not away themselves), else none: the region's supervisors.
 
     Few officers have a leave recorded at any time: the query reads only those rows."""
     rows = (
         await session.execute(
             select(
-                Officer.id, Officer.region, Officer.leave_from, Officer.leave_to, Officer.backup_id
+                Officer.id,
+                Officer.region,
+                Officer.leave_from,
+                Officer.leave_to,
+                Officer.backup_id,
             ).where(Officer.leave_from.is_not(None), Officer.leave_to.is_not(None))
         )
     ).all()
-    found: dict[str, Absence] = {}
     days: dict[str, date] = {}
-    for r in rows:
-        day = today or days.setdefault(r.region, local_today(r.region))
-        if assignment.on_leave(r.leave_from, r.leave_to, day):
-            found[r.id] = Absence(r.id, r.leave_from, r.leave_to, r.backup_id)
+
+    def away(region: str, leave_from: date | None, leave_to: date | None) -> bool:
+        day = today or days.setdefault(region, local_today(region))
+        return assignment.on_leave(leave_from, leave_to, day)
+
+    absent = [r for r in rows if away(r.region, r.leave_from, r.leave_to)]
+    wanted = {r.backup_id for r in absent if r.backup_id}
+    backups = (
+        {
+            b.id: b
+            for b in (
+                await session.execute(
+                    select(
+                        Officer.id,
+                        Officer.region,
+                        Officer.active,
+                        Officer.leave_from,
+                        Officer.leave_to,
+                    ).where(Officer.id.in_(wanted))
+                )
+            ).all()
+        }
+        if wanted
+        else {}
+    )
+    found: dict[str, Absence] = {}
+    for r in absent:
+        b = backups.get(r.backup_id or "")
+        standing = (
+            b is not None
+            and b.active
+            and b.region == r.region
+            and not away(b.region, b.leave_from, b.leave_to)
+        )
+        found[r.id] = Absence(r.id, r.leave_from, r.leave_to, b.id if standing and b else None)
     return found
