@@ -222,3 +222,16 @@ async def test_a_leave_ahead_is_listed_but_not_marked(tmp_path: Path) -> None:
         page = (await director.get("/roster")).text
         assert text_of(page, "officer-yhaddad-leave").startswith("du ")
         assert "En congé" not in text_of(page, "officer-yhaddad-active")
+
+
+async def test_a_director_may_not_deactivate_themselves(tmp_path: Path) -> None:
+    async with running_console(tmp_path, logins=EVERYONE) as console:
+        director = await signed_in(console, "hcote")
+        page = (await director.get("/roster/hcote")).text
+        assert 'id="form-deactivate"' not in page and 'id="form-edit"' in page
+        r = await director.post("/roster/hcote/deactivate", data={"csrf": form_token(page)})
+        assert r.status_code == 422
+        assert "vous désactiver vous-même" in text_of(r.text, "roster-error")
+        async with console.web.sessions() as session:
+            officer = await get_officer(session, "hcote")
+            assert officer is not None and officer.active

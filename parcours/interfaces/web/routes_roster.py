@@ -169,6 +169,12 @@ async def _officer_page(
         if isinstance(flash, dict) and flash.get("officer") == officer.id:
             done = flash.get("done")
     may_leave = decide_programme(ProgrammeAction.LEAVE, scope.actor, officer.region) is None
+    # The forms this person is offered on this record (a refusal of another shows on top).
+    forms = {
+        "edit": scope.edit,
+        "leave": may_leave and officer.active,
+        "deactivate": scope.edit and officer.active and officer.id != scope.actor.officer_id,
+    }
     return render(
         request,
         "roster_officer.html",
@@ -181,7 +187,7 @@ async def _officer_page(
             "takers": [o for o in colleagues if o.role == Role.OFFICER.value],
             "absence": away.get(officer.id),
             "scope": scope,
-            "may_leave": may_leave,
+            "forms": {name for name, offered in forms.items() if offered},
             "regions": REGIONS,
             "roles": list(Role),
             "error": error,
@@ -354,6 +360,9 @@ async def deactivate_action(
     to = str(form.get("to") or "").strip() or None
     try:
         _check(ProgrammeAction.ROSTER, scope, officer)
+        if officer.id == scope.actor.officer_id:
+            # Signed out for good, with nobody's word: another director does it.
+            raise inputs.invalid("roster_self_deactivate", None)
         if choice == "to" and to is None:
             raise inputs.invalid("bulk_to_missing", "to")
         async with state.sessions() as session, session.begin():
