@@ -13,7 +13,7 @@ same form sent twice starts one batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -27,11 +27,12 @@ from parcours.application.batches import (
     batch_progress,
     bulk_request,
     cases_of_filter,
+    parse_filter,
     start_batch,
 )
 from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.store.accounts import Account
-from parcours.infrastructure.store.finder import visible_to
+from parcours.infrastructure.store.finder import find_cases, visible_to
 from parcours.infrastructure.store.models import Case
 from parcours.infrastructure.store.officers import actor_of
 from parcours.interfaces.web.auth import check_csrf, supervisor_account
@@ -111,9 +112,14 @@ async def bulk_offer(
     assert account.officer is not None
     actor = actor_of(account.officer)
     async with state.sessions() as session:
-        matching = len(await cases_of_filter(session, actor, filter_)) if filter_ else 0
+        # Counted, not listed: the list is resolved when a batch starts (the same query).
+        matching = (
+            (await find_cases(session, actor, replace(parse_filter(filter_), per_page=1))).total
+            if filter_
+            else 0
+        )
         officers = await officers_of(session, bulk_region(actor))
-    return BulkOffer(filter_, min(matching, MAX_CASES), officers, back)
+    return BulkOffer(filter_, matching, officers, back)
 
 
 def _back(form: FormData) -> str:
