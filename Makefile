@@ -87,4 +87,4 @@ clean:
 
 # PNGs of the console's main pages, taken by the browser tests, for the README.
 screenshots: $(STAMP) browser axe
-	PARCOURS_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/web/test_browser.py tests/web/test_accessibility.py -q
+	PARCOURS_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/web/test_browser.py tests/web/test_accessibility.py tests/web/test_roster_browser.py -q

@@ -21,11 +21,13 @@ from parcours.infrastructure.config import Settings
 from parcours.interfaces.web import (
     api,
     ops,
+    routes_bulk,
     routes_cases,
     routes_closing,
     routes_meetings,
     routes_newcomer,
     routes_referrals,
+    routes_roster,
     routes_session,
     routes_supervision,
 )
@@ -167,6 +169,8 @@ def create_app(
     app.include_router(routes_cases.router)
     app.include_router(routes_supervision.router)
     app.include_router(routes_referrals.router)
+    app.include_router(routes_roster.router)
+    app.include_router(routes_bulk.router)
     app.include_router(routes_newcomer.router)
     app.include_router(api.router)
     app.include_router(routes_closing.api_router)

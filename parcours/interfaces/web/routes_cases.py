@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from parcours.application import refusals
 from parcours.infrastructure.catalog import BABEL_LOCALES
+from parcours.infrastructure.store.absences import absences_today
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.finder import (
     MAX_PER_PAGE,
@@ -39,6 +40,7 @@ from parcours.infrastructure.temporal import case_file, resolve_dossier, update_
 from parcours.interfaces.web.auth import check_csrf, may_see_case, no_such_case, staff_account
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import audit_trail, officers_of
+from parcours.interfaces.web.routes_bulk import bulk_offer, filter_text
 from parcours.interfaces.web.sessions import FLASH
 from parcours.interfaces.web.state import StateDep, WebState
 from parcours.kernel import authz, inputs
@@ -148,10 +150,29 @@ async def caseload_page(
             if account.role != Role.OFFICER.value
             else []
         )
+        away = await absences_today(session)
+    # "All N matching" when the page shows what a batch's filter can say (open cases, no text).
+    expressible = search.status == StatusFilter.OPEN and not search.text
+    bulk = await bulk_offer(
+        state,
+        account,
+        filter_text(
+            stage=search.stage,
+            min_level=search.min_level,
+            region=None,
+            officer=search.officer,
+            overdue=search.overdue_only,
+        )
+        if expressible
+        else None,
+        _address(search, found.page),
+    )
     return render(
         request,
         "caseload.html",
         {
+            "away": away,
+            "bulk": bulk,
             "found": found,
             "rows": found.rows,
             "filters": search,
@@ -249,6 +270,7 @@ async def _case_page(
         events = await audit_trail(session, view.dossier)
         officers = await officers_of(session, view.region) if oversees else []
         partners = await list_partners(session)  # the referral directory (routes_referrals)
+        away = await absences_today(session)
     offered = offers(case_state, actor, [actor_of(o) for o in officers])
     error, done = _flash_for(request, view.dossier)
     # A form refused and no longer offered (the case was paused meanwhile, say): what was
@@ -268,6 +290,7 @@ async def _case_page(
         "case.html",
         {
             "case": view,
+            "absence": away.get(view.officer) if view.officer else None,
             "newcomer": case_state.approval,
             "language_name": language_name(case_state.approval.language, request),
             "events": events,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
 
 from parcours.application.stuck import find_stuck, read_model_ranking, stuck_query
+from parcours.infrastructure.store.absences import absences_today
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.caseload import caseload
 from parcours.interfaces.web.auth import supervisor_account
@@ -16,6 +17,7 @@ from parcours.interfaces.web.charts import caseload_chart
 from parcours.interfaces.web.i18n import Translator
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import officers_of, stage_durations
+from parcours.interfaces.web.routes_bulk import bulk_offer, filter_text
 from parcours.interfaces.web.state import StateDep
 from parcours.kernel import inputs
 from parcours.kernel.domain import REGIONS, STAGES, Role
@@ -71,10 +73,21 @@ async def stuck_page(
         raise HTTPException(status_code=503, detail=str(err)) from None
     async with state.sessions() as session:
         officers = await officers_of(session, region)
+        away = await absences_today(session)
+    bulk = await bulk_offer(
+        state,
+        account,
+        filter_text(
+            stage=stage, min_level=level, region=region, officer=officer, overdue=overdue_only
+        ),
+        str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+    )
     return render(
         request,
         "stuck.html",
         {
+            "away": away,
+            "bulk": bulk,
             "cases": page.cases,
             "total": page.total,
             "filters": {
