@@ -29,6 +29,7 @@ from parcours.interfaces.cli import (
     casework,
     closing,
     finding,
+    forecast,
     intake,
     meetings,
     officers,
@@ -80,6 +81,7 @@ def build_parser(lang: str | None = None) -> Parser:
     closing.register(sub, t)
     finding.register(sub, t)
     supervision.register(sub, t)
+    forecast.register(sub, t)
     web.register(sub, t)
     operations.register(sub, t)
     audit.register(sub, t)
