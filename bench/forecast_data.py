@@ -33,12 +33,20 @@ class History:
     # Mean months per stage of those who finish it (exponential), and the share of those
     # entering a stage who leave during it (after half the stage's mean, exponential).
     stage_months: dict[str, float] = field(
-        default_factory=lambda: {"arrival": 1.0, "francization": 9.0, "employment": 12.0,
-                                 "community": 4.0}  # fmt: skip
+        default_factory=lambda: {
+            "arrival": 1.0,
+            "francization": 9.0,
+            "employment": 12.0,
+            "community": 4.0,
+        }  # fmt: skip
     )
     leave_share: dict[str, float] = field(
-        default_factory=lambda: {"arrival": 0.1, "francization": 0.05, "employment": 0.05,
-                                 "community": 0.0}  # fmt: skip
+        default_factory=lambda: {
+            "arrival": 0.1,
+            "francization": 0.05,
+            "employment": 0.05,
+            "community": 0.0,
+        }  # fmt: skip
     )
     regions: dict[str, float] = field(default_factory=lambda: {"montreal": 1.0})
     officers: dict[str, int] = field(default_factory=lambda: {"montreal": 10})
@@ -68,13 +76,9 @@ def _rows(h: History) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Seede
         return h.now + timedelta(days=float(days))
 
     # Per stage, for every case at once: duration, whether it leaves.
-    durations = {
-        s: rng.exponential(h.stage_months[s] * DAYS_PER_MONTH, n) for s in STAGE_NAMES
-    }
+    durations = {s: rng.exponential(h.stage_months[s] * DAYS_PER_MONTH, n) for s in STAGE_NAMES}
     leaves = {s: rng.random(n) < h.leave_share[s] for s in STAGE_NAMES}
-    partial = {
-        s: rng.exponential(h.stage_months[s] * DAYS_PER_MONTH / 2, n) for s in STAGE_NAMES
-    }
+    partial = {s: rng.exponential(h.stage_months[s] * DAYS_PER_MONTH / 2, n) for s in STAGE_NAMES}
     for i in range(n):
         dossier = f"F{i:07d}"
         t = float(opened[i])

@@ -290,8 +290,8 @@ def build(m: Measures, request: Request, target_caseload: int) -> Forecast:
         months_in: dict[str, Input] = {}
         shares_in: dict[str, Input] = {}
         for s in STAGE_NAMES:
-            model, months_in[s], shares_in[s] = _stage_model(m, r, s, o)
-            stage_models.append(model)
+            stage_model, months_in[s], shares_in[s] = _stage_model(m, r, s, o)
+            stage_models.append(stage_model)
         open_stage, open_age = _open_cases(m, r)
         model = RegionModel(r, float(intake.value) / 12, tuple(stage_models), open_stage, open_age)
         region_inputs.append(

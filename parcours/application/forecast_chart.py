@@ -132,7 +132,9 @@ def svg(f: Forecast, labels: Mapping[str, str], number: Callable[[float], str]) 
     return "".join(out)
 
 
-def save(f: Forecast, path: Path, labels: Mapping[str, str], number: Callable[[float], str]) -> None:
+def save(
+    f: Forecast, path: Path, labels: Mapping[str, str], number: Callable[[float], str]
+) -> None:
     """`path` ending in .svg: the SVG above; in .png: the same chart drawn by matplotlib."""
     if path.suffix.lower() == ".svg":
         path.write_text(svg(f, labels, number) + "\n", encoding="utf-8")

@@ -178,9 +178,7 @@ def _stays(
         else:
             go = ~leaves[n:]
             old[go] = stage.done.remaining(rng, age[go], np.tile(today.rank_done, runs)[go])
-            old[~go] = stage.partial().remaining(
-                rng, age[~go], np.tile(today.rank_left, runs)[~go]
-            )
+            old[~go] = stage.partial().remaining(rng, age[~go], np.tile(today.rank_left, runs)[~go])
     return stay, (np.zeros(n + m, dtype=bool) if leaves is None else leaves)
 
 
@@ -246,9 +244,10 @@ def simulate(
         jobs += [(model, n, s) for n, s in zip(sizes, stream.spawn(len(sizes)), strict=True)]
 
     today = {
-        m.name: [_Today.of(m, k) if (m.open_stage == k).any() else None for k in range(len(m.stages))]
+        m.name: [_Today.of(m, k) if (m.open_stage == k).any() else None
+                 for k in range(len(m.stages))]
         for m in models
-    }
+    }  # fmt: skip
 
     def one(job: tuple[RegionModel, int, np.random.SeedSequence]) -> npt.NDArray[np.int64]:
         model, n, stream = job

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from parcours.kernel.domain import STAGES, region_name
 from parcours.kernel.errors import ParcoursError
 
 if TYPE_CHECKING:
-    from parcours.application.forecast import Forecast, Input, Overrides, Request
+    from parcours.application.forecast import Forecast, Input, Request
 
 STAGE_NAMES = tuple(s.value for s in STAGES)
 
@@ -42,9 +43,7 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
     p.add_argument("--seed", metavar="S", default="18", help=t("cli.opt.forecast.seed"))
     p.add_argument("--region", help=t("cli.opt.forecast.region"))
     p.add_argument("--csv", metavar=t("cli.metavar.file"), help=t("cli.opt.forecast.csv"))
-    p.add_argument(
-        "--chart", metavar=t("cli.metavar.chart_file"), help=t("cli.opt.forecast.chart")
-    )
+    p.add_argument("--chart", metavar=t("cli.metavar.chart_file"), help=t("cli.opt.forecast.chart"))
     p.add_argument("--by", metavar="ID", help=t("cli.opt.forecast.by"))
     add_json_flag(p, t("cli.opt.forecast.json"))
     p.set_defaults(handler=forecast)
@@ -87,9 +86,8 @@ def request_of(args: argparse.Namespace, t: Catalog) -> Request:
 
 
 async def forecast(args: argparse.Namespace, ctx: Context) -> int:
-    from parcours.application.forecast import ForecastInputError, check
+    from parcours.application.forecast import ForecastInputError, check, to_csv
     from parcours.application.forecast import forecast as run_forecast
-    from parcours.application.forecast import to_csv
     from parcours.application.policies import choose_target_caseload
     from parcours.kernel.authz import ProgrammeAction, decide_programme
     from parcours.kernel.domain import Role
@@ -116,11 +114,12 @@ async def forecast(args: argparse.Namespace, ctx: Context) -> int:
     except ForecastInputError as err:
         raise inputs.InvalidInput(t(err.key, **err.params)) from None
     if args.csv:
-        Path(args.csv).write_text(to_csv(result), encoding="utf-8")
+        await asyncio.to_thread(Path(args.csv).write_text, to_csv(result), encoding="utf-8")
     if chart is not None:
         from parcours.application.forecast_chart import save
 
-        save(result, chart, chart_labels(t, result), lambda v: t.number(round(v)))
+        labels = chart_labels(t, result)
+        await asyncio.to_thread(save, result, chart, labels, lambda v: t.number(round(v)))
     if args.json:
         dump_json(result.to_json(), ctx.out)
         return 0
@@ -142,9 +141,11 @@ def chart_labels(t: Catalog, f: Forecast) -> dict[str, str]:
 
 def _source(t: Catalog, i: Input) -> str:
     text = t(f"forecast.source.{i.source}")
-    return t("forecast.source_basis", source=text, basis=t(f"forecast.basis.{i.basis}")) if (
-        i.basis in ("region", "province")
-    ) else text
+    return (
+        t("forecast.source_basis", source=text, basis=t(f"forecast.basis.{i.basis}"))
+        if (i.basis in ("region", "province"))
+        else text
+    )
 
 
 def print_forecast(f: Forecast, ctx: Context) -> None:
@@ -152,11 +153,17 @@ def print_forecast(f: Forecast, ctx: Context) -> None:
     inp = f.inputs
     region = region_name(f.request.region) if f.request.region else t("forecast.all_regions")
     ctx.print(
-        t("forecast.heading", region=region, months=f.request.months, runs=f.request.runs,
-          seed=f.request.seed)  # fmt: skip
+        t(
+            "forecast.heading",
+            region=region,
+            months=f.request.months,
+            runs=f.request.runs,
+            seed=f.request.seed,
+        )  # fmt: skip
     )
     lines = [
-        (t("forecast.input.intake"), t.number(inp["intake_per_year"].value), inp["intake_per_year"]),
+        (t("forecast.input.intake"), t.number(inp["intake_per_year"].value),
+         inp["intake_per_year"]),
         (t("forecast.input.uptake"), t.percent(inp["uptake"].value, digits=1), inp["uptake"]),
         *(
             (t("forecast.input.stage_months", stage=t(f"stage.{s}")),
@@ -180,13 +187,13 @@ def print_forecast(f: Forecast, ctx: Context) -> None:
     ctx.print("")
     table(
         [
-            t("forecast.col.month"),
-            t("forecast.col.open_p10"),
-            t("forecast.col.open_p50"),
-            t("forecast.col.open_p90"),
+            t("forecast.col.month").upper(),
+            t("forecast.col.open_p10").upper(),
+            t("forecast.col.open_p50").upper(),
+            t("forecast.col.open_p90").upper(),
             *[t(f"stage.{s}").upper() for s in STAGE_NAMES],
-            t("forecast.col.per_officer"),
-            t("forecast.col.officers_needed"),
+            t("forecast.col.per_officer").upper(),
+            t("forecast.col.officers_needed").upper(),
         ],
         [
             [
