@@ -19,6 +19,7 @@ A top-level input is "measured" only when every region's value is.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import math
@@ -402,7 +403,9 @@ async def forecast(
 ) -> Forecast:
     """Measure the read model as of `now`, then run the forecast."""
     check(request)
-    return build(await measure(session, now), request, target_caseload)
+    measures = await measure(session, now)
+    # Seconds of NumPy on large read models: off the event loop (NumPy releases the GIL).
+    return await asyncio.to_thread(build, measures, request, target_caseload)
 
 
 class ForecastInputError(ValueError):
@@ -439,6 +442,18 @@ def check(request: Request) -> None:
             )
         if not (math.isfinite(months) and 0 < months <= 240):
             raise ForecastInputError("stage_months", "forecast.error.stage_months", stage=stage)
+
+
+def read_number(text: str) -> float | None:
+    """A number as a person types it ("50000", "50 000", "0,85"), or None."""
+    cleaned = text.strip()
+    for space in ("\u00a0", "\u202f", " "):
+        cleaned = cleaned.replace(space, "")
+    try:
+        value = float(cleaned.replace(",", "."))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def parse_stage_months(text: str) -> dict[str, float]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,13 +49,10 @@ def register(sub: argparse._SubParsersAction[Any], t: Catalog) -> None:
 
 
 def _number(t: Catalog, flag: str, raw: str, *, whole: bool = False) -> float:
-    """A number as a person types it: "50000", "50 000", "0,85"."""
-    text = raw.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace(",", ".")
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or (whole and value != int(value)):
+    from parcours.application.forecast import read_number
+
+    value = read_number(raw)
+    if value is None or (whole and value != int(value)):
         kind = "cli.error.forecast.whole" if whole else "cli.error.forecast.number"
         raise inputs.InvalidInput(t(kind, flag=flag, value=inputs.shown(raw)))
     return value

@@ -23,6 +23,7 @@ from parcours.interfaces.web import (
     ops,
     routes_cases,
     routes_closing,
+    routes_forecast,
     routes_meetings,
     routes_newcomer,
     routes_referrals,
@@ -166,6 +167,7 @@ def create_app(
     app.include_router(routes_closing.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_supervision.router)
+    app.include_router(routes_forecast.router)
     app.include_router(routes_referrals.router)
     app.include_router(routes_newcomer.router)
     app.include_router(api.router)
