@@ -257,8 +257,11 @@ def _shares(weights: Mapping[str, float], regions: list[str]) -> dict[str, float
 
 
 def _combined(inputs: list[Input], value: Any) -> Input:
+    """A province-wide input: measured if every region's is; the basis if they share one."""
     every = all(i.source == MEASURED for i in inputs)
-    return Input(value, MEASURED if every and inputs else ASSUMED)
+    bases = {i.basis for i in inputs}
+    return Input(value, MEASURED if every and inputs else ASSUMED,
+                 bases.pop() if len(bases) == 1 else None)  # fmt: skip
 
 
 def build(m: Measures, request: Request, target_caseload: int) -> Forecast:
