@@ -148,9 +148,9 @@ async def seed_history(engine: AsyncEngine, h: History, batch: int = 20_000) -> 
     cases, events, seeded = _rows(h)
     officers = [
         {
-            "id": f"{region[:3]}{i:03d}",
+            "id": f"{region}-{i:03d}",
             "name": f"Agent {region} {i}",
-            "email": f"{region[:3]}{i:03d}@parcours.example",
+            "email": f"{region}-{i:03d}@parcours.example",
             "region": region,
             "languages": "fr",
             "role": Role.OFFICER.value,

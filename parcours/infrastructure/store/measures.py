@@ -100,14 +100,15 @@ async def measure(session: AsyncSession, now: datetime, region: str | None = Non
         select(
             AuditEvent.dossier.label("dossier"),
             AuditEvent.stage.label("stage"),
-            func.min(case((AuditEvent.kind.in_(STARTS), day_number(AuditEvent.at)))).label("s"),
-            func.max(case((AuditEvent.kind.in_(ENDS), day_number(AuditEvent.at)))).label("e"),
+            # Days are computed on the grouped rows only (timestamps order as they compare).
+            func.min(case((AuditEvent.kind.in_(STARTS), AuditEvent.at))).label("s"),
+            func.max(case((AuditEvent.kind.in_(ENDS), AuditEvent.at))).label("e"),
         )
         .where(AuditEvent.kind.in_(STARTS + ENDS), AuditEvent.stage.is_not(None))
         .group_by(AuditEvent.dossier, AuditEvent.stage)
         .subquery()
     )
-    days = func.round(per_stage.c.e - per_stage.c.s)
+    days = func.round(day_number(per_stage.c.e) - day_number(per_stage.c.s))
     done = scoped(
         select(Case.region, per_stage.c.stage, days, func.count())
         .join(Case, Case.dossier == per_stage.c.dossier)
