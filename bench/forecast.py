@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -66,7 +67,8 @@ async def run(url: str, open_cases: int, runs: int, months: int, reset: bool) ->
     try:
         if reset and engine.dialect.name == "postgresql":
             async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
         await upgrade(engine)
         started = time.perf_counter()
         seeded = await seed_history(engine, _history(open_cases, now))
@@ -102,6 +104,8 @@ async def run(url: str, open_cases: int, runs: int, months: int, reset: bool) ->
         "backend": engine.dialect.name,
         "database": safe_url(url),
         "machine": machine(),
+        # Other work on the same cores changes the times: the load when the run ended.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "cases": seeded.cases,
         "open_cases": seeded.open_cases,
         "audit_rows": seeded.audit_rows,
@@ -124,7 +128,8 @@ def markdown(r: dict[str, Any]) -> str:
         [
             f"# Forecast benchmark, {r['backend']}, {r['at']}",
             "",
-            ", ".join(f"{k}: {v}" for k, v in r["machine"].items()),
+            ", ".join(f"{k}: {v}" for k, v in r["machine"].items())
+            + f"; load average (1, 5, 15 min) at the end: {r['load_average']}",
             "",
             f"Read model: {r['cases']:,} cases ({r['open_cases']:,} open), "
             f"{r['audit_rows']:,} audit rows, seeded in {r['seed_s']} s.",

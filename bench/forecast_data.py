@@ -172,3 +172,41 @@ async def seed_history(engine: AsyncEngine, h: History, batch: int = 20_000) -> 
 
 def default_now() -> datetime:
     return datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m bench.forecast_data FILE.db [--intake-per-year N] [--years Y]`: a fresh
+    SQLite read model holding such a history (README's worked example)."""
+    import argparse
+    import asyncio
+    from pathlib import Path
+
+    from parcours.infrastructure.store.db import create_engine
+    from parcours.infrastructure.store.migrate import upgrade
+
+    p = argparse.ArgumentParser(prog="python -m bench.forecast_data", description=main.__doc__)
+    p.add_argument("file")
+    p.add_argument("--intake-per-year", type=float, default=50_000)
+    p.add_argument("--years", type=float, default=3)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args(argv)
+
+    path = Path(args.file).resolve()
+    path.unlink(missing_ok=True)
+    history = History(now=datetime.now(UTC), intake_per_year=args.intake_per_year,
+                      years=args.years, seed=args.seed, officers={"montreal": 78})  # fmt: skip
+
+    async def run() -> Seeded:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(engine)
+            return await seed_history(engine, history)
+        finally:
+            await engine.dispose()
+
+    seeded = asyncio.run(run())
+    print(f"{seeded.cases} cases ({seeded.open_cases} open), {seeded.audit_rows} audit rows")
+
+
+if __name__ == "__main__":
+    main()
