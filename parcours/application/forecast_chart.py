@@ -45,7 +45,7 @@ def _nice(top: float) -> float:
 
 def geometry(f: Forecast) -> Geometry:
     capacity = f.officers * f.target_caseload
-    top = max([m.open_p90 for m in f.months] + [capacity, 1.0])
+    top = max([m.open_p90 for m in f.months] + [capacity, f.open_today, 1.0])
     y_max = _nice(top * 1.05)
     months = len(f.months)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -56,13 +56,15 @@ def geometry(f: Forecast) -> Geometry:
     def y(value: float) -> float:
         return round(TOP + plot_h * (1 - value / y_max), 1)
 
-    upper = [(x(m.month), y(m.open_p90)) for m in f.months]
-    lower = [(x(m.month), y(m.open_p10)) for m in reversed(f.months)]
+    # Month 0 is today: the open cases counted, no spread yet.
+    today = (x(0), y(f.open_today))
+    upper = [today] + [(x(m.month), y(m.open_p90)) for m in f.months]
+    lower = [(x(m.month), y(m.open_p10)) for m in reversed(f.months)] + [today]
     step = max(1, months // 8)
     step = next(s for s in (1, 2, 3, 6, 12, 24, 60) if s >= step)
     return Geometry(
         band=upper + lower,
-        median=[(x(m.month), y(m.open_p50)) for m in f.months],
+        median=[today] + [(x(m.month), y(m.open_p50)) for m in f.months],
         capacity_y=y(capacity) if capacity > 0 else None,
         x_ticks=[(x(m), m) for m in range(0, months + 1, step)],
         y_ticks=[(y(y_max * i / 4), y_max * i / 4) for i in range(5)],
@@ -144,14 +146,16 @@ def save(
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    months = [m.month for m in f.months]
+    months = [0] + [m.month for m in f.months]
     fig, ax = plt.subplots(figsize=(WIDTH / 100, HEIGHT / 100), dpi=150)
     try:
         ax.fill_between(
-            months, [m.open_p10 for m in f.months], [m.open_p90 for m in f.months],
+            months, [f.open_today] + [m.open_p10 for m in f.months],
+            [f.open_today] + [m.open_p90 for m in f.months],
             color=BAND, label=labels["band"],
         )  # fmt: skip
-        ax.plot(months, [m.open_p50 for m in f.months], color=MEDIAN, lw=2, label=labels["median"])
+        median = [f.open_today] + [m.open_p50 for m in f.months]
+        ax.plot(months, median, color=MEDIAN, lw=2, label=labels["median"])
         capacity = f.officers * f.target_caseload
         if capacity > 0:
             ax.axhline(capacity, color=CAPACITY, ls="--", lw=1.5, label=labels["capacity"])
