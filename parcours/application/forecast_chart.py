@@ -14,10 +14,24 @@ from html import escape
 from pathlib import Path
 
 from parcours.application.forecast import Forecast
+from parcours.kernel.domain import region_name
 
 WIDTH, HEIGHT = 680, 340
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 30, 50
 BAND, MEDIAN, CAPACITY = "#b7cde6", "#1f4e79", "#c0392b"
+
+
+def chart_labels(t: Callable[..., str], f: Forecast) -> dict[str, str]:
+    """The chart's words for `svg` and `save`, from the caller's catalogue `t`."""
+    region = region_name(f.request.region) if f.request.region else t("forecast.all_regions")
+    return {
+        "title": t("forecast.chart.title", region=region, months=f.request.months),
+        "x_axis": t("forecast.chart.x_axis"),
+        "y_axis": t("forecast.chart.y_axis"),
+        "band": t("forecast.chart.band"),
+        "median": t("forecast.chart.median"),
+        "capacity": t("forecast.chart.capacity", officers=f.officers, target=f.target_caseload),
+    }
 
 
 @dataclass

@@ -195,32 +195,44 @@ def _occupancy(
     size = runs * k_stages * bins
     counts = np.zeros(size, dtype=np.int64)
     arrivals = rng.poisson(model.intake_per_month, size=(runs, months))
-    # Cases entering the current stage: their run, and when they enter (months from now).
-    run = np.repeat(np.arange(runs, dtype=np.int64), arrivals.sum(axis=1))
+    # Cases entering the current stage: when they enter (months from now) and, with more than
+    # one run in the chunk, their run (one run: every case's is 0, no array needed).
+    many = runs > 1
+    run = np.repeat(np.arange(runs, dtype=np.int64), arrivals.sum(axis=1)) if many else None
     entry = np.repeat(np.tile(np.arange(months, dtype=np.float64), runs), arrivals.ravel())
     entry += rng.random(entry.size)
+    per_run = k_stages * bins
+    last = months + 1
+
+    def bin_of(times: FloatArray, k: int, runs_of: IntArray | None) -> IntArray:
+        """Where each time counts: the first month-end at or after it (capped)."""
+        at = np.minimum(np.ceil(times), last).astype(np.int64)
+        at += k * bins
+        if runs_of is not None:
+            at += runs_of * per_run
+        return at
+
     for k, stage in enumerate(model.stages):
         here = today[k]
         n = entry.size
         stay, leaves = _stays(rng, stage, n, here, runs)
+        counts += np.bincount(bin_of(entry, k, run), minlength=size)
+        end = entry + stay[:n]
         if here is not None and here.age.size:
-            # Today's cases entered "their time in the stage" ago and leave `stay` from now.
+            # Today's cases are in the stage now (bin 0 of every run) and leave `stay` from now.
             count = here.age.size
-            run = np.concatenate([run, np.repeat(np.arange(runs, dtype=np.int64), count)])
-            start = np.concatenate([entry, np.full(count * runs, 0.0)])
-            end = np.concatenate([entry + stay[:n], stay[n:]])
-        else:
-            start, end = entry, entry + stay
-        if run.size == 0:
+            counts[np.arange(runs) * per_run + k * bins] += count
+            end = np.concatenate([end, stay[n:]])
+            if run is not None:
+                run = np.concatenate([run, np.repeat(np.arange(runs, dtype=np.int64), count)])
+        if end.size == 0:
             continue
-        base = (run * k_stages + k) * bins
-        counts += np.bincount(base + np.clip(np.ceil(start), 0, months + 1).astype(np.int64),
-                              minlength=size)  # fmt: skip
-        counts -= np.bincount(base + np.clip(np.ceil(end), 0, months + 1).astype(np.int64),
-                              minlength=size)  # fmt: skip
+        counts -= np.bincount(bin_of(end, k, run), minlength=size)
         # Those who finished the stage before the horizon go on to the next one.
         going = (end < months) & ~leaves
-        run, entry = run[going], end[going]
+        entry = end[going]
+        if run is not None:
+            run = run[going]
     occupancy = np.cumsum(counts.reshape(runs, k_stages, bins), axis=2)[:, :, 1 : months + 1]
     return occupancy.transpose(0, 2, 1)
 

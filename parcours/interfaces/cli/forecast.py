@@ -112,7 +112,7 @@ async def forecast(args: argparse.Namespace, ctx: Context) -> int:
     if args.csv:
         await asyncio.to_thread(Path(args.csv).write_text, to_csv(result), encoding="utf-8")
     if chart is not None:
-        from parcours.application.forecast_chart import save
+        from parcours.application.forecast_chart import chart_labels, save
 
         labels = chart_labels(t, result)
         await asyncio.to_thread(save, result, chart, labels, lambda v: t.number(round(v)))
@@ -121,18 +121,6 @@ async def forecast(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     print_forecast(result, ctx)
     return 0
-
-
-def chart_labels(t: Catalog, f: Forecast) -> dict[str, str]:
-    region = region_name(f.request.region) if f.request.region else t("forecast.all_regions")
-    return {
-        "title": t("forecast.chart.title", region=region, months=f.request.months),
-        "x_axis": t("forecast.chart.x_axis"),
-        "y_axis": t("forecast.chart.y_axis"),
-        "band": t("forecast.chart.band"),
-        "median": t("forecast.chart.median"),
-        "capacity": t("forecast.chart.capacity", officers=f.officers, target=f.target_caseload),
-    }
 
 
 def _source(t: Catalog, i: Input) -> str:

@@ -14,7 +14,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from parcours.application import forecast as fc
-from parcours.application.forecast_chart import svg
+from parcours.application.forecast_chart import chart_labels, svg
 from parcours.application.policies import choose_target_caseload
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.officers import actor_of
@@ -23,7 +23,7 @@ from parcours.interfaces.web.i18n import Translator
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.state import StateDep
 from parcours.kernel.authz import ProgrammeAction, decide_programme
-from parcours.kernel.domain import REGIONS, Role, region_name
+from parcours.kernel.domain import REGIONS, Role
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,17 +101,8 @@ async def _forecast(
 
 
 def _chart(t: Translator, f: fc.Forecast) -> Markup:
-    region = region_name(f.request.region) if f.request.region else t("forecast.all_regions")
-    labels = {
-        "title": t("forecast.chart.title", region=region, months=f.request.months),
-        "x_axis": t("forecast.chart.x_axis"),
-        "y_axis": t("forecast.chart.y_axis"),
-        "band": t("forecast.chart.band"),
-        "median": t("forecast.chart.median"),
-        "capacity": t("forecast.chart.capacity", officers=f.officers, target=f.target_caseload),
-    }
     # svg() escapes every word it writes; the numbers are ours.
-    return Markup(svg(f, labels, lambda v: t.number(round(v))))  # noqa: S704
+    return Markup(svg(f, chart_labels(t, f), lambda v: t.number(round(v))))  # noqa: S704
 
 
 @router.get("/supervision/forecast")
