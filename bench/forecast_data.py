@@ -94,7 +94,10 @@ def _rows(h: History) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Seede
                     status = CaseStatus.ACTIVE.value
                     break
                 status = (CaseStatus.DECLINED if k == 0 else CaseStatus.WITHDRAWN).value
-                closed = end
+                # As the workflow records it: the audit row names the stage, the closed
+                # case's row no longer does.
+                ev.append((f"case_{status}", s, end))
+                stage, closed = None, end
                 break
             end = t + durations[s][i]
             if end > 0:
@@ -119,7 +122,7 @@ def _rows(h: History) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Seede
                 "officer_id": None,
                 "escalation_level": 0,
                 "overdue": False,
-                "stage_started_at": at(stage_start),
+                "stage_started_at": at(stage_start) if stage is not None else None,
                 "last_activity_at": at(stage_start),
                 "started_at": at(opened[i]),
                 "closed_at": at(closed) if closed is not None else None,

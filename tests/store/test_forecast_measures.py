@@ -32,7 +32,7 @@ class Data:
         self.events: list[dict[str, Any]] = []
 
     def case(self, region: str, status: str, stage: str | None, opened: datetime,
-             stage_started: datetime, closed: datetime | None = None) -> str:  # fmt: skip
+             stage_started: datetime | None, closed: datetime | None = None) -> str:  # fmt: skip
         dossier = f"K{len(self.cases):05d}"
         self.cases.append(
             {"dossier": dossier, "workflow_id": f"w-{dossier}", "region": region,
@@ -63,9 +63,16 @@ async def _seed(engine: AsyncEngine) -> None:
         dossier = d.case("capitale-nationale", "active", "francization", t, t + timedelta(days=20))
         d.event(dossier, "stage_waived", "arrival", t + timedelta(days=20))
         d.event(dossier, "stage_started", "francization", t + timedelta(days=20))
-    for i in range(5):  # Montréal: declined 3 days into arrival
+    for i in range(5):  # Montréal: declined 3 days into arrival (the closed row names no stage)
         t = NOW - timedelta(days=150, hours=i)
-        d.case("montreal", "declined", "arrival", t, t, t + timedelta(days=3))
+        dossier = d.case("montreal", "declined", None, t, None, t + timedelta(days=3))
+        d.event(dossier, "case_declined", "arrival", t + timedelta(days=3))
+    for i in range(2):  # Montréal: withdrawn 30 days into francization
+        t = NOW - timedelta(days=120, hours=i)
+        dossier = d.case("montreal", "withdrawn", None, t, None, t + timedelta(days=40))
+        d.event(dossier, "stage_approved", "arrival", t + timedelta(days=10))
+        d.event(dossier, "stage_started", "francization", t + timedelta(days=10))
+        d.event(dossier, "case_withdrawn", "francization", t + timedelta(days=40))
     for i in range(10):  # Montréal: 45 days into francization today
         t = NOW - timedelta(days=60, hours=i)
         d.case("montreal", "paused" if i == 0 else "active", "francization", t,
@@ -92,14 +99,14 @@ async def test_measures_read_known_stage_dates(engine: AsyncEngine) -> None:
     await _seed(engine)
     async with session_factory(engine, [])() as session:
         m = await measure(session, NOW)
-    assert m.done[("montreal", "arrival")] == {10: 25}
+    assert m.done[("montreal", "arrival")] == {10: 27}
     assert m.done[("montreal", "francization")] == {61: 25}
     assert m.done[("capitale-nationale", "arrival")] == {20: 5}
     assert ("montreal", "employment") not in m.done  # started, not finished
-    assert m.left == {("montreal", "arrival"): {3: 5}}
+    assert m.left == {("montreal", "arrival"): {3: 5}, ("montreal", "francization"): {30: 2}}
     assert m.open[("montreal", "francization")] == {45: 10}
     assert m.open[("capitale-nationale", "arrival")] == {2: 3}
-    assert m.opened == {"montreal": 40, "capitale-nationale": 8}
+    assert m.opened == {"montreal": 42, "capitale-nationale": 8}
     assert m.history_days == pytest.approx(200 + 24 / 24, abs=0.01)
     assert m.officers == {"montreal": 3, "capitale-nationale": 1}
 
@@ -110,7 +117,7 @@ async def test_forecast_inputs_per_region_then_province_then_default(engine: Asy
         f = await forecast(session, Request(months=6, runs=10), 60, NOW)
     by = {r.region: r for r in f.regions}
     mtl, qc = by["montreal"], by["capitale-nationale"]
-    # Arrival: Montréal has 25 of its own; the Capitale's 5 fall back to the province's 30.
+    # Arrival: Montréal has 27 of its own; the Capitale's 5 fall back to the province's 32.
     assert mtl.stage_months["arrival"].to_json() == {
         "value": round(10 / DAYS_PER_MONTH, 2), "source": "measured", "basis": "region"
     }  # fmt: skip
@@ -123,8 +130,9 @@ async def test_forecast_inputs_per_region_then_province_then_default(engine: Asy
     assert mtl.stage_months["employment"].to_json() == {
         "value": DEFAULT_STAGE_MONTHS["employment"], "source": "assumed", "basis": "default"
     }  # fmt: skip
-    # Declines: 5 of the 30 Montréal cases that left arrival; uptake 5/6 there.
-    assert mtl.leave_share["arrival"].value == pytest.approx(5 / 30, abs=1e-4)
+    # Declines: 5 of the 32 Montréal cases that left arrival; 2 of 27 withdrew in francization.
+    assert mtl.leave_share["arrival"].value == pytest.approx(5 / 32, abs=1e-4)
+    assert mtl.leave_share["francization"].value == pytest.approx(2 / 27, abs=1e-4)
     assert mtl.leave_share["arrival"].source == "measured"
     assert qc.leave_share["arrival"].basis == "province"
     assert f.inputs["uptake"].source == "measured"
@@ -133,8 +141,8 @@ async def test_forecast_inputs_per_region_then_province_then_default(engine: Asy
     assert mtl.open_cases == 35 and qc.open_cases == 8
     ages = mtl.model.open_age[mtl.model.open_stage == 1]
     assert ages.size == 10 and set(ages.round(4)) == {round(45 / DAYS_PER_MONTH, 4)}
-    # Intake: 40 cases over 201 days of history, scaled to a year.
-    assert mtl.intake_per_year.value == pytest.approx(40 * 365 / 201, abs=0.2)
+    # Intake: 42 cases over 201 days of history, scaled to a year.
+    assert mtl.intake_per_year.value == pytest.approx(42 * 365 / 201, abs=0.2)
     assert f.inputs["officers"].to_json() == {"value": 4, "source": "measured"}
     assert f.inputs["target_caseload"].to_json() == {"value": 60, "source": "assumed"}
     assert f.inputs["open_cases"].value == 43
@@ -156,9 +164,9 @@ async def test_overrides_are_reported_assumed(engine: AsyncEngine) -> None:
     assert out["stage_months"]["arrival"]["source"] == "measured"  # not overridden
     assert out["officers"] == {"value": 78, "source": "assumed"}
     assert out["target_caseload"] == {"value": 40, "source": "assumed"}
-    # The override is shared between regions as measured (40 and 8 cases opened).
+    # The override is shared between regions as measured (42 and 8 cases opened).
     by = {r["region"]: r for r in f.to_json()["regions"]}
-    assert by["montreal"]["intake_per_year"]["value"] == pytest.approx(50_000 * 40 / 48, abs=0.1)
+    assert by["montreal"]["intake_per_year"]["value"] == pytest.approx(50_000 * 42 / 50, abs=0.1)
     assert by["montreal"]["officers"]["value"] == pytest.approx(78 * 3 / 4, abs=0.01)
     assert f.target_caseload == 40
     assert f.months[0].officers_needed_p50 == -(-int(f.months[0].open_p50) // 40)

@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, case, func, literal, select
+from sqlalchemy import Float, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from parcours.infrastructure.store.models import AuditEvent, Case, Officer, UtcDateTime
-from parcours.kernel.domain import OPEN_STATUSES, CaseStatus, Role
+from parcours.kernel.domain import OPEN_STATUSES, Role
 
 STARTS = ("case_opened", "stage_started")
 ENDS = ("stage_approved", "stage_waived")
-LEFT = (CaseStatus.WITHDRAWN.value, CaseStatus.DECLINED.value)
+EXITS = ("case_declined", "case_withdrawn")
 
 
 class day_number(FunctionElement[float]):  # noqa: N801 (a SQL function, named as one)
@@ -57,7 +57,7 @@ class Measures:
     history_days: float = 0.0
     # Completed stages (approved or waived), in days from start to end.
     done: DayCounts = field(default_factory=dict)
-    # Declined or withdrawn cases: the stage they left in, days in that stage.
+    # Declined or withdrawn: the stage they left in, days in that stage.
     left: DayCounts = field(default_factory=dict)
     # Open cases today: their stage and days in it.
     open: DayCounts = field(default_factory=dict)
@@ -94,8 +94,11 @@ async def measure(session: AsyncSession, now: datetime, region: str | None = Non
     if first is not None:
         m.history_days = min(365.0, max(1.0, (now - first).total_seconds() / 86400))
 
-    # A stage's start (the case's opening for arrival) and end, per case, then the rounded
-    # days between, counted per region and stage.
+    # Per case and stage: its start (the case's opening for arrival), its end (approval or
+    # waiver) and the case's exit in it (declined or withdrawn: a closed case's row no longer
+    # names its stage, the audit row does). Then, per region and stage, how many ended either
+    # way after how many (rounded) days; a stage both left and later ended (a reopened case)
+    # counts as ended.
     per_stage = (
         select(
             AuditEvent.dossier.label("dossier"),
@@ -103,29 +106,26 @@ async def measure(session: AsyncSession, now: datetime, region: str | None = Non
             # Days are computed on the grouped rows only (timestamps order as they compare).
             func.min(case((AuditEvent.kind.in_(STARTS), AuditEvent.at))).label("s"),
             func.max(case((AuditEvent.kind.in_(ENDS), AuditEvent.at))).label("e"),
+            func.max(case((AuditEvent.kind.in_(EXITS), AuditEvent.at))).label("x"),
         )
-        .where(AuditEvent.kind.in_(STARTS + ENDS), AuditEvent.stage.is_not(None))
+        .where(AuditEvent.kind.in_(STARTS + ENDS + EXITS), AuditEvent.stage.is_not(None))
         .group_by(AuditEvent.dossier, AuditEvent.stage)
         .subquery()
     )
-    days = func.round(day_number(per_stage.c.e) - day_number(per_stage.c.s))
-    done = scoped(
-        select(Case.region, per_stage.c.stage, days, func.count())
-        .join(Case, Case.dossier == per_stage.c.dossier)
-        .where(per_stage.c.s.is_not(None), per_stage.c.e.is_not(None))
-        .group_by(Case.region, per_stage.c.stage, days)
+    p = per_stage.c
+    ended = p.e.is_not(None)
+    days = func.round(day_number(func.coalesce(p.e, p.x)) - day_number(p.s))
+    outcomes = scoped(
+        select(Case.region, p.stage, ended, days, func.count())
+        .join(Case, Case.dossier == p.dossier)
+        .where(p.s.is_not(None), or_(p.e.is_not(None), p.x.is_not(None)))
+        .group_by(Case.region, p.stage, ended, days)
     )
-    m.done = _nest((await session.execute(done)).all())
+    rows = (await session.execute(outcomes)).all()
+    m.done = _nest((r, st, d, n) for r, st, done, d, n in rows if done)
+    m.left = _nest((r, st, d, n) for r, st, done, d, n in rows if not done)
 
     began = func.coalesce(Case.stage_started_at, Case.started_at)
-    stayed = func.round(day_number(Case.closed_at) - day_number(began))
-    left = scoped(
-        select(Case.region, Case.stage, stayed, func.count())
-        .where(Case.status.in_(LEFT), and_(Case.closed_at.is_not(None), began.is_not(None)))
-        .group_by(Case.region, Case.stage, stayed)
-    )
-    m.left = _nest((await session.execute(left)).all())
-
     age = func.round(today - day_number(func.coalesce(began, literal(now, UtcDateTime()))))
     open_now = scoped(
         select(Case.region, Case.stage, age, func.count())
