@@ -153,6 +153,7 @@ def test_every_page_passes_axe_and_speaks_french(
         ("stuck", "/supervision/stuck?level=0"),
         ("reports", "/supervision/reports"),
         ("intake", "/intake"),
+        ("forecast", "/supervision/forecast?months=6&runs=20"),
         # This test's cases only: other tests of the same process open cases under arbitrary
         # (hostile, machine-like) names, which the words check would read as machine text.
         ("all cases", "/cases?q=AX-"),

@@ -104,6 +104,7 @@ async def test_pages_in_french_show_only_french_words(tmp_path: Path) -> None:
             ("partners", "/partners", 200),
             ("roster", "/roster", 200),
             ("roster officer", "/roster/atremblay", 200),
+            ("forecast", "/supervision/forecast?months=3&runs=10", 200),
             ("no such page", "/nowhere", 404),
             # No Temporal behind this console: the case page says the service is down.
             ("unavailable", "/cases/D-2026-0001", 503),

@@ -30,6 +30,7 @@ from parcours.interfaces.cli import (
     casework,
     closing,
     finding,
+    forecast,
     intake,
     meetings,
     officers,
@@ -82,6 +83,7 @@ def build_parser(lang: str | None = None) -> Parser:
     finding.register(sub, t)
     supervision.register(sub, t)
     batches.register(sub, t)
+    forecast.register(sub, t)
     web.register(sub, t)
     operations.register(sub, t)
     audit.register(sub, t)

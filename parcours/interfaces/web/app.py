@@ -24,6 +24,7 @@ from parcours.interfaces.web import (
     routes_bulk,
     routes_cases,
     routes_closing,
+    routes_forecast,
     routes_meetings,
     routes_newcomer,
     routes_referrals,
@@ -168,6 +169,7 @@ def create_app(
     app.include_router(routes_closing.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_supervision.router)
+    app.include_router(routes_forecast.router)
     app.include_router(routes_referrals.router)
     app.include_router(routes_roster.router)
     app.include_router(routes_bulk.router)

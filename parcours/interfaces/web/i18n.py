@@ -64,6 +64,9 @@ class Translator:
     def number(self, value: float, digits: int | None = None) -> str:
         return self.catalog.number(value, digits=digits)
 
+    def percent(self, value: float, digits: int = 0) -> str:
+        return self.catalog.percent(value, digits=digits)
+
     def region(self, slug: str | None) -> str:
         """A region by its official name (« Montréal »), the same in both languages."""
         return region_name(slug)

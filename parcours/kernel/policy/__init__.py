@@ -49,7 +49,7 @@ def format_duration(seconds: int) -> str:
 
 def policy_from_mapping(data: dict[str, object], source: str = "policy") -> PolicySnapshot:
     stages: dict[str, StagePolicy] = {}
-    known = {s.value for s in STAGES} | {"name"}
+    known = {s.value for s in STAGES} | {"name", "target_caseload"}
     for key in data:
         if key not in known:
             raise PolicyError(
@@ -85,10 +85,32 @@ def policy_from_mapping(data: dict[str, object], source: str = "policy") -> Poli
                 )
             plan_due = raw
         stages[stage.value] = StagePolicy(**values)
+    target_caseload_of(data, source)  # checked with the rest; the forecast reads it
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not name:
         raise PolicyError(f"{source}: name must be a non-empty string")
     return PolicySnapshot(name=name, plan_due_working_days=plan_due, **stages)
+
+
+# Open cases per officer that the programme considers workable, when the policy file says
+# nothing: the capacity forecast's line (issue 18). An assumption to replace with the
+# programme's own figure, not a measured one.
+DEFAULT_TARGET_CASELOAD = 60
+
+
+def target_caseload_of(data: Mapping[str, object], source: str = "policy") -> int:
+    """The policy's `target_caseload` (a whole number from 1 to 10,000), else the default."""
+    raw = data.get("target_caseload", DEFAULT_TARGET_CASELOAD)
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= 10_000:
+        raise PolicyError(f"{source}: target_caseload must be a whole number from 1 to 10000")
+    return raw
+
+
+def load_target_caseload(path: str | os.PathLike[str] | None = None) -> int:
+    """`target_caseload` of the policy file at `path` (else the default policy's)."""
+    chosen = Path(path or DEFAULT_POLICY_PATH)
+    load_policy(chosen)  # the whole file is checked before any of it is used
+    return target_caseload_of(tomllib.loads(chosen.read_text(encoding="utf-8")), str(chosen))
 
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> PolicySnapshot:
@@ -117,6 +139,9 @@ def policy_toml(name: str, **stages: Mapping[str, str | int]) -> str:
             raise PolicyError(f"policy_toml: no stage {stage!r} in the default policy")
         table.update(values)
     lines = [f"name = {json.dumps(name)}"]
+    lines += [
+        f"{k} = {json.dumps(v)}" for k, v in data.items() if k != "name" and not isinstance(v, dict)
+    ]
     for key, table in data.items():
         if isinstance(table, dict):
             lines.append(f"[{key}]")
