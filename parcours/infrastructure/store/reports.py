@@ -1,0 +1,346 @@
+"""The programme reports' queries (issue 18): SQL aggregates over the read model, per region
+and per month, shared by `parcours report` and the console's Rapports page
+(parcours/application/reports.py puts them together).
+
+Each figure that links to its cases is one condition (`cut_condition`), used both by the
+count here and by the case list's `figure` filter (store/finder.py), so the two agree.
+Percentiles run in the database: PostgreSQL's `percentile_cont`; on SQLite, window functions
+over the sorted values with the same linear interpolation, so both answer alike. Months are
+UTC months."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parcours.infrastructure.store.models import AuditEvent, Case, Officer, StageSpan
+from parcours.kernel.domain import OPEN_STATUSES, GreetingOutcome, Role
+from parcours.kernel.filters import NOT_RECORDED, Figure, ReportCut
+
+DECLINED_KIND = "case_declined"
+WITHDRAWN_KIND = "case_withdrawn"
+ESCALATED_KIND = "escalated"
+_CLOSING_KINDS = {Figure.DECLINED: DECLINED_KIND, Figure.WITHDRAWN: WITHDRAWN_KIND}
+_OPEN = tuple(s.value for s in OPEN_STATUSES)
+# The outcomes that say whether the newcomer was met at the airport.
+_GREETING_OUTCOMES = (
+    GreetingOutcome.GREETED.value,
+    GreetingOutcome.DECLINED.value,
+    GreetingOutcome.NO_SHOW.value,
+)
+BEFORE = "before"  # the month bucket of what happened before the period
+
+
+def moment(day: date) -> datetime:
+    """The start of `day`, UTC."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------
+# The conditions: one per figure, over the case row
+# --------------------------------------------------------------------------------------------
+
+_COHORT: dict[Figure, ColumnElement[bool]] = {
+    Figure.GREETED: Case.greeting == GreetingOutcome.GREETED.value,
+    Figure.GREETING_RECORDED: Case.greeting.in_(_GREETING_OUTCOMES),
+    Figure.MEETING_ON_TIME: and_(Case.meeting_on.is_not(None), Case.meeting_late.is_(False)),
+    Figure.MEETING_DUE: or_(Case.meeting_on.is_not(None), Case.plan_overdue_at.is_not(None)),
+    Figure.PLAN_ON_TIME: and_(Case.plan_filed_at.is_not(None), Case.plan_overdue_at.is_(None)),
+    Figure.PLAN_DUE: or_(Case.plan_filed_at.is_not(None), Case.plan_overdue_at.is_not(None)),
+}
+
+
+def _detail_is(value: str | None) -> ColumnElement[bool]:
+    if value is None or value == NOT_RECORDED:
+        return or_(AuditEvent.detail.is_(None), AuditEvent.detail == "")
+    return AuditEvent.detail == value
+
+
+def cut_condition(cut: ReportCut) -> ColumnElement[bool]:
+    """The cases behind `cut`, as a condition on the case row."""
+    start, end = moment(cut.start), moment(cut.end)
+    opened = and_(Case.started_at >= start, Case.started_at < end)
+    if cut.figure == Figure.OPENED:
+        return opened
+    if cut.figure in _COHORT:
+        return and_(opened, _COHORT[cut.figure])
+    if cut.figure == Figure.STAGE_ENDED:
+        return exists().where(
+            StageSpan.dossier == Case.dossier,
+            StageSpan.stage == (cut.value or ""),
+            StageSpan.started_at.is_not(None),
+            StageSpan.ended_at >= start,
+            StageSpan.ended_at < end,
+        )
+    kind = _CLOSING_KINDS.get(cut.figure, ESCALATED_KIND)
+    return exists().where(
+        AuditEvent.dossier == Case.dossier,
+        AuditEvent.kind == kind,
+        AuditEvent.at >= start,
+        AuditEvent.at < end,
+        _detail_is(cut.value),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Dialect helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _postgres(session: AsyncSession) -> bool:
+    bind = session.bind
+    return bind is not None and bind.dialect.name == "postgresql"
+
+
+def _month(session: AsyncSession, column: Any) -> ColumnElement[str]:
+    """'YYYY-MM' of a UTC datetime column."""
+    if _postgres(session):
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    # SQLite keeps datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC).
+    return func.substr(column, 1, 7)
+
+
+def _days(session: AsyncSession, start: Any, end: Any) -> ColumnElement[float]:
+    if _postgres(session):
+        return cast(func.extract("epoch", end - start) / 86400.0, Float)
+    return cast(func.julianday(end) - func.julianday(start), Float)
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.sum(case((condition, 1), else_=0))
+
+
+@dataclass
+class Spread:
+    """How values spread within a group: count, min, median, 90th percentile, max."""
+
+    count: int
+    low: float | None
+    median: float | None
+    p90: float | None
+    high: float | None
+
+
+async def spreads(
+    session: AsyncSession, source: Select[Any], groups: Sequence[str], value: str
+) -> dict[tuple[Any, ...], Spread]:
+    """Per group of `source`'s `groups` columns, the spread of its `value` column, computed
+    in the database (continuous percentiles, interpolated as percentile_cont does)."""
+    sub = source.subquery()
+    keys = [sub.c[g] for g in groups]
+    v = sub.c[value]
+    if _postgres(session):
+        stmt = select(
+            *keys,
+            func.count(v),
+            func.min(v),
+            func.percentile_cont(0.5).within_group(v.asc()),
+            func.percentile_cont(0.9).within_group(v.asc()),
+            func.max(v),
+        ).group_by(*keys)
+    else:
+        ranked = select(
+            *keys,
+            v.label("v"),
+            func.row_number().over(partition_by=keys, order_by=v).label("rn"),
+            func.count().over(partition_by=keys).label("n"),
+        ).subquery()
+        rk = [ranked.c[g] for g in groups]
+
+        def interpolated(q: float) -> ColumnElement[float]:
+            # percentile_cont: position 1 + q (n - 1) among the sorted values, between the
+            # values at its floor and the next.
+            pos = 1 + q * (ranked.c.n - 1)
+            lo = cast(pos, Integer)
+            at_lo = func.max(case((ranked.c.rn == lo, ranked.c.v)))
+            at_hi = func.max(case((ranked.c.rn == lo + 1, ranked.c.v)))
+            frac = func.max(pos - lo)
+            return at_lo + frac * (func.coalesce(at_hi, at_lo) - at_lo)
+
+        stmt = select(
+            *rk,
+            func.count(),
+            func.min(ranked.c.v),
+            interpolated(0.5),
+            interpolated(0.9),
+            func.max(ranked.c.v),
+        ).group_by(*rk)
+    out: dict[tuple[Any, ...], Spread] = {}
+    for row in (await session.execute(stmt)).all():
+        n = len(groups)
+        count, low, median, p90, high = row[n:]
+        out[tuple(row[:n])] = Spread(
+            int(count), _float(low), _float(median), _float(p90), _float(high)
+        )
+    return out
+
+
+def _float(x: object) -> float | None:
+    return None if x is None else float(x)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# The report's queries
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CohortCounts:
+    """The cases opened in one region and month, and how their first days went."""
+
+    opened: int = 0
+    greeted: int = 0
+    greeting_recorded: int = 0
+    meeting_on_time: int = 0
+    meeting_due: int = 0
+    plan_on_time: int = 0
+    plan_due: int = 0
+
+
+_COHORT_FIELDS = (
+    ("greeted", Figure.GREETED),
+    ("greeting_recorded", Figure.GREETING_RECORDED),
+    ("meeting_on_time", Figure.MEETING_ON_TIME),
+    ("meeting_due", Figure.MEETING_DUE),
+    ("plan_on_time", Figure.PLAN_ON_TIME),
+    ("plan_due", Figure.PLAN_DUE),
+)
+
+
+def _in_region(stmt: Select[Any], region: str | None) -> Select[Any]:
+    return stmt if region is None else stmt.where(Case.region == region)
+
+
+async def cohorts(
+    session: AsyncSession, start: date, end: date, region: str | None
+) -> dict[tuple[str, str], CohortCounts]:
+    """Per (region, month opened) in [start, end)."""
+    month = _month(session, Case.started_at)
+    stmt = _in_region(
+        select(
+            Case.region,
+            month,
+            func.count(),
+            *(_count_if(_COHORT[f]) for _, f in _COHORT_FIELDS),
+        )
+        .where(Case.started_at >= moment(start), Case.started_at < moment(end))
+        .group_by(Case.region, month),
+        region,
+    )
+    out: dict[tuple[str, str], CohortCounts] = {}
+    for row in (await session.execute(stmt)).all():
+        counts = CohortCounts(opened=int(row[2]))
+        for (name, _), value in zip(_COHORT_FIELDS, row[3:], strict=True):
+            setattr(counts, name, int(value or 0))
+        out[(row[0], row[1])] = counts
+    return out
+
+
+async def events_by_detail(
+    session: AsyncSession, kinds: Sequence[str], start: date, end: date, region: str | None
+) -> dict[tuple[str, str, str, str], int]:
+    """Audit events of `kinds` in [start, end), counted per (region, month, kind, detail);
+    a missing detail counts as NOT_RECORDED."""
+    month = _month(session, AuditEvent.at)
+    detail = func.coalesce(func.nullif(AuditEvent.detail, ""), literal(NOT_RECORDED))
+    stmt = _in_region(
+        select(Case.region, month, AuditEvent.kind, detail, func.count())
+        .join(Case, Case.dossier == AuditEvent.dossier)
+        .where(
+            AuditEvent.kind.in_(kinds),
+            AuditEvent.at >= moment(start),
+            AuditEvent.at < moment(end),
+        )
+        .group_by(Case.region, month, AuditEvent.kind, detail),
+        region,
+    )
+    return {(r, m, k, d): int(n) for r, m, k, d, n in (await session.execute(stmt)).all()}
+
+
+async def opened_and_closed(
+    session: AsyncSession, start: date, end: date, region: str | None
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """Cases opened and cases closed per (region, month) before `end`; what happened before
+    `start` is in the month BEFORE. The cases open during a month are those opened by its end
+    less those closed before its start."""
+
+    async def per_month(column: Any) -> dict[tuple[str, str], int]:
+        bucket = case((column < moment(start), literal(BEFORE)), else_=_month(session, column))
+        stmt = _in_region(
+            select(Case.region, bucket, func.count())
+            .where(column.is_not(None), column < moment(end))
+            .group_by(Case.region, bucket),
+            region,
+        )
+        return {(r, m): int(n) for r, m, n in (await session.execute(stmt)).all()}
+
+    return await per_month(Case.started_at), await per_month(Case.closed_at)
+
+
+async def stage_times(
+    session: AsyncSession, start: date, end: date, region: str | None
+) -> dict[tuple[Any, ...], Spread]:
+    """Days per stage, of the stages that ended in [start, end), per (region, month, stage)."""
+    source = _in_region(
+        select(
+            Case.region.label("region"),
+            _month(session, StageSpan.ended_at).label("month"),
+            StageSpan.stage.label("stage"),
+            _days(session, StageSpan.started_at, StageSpan.ended_at).label("days"),
+        )
+        .join(Case, Case.dossier == StageSpan.dossier)
+        .where(
+            StageSpan.started_at.is_not(None),
+            StageSpan.ended_at >= moment(start),
+            StageSpan.ended_at < moment(end),
+        ),
+        region,
+    )
+    return await spreads(session, source, ("region", "month", "stage"), "days")
+
+
+async def caseloads(session: AsyncSession, region: str | None) -> dict[tuple[Any, ...], Spread]:
+    """Today's open cases per active officer (role officer, zero included), spread per
+    region."""
+    loads = (
+        select(
+            Officer.region.label("region"),
+            cast(func.count(Case.dossier), Float).label("cases"),
+        )
+        .select_from(Officer)
+        .outerjoin(Case, and_(Case.officer_id == Officer.id, Case.status.in_(_OPEN)))
+        .where(Officer.active.is_(True), Officer.role == Role.OFFICER.value)
+        .group_by(Officer.region, Officer.id)
+    )
+    if region is not None:
+        loads = loads.where(Officer.region == region)
+    return await spreads(session, loads, ("region",), "cases")
+
+
+async def open_now(session: AsyncSession, region: str | None) -> dict[str, tuple[int, int]]:
+    """Per region: today's open cases and the unassigned among them."""
+    stmt = _in_region(
+        select(Case.region, func.count(), _count_if(Case.officer_id.is_(None)))
+        .where(Case.status.in_(_OPEN))
+        .group_by(Case.region),
+        region,
+    )
+    return {r: (int(n), int(u or 0)) for r, n, u in (await session.execute(stmt)).all()}
