@@ -36,6 +36,7 @@ from parcours.interfaces.cli import (
     partners,
     referrals,
     stack,
+    reports,
     supervision,
     web,
 )
@@ -80,6 +81,7 @@ def build_parser(lang: str | None = None) -> Parser:
     closing.register(sub, t)
     finding.register(sub, t)
     supervision.register(sub, t)
+    reports.register(sub, t)
     web.register(sub, t)
     operations.register(sub, t)
     audit.register(sub, t)
