@@ -9,7 +9,7 @@ those paths from paying for the SDK.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 # The value kept in ParcoursOfficer / ParcoursStage when there is none: visibility queries
@@ -71,3 +71,8 @@ class ReportCut:
     start: date
     end: date
     value: str | None = None
+
+    @property
+    def last_month(self) -> str:
+        """The period's last month, 'YYYY-MM'."""
+        return (self.end - timedelta(days=1)).strftime("%Y-%m")

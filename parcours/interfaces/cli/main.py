@@ -35,8 +35,8 @@ from parcours.interfaces.cli import (
     operations,
     partners,
     referrals,
-    stack,
     reports,
+    stack,
     supervision,
     web,
 )
