@@ -91,7 +91,12 @@ def seed_rows(
         seq = 0
 
         def ev(
-            kind: str, at: datetime, stage: str | None = None, detail: str | None = None
+            kind: str,
+            at: datetime,
+            stage: str | None = None,
+            detail: str | None = None,
+            dossier: str = dossier,
+            officer: str | None = officer,
         ) -> None:
             nonlocal seq
             seq += 1
@@ -147,10 +152,26 @@ def seed_rows(
             if end >= NOW:
                 stage_now = stage
                 spans.append(
-                    {"dossier": dossier, "stage": stage, "started_at": at, "ended_at": None}
+                    {
+                        "dossier": dossier,
+                        "stage": stage,
+                        "started_at": at,
+                        "ended_at": None,
+                        "region": region,
+                        "days": None,
+                    }
                 )
                 break
-            spans.append({"dossier": dossier, "stage": stage, "started_at": at, "ended_at": end})
+            spans.append(
+                {
+                    "dossier": dossier,
+                    "stage": stage,
+                    "started_at": at,
+                    "ended_at": end,
+                    "region": region,
+                    "days": (end - at).total_seconds() / 86400,
+                }
+            )
             ev("stage_approved", end, stage)
             at = end
             ev("stage_started", at, STAGES[k + 1])

@@ -62,6 +62,21 @@ def case(
     )
 
 
+def span(
+    *, dossier: str, stage: str, started_at: datetime | None, ended_at: datetime | None
+) -> StageSpan:
+    days = (ended_at - started_at).total_seconds() / 86400 if started_at and ended_at else None
+    region = "capitale-nationale" if dossier.startswith("C") else "montreal"
+    return StageSpan(
+        dossier=dossier,
+        stage=stage,
+        started_at=started_at,
+        ended_at=ended_at,
+        region=region,
+        days=days,
+    )
+
+
 def event(n: int, dossier: str, kind: str, when: datetime, detail: str | None) -> AuditEvent:
     return AuditEvent(
         key=f"newcomer-{dossier}:{n:06d}:{kind}",
@@ -141,13 +156,13 @@ def events() -> list[AuditEvent]:
 
 def spans() -> list[StageSpan]:
     return [
-        StageSpan(dossier="M4", stage="arrival", started_at=at(1, 20), ended_at=at(1, 21)),
-        StageSpan(dossier="M2", stage="arrival", started_at=at(1, 10), ended_at=at(1, 13)),
-        StageSpan(dossier="M1", stage="arrival", started_at=at(1, 5), ended_at=at(1, 15)),
-        StageSpan(dossier="M0", stage="arrival", started_at=at(12, 1, 2025), ended_at=at(1, 1)),
-        StageSpan(dossier="M0", stage="francization", started_at=at(1, 1), ended_at=at(2, 1)),
+        span(dossier="M4", stage="arrival", started_at=at(1, 20), ended_at=at(1, 21)),
+        span(dossier="M2", stage="arrival", started_at=at(1, 10), ended_at=at(1, 13)),
+        span(dossier="M1", stage="arrival", started_at=at(1, 5), ended_at=at(1, 15)),
+        span(dossier="M0", stage="arrival", started_at=at(12, 1, 2025), ended_at=at(1, 1)),
+        span(dossier="M0", stage="francization", started_at=at(1, 1), ended_at=at(2, 1)),
         # An end without its start (recorded before the trail began): left out.
-        StageSpan(dossier="M6", stage="arrival", started_at=None, ended_at=at(2, 5)),
+        span(dossier="M6", stage="arrival", started_at=None, ended_at=at(2, 5)),
     ]
 
 

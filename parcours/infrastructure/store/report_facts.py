@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,16 +79,30 @@ async def _record(session: AsyncSession, dossier: str, event: CaseEvent) -> None
             update(Case).where(mine, before_plan, first).values(plan_overdue_at=at)
         )
     elif event.stage is not None and kind in STAGE_STARTS + STAGE_ENDS:
-        column = StageSpan.started_at if kind in STAGE_STARTS else StageSpan.ended_at
-        await _span(session, dossier, event.stage.value, column.key, at)
+        await _span(session, dossier, event, started=kind in STAGE_STARTS)
 
 
-async def _span(session: AsyncSession, dossier: str, stage: str, column: str, at: datetime) -> None:
+async def _span(session: AsyncSession, dossier: str, event: CaseEvent, *, started: bool) -> None:
+    """A stage's first start or first end; its region and days (once both are known)."""
+    assert event.stage is not None
+    stage, at = event.stage.value, event.at
     key = and_(StageSpan.dossier == dossier, StageSpan.stage == stage)
-    found = (await session.execute(select(getattr(StageSpan, column)).where(key))).first()
+    found = (
+        await session.execute(select(StageSpan.started_at, StageSpan.ended_at).where(key))
+    ).first()
+    start, end = (found[0], found[1]) if found is not None else (None, None)
+    if started:
+        start = at if start is None or at < start else start
+    else:
+        end = at if end is None or at < end else end
+    days = (end - start).total_seconds() / 86400 if start and end else None
+    values = {
+        "started_at": start,
+        "ended_at": end,
+        "region": event.snapshot.region,
+        "days": days,
+    }
     if found is None:
-        await session.execute(
-            insert(StageSpan).values(dossier=dossier, stage=stage, **{column: at})
-        )
-    elif found[0] is None or found[0] > at:
-        await session.execute(update(StageSpan).where(key).values(**{column: at}))
+        await session.execute(insert(StageSpan).values(dossier=dossier, stage=stage, **values))
+    else:
+        await session.execute(update(StageSpan).where(key).values(**values))

@@ -19,8 +19,10 @@ from parcours.application.reports import (
 )
 from parcours.application.stuck import find_stuck, read_model_ranking, stuck_query
 from parcours.infrastructure.store.accounts import Account
+from parcours.infrastructure.store.caseload import caseload
 from parcours.infrastructure.store.officers import actor_of
 from parcours.interfaces.web.auth import supervisor_account
+from parcours.interfaces.web.charts import caseload_chart
 from parcours.interfaces.web.i18n import Translator
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import officers_of
@@ -126,11 +128,15 @@ async def reports_page(
         raise HTTPException(status_code=403, detail=str(err)) from None
     async with state.sessions() as session:
         report = await build_report(session, period, region)
+        entries = await caseload(session, region=region)
+    unassigned = sum(e.open_cases for e in entries if e.officer_id is None)
+    chart = caseload_chart(entries, t.plural("reports.unassigned_bar", unassigned))
     return render(
         request,
         "reports.html",
         {
             "report": report,
+            "chart": chart,
             "region": region,
             "first": first or period.first,
             "last": last or period.last,
