@@ -159,6 +159,7 @@ def seed_rows(
                         "ended_at": None,
                         "region": region,
                         "days": None,
+                        "ended_month": None,
                     }
                 )
                 break
@@ -170,6 +171,7 @@ def seed_rows(
                     "ended_at": end,
                     "region": region,
                     "days": (end - at).total_seconds() / 86400,
+                    "ended_month": end.strftime("%Y-%m"),
                 }
             )
             ev("stage_approved", end, stage)

@@ -74,6 +74,7 @@ def span(
         ended_at=ended_at,
         region=region,
         days=days,
+        ended_month=ended_at.strftime("%Y-%m") if ended_at else None,
     )
 
 

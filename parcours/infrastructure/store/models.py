@@ -192,8 +192,9 @@ class StageSpan(Base):
     of its first period."""
 
     __tablename__ = "stage_spans"
-    # The report reads the spans that ended in a period from this index alone.
-    __table_args__ = (Index("ix_stage_spans_report", "ended_at", "region", "stage", "days"),)
+    # The report reads the spans that ended in a period from this index alone, in the order
+    # its percentiles rank them (no sort).
+    __table_args__ = (Index("ix_stage_spans_report", "ended_month", "region", "stage", "days"),)
 
     dossier: Mapped[str] = mapped_column(String(64), primary_key=True)
     stage: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -203,6 +204,8 @@ class StageSpan(Base):
     # once both are known: what the report groups and ranks, without a join or date math.
     region: Mapped[str | None] = mapped_column(String(64), default=None)
     days: Mapped[float | None] = mapped_column(Float, default=None)
+    # The UTC month ("2026-03") the stage ended in.
+    ended_month: Mapped[str | None] = mapped_column(String(7), default=None)
 
 
 class AuditEvent(Base):

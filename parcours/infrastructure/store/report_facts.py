@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,6 +101,7 @@ async def _span(session: AsyncSession, dossier: str, event: CaseEvent, *, starte
         "ended_at": end,
         "region": event.snapshot.region,
         "days": days,
+        "ended_month": end.astimezone(UTC).strftime("%Y-%m") if end else None,
     }
     if found is None:
         await session.execute(insert(StageSpan).values(dossier=dossier, stage=stage, **values))

@@ -151,11 +151,13 @@ async def spreads(
             func.max(v),
         ).group_by(*keys)
     else:
+        # One window for both (the partition is read once), in the order of the source's
+        # index where it has one (no sort).
         ranked = select(
             *keys,
             v.label("v"),
             func.row_number().over(partition_by=keys, order_by=v).label("rn"),
-            func.count().over(partition_by=keys).label("n"),
+            func.count().over(partition_by=keys, order_by=v, rows=(None, None)).label("n"),
         ).subquery()
         rk = [ranked.c[g] for g in groups]
 
@@ -295,18 +297,19 @@ async def stage_times(
     """Days per stage, of the stages that ended in [start, end), per (region, month, stage):
     from the spans' own region and days (one index, no join)."""
     source = select(
+        StageSpan.ended_month.label("month"),
         StageSpan.region.label("region"),
-        _month(session, StageSpan.ended_at).label("month"),
         StageSpan.stage.label("stage"),
         StageSpan.days.label("days"),
     ).where(
-        StageSpan.ended_at >= moment(start),
-        StageSpan.ended_at < moment(end),
+        StageSpan.ended_month >= start.strftime("%Y-%m"),
+        StageSpan.ended_month < end.strftime("%Y-%m"),
         StageSpan.days.is_not(None),
     )
     if region is not None:
         source = source.where(StageSpan.region == region)
-    return await spreads(session, source, ("region", "month", "stage"), "days")
+    found = await spreads(session, source, ("month", "region", "stage"), "days")
+    return {(r, m, st): spread for (m, r, st), spread in found.items()}
 
 
 async def caseloads(session: AsyncSession, region: str | None) -> dict[tuple[Any, ...], Spread]:

@@ -63,10 +63,10 @@ def _print(found: Any, ctx: Context) -> None:
         if not r.recorded:
             return not_recorded
         if r.percent is None:
-            return "-"
+            return "—"
         return t(
             "reports.ratio",
-            percent=t.percent(r.percent / 100, digits=1),
+            percent=t("reports.percent", value=t.number(r.percent, digits=1)),
             part=r.part,
             whole=r.whole,
         )
@@ -76,7 +76,7 @@ def _print(found: Any, ctx: Context) -> None:
         return ", ".join(said) or "0"
 
     def days(x: float | None) -> str:
-        return "-" if x is None else t.number(x, digits=1)
+        return "—" if x is None else t.number(x, digits=1)
 
     ctx.print(t("reports.period", first=found.period.first, last=found.period.last))
     today = {r.region: r for r in found.today}
@@ -108,7 +108,7 @@ def _print(found: Any, ctx: Context) -> None:
                     reasons(m.declined),
                     reasons(m.withdrawn),
                     " / ".join(
-                        "-" if m.per_100(lv) is None else t.number(m.per_100(lv), digits=1)
+                        "—" if m.per_100(lv) is None else t.number(m.per_100(lv), digits=1)
                         for lv in LEVELS
                     ),
                 ]
@@ -140,9 +140,9 @@ def _print(found: Any, ctx: Context) -> None:
                 open=now.open_cases,
                 unassigned=now.unassigned,
                 officers=now.officers,
-                low="-" if now.lowest is None else now.lowest,
-                median="-" if now.median is None else t.number(now.median, digits=1),
-                high="-" if now.highest is None else now.highest,
+                low="—" if now.lowest is None else now.lowest,
+                median="—" if now.median is None else t.number(now.median, digits=1),
+                high="—" if now.highest is None else now.highest,
             )
         )
     ctx.print()

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("region", sa.String(length=64), nullable=True),
         sa.Column("days", sa.Float(), nullable=True),
+        sa.Column("ended_month", sa.String(length=7), nullable=True),
         sa.PrimaryKeyConstraint("dossier", "stage"),
     )
     _backfill()
@@ -53,7 +54,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_stage_spans_report",
         "stage_spans",
-        ["ended_at", "region", "stage", "days"],
+        ["ended_month", "region", "stage", "days"],
         unique=False,
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
@@ -96,11 +97,15 @@ def _backfill() -> None:
         if postgres
         else "julianday(ended_at) - julianday(started_at)"
     )
+    month = (
+        "TO_CHAR(ended_at AT TIME ZONE 'UTC', 'YYYY-MM')" if postgres else "SUBSTR(ended_at, 1, 7)"
+    )
     op.execute(
         f"""
         UPDATE stage_spans SET
           region = (SELECT c.region FROM cases c WHERE c.dossier = stage_spans.dossier),
-          days = CASE WHEN started_at IS NOT NULL AND ended_at IS NOT NULL THEN {days} END
+          days = CASE WHEN started_at IS NOT NULL AND ended_at IS NOT NULL THEN {days} END,
+          ended_month = {month}
         """
     )
 
