@@ -63,7 +63,12 @@ class Period:
         end = add_months(month_start(last, "--to"), 1) if last else add_months(this_month, 1)
         start = month_start(first, "--from") if first else add_months(end, -DEFAULT_MONTHS)
         if start >= end:
-            raise invalid("report_period_reversed", "--from", start=first or "", end=last or "")
+            raise invalid(
+                "report_period_reversed",
+                "--from",
+                start=start.strftime("%Y-%m"),
+                end=add_months(end, -1).strftime("%Y-%m"),
+            )
         if len(_months(start, end)) > MAX_MONTHS:
             raise invalid("report_period_too_long", "--from", months=MAX_MONTHS)
         return cls(start, end)
