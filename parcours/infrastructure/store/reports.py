@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -133,60 +134,145 @@ class Spread:
     high: float | None
 
 
+QUANTILES = (0.5, 0.9)
+# SQLite allows 500 terms in a compound SELECT.
+_UNION_TERMS = 400
+
+
 async def spreads(
-    session: AsyncSession, source: Select[Any], groups: Sequence[str], value: str
+    session: AsyncSession,
+    source: Select[Any],
+    groups: Sequence[str],
+    value: str,
 ) -> dict[tuple[Any, ...], Spread]:
     """Per group of `source`'s `groups` columns, the spread of its `value` column, computed
-    in the database (continuous percentiles, interpolated as percentile_cont does)."""
+    in the database: continuous percentiles (percentile_cont's interpolation)."""
+    if _postgres(session):
+        return await _spreads_postgres(session, source, groups, value)
+    return await _spreads_sqlite_window(session, source, groups, value)
+
+
+async def _spreads_sqlite_window(
+    session: AsyncSession, source: Select[Any], groups: Sequence[str], value: str
+) -> dict[tuple[Any, ...], Spread]:
+    """SQLite, a small source (an aggregate): ROW_NUMBER and COUNT over each group, sorted,
+    and the values at the ranks around each percentile's position."""
     sub = source.subquery()
     keys = [sub.c[g] for g in groups]
     v = sub.c[value]
-    if _postgres(session):
-        stmt = select(
-            *keys,
-            func.count(v),
-            func.min(v),
-            func.percentile_cont(0.5).within_group(v.asc()),
-            func.percentile_cont(0.9).within_group(v.asc()),
-            func.max(v),
-        ).group_by(*keys)
-    else:
-        # One window for both (the partition is read once), in the order of the source's
-        # index where it has one (no sort).
-        ranked = select(
-            *keys,
-            v.label("v"),
-            func.row_number().over(partition_by=keys, order_by=v).label("rn"),
-            func.count().over(partition_by=keys, order_by=v, rows=(None, None)).label("n"),
-        ).subquery()
-        rk = [ranked.c[g] for g in groups]
+    ranked = select(
+        *keys,
+        v.label("v"),
+        func.row_number().over(partition_by=keys, order_by=v).label("rn"),
+        func.count().over(partition_by=keys, order_by=v, rows=(None, None)).label("n"),
+    ).subquery()
+    rk = [ranked.c[g] for g in groups]
 
-        def interpolated(q: float) -> ColumnElement[float]:
-            # percentile_cont: position 1 + q (n - 1) among the sorted values, between the
-            # values at its floor and the next.
-            pos = 1 + q * (ranked.c.n - 1)
-            lo = cast(pos, Integer)
-            at_lo = func.max(case((ranked.c.rn == lo, ranked.c.v)))
-            at_hi = func.max(case((ranked.c.rn == lo + 1, ranked.c.v)))
-            frac = func.max(pos - lo)
-            return at_lo + frac * (func.coalesce(at_hi, at_lo) - at_lo)
+    def interpolated(q: float) -> ColumnElement[float]:
+        # percentile_cont: position 1 + q (n - 1) among the sorted values, between the
+        # values at its floor and the next.
+        pos = 1 + q * (ranked.c.n - 1)
+        lo = cast(pos, Integer)
+        at_lo = func.max(case((ranked.c.rn == lo, ranked.c.v)))
+        at_hi = func.max(case((ranked.c.rn == lo + 1, ranked.c.v)))
+        frac = func.max(pos - lo)
+        return at_lo + frac * (func.coalesce(at_hi, at_lo) - at_lo)
 
-        stmt = select(
-            *rk,
-            func.count(),
-            func.min(ranked.c.v),
-            interpolated(0.5),
-            interpolated(0.9),
-            func.max(ranked.c.v),
-        ).group_by(*rk)
+    stmt = select(
+        *rk,
+        func.count(),
+        func.min(ranked.c.v),
+        *(interpolated(q) for q in QUANTILES),
+        func.max(ranked.c.v),
+    ).group_by(*rk)
     out: dict[tuple[Any, ...], Spread] = {}
+    n = len(groups)
     for row in (await session.execute(stmt)).all():
-        n = len(groups)
         count, low, median, p90, high = row[n:]
         out[tuple(row[:n])] = Spread(
             int(count), _float(low), _float(median), _float(p90), _float(high)
         )
     return out
+
+
+async def _spreads_postgres(
+    session: AsyncSession, source: Select[Any], groups: Sequence[str], value: str
+) -> dict[tuple[Any, ...], Spread]:
+    sub = source.subquery()
+    keys = [sub.c[g] for g in groups]
+    v = sub.c[value]
+    stmt = select(
+        *keys,
+        func.count(v),
+        func.min(v),
+        *(func.percentile_cont(q).within_group(v.asc()) for q in QUANTILES),
+        func.max(v),
+    ).group_by(*keys)
+    out: dict[tuple[Any, ...], Spread] = {}
+    n = len(groups)
+    for row in (await session.execute(stmt)).all():
+        count, low, median, p90, high = row[n:]
+        out[tuple(row[:n])] = Spread(
+            int(count), _float(low), _float(median), _float(p90), _float(high)
+        )
+    return out
+
+
+async def _stage_spreads_sqlite(
+    session: AsyncSession, first: str, end: str, region: str | None
+) -> dict[tuple[Any, ...], Spread]:
+    """SQLite: days per (month, region, stage) of the spans that ended in months [first,
+    end). Ranking every row with window functions (`_spreads_sqlite_window`) costs several
+    times the scan (bench/programme_report.py); instead the database counts each group, then
+    reads the two sorted values around each percentile's position straight from the spans'
+    index (ORDER BY days LIMIT 2 OFFSET k), all groups in a few UNION ALL statements of plain
+    SQL (built by SQLAlchemy, compiling hundreds of terms costs more than running them). The
+    interpolation between the two is percentile_cont's."""
+    s = StageSpan
+    counts = (
+        select(s.ended_month, s.region, s.stage, func.count(), func.min(s.days), func.max(s.days))
+        .where(s.ended_month >= first, s.ended_month < end, s.days.is_not(None))
+        .group_by(s.ended_month, s.region, s.stage)
+    )
+    if region is not None:
+        counts = counts.where(s.region == region)
+    found = [tuple(row) for row in (await session.execute(counts)).all()]
+    terms: list[tuple[int, str]] = []
+    for i, (_, _, _, n, _, _) in enumerate(found):
+        for j, q in enumerate(QUANTILES):
+            terms.append(
+                (
+                    i,
+                    f"SELECT * FROM (SELECT {i}, {j}, days FROM stage_spans"
+                    f" WHERE ended_month = :m{i} AND region = :r{i} AND stage = :s{i}"
+                    f" AND days IS NOT NULL ORDER BY days LIMIT 2 OFFSET {int(q * (int(n) - 1))})",
+                )
+            )
+    near: dict[tuple[int, int], list[float]] = {}
+    for start in range(0, len(terms), _UNION_TERMS):
+        chunk = terms[start : start + _UNION_TERMS]
+        params: dict[str, Any] = {}
+        for i, _ in chunk:
+            month, reg, stage = found[i][:3]
+            params |= {f"m{i}": month, f"r{i}": reg, f"s{i}": stage}
+        stmt = text(" UNION ALL ".join(sql for _, sql in chunk))
+        for i, j, x in (await session.execute(stmt, params)).all():
+            near.setdefault((int(i), int(j)), []).append(float(x))
+    out: dict[tuple[Any, ...], Spread] = {}
+    for i, (month, reg, stage, n, low, high) in enumerate(found):
+        at = [_between(near.get((i, j), []), q * (int(n) - 1)) for j, q in enumerate(QUANTILES)]
+        out[(month, reg, stage)] = Spread(int(n), _float(low), at[0], at[1], _float(high))
+    return out
+
+
+def _between(values: list[float], position: float) -> float | None:
+    """percentile_cont between the sorted values at floor(position) and the next."""
+    if not values:
+        return None
+    ordered = sorted(values)  # the two values read, in order
+    low = ordered[0]
+    high = ordered[1] if len(ordered) > 1 else low
+    return low + (position - int(position)) * (high - low)
 
 
 def _float(x: object) -> float | None:
@@ -295,15 +381,19 @@ async def stage_times(
     session: AsyncSession, start: date, end: date, region: str | None
 ) -> dict[tuple[Any, ...], Spread]:
     """Days per stage, of the stages that ended in [start, end), per (region, month, stage):
-    from the spans' own region and days (one index, no join)."""
+    from the spans' own month, region and days (one index, no join)."""
+    first, last = start.strftime("%Y-%m"), end.strftime("%Y-%m")
+    if not _postgres(session):
+        found = await _stage_spreads_sqlite(session, first, last, region)
+        return {(r, m, st): spread for (m, r, st), spread in found.items()}
     source = select(
         StageSpan.ended_month.label("month"),
         StageSpan.region.label("region"),
         StageSpan.stage.label("stage"),
         StageSpan.days.label("days"),
     ).where(
-        StageSpan.ended_month >= start.strftime("%Y-%m"),
-        StageSpan.ended_month < end.strftime("%Y-%m"),
+        StageSpan.ended_month >= first,
+        StageSpan.ended_month < last,
         StageSpan.days.is_not(None),
     )
     if region is not None:
