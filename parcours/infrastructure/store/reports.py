@@ -48,6 +48,8 @@ _GREETING_OUTCOMES = (
     GreetingOutcome.NO_SHOW.value,
 )
 BEFORE = "before"  # the month bucket of what happened before the period
+# A SELECT of any columns (SQLAlchemy types a SELECT by its columns).
+AnySelect = Select[*tuple[Any, ...]]
 
 
 def moment(day: date) -> datetime:
@@ -141,7 +143,7 @@ _UNION_TERMS = 400
 
 async def spreads(
     session: AsyncSession,
-    source: Select[Any],
+    source: AnySelect,
     groups: Sequence[str],
     value: str,
 ) -> dict[tuple[Any, ...], Spread]:
@@ -153,7 +155,7 @@ async def spreads(
 
 
 async def _spreads_sqlite_window(
-    session: AsyncSession, source: Select[Any], groups: Sequence[str], value: str
+    session: AsyncSession, source: AnySelect, groups: Sequence[str], value: str
 ) -> dict[tuple[Any, ...], Spread]:
     """SQLite, a small source (an aggregate): ROW_NUMBER and COUNT over each group, sorted,
     and the values at the ranks around each percentile's position."""
@@ -185,8 +187,14 @@ async def _spreads_sqlite_window(
         *(interpolated(q) for q in QUANTILES),
         func.max(ranked.c.v),
     ).group_by(*rk)
+    return await _read_spreads(session, stmt, len(groups))
+
+
+async def _read_spreads(
+    session: AsyncSession, stmt: AnySelect, n: int
+) -> dict[tuple[Any, ...], Spread]:
+    """Rows of `n` group keys, then count, min, the QUANTILES and max."""
     out: dict[tuple[Any, ...], Spread] = {}
-    n = len(groups)
     for row in (await session.execute(stmt)).all():
         count, low, median, p90, high = row[n:]
         out[tuple(row[:n])] = Spread(
@@ -196,7 +204,7 @@ async def _spreads_sqlite_window(
 
 
 async def _spreads_postgres(
-    session: AsyncSession, source: Select[Any], groups: Sequence[str], value: str
+    session: AsyncSession, source: AnySelect, groups: Sequence[str], value: str
 ) -> dict[tuple[Any, ...], Spread]:
     sub = source.subquery()
     keys = [sub.c[g] for g in groups]
@@ -208,14 +216,7 @@ async def _spreads_postgres(
         *(func.percentile_cont(q).within_group(v.asc()) for q in QUANTILES),
         func.max(v),
     ).group_by(*keys)
-    out: dict[tuple[Any, ...], Spread] = {}
-    n = len(groups)
-    for row in (await session.execute(stmt)).all():
-        count, low, median, p90, high = row[n:]
-        out[tuple(row[:n])] = Spread(
-            int(count), _float(low), _float(median), _float(p90), _float(high)
-        )
-    return out
+    return await _read_spreads(session, stmt, len(groups))
 
 
 async def _stage_spreads_sqlite(
@@ -236,7 +237,7 @@ async def _stage_spreads_sqlite(
     )
     if region is not None:
         counts = counts.where(s.region == region)
-    found = [tuple(row) for row in (await session.execute(counts)).all()]
+    found: list[tuple[Any, ...]] = [tuple(row) for row in (await session.execute(counts)).all()]
     terms: list[tuple[int, str]] = []
     for i, (_, _, _, n, _, _) in enumerate(found):
         for j, q in enumerate(QUANTILES):
@@ -307,7 +308,7 @@ _COHORT_FIELDS = (
 )
 
 
-def _in_region(stmt: Select[Any], region: str | None) -> Select[Any]:
+def _in_region(stmt: AnySelect, region: str | None) -> AnySelect:
     return stmt if region is None else stmt.where(Case.region == region)
 
 
