@@ -75,9 +75,7 @@ async def test_0010_fills_the_facts_from_the_trail(empty_db: AsyncEngine) -> Non
     async with session_factory(empty_db)() as session:
         one = await session.get(Case, "D-1")
         two = await session.get(Case, "D-2")
-        spans = {
-            (s.dossier, s.stage): s for s in (await session.scalars(select(StageSpan))).all()
-        }
+        spans = {(s.dossier, s.stage): s for s in (await session.scalars(select(StageSpan))).all()}
     assert one is not None and two is not None
     assert (one.greeting, one.greeting_at) == ("greeted", T0 + timedelta(days=2))
     assert (one.meeting_on, one.meeting_late) == (date(2026, 3, 20), True)
