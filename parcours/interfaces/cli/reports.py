@@ -72,7 +72,11 @@ def _print(found: Any, ctx: Context) -> None:
         )
 
     def reasons(counts: dict[str, int]) -> str:
-        said = [f"{t('reports.reason.' + k)} {n}" for k, n in counts.items() if n and k in REASONS]
+        said = [
+            t("reports.reason_count", reason=t("reports.reason." + k), n=n)
+            for k, n in counts.items()
+            if n and k in REASONS
+        ]
         return ", ".join(said) or "0"
 
     def days(x: float | None) -> str:
@@ -137,8 +141,8 @@ def _print(found: Any, ctx: Context) -> None:
         ctx.print(
             t(
                 "reports.today_line",
-                open=now.open_cases,
-                unassigned=now.unassigned,
+                open=t.plural("reports.open_cases", now.open_cases),
+                unassigned=t.plural("reports.unassigned_cases", now.unassigned),
                 officers=now.officers,
                 low="—" if now.lowest is None else now.lowest,
                 median="—" if now.median is None else t.number(now.median, digits=1),
