@@ -88,7 +88,8 @@ async def test_text_is_french_and_says_what_is_not_recorded(settings: Settings) 
     assert "== Montréal ==" in out
     assert "66,7\u00a0% (2 sur 3)" in out
     assert "non enregistré" in out
-    assert "motif non enregistré 1" in out
+    assert "motif non enregistré\u00a0: 1" in out
+    assert "5 dossiers ouverts (dont 1 dossier non assigné)" in out
 
 
 async def test_by_names_who_reads_and_the_table_decides(settings: Settings) -> None:
