@@ -7,7 +7,9 @@ Set PARCOURS_SCREENSHOTS=DIR to save PNGs of the main pages (`make screenshots`)
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -315,11 +317,41 @@ def test_supervisor_finds_an_escalated_case_and_reassigns_it(
 
     browser.get(f"{web_stack.url}/supervision/reports")
     assert browser.find_element(By.ID, "caseload-chart")
-    assert browser.find_element(By.ID, "durations")
-    shot(browser, "reports")
+    assert browser.find_element(By.ID, "report-montreal")
     # Every page visited so far, the chart's legend included, ran under the policy untouched.
     assert browser.execute_script("return 1 + 1") == 2  # the driver's own script still runs
     assert csp_violations(browser) == []
+
+
+def test_supervisor_reads_the_reports_and_opens_the_cases_behind_a_figure(
+    browser: webdriver.Chrome, web_stack: WebStack
+) -> None:
+    """Issue 18: the Rapports page of a supervisor shows their region only, month by month,
+    and a figure's link leads to exactly the cases it counts."""
+    start_cases(web_stack, approval("BR-6"))
+    officer_of(web_stack, "BR-6")  # opened and assigned: in the read model
+    sign_in(browser, web_stack, "nbouchard")
+    browser.get(f"{web_stack.url}/supervision/reports")
+    section = browser.find_element(By.ID, "report-montreal")
+    assert not browser.find_elements(By.ID, "report-capitale-nationale")
+    assert not browser.find_elements(By.NAME, "region")  # a director's choice, not theirs
+    assert browser.find_element(By.ID, "caseload-chart")
+    assert browser.find_element(By.ID, "report-legend")
+    month = datetime.now(UTC).strftime("%Y-%m")
+    row = section.find_element(By.CSS_SELECTOR, f"table.report-months tr[data-month='{month}']")
+    opened = row.find_element(By.CSS_SELECTOR, "a.opened")
+    count = int(re.sub(r"\D", "", opened.text))
+    assert count >= 1
+    shot(browser, "reports")
+    click_and_load(browser, opened)
+    assert browser.find_element(By.ID, "figure-filter")
+    assert browser.find_elements(By.LINK_TEXT, "BR-6")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#caseload tbody tr")) == count
+    shot(browser, "reports-cases")
+    # A month typed wrong: one clear message, the page still answers with the default period.
+    browser.get(f"{web_stack.url}/supervision/reports?from=2026-13")
+    assert "2026-13" in browser.find_element(By.ID, "report-error").text
+    assert browser.find_element(By.ID, "report-montreal")
 
 
 def test_pages_are_sent_with_security_headers(

@@ -122,11 +122,12 @@ async def test_pages_in_french_show_only_french_words(tmp_path: Path) -> None:
         assert "Cette page n'existe pas." in pages["no such page"]
         assert "Not Found" not in pages["no such page"]
         assert "<title>Erreur 404 · Parcours</title>" in pages["no such page"]
-        assert "0 dossier ouvert" in pages["reports"]
+        assert "Rapports du programme" in pages["reports"]
+        assert "Dossiers non assignés" in pages["reports"]
 
         # English pages: English words and English punctuation.
         r = await c.get("/nowhere?lang=en")
         assert "This page does not exist." in html.unescape(r.text) and "Not Found" not in r.text
         r = await c.get("/supervision/reports")
-        assert "0 open cases" in r.text
+        assert "Programme reports" in r.text and "Unassigned cases" in r.text
         assert not re.search(r"\w \u00a0?:", " ".join(texts_of(r.text)))

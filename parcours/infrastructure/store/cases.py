@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Executable, Row, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.infrastructure.store import audit
+from parcours.infrastructure.store import audit, report_facts
 from parcours.infrastructure.store.models import Case
 from parcours.infrastructure.store.officers import officer_for, pick_officer
 from parcours.kernel.domain import (
@@ -224,6 +224,8 @@ async def record_events(session: AsyncSession, events: Sequence[CaseEvent]) -> l
     snapshot kept is the one a write per event would have left last."""
     duplicates: list[str] = []
     newest: dict[str, tuple[tuple[datetime, int], CaseEvent]] = {}
+    # The events newly recorded, per case: the reports' facts (store/report_facts.py).
+    recorded: dict[str, list[CaseEvent]] = {}
     for event in events:
         snap = event.snapshot
         dossier = snap.dossier or dossier_of(event.workflow_id)
@@ -241,12 +243,15 @@ async def record_events(session: AsyncSession, events: Sequence[CaseEvent]) -> l
         if not inserted:
             duplicates.append(event.key)
             continue
+        recorded.setdefault(dossier, []).append(event)
         order = (event.at, event_seq(event.key))
         best = newest.get(snap.dossier)
         if best is None or order > best[0]:
             newest[snap.dossier] = (order, event)
     for dossier, ((at, seq), event) in newest.items():
         await _project(session, dossier, event, at, seq)
+    for dossier, facts in recorded.items():
+        await report_facts.record_facts(session, dossier, facts)
     return duplicates
 
 

@@ -20,8 +20,9 @@ from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store.models import Case
+from parcours.infrastructure.store.reports import cut_condition
 from parcours.kernel.domain import CLOSED_STATUSES, OPEN_STATUSES, Actor, CaseStatus, Role
-from parcours.kernel.filters import UNASSIGNED
+from parcours.kernel.filters import UNASSIGNED, ReportCut
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -56,6 +57,9 @@ class CaseSearch:
     min_level: int = 0
     overdue_only: bool = False
     officer: str | None = None  # an officer id, or UNASSIGNED
+    region: str | None = None
+    # The cases behind a figure of the programme reports (issue 18).
+    cut: ReportCut | None = None
     page: int = 1
     # Issue 17: a bulk action's filter names a region too.
     region: str | None = None
@@ -151,6 +155,10 @@ def _filtered(stmt: Select[Any], search: CaseSearch) -> Select[Any]:
         stmt = stmt.where(Case.officer_id.is_(None))
     elif search.officer:
         stmt = stmt.where(Case.officer_id == search.officer)
+    if search.region:
+        stmt = stmt.where(Case.region == search.region)
+    if search.cut is not None:
+        stmt = stmt.where(cut_condition(search.cut))
     return stmt
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     String,
@@ -124,6 +125,20 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_officer_status", "officer_id", "status"),
         Index("ix_cases_region_status", "region", "status"),
+        # The reports (migration 0010): cases opened per region and month with their facts,
+        # and cases closed, each read from its index alone (no row lookups: see bench/).
+        Index(
+            "ix_cases_report_opened",
+            "started_at",
+            "region",
+            "greeting",
+            "meeting_on",
+            "meeting_late",
+            "plan_filed_at",
+            "plan_overdue_at",
+        ),
+        Index("ix_cases_report_closed", "closed_at", "region"),
+        Index("ix_cases_report_open", "status", "region", "officer_id"),
     )
 
     dossier: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -155,6 +170,42 @@ class Case(Base):
     # email bodies); the projection itself stays, as anonymous statistics.
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # The programme's report facts (migration 0010, issue 18), recorded from the audit events
+    # by the projection (store/report_facts.py), never by the workflow: NULL until the event.
+    # The airport greeting's outcome (the newest recorded) and when it was recorded.
+    greeting: Mapped[str | None] = mapped_column(String(16), default=None)
+    greeting_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The first meeting as it now stands: its local day, whether it falls after the plan's due
+    # day (the workflow's own "late"), and the moment of the event that set it. A cancelled
+    # meeting clears the day.
+    meeting_on: Mapped[date | None] = mapped_column(Date, default=None)
+    meeting_late: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    meeting_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The first plan filed, and the first time the arrival stage went overdue before it.
+    plan_filed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    plan_overdue_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class StageSpan(Base):
+    """When a case's stage started and ended (approved or waived), from its audit events
+    (migration 0010, issue 18): the report's time per stage. A reopened case keeps the spans
+    of its first period."""
+
+    __tablename__ = "stage_spans"
+    # The report reads the spans that ended in a period from this index alone, in the order
+    # its percentiles rank them (no sort).
+    __table_args__ = (Index("ix_stage_spans_report", "ended_month", "region", "stage", "days"),)
+
+    dossier: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The case's region when the stage was last recorded, and the days from start to end
+    # once both are known: what the report groups and ranks, without a join or date math.
+    region: Mapped[str | None] = mapped_column(String(64), default=None)
+    days: Mapped[float | None] = mapped_column(Float, default=None)
+    # The UTC month ("2026-03") the stage ended in.
+    ended_month: Mapped[str | None] = mapped_column(String(7), default=None)
 
 
 class AuditEvent(Base):
@@ -166,7 +217,12 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     # Rows of one case are chained in strict order: two writers can never take the same place
     # (infrastructure/store/audit.py also serializes them, so this is the last line of defence).
-    __table_args__ = (Index("uq_audit_events_dossier_seq", "dossier", "seq", unique=True),)
+    __table_args__ = (
+        Index("uq_audit_events_dossier_seq", "dossier", "seq", unique=True),
+        # The reports' events of a kind within a period, read from the index alone
+        # (migration 0010).
+        Index("ix_audit_events_report", "kind", "at", "dossier", "detail"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Workflow id + business step: the idempotency key of the write.

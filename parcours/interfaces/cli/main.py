@@ -37,6 +37,7 @@ from parcours.interfaces.cli import (
     operations,
     partners,
     referrals,
+    reports,
     stack,
     supervision,
     web,
@@ -84,6 +85,7 @@ def build_parser(lang: str | None = None) -> Parser:
     supervision.register(sub, t)
     batches.register(sub, t)
     forecast.register(sub, t)
+    reports.register(sub, t)
     web.register(sub, t)
     operations.register(sub, t)
     audit.register(sub, t)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -24,6 +25,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from parcours.application import refusals
+from parcours.application.reports import Period, add_months
 from parcours.infrastructure.catalog import BABEL_LOCALES
 from parcours.infrastructure.store.absences import absences_today
 from parcours.infrastructure.store.accounts import Account
@@ -45,6 +47,7 @@ from parcours.interfaces.web.sessions import FLASH
 from parcours.interfaces.web.state import StateDep, WebState
 from parcours.kernel import authz, inputs
 from parcours.kernel.domain import (
+    REGIONS,
     STAGES,
     CaseFile,
     CaseView,
@@ -64,6 +67,7 @@ from parcours.kernel.domain import (
     WithdrawalReason,
 )
 from parcours.kernel.errors import CaseNotFound, ParcoursError, TemporalUnavailable, UpdateRejected
+from parcours.kernel.filters import Figure, ReportCut
 from parcours.kernel.offers import Offers, closing_offers, offers
 from parcours.kernel.search import UNASSIGNED
 
@@ -92,7 +96,12 @@ def parse_search(request: Request, account: Account) -> CaseSearch:
             officer = inputs.officer_id(officer)
         except ParcoursError:
             officer = None
+    region = q.get("region") or None
+    if region not in REGIONS:
+        region = None
     return CaseSearch(
+        region=region,
+        cut=_report_cut(q.get("figure"), q.get("from"), q.get("to"), q.get("value")),
         text=" ".join((q.get("q") or "").split()),
         status=status,
         stage=stage,
@@ -102,6 +111,20 @@ def parse_search(request: Request, account: Account) -> CaseSearch:
         page=_whole(q.get("page"), 1, 1, 100_000),
         per_page=_whole(q.get("per"), PER_PAGE, 1, MAX_PER_PAGE),
     )
+
+
+def _report_cut(
+    figure: str | None, first: str | None, last: str | None, value: str | None
+) -> ReportCut | None:
+    """The cases behind a figure of the programme reports (`figure`, months `from` to `to`);
+    None when any of it is not understood (the list then shows without it)."""
+    if not figure or not first:
+        return None
+    try:
+        period = Period.of(first, last or first, date.today())
+        return ReportCut(Figure(figure), period.start, period.end, (value or None))
+    except (ValueError, ParcoursError):
+        return None
 
 
 def _whole(value: str | None, default: int, low: int, high: int) -> int:
@@ -126,6 +149,14 @@ def _address(search: CaseSearch, page: int) -> str:
         params["overdue"] = "1"
     if search.officer:
         params["officer"] = search.officer
+    if search.region:
+        params["region"] = search.region
+    if search.cut is not None:
+        params["figure"] = search.cut.figure.value
+        params["from"] = search.cut.start.strftime("%Y-%m")
+        params["to"] = add_months(search.cut.end, -1).strftime("%Y-%m")
+        if search.cut.value:
+            params["value"] = search.cut.value
     if search.per_page != PER_PAGE:
         params["per"] = search.per_page
     if page > 1:
