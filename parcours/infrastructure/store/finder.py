@@ -57,12 +57,11 @@ class CaseSearch:
     min_level: int = 0
     overdue_only: bool = False
     officer: str | None = None  # an officer id, or UNASSIGNED
+    # A region (a bulk action's filter names one; the reports' figures too).
     region: str | None = None
     # The cases behind a figure of the programme reports (issue 18).
     cut: ReportCut | None = None
     page: int = 1
-    # Issue 17: a bulk action's filter names a region too.
-    region: str | None = None
     per_page: int = PER_PAGE
 
     @property
@@ -155,8 +154,6 @@ def _filtered(stmt: Select[Any], search: CaseSearch) -> Select[Any]:
         stmt = stmt.where(Case.officer_id.is_(None))
     elif search.officer:
         stmt = stmt.where(Case.officer_id == search.officer)
-    if search.region:
-        stmt = stmt.where(Case.region == search.region)
     if search.cut is not None:
         stmt = stmt.where(cut_condition(search.cut))
     return stmt
