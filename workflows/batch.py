@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import typing
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -149,7 +149,7 @@ class CaseBatch:
 
     # ----------------------------------------------------------------------------------------
 
-    def _refuse(self, refusal: Message) -> NoReturn:
+    def _refuse(self, refusal: Message) -> typing.NoReturn:
         """The batch fails before touching any case (a failed batch id may be submitted
         again, signed)."""
         self.refusal = refusal

@@ -28,14 +28,19 @@ pytestmark = needs_chromium
 REGION = "mauricie"
 
 
+# Only this module's first officer speaks it: the intake rule (language first) gives them the
+# cases of this language whatever other officers other tests left in REGION.
+RARE_LANGUAGE = "zu"
+
+
 def two_officers(stack: WebStack) -> tuple[str, str, str]:
     """This test's own two officers of REGION: (tag, first id, second id)."""
     tag = uuid.uuid4().hex[:6]
     a, b = f"rb-{tag}-a", f"rb-{tag}-b"
-    for officer in (a, b):
+    for officer, languages in ((a, f"fr,{RARE_LANGUAGE}"), (b, "fr,en")):
         made = stack.cli(
             "officers", "add", "--id", officer, "--name", f"Agente {officer[-1].upper()}",
-            "--email", f"{officer}@parcours.example", "--region", REGION, "--languages", "fr,en",
+            "--email", f"{officer}@parcours.example", "--region", REGION, "--languages", languages,
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
     return tag, a, b
@@ -119,10 +124,10 @@ def test_bulk_reassign_from_the_case_list_with_its_progress(
 ) -> None:
     tag, a, b = two_officers(web_stack)
     dossiers = [f"RC-{tag.upper()}-{i}" for i in range(4)]
-    start_cases(web_stack, *(approval(d, region=REGION) for d in dossiers))
+    start_cases(web_stack, *(approval(d, region=REGION, language=RARE_LANGUAGE) for d in dossiers))
     holders = {d: officer_of(web_stack, d) for d in dossiers}
     mine = sorted(d for d, o in holders.items() if o == a)
-    assert mine  # the intake rule spreads four cases over two officers
+    assert mine == sorted(dossiers)  # the intake rule: language first
 
     sign_in(browser, web_stack, "hcote")
     browser.get(f"{web_stack.url}/cases?officer={a}")
