@@ -136,6 +136,7 @@ CODES: frozenset[str] = frozenset(
         "signature_stale",
         "signature_reused",
         "signature_unchecked",
+        "programme_directors_only",
     }
 )
 
@@ -309,9 +310,10 @@ def decide_programme(action: ProgrammeAction, actor: Actor, region: str | None) 
     granted = PROGRAMME_ALLOWED[action]
     if sc in granted:
         return None
-    if Scope.REGION_SUPERVISOR in granted:
-        return refusal("supervisors_only", actor=actor.officer_id, region=region or "*")
-    return refusal("directors_only", actor=actor.officer_id)
+    if Scope.REGION_SUPERVISOR in granted and region is not None:
+        return refusal("supervisors_only", actor=actor.officer_id, region=region)
+    # The roster, or every region at once: the case table's directors_only speaks of transfers.
+    return refusal("programme_directors_only", actor=actor.officer_id)
 
 
 def programme_markdown_table() -> str:
