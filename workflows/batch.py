@@ -126,7 +126,8 @@ class CaseBatch:
         if self.carried_by_client:
             self._refuse(Message.of("signature_invalid"))
         if s.accepted_at is None:
-            s.accepted_at = workflow.info().start_time
+            # When the server accepted the first run (not when a worker first took it).
+            s.accepted_at = workflow.info().workflow_start_time
         verdict: BatchVerdict = await workflow.execute_activity(
             contract.CHECK_BATCH,
             BatchCheck(workflow.info().workflow_id, self.req, s.accepted_at),

@@ -61,6 +61,9 @@ DEFAULT_RUNS = 200
 DEFAULT_SEED = 18
 # Runs cost CPU in the console's process too: 1,000 x 100,000 cases is about half a minute.
 MAX_RUNS = 1_000
+# Arrivals simulated in all (per year x years x runs): five times the default question (50,000 a
+# year, 24 months, 200 runs). Past it one request would hold a console thread for hours.
+MAX_SIMULATED_ARRIVALS = 100_000_000
 STAGE_NAMES = tuple(s.value for s in STAGES)
 
 
@@ -433,6 +436,11 @@ def check(request: Request) -> None:
         math.isfinite(o.intake_per_year) and 0 <= o.intake_per_year <= 10_000_000
     ):
         raise ForecastInputError("intake_per_year", "forecast.error.intake")
+    if o.intake_per_year is not None and (
+        o.intake_per_year * request.months / 12 * request.runs > MAX_SIMULATED_ARRIVALS
+    ):
+        most = f"{MAX_SIMULATED_ARRIVALS:,}".replace(",", "\u00a0")
+        raise ForecastInputError("runs", "forecast.error.too_much", most=most)
     if o.uptake is not None and not (math.isfinite(o.uptake) and 0 <= o.uptake <= 1):
         raise ForecastInputError("uptake", "forecast.error.uptake")
     if o.officers is not None and not 0 <= o.officers <= 100_000:

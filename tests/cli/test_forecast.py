@@ -123,6 +123,9 @@ async def test_a_supervisor_sees_their_region_only(run: Run) -> None:
         (["--uptake", "1,5"], "l'adhésion doit être une part de 0 à 1 (par exemple 0,85)"),
         (["--months", "121"], "l'horizon doit être de 1 à 120 mois"),
         (["--runs", "1001"], "le nombre de tirages doit être de 1 à 1\u00a0000"),
+        (["--intake-per-year", "10000000", "--months", "120", "--runs", "1000"],
+         "trop de calcul\u00a0: arrivées par année × années × tirages dépasse "
+         "100\u00a0000\u00a0000 (réduisez les tirages, l'horizon ou les arrivées)"),
         (["--officers", "2.5"], "--officers\u00a0: '2.5' n'est pas un nombre entier"),
         (["--intake-per-year", "lots"], "--intake-per-year\u00a0: 'lots' n'est pas un nombre"),
         (["--stage-months", "voyage=3"],

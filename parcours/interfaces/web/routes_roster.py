@@ -13,6 +13,7 @@ redirect (Post/Redirect/Get).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -50,6 +51,7 @@ from parcours.kernel.authz import ProgrammeAction, decide_programme
 from parcours.kernel.domain import OFFICER_ID_RE, REGIONS, Actor, Role
 from parcours.kernel.errors import ParcoursError, TemporalUnavailable, UpdateRejected
 
+logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 PAGE = "/roster"
 NO_SUCH_OFFICER = "roster.no_such_officer"
@@ -281,7 +283,23 @@ async def _change(
             await change(session, officer, scope.actor.officer_id, form)
     except ParcoursError as err:
         return await _refused(request, state, account, officer.id, form_name, err, _typed(form))
+    await _wake_unassigned(state)
     return _done(request, officer.id, done)
+
+
+async def _wake_unassigned(state: WebState) -> None:
+    """As the CLI does after a roster change: cases waiting for an officer ask again (a
+    leave cancelled, an officer back or moved in). Only a nudge: the change is saved whether
+    or not Temporal answers, and each case also asks again on its own day."""
+    from parcours.application.roster import wake_unassigned
+
+    try:
+        told = await wake_unassigned(await state.client(), state.sessions, None)
+    except Exception as err:  # noqa: BLE001 - the roster change stands; the cases retry later
+        logger.warning("roster change: unassigned cases not told (%s)", type(err).__name__)
+        return
+    if told:
+        logger.info("roster change: %d unassigned case(s) asked for an officer again", told)
 
 
 @router.post(PAGE + "/{officer_id}")
