@@ -154,6 +154,12 @@ async def test_a_supervisor_manages_leaves_of_their_region_only(tmp_path: Path) 
             "/roster/jgagnon/leave", data={"csrf": token, "leave_from": "2027-01-04"}
         )
         assert r.status_code == 404
+        # Their own record, a supervisor's: the directors' roster, not theirs (403, nothing).
+        r = await supervisor.post(
+            "/roster/nbouchard/leave",
+            data={"csrf": token, "leave_from": "2027-01-04", "leave_to": "2027-01-08"},
+        )
+        assert r.status_code == 403 and "direction" in text_of(r.text, "leave-error").lower()
 
         today = local_today("montreal")
         # Dates the wrong way round: 422, nothing recorded.

@@ -47,7 +47,7 @@ from parcours.interfaces.web.render import render
 from parcours.interfaces.web.sessions import FLASH
 from parcours.interfaces.web.state import StateDep, WebState
 from parcours.kernel import inputs
-from parcours.kernel.authz import ProgrammeAction, decide_programme
+from parcours.kernel.authz import ProgrammeAction, decide_programme, refusal
 from parcours.kernel.domain import OFFICER_ID_RE, REGIONS, Actor, Role
 from parcours.kernel.errors import ParcoursError, TemporalUnavailable, UpdateRejected
 
@@ -247,6 +247,10 @@ def programme_refusal(err: ParcoursError, lang: str, page: str) -> str:
 
 def _check(action: ProgrammeAction, scope: RosterScope, officer: Officer) -> None:
     refused = decide_programme(action, scope.actor, officer.region)
+    if refused is None and scope.actor.role != Role.DIRECTOR and officer.role != Role.OFFICER.value:
+        # A region's supervisor manages their officers' leaves, not a fellow supervisor's (nor
+        # their own, nor a director's): the staff above officers are the directors' roster.
+        refused = refusal("programme_directors_only", actor=scope.actor.officer_id)
     if refused is not None:
         raise UpdateRejected(refusal=refused)
 
