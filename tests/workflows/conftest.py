@@ -261,8 +261,10 @@ async def settled(handle: WorkflowHandle[NewcomerPathway, CaseView]) -> CaseView
         except RPCError as err:
             # The time-skipping server can drop a query that reaches a run as it continues as
             # new ("query deadline exceeded"; the worker then logs "workflow execution already
-            # completed"). The next query goes to the new run.
-            if err.status != RPCStatusCode.DEADLINE_EXCEEDED:
+            # completed"). The next query goes to the new run. Under load the client's own
+            # deadline can expire first ("Timeout expired", CANCELLED): while a workflow task
+            # that continued as new beside an update is retried (closing note, 2026-12-03).
+            if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
                 raise
             continue
         if v.pending_effects == 0:
