@@ -12,6 +12,7 @@ acting twice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import timedelta
 
@@ -24,7 +25,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from parcours.infrastructure.signing import Verifier
 from parcours.infrastructure.store.models import Case, Officer, split_languages
-from parcours.infrastructure.store.officers import deactivate_officer, local_today
+from parcours.infrastructure.store.officers import (
+    actor_of,
+    deactivate_officer,
+    get_officer,
+    local_today,
+)
 from parcours.infrastructure.temporal import QUERY_VIEW, refusal_of
 from parcours.kernel import activity_contract as contract
 from parcours.kernel import assignment
@@ -46,6 +52,7 @@ from parcours.kernel.batches import (
 )
 from parcours.kernel.domain import (
     OPEN_STATUSES,
+    Actor,
     CaseQuery,
     CaseView,
     PauseRequest,
@@ -193,7 +200,13 @@ class BatchWork:
     @activity.defn(name=contract.ACT_ON_CASE)
     async def batch_act(self, action: CaseAction) -> CaseActionResult:
         """Send the case its update as the batch's actor; a refusal is an outcome, not a
-        failure. Already done (the target officer, an already paused case) counts ALREADY."""
+        failure. Already done (the target officer, an already paused case) counts ALREADY.
+
+        The actor is read again from the roster for each case: a batch of thousands outlives
+        the moment it was signed, and a director deactivated or a supervisor moved to another
+        region meanwhile must not go on acting with the authority they had then (attack
+        review of issue 17). The case's validator judges them as they are now."""
+        action = dataclasses.replace(action, actor=await self._actor_now(action.actor))
         update, arg = _update_of(action)
         handle = self._client().get_workflow_handle(workflow_id_for(action.dossier))
         try:
@@ -224,6 +237,16 @@ class BatchWork:
                 )
             raise
         return CaseActionResult(CaseOutcome.DONE)
+
+    async def _actor_now(self, actor: Actor) -> Actor:
+        """The actor as the roster has them now; gone from it, an inactive account."""
+        if self.sessions is None:
+            return actor
+        async with self.sessions() as session:
+            officer = await get_officer(session, actor.officer_id)
+        if officer is None:
+            return dataclasses.replace(actor, active=False)
+        return actor_of(officer)
 
     @activity.defn(name=contract.CLOSE_DEPARTURE)
     async def batch_departure(self, check: DepartureCheck) -> DepartureOutcome:

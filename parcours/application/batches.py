@@ -12,10 +12,11 @@ Async functions taking a connected client or a session, for the CLI and the cons
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -33,11 +34,13 @@ from parcours.infrastructure.store.officers import (
     actor_of,
     deactivate_officer,
     known_officer,
+    local_today,
 )
 from parcours.infrastructure.temporal import (
     ANSWER_TIMEOUT,
     require_payload_codec,
     require_signing,
+    signer_of,
 )
 from parcours.kernel import inputs
 from parcours.kernel.authz import ProgrammeAction, decide_programme
@@ -61,13 +64,25 @@ def _refused(code: str, **params: Any) -> ParcoursError:
     return ParcoursError(str(message), refusal=message)
 
 
-def batch_id_for(request: BatchRequest) -> str:
-    """The batch's id: the given one, else a digest of its action and its list (kind,
-    dossiers in order, officers, note, departure). No personal data: a note is only hashed."""
-    if request.batch_id:
-        given = request.batch_id.strip().lower()
-        if not BATCH_ID_RE.match(given):
-            raise _refused("batch_id_invalid", value=inputs.shown(request.batch_id))
+def given_batch_id(request: BatchRequest) -> str:
+    """The id the submitter gave, normalised ("" when none: start_batch derives one)."""
+    if not request.batch_id:
+        return ""
+    given = request.batch_id.strip().lower()
+    if not BATCH_ID_RE.match(given):
+        raise _refused("batch_id_invalid", value=inputs.shown(request.batch_id))
+    return given
+
+
+def batch_id_for(request: BatchRequest, digest: Callable[[bytes], str], day: date) -> str:
+    """The batch's id: the given one, else a keyed digest (`digest`, the signer's) of its
+    action, its list and the day (kind, dossiers in order, officers, note, departure).
+
+    The same submission on the same day is the same batch (a second click, a repeated
+    command: a no-op); the same action weeks later is a new one. Keyed, so the id says
+    nothing of the note and cannot be guessed ahead by someone without the keys."""
+    given = given_batch_id(request)
+    if given:
         return given
     what = {
         "kind": request.kind.value,
@@ -75,9 +90,9 @@ def batch_id_for(request: BatchRequest) -> str:
         "officers": list(request.officers),
         "note": request.note,
         "deactivate": request.deactivate,
+        "day": day.isoformat(),
     }
-    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
-    return f"{request.kind.value}-{digest[:20]}"
+    return f"{request.kind.value}-{digest(json.dumps(what, sort_keys=True).encode())[:20]}"
 
 
 def workflow_id_of(batch_id: str) -> str:
@@ -99,14 +114,16 @@ async def start_batch(
     if request.batch_id:
         # A given id names the batch whatever its list is now (a filter resolved again after
         # the batch moved its cases matches none of them): the first one's progress.
-        known = await _known(client, batch_id_for(request))
+        known = await _known(client, given_batch_id(request))
         if known is not None:
             return known
     if not request.dossiers:
         raise _refused("batch_empty")
     if len(request.dossiers) > MAX_CASES:
         raise _refused("batch_too_large", count=len(request.dossiers), max=MAX_CASES)
-    request = replace(request, batch_id=batch_id_for(request), state=None)
+    digest = signer_of(client).batch_digest
+    # Quebec's day, as the interfaces show dates.
+    request = replace(request, batch_id=batch_id_for(request, digest, local_today()), state=None)
     from parcours.kernel import priorities
 
     try:
@@ -244,7 +261,7 @@ def bulk_request(
     request = BatchRequest(
         kind=kind, dossiers=list(seen), actor=actor, officers=officers, note=note
     )
-    request.batch_id = batch_id_for(replace(request, batch_id=batch_id))
+    request.batch_id = given_batch_id(replace(request, batch_id=batch_id))
     return request
 
 
@@ -291,11 +308,10 @@ async def departure(
         if problem is not None:
             raise problem
         officers, kind = [target.id], BatchKind.REASSIGN
-    request = BatchRequest(
+    # Its id is derived when it starts (start_batch).
+    return BatchRequest(
         kind=kind, dossiers=held, actor=actor, officers=officers, deactivate=officer.id
     )
-    request.batch_id = batch_id_for(request)
-    return request
 
 
 def _target_problem(target: Actor, region: str) -> OfficerError | None:

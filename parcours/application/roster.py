@@ -20,9 +20,25 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from parcours.infrastructure.store.caseload import unassigned_open
-from parcours.kernel.domain import RosterChanged
+from parcours.kernel.authz import ProgrammeAction, Refusal, decide_programme, refusal
+from parcours.kernel.domain import Actor, Role, RosterChanged
 
 logger = logging.getLogger(__name__)
+
+
+def roster_change_refused(
+    action: ProgrammeAction, actor: Actor, officer_region: str, officer_role: str
+) -> Refusal | None:
+    """Whether `actor` may change the record of an officer (`action`: ROSTER or LEAVE) of
+    `officer_region` whose role is `officer_role`: the programme table, and above it one rule
+    of its own. A region's supervisor manages their officers' leaves, not a fellow
+    supervisor's (nor their own, nor a director's): the staff above officers are the
+    directors' roster. The console and the CLI (`--by`) both ask this."""
+    refused = decide_programme(action, actor, officer_region)
+    if refused is None and actor.role != Role.DIRECTOR and officer_role != Role.OFFICER.value:
+        refused = refusal("programme_directors_only", actor=actor.officer_id)
+    return refused
+
 
 SIGNAL = "roster_changed"
 # Signals sent at once: a region rarely has more than a few unassigned cases, but a roster

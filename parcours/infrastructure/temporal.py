@@ -272,6 +272,17 @@ def signs(client: Client) -> bool:
     return any(isinstance(i, SigningInterceptor) for i in client.config()["interceptors"])
 
 
+def signer_of(client: Client) -> Signer:
+    """The signer of a client from `connect` (require_signing first)."""
+    for i in client.config()["interceptors"]:
+        if isinstance(i, SigningInterceptor):
+            return i.signer
+    raise SigningKeysMissing(
+        "no signing keys: " + str(Message.of("key.no_signing_for_start")),
+        refusal=Message.of("key.no_signing_for_start"),
+    )
+
+
 def require_signing(client: Client) -> None:
     """A start from a client that cannot sign it would be accepted by Temporal and then fail
     at the worker's register_case: refused here, before anything is sent."""

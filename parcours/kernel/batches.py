@@ -12,6 +12,7 @@ Dataclasses only (passed through the workflow sandbox); new fields get defaults.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -98,6 +99,22 @@ class BatchProgress:
     @property
     def handled(self) -> int:
         return self.done + self.refused + self.failed
+
+    def only(self, dossiers: set[str]) -> BatchProgress:
+        """This progress as someone who may see only `dossiers` reads it: their rows, and
+        counts of those rows alone (a region's supervisor learns nothing of another region's
+        cases from a batch that also held them)."""
+        results = [r for r in self.results if r.dossier in dossiers]
+        outcomes = [r.outcome for r in results]
+        return dataclasses.replace(
+            self,
+            total=len(results),
+            done=outcomes.count(CaseOutcome.DONE) + outcomes.count(CaseOutcome.ALREADY),
+            refused=outcomes.count(CaseOutcome.REFUSED),
+            failed=outcomes.count(CaseOutcome.FAILED),
+            results=results,
+            still_held=0 if len(results) < len(self.results) else self.still_held,
+        )
 
 
 # --------------------------------------------------------------------------------------------

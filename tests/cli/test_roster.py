@@ -24,14 +24,41 @@ async def test_update_and_leave_through_the_cli(tmp_path: Path) -> None:
         code = await amain(list(argv), settings=settings, out=out, err=err)
         return code, out.getvalue(), err.getvalue()
 
-    for officer, langs in (("amy", "fr,en"), ("ben", "fr")):
+    for officer, langs, role in (
+        ("amy", "fr,en", "officer"),
+        ("ben", "fr", "officer"),
+        ("sue", "fr", "supervisor"),
+        ("dan", "fr", "director"),
+    ):
         email = f"{officer}@parcours.example"
         add = ["officers", "add", "--id", officer, "--name", officer.title(), "--email", email,
-               "--region", "montreal", "--languages", langs]  # fmt: skip
+               "--region", "montreal", "--languages", langs, "--role", role]  # fmt: skip
         assert (await run(*add))[0] == 0
 
-    code, out, _ = await run("officers", "update", "amy", "--languages", "fr,en,es", "--by", "ben")
+    # `--by` names who made the change in the audit: checked as the console checks its person.
+    not_director = "ben n'est pas à la direction\u00a0: l'effectif et l'ensemble des régions"
+    for argv in (
+        ["update", "amy", "--languages", "fr,en,es", "--by", "ben"],  # an officer
+        ["update", "amy", "--languages", "fr,en,es", "--by", "sue"],  # a supervisor: leaves only
+        ["leave", "amy", "--from", "2027-03-01", "--to", "2027-03-10", "--by", "ben"],
+        ["leave", "sue", "--from", "2027-03-01", "--to", "2027-03-10", "--by", "sue"],
+        ["update", "amy", "--name", "X", "--by", "nobody"],
+    ):
+        code, out, err = await run("officers", *argv)
+        assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith(ERROR), err
+    assert not_director in (await run("officers", "update", "amy", "--name", "X", "--by", "ben"))[2]
+    code, out, _ = await run("officers", "list", "--json")
+    amy = next(o for o in json.loads(out) if o["id"] == "amy")
+    assert amy["languages"] == ["fr", "en"] and amy["name"] == "Amy" and amy["leave"] is None
+
+    code, out, _ = await run("officers", "update", "amy", "--languages", "fr,en,es", "--by", "dan")
     assert (code, out) == (0, "amy modifié·e\n")
+    # A region's supervisor puts their officers on leave.
+    code, _, err = await run(
+        "officers", "leave", "ben", "--from", "2027-04-01", "--to", "2027-04-02", "--by", "sue"
+    )
+    assert code == 0, err
+    assert (await run("officers", "leave", "ben", "--cancel", "--by", "sue"))[0] == 0
     code, out, _ = await run(
         "officers", "leave", "amy", "--from", "2027-03-01", "--to", "2027-03-10", "--backup", "ben"
     )

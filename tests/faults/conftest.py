@@ -4,7 +4,9 @@ which `.ci/run` runs after `make test`. The outage test on PostgreSQL needs the 
 
 from __future__ import annotations
 
+import faulthandler
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,3 +18,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/faults/" in str(item.fspath):
             item.add_marker(skip)
+
+
+# A fault test that hangs (a retry loop with no end, a process that never answers) must fail
+# with every thread's stack rather than hold CI for its whole time limit: past this, the
+# pytest worker prints the stacks and exits, and xdist reports the test as crashed.
+HANG_AFTER_S = 1200
+
+
+@pytest.fixture(autouse=True)
+def _hang_watchdog() -> Iterator[None]:
+    faulthandler.dump_traceback_later(HANG_AFTER_S, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()

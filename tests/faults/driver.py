@@ -28,6 +28,10 @@ from parcours.kernel.domain import (
 from parcours.kernel.errors import CaseAlreadyExists
 
 CONCURRENCY = 40
+# However the faults go, every case reaches the end of its route well within this (CI: a
+# minute or two). Past it the test fails, naming the cases still on their way and what each
+# last heard, rather than retrying for ever (a CI run once hung here until its 90 minutes).
+DRIVE_WITHIN = 900.0
 # Future arrival: the arrival stage's stall clock starts then, so escalations happen in
 # francization only (seconds, in the fault policy). A year ahead: inside the arrival window
 # (two years ahead) that register_case checks, whatever day the run is.
@@ -63,6 +67,8 @@ class CaseDriver:
         self.settings = settings
         self.policy = policy
         self.gate = asyncio.Semaphore(CONCURRENCY)
+        # What each case on its way last showed or answered: the failure's report.
+        self.last: dict[str, str] = {}
 
     async def view(self, dossier: str) -> CaseView:
         return await view_case(self.client, self.settings, dossier)
@@ -74,10 +80,15 @@ class CaseDriver:
         while True:
             try:
                 view = await self.view(dossier)
+                self.last[dossier] = (
+                    f"{view.status.value}/{view.stage and view.stage.value} "
+                    f"level {view.escalation_level}, {view.pending_effects} effects pending"
+                )
                 if done(view):
                     return view
                 await act()
-            except Exception:
+            except Exception as err:
+                self.last[dossier] = f"{type(err).__name__}: {str(err).splitlines()[0:1]}"
                 await asyncio.sleep(0.5)
 
     async def wait(self, dossier: str, done: Callable[[CaseView], bool]) -> CaseView:
@@ -145,9 +156,27 @@ class CaseDriver:
 
     async def drive_many(self, dossiers: list[str]) -> list[Outcome]:
         routes = ["withdrawn" if i % 10 == 9 else "employment" for i in range(len(dossiers))]
-        return list(
-            await asyncio.gather(*(self.drive(d, r) for d, r in zip(dossiers, routes, strict=True)))
-        )
+        done: set[str] = set()
+
+        async def driven(dossier: str, route: str) -> Outcome:
+            outcome = await self.drive(dossier, route)
+            done.add(dossier)
+            return outcome
+
+        try:
+            async with asyncio.timeout(DRIVE_WITHIN):
+                return list(
+                    await asyncio.gather(
+                        *(driven(d, r) for d, r in zip(dossiers, routes, strict=True))
+                    )
+                )
+        except TimeoutError:
+            stuck = [d for d in dossiers if d not in done]
+            report = "; ".join(f"{d}: {self.last.get(d, 'not started')}" for d in stuck[:20])
+            raise AssertionError(
+                f"{len(stuck)} of {len(dossiers)} cases not at the end of their routes after "
+                f"{DRIVE_WITHIN:.0f}s: {report}"
+            ) from None
 
     async def all_settled(self, outcomes: list[Outcome]) -> bool:
         """Every case done deciding and carrying out: no effect pending anywhere."""

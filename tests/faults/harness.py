@@ -260,6 +260,9 @@ class Rig:
         return Workers(env, self.tmp / "worker.log")
 
 
+LOG_TAIL = 60
+
+
 @contextlib.asynccontextmanager
 async def rig(tmp: Path, database_url: str | None = None):  # -> AsyncIterator[Rig]
     policy_file = tmp / "policy.toml"
@@ -284,6 +287,13 @@ async def rig(tmp: Path, database_url: str | None = None):  # -> AsyncIterator[R
     await seed_officers(settings.database_url)
     try:
         yield Rig(tmp, server, catcher, settings, policy_file, key.spec())
+    except BaseException:
+        # What the workers and the server said last: pytest shows it under the failure.
+        for log in (tmp / "worker.log", tmp / "temporal.log"):
+            if log.exists():
+                tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+                print(f"--- last {len(tail)} lines of {log.name}", *tail, sep="\n")
+        raise
     finally:
         catcher.stop()
         server.stop()

@@ -4,6 +4,8 @@ from, a departure checked and deactivated (audited), and the batch's derived id.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -19,6 +21,8 @@ from parcours.application.batches import (
     open_cases_of_officer,
     parse_filter,
 )
+from parcours.infrastructure.codec import new_key
+from parcours.infrastructure.signing import Signer
 from parcours.infrastructure.store.officers import (
     NewOfficer,
     OfficerError,
@@ -28,8 +32,17 @@ from parcours.infrastructure.store.officers import (
     set_leave,
 )
 from parcours.kernel.authz import PROGRAMME_ALLOWED, ProgrammeAction, Scope
-from parcours.kernel.batches import BatchCheck, BatchKind, BatchRequest, RosterLookup
-from parcours.kernel.domain import Actor, Role
+from parcours.kernel.batches import (
+    BatchCheck,
+    BatchKind,
+    BatchProgress,
+    BatchRequest,
+    CaseAction,
+    CaseOutcome,
+    CaseResult,
+    RosterLookup,
+)
+from parcours.kernel.domain import Actor, ProgressNote, Reassignment, Role
 from parcours.kernel.errors import ParcoursError
 from tests.security.test_authz import PROGRAMME_ACTORS, REGION
 from tests.store.conftest import add
@@ -76,20 +89,50 @@ async def test_a_filter_is_resolved_to_the_open_cases_the_actor_may_see(
             parse_filter(bad)
 
 
-def test_the_derived_id_follows_the_action_and_the_list_and_a_given_one_wins() -> None:
+def _signer(key_id: str) -> Signer:
+    return Signer((new_key(key_id),))
+
+
+def test_the_derived_id_follows_the_action_the_list_and_the_day_and_a_given_one_wins() -> None:
+    signer = _signer("ids")
+    today = date(2026, 12, 3)
+
+    def id_of(r: BatchRequest, digest: Signer = signer, day: date = today) -> str:
+        return batch_id_for(r, digest.batch_digest, day)
+
     req = BatchRequest(BatchKind.NOTE, ["D-1", "D-2"], DIRECTOR, note="revu en comité")
     same = BatchRequest(BatchKind.NOTE, ["D-1", "D-2"], SUPERVISOR, note="revu en comité")
-    assert batch_id_for(req) == batch_id_for(same)  # who submits it does not make it another
-    assert batch_id_for(req).startswith("note-") and "comit" not in batch_id_for(req)
+    assert id_of(req) == id_of(same)  # who submits it does not make it another
+    assert id_of(req).startswith("note-") and "comit" not in id_of(req)
     for other in (
         BatchRequest(BatchKind.NOTE, ["D-2", "D-1"], DIRECTOR, note="revu en comité"),
         BatchRequest(BatchKind.NOTE, ["D-1", "D-2"], DIRECTOR, note="autre"),
         BatchRequest(BatchKind.PAUSE, ["D-1", "D-2"], DIRECTOR, note="revu en comité"),
     ):
-        assert batch_id_for(other) != batch_id_for(req)
-    assert batch_id_for(BatchRequest(BatchKind.NOTE, [], DIRECTOR, batch_id="Lot-7")) == "lot-7"
+        assert id_of(other) != id_of(req)
+    # The same action another day is another batch, not a silent no-op.
+    assert id_of(req, day=date(2027, 1, 3)) != id_of(req)
+    # Keyed: without the keys, the id of a note cannot be computed (to read the note back
+    # by trying candidates, or to start the batch first on a queue nobody serves).
+    assert id_of(req, digest=_signer("other")) != id_of(req)
+    unkeyed = hashlib.sha256(
+        json.dumps(
+            {
+                "kind": "note",
+                "dossiers": ["D-1", "D-2"],
+                "officers": [],
+                "note": "revu en comité",
+                "deactivate": None,
+                "day": today.isoformat(),
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:20]
+    assert id_of(req) != f"note-{unkeyed}"
+    given = BatchRequest(BatchKind.NOTE, [], DIRECTOR, batch_id="Lot-7")
+    assert id_of(given) == "lot-7"
     with pytest.raises(ParcoursError):
-        batch_id_for(BatchRequest(BatchKind.NOTE, [], DIRECTOR, batch_id="Amina Diallo"))
+        id_of(BatchRequest(BatchKind.NOTE, [], DIRECTOR, batch_id="Amina Diallo"))
     with pytest.raises(ParcoursError):
         bulk_request(BatchKind.REASSIGN, ["D-1"], DIRECTOR, officers=[])
     assert bulk_request(BatchKind.NOTE, ["d-1", "D-1"], DIRECTOR, note=" x ").dossiers == ["D-1"]
@@ -197,3 +240,69 @@ async def test_a_departure_walks_the_roster_row(
     async with sessions() as session:
         officer = await get_officer(session, "yhaddad")
     assert officer is not None and officer.active == (not passed)
+
+
+def test_a_progress_narrowed_to_what_a_reader_may_see_counts_only_that() -> None:
+    results = [
+        CaseResult("D-1", CaseOutcome.DONE),
+        CaseResult("D-2", CaseOutcome.ALREADY),
+        CaseResult("Q-1", CaseOutcome.REFUSED),
+        CaseResult("Q-2", CaseOutcome.FAILED),
+        CaseResult("D-3", CaseOutcome.PENDING),
+    ]
+    whole = BatchProgress("b", BatchKind.NOTE, total=5, done=2, refused=1, failed=1,
+                          results=results, still_held=2)  # fmt: skip
+    mine = whole.only({"D-1", "D-2", "D-3"})
+    assert (mine.total, mine.done, mine.refused, mine.failed, mine.handled) == (3, 2, 0, 0, 2)
+    assert [r.dossier for r in mine.results] == ["D-1", "D-2", "D-3"]
+    assert mine.still_held == 0  # the departure's remainder may be another region's
+    assert whole.only({"D-1", "D-2", "D-3", "Q-1", "Q-2"}).still_held == 2
+    assert whole.total == 5 and len(whole.results) == 5  # the original is left alone
+
+
+class _SentUpdates:
+    """A Temporal client that records the updates a batch sends (the case's validator is
+    tested with the workflow; here: with which authority the batch acts)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, object]] = []
+
+    def get_workflow_handle(self, workflow_id: str) -> _SentUpdates.Handle:
+        return _SentUpdates.Handle(self, workflow_id)
+
+    class Handle:
+        def __init__(self, client: _SentUpdates, workflow_id: str) -> None:
+            self.client, self.workflow_id = client, workflow_id
+
+        async def execute_update(self, update: str, arg: object, **_: object) -> None:
+            self.client.sent.append((self.workflow_id, update, arg))
+
+
+async def test_a_batch_acts_with_its_actor_as_the_roster_has_them_now(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add(sessions, *ROSTER)
+    client = _SentUpdates()
+    work = BatchWork(sessions, None, client)  # type: ignore[arg-type]
+    director = Actor("hcote", Role.DIRECTOR, "capitale-nationale")
+    target = Actor("crodriguez", Role.OFFICER, "montreal")
+
+    async def actor_sent(dossier: str) -> Actor:
+        action = CaseAction("b1", dossier, BatchKind.REASSIGN, director, target=target)
+        assert (await work.batch_act(action)).outcome == CaseOutcome.DONE
+        arg = client.sent[-1][2]
+        assert isinstance(arg, Reassignment)
+        return arg.actor
+
+    assert (await actor_sent("D-1")).active
+    # Deactivated while their batch of thousands runs: the next cases hear an inactive
+    # account (the validator refuses it), not the director they were when they signed.
+    async with sessions() as session, session.begin():
+        await deactivate_officer(session, "hcote", actor="hcote")
+    assert not (await actor_sent("D-2")).active
+    # Gone from the roster altogether: inactive too.
+    gone = CaseAction("b1", "D-3", BatchKind.NOTE, Actor("ghost", Role.DIRECTOR, "montreal"),
+                      note="x")  # fmt: skip
+    await work.batch_act(gone)
+    sent = client.sent[-1][2]
+    assert isinstance(sent, ProgressNote) and not sent.actor.active

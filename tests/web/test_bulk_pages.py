@@ -1,7 +1,8 @@
 """Departures and bulk work through the console's forms (issue 17), against the shared
 `parcours dev` stack: the roster's deactivate form (at once without cases, else a batch that
 hands the cases over and then deactivates), refusals in French, a bulk pause of "all the
-cases of this filter", and a progress page that shows a supervisor only their region's rows.
+cases of this filter", and a progress page that shows a supervisor only their region's rows
+and counts.
 
 The officers are this module's own, in Centre-du-Québec (no other test opens cases there).
 """
@@ -112,6 +113,10 @@ def test_bulk_pause_of_a_whole_filter_and_who_sees_its_rows(web_stack: WebStack)
         page = director.get("/cases", params={"officer": a}).text
         assert 'id="bulk-all"' in page and "Les 3 dossiers ouverts de ce filtre" in page
         assert f'name="filter" value="min-level=0,officer={a}"' in page
+        # The page's region is the batch's too: "all N" never means more than the page lists.
+        page = director.get("/cases", params={"officer": a, "region": PAUSE_REGION}).text
+        assert f'value="min-level=0,region={PAUSE_REGION},officer={a}"' in page
+        page = director.get("/cases", params={"officer": a}).text
         token = form_token(page)
         form = {"csrf": token, "all": "1", "filter": f"min-level=0,officer={a}",
                 "kind": "pause", "back": f"/cases?officer={a}"}  # fmt: skip
@@ -131,11 +136,12 @@ def test_bulk_pause_of_a_whole_filter_and_who_sees_its_rows(web_stack: WebStack)
         r = director.post("/bulk", data={**form, "note": "Dossier revu en comité"})
         assert r.headers["location"] == location
 
-    # Another region's supervisor sees the counts, not these cases.
+    # Another region's supervisor learns nothing of it, not even its counts: no such batch.
     with client(web_stack, "mlevesque") as other:
-        page = other.get(location).text
-        assert "3 sur 3 dossiers traités" in page
-        assert all(d not in page for d in dossiers)
+        for address in (location, f"{location}/progress.json"):
+            r = other.get(address)
+            assert r.status_code == 404 and all(d not in r.text for d in dossiers)
+            assert "3 sur 3" not in r.text
     # An officer has no bulk form and may not post one.
     with client(web_stack, "atremblay") as officer:
         assert 'id="bulk"' not in officer.get("/cases").text

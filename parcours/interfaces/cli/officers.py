@@ -14,6 +14,7 @@ from parcours.interfaces.cli.batches import register_deactivate
 from parcours.interfaces.cli.common import Context, add_json_flag
 from parcours.interfaces.cli.output import dump_json, table
 from parcours.kernel import inputs
+from parcours.kernel.authz import ProgrammeAction
 from parcours.kernel.domain import Role
 
 
@@ -137,25 +138,45 @@ async def _wake(ctx: Context, officer: dict[str, Any]) -> None:
     ctx.note(ctx.t("cli.officers.woke", count=told, region=region))
 
 
-def _by(args: argparse.Namespace) -> str:
-    """Who made the change, for the roster's audit: `--by`, else the operator's tool."""
-    return inputs.officer_id(args.by, "--by") if args.by else "cli"
+async def _by(
+    args: argparse.Namespace, ctx: Context, action: ProgrammeAction, officer_id: str
+) -> str:
+    """Who makes the change, for the roster's audit: `--by`, else the operator's tool ("cli":
+    whoever holds the database's credentials). A `--by` is checked as the console checks its
+    person (the programme table, and a supervisor manages their officers' leaves only): the
+    audit never names someone for a change they could not have made."""
+    from parcours.application.roster import roster_change_refused
+    from parcours.infrastructure.store.officers import known_officer
+    from parcours.kernel.errors import ParcoursError
+
+    if not args.by:
+        return "cli"
+    actor = await ctx.actor(args.by)
+    sessions = await ctx.sessions()
+    async with sessions() as session:
+        officer = await known_officer(session, officer_id)
+    refused = roster_change_refused(action, actor, officer.region, officer.role)
+    if refused is not None:
+        raise ParcoursError(str(refused), refusal=refused)
+    return actor.officer_id
 
 
 async def update(args: argparse.Namespace, ctx: Context) -> int:
     from parcours.infrastructure.store.officers import update_officer
 
+    officer_id = inputs.officer_id(args.officer_id, "ID")
+    by = await _by(args, ctx, ProgrammeAction.ROSTER, officer_id)
     sessions = await ctx.sessions()
     async with sessions() as session, session.begin():
         officer = await update_officer(
             session,
-            inputs.officer_id(args.officer_id, "ID"),
+            officer_id,
             name=args.name,
             email=args.email,
             languages=args.languages,
             region=args.region,
             role=args.role,
-            actor=_by(args),
+            actor=by,
         )
         payload = officer.to_json()
     await _wake(ctx, payload)
@@ -179,10 +200,11 @@ async def leave(args: argparse.Namespace, ctx: Context) -> int:
             raise ParcoursError("--cancel alone", refusal=Message.of("leave_cancel_alone"))
     elif not (args.leave_from and args.leave_to):
         raise ParcoursError("--from and --to", refusal=Message.of("leave_dates_required"))
+    by = await _by(args, ctx, ProgrammeAction.LEAVE, officer_id)
     sessions = await ctx.sessions()
     async with sessions() as session, session.begin():
         if args.cancel:
-            officer = await cancel_leave(session, officer_id, actor=_by(args))
+            officer = await cancel_leave(session, officer_id, actor=by)
         else:
             officer = await set_leave(
                 session,
@@ -190,7 +212,7 @@ async def leave(args: argparse.Namespace, ctx: Context) -> int:
                 date.fromisoformat(inputs.iso_date(args.leave_from, "--from")),
                 date.fromisoformat(inputs.iso_date(args.leave_to, "--to")),
                 inputs.officer_id(args.backup, "--backup") if args.backup else None,
-                actor=_by(args),
+                actor=by,
             )
         payload = officer.to_json()
     # A cancelled leave, or one that does not cover today, makes the officer available now.

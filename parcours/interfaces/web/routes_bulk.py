@@ -231,7 +231,10 @@ async def _progress(state: WebState, account: Account, batch_id: str) -> BatchPr
                     )
                 ).all()
             )
-        progress.results = [r for r in progress.results if r.dossier in seen]
+        if not seen:
+            # None of its cases is theirs to see: as if there were no such batch.
+            raise HTTPException(status_code=404, detail="bulk.unknown")
+        progress = progress.only(seen)
     return progress
 
 

@@ -182,15 +182,17 @@ async def caseload_page(
             else []
         )
         away = await absences_today(session)
-    # "All N matching" when the page shows what a batch's filter can say (open cases, no text).
-    expressible = search.status == StatusFilter.OPEN and not search.text
+    # "All N matching" when the page shows what a batch's filter can say: open cases, no
+    # text, no report figure's condition (a filter cannot say "greeted late"); else "all N"
+    # would mean more cases than the page lists (attack review of issue 17).
+    expressible = search.status == StatusFilter.OPEN and not search.text and search.cut is None
     bulk = await bulk_offer(
         state,
         account,
         filter_text(
             stage=search.stage,
             min_level=search.min_level,
-            region=None,
+            region=search.region,
             officer=search.officer,
             overdue=search.overdue_only,
         )

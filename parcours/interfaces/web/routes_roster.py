@@ -27,6 +27,7 @@ from starlette.responses import RedirectResponse, Response
 
 from parcours.application import refusals
 from parcours.application.batches import departure, start_batch
+from parcours.application.roster import roster_change_refused
 from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.store.absences import absences_today
 from parcours.infrastructure.store.accounts import Account
@@ -47,7 +48,7 @@ from parcours.interfaces.web.render import render
 from parcours.interfaces.web.sessions import FLASH
 from parcours.interfaces.web.state import StateDep, WebState
 from parcours.kernel import inputs
-from parcours.kernel.authz import ProgrammeAction, decide_programme, refusal
+from parcours.kernel.authz import ProgrammeAction, decide_programme
 from parcours.kernel.domain import OFFICER_ID_RE, REGIONS, Actor, Role
 from parcours.kernel.errors import ParcoursError, TemporalUnavailable, UpdateRejected
 
@@ -246,11 +247,7 @@ def programme_refusal(err: ParcoursError, lang: str, page: str) -> str:
 
 
 def _check(action: ProgrammeAction, scope: RosterScope, officer: Officer) -> None:
-    refused = decide_programme(action, scope.actor, officer.region)
-    if refused is None and scope.actor.role != Role.DIRECTOR and officer.role != Role.OFFICER.value:
-        # A region's supervisor manages their officers' leaves, not a fellow supervisor's (nor
-        # their own, nor a director's): the staff above officers are the directors' roster.
-        refused = refusal("programme_directors_only", actor=scope.actor.officer_id)
+    refused = roster_change_refused(action, scope.actor, officer.region, officer.role)
     if refused is not None:
         raise UpdateRejected(refusal=refused)
 
