@@ -62,10 +62,19 @@ class Outcome:
 
 
 class CaseDriver:
-    def __init__(self, client: Client, settings: Settings, policy: PolicySnapshot) -> None:
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        policy: PolicySnapshot,
+        alive: Callable[[], bool] | None = None,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.policy = policy
+        # Whether a worker process still runs, in a test that never restarts them: without
+        # one nothing can move, and the test fails at once rather than retry for 15 minutes.
+        self.alive = alive
         self.gate = asyncio.Semaphore(CONCURRENCY)
         # What each case on its way last showed or answered: the failure's report.
         self.last: dict[str, str] = {}
@@ -78,6 +87,8 @@ class CaseDriver:
     ) -> CaseView:
         """Act until the case shows `done`; errors (no worker, lost answer) mean try again."""
         while True:
+            if self.alive is not None and not self.alive():
+                raise AssertionError("every worker process exited: see worker.log below")
             try:
                 view = await self.view(dossier)
                 self.last[dossier] = (

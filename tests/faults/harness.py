@@ -136,6 +136,9 @@ class Workers:
         self.procs.append(p)
         return p
 
+    def alive(self) -> bool:
+        return any(p.poll() is None for p in self.procs)
+
     def kill_one(self) -> None:
         """SIGKILL: no graceful shutdown, activities die mid-flight."""
         alive = [p for p in self.procs if p.poll() is None]

@@ -64,7 +64,7 @@ async def test_database_cut_then_reconcile(tmp_path: Path, database: str) -> Non
     async with rig(tmp_path, database_url=url) as r:
         workers = r.workers()
         workers.start()
-        driver = CaseDriver(await r.client(), r.settings, r.policy())
+        driver = CaseDriver(await r.client(), r.settings, r.policy(), alive=workers.alive)
 
         async def worker_up() -> bool:
             try:

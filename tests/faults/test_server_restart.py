@@ -32,10 +32,17 @@ async def test_dev_server_restarted_on_its_data_file(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         workers = r.workers()
         workers.start()
-        driver = CaseDriver(await r.client(), r.settings, r.policy())
+        driver = CaseDriver(await r.client(), r.settings, r.policy(), alive=workers.alive)
         downtimes: list[float] = []
 
+        async def worker_up() -> bool:
+            return bool((await read_model(r.settings.database_url)).cases)
+
         async def restarter() -> None:
+            # Not before the worker has connected and opened a case: a worker that cannot
+            # reach the server when it starts exits (on a loaded machine it took over 4 s to
+            # get there, and CI then waited on a worker that was gone).
+            await eventually(worker_up, within=120, every=0.5)
             # The first outage hits the openings and plans; the second falls in francization,
             # whose stall timers (seconds apart in the fault policy) come due while it is down.
             for wait, outage in ((4.0, 6.0), (6.0, 8.0)):

@@ -32,7 +32,7 @@ async def test_smtp_down_then_back(tmp_path: Path) -> None:
         r.catcher.stop()  # the relay refuses connections from the first case on
         workers = r.workers()
         workers.start()
-        driver = CaseDriver(await r.client(), r.settings, r.policy())
+        driver = CaseDriver(await r.client(), r.settings, r.policy(), alive=workers.alive)
         try:
             outcomes = await driver.drive_many([f"M-{i:04d}" for i in range(OUTAGE_CASES)])
             # Every case reached the end of its route with no SMTP server at all.
