@@ -283,9 +283,6 @@ async def departure(
     spread over the region's officers) and then deactivates them."""
     officer = await known_officer(session, officer_id)
     refused = decide_programme(ProgrammeAction.ROSTER, actor, officer.region)
-    if refused is not None and refused.code == "programme_directors_only":
-        # A departure says what it is (the table's words speak of the roster in general).
-        raise _refused("roster_directors_only", actor=actor.officer_id)
     if refused is not None:
         raise ParcoursError(str(refused), refusal=refused)
     if not officer.active:

@@ -36,7 +36,7 @@ def roster_change_refused(
     directors' roster. The console and the CLI (`--by`) both ask this."""
     refused = decide_programme(action, actor, officer_region)
     if refused is None and actor.role != Role.DIRECTOR and officer_role != Role.OFFICER.value:
-        refused = refusal("programme_directors_only", actor=actor.officer_id)
+        refused = refusal(f"{action.value}_directors_only", actor=actor.officer_id)
     return refused
 
 

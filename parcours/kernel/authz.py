@@ -136,7 +136,18 @@ CODES: frozenset[str] = frozenset(
         "signature_stale",
         "signature_reused",
         "signature_unchecked",
-        "programme_directors_only",
+    }
+    # The programme table's own (decide_programme): each says which action it refuses.
+    | {
+        "roster_directors_only",
+        "leave_supervisors_only",
+        "leave_directors_only",
+        "bulk_supervisors_only",
+        "bulk_directors_only",
+        "forecast_supervisors_only",
+        "forecast_directors_only",
+        "report_supervisors_only",
+        "report_directors_only",
     }
 )
 
@@ -310,10 +321,12 @@ def decide_programme(action: ProgrammeAction, actor: Actor, region: str | None) 
     granted = PROGRAMME_ALLOWED[action]
     if sc in granted:
         return None
+    # The code names the action (`bulk_supervisors_only`), so every interface words the
+    # refusal from the catalogue alone, the same in the console and the CLI.
     if Scope.REGION_SUPERVISOR in granted and region is not None:
-        return refusal("supervisors_only", actor=actor.officer_id, region=region)
-    # The roster, or every region at once: the case table's directors_only speaks of transfers.
-    return refusal("programme_directors_only", actor=actor.officer_id)
+        return refusal(f"{action.value}_supervisors_only", actor=actor.officer_id, region=region)
+    # The roster, or every region at once.
+    return refusal(f"{action.value}_directors_only", actor=actor.officer_id)
 
 
 def programme_markdown_table() -> str:

@@ -36,7 +36,7 @@ async def test_update_and_leave_through_the_cli(tmp_path: Path) -> None:
         assert (await run(*add))[0] == 0
 
     # `--by` names who made the change in the audit: checked as the console checks its person.
-    not_director = "ben n'est pas à la direction\u00a0: l'effectif et l'ensemble des régions"
+    not_director = "ben n'est pas à la direction\u00a0: seule la direction modifie l'effectif"
     for argv in (
         ["update", "amy", "--languages", "fr,en,es", "--by", "ben"],  # an officer
         ["update", "amy", "--languages", "fr,en,es", "--by", "sue"],  # a supervisor: leaves only

@@ -19,6 +19,8 @@ from tests.web.test_case_page import client, listed, officer_of
 REGION = "centre-du-quebec"
 # The pause test's region, apart: intake there is not swayed by the other test's officers.
 PAUSE_REGION = "lanaudiere"
+# The wake test's: no officer anywhere in the suite works on the Côte-Nord until it moves one.
+WAKE_REGION = "cote-nord"
 
 
 def add_officers(stack: WebStack, tag: str, *suffixes: str, region: str = REGION) -> list[str]:
@@ -147,3 +149,23 @@ def test_bulk_pause_of_a_whole_filter_and_who_sees_its_rows(web_stack: WebStack)
         assert 'id="bulk"' not in officer.get("/cases").text
         token = form_token(officer.get("/cases").text)
         assert officer.post("/bulk", data={**form, "csrf": token}).status_code == 403
+
+
+def test_an_officer_moved_in_through_the_console_takes_the_case_waiting_there(
+    web_stack: WebStack,
+) -> None:
+    """The roster's edit form nudges the waiting cases of the officer's new region, as the
+    CLI does: without it the case would ask again only on its own day."""
+    tag = uuid.uuid4().hex[:6]
+    (mover,) = add_officers(web_stack, tag, "m", region="laurentides")
+    waiting = f"BW-{tag.upper()}"
+    start_cases(web_stack, approval(waiting, region=WAKE_REGION))
+    with client(web_stack, "hcote") as director:
+        listed(director, waiting, officer="unassigned")
+        page = director.get(f"/roster/{mover}").text
+        form = {"csrf": form_token(page), "name": f"Agent {mover}", "role": "officer",
+                "email": f"{mover}@parcours.example", "languages": "fr",
+                "region": WAKE_REGION}  # fmt: skip
+        r = director.post(f"/roster/{mover}", data=form)
+        assert r.status_code == 303, r.text
+    assert officer_of(web_stack, waiting) == mover

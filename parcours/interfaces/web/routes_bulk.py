@@ -21,6 +21,7 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from parcours.application import refusals
 from parcours.application.batches import (
     BATCH_ID_RE,
     MAX_CASES,
@@ -38,7 +39,6 @@ from parcours.infrastructure.store.officers import actor_of
 from parcours.interfaces.web.auth import check_csrf, supervisor_account
 from parcours.interfaces.web.render import render
 from parcours.interfaces.web.reports import officers_of
-from parcours.interfaces.web.routes_roster import programme_refusal
 from parcours.interfaces.web.state import StateDep, WebState
 from parcours.kernel import inputs
 from parcours.kernel.authz import ProgrammeAction, decide_programme
@@ -198,9 +198,7 @@ async def bulk_action(
             request,
             "bulk_refused.html",
             {
-                "error": BulkError(
-                    getattr(err, "field", None), programme_refusal(err, lang, "bulk")
-                ),
+                "error": BulkError(getattr(err, "field", None), refusals.render(err, lang)),
                 "back": _back(form),
             },
             status_code=status,

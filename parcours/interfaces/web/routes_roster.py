@@ -28,7 +28,6 @@ from starlette.responses import RedirectResponse, Response
 from parcours.application import refusals
 from parcours.application.batches import departure, start_batch
 from parcours.application.roster import roster_change_refused
-from parcours.infrastructure.catalog import catalog
 from parcours.infrastructure.store.absences import absences_today
 from parcours.infrastructure.store.accounts import Account
 from parcours.infrastructure.store.caseload import caseload
@@ -224,7 +223,7 @@ async def _refused(
     refuses the person, 422 for what was typed."""
     status = 403 if isinstance(err, UpdateRejected) else 422
     where = getattr(err, "field", None)
-    message = programme_refusal(err, _lang(request), "roster")
+    message = refusals.render(err, _lang(request))
     return await _officer_page(
         request,
         state,
@@ -233,17 +232,6 @@ async def _refused(
         error=FormError(form_name, where, message, typed),
         status_code=status,
     )
-
-
-def programme_refusal(err: ParcoursError, lang: str, page: str) -> str:
-    """A refusal in the reader's language; the programme table's own refusals in the words
-    of the page (`<page>.refused.<code>`): the case table's say what a case action needs."""
-    found = refusals.message_of(err)
-    key = f"{page}.refused.{found.code}" if found is not None else ""
-    words = catalog(lang)
-    if found is not None and words.has(key):
-        return words(key, **dict(found.params))
-    return refusals.render(err, lang)
 
 
 def _check(action: ProgrammeAction, scope: RosterScope, officer: Officer) -> None:
@@ -284,18 +272,23 @@ async def _change(
             await change(session, officer, scope.actor.officer_id, form)
     except ParcoursError as err:
         return await _refused(request, state, account, officer.id, form_name, err, _typed(form))
-    await _wake_unassigned(state)
+    await _wake_unassigned(state, officer.id)
     return _done(request, officer.id, done)
 
 
-async def _wake_unassigned(state: WebState) -> None:
-    """As the CLI does after a roster change: cases waiting for an officer ask again (a
-    leave cancelled, an officer back or moved in). Only a nudge: the change is saved whether
-    or not Temporal answers, and each case also asks again on its own day."""
+async def _wake_unassigned(state: WebState, officer_id: str) -> None:
+    """As the CLI does after a roster change: the cases of the officer's region (the new one,
+    if they moved) that wait for an officer ask again (a leave cancelled, an officer back or
+    moved in). Only a nudge: the change is saved whether or not Temporal answers, and each
+    case also asks again on its own day. Nothing to tell when the officer takes no cases."""
     from parcours.application.roster import wake_unassigned
 
+    async with state.sessions() as session:
+        officer = await get_officer(session, officer_id)
+    if officer is None or not officer.active or officer.role != Role.OFFICER.value:
+        return
     try:
-        told = await wake_unassigned(await state.client(), state.sessions, None)
+        told = await wake_unassigned(await state.client(), state.sessions, officer.region)
     except Exception as err:  # noqa: BLE001 - the roster change stands; the cases retry later
         logger.warning("roster change: unassigned cases not told (%s)", type(err).__name__)
         return
