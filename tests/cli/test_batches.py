@@ -6,29 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 
 from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.officers import get_officer, roster_changes
 from tests.cli.test_end_to_end import Cli, eventually
-from tests.conftest import Stack, real_stack
+from tests.conftest import Stack
 from tests.store.conftest import AUDIT_KEYS
-
-
-@pytest_asyncio.fixture
-async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with real_stack(dev_env.client, tmp_path) as s:
-        yield s
-
-
-@pytest.fixture
-def cli(stack: Stack) -> Cli:
-    return Cli(stack.settings)
 
 
 async def roster(cli: Cli) -> None:

@@ -10,17 +10,13 @@ import dataclasses
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
-
 from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli.main import amain
-from tests.conftest import Stack, real_stack
+from tests.conftest import Stack
 
 STATUS_KEYS = {
     "dossier",
@@ -72,17 +68,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15
     while not await check():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.2)
-
-
-@pytest_asyncio.fixture
-async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with real_stack(dev_env.client, tmp_path) as s:
-        yield s
-
-
-@pytest.fixture
-def cli(stack: Stack) -> Cli:
-    return Cli(stack.settings)
 
 
 def dossier() -> str:

@@ -9,15 +9,11 @@ import dataclasses
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 
 from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli.main import amain
-from tests.conftest import Stack, real_stack
+from tests.conftest import Stack
 
 NBSP = "\u00a0"
 
@@ -36,12 +32,6 @@ class Cli:
         code, out, err = await self(*argv)
         assert code == 0, f"parcours {' '.join(argv)} -> {code}: {err}"
         return out, err
-
-
-@pytest_asyncio.fixture
-async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with real_stack(dev_env.client, tmp_path) as s:
-        yield s
 
 
 async def _roster(cli: Cli) -> None:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,12 +27,6 @@ REFUSED = (
     "`parcours keys new KID` and set PARCOURS_CODEC_KEYS (or PARCOURS_CODEC_KEY_FILE); "
     "`parcours dev` makes its own"
 )
-
-
-@pytest_asyncio.fixture
-async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with real_stack(dev_env.client, tmp_path) as s:
-        yield s
 
 
 def keyless(stack: Stack) -> Cli:

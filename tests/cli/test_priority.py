@@ -13,11 +13,9 @@ from temporalio.worker import Replayer
 from parcours.infrastructure.temporal import raise_priority
 from parcours.kernel import priorities
 from parcours.kernel.domain import workflow_id_for
-from tests.cli.test_end_to_end import Cli, add_roster, cli, dossier, eventually, stack
+from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
 from tests.conftest import Stack
 from workflows.pathway import NewcomerPathway
-
-__all__ = ["cli", "stack"]  # fixtures, used by name
 
 
 async def priority_of(client: Client, d: str) -> int:

@@ -5,15 +5,11 @@ the contact data that the retention purge erased erased."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import delete, select, update
-from temporalio.testing import WorkflowEnvironment
 
 from parcours.infrastructure.store.models import Case, OutboxMessage
 from parcours.infrastructure.temporal import start_case
@@ -21,18 +17,7 @@ from parcours.kernel import approval as approval_model
 from parcours.kernel.inputs import ArrivalWindow
 from parcours.kernel.policy import load_policy
 from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
-from tests.conftest import Stack, real_stack
-
-
-@pytest_asyncio.fixture
-async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with real_stack(dev_env.client, tmp_path) as s:
-        yield s
-
-
-@pytest.fixture
-def cli(stack: Stack) -> Cli:
-    return Cli(stack.settings)
+from tests.conftest import Stack
 
 
 async def start(cli: Cli, d: str) -> None:

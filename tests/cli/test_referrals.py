@@ -6,10 +6,8 @@ approval with an open item that needs a note."""
 from __future__ import annotations
 
 from parcours.kernel.domain import OPEN_STATUSES
-from tests.cli.test_end_to_end import Cli, add_roster, cli, dossier, eventually, stack
+from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
 from tests.conftest import Stack
-
-__all__ = ["cli", "stack"]  # the fixtures this module uses
 
 
 async def test_partners_and_a_referral_through_the_cli(cli: Cli, stack: Stack) -> None:

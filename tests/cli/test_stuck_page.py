@@ -4,13 +4,8 @@ the escalation levels that page reaches into (SQL visibility cannot sort for us)
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
-
-import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 
 from parcours.application.stuck import find_stuck, read_model_ranking, stuck_query
 from parcours.infrastructure.temporal import start_case
@@ -18,16 +13,10 @@ from parcours.kernel.domain import NewcomerApproval, PolicySnapshot, StagePolicy
 from parcours.kernel.policy import load_policy
 from parcours.kernel.search import StuckFilter
 from tests.cli.test_end_to_end import Cli, eventually
-from tests.conftest import Stack, real_stack
+from tests.conftest import Stack
 
 REGION = "nord-du-quebec"  # no other CLI test opens cases there
 HOUR = 3600
-
-
-@pytest_asyncio.fixture
-async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with real_stack(dev_env.client, tmp_path) as s:
-        yield s
 
 
 def reaching(level: int) -> PolicySnapshot:

@@ -110,6 +110,10 @@ def test_supervisor_sees_their_region_only(seeded: WebStack) -> None:
         ({"stage_employment": "0"}, "stage_employment",
          "durée de l'étape employment\u00a0: un nombre de mois plus grand que 0, au plus 240"),
         ({"region": "atlantide"}, "region", "région inconnue"),
+        # Hours of one console thread (review of issue 18): refused before any computing.
+        ({"intake_per_year": "10000000", "months": "120", "runs": "1000"}, "runs",
+         "trop de calcul\u00a0: arrivées par année × années × tirages dépasse "
+         "100\u00a0000\u00a0000"),
     ],
 )  # fmt: skip
 def test_bad_input_is_a_400_naming_the_field(
