@@ -202,11 +202,20 @@ class BatchWork:
         """Send the case its update as the batch's actor; a refusal is an outcome, not a
         failure. Already done (the target officer, an already paused case) counts ALREADY.
 
-        The actor is read again from the roster for each case: a batch of thousands outlives
-        the moment it was signed, and a director deactivated or a supervisor moved to another
-        region meanwhile must not go on acting with the authority they had then (attack
-        review of issue 17). The case's validator judges them as they are now."""
-        action = dataclasses.replace(action, actor=await self._actor_now(action.actor))
+        The actor and the target are read again from the roster for each case: a batch of
+        thousands outlives the moment it was signed (attack review of issue 17). An actor
+        deactivated, moved to another region or given another role meanwhile acts no more:
+        never with less than they had then, nor with more (a supervisor promoted mid-batch
+        does not gain the other regions' cases of the list). A target deactivated or moved
+        since the batch read the roster is sent as they are now, so the case's validator
+        refuses it (`target_inactive`, `target_other_region`)."""
+        if not await self._actor_unchanged(action.actor):
+            return CaseActionResult(
+                CaseOutcome.REFUSED,
+                Message.of("batch_actor_changed", actor=action.actor.officer_id),
+            )
+        if action.target is not None:
+            action = dataclasses.replace(action, target=await self._as_now(action.target))
         update, arg = _update_of(action)
         handle = self._client().get_workflow_handle(workflow_id_for(action.dossier))
         try:
@@ -238,8 +247,9 @@ class BatchWork:
             raise
         return CaseActionResult(CaseOutcome.DONE)
 
-    async def _actor_now(self, actor: Actor) -> Actor:
-        """The actor as the roster has them now; gone from it, an inactive account."""
+    async def _as_now(self, actor: Actor) -> Actor:
+        """`actor` as the roster has them now; gone from it, an inactive account. Without a
+        read model (workflow tests), as given."""
         if self.sessions is None:
             return actor
         async with self.sessions() as session:
@@ -247,6 +257,11 @@ class BatchWork:
         if officer is None:
             return dataclasses.replace(actor, active=False)
         return actor_of(officer)
+
+    async def _actor_unchanged(self, signed: Actor) -> bool:
+        """The batch's actor is still who signed it: active, same role, same region."""
+        now = await self._as_now(signed)
+        return now.active and (now.role, now.region) == (signed.role, signed.region)
 
     @activity.defn(name=contract.CLOSE_DEPARTURE)
     async def batch_departure(self, check: DepartureCheck) -> DepartureOutcome:
@@ -268,6 +283,13 @@ class BatchWork:
         ]
         if remaining or not check.deactivate:
             return DepartureOutcome(deactivated=False, remaining=remaining)
+        if not await self._actor_unchanged(check.actor):
+            # The director who signed it is no longer one (or no longer active): the cases
+            # moved, but the officer is not deactivated in their name.
+            logger.warning(
+                "batch %s: %s not deactivated: its signer changed", check.batch_id, check.officer_id
+            )
+            return DepartureOutcome(deactivated=False, remaining=[])
         async with self._sessions()() as session, session.begin():
             await deactivate_officer(
                 session,

@@ -76,6 +76,11 @@ ACT_RETRY = RetryPolicy(
 )
 
 
+# v2 (attack review of issue 17): a departure leaves alone a case that is no longer the leaving
+# officer's when its window comes (it used to move it again, away from whoever took it).
+DEPARTURE_HELD_ONLY = "departure-held-only"
+
+
 def workflow_id_of(batch_id: str) -> str:
     """The batch's workflow id (no personal data: the id is a digest or an operator's word)."""
     return f"batch-{batch_id}"
@@ -199,6 +204,16 @@ class CaseBatch:
                 # Closed meanwhile: reported, nothing sent (its run takes no update).
                 r.outcome = CaseOutcome.REFUSED
                 r.refusal = Message.of("case_completed")
+                continue
+            if (
+                req.deactivate
+                and r.target is None
+                and f.officer != req.deactivate
+                and workflow.patched(DEPARTURE_HELD_ONLY)
+            ):
+                # No longer the leaving officer's (a supervisor moved it by hand meanwhile, or
+                # another departure did): nothing of theirs to move.
+                r.outcome = CaseOutcome.ALREADY
                 continue
             target: Actor | None = None
             if moving:

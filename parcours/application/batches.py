@@ -2,8 +2,9 @@
 
 A batch is one action over an explicit list of dossiers, fixed here before it starts (a
 filter is resolved to its list first, within what the actor may see), run by its own durable
-workflow (workflows/batch.py). Its id is given, or derived from the action and the list, so a
-second submission of the same batch is a no-op that answers the first one's progress. The
+workflow (workflows/batch.py). Its id is given, or derived (an HMAC under the signing key) from
+the action, the list and Quebec's day, so a second submission of the same batch that day is a
+no-op that answers the first one's progress. The
 client signs the request (infrastructure/temporal.py `SigningInterceptor`); the workflow checks
 that signature before touching any case, and each case's validator judges the actor again.
 
@@ -283,6 +284,10 @@ async def departure(
     spread over the region's officers) and then deactivates them."""
     officer = await known_officer(session, officer_id)
     refused = decide_programme(ProgrammeAction.ROSTER, actor, officer.region)
+    if refused is None and officer.id == actor.officer_id:
+        # Signed out for good on nobody's word but their own: another director does it
+        # (the console and the CLI alike).
+        raise inputs.invalid("roster_self_deactivate", None)
     if refused is not None:
         raise ParcoursError(str(refused), refusal=refused)
     if not officer.active:

@@ -211,6 +211,11 @@ def codes_in_sources() -> set[str]:
         *(ROOT / "parcours" / "kernel").glob("*.py"),
         *(ROOT / "parcours" / "application").glob("*.py"),
         *(ROOT / "parcours" / "interfaces" / "web").glob("*.py"),
+        *(ROOT / "parcours" / "interfaces" / "cli").glob("*.py"),
+        *(ROOT / "parcours" / "infrastructure").glob("*.py"),
+        # The workflows' and activities' refusals reach people too (a batch's rows).
+        *(ROOT / "workflows").glob("*.py"),
+        *(ROOT / "activities").glob("*.py"),
     ]:
         found |= set(_RAISED.findall(path.read_text(encoding="utf-8")))
     return found
@@ -219,6 +224,7 @@ def codes_in_sources() -> set[str]:
 def test_every_refusal_code_has_french_and_english_words() -> None:
     codes = codes_in_sources()
     assert {"plan_required", "wrong_stage", "case_closed", "unknown_airport"} <= codes
+    assert {"batch_actor_changed", "batch_no_target", "case_completed"} <= codes
     # `dossier_repeats_{what}`: both forms.
     codes |= {"dossier_repeats_item", "dossier_repeats_row"}
     codes.discard("dossier_repeats_")

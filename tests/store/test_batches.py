@@ -30,6 +30,7 @@ from parcours.infrastructure.store.officers import (
     get_officer,
     roster_changes,
     set_leave,
+    update_officer,
 )
 from parcours.kernel.authz import PROGRAMME_ALLOWED, ProgrammeAction, Scope
 from parcours.kernel.batches import (
@@ -38,11 +39,13 @@ from parcours.kernel.batches import (
     BatchProgress,
     BatchRequest,
     CaseAction,
+    CaseActionResult,
     CaseOutcome,
     CaseResult,
+    DepartureCheck,
     RosterLookup,
 )
-from parcours.kernel.domain import Actor, ProgressNote, Reassignment, Role
+from parcours.kernel.domain import Actor, Reassignment, Role
 from parcours.kernel.errors import ParcoursError
 from tests.security.test_authz import PROGRAMME_ACTORS, REGION
 from tests.store.conftest import add
@@ -148,6 +151,11 @@ async def test_a_departure_is_checked_and_without_cases_deactivates_at_once(
             await departure(session, SUPERVISOR, "atremblay", redistribute=True)
         assert refused.value.refusal is not None
         assert refused.value.refusal.code == "roster_directors_only"
+        # Nobody deactivates themselves, from the console or the CLI: another director does.
+        with pytest.raises(ParcoursError) as refused:
+            await departure(session, DIRECTOR, DIRECTOR.officer_id)
+        assert refused.value.refusal is not None
+        assert refused.value.refusal.code == "roster_self_deactivate"
         with pytest.raises(ParcoursError) as refused:
             await departure(session, DIRECTOR, "atremblay")
         assert refused.value.refusal is not None
@@ -278,31 +286,62 @@ class _SentUpdates:
             self.client.sent.append((self.workflow_id, update, arg))
 
 
-async def test_a_batch_acts_with_its_actor_as_the_roster_has_them_now(
+async def test_a_batch_acts_only_while_its_actor_is_who_signed_it(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     await add(sessions, *ROSTER)
     client = _SentUpdates()
     work = BatchWork(sessions, None, client)  # type: ignore[arg-type]
-    director = Actor("hcote", Role.DIRECTOR, "capitale-nationale")
+    supervisor = Actor("nbouchard", Role.SUPERVISOR, "montreal")
     target = Actor("crodriguez", Role.OFFICER, "montreal")
 
-    async def actor_sent(dossier: str) -> Actor:
-        action = CaseAction("b1", dossier, BatchKind.REASSIGN, director, target=target)
-        assert (await work.batch_act(action)).outcome == CaseOutcome.DONE
-        arg = client.sent[-1][2]
-        assert isinstance(arg, Reassignment)
-        return arg.actor
+    async def act(dossier: str, actor: Actor = supervisor) -> CaseActionResult:
+        return await work.batch_act(
+            CaseAction("b1", dossier, BatchKind.REASSIGN, actor, target=target)
+        )
 
-    assert (await actor_sent("D-1")).active
-    # Deactivated while their batch of thousands runs: the next cases hear an inactive
-    # account (the validator refuses it), not the director they were when they signed.
-    async with sessions() as session, session.begin():
-        await deactivate_officer(session, "hcote", actor="hcote")
-    assert not (await actor_sent("D-2")).active
-    # Gone from the roster altogether: inactive too.
-    gone = CaseAction("b1", "D-3", BatchKind.NOTE, Actor("ghost", Role.DIRECTOR, "montreal"),
-                      note="x")  # fmt: skip
-    await work.batch_act(gone)
+    assert (await act("D-1")).outcome == CaseOutcome.DONE
     sent = client.sent[-1][2]
-    assert isinstance(sent, ProgressNote) and not sent.actor.active
+    assert isinstance(sent, Reassignment) and sent.actor == supervisor
+    # Promoted to director while their batch runs: the batch does not gain the other
+    # regions' cases of its list; moved to another region or deactivated: it acts no more.
+    for change in ({"role": "director"}, {"region": "laval"}):
+        async with sessions() as session, session.begin():
+            await update_officer(session, "nbouchard", actor="hcote", **change)
+        refused = await act("D-2")
+        assert refused.outcome == CaseOutcome.REFUSED and refused.refusal is not None
+        assert refused.refusal.code == "batch_actor_changed"
+        async with sessions() as session, session.begin():
+            await update_officer(session, "nbouchard", role="supervisor", region="montreal",
+                                 actor="hcote")  # fmt: skip
+    async with sessions() as session, session.begin():
+        await deactivate_officer(session, "nbouchard", actor="hcote")
+    assert (await act("D-2")).outcome == CaseOutcome.REFUSED
+    assert (await act("D-2", Actor("ghost", Role.DIRECTOR, None))).outcome == CaseOutcome.REFUSED
+    assert len(client.sent) == 1  # nothing sent in their name since
+
+    # The target as the roster has them now: moved away, the case's validator refuses it.
+    async with sessions() as session, session.begin():
+        await update_officer(session, "crodriguez", region="laval", actor="hcote")
+    director = Actor("hcote", Role.DIRECTOR, "capitale-nationale")
+    assert (await act("D-3", director)).outcome == CaseOutcome.DONE
+    sent = client.sent[-1][2]
+    assert isinstance(sent, Reassignment) and sent.new_officer.region == "laval"
+
+
+async def test_a_departure_deactivates_only_in_the_name_of_a_director_still_one(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add(sessions, *ROSTER)
+    work = BatchWork(sessions, None, _SentUpdates())  # type: ignore[arg-type]
+    director = Actor("hcote", Role.DIRECTOR, "capitale-nationale")
+    check = DepartureCheck("b1", "yhaddad", director)  # holds no open case
+    async with sessions() as session, session.begin():
+        await update_officer(session, "hcote", role="supervisor", actor="hcote")
+    assert not (await work.batch_departure(check)).deactivated
+    async with sessions() as session:
+        officer = await get_officer(session, "yhaddad")
+        assert officer is not None and officer.active
+    async with sessions() as session, session.begin():
+        await update_officer(session, "hcote", role="director", actor="hcote")
+    assert (await work.batch_departure(check)).deactivated

@@ -50,6 +50,8 @@ from parcours.kernel.domain import (
     CaseStatus,
     CaseView,
     NewcomerApproval,
+    Reassignment,
+    Role,
     Withdrawal,
     WithdrawalReason,
     workflow_id_for,
@@ -429,6 +431,29 @@ async def test_a_departure_with_cases_left_keeps_the_officer_active(
         )
     assert result.refused == 2 and not result.deactivated and result.still_held == 2
     assert roster.deactivated == []
+
+
+async def test_a_departure_leaves_alone_a_case_no_longer_the_leaving_officers(
+    pathway: Pathway, roster: FakeRoster
+) -> None:
+    """Listed when the departure started, moved by hand before its window: not moved again
+    (attack review of issue 17; patch departure-held-only, replayed at the end)."""
+    dossiers = await open_cases(pathway, 3)
+    roster.dossiers = dossiers
+    by_hand = dossiers[1]
+    await pathway.client.get_workflow_handle(workflow_id_for(by_hand)).execute_update(
+        NewcomerPathway.reassign,
+        Reassignment(actor=SUPERVISOR, new_officer=Actor("off-mtl-3", Role.OFFICER, "montreal")),
+    )
+    async with batches_on(pathway, roster) as b, b.worker():
+        result = await b.result((await b.start(departure(dossiers))).batch_id)
+    by = {r.dossier: r for r in result.results}
+    assert by[by_hand].outcome == CaseOutcome.ALREADY and by[by_hand].target is None
+    assert (await view(pathway, by_hand)).officer == "off-mtl-3"
+    for d in (dossiers[0], dossiers[2]):
+        assert by[d].outcome == CaseOutcome.DONE
+        assert (await view(pathway, d)).officer == by[d].target != LEAVING
+    assert result.done == 3 and result.deactivated
 
 
 async def test_a_departure_resumed_by_another_worker_moves_no_case_twice(

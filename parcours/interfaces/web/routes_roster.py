@@ -372,9 +372,6 @@ async def deactivate_action(
     to = str(form.get("to") or "").strip() or None
     try:
         _check(ProgrammeAction.ROSTER, scope, officer)
-        if officer.id == scope.actor.officer_id:
-            # Signed out for good, with nobody's word: another director does it.
-            raise inputs.invalid("roster_self_deactivate", None)
         if choice == "to" and to is None:
             raise inputs.invalid("bulk_to_missing", "to")
         async with state.sessions() as session, session.begin():
