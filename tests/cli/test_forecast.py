@@ -109,7 +109,8 @@ async def test_a_supervisor_sees_their_region_only(run: Run) -> None:
     code, out, err = await run(*QUICK, "--by", "sup-mtl", "--region", "capitale-nationale")
     assert (code, out) == (1, "")
     assert (
-        err == ERROR + "sup-mtl n'est ni superviseur de la région capitale-nationale ni directeur\n"
+        err == ERROR + "sup-mtl ne coordonne pas la région capitale-nationale\u00a0: seules sa "
+        "coordination et la direction consultent ses prévisions\n"
     )
     code, out, err = await run(*QUICK, "--by", "montreal-000")  # an officer
     assert code == 1 and err.startswith(ERROR) and err.count("\n") == 1
