@@ -280,6 +280,16 @@ async def settled(handle: WorkflowHandle[NewcomerPathway, CaseView]) -> CaseView
     raise AssertionError(f"effects still pending: {v.pending_effects}")
 
 
+# A test that forces a case to continue as new every few events while updates keep coming:
+# the time-skipping server (only it: the dev server and production hand such an update to
+# the next run, measured 2026-12-03) can stall at that moment for longer than an RPC's
+# deadline, and a query or an `env.sleep` then fails with "Timeout expired" or "query
+# deadline exceeded" (CI: 2 suites in 4 that day). Such a test runs again, at most twice, on
+# that failure only; an assertion that fails still fails at once.
+ACROSS_CONTINUE_AS_NEW = pytest.mark.flaky(
+    reruns=2, only_rerun=["Timeout expired", "query deadline exceeded"]
+)
+
 # Attempts of a query dropped as its case continues as new (below).
 QUERY_ATTEMPTS = 10
 

@@ -27,6 +27,7 @@ from parcours.kernel.domain import (
     WithdrawalReason,
 )
 from tests.workflows.conftest import (
+    ACROSS_CONTINUE_AS_NEW,
     OFFICER,
     OTHER_OFFICER,
     SUPERVISOR,
@@ -38,6 +39,7 @@ from tests.workflows.conftest import (
 from workflows.pathway import NewcomerPathway
 
 
+@ACROSS_CONTINUE_AS_NEW
 async def test_decline_then_reopen_months_later(pathway: Pathway) -> None:
     office = pathway.back_office
     h = await pathway.start()

@@ -19,7 +19,7 @@ from parcours.kernel.domain import (
     WithdrawalReason,
 )
 from tests.temporal_servers import search_attributes
-from tests.workflows.conftest import OFFICER, Pathway, days, settled
+from tests.workflows.conftest import ACROSS_CONTINUE_AS_NEW, OFFICER, Pathway, days, settled
 
 EASTERN = timezones.zone(None, timezones.EASTERN)
 
@@ -94,6 +94,7 @@ async def test_meeting_booked_moved_reminded_and_cancelled(pathway: Pathway) -> 
     assert (await search_attributes(h._client, h.id))[search.MEETING_LATE.name] is False
 
 
+@ACROSS_CONTINUE_AS_NEW
 async def test_the_meeting_and_its_reminder_survive_continue_as_new(pathway: Pathway) -> None:
     env, office = pathway.env, pathway.back_office
     now = await env.get_current_time()

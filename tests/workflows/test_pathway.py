@@ -37,6 +37,7 @@ from parcours.kernel.domain import (
 )
 from tests.temporal_servers import run_histories, search_attributes
 from tests.workflows.conftest import (
+    ACROSS_CONTINUE_AS_NEW,
     DIRECTOR,
     OFFICER,
     OTHER_OFFICER,
@@ -535,6 +536,7 @@ async def test_a_workflow_task_s_effects_go_out_as_one_batch_of_each_kind(
     assert sum(sizes) == 5 + 4 and len(sizes) < 5 + 4  # 5 audit rows, 4 emails
 
 
+@ACROSS_CONTINUE_AS_NEW
 async def test_forced_continue_as_new_keeps_every_field(pathway: Pathway) -> None:
     env = pathway.env
     now = await env.get_current_time()
@@ -582,6 +584,7 @@ async def test_forced_continue_as_new_keeps_every_field(pathway: Pathway) -> Non
     assert result.status == CaseStatus.COMPLETED
 
 
+@ACROSS_CONTINUE_AS_NEW
 async def test_a_stream_of_actions_does_not_hold_off_continue_as_new(pathway: Pathway) -> None:
     """Back-to-back actions always leave an effect queued; the run must still roll over.
 
@@ -615,6 +618,7 @@ async def test_a_stream_of_actions_does_not_hold_off_continue_as_new(pathway: Pa
     assert pathway.back_office.templates().count("plan_filed") == 1
 
 
+@ACROSS_CONTINUE_AS_NEW
 async def test_every_run_keeps_the_history_budget_the_case_started_with(
     pathway: Pathway,
 ) -> None:

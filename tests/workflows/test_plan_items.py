@@ -5,10 +5,11 @@ audit trail and the outbox, across continue-as-new."""
 from __future__ import annotations
 
 from parcours.kernel.domain import CaseStatus, ItemStatus
-from tests.workflows.conftest import Pathway
+from tests.workflows.conftest import ACROSS_CONTINUE_AS_NEW, Pathway
 from tests.workflows.record_histories import FQ, plan_items
 
 
+@ACROSS_CONTINUE_AS_NEW
 async def test_plan_items_through_every_status_and_approval_with_open_items(
     pathway: Pathway,
 ) -> None:
