@@ -104,3 +104,14 @@ def test_a_text_equal_to_its_key_is_not_missing() -> None:
     english = Catalog("en", strict=True)
     assert english.has("no") and english("no") == "no"
     assert not english.has("no.such.key")
+
+
+def test_a_batchs_counts_agree_in_number() -> None:
+    """« 1 sur 1 dossier traité », « 1 refusé »: a batch of one case reads right in French (the
+    CLI printed « 1 refusés » and the console « 1 sur 1 dossiers traités »)."""
+    fr = Catalog("fr")
+    assert fr.plural("bulk.counts", 1, handled="1", total="1") == "1 sur 1 dossier traité"
+    assert fr.plural("bulk.counts", 3, handled="2", total="3") == "2 sur 3 dossiers traités"
+    assert fr.plural("bulk.count.refused", 1) == "1 refusé"
+    assert fr.plural("cli.batch.cases", 4) == "4 dossiers"
+    assert Catalog("en").plural("bulk.counts", 1, handled="0", total="1") == "0 of 1 case handled"

@@ -231,10 +231,10 @@ def _report(args: argparse.Namespace, ctx: Context, p: BatchProgress) -> int:
             "cli.batch.summary",
             batch=p.batch_id,
             state=state,
-            done=p.done,
-            total=p.total,
-            refused=p.refused,
-            failed=p.failed,
+            cases=t.plural("cli.batch.cases", p.total),
+            done=t.plural("bulk.count.done", p.done),
+            refused=t.plural("bulk.count.refused", p.refused),
+            failed=t.plural("bulk.count.failed", p.failed),
         )
     )
     for r in p.results:
