@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         RosterEntry,
         RosterLookup,
         RosterSnapshot,
+        outcome_counts,
     )
     from parcours.kernel.domain import OPEN_STATUSES, Actor, Role
     from parcours.kernel.messages import REFUSAL_ERROR_TYPE, Message
@@ -87,16 +88,14 @@ def workflow_id_of(batch_id: str) -> str:
 
 
 def progress_of(req: BatchRequest, s: BatchState, refusal: Message | None = None) -> BatchProgress:
-    count = {o: 0 for o in CaseOutcome}
-    for r in s.results:
-        count[r.outcome] += 1
+    total, done, refused, failed = outcome_counts(s.results)
     return BatchProgress(
         batch_id=req.batch_id,
         kind=req.kind,
-        total=len(s.results),
-        done=count[CaseOutcome.DONE] + count[CaseOutcome.ALREADY],
-        refused=count[CaseOutcome.REFUSED],
-        failed=count[CaseOutcome.FAILED],
+        total=total,
+        done=done,
+        refused=refused,
+        failed=failed,
         finished=s.finished,
         results=list(s.results),
         refusal=refusal,

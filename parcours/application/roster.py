@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from parcours.infrastructure.store.caseload import unassigned_open
+from parcours.infrastructure.store.officers import get_officer
 from parcours.kernel.authz import ProgrammeAction, Refusal, decide_programme, refusal
 from parcours.kernel.domain import Actor, Role, RosterChanged
 
@@ -38,6 +39,21 @@ def roster_change_refused(
     if refused is None and actor.role != Role.DIRECTOR and officer_role != Role.OFFICER.value:
         refused = refusal(f"{action.value}_directors_only", actor=actor.officer_id)
     return refused
+
+
+async def region_to_wake(
+    sessions: async_sessionmaker[AsyncSession], officer_id: str
+) -> tuple[str, int] | None:
+    """After a change to an officer's record (added, updated, back from leave): their region
+    and how many of its open cases wait for an officer, when a nudge could help (the officer
+    is an active officer, and some case waits); else None, and Temporal need not be reached.
+    The console and the CLI both ask this."""
+    async with sessions() as session:
+        officer = await get_officer(session, officer_id)
+        if officer is None or not officer.active or officer.role != Role.OFFICER.value:
+            return None
+        waiting = len(await unassigned_open(session, officer.region))
+    return (officer.region, waiting) if waiting else None
 
 
 SIGNAL = "roster_changed"

@@ -268,27 +268,28 @@ class _SigningOutbound(OutboundInterceptor):
         return await super().start_workflow(input)
 
 
+def _signer(client: Client) -> Signer | None:
+    found = (i for i in client.config()["interceptors"] if isinstance(i, SigningInterceptor))
+    return next((i.signer for i in found), None)
+
+
 def signs(client: Client) -> bool:
-    return any(isinstance(i, SigningInterceptor) for i in client.config()["interceptors"])
+    return _signer(client) is not None
 
 
 def signer_of(client: Client) -> Signer:
-    """The signer of a client from `connect` (require_signing first)."""
-    for i in client.config()["interceptors"]:
-        if isinstance(i, SigningInterceptor):
-            return i.signer
-    raise SigningKeysMissing(
-        "no signing keys: " + str(Message.of("key.no_signing_for_start")),
-        refusal=Message.of("key.no_signing_for_start"),
-    )
+    """The signer of a client from `connect`; refused as `require_signing` refuses."""
+    signer = _signer(client)
+    if signer is None:
+        message = Message.of("key.no_signing_for_start")
+        raise SigningKeysMissing(f"no signing keys: {message}", refusal=message)
+    return signer
 
 
 def require_signing(client: Client) -> None:
     """A start from a client that cannot sign it would be accepted by Temporal and then fail
     at the worker's register_case: refused here, before anything is sent."""
-    if not signs(client):
-        message = Message.of("key.no_signing_for_start")
-        raise SigningKeysMissing(f"no signing keys: {message}", refusal=message)
+    signer_of(client)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:

@@ -105,16 +105,29 @@ class BatchProgress:
         counts of those rows alone (a region's supervisor learns nothing of another region's
         cases from a batch that also held them)."""
         results = [r for r in self.results if r.dossier in dossiers]
-        outcomes = [r.outcome for r in results]
+        total, done, refused, failed = outcome_counts(results)
         return dataclasses.replace(
             self,
-            total=len(results),
-            done=outcomes.count(CaseOutcome.DONE) + outcomes.count(CaseOutcome.ALREADY),
-            refused=outcomes.count(CaseOutcome.REFUSED),
-            failed=outcomes.count(CaseOutcome.FAILED),
+            total=total,
+            done=done,
+            refused=refused,
+            failed=failed,
             results=results,
             still_held=0 if len(results) < len(self.results) else self.still_held,
         )
+
+
+def outcome_counts(results: list[CaseResult]) -> tuple[int, int, int, int]:
+    """A progress's counts of `results`: total, done (an ALREADY is done), refused, failed.
+    The batch's query and a reader's narrowed view count alike."""
+    outcomes = [r.outcome for r in results]
+    done = outcomes.count(CaseOutcome.DONE) + outcomes.count(CaseOutcome.ALREADY)
+    return (
+        len(results),
+        done,
+        outcomes.count(CaseOutcome.REFUSED),
+        outcomes.count(CaseOutcome.FAILED),
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -119,17 +119,13 @@ async def _wake(ctx: Context, officer: dict[str, Any]) -> None:
     the open unassigned cases of their region look again for an officer (issue 17,
     parcours/application/roster.py). Temporal is reached only when there are such cases; the
     change itself is already committed, so a failure here is a note, not an error."""
-    from parcours.application.roster import wake_unassigned
-    from parcours.infrastructure.store.caseload import unassigned_open
+    from parcours.application.roster import region_to_wake, wake_unassigned
 
-    if officer.get("role") != Role.OFFICER.value or not officer.get("active", True):
-        return
-    region = str(officer["region"])
     sessions = await ctx.sessions()
-    async with sessions() as session:
-        waiting = len(await unassigned_open(session, region))
-    if not waiting:
+    found = await region_to_wake(sessions, str(officer["id"]))
+    if found is None:
         return
+    region, waiting = found
     try:
         told = await wake_unassigned(await ctx.client(), sessions, region)
     except Exception as err:  # the roster change stands; the cases can be told again later

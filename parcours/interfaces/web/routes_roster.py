@@ -281,14 +281,13 @@ async def _wake_unassigned(state: WebState, officer_id: str) -> None:
     if they moved) that wait for an officer ask again (a leave cancelled, an officer back or
     moved in). Only a nudge: the change is saved whether or not Temporal answers, and each
     case also asks again on its own day. Nothing to tell when the officer takes no cases."""
-    from parcours.application.roster import wake_unassigned
+    from parcours.application.roster import region_to_wake, wake_unassigned
 
-    async with state.sessions() as session:
-        officer = await get_officer(session, officer_id)
-    if officer is None or not officer.active or officer.role != Role.OFFICER.value:
+    found = await region_to_wake(state.sessions, officer_id)
+    if found is None:
         return
     try:
-        told = await wake_unassigned(await state.client(), state.sessions, officer.region)
+        told = await wake_unassigned(await state.client(), state.sessions, found[0])
     except Exception as err:  # noqa: BLE001 - the roster change stands; the cases retry later
         logger.warning("roster change: unassigned cases not told (%s)", type(err).__name__)
         return
