@@ -80,6 +80,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="the departure scenario: the leaving officer holds N of M open cases "
         "(default: the size's, 1000 of 20000 in full)",
     )
+    p.add_argument(
+        "--intake",
+        type=_at_least_zero(int),
+        metavar="N",
+        help="approvals the intake scenario imports (default: the size's, 10000 in full); "
+        "another count than the full run's is reported as scaled down",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
         "--pragma",
@@ -94,6 +101,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="K=V",
         help="environment for the product's worker, e.g. PARCOURS_WORKER_CACHE=500",
     )
+    p.add_argument(
+        "--cli-env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="environment for the CLI commands the scenarios run, e.g. PARCOURS_INTAKE_PACING=0",
+    )
     p.add_argument("--no-write", action="store_true", help="do not write bench/results/")
     p.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs)")
     return p.parse_args(argv)
@@ -106,6 +120,8 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
         sizes = replace(sizes, open_cases=tuple(args.open_cases))
     if args.scale_budget is not None:
         sizes = replace(sizes, scale_budget_s=args.scale_budget)
+    if args.intake is not None and args.intake != sizes.intake:
+        sizes = replace(sizes, intake=args.intake, scaled_down=True)
     if args.departure:
         held, total = (int(v) for v in args.departure)
         sizes = replace(sizes, departure_held=held, departure_open=total)
@@ -118,6 +134,7 @@ async def amain(args: argparse.Namespace) -> Report:
     if args.pragma:
         pragmas = tuple(p for p in args.pragma if p != "none")
     worker_env = dict(kv.split("=", 1) for kv in args.worker_env)
+    cli_env = dict(kv.split("=", 1) for kv in args.cli_env)
     report = Report(
         size=sizes.name,
         scaled_down=sizes.scaled_down,
@@ -125,6 +142,7 @@ async def amain(args: argparse.Namespace) -> Report:
         settings={
             "sqlite_pragmas": list(pragmas),
             "worker_env": worker_env,
+            "cli_env": cli_env,
             "open_cases": list(sizes.open_cases),
             "scale_budget_s": sizes.scale_budget_s,
         },
@@ -137,7 +155,7 @@ async def amain(args: argparse.Namespace) -> Report:
         )
     t0 = time.perf_counter()
     async with running_stack(
-        StackOptions(pragmas=pragmas, worker_env=worker_env, keep=args.keep)
+        StackOptions(pragmas=pragmas, worker_env=worker_env, cli_env=cli_env, keep=args.keep)
     ) as stack:
         run = Run(stack, sizes, report, [], [])
         await warm_up(run)

@@ -56,6 +56,8 @@ class StackOptions:
     pragmas: tuple[str, ...] = DEFAULT_PRAGMAS
     # Extra environment for the product's worker (cache size, concurrency): what we tune.
     worker_env: dict[str, str] = field(default_factory=dict)
+    # Extra environment for the CLI commands the scenarios run (`parcours import`...).
+    cli_env: dict[str, str] = field(default_factory=dict)
     keep: bool = False
 
 
@@ -401,7 +403,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
             dir=root,
             client=client,
             settings=settings,
-            env=env,
+            env=env | opts.cli_env,
             catcher=catcher,
             worker_rss=worker_rss,
             baseline_rss=baseline_rss,

@@ -27,6 +27,9 @@ PREFIX = "I"
 BASELINE_PREFIX = "BI"
 # Every new case sends two emails: the welcome, and the officer's new-case notice.
 EMAILS_PER_CASE = 2
+# The officers' actions during intake are spread over this many times the baseline's intake:
+# the time intake takes at its target of half the baseline's rate.
+SPREAD_OVER_BASELINE = 2.0
 
 
 # The SDK's count of workflows pushed out of a full cache (each is replayed on its next task).
@@ -152,10 +155,13 @@ async def run_intake(run: Run) -> None:
     metrics0 = st.metrics()
     st.worker_rss.reset_window()
     cpu0 = cpu_now(st)
-    # Officers act on cases the import opened earlier and on cases opened one by one, in turn.
-    ours_task = asyncio.create_task(
-        sample_by_origin(run, interleave(run.latency_dossiers[:half], run.latency_people[:half]))
-    )
+    # Officers act on cases the import opened earlier and on cases opened one by one, in
+    # turn, spread over the time intake takes at its target (half the baseline's rate): the
+    # beginning of an import, when a paced one is still finding its pace, is not all that
+    # is measured.
+    samples = interleave(run.latency_dossiers[:half], run.latency_people[:half])
+    spacing = SPREAD_OVER_BASELINE * b_total / max(len(samples), 1)
+    ours_task = asyncio.create_task(sample_by_origin(run, samples, spacing))
     t0 = time.perf_counter()
     start_s, code, last = await import_cases(run, csv)
     drained = await wait_until(lambda: intake_done(run, PREFIX, n), timeout, every=0.5)
@@ -176,15 +182,22 @@ async def run_intake(run: Run) -> None:
     scaled = " scaled down" if run.sizes.scaled_down else ""
     judge = not run.sizes.scaled_down
     rate, b_rate = n / start_s, n / b_start_s
+    # A paced import (the default since issue 14) starts a case only when there is room for
+    # its opening: its start rate is its opening rate, and issue 5's start-rate target,
+    # which measured how soon the command returns, no longer applies to it.
+    paced = run.stack.env.get("PARCOURS_INTAKE_PACING", "1") not in ("0", "false", "no", "off")
+    problems = [] if code == 0 else [f"import exit {code}: {last}"]
     run.metric(
         "1 intake",
-        f"start rate, {n} cases{scaled}",
+        f"start rate, {n} cases{scaled}" + (", paced" if paced else ""),
         rate,
         "cases/s",
         baseline=b_rate,
-        target=">= 0.7 x baseline",
-        met=(rate / b_rate >= 0.7) if judge else None,
-        note="" if code == 0 else f"import exit {code}: {last}",
+        target="-" if paced else ">= 0.7 x baseline",
+        met=(rate / b_rate >= 0.7) if judge and not paced else None,
+        note="; ".join(
+            problems + (["paced: starts follow openings (officers first, issue 14)"] * paced)
+        ),
     )
     run.metric(
         "1 intake",

@@ -64,11 +64,15 @@ async def open_one_by_one(run: Run, prefix: str, count: int) -> list[str]:
 
 
 async def sample_by_origin(
-    run: Run, dossiers: list[str]
+    run: Run, dossiers: list[str], spacing: float = 0.0
 ) -> dict[str, tuple[list[float], list[float]]]:
-    """`sample_parcours`, its samples split by where each case came from."""
+    """`sample_parcours`, its samples split by where each case came from; one officer's
+    action every `spacing` seconds at most (0: one after the other)."""
     out: dict[str, tuple[list[float], list[float]]] = {BULK: ([], []), PERSON: ([], [])}
-    for dossier in dossiers:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for n, dossier in enumerate(dossiers):
+        await asyncio.sleep(max(0.0, start + n * spacing - loop.time()))
         queries, updates = await sample_parcours(run, [dossier])
         out[origin(dossier)][0].extend(queries)
         out[origin(dossier)][1].extend(updates)

@@ -154,6 +154,9 @@ KNOBS: tuple[Knob, ...] = (
          "days back", "CLI, web, worker"),
     Knob("PARCOURS_ARRIVAL_DAYS_AHEAD", "`730`", "a new case's arrival date is at most this "
          "many days ahead", "CLI, web, worker"),
+    Knob("PARCOURS_INTAKE_PACING", "on", "`0`: a bulk import starts cases as fast as Temporal "
+         "takes them instead of keeping only a few opening at once (\"Officers first\")",
+         "CLI, web"),
 )  # fmt: skip
 # The languages the CLI speaks (the catalogue has both complete).
 CLI_LANGUAGES = ("fr", "en")
@@ -253,6 +256,9 @@ class Settings:
     # The arrival dates a new case accepts, around the day it is opened (kernel/inputs.py).
     arrival_days_back: int = DAYS_BACK
     arrival_days_ahead: int = DAYS_AHEAD
+    # A bulk import keeps only a few cases opening at once (application/start_many.py), so
+    # that officers' actions do not queue behind it.
+    intake_pacing: bool = True
 
     def arrival_window(self, today: date) -> ArrivalWindow:
         return ArrivalWindow(today, self.arrival_days_back, self.arrival_days_ahead)
@@ -351,6 +357,7 @@ class Settings:
             arrival_days_ahead=_whole(
                 get, "PARCOURS_ARRIVAL_DAYS_AHEAD", cls.arrival_days_ahead, 0
             ),
+            intake_pacing=_tristate(get, "PARCOURS_INTAKE_PACING") is not False,
         )
 
     @property

@@ -4,12 +4,14 @@ raises a bulk-opened case to people's priority before it runs."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
+from parcours.infrastructure.store.cases import welcomed
 from parcours.infrastructure.temporal import raise_priority
 from parcours.kernel import priorities
 from parcours.kernel.domain import workflow_id_for
@@ -65,3 +67,40 @@ async def test_an_officer_raises_an_imported_case(cli: Cli, stack: Stack, tmp_pa
 
 async def test_raising_a_missing_case_is_no_error(stack: Stack) -> None:
     await raise_priority(stack.client, dossier())
+
+
+def _approvals(tmp_path: Path, n: int) -> tuple[Path, list[str]]:
+    dossiers = [dossier() for _ in range(n)]
+    csv_path = tmp_path / "many.csv"
+    csv_path.write_text(
+        "dossier,name,email,arrival,region\n"
+        + "".join(f"{d},Amina Diallo,amina@example.org,2030-01-15,montreal\n" for d in dossiers)
+    )
+    return csv_path, dossiers
+
+
+async def test_a_paced_import_returns_with_all_but_its_last_few_cases_opened(
+    cli: Cli, stack: Stack, tmp_path: Path
+) -> None:
+    # The window starts at 4 and grows by about one per window's worth of openings, so after
+    # 40 starts it is at most 9 or so: when the command returns, the cases started before
+    # the last window have opened (unpaced, all 40 are started in a blink and few are).
+    await add_roster(cli)
+    csv_path, dossiers = _approvals(tmp_path, 40)
+    await cli.ok("import", str(csv_path))
+    async with stack.sessions() as session:
+        opened = await welcomed(session, dossiers)
+    assert len(opened) >= 40 - 10
+
+
+async def test_an_import_that_cannot_see_openings_goes_on_unpaced_and_says_so(
+    stack: Stack, tmp_path: Path
+) -> None:
+    cli = Cli(
+        dataclasses.replace(stack.settings, database_url="sqlite+aiosqlite:////dev/null/x.db")
+    )
+    csv_path, dossiers = _approvals(tmp_path, 5)
+    code, out, err = await cli("import", str(csv_path))
+    assert code == 0, err
+    assert "cannot see its cases open in the read model: it opens the rest without pacing" in err
+    assert out.count("started") == 5

@@ -84,6 +84,7 @@ def test_defaults() -> None:
     assert s.worker_metrics is None and s.web_secret is None
     assert s.demo_password == config.DEFAULT_DEMO_PASSWORD
     assert s.temporal_address is None and s.temporal_namespace is None and s.temporal_tls is None
+    assert s.intake_pacing is True
 
 
 def test_values() -> None:
@@ -98,8 +99,10 @@ def test_values() -> None:
             "PARCOURS_WEB_SECRET": "s3cret",
             "PARCOURS_DEMO_PASSWORD": "demo-pw",
             "PARCOURS_POLICY": "/etc/parcours/policy.toml",
+            "PARCOURS_INTAKE_PACING": "off",
         }
     )
+    assert s.intake_pacing is False
     assert s.worker_cache == 0 and s.worker_metrics == "127.0.0.1:9464"
     assert (s.workflow_sandbox, s.log_level, s.debug, s.web_port) == (
         "isolated",
@@ -128,6 +131,7 @@ def test_values() -> None:
         ("PARCOURS_SESSION_IDLE_MINUTES", "-5", "whole number"),
         ("PARCOURS_MAIL_RESEND_LEASE_S", "10min", "seconds"),
         ("PARCOURS_TEMPORAL_TLS", "maybe", "1 or 0"),
+        ("PARCOURS_INTAKE_PACING", "slowly", "1 or 0"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(name: str, raw: str, expected: str) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import Executable, Row, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.infrastructure.store import audit, report_facts
-from parcours.infrastructure.store.models import Case
+from parcours.infrastructure.store.models import AuditEvent, Case, OutboxMessage, OutboxStatus
 from parcours.infrastructure.store.officers import officer_for, pick_officer
 from parcours.kernel.domain import (
     REOPENABLE_STATUSES,
@@ -287,3 +287,26 @@ async def append_audit(
     return await audit.append(
         session, key=key, dossier=dossier, kind=kind, at=at, actor=actor, stage=stage, detail=detail
     )
+
+
+async def welcomed(session: AsyncSession, dossiers: Sequence[str]) -> set[str]:
+    """Those of `dossiers` whose opening is done as far as the read model can tell: the
+    `case_opened` event recorded and the welcome email written and no longer in the middle of
+    its SMTP exchange (`sending`). What a paced import waits for (application/start_many.py).
+    Whether the SMTP server took it does not matter: a `pending` welcome (an outage) counts,
+    so that an outage never holds an import."""
+    if not dossiers:
+        return set()
+    wanted = list(dossiers)
+    opened = select(AuditEvent.dossier).where(
+        AuditEvent.dossier.in_(wanted), AuditEvent.kind == "case_opened"
+    )
+    rows = await session.execute(
+        select(OutboxMessage.dossier).where(
+            OutboxMessage.dossier.in_(wanted),
+            OutboxMessage.template == "welcome",
+            OutboxMessage.status != OutboxStatus.SENDING,
+            OutboxMessage.dossier.in_(opened),
+        )
+    )
+    return {d for (d,) in rows}

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parcours.application.intake import IntakeItem, check_item, delimiter_of, refuse_repeats
 from parcours.infrastructure.catalog import Catalog, catalog
@@ -21,6 +21,9 @@ from parcours.kernel import approval as approval_model
 from parcours.kernel.domain import NewcomerApproval, PolicySnapshot
 from parcours.kernel.errors import CaseAlreadyExists, ParcoursError
 from parcours.kernel.inputs import ArrivalWindow
+
+if TYPE_CHECKING:
+    from parcours.application.start_many import Opened
 
 # Starts in flight at once: enough to import tens of thousands of rows in minutes without
 # flooding a small dev server.
@@ -353,8 +356,24 @@ async def _start_all(
         [r.item for r in good],
         concurrency=IMPORT_CONCURRENCY,
         settled=settled,
+        opened=await _openings(ctx),
+        unpaced=lambda: ctx.note(ctx.t("cli.import.unpaced")),
     )
     _flush(ctx, rows, printed, json_lines=json_lines)
+
+
+async def _openings(ctx: Context) -> Opened | None:
+    """How the import sees its cases open, to pace itself; None (unpaced) when pacing is off
+    or the read model cannot be opened, which the operator hears once."""
+    if not ctx.settings.intake_pacing:
+        return None
+    from parcours.application.start_many import opened_in
+
+    try:
+        return opened_in(await ctx.sessions())
+    except ParcoursError:
+        ctx.note(ctx.t("cli.import.unpaced"))
+        return None
 
 
 def _flush(ctx: Context, rows: list[Row], start: int, *, json_lines: bool) -> int:

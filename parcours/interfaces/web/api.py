@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from parcours.application.intake import IntakeItem, check_item, refuse_repeats
-from parcours.application.start_many import start_many
+from parcours.application.start_many import opened_in, start_many
 from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.infrastructure.store.accounts import ApiToken
 from parcours.infrastructure.temporal import (
@@ -178,7 +178,12 @@ async def visa_approvals(
         client = await _client(state)
         try:
             unreachable = await start_many(
-                client, state.settings, state.policy, items, concurrency=START_CONCURRENCY
+                client,
+                state.settings,
+                state.policy,
+                items,
+                concurrency=START_CONCURRENCY,
+                opened=opened_in(state.sessions) if state.settings.intake_pacing else None,
             )
         except (PayloadKeysMissing, SigningKeysMissing) as err:
             # The web refuses to start without keys; this keeps a batch whole regardless.
