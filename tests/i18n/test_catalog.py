@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 from pathlib import Path
 
@@ -115,3 +116,13 @@ def test_a_batchs_counts_agree_in_number() -> None:
     assert fr.plural("bulk.count.refused", 1) == "1 refusé"
     assert fr.plural("cli.batch.cases", 4) == "4 dossiers"
     assert Catalog("en").plural("bulk.counts", 1, handled="0", total="1") == "0 of 1 case handled"
+
+
+def test_french_puts_a_no_break_space_before_a_colon() -> None:
+    """French typography: « région inconnue : x », the space before the colon unbreakable, so
+    that a line never starts with « : » (the console and the CLI wrap)."""
+    plain = []
+    for m in _po("fr"):
+        texts = m.string if isinstance(m.string, tuple | list) else (m.string,)
+        plain += [m.id for t in texts if t and re.search(r"\S :", t)]
+    assert plain == []
