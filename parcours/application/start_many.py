@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from parcours.application.intake import IntakeItem
@@ -46,6 +46,12 @@ GIVE_UP_S = 30.0
 # read model it reads is not the one the worker writes (a CLI with another
 # PARCOURS_DATABASE_URL), or nothing opens at all; either way waiting teaches nothing.
 BLIND_AFTER_GIVE_UPS = 8
+
+
+def window_for(settings: Settings, largest: int) -> OpeningWindow:
+    """A paced import's window: at most `largest` opening, `settings.intake_queue` waiting."""
+    queue = float(settings.intake_queue)
+    return OpeningWindow(largest=max(largest, 2), low=queue / 2, high=queue)
 
 
 def opened_in(sessions: Callable[[], Any]) -> Opened:
@@ -79,6 +85,28 @@ class Pacer:
         self._errors = 0
         self._give_ups = 0
         self._changed = asyncio.Event()
+        self._users = 0
+        self._watcher: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def in_use(self) -> AsyncIterator[Pacer]:
+        """While one import or more uses this pacer, one watcher looks for their openings. A
+        pacer shared by a process's imports (the web's API batches) bounds them together, and
+        keeps its window from one batch to the next; it starts afresh (paced, no errors
+        counted) once nobody uses it."""
+        self._users += 1
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self.watch())
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                watcher, self._watcher = self._watcher, None
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+                self.blind, self._errors, self._give_ups = False, 0, 0
 
     async def admit(self) -> float:
         """Wait for room in the window; returns when the start may be sent."""
@@ -152,12 +180,13 @@ async def start_many(
     settled: Callable[[IntakeItem], None] | None = None,
     opened: Opened | None = None,
     unpaced: Callable[[], None] | None = None,
+    pacer: Pacer | None = None,
 ) -> TemporalUnavailable | None:
     """Start every pending item, `concurrency` at a time; `settled` hears of each as soon as
     its start is answered. With `opened`, paced: at most a window of cases opening at once
-    (see the module); `unpaced` hears if the import has to stop pacing. Returns the error if
-    Temporal could not be reached (the items not yet started are then refused with it), else
-    None.
+    (see the module); `unpaced` hears if the import has to stop pacing. With `pacer`, paced
+    by that one, shared with whoever else uses it. Returns the error if Temporal could not be
+    reached (the items not yet started are then refused with it), else None.
 
     Refuses the whole batch before starting any item when this client cannot encrypt or sign
     (no case starts in clear)."""
@@ -170,11 +199,8 @@ async def start_many(
     for item in todo:
         queue.put_nowait(item)
     unreachable: list[TemporalUnavailable] = []
-    pacer = (
-        Pacer(opened, OpeningWindow(largest=max(concurrency, 2)), unpaced=unpaced)
-        if opened is not None
-        else None
-    )
+    if pacer is None and opened is not None:
+        pacer = Pacer(opened, window_for(settings, concurrency), unpaced=unpaced)
 
     async def start(item: IntakeItem) -> None:
         assert item.approval is not None
@@ -217,20 +243,15 @@ async def start_many(
             if settled is not None:
                 settled(item)
 
-    watcher = asyncio.create_task(pacer.watch()) if pacer is not None else None
-    try:
-        # A starter that fails unexpectedly stops the others (no start left waiting for room
-        # that will never come) and is raised as itself, as a single start's error would be.
-        async with asyncio.TaskGroup() as starters:
-            for _ in range(min(concurrency, len(todo))):
-                starters.create_task(starter())
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+    async with pacer.in_use() if pacer is not None else contextlib.nullcontext():
+        try:
+            # A starter that fails unexpectedly stops the others (no start left waiting for
+            # room that will never come) and is raised as itself, as a single start's would be.
+            async with asyncio.TaskGroup() as starters:
+                for _ in range(min(concurrency, len(todo))):
+                    starters.create_task(starter())
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
     if pacer is not None:
         log.info(
             "paced import: window %d at the end, shortest recent opening %.2f s, recent %.2f s",

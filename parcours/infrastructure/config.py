@@ -157,6 +157,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_INTAKE_PACING", "on", "`0`: a bulk import starts cases as fast as Temporal "
          "takes them instead of keeping only a few opening at once (\"Officers first\")",
          "CLI, web"),
+    Knob("PARCOURS_INTAKE_QUEUE", "`4`", "openings a paced import lets wait, at most (it grows "
+         "its window while fewer than half wait): fewer put officers first, more put intake "
+         "first (\"Officers first: pacing the import\")", "CLI, web"),
 )  # fmt: skip
 # The languages the CLI speaks (the catalogue has both complete).
 CLI_LANGUAGES = ("fr", "en")
@@ -259,6 +262,8 @@ class Settings:
     # A bulk import keeps only a few cases opening at once (application/start_many.py), so
     # that officers' actions do not queue behind it.
     intake_pacing: bool = True
+    # Openings it lets wait: the measured trade between officers' latency and intake's rate.
+    intake_queue: int = 4
 
     def arrival_window(self, today: date) -> ArrivalWindow:
         return ArrivalWindow(today, self.arrival_days_back, self.arrival_days_ahead)
@@ -358,6 +363,7 @@ class Settings:
                 get, "PARCOURS_ARRIVAL_DAYS_AHEAD", cls.arrival_days_ahead, 0
             ),
             intake_pacing=_tristate(get, "PARCOURS_INTAKE_PACING") is not False,
+            intake_queue=_whole(get, "PARCOURS_INTAKE_QUEUE", cls.intake_queue, 1),
         )
 
     @property

@@ -248,3 +248,30 @@ async def test_an_unexpected_error_is_raised_as_itself_and_leaves_nothing_waitin
         )
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set()
+
+
+@pytest.mark.usefixtures("no_keys_needed")
+async def test_batches_that_share_a_pacer_share_its_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The web's API batches: two at once, one pacer, one window of 6 for both together.
+    machine = Machine(each=0.03)
+
+    async def start_case(_c: Any, _s: Any, approval: NewcomerApproval, *_: Any, **__: Any) -> str:
+        machine.start(approval.dossier)
+        return f"case-{approval.dossier}"
+
+    monkeypatch.setattr(start_many_module, "start_case", start_case)
+    shared = _pacer(machine, OpeningWindow(largest=6, limit=6))
+    first, second = _items(40), _items(80)[40:]
+
+    async def batch(items: list[IntakeItem]) -> None:
+        await start_many(
+            object(), Settings(), load_policy(None), items, concurrency=16, pacer=shared
+        )
+
+    await asyncio.gather(batch(first), batch(second))
+    assert all(i.result == "started" for i in first + second)
+    assert machine.most_at_once <= 6
+    # Nobody uses it now: its watcher is gone, and it would start the next batch paced.
+    assert shared._watcher is None and not shared.blind

@@ -84,7 +84,7 @@ def test_defaults() -> None:
     assert s.worker_metrics is None and s.web_secret is None
     assert s.demo_password == config.DEFAULT_DEMO_PASSWORD
     assert s.temporal_address is None and s.temporal_namespace is None and s.temporal_tls is None
-    assert s.intake_pacing is True
+    assert s.intake_pacing is True and s.intake_queue == 4
 
 
 def test_values() -> None:
@@ -100,9 +100,10 @@ def test_values() -> None:
             "PARCOURS_DEMO_PASSWORD": "demo-pw",
             "PARCOURS_POLICY": "/etc/parcours/policy.toml",
             "PARCOURS_INTAKE_PACING": "off",
+            "PARCOURS_INTAKE_QUEUE": "2",
         }
     )
-    assert s.intake_pacing is False
+    assert s.intake_pacing is False and s.intake_queue == 2
     assert s.worker_cache == 0 and s.worker_metrics == "127.0.0.1:9464"
     assert (s.workflow_sandbox, s.log_level, s.debug, s.web_port) == (
         "isolated",
@@ -132,6 +133,7 @@ def test_values() -> None:
         ("PARCOURS_MAIL_RESEND_LEASE_S", "10min", "seconds"),
         ("PARCOURS_TEMPORAL_TLS", "maybe", "1 or 0"),
         ("PARCOURS_INTAKE_PACING", "slowly", "1 or 0"),
+        ("PARCOURS_INTAKE_QUEUE", "0", "at least 1"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(name: str, raw: str, expected: str) -> None:

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from parcours.application.intake import IntakeItem, check_item, refuse_repeats
-from parcours.application.start_many import opened_in, start_many
+from parcours.application.start_many import start_many
 from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.infrastructure.store.accounts import ApiToken
 from parcours.infrastructure.temporal import (
@@ -183,7 +183,7 @@ async def visa_approvals(
                 state.policy,
                 items,
                 concurrency=START_CONCURRENCY,
-                opened=opened_in(state.sessions) if state.settings.intake_pacing else None,
+                pacer=state.intake_pacer(START_CONCURRENCY),
             )
         except (PayloadKeysMissing, SigningKeysMissing) as err:
             # The web refuses to start without keys; this keeps a batch whole regardless.

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from temporalio.client import Client
 
 from parcours.application.policies import choose_policy
+from parcours.application.start_many import Pacer, opened_in, window_for
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.models import utcnow
@@ -58,6 +59,9 @@ class WebState:
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _read_model: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    # One pacer for every API batch of this process: concurrent batches share one window of
+    # cases opening at once (application/start_many.py), which it keeps from batch to batch.
+    _intake_pacer: Pacer | None = None
 
     @classmethod
     async def open(cls, settings: Settings, client: Client | None = None) -> WebState:
@@ -89,6 +93,15 @@ class WebState:
                 if self._client is None:
                     self._client = await connect(self.settings)
         return self._client
+
+    def intake_pacer(self, largest: int) -> Pacer | None:
+        """The process's pacer for bulk intake; None when pacing is turned off."""
+        if not self.settings.intake_pacing:
+            return None
+        if self._intake_pacer is None:
+            window = window_for(self.settings, largest)
+            self._intake_pacer = Pacer(opened_in(self.sessions), window)
+        return self._intake_pacer
 
     async def aclose(self) -> None:
         await self._read_model.aclose()
