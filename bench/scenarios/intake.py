@@ -22,6 +22,7 @@ from bench.scenarios.latency import (
     sample_by_origin,
 )
 from bench.stack import Stack, cpu_seconds
+from parcours.infrastructure.config import Settings
 
 PREFIX = "I"
 BASELINE_PREFIX = "BI"
@@ -185,7 +186,7 @@ async def run_intake(run: Run) -> None:
     # A paced import (the default since issue 14) starts a case only when there is room for
     # its opening: its start rate is its opening rate, and issue 5's start-rate target,
     # which measured how soon the command returns, no longer applies to it.
-    paced = run.stack.env.get("PARCOURS_INTAKE_PACING", "1") not in ("0", "false", "no", "off")
+    paced = Settings.from_env(run.stack.env).intake_pacing
     problems = [] if code == 0 else [f"import exit {code}: {last}"]
     run.metric(
         "1 intake",

@@ -3,8 +3,8 @@
 If Temporal cannot be reached, the items not yet started are refused with that reason and the
 caller hears it once.
 
-Officers first (issue 14): given a way to see which cases have finished opening (`opened`),
-the starts are paced so that only `OpeningWindow.size` cases are opening at once, the window
+Officers first (issue 14): given a pacer that sees which cases have finished opening, the
+starts are paced so that only `OpeningWindow.size` cases are opening at once, the window
 sized by how long openings take (`parcours.kernel.pacing`). Without it, starts go as fast as
 `concurrency` allows and the openings queue on the server and in the worker, in front of
 every officer's action.
@@ -48,10 +48,20 @@ GIVE_UP_S = 30.0
 BLIND_AFTER_GIVE_UPS = 8
 
 
-def window_for(settings: Settings, largest: int) -> OpeningWindow:
-    """A paced import's window: at most `largest` opening, `settings.intake_queue` waiting."""
+def pacer_for(
+    settings: Settings,
+    sessions: Callable[[], Any],
+    largest: int,
+    unpaced: Callable[[], None] | None = None,
+) -> Pacer | None:
+    """The pacer of a bulk import reading the read model that `sessions` opens (an
+    async_sessionmaker): at most `largest` cases opening, `settings.intake_queue` waiting.
+    None when `settings` turn pacing off."""
+    if not settings.intake_pacing:
+        return None
     queue = float(settings.intake_queue)
-    return OpeningWindow(largest=max(largest, 2), low=queue / 2, high=queue)
+    window = OpeningWindow(largest=max(largest, 2), low=queue / 2, high=queue)
+    return Pacer(opened_in(sessions), window, unpaced=unpaced)
 
 
 def opened_in(sessions: Callable[[], Any]) -> Opened:
@@ -178,15 +188,13 @@ async def start_many(
     *,
     concurrency: int,
     settled: Callable[[IntakeItem], None] | None = None,
-    opened: Opened | None = None,
-    unpaced: Callable[[], None] | None = None,
     pacer: Pacer | None = None,
 ) -> TemporalUnavailable | None:
     """Start every pending item, `concurrency` at a time; `settled` hears of each as soon as
-    its start is answered. With `opened`, paced: at most a window of cases opening at once
-    (see the module); `unpaced` hears if the import has to stop pacing. With `pacer`, paced
-    by that one, shared with whoever else uses it. Returns the error if Temporal could not be
-    reached (the items not yet started are then refused with it), else None.
+    its start is answered. With `pacer` (`pacer_for`), paced: at most its window of cases
+    opening at once, shared with whoever else uses that pacer (see the module). Returns the
+    error if Temporal could not be reached (the items not yet started are then refused with
+    it), else None.
 
     Refuses the whole batch before starting any item when this client cannot encrypt or sign
     (no case starts in clear)."""
@@ -199,8 +207,6 @@ async def start_many(
     for item in todo:
         queue.put_nowait(item)
     unreachable: list[TemporalUnavailable] = []
-    if pacer is None and opened is not None:
-        pacer = Pacer(opened, window_for(settings, concurrency), unpaced=unpaced)
 
     async def start(item: IntakeItem) -> None:
         assert item.approval is not None

@@ -15,7 +15,7 @@ import pytest
 
 from parcours.application import start_many as start_many_module
 from parcours.application.intake import IntakeItem
-from parcours.application.start_many import Pacer, start_many
+from parcours.application.start_many import Pacer, pacer_for, start_many
 from parcours.infrastructure.config import Settings
 from parcours.kernel.domain import NewcomerApproval
 from parcours.kernel.errors import CaseAlreadyExists, TemporalUnavailable
@@ -112,6 +112,21 @@ async def test_a_read_model_it_cannot_read_stops_the_pacing_not_the_import(
     assert "database is locked" not in caplog.text  # the error's type only: no row data
 
 
+async def test_a_look_that_hangs_counts_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A PostgreSQL connection that never answers: the import must not wait on it.
+    monkeypatch.setattr(start_many_module, "POLL_TIMEOUT_S", 0.01)
+
+    async def hangs(_: Sequence[str]) -> set[str]:
+        await asyncio.sleep(3600)
+        return set()
+
+    machine = Machine(each=0.01)
+    pacer = Pacer(hangs, OpeningWindow(largest=4), clock=asyncio.get_running_loop().time)
+    await asyncio.wait_for(_import(pacer, machine, 30), timeout=10)
+    assert pacer.blind
+    assert len(machine.started) == 30
+
+
 async def test_one_failed_look_is_retried_not_taken_for_an_outage() -> None:
     machine = Machine(each=0.01)
     failures = [OSError("blip")]
@@ -190,7 +205,7 @@ async def test_every_item_is_settled_and_every_slot_given_back(
         items,
         concurrency=8,
         settled=seen.append,
-        opened=machine.opened,
+        pacer=_pacer(machine, OpeningWindow(largest=8)),
     )
     assert result is None
     assert len(seen) == 30
@@ -215,7 +230,12 @@ async def test_an_unreachable_temporal_refuses_the_rest_without_waiting(
     machine = Machine(each=3600.0)
     result = await asyncio.wait_for(
         start_many(
-            object(), Settings(), load_policy(None), items, concurrency=4, opened=machine.opened
+            object(),
+            Settings(),
+            load_policy(None),
+            items,
+            concurrency=4,
+            pacer=_pacer(machine, OpeningWindow(largest=4)),
         ),
         timeout=10,
     )
@@ -242,7 +262,7 @@ async def test_an_unexpected_error_is_raised_as_itself_and_leaves_nothing_waitin
                 load_policy(None),
                 _items(20),
                 concurrency=4,
-                opened=machine.opened,
+                pacer=_pacer(machine, OpeningWindow(largest=4)),
             ),
             timeout=10,
         )
@@ -275,3 +295,13 @@ async def test_batches_that_share_a_pacer_share_its_window(
     assert machine.most_at_once <= 6
     # Nobody uses it now: its watcher is gone, and it would start the next batch paced.
     assert shared._watcher is None and not shared.blind
+
+
+def test_a_pacer_follows_the_settings() -> None:
+    def sessions() -> Any:
+        raise AssertionError("not opened until the pacer looks")
+
+    assert pacer_for(Settings(intake_pacing=False), sessions, 16) is None
+    pacer = pacer_for(Settings(intake_queue=2), sessions, 16)
+    assert pacer is not None
+    assert (pacer.window.largest, pacer.window.low, pacer.window.high) == (16, 1.0, 2.0)

@@ -23,7 +23,7 @@ from parcours.kernel.errors import CaseAlreadyExists, ParcoursError
 from parcours.kernel.inputs import ArrivalWindow
 
 if TYPE_CHECKING:
-    from parcours.application.start_many import Opened
+    from parcours.application.start_many import Pacer
 
 # Starts in flight at once: enough to import tens of thousands of rows in minutes without
 # flooding a small dev server.
@@ -356,24 +356,27 @@ async def _start_all(
         [r.item for r in good],
         concurrency=IMPORT_CONCURRENCY,
         settled=settled,
-        opened=await _openings(ctx),
-        unpaced=lambda: ctx.note(ctx.t("cli.import.unpaced")),
+        pacer=await _pacer(ctx),
     )
     _flush(ctx, rows, printed, json_lines=json_lines)
 
 
-async def _openings(ctx: Context) -> Opened | None:
-    """How the import sees its cases open, to pace itself; None (unpaced) when pacing is off
-    or the read model cannot be opened, which the operator hears once."""
+async def _pacer(ctx: Context) -> Pacer | None:
+    """The import's pacer; None (unpaced) when pacing is off or the read model cannot be
+    opened. The operator hears once if the import goes on unpaced."""
+    from parcours.application.start_many import pacer_for
+
+    def unpaced() -> None:
+        ctx.note(ctx.t("cli.import.unpaced"))
+
     if not ctx.settings.intake_pacing:
         return None
-    from parcours.application.start_many import opened_in
-
     try:
-        return opened_in(await ctx.sessions())
+        sessions = await ctx.sessions()
     except ParcoursError:
-        ctx.note(ctx.t("cli.import.unpaced"))
+        unpaced()
         return None
+    return pacer_for(ctx.settings, sessions, IMPORT_CONCURRENCY, unpaced)
 
 
 def _flush(ctx: Context, rows: list[Row], start: int, *, json_lines: bool) -> int:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from temporalio.client import Client
 
 from parcours.application.policies import choose_policy
-from parcours.application.start_many import Pacer, opened_in, window_for
+from parcours.application.start_many import Pacer, pacer_for
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.models import utcnow
@@ -96,11 +96,8 @@ class WebState:
 
     def intake_pacer(self, largest: int) -> Pacer | None:
         """The process's pacer for bulk intake; None when pacing is turned off."""
-        if not self.settings.intake_pacing:
-            return None
         if self._intake_pacer is None:
-            window = window_for(self.settings, largest)
-            self._intake_pacer = Pacer(opened_in(self.sessions), window)
+            self._intake_pacer = pacer_for(self.settings, self.sessions, largest)
         return self._intake_pacer
 
     async def aclose(self) -> None:
