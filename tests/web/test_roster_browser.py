@@ -162,7 +162,14 @@ def test_bulk_reassign_from_the_case_list_with_its_progress(
     # The cases are b's; the same form again is the same batch, already done.
     browser.get(f"{web_stack.url}/cases/{mine[0]}")
     assert browser.find_element(By.ID, "case-officer").text == b
-    browser.get(f"{web_stack.url}/cases?officer={b}")
+
+    # The list reads the read model, which records the reassignments just after the batch
+    # has them done (its events are activities of each case): wait for it, as for a's above.
+    def listed_for_b() -> bool:
+        browser.get(f"{web_stack.url}/cases?officer={b}")
+        return all(browser.find_elements(By.ID, f"pick-{d}") for d in mine)
+
+    wait_for(listed_for_b)
     for d in mine:
         browser.find_element(By.ID, f"pick-{d}").click()
     Select(browser.find_element(By.ID, "bulk-kind")).select_by_value("reassign")
