@@ -39,6 +39,7 @@ from workflows.effects import (
     MAIL_GIVE_UP_AFTER,
     RETRY_POLICIES,
     Effects,
+    holds,
     snapshot,
 )
 
@@ -142,6 +143,16 @@ ROSTER_ASSIGN = "roster-assign"
 # __init__, after PLAN_ITEM_STATUS (a handler issues no command): a run started before it
 # keeps the old emails until it continues as new.
 REASSIGNMENT_NOTICES = "reassignment-notices"
+# v8 (issue 14, a lighter case): the opening registers the case and records its first audit
+# events as local activities, in its first workflow task, instead of two activity tasks and
+# the workflow tasks their completions bring (about a third of the server's work per case at
+# intake). Only the opening: no officer's action can wait behind it, since a case takes none
+# before it is open. While the read model is down the opening retries in the worker (beyond a
+# minute between attempts, on a timer), as the activity retried on the server. Asked first, in
+# __init__, by a new run only; a case it opens takes every patch above as given
+# (effects.holds, CaseState.implied_patches). A later patch that the opening may ask after its
+# local activities must be asked before them (effects.holds says why).
+OPENING_IN_ONE_TASK = "opening-in-one-task"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
 PATCHES = (
     CARRY_QUEUED_EFFECTS,
@@ -155,6 +166,7 @@ PATCHES = (
     UNASSIGNED_ALERT,
     ROSTER_ASSIGN,
     REASSIGNMENT_NOTICES,
+    OPENING_IN_ONE_TASK,
 )
 
 
@@ -190,14 +202,18 @@ class NewcomerPathway:
         # Set when this run reopens a closed case of the same dossier (issue 16): a new run of
         # the workflow id, whose opening carries on from the closed one (no state is carried).
         self.reopening = inp.reopening if inp.state is None else None
+        # v8: a new case asks this first, and then no earlier patch (effects.holds); a run
+        # continued from a v8 case carries the answer in its state.
+        if self.state.started_at is None and workflow.patched(OPENING_IN_ONE_TASK):
+            self.state.implied_patches = True
         # Validators always apply the table; a handler re-checks with the rules of the code
         # that wrote the history (a v2 run replays with the v2 rules).
-        self.authz_v3 = workflow.patched(AUTHZ_TABLE)
+        self.authz_v3 = holds(self.state, AUTHZ_TABLE)
         # Set on every run: a case continued from a run before v5 takes local days for the
         # deadlines set from here on (those already set keep their moment).
-        self.state.local_days = workflow.patched(LOCAL_DAYS)
-        self.item_rule = workflow.patched(PLAN_ITEM_STATUS)
-        self.notices = workflow.patched(REASSIGNMENT_NOTICES)
+        self.state.local_days = holds(self.state, LOCAL_DAYS)
+        self.item_rule = holds(self.state, PLAN_ITEM_STATUS)
+        self.notices = holds(self.state, REASSIGNMENT_NOTICES)
         # Items carried from a run before v6 get their ids by position (state only).
         rules.number_items(self.state)
 
@@ -226,7 +242,7 @@ class NewcomerPathway:
 
         while True:
             self._apply_clocks()
-            if self._wants_officer() and workflow.patched(ROSTER_ASSIGN):
+            if self._wants_officer() and holds(self.state, ROSTER_ASSIGN):
                 await self._seek_officer()
                 # The alarm may have rung while the read model was asked.
                 self._apply_clocks()
@@ -263,7 +279,7 @@ class NewcomerPathway:
                 lambda: self._mark() != mark or self.effects.any_done() or also()
             )
         except asyncio.CancelledError:
-            if not workflow.patched(IGNORE_CANCELLATION):
+            if not holds(self.state, IGNORE_CANCELLATION):
                 raise
             workflow.logger.warning("cancellation request ignored: a case closes by withdrawal")
 
@@ -310,36 +326,47 @@ class NewcomerPathway:
             workflow.logger.info("case reopened (period %d)", s.period)
         else:
             rules.open_case(s, workflow.now())
-            if rules.arrived_before_opening(s, workflow.now()) and workflow.patched(
-                LATE_ENROLMENT_DUE
-            ):
+            if rules.arrived_before_opening(s, workflow.now()) and holds(s, LATE_ENROLMENT_DUE):
                 rules.plan_due_from_enrolment(s, workflow.now())
             workflow.logger.info("case opened")
 
-        assignment: Assignment = await workflow.execute_activity(
-            contract.REGISTER_CASE,
-            RegisterCase(
-                workflow_id=workflow.info().workflow_id,
-                approval=s.approval,
-                snapshot=snapshot(s),
-                # The start's signature is checked by the activity, whose result is in
-                # history: a replay never re-checks it, so rotating or losing a key never
-                # breaks one. The check compares the issue time with when the server accepted
-                # the start (the started event's time), not with when a worker got to it.
-                # No patch: only this activity's input changes, and the SDK's determinism
-                # check compares a scheduled activity's id and type, not its input (sdk-core
-                # activity_state_machine, IdAndTypeDeterminismChecks). A first run scheduled
-                # by older code keeps its recorded input (no signature fields), which
-                # register_case takes as a case started before signed starts.
-                policy=s.policy,
-                signature=self.start_signature,
-                start_accepted_at=workflow.info().workflow_start_time,
-                reopening=reopening,
-            ),
-            result_type=Assignment,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RETRY_POLICIES[contract.REGISTER_CASE],
+        register = RegisterCase(
+            workflow_id=workflow.info().workflow_id,
+            approval=s.approval,
+            snapshot=snapshot(s),
+            # The start's signature is checked by the activity, whose result is in
+            # history: a replay never re-checks it, so rotating or losing a key never
+            # breaks one. The check compares the issue time with when the server accepted
+            # the start (the started event's time), not with when a worker got to it.
+            # No patch: only this activity's input changes, and the SDK's determinism
+            # check compares a scheduled activity's id and type, not its input (sdk-core
+            # activity_state_machine, IdAndTypeDeterminismChecks). A first run scheduled
+            # by older code keeps its recorded input (no signature fields), which
+            # register_case takes as a case started before signed starts.
+            policy=s.policy,
+            signature=self.start_signature,
+            start_accepted_at=workflow.info().workflow_start_time,
+            reopening=reopening,
         )
+        if s.implied_patches:
+            # v8: the case is registered and its opening events recorded by this worker within
+            # this workflow task (local activities); only its emails go through the server.
+            self.effects.events_local_once = True
+            assignment: Assignment = await workflow.execute_local_activity(
+                contract.REGISTER_CASE,
+                register,
+                result_type=Assignment,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY_POLICIES[contract.REGISTER_CASE],
+            )
+        else:
+            assignment = await workflow.execute_activity(
+                contract.REGISTER_CASE,
+                register,
+                result_type=Assignment,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY_POLICIES[contract.REGISTER_CASE],
+            )
         # A supervisor may have assigned someone while the read model was being asked.
         if s.officer_id is None and assignment.officer_id is not None:
             s.officer_id = assignment.officer_id
@@ -356,12 +383,12 @@ class NewcomerPathway:
             )
             if s.officer_id is not None:
                 fx.notify_staff("officer_assigned", Audience.OFFICER, {"reason": "reopened"})
-            elif workflow.patched(UNASSIGNED_ALERT):
+            elif holds(self.state, UNASSIGNED_ALERT):
                 self._alert_unassigned()
             return
         fx.event("case_opened", actor=None, stage=Stage.ARRIVAL, detail=s.policy.name)
         assert s.started_at is not None
-        if rules.arrived_before_opening(s, s.started_at) and workflow.patched(LATE_ENROLMENT):
+        if rules.arrived_before_opening(s, s.started_at) and holds(self.state, LATE_ENROLMENT):
             # Late enrolment: the newcomer was already here; no airport greeting to record.
             s.greeting = GreetingOutcome.NOT_APPLICABLE
             s.greeting_recorded_at = s.started_at
@@ -385,7 +412,7 @@ class NewcomerPathway:
             fx.notify_staff("officer_assigned", Audience.OFFICER, {"reason": "new_case"})
         else:
             workflow.logger.warning("no officer available in the region: case waits unassigned")
-            if workflow.patched(UNASSIGNED_ALERT):
+            if holds(self.state, UNASSIGNED_ALERT):
                 self._alert_unassigned()
             else:
                 fx.event("case_unassigned", actor=None)
@@ -536,7 +563,7 @@ class NewcomerPathway:
         if (
             audience == Audience.SUPERVISORS
             and s.officer_id is None
-            and workflow.patched(UNASSIGNED_ALERT)
+            and holds(self.state, UNASSIGNED_ALERT)
         ):
             audience = Audience.REGION_LEADS
         self.effects.notify_staff(LEVEL_TEMPLATES[level], audience, context)

@@ -385,6 +385,10 @@ class CaseState:
     # before (a day then started at 05:00 UTC, kernel/calendar.py). Set by the workflow from
     # its patch at every run's start.
     local_days: bool = False
+    # v8: opened by code that has every patch up to OPENING_IN_ONE_TASK (workflows/pathway.py):
+    # those hold without being asked again, in this run and those it continues as (no marker,
+    # no search-attribute update each). False: opened before, each patch is asked as it was.
+    implied_patches: bool = False
     # The first meeting, once booked (issue 16).
     meeting: Meeting | None = None
     # v6: the highest plan item number given so far ("i7": 7), so that an id never names two

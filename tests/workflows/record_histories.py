@@ -75,8 +75,12 @@ from workflows.pathway import NewcomerPathway
 # unassigned case alerts the region's leads (patch "unassigned-alert"), finds its officer on a
 # roster signal or on the day an absent officer is back (patch "roster-assign"), and a
 # reassignment or transfer tells the previous officer and the newcomer (patch
-# "reassignment-notices"); record only the new scenarios (`--only`).
-PATHWAY_VERSION = "v7"
+# "reassignment-notices"); record only the new scenarios (`--only`). v8 (issue 14): the
+# opening registers the case and records its events as local activities, and a case opened so
+# takes every earlier patch as given (patch "opening-in-one-task"); recorded with `--only
+# plan_items,actions_across_continue_as_new,reopened,unassigned_picked_up,late_enrolment_plan_due`
+# (the new opening on each of its paths, and a continued run that asks no patch).
+PATHWAY_VERSION = "v8"
 
 PLAN = PlanFiling(
     actor=OFFICER,

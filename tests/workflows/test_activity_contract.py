@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import json
 import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.common import RetryPolicy
 
 import activities
@@ -173,22 +175,23 @@ def test_a_policy_that_names_the_wrong_type_is_caught() -> None:
 
 async def test_the_server_sees_the_contracts_names_and_policies(pathway: Pathway) -> None:
     """What the scan read is what a running case schedules: a case opened and given a plan
-    (register_case, then batches of events and emails)."""
+    (register_case and the opening's events run locally since v8, then batches of events and
+    emails as activity tasks)."""
     h = await pathway.start()
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
     await settled(h)
     worker = registered()
+    events = [e for history in await run_histories(pathway.client, h) for e in history.events]
     scheduled = [
         e.activity_task_scheduled_event_attributes
-        for history in await run_histories(pathway.client, h)
-        for e in history.events
+        for e in events
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
     assert {a.activity_type.name for a in scheduled} == {
-        contract.REGISTER_CASE,
         contract.RECORD_EVENTS,
         contract.SEND_NOTIFICATIONS,
     }
+    assert local_activities(events) == [contract.REGISTER_CASE, contract.RECORD_EVENTS]
     for a in scheduled:
         name = a.activity_type.name
         raised = permanent_failures(importlib.import_module(worker[name]))
@@ -196,3 +199,17 @@ async def test_the_server_sees_the_contracts_names_and_policies(pathway: Pathway
         assert list(a.retry_policy.non_retryable_error_types) == list(
             RETRY_POLICIES[name].non_retryable_error_types or ()
         )
+
+
+def local_activities(events: list[HistoryEvent]) -> list[str]:
+    """The activity types of the local-activity markers, in history order (the SDK writes the
+    type into the marker's `data` detail as JSON)."""
+    names: list[str] = []
+    for e in events:
+        marker = e.marker_recorded_event_attributes
+        if e.HasField("marker_recorded_event_attributes") and marker.marker_name == (
+            "core_local_activity"
+        ):
+            data = json.loads(marker.details["data"].payloads[0].data)
+            names.append(data["activity_type"])
+    return names

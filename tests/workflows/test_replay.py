@@ -17,7 +17,7 @@ from temporalio.workflow import NondeterminismError
 
 from tests.workflows.conftest import HISTORIES
 from tests.workflows.unguarded_change import PathwayWithAnUnguardedChange
-from workflows.pathway import CARRY_QUEUED_EFFECTS, PATCHES, NewcomerPathway
+from workflows.pathway import CARRY_QUEUED_EFFECTS, OPENING_IN_ONE_TASK, PATCHES, NewcomerPathway
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
 
@@ -44,6 +44,34 @@ def test_every_patch_has_a_committed_history() -> None:
     for patch in PATCHES:
         assert any(patch in p for p in patches), (patch, patches)
     assert CARRY_QUEUED_EFFECTS in PATCHES
+
+
+def patches_in(path: Path) -> list[str]:
+    return [
+        " ".join(
+            p.data.decode()
+            for payloads in e.marker_recorded_event_attributes.details.values()
+            for p in payloads.payloads
+        )
+        for e in load(path).events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+
+
+def test_a_case_opened_by_v8_asks_no_earlier_patch() -> None:
+    """A case opened by v8 code asks OPENING_IN_ONE_TASK once, first, and no other patch in
+    any of its runs (effects.holds): no patch is asked after a local activity. Before v8 a
+    first run asked several."""
+    v8 = sorted(HISTORIES.glob("v8-*.json"))
+    assert any(p.stem.endswith("run2") for p in v8)
+    for path in v8:
+        marks = patches_in(path)
+        if path.stem.endswith("run1"):
+            assert len(marks) == 1 and OPENING_IN_ONE_TASK in marks[0], (path.stem, marks)
+        else:
+            assert marks == [], (path.stem, marks)
+    assert len(patches_in(HISTORIES / "v7-reassignment_notices-run1.json")) > 1
 
 
 @pytest.mark.parametrize("path", HISTORY_FILES, ids=lambda p: p.stem)
