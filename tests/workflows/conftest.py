@@ -116,10 +116,17 @@ class FakeBackOffice:
     # (kernel/assignment.py); and what it was asked.
     roster: list[assignment.Candidate] = field(default_factory=list)
     asked: list[OfficerWanted] = field(default_factory=list)
+    # register_case fails this many times first (the read model down), and how often it ran.
+    register_failures: int = 0
+    register_calls: int = 0
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name=contract.REGISTER_CASE)
         async def register_case(req: RegisterCase) -> Assignment:
+            self.register_calls += 1
+            if self.register_failures > 0:
+                self.register_failures -= 1
+                raise ConnectionError("the read model is down")
             if self.assignment_gate is not None:
                 await self.assignment_gate.wait()
             return Assignment(officer_id=self.officer, unassigned=self.officer is None)

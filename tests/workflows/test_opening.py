@@ -50,3 +50,15 @@ async def test_the_wait_for_an_officer_is_bounded(
     gate.set()
     await settled(h)
     assert "progress_note" not in pathway.back_office.kinds()
+
+
+async def test_the_opening_retries_while_the_read_model_is_down(pathway: Pathway) -> None:
+    """v8: the opening's register_case and events run as local activities. A read model that
+    fails is retried by the worker, with the activity's policy, and the case opens once."""
+    pathway.back_office.register_failures = 2
+    h = await pathway.start()
+    view = await settled(h)
+    assert view.officer == OFFICER.officer_id
+    assert pathway.back_office.register_calls == 3
+    assert pathway.back_office.kinds().count("case_opened") == 1
+    assert [m.template for m in pathway.back_office.mails].count("welcome") == 1
