@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from datetime import datetime
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -119,3 +121,17 @@ async def run_histories(client: Client, handle: WorkflowHandle[Any, Any]) -> lis
             else None
         )
     return histories
+
+
+def local_activities(events: list[HistoryEvent]) -> list[str]:
+    """The activity types of a history's local-activity markers, in order (the SDK writes the
+    type into the marker's `data` detail as JSON, outside the payload codec)."""
+    names: list[str] = []
+    for e in events:
+        marker = e.marker_recorded_event_attributes
+        if e.HasField("marker_recorded_event_attributes") and marker.marker_name == (
+            "core_local_activity"
+        ):
+            data = json.loads(marker.details["data"].payloads[0].data)
+            names.append(data["activity_type"])
+    return names

@@ -119,11 +119,13 @@ class FakeBackOffice:
     # register_case fails this many times first (the read model down), and how often it ran.
     register_failures: int = 0
     register_calls: int = 0
+    registered: list[RegisterCase] = field(default_factory=list)
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name=contract.REGISTER_CASE)
         async def register_case(req: RegisterCase) -> Assignment:
             self.register_calls += 1
+            self.registered.append(req)
             if self.register_failures > 0:
                 self.register_failures -= 1
                 raise ConnectionError("the read model is down")

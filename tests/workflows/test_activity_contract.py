@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import json
 import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.common import RetryPolicy
 
 import activities
@@ -34,7 +32,7 @@ from activities.notify import Notifier
 from activities.retention import Retention
 from parcours.infrastructure.worker import Resources
 from parcours.kernel import activity_contract as contract
-from tests.temporal_servers import run_histories
+from tests.temporal_servers import local_activities, run_histories
 from tests.workflows.conftest import Pathway, settled
 from tests.workflows.test_pathway import PLAN
 from workflows.effects import RETRY_POLICIES
@@ -199,17 +197,3 @@ async def test_the_server_sees_the_contracts_names_and_policies(pathway: Pathway
         assert list(a.retry_policy.non_retryable_error_types) == list(
             RETRY_POLICIES[name].non_retryable_error_types or ()
         )
-
-
-def local_activities(events: list[HistoryEvent]) -> list[str]:
-    """The activity types of the local-activity markers, in history order (the SDK writes the
-    type into the marker's `data` detail as JSON)."""
-    names: list[str] = []
-    for e in events:
-        marker = e.marker_recorded_event_attributes
-        if e.HasField("marker_recorded_event_attributes") and marker.marker_name == (
-            "core_local_activity"
-        ):
-            data = json.loads(marker.details["data"].payloads[0].data)
-            names.append(data["activity_type"])
-    return names

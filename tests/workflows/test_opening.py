@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -62,3 +62,15 @@ async def test_the_opening_retries_while_the_read_model_is_down(pathway: Pathway
     assert pathway.back_office.register_calls == 3
     assert pathway.back_office.kinds().count("case_opened") == 1
     assert [m.template for m in pathway.back_office.mails].count("welcome") == 1
+
+
+async def test_register_case_is_given_the_time_the_server_accepted_the_start(
+    pathway: Pathway,
+) -> None:
+    """The start's freshness is judged against the started event's time, not when a worker
+    got to it (tests/security/test_forged_starts.py starts a case while no worker runs)."""
+    h = await pathway.start()
+    [req] = pathway.back_office.registered
+    started = (await h.fetch_history()).events[0].event_time.ToDatetime(tzinfo=UTC)
+    assert req.start_accepted_at == started
+    assert req.signature is not None
