@@ -310,6 +310,13 @@ class NewcomerPathway:
     async def _open_case(self) -> None:
         s = self.state
         reopening = self.reopening
+        # v8: the opening's moment is when the server accepted the start, the same in every
+        # attempt of the first workflow task. register_case now runs inside that task: a
+        # worker that dies there leaves the next one to redo it, with inputs it computes anew
+        # (an activity task's input was kept by history). With workflow.now() the redone
+        # opening carried another started_at and was refused as a second opening (seen in
+        # tests/faults/test_worker_killed.py).
+        now = workflow.info().workflow_start_time if s.implied_patches else workflow.now()
         if reopening is not None:
             # The table, against the closed run's region and officer: a refused reopening
             # fails here, before any effect (like a forged start; the signature over it is
@@ -322,12 +329,12 @@ class NewcomerPathway:
                     type=contract.INVALID_INPUT,
                     non_retryable=True,
                 ) from None
-            rules.reopen_case(s, reopening, workflow.now())
+            rules.reopen_case(s, reopening, now)
             workflow.logger.info("case reopened (period %d)", s.period)
         else:
-            rules.open_case(s, workflow.now())
-            if rules.arrived_before_opening(s, workflow.now()) and holds(s, LATE_ENROLMENT_DUE):
-                rules.plan_due_from_enrolment(s, workflow.now())
+            rules.open_case(s, now)
+            if rules.arrived_before_opening(s, now) and holds(s, LATE_ENROLMENT_DUE):
+                rules.plan_due_from_enrolment(s, now)
             workflow.logger.info("case opened")
 
         register = RegisterCase(

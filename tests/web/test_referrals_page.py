@@ -6,6 +6,7 @@ a plan refiled from the form keeping its items' statuses, and the directors' par
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from tests.web.conftest import WebStack, approval, form_token, start_cases
@@ -58,7 +59,14 @@ def test_items_follow_up_referral_and_approval_with_an_open_item(web_stack: WebS
         post(officer, d, "approve", stage="arrival", note="Inscription en cours")
         page = officer.get(f"/cases/{d}").text
         assert 'id="case-stage">Francisation' in page
-        assert "Inscription en cours" in page  # the note, in the audit trail
+        # The note, in the audit trail: the page reads it from the read model, which records
+        # the approval's events just after the workflow answers (an activity of the case).
+        for _ in range(100):
+            if "Inscription en cours" in page:
+                break
+            time.sleep(0.05)
+            page = officer.get(f"/cases/{d}").text
+        assert "Inscription en cours" in page
 
 
 def test_the_partners_page_is_the_directors(web_stack: WebStack) -> None:

@@ -68,9 +68,13 @@ async def test_register_case_is_given_the_time_the_server_accepted_the_start(
     pathway: Pathway,
 ) -> None:
     """The start's freshness is judged against the started event's time, not when a worker
-    got to it (tests/security/test_forged_starts.py starts a case while no worker runs)."""
+    got to it (tests/security/test_forged_starts.py starts a case while no worker runs); the
+    case opens at that time too."""
     h = await pathway.start()
     [req] = pathway.back_office.registered
     started = (await h.fetch_history()).events[0].event_time.ToDatetime(tzinfo=UTC)
     assert req.start_accepted_at == started
     assert req.signature is not None
+    # v8: the opening's moment too, the same in every attempt of the first workflow task (a
+    # worker killed there redoes register_case, which must see the same started_at).
+    assert req.snapshot.started_at == started
