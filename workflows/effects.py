@@ -20,7 +20,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
@@ -124,10 +124,6 @@ class Effects:
         self.state = state
         # Effects being carried out, by key; a batch's effects share one handle.
         self.running: dict[str, ActivityHandle[Any]] = {}
-        # v8 (pathway.OPENING_IN_ONE_TASK): the next carry_out records its audit events as a local
-        # activity, in the workflow task that decided them. Set by the opening only, whose
-        # events no officer's action can be waiting behind (the case takes none until opened).
-        self.events_local_once = False
 
     # ----------------------------------------------------------------------------------------
     # Deciding (handlers and clocks): queue only, no command
@@ -235,16 +231,20 @@ class Effects:
     def any_done(self) -> bool:
         return any(h.done() for h in self.running.values())
 
-    def carry_out(self) -> None:
-        """Settle finished effects, then start the new ones: all in a fixed order."""
+    def carry_out(self, local_events: bool = False) -> None:
+        """Settle finished effects, then start the new ones: all in a fixed order.
+
+        `local_events` (v8, pathway.OPENING_IN_ONE_TASK, the opening only): the audit events
+        go to a local activity, in the workflow task that decided them."""
         self.settle()
         new = [e for e in self.state.pending if e.key not in self.running]
-        local, self.events_local_once = self.events_local_once, False
         if new and holds(self.state, BATCH_EFFECTS):
             events = [e for e in new if e.event is not None]
             mails = [e for e in new if e.notification is not None]
             for i in range(0, len(events), MAX_BATCH):
-                self._run_batch(events[i : i + MAX_BATCH], lambda b: self._start_events(b, local))
+                self._run_batch(
+                    events[i : i + MAX_BATCH], lambda b: self._start_events(b, local_events)
+                )
             for i in range(0, len(mails), MAX_BATCH):
                 self._run_batch(mails[i : i + MAX_BATCH], self._start_notifications)
         else:
@@ -295,17 +295,23 @@ class Effects:
             if err is None:
                 self._settle_batched(effect, handle.result())
                 continue
-            if not isinstance(err, ActivityError):
+            # A local activity's failure (v8's opening events) arrives as the activity's own
+            # ApplicationError; an activity task's, wrapped in an ActivityError.
+            if isinstance(err, ActivityError):
+                cause = err.cause
+            elif isinstance(err, ApplicationError):
+                cause = err
+            else:
                 raise err
             # Permanent: a rejected address, a missing template, a stale email. The case goes
             # on; the failure is in the audit trail for the officer to follow up.
-            workflow.logger.warning("side effect %s failed for good: %s", key, err.cause)
+            workflow.logger.warning("side effect %s failed for good: %s", key, cause)
             if effect.notification is not None:
                 self.event(
                     "email_failed",
                     actor=None,
                     stage=s.stage,
-                    detail=f"{effect.notification.template}: {type(err.cause).__name__}",
+                    detail=f"{effect.notification.template}: {type(cause).__name__}",
                 )
 
     def _settle_batched(self, effect: Effect, result: object) -> None:

@@ -146,8 +146,11 @@ REASSIGNMENT_NOTICES = "reassignment-notices"
 # v8 (issue 14, a lighter case): the opening registers the case and records its first audit
 # events as local activities, in its first workflow task, instead of two activity tasks and
 # the workflow tasks their completions bring (about a third of the server's work per case at
-# intake). Only the opening: no officer's action can wait behind it, since a case takes none
-# before it is open. While the read model is down the opening retries in the worker (beyond a
+# intake). Only a first opening (not a reopening: see _opens_in_one_task), and its events
+# go out before anything else can wait (an unassigned case's find_officer, an update); an
+# officer's update reaches a case still opening only once its first task is done (it is refused
+# as still opening, or it is a lead's: withdraw, transfer, pause...), which during a read-model
+# outage means at the worker's task heartbeats, about every 8 s. While the read model is down the opening retries in the worker (beyond a
 # minute between attempts, on a timer), as the activity retried on the server. Asked first, in
 # __init__, by a new run only; a case it opens takes every patch above as given
 # (effects.holds, CaseState.implied_patches). A later patch that the opening may ask after its
@@ -236,6 +239,10 @@ class NewcomerPathway:
         if s.started_at is None:
             await self._open_case()
             self.opened = True
+            if self._opens_in_one_task():
+                # Before anything else can wait (an unassigned case's find_officer, an update):
+                # the opening's events go out in its own workflow task, as a local activity.
+                self.effects.carry_out(local_events=True)
         else:
             s.runs += 1
         self._publish()
@@ -307,6 +314,13 @@ class NewcomerPathway:
         self.alarm_at = None
         self.rings += 1
 
+    def _opens_in_one_task(self) -> bool:
+        """v8, a first opening (not a reopening): register_case and the first events run as
+        local activities. A reopening keeps activity tasks: its registration checks the
+        closed case's status, which its own events change, so a first workflow task redone
+        after a crash would find the case already reopened and refuse it."""
+        return self.state.implied_patches and self.reopening is None
+
     async def _open_case(self) -> None:
         s = self.state
         reopening = self.reopening
@@ -355,10 +369,9 @@ class NewcomerPathway:
             start_accepted_at=workflow.info().workflow_start_time,
             reopening=reopening,
         )
-        if s.implied_patches:
+        if self._opens_in_one_task():
             # v8: the case is registered and its opening events recorded by this worker within
             # this workflow task (local activities); only its emails go through the server.
-            self.effects.events_local_once = True
             assignment: Assignment = await workflow.execute_local_activity(
                 contract.REGISTER_CASE,
                 register,

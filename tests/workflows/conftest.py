@@ -120,6 +120,8 @@ class FakeBackOffice:
     register_failures: int = 0
     register_calls: int = 0
     registered: list[RegisterCase] = field(default_factory=list)
+    # record_events fails for good on a batch made only of these kinds (a bug, not an outage).
+    refuse_event_kinds: set[str] = field(default_factory=set)
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name=contract.REGISTER_CASE)
@@ -175,6 +177,13 @@ class FakeBackOffice:
         async def record_events(batch: EventBatch) -> EventBatchRecorded:
             await asyncio.sleep(self.effect_delay)
             self.batches.append(("events", len(batch.events)))
+            if batch.events and all(e.kind in self.refuse_event_kinds for e in batch.events):
+                from temporalio.exceptions import ApplicationError
+
+                # As activities/casework.py does when no event of a batch can be recorded.
+                raise ApplicationError(
+                    "event refused", type=contract.INVALID_INPUT, non_retryable=True
+                )
             duplicates = [e.key for e in batch.events if not record(e)]
             return EventBatchRecorded(len(batch.events) - len(duplicates), duplicates)
 

@@ -78,3 +78,18 @@ async def test_register_case_is_given_the_time_the_server_accepted_the_start(
     # v8: the opening's moment too, the same in every attempt of the first workflow task (a
     # worker killed there redoes register_case, which must see the same started_at).
     assert req.snapshot.started_at == started
+
+
+async def test_opening_events_refused_for_good_do_not_fail_the_case(pathway: Pathway) -> None:
+    """v8 records the opening's events in a local activity, whose permanent failure reaches
+    the workflow as the ApplicationError itself (not an ActivityError): it is logged as any
+    refused event is, and the case goes on, welcome email included."""
+    pathway.back_office.refuse_event_kinds = {"case_opened", "officer_assigned"}
+    h = await pathway.start()
+    view = await settled(h)
+    assert view.officer == OFFICER.officer_id and view.status == "active"
+    assert "case_opened" not in pathway.back_office.kinds()
+    assert [m.template for m in pathway.back_office.mails].count("welcome") == 1
+    await h.execute_update(NewcomerPathway.add_progress, NOTE)
+    await settled(h)
+    assert "progress_note" in pathway.back_office.kinds()

@@ -8,6 +8,8 @@ workflow safely") and record new histories with `python -m tests.workflows.recor
 
 from __future__ import annotations
 
+import ast
+import inspect
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+import workflows.effects as effects_module
+import workflows.pathway as pathway_module
 from tests.workflows.conftest import HISTORIES
 from tests.workflows.unguarded_change import PathwayWithAnUnguardedChange
 from workflows.pathway import CARRY_QUEUED_EFFECTS, OPENING_IN_ONE_TASK, PATCHES, NewcomerPathway
@@ -72,6 +76,18 @@ def test_a_case_opened_by_v8_asks_no_earlier_patch() -> None:
         else:
             assert marks == [], (path.stem, marks)
     assert len(patches_in(HISTORIES / "v7-reassignment_notices-run1.json")) > 1
+
+
+def test_holds_is_asked_only_of_the_patches_before_v8() -> None:
+    """`effects.holds` answers yes without a marker for any patch in a v8 case: a patch added
+    after v8 asked through it would replay v8 histories down its new branch."""
+    before_v8 = set(PATCHES[: PATCHES.index(OPENING_IN_ONE_TASK)])
+    asked: list[str] = []
+    for module in (pathway_module, effects_module):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "holds":
+                asked.append(getattr(module, ast.unparse(node.args[1])))
+    assert asked and set(asked) <= before_v8, set(asked) - before_v8
 
 
 @pytest.mark.parametrize("path", HISTORY_FILES, ids=lambda p: p.stem)
