@@ -146,15 +146,15 @@ REASSIGNMENT_NOTICES = "reassignment-notices"
 # v8 (issue 14, a lighter case): the opening registers the case and records its first audit
 # events as local activities, in its first workflow task, instead of two activity tasks and
 # the workflow tasks their completions bring (about a third of the server's work per case at
-# intake). Only a first opening (not a reopening: see _opens_in_one_task), and its events
-# go out before anything else can wait (an unassigned case's find_officer, an update); an
-# officer's update reaches a case still opening only once its first task is done (it is refused
-# as still opening, or it is a lead's: withdraw, transfer, pause...), which during a read-model
-# outage means at the worker's task heartbeats, about every 8 s. While the read model is down the opening retries in the worker (beyond a
-# minute between attempts, on a timer), as the activity retried on the server. Asked first, in
-# __init__, by a new run only; a case it opens takes every patch above as given
-# (effects.holds, CaseState.implied_patches). A later patch that the opening may ask after its
-# local activities must be asked before them (effects.holds says why).
+# intake). Only a first opening (not a reopening: see _opens_in_one_task), and its events go
+# out before anything else can wait (an unassigned case's find_officer, an update). An update
+# reaches a case still opening once its first task is done (refused as still opening, unless
+# it is a lead's: withdraw, transfer, pause...); during a read-model outage, that is at the
+# worker's task heartbeats, about every 8 s. While the read model is down the opening retries
+# in the worker (beyond a minute between attempts, on a timer), as the activity retried on the
+# server. Asked first, in __init__, by a new run only; a case it opens takes every patch above
+# as given (effects.holds, CaseState.implied_patches). A later patch that the opening may ask
+# after its local activities must be asked before them (effects.holds says why).
 OPENING_IN_ONE_TASK = "opening-in-one-task"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
 PATCHES = (
