@@ -19,6 +19,8 @@ from temporalio.workflow import NondeterminismError
 
 import workflows.effects as effects_module
 import workflows.pathway as pathway_module
+from parcours.kernel import activity_contract as contract
+from tests.temporal_servers import local_activities
 from tests.workflows.conftest import HISTORIES
 from tests.workflows.unguarded_change import PathwayWithAnUnguardedChange
 from workflows.pathway import CARRY_QUEUED_EFFECTS, OPENING_IN_ONE_TASK, PATCHES, NewcomerPathway
@@ -76,6 +78,31 @@ def test_a_case_opened_by_v8_asks_no_earlier_patch() -> None:
         else:
             assert marks == [], (path.stem, marks)
     assert len(patches_in(HISTORIES / "v7-reassignment_notices-run1.json")) > 1
+
+
+def test_v8_opens_in_its_first_task_but_reopens_with_activity_tasks() -> None:
+    """The v8 histories keep the promises of `_opens_in_one_task`: a first opening's
+    register_case and events are local activities of its first workflow task, an unassigned
+    case's included (before its find_officer returns); a reopening's are activity tasks."""
+    for name in ("v8-plan_items-run1", "v8-unassigned_picked_up-run1"):
+        events = list(load(HISTORIES / f"{name}.json").events)
+        first_task_end = next(
+            i
+            for i, e in enumerate(events)
+            if e.HasField("workflow_task_started_event_attributes") and i > 2
+        )
+        assert local_activities(events[:first_task_end]) == [
+            contract.REGISTER_CASE,
+            contract.RECORD_EVENTS,
+        ], name
+    reopened = list(load(HISTORIES / "v8-reopened-run1.json").events)
+    assert local_activities(reopened) == []
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in reopened
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled[0] == contract.REGISTER_CASE
 
 
 def test_holds_is_asked_only_of_the_patches_before_v8() -> None:
