@@ -102,7 +102,9 @@ async def test_a_case_whose_only_officer_is_on_leave_is_picked_up_when_the_leave
             "off-estrie", leave_from=today - timedelta(days=2), leave_to=back - timedelta(days=1)
         )
     )
-    h = await pathway.start(region="estrie")
+    # Arriving on the local day: the arrival clock starts at its local midnight, and a UTC date
+    # (a day ahead in the evening, Quebec time) would start it hours later than "ten days on".
+    h = await pathway.start(region="estrie", arrival=today)
     assert (await settled(h)).officer is None
     assert [a.day for a in bo.asked] == [today.isoformat()]
 
