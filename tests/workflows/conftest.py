@@ -33,7 +33,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from parcours.infrastructure.payload_codec import data_converter
 from parcours.infrastructure.signing import install_verifier
 from parcours.kernel import activity_contract as contract
-from parcours.kernel import assignment
+from parcours.kernel import assignment, timezones
 from parcours.kernel.domain import (
     Actor,
     Assignment,
@@ -235,6 +235,13 @@ class Pathway:
     back_office: FakeBackOffice
     started: list[WorkflowHandle[NewcomerPathway, CaseView]] = field(default_factory=list)
 
+    async def today(self, region: str = "montreal", time_zone: str | None = None) -> date:
+        """The region's local day on the test server's clock. Not `now.date()`: that is the UTC
+        day, a day ahead of Quebec from 19:00 (or 20:00) local time, which moved arrivals and
+        late enrolments by a day in tests run in Quebec's evening."""
+        now = await self.env.get_current_time()
+        return now.astimezone(timezones.zone(region, time_zone)).date()
+
     async def start(
         self,
         dossier: str | None = None,
@@ -249,12 +256,11 @@ class Pathway:
     ) -> WorkflowHandle[NewcomerPathway, CaseView]:
         """Start a case; with `opened`, return once its officer is assigned."""
         dossier = dossier or f"T-{uuid.uuid4().hex[:10].upper()}"
-        now = await self.env.get_current_time()
         approval = NewcomerApproval(
             dossier=dossier,
             full_name="Amina Diallo",
             email="amina@example.org",
-            arrival_date=(arrival or now.date()).isoformat(),
+            arrival_date=(arrival or await self.today(region, time_zone)).isoformat(),
             region=region,
             language=language,
             time_zone=time_zone,

@@ -220,7 +220,7 @@ async def open_cases(
     pathway: Pathway, n: int, *, language: str = "fr", region: str = "montreal"
 ) -> list[str]:
     """`n` cases opened together (not replayed at the end: the batch is under test)."""
-    now = await pathway.env.get_current_time()
+    today = await pathway.today(region)
     prefix = uuid.uuid4().hex[:6].upper()
     dossiers = [f"B-{prefix}-{i:04d}" for i in range(n)]
     for i in range(0, n, 25):  # a few at a time: the test server answers slowly under load
@@ -233,7 +233,7 @@ async def open_cases(
                             dossier=d,
                             full_name="Amina Diallo",
                             email="amina@example.org",
-                            arrival_date=now.date().isoformat(),
+                            arrival_date=today.isoformat(),
                             region=region,
                             language=language,
                         ),

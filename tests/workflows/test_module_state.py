@@ -157,9 +157,9 @@ async def test_cases_run_in_the_shared_sandbox_leave_module_state_as_it_was(
     before = {m.__name__: snapshot(state_of(m)) for m in modules}
     class_before = snapshot(class_state(NewcomerPathway))
     async with running_pathway(ts_env, back_office, workflow_runner("shared")) as p:
-        now = await ts_env.get_current_time()
-        first = await p.start(arrival=(now - timedelta(days=1)).date())
-        second = await p.start(arrival=(now - timedelta(days=1)).date())
+        yesterday = await p.today() - timedelta(days=1)
+        first = await p.start(arrival=yesterday)
+        second = await p.start(arrival=yesterday)
         await first.execute_update(NewcomerPathway.file_plan, PLAN)
         await first.execute_update(
             NewcomerPathway.approve_stage, StageApproval(OFFICER, Stage.ARRIVAL)

@@ -81,8 +81,7 @@ async def rejection(call) -> str:
 
 async def test_full_lifecycle_over_years(pathway: Pathway) -> None:
     env = pathway.env
-    now = await env.get_current_time()
-    h = await pathway.start(arrival=(now - days(1)).date())
+    h = await pathway.start(arrival=await pathway.today() - days(1))
 
     v = await h.execute_update(NewcomerPathway.record_greeting, GreetingReport(actor=OFFICER))
     assert v.greeting == GreetingOutcome.GREETED
@@ -146,8 +145,7 @@ async def test_full_lifecycle_over_years(pathway: Pathway) -> None:
 
 async def test_escalation_ladder_and_back_to_zero_on_check_in(pathway: Pathway) -> None:
     env = pathway.env
-    now = await env.get_current_time()
-    h = await pathway.start(arrival=(now - days(1)).date())
+    h = await pathway.start(arrival=await pathway.today() - days(1))
     await env.sleep(days(4))
     assert (await view(h)).escalation_level == 0
 
@@ -200,7 +198,7 @@ async def test_arrival_stall_clock_starts_on_arrival_day(pathway: Pathway) -> No
 async def test_plan_due_within_five_working_days_flags_overdue(pathway: Pathway) -> None:
     env = pathway.env
     now = await env.get_current_time()
-    h = await pathway.start(arrival=(now - days(1)).date())
+    h = await pathway.start(arrival=await pathway.today() - days(1))
     v = await view(h)
     assert v.plan_due_at is not None and not v.overdue
     await env.sleep(v.plan_due_at - now + timedelta(minutes=1))
@@ -213,8 +211,7 @@ async def test_plan_due_within_five_working_days_flags_overdue(pathway: Pathway)
 
 async def test_stage_deadline_flags_overdue(pathway: Pathway) -> None:
     env = pathway.env
-    now = await env.get_current_time()
-    h = await pathway.start(arrival=(now - days(1)).date())
+    h = await pathway.start(arrival=await pathway.today() - days(1))
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
     for _ in range(7):  # keep talking, but the stage outlives its 30-day deadline
         await env.sleep(days(4.5))
@@ -312,8 +309,7 @@ async def test_waive_a_stage_ahead_and_the_current_one(pathway: Pathway) -> None
 
 async def test_pause_stops_the_clocks_and_resume_restarts_them(pathway: Pathway) -> None:
     env = pathway.env
-    now = await env.get_current_time()
-    h = await pathway.start(arrival=(now - days(1)).date())
+    h = await pathway.start(arrival=await pathway.today() - days(1))
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
     before = await view(h)
     # Pausing stops the escalations: the officer whose case it is may not (README table).
@@ -356,7 +352,7 @@ async def test_resume_keeps_a_late_plan_overdue(pathway: Pathway) -> None:
     # filing it clears the flag. (Pausing moves deadlines; it does not forgive them.)
     env = pathway.env
     now = await env.get_current_time()
-    h = await pathway.start(arrival=(now - days(1)).date())
+    h = await pathway.start(arrival=await pathway.today() - days(1))
     v = await view(h)
     assert v.plan_due_at is not None
     await env.sleep(v.plan_due_at - now + timedelta(hours=1))
@@ -539,8 +535,8 @@ async def test_a_workflow_task_s_effects_go_out_as_one_batch_of_each_kind(
 @ACROSS_CONTINUE_AS_NEW
 async def test_forced_continue_as_new_keeps_every_field(pathway: Pathway) -> None:
     env = pathway.env
-    now = await env.get_current_time()
-    h = await pathway.start(arrival=(now - days(1)).date(), continue_as_new_after_events=40)
+    yesterday = await pathway.today() - days(1)
+    h = await pathway.start(arrival=yesterday, continue_as_new_after_events=40)
     await h.execute_update(
         NewcomerPathway.record_greeting,
         GreetingReport(actor=OFFICER, outcome=GreetingOutcome.DECLINED),

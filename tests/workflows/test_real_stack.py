@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from parcours.infrastructure.store.models import AuditEvent, Case, OutboxMessage
 from parcours.infrastructure.store.officers import NewOfficer, actor_of, add_officer
+from parcours.kernel import timezones
 from parcours.kernel.domain import (
     CaseInput,
     CaseQuery,
@@ -75,7 +76,7 @@ async def test_months_of_a_case_with_the_real_activities(
             dossier=dossier,
             full_name="Grace O'Neil",
             email="grace@example.org",
-            arrival_date=(now - days(1)).date().isoformat(),
+            arrival_date=(now.astimezone(timezones.zone("montreal")).date() - days(1)).isoformat(),
             region="montreal",
             language="en",
         )

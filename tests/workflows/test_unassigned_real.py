@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from parcours.application.roster import wake_unassigned
 from parcours.infrastructure.store.models import AuditEvent, Case, OutboxMessage
 from parcours.infrastructure.store.officers import NewOfficer, actor_of, add_officer
+from parcours.kernel import timezones
 from parcours.kernel.domain import (
     CaseInput,
     NewcomerApproval,
@@ -62,7 +63,7 @@ async def start(ts_env, stack, region: str, language: str, email: str):
         dossier=dossier,
         full_name="Grace O'Neil",
         email=email,
-        arrival_date=(now - days(1)).date().isoformat(),
+        arrival_date=(now.astimezone(timezones.zone(region)).date() - days(1)).isoformat(),
         region=region,
         language=language,
     )
