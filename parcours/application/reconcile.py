@@ -16,6 +16,7 @@ supervisors told), or dropped if stale: activities/notify.py, `Notifier.sweep`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -235,11 +236,12 @@ async def sweep_outbox(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> SweepReport:
     """The emails in doubt, handled as the worker's Notifier would (same settings)."""
-    notifier = Notifier(
-        sessions,
-        Mailer.from_settings(settings),
-        Renderer.from_settings(settings),
-        resend_lease_s=settings.mail_resend_lease_s,
-        max_resends=settings.mail_max_resends,
-    )
-    return await notifier.sweep()
+    async with contextlib.aclosing(Mailer.from_settings(settings)) as mailer:
+        notifier = Notifier(
+            sessions,
+            mailer,
+            Renderer.from_settings(settings),
+            resend_lease_s=settings.mail_resend_lease_s,
+            max_resends=settings.mail_max_resends,
+        )
+        return await notifier.sweep()

@@ -224,21 +224,22 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
         sessions = session_factory(engine, audit_keys)
         renderer = Renderer.from_settings(settings)
         mailer = Mailer.from_settings(settings)
-        yield Resources(
-            engine=engine,
-            sessions=sessions,
-            casework=Casework(sessions, start_verifier(settings), settings.arrival_window),
-            notifier=Notifier(
-                sessions,
-                mailer,
-                renderer,
-                resend_lease_s=settings.mail_resend_lease_s,
-                max_resends=settings.mail_max_resends,
-                links=NewcomerLinks.from_settings(settings),
-            ),
-            retention=Retention(sessions),
-            batches=BatchWork(sessions, start_verifier(settings)),
-        )
+        async with contextlib.aclosing(mailer):
+            yield Resources(
+                engine=engine,
+                sessions=sessions,
+                casework=Casework(sessions, start_verifier(settings), settings.arrival_window),
+                notifier=Notifier(
+                    sessions,
+                    mailer,
+                    renderer,
+                    resend_lease_s=settings.mail_resend_lease_s,
+                    max_resends=settings.mail_max_resends,
+                    links=NewcomerLinks.from_settings(settings),
+                ),
+                retention=Retention(sessions),
+                batches=BatchWork(sessions, start_verifier(settings)),
+            )
 
 
 def build_worker(
@@ -268,6 +269,9 @@ def build_worker(
         ),
         max_concurrent_workflow_tasks=slots.workflow_tasks,
         max_concurrent_activities=slots.activities,
+        # A first opening's register_case and events run as local activities (v8): the same
+        # bound, so PARCOURS_WORKER_ACTIVITIES limits every read-model writer the worker runs.
+        max_concurrent_local_activities=slots.activities,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 

@@ -158,3 +158,22 @@ async def test_months_of_a_case_with_the_real_activities(
         assert all(approval.full_name not in text_of(m) for m in to_officer)
         assert any(m["To"] == "sup@parcours.example" for m in mails)
         assert any(m["To"] == "dir@parcours.example" for m in mails)
+
+
+async def test_the_activity_slots_bound_local_activities_too(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A first opening writes the read model in local activities (v8):
+    PARCOURS_WORKER_ACTIVITIES bounds them as it bounds activity tasks."""
+    from dataclasses import replace
+
+    from parcours.infrastructure.worker import Concurrency, build_worker, resources
+
+    async with real_stack(ts_env.client, tmp_path) as stack:
+        # Its own queue: one worker per queue and client.
+        settings = replace(stack.settings, task_queue=f"tq-{uuid.uuid4().hex}")
+        async with resources(settings) as res:
+            config = build_worker(stack.client, settings, res, slots=Concurrency(4, 7)).config()
+    assert config.get("max_concurrent_activities") == 7
+    assert config.get("max_concurrent_local_activities") == 7
+    assert config.get("max_concurrent_workflow_tasks") == 4
