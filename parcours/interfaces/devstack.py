@@ -96,9 +96,14 @@ def sqlite_pragma_args() -> list[str]:
 # dev server splits a queue in four by default: a worker's poll lands on any one of them, so a
 # person's task could wait behind bulk tasks of another partition (kernel/priorities.py). One
 # partition serves far more tasks a second than one worker takes.
+# Eager activity dispatch: a workflow task's new activities go straight back to the worker
+# that completed it (one poll and one matching round trip fewer per activity; README
+# "Performance"). deploy/temporal/dynamicconfig.yaml sets the same for production
+# (tests/deploy/test_compose.py holds them together).
 DYNAMIC_CONFIG = (
     "matching.numTaskqueueReadPartitions=1",
     "matching.numTaskqueueWritePartitions=1",
+    "system.enableActivityEagerExecution=true",
 )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from parcours.infrastructure.config import Settings
 from parcours.interfaces.cli.main import build_parser
+from parcours.interfaces.devstack import DYNAMIC_CONFIG
 from parcours.kernel import search
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,6 +207,17 @@ def test_temporal_has_task_queue_priority(services) -> None:
         assert config[key] == [{"value": 1}]
     setup = services["temporal-setup"]["image"]
     assert setup.startswith(f"temporalio/admin-tools:{t['image'].split(':', 1)[1]}-"), setup
+
+
+def test_the_dev_server_runs_with_the_production_dynamic_config(services) -> None:
+    """What the bench measures on the dev server (one partition, eager activities) is what
+    production's cluster is configured with: every dev-server value is in the mounted file."""
+    mount = next(v for v in services["temporal"]["volumes"] if v.startswith("./deploy/temporal/"))
+    config = yaml.safe_load((ROOT / mount.split(":")[0]).read_text())
+    assert "system.enableActivityEagerExecution=true" in DYNAMIC_CONFIG
+    for setting in DYNAMIC_CONFIG:
+        key, value = setting.split("=", 1)
+        assert config.get(key) == [{"value": yaml.safe_load(value)}], key
 
 
 def test_every_required_secret_is_in_the_env_example(compose) -> None:
