@@ -3,12 +3,13 @@ and the activity classes wired as the worker wires them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
@@ -58,9 +59,11 @@ def renderer() -> Renderer:
     return Renderer(Settings().templates_dir, strict=True, clock=lambda: COMPOSED_AT)
 
 
-@pytest.fixture
-def mailer(smtp_server: SmtpServer) -> Mailer:
-    return Mailer("127.0.0.1", smtp_server.port, timeout=5.0)
+@pytest_asyncio.fixture
+async def mailer(smtp_server: SmtpServer) -> AsyncIterator[Mailer]:
+    mailer = Mailer("127.0.0.1", smtp_server.port, timeout=5.0)
+    yield mailer
+    await mailer.aclose()  # its pooled connections
 
 
 @pytest.fixture

@@ -6,11 +6,14 @@ emails of an opening. These tests hold what may and may not be reused, on a real
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 
+import aiosmtplib
 import pytest
 
 from parcours.infrastructure.mail import smtp
-from parcours.infrastructure.mail.catcher import free_port
+from parcours.infrastructure.mail.catcher import MailCatcher, free_port
 from parcours.infrastructure.mail.smtp import MailChannel, Mailer, MailTransientError
 from tests.activities.conftest import SmtpServer
 
@@ -120,3 +123,75 @@ async def test_no_server_is_a_transient_failure_and_leaves_nothing_pooled() -> N
     with pytest.raises(MailTransientError):
         await burst(mailer, "k-1")
     assert mailer._idle == []
+
+
+async def test_an_exchange_cut_short_by_its_deadline_is_never_reused(tmp_path: Path) -> None:
+    """The activity's send deadline (activities/notify.py) cancels an exchange mid-command:
+    that connection may be desynchronised (a late reply read as the next email's) and is
+    closed, not pooled; the next burst gets a fresh one and its email goes where it should."""
+
+    def slow(address: str) -> str | None:
+        if address.startswith("slow@"):
+            time.sleep(1.0)  # the catcher's own thread: only its reply is late
+        return None
+
+    catcher = MailCatcher(tmp_path / "mail", port=0, recipient_policy=slow)
+    catcher.start()
+    mailer = Mailer("127.0.0.1", catcher.port, timeout=5.0)
+    try:
+        async with mailer.channel() as ch:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await ch.send(message(mailer, "k-1"), ["slow@example.org"])
+            held = ch.smtp
+            await ch.close()  # what notify's deadline branch does
+        assert mailer._idle == [] and held is not None and not held.is_connected
+        opened, _ = await burst(mailer, "k-2")
+        assert opened == 1
+        await asyncio.sleep(1.2)  # the slow reply has come and gone
+        assert [m["X-RcptTo"] for m in catcher.messages()] == ["amina@example.org"]
+    finally:
+        await mailer.aclose()
+        catcher.stop()
+
+
+async def test_a_connection_idle_past_the_check_is_asked_noop_first(
+    smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailer = Mailer("127.0.0.1", smtp_server.port, timeout=5.0)
+    monkeypatch.setattr(smtp, "CHECK_AFTER_S", 0.0)
+    asked: list[str] = []
+    try:
+        await burst(mailer, "k-1")
+        (_, pooled), *_ = mailer._idle
+
+        async def noop_ok(*_a: object, **_k: object) -> None:
+            asked.append("ok")
+
+        monkeypatch.setattr(pooled, "noop", noop_ok)
+        assert (await burst(mailer, "k-2"))[0] == 0  # asked, answered, reused
+        (_, pooled), *_ = mailer._idle
+
+        async def noop_dead(*_a: object, **_k: object) -> None:
+            asked.append("dead")
+            raise aiosmtplib.SMTPServerDisconnected("gone")
+
+        monkeypatch.setattr(pooled, "noop", noop_dead)
+        assert (await burst(mailer, "k-3"))[0] == 1  # the dead one closed, a new one opened
+        assert not pooled.is_connected
+    finally:
+        await mailer.aclose()
+    assert asked == ["ok", "dead"]
+    assert len(smtp_server.messages()) == 3
+
+
+async def test_a_connection_given_back_after_shutdown_is_closed(smtp_server: SmtpServer) -> None:
+    """An activity still running when the worker closes the pool (past its graceful
+    shutdown) does not leave a connection open behind it."""
+    mailer = Mailer("127.0.0.1", smtp_server.port, timeout=5.0)
+    ch = mailer.channel()
+    await ch.send(message(mailer, "k-1"), ["amina@example.org"])
+    held = ch.smtp
+    await mailer.aclose()
+    await ch.close()
+    assert mailer._idle == [] and held is not None and not held.is_connected

@@ -24,7 +24,11 @@ from parcours.infrastructure.store.db import create_engine, session_factory
 from parcours.infrastructure.store.migrate import upgrade
 from parcours.infrastructure.store.officers import NewOfficer, add_officer
 from parcours.infrastructure.temporal import connect
-from parcours.interfaces.devstack import find_temporal_binary, search_attribute_args
+from parcours.interfaces.devstack import (
+    dynamic_config_args,
+    find_temporal_binary,
+    search_attribute_args,
+)
 from parcours.kernel.domain import REGIONS, Role
 from parcours.kernel.policy import load_policy, policy_toml
 
@@ -93,6 +97,9 @@ class DevServer:
                     "--log-level",
                     "error",
                     *search_attribute_args(),
+                    # As `parcours dev` and production run it (eager activities, one
+                    # partition): a killed worker's eager activities wait out their timeout.
+                    *dynamic_config_args(),
                 ],  # fmt: skip
                 stdout=log,
                 stderr=log,

@@ -8,6 +8,7 @@ data. Codes only; the outbox row keeps the details.
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import hashlib
 import logging
@@ -34,6 +35,14 @@ logger = logging.getLogger(__name__)
 # some relays wait less, hence 10 s: under load a connection is reused within milliseconds.
 POOL_SIZE = 8
 POOL_IDLE_S = 10.0
+# A pooled connection idle longer than this is asked NOOP before it is used: a relay that
+# closed it (a restart, an idle timeout shorter than ours) is found before an email is at
+# stake, not by a failed batch. Under load connections are reused within milliseconds and
+# never asked.
+CHECK_AFTER_S = 1.0
+# How long QUIT may take on a connection being let go (an expired one, or at shutdown): a
+# relay gone silent must not hold anybody for the whole SMTP timeout.
+QUIT_TIMEOUT_S = 2.0
 
 
 class MailError(Exception):
@@ -97,8 +106,9 @@ class Mailer:
         self.timeout = timeout
         self.sender = parseaddr(mail_from)[1]
         self.domain = self.sender.rpartition("@")[2] or "parcours.localhost"
-        # Connections a channel gave back, healthy, with when: newest last.
+        # Connections a channel gave back, between commands, with when: newest last.
         self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
+        self._closed = False
         # The EHLO name, looked up once: aiosmtplib otherwise resolves it in a thread (a DNS
         # query) for every connection.
         self._local_hostname: str | None = None
@@ -219,14 +229,22 @@ class Mailer:
 
     async def _checkout(self) -> tuple[aiosmtplib.SMTP, bool]:
         """A connection for a channel: an idle one still open, or a new one. True if new."""
-        now = time.monotonic()
         while self._idle:
             since, smtp = self._idle.pop()
-            if now - since < POOL_IDLE_S and smtp.is_connected:
-                return smtp, False
-            await _quit(smtp)
+            idle = time.monotonic() - since
+            if idle >= POOL_IDLE_S or not smtp.is_connected:
+                smtp.close()  # no QUIT: nobody waits on a connection let go
+                continue
+            if idle >= CHECK_AFTER_S:
+                try:
+                    await smtp.noop()
+                except (aiosmtplib.SMTPException, OSError):
+                    smtp.close()
+                    continue
+            return smtp, False
         if self._local_hostname is None:
-            self._local_hostname = socket.getfqdn()
+            # A reverse DNS lookup: in a thread, as aiosmtplib would, but once per mailer.
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         smtp = aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
@@ -240,26 +258,29 @@ class Mailer:
         return smtp, True
 
     async def _give_back(self, smtp: aiosmtplib.SMTP) -> None:
-        """A channel is done with a healthy connection: keep it for the next one, or close it
-        when the pool is full."""
-        if smtp.is_connected and len(self._idle) < POOL_SIZE:
+        """A channel is done with a connection between commands: keep it for the next one,
+        or let it go when the pool is full or closed."""
+        if smtp.is_connected and not self._closed and len(self._idle) < POOL_SIZE:
             self._idle.append((time.monotonic(), smtp))
         else:
             await _quit(smtp)
 
     async def aclose(self) -> None:
-        """Close the idle connections (a worker's shutdown)."""
+        """Close the idle connections (a worker's shutdown); later give-backs are closed."""
+        self._closed = True
         idle, self._idle = self._idle, []
-        for _, smtp in idle:
-            await _quit(smtp)
+        await asyncio.gather(*(_quit(smtp) for _, smtp in idle))
 
 
 async def _quit(smtp: aiosmtplib.SMTP) -> None:
-    if not smtp.is_connected:
-        return
+    """QUIT, briefly; the connection is closed whatever happens (cancellation included)."""
     try:
-        await smtp.quit()
-    except (aiosmtplib.SMTPException, OSError):
+        if smtp.is_connected:
+            async with asyncio.timeout(QUIT_TIMEOUT_S):
+                await smtp.quit()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        pass
+    finally:
         smtp.close()
 
 
@@ -277,6 +298,9 @@ class MailChannel:
         self.mailer = mailer
         self.smtp: aiosmtplib.SMTP | None = None
         self.connections = 0
+        # True from a command sent until its exchange completed: a connection left then (a
+        # deadline, a cancellation) may be mid-command and is never given back.
+        self._busy = False
 
     async def __aenter__(self) -> MailChannel:
         return self
@@ -288,14 +312,18 @@ class MailChannel:
             self._drop()
 
     async def close(self) -> None:
-        """The burst is over: the connection goes back to the pool."""
+        """The burst is over: the connection goes back to the pool, unless an exchange was
+        cut short on it (then it is closed)."""
+        if self._busy:
+            self._drop()
+            return
         smtp, self.smtp = self.smtp, None
         if smtp is not None:
             await self.mailer._give_back(smtp)
 
     def _drop(self) -> None:
         """Close without QUIT: after a failure the session may be mid-command."""
-        smtp, self.smtp = self.smtp, None
+        smtp, self.smtp, self._busy = self.smtp, None, False
         if smtp is not None:
             smtp.close()
 
@@ -311,6 +339,7 @@ class MailChannel:
         recipients = list(recipients)
         try:
             smtp = await self._connected()
+            self._busy = True
             if message.message is not None:
                 refused, _ = await smtp.send_message(
                     message.message, sender=self.mailer.sender, recipients=recipients
@@ -320,6 +349,7 @@ class MailChannel:
         except (aiosmtplib.SMTPException, OSError) as err:
             self._drop()
             raise _mail_error(err, self.mailer) from None
+        self._busy = False
         return Delivery(
             accepted=len(recipients) - len(refused),
             refused={addr: f"{r.code} {r.message}" for addr, r in refused.items()},
