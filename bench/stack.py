@@ -166,15 +166,18 @@ class Stack:
         rows = self.sql(query, params)
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0  # type: ignore[call-overload]
 
-    async def cli(self, *args: str) -> tuple[int, str, str, float]:
-        """Run `parcours ARGS` as a person would; returns (code, stdout, stderr, seconds)."""
+    async def cli(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> tuple[int, str, str, float]:
+        """Run `parcours ARGS` as a person would, with `env` over the stack's environment;
+        returns (code, stdout, stderr, seconds)."""
         started = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "parcours.interfaces.cli.main",
             *args,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

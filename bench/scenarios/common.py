@@ -87,9 +87,12 @@ async def start_baseline(
     return time.perf_counter() - started, code
 
 
-async def import_cases(run: Run, csv_path: Path, *extra: str) -> tuple[float, int, str]:
-    """`parcours import FILE` as an operator runs it; (seconds, exit code, last stderr line)."""
-    code, _out, err, seconds = await run.stack.cli("import", str(csv_path), *extra)
+async def import_cases(
+    run: Run, csv_path: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[float, int, str]:
+    """`parcours import FILE` as an operator runs it (`env` over the run's CLI environment);
+    (seconds, exit code, last stderr line)."""
+    code, _out, err, seconds = await run.stack.cli("import", str(csv_path), *extra, env=env)
     last = err.strip().splitlines()[-1] if err.strip() else ""
     return seconds, code, last
 
