@@ -125,7 +125,12 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_WORKER_WORKFLOW_TASKS", "`100`", "workflow tasks the worker runs at once "
          "(the SDK's default; fewer suit a bulk import but make officers wait, \"Performance\")",
          "worker"),
-    Knob("PARCOURS_WORKER_ACTIVITIES", "`100`", "activities the worker runs at once", "worker"),
+    Knob(
+        "PARCOURS_WORKER_ACTIVITIES",
+        "`100`",
+        "activities the worker runs at once (and, apart, local activities)",
+        "worker",
+    ),
     Knob("PARCOURS_WORKER_METRICS", "unset", "`host:port` where the worker serves the SDK's "
          "Prometheus metrics (task slots, latencies, cache hits and evictions)", "worker"),
     Knob("PARCOURS_WORKFLOW_SANDBOX", "`shared`", "`shared`: the workflow modules are imported "
