@@ -29,6 +29,7 @@ from activities.notify import Notifier
 from activities.retention import Retention
 from parcours.infrastructure.codec import CodecKey, CodecKeyError
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.heap import CollectorWatch, settle_startup_heap
 from parcours.infrastructure.mail.render import Renderer
 from parcours.infrastructure.mail.smtp import Mailer
 from parcours.infrastructure.newcomer_links import NewcomerLinks
@@ -319,7 +320,8 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
             slots.workflow_tasks,
             slots.activities,
         )
-        async with worker:
+        settle_startup_heap()
+        async with worker, CollectorWatch().reporting(logger):
             await stop.wait()
             logger.info(
                 "stopping: finishing tasks in flight (up to %ss)", GRACEFUL_SHUTDOWN.seconds

@@ -1,0 +1,121 @@
+"""The worker's heap and CPython's garbage collector.
+
+A full collection walks every tracked object and holds the interpreter while it does: an
+officer's update or query that reaches the worker then waits for it. Most of what it walks
+is the workflow cache (about 180 objects per cached case), so the pause grows with
+`PARCOURS_WORKER_CACHE`: on the benchmark's 2 cores, during an import, about 160 ms at 1,000
+cached cases and 350-520 ms at 4,000 (README, "Performance"). This module freezes what
+start-up built and reports the pauses, so that an operator sees them in the worker's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+# How often the worker logs the full collections of the period (when there were any).
+REPORT_EVERY_S = 300.0
+# A full collection this long is worth a warning: officers felt it.
+LONG_PAUSE_S = 0.5
+
+
+def settle_startup_heap() -> None:
+    """Move what start-up built (modules, the sandbox's pass-through copies, the SDK's
+    tables: about 100,000 objects that live as long as the process) out of the collector's
+    reach: no full collection walks them again."""
+    gc.collect()
+    gc.freeze()
+
+
+@dataclass(frozen=True)
+class Pauses:
+    """The full collections of a period."""
+
+    count: int = 0
+    longest_s: float = 0.0
+    total_s: float = 0.0
+
+
+class CollectorWatch:
+    """Times CPython's full (generation 2) collections, from the collector's own callbacks.
+
+    The callback runs in whichever thread triggered the collection, holding the interpreter;
+    it only does arithmetic on this object (no logging, no locks)."""
+
+    def __init__(self) -> None:
+        self._started: float | None = None
+        self._count = 0
+        self._longest = 0.0
+        self._total = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            took = time.perf_counter() - self._started
+            self._started = None
+            self._count += 1
+            self._total += took
+            self._longest = max(self._longest, took)
+
+    def take(self) -> Pauses:
+        """The pauses since the last take, and start a new period."""
+        out = Pauses(self._count, self._longest, self._total)
+        self._count, self._longest, self._total = 0, 0.0, 0.0
+        return out
+
+    @contextlib.contextmanager
+    def installed(self) -> Any:
+        gc.callbacks.append(self)
+        try:
+            yield self
+        finally:
+            with contextlib.suppress(ValueError):
+                gc.callbacks.remove(self)
+
+    @contextlib.asynccontextmanager
+    async def reporting(
+        self, logger: logging.Logger, every_s: float = REPORT_EVERY_S
+    ) -> AsyncIterator[CollectorWatch]:
+        """Installed, with a task that logs each period's pauses (and the last period's on
+        the way out)."""
+
+        async def report() -> None:
+            while True:
+                await asyncio.sleep(every_s)
+                log_pauses(logger, self.take(), every_s)
+
+        with self.installed():
+            task = asyncio.create_task(report(), name="gc-pauses")
+            started = time.monotonic()
+            try:
+                yield self
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                log_pauses(logger, self.take(), min(every_s, time.monotonic() - started))
+
+
+def log_pauses(logger: logging.Logger, pauses: Pauses, period_s: float) -> None:
+    if pauses.count == 0:
+        return
+    level = logging.WARNING if pauses.longest_s >= LONG_PAUSE_S else logging.INFO
+    logger.log(
+        level,
+        "garbage collector: %d full collections in the last %.0f s, the longest held the "
+        "worker %.0f ms (%.0f ms in all); it grows with the workflow cache "
+        "(PARCOURS_WORKER_CACHE)",
+        pauses.count,
+        period_s,
+        pauses.longest_s * 1000,
+        pauses.total_s * 1000,
+    )

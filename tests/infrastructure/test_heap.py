@@ -1,0 +1,98 @@
+"""The worker's heap: start-up objects frozen, full collections timed and logged."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+
+import pytest
+
+from parcours.infrastructure.heap import (
+    LONG_PAUSE_S,
+    CollectorWatch,
+    Pauses,
+    log_pauses,
+    settle_startup_heap,
+)
+
+LOGGER = "parcours.test.heap"
+
+
+def test_settling_moves_what_exists_out_of_the_collectors_reach() -> None:
+    kept = [object() for _ in range(100)]
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        settle_startup_heap()
+        frozen = gc.get_freeze_count()
+        # Everything tracked at that moment (this test's list among it) is now permanent.
+        assert frozen > len(kept)
+        assert gc.get_count()[2] == 0
+    finally:
+        gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+
+
+def test_the_watch_times_full_collections_only() -> None:
+    watch = CollectorWatch()
+    with watch.installed():
+        gc.collect(0)
+        gc.collect(1)
+        assert watch.take() == Pauses()
+        gc.collect()
+        gc.collect()
+        pauses = watch.take()
+    assert pauses.count == 2
+    assert 0 < pauses.longest_s <= pauses.total_s
+    # take() starts a new period, and an uninstalled watch hears nothing.
+    gc.collect()
+    assert watch.take() == Pauses()
+    assert watch not in gc.callbacks
+
+
+def test_a_collection_that_ends_without_a_start_is_not_counted() -> None:
+    watch = CollectorWatch()
+    watch("stop", {"generation": 2})
+    assert watch.take() == Pauses()
+
+
+def test_long_pauses_are_a_warning_short_ones_information(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger(LOGGER)
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    log_pauses(logger, Pauses(), 300)
+    assert caplog.records == []
+    log_pauses(logger, Pauses(3, 0.12, 0.3), 300)
+    log_pauses(logger, Pauses(1, LONG_PAUSE_S, LONG_PAUSE_S), 300)
+    first, second = caplog.records
+    assert first.levelno == logging.INFO
+    assert "3 full collections in the last 300 s" in first.getMessage()
+    assert "longest held the worker 120 ms (300 ms in all)" in first.getMessage()
+    assert second.levelno == logging.WARNING
+
+
+def test_reporting_logs_each_period_and_the_last_on_the_way_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger(LOGGER)
+    caplog.set_level(logging.INFO, logger=LOGGER)
+
+    async def run() -> None:
+        async with CollectorWatch().reporting(logger, every_s=0.05) as watch:
+            assert watch in gc.callbacks
+            gc.collect()
+            # A period passes: its collection is reported while the worker runs.
+            for _ in range(100):
+                await asyncio.sleep(0.01)
+                if caplog.records:
+                    break
+            assert len(caplog.records) == 1
+            gc.collect()
+        assert watch not in gc.callbacks
+
+    asyncio.run(run())
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages
+    assert all("1 full collections" in m for m in messages)
