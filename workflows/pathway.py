@@ -156,6 +156,15 @@ REASSIGNMENT_NOTICES = "reassignment-notices"
 # as given (effects.holds, CaseState.implied_patches). A later patch that the opening may ask
 # after its local activities must be asked before them (effects.holds says why).
 OPENING_IN_ONE_TASK = "opening-in-one-task"
+# v9 (issue 14, the storm): the audit events a case's clocks decide (an escalation, an overdue
+# stage, the end of a wait) are recorded by a local activity in the workflow task its alarm
+# woke, not an activity task and the workflow task its completion brings: an escalation was 3
+# workflow tasks and 2 activity tasks, it is 2 and 1 (its email stays an activity task). An
+# officer's action never waits for it: the alarm's task is the case's own. Asked in __init__
+# by a new run, right after OPENING_IN_ONE_TASK and before any local activity (effects.holds
+# says why), and kept in the state (CaseState.local_alarm_events): a case opened before keeps
+# activity tasks for good, and a continued run asks nothing.
+ALARM_EVENTS_LOCAL = "alarm-events-local"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
 PATCHES = (
     CARRY_QUEUED_EFFECTS,
@@ -170,6 +179,7 @@ PATCHES = (
     ROSTER_ASSIGN,
     REASSIGNMENT_NOTICES,
     OPENING_IN_ONE_TASK,
+    ALARM_EVENTS_LOCAL,
 )
 
 
@@ -209,6 +219,8 @@ class NewcomerPathway:
         # continued from a v8 case carries the answer in its state.
         if self.state.started_at is None and workflow.patched(OPENING_IN_ONE_TASK):
             self.state.implied_patches = True
+            # v9: never implied (a v8 case took every patch before it as given, not this one).
+            self.state.local_alarm_events = workflow.patched(ALARM_EVENTS_LOCAL)
         # Validators always apply the table; a handler re-checks with the rules of the code
         # that wrote the history (a v2 run replays with the v2 rules).
         self.authz_v3 = holds(self.state, AUTHZ_TABLE)
@@ -248,12 +260,14 @@ class NewcomerPathway:
         self._publish()
 
         while True:
-            self._apply_clocks()
+            rang = self._apply_clocks()
             if self._wants_officer() and holds(self.state, ROSTER_ASSIGN):
                 await self._seek_officer()
                 # The alarm may have rung while the read model was asked.
-                self._apply_clocks()
-            self.effects.carry_out()
+                rang = self._apply_clocks() or rang
+            # v9: the events the alarm decided (and any queued with them) go out within this
+            # workflow task, the alarm's own, which no officer's action is waiting on.
+            self.effects.carry_out(local_events=rang and s.local_alarm_events)
             self._publish()
             if s.status not in OPEN_STATUSES and not s.pending:
                 break
@@ -526,13 +540,14 @@ class NewcomerPathway:
     # Clocks: the escalation ladder and deadlines (rules.ring decides, this records)
     # ----------------------------------------------------------------------------------------
 
-    def _apply_clocks(self) -> None:
+    def _apply_clocks(self) -> bool:
+        """Whether the alarm had rung."""
         # Clocks move only when the alarm rings, and they move to the moment the alarm was set
         # for: the decision is a function of the state and the timer-fired event alone (see
         # rules.ring). What falls due later gets its own alarm.
         rang_for, self.rang_for = self.rang_for, None
         if rang_for is None:
-            return
+            return False
         s = self.state
         if s.seek_on is not None and rang_for >= s.seek_on:
             # v7: an absent officer of the region is back today: ask who takes the case.
@@ -561,6 +576,7 @@ class NewcomerPathway:
             workflow.logger.info("stage %s escalated to level %d", s.stage.value, step.level)
             self.effects.event("escalated", actor=None, stage=s.stage, detail=str(step.level))
             self._notify_escalation(step.level, rang_for)
+        return True
 
     def _notify_escalation(self, level: int, now: datetime) -> None:
         s = self.state

@@ -389,6 +389,11 @@ class CaseState:
     # those hold without being asked again, in this run and those it continues as (no marker,
     # no search-attribute update each). False: opened before, each patch is asked as it was.
     implied_patches: bool = False
+    # v9: the audit events its clocks decide (escalations, overdue stages, the end of a wait)
+    # are recorded by a local activity in the workflow task the alarm woke
+    # (workflows/pathway.py ALARM_EVENTS_LOCAL). Set at the opening, from its patch, and
+    # carried: False for a case opened before.
+    local_alarm_events: bool = False
     # The first meeting, once booked (issue 16).
     meeting: Meeting | None = None
     # v6: the highest plan item number given so far ("i7": 7), so that an id never names two

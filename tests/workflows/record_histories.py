@@ -80,7 +80,11 @@ from workflows.pathway import NewcomerPathway
 # takes every earlier patch as given (patch "opening-in-one-task"); recorded with `--only
 # plan_items,actions_across_continue_as_new,reopened,unassigned_picked_up,late_enrolment_plan_due`
 # (the new opening on each of its paths, and a continued run that asks no patch).
-PATHWAY_VERSION = "v8"
+# v9 (issue 14, the storm): the events a case's clocks decide are recorded by a local activity
+# in the alarm's workflow task (patch "alarm-events-local"); recorded with `--only
+# escalated_across_continue_as_new,late_enrolment_plan_due,newcomer_replied` (escalations and an
+# overdue stage across continue-as-new, the late plan's reminder, the end of a wait).
+PATHWAY_VERSION = "v9"
 
 PLAN = PlanFiling(
     actor=OFFICER,
@@ -459,6 +463,26 @@ async def reassignment_notices(p: Pathway) -> WorkflowHandle[NewcomerPathway, Ca
     return h
 
 
+async def escalated_across_continue_as_new(
+    p: Pathway,
+) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """v9: nobody acts on the case: its arrival stage goes overdue and climbs every level,
+    across continue-as-new (a small event budget), then a supervisor withdraws it."""
+    now = await p.env.get_current_time()
+    h = await p.start(
+        f"HIST-{uuid.uuid4().hex[:6].upper()}",
+        arrival=(now + days(3)).date(),
+        continue_as_new_after_events=40,
+    )
+    await p.env.sleep(days(45))
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Injoignable", actor=SUPERVISOR),
+    )
+    await h.result()
+    return h
+
+
 async def settled_with(h: WorkflowHandle[NewcomerPathway, CaseView], officer: str) -> None:
     for _ in range(500):
         v = await h.query(NewcomerPathway.view, CaseQuery())
@@ -483,6 +507,7 @@ SCENARIOS = (
     unassigned_picked_up,
     unassigned_until_leave_ends,
     reassignment_notices,
+    escalated_across_continue_as_new,
 )
 
 

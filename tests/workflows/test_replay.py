@@ -13,6 +13,7 @@ import inspect
 from pathlib import Path
 
 import pytest
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
@@ -23,7 +24,13 @@ from parcours.kernel import activity_contract as contract
 from tests.temporal_servers import local_activities
 from tests.workflows.conftest import HISTORIES
 from tests.workflows.unguarded_change import PathwayWithAnUnguardedChange
-from workflows.pathway import CARRY_QUEUED_EFFECTS, OPENING_IN_ONE_TASK, PATCHES, NewcomerPathway
+from workflows.pathway import (
+    ALARM_EVENTS_LOCAL,
+    CARRY_QUEUED_EFFECTS,
+    OPENING_IN_ONE_TASK,
+    PATCHES,
+    NewcomerPathway,
+)
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
 
@@ -103,6 +110,72 @@ def test_v8_opens_in_its_first_task_but_reopens_with_activity_tasks() -> None:
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
     assert scheduled[0] == contract.REGISTER_CASE
+
+
+def alarm_tasks(path: Path) -> list[list[HistoryEvent]]:
+    """The events each workflow task woken by a fired timer wrote (its commands, up to the
+    next task scheduled)."""
+    events = list(load(path).events)
+    tasks: list[list[HistoryEvent]] = []
+    for i, e in enumerate(events):
+        if not e.HasField("timer_fired_event_attributes"):
+            continue
+        done = next(
+            j
+            for j in range(i, len(events))
+            if events[j].HasField("workflow_task_completed_event_attributes")
+        )
+        end = next(
+            (
+                j
+                for j in range(done, len(events))
+                if events[j].HasField("workflow_task_scheduled_event_attributes")
+            ),
+            len(events),
+        )
+        tasks.append(events[done:end])
+    return tasks
+
+
+def scheduled(events: list[HistoryEvent]) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+def test_v9_records_the_alarms_events_in_the_alarms_task() -> None:
+    """A case opened by v9 asks OPENING_IN_ONE_TASK then ALARM_EVENTS_LOCAL in its first task
+    (before any local activity) and nothing in the runs it continues as; the events its alarm
+    decides are a local activity of the alarm's own task, never an activity task (its emails
+    still are). v8 wrote the same scenario with activity tasks."""
+    v9 = sorted(HISTORIES.glob("v9-*.json"))
+    assert any(p.stem.endswith("run3") for p in v9)
+    for path in v9:
+        marks = patches_in(path)
+        if path.stem.endswith("run1"):
+            assert len(marks) == 2, (path.stem, marks)
+            assert OPENING_IN_ONE_TASK in marks[0] and ALARM_EVENTS_LOCAL in marks[1]
+            kinds = [
+                e.marker_recorded_event_attributes.marker_name
+                for e in load(path).events
+                if e.HasField("marker_recorded_event_attributes")
+            ]
+            # Both patches before the first local activity (effects.holds says why).
+            assert kinds[:2] == ["core_patch", "core_patch"], (path.stem, kinds)
+        else:
+            assert marks == [], (path.stem, marks)
+    rang = [t for p in v9 for t in alarm_tasks(p)]
+    escalations = [t for t in rang if contract.SEND_NOTIFICATIONS in scheduled(t)]
+    assert len(escalations) >= 4
+    for task in rang:
+        assert contract.RECORD_EVENTS not in scheduled(task)
+    for task in escalations:
+        assert local_activities(task) == [contract.RECORD_EVENTS]
+    v8 = alarm_tasks(HISTORIES / "v8-late_enrolment_plan_due-run1.json")
+    assert v8 and all(contract.RECORD_EVENTS in scheduled(t) for t in v8)
+    assert all(local_activities(t) == [] for t in v8)
 
 
 def test_holds_is_asked_only_of_the_patches_before_v8() -> None:
