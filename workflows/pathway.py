@@ -159,8 +159,9 @@ OPENING_IN_ONE_TASK = "opening-in-one-task"
 # v9 (issue 14, the storm): the audit events a case's clocks decide (an escalation, an overdue
 # stage, the end of a wait) are recorded by a local activity in the workflow task its alarm
 # woke, not an activity task and the workflow task its completion brings: an escalation was 3
-# workflow tasks and 2 activity tasks, it is 2 and 1 (its email stays an activity task). An
-# officer's action never waits for it: the alarm's task is the case's own. Asked in __init__
+# workflow tasks and 2 activity tasks, it is 2 and 1 (its email stays an activity task). The
+# task is the alarm's own: only an update that reaches the case while it runs waits for the
+# write (during a read-model outage, for the task's heartbeat, ~8 s). Asked in __init__
 # by a new run, right after OPENING_IN_ONE_TASK and before any local activity (effects.holds
 # says why), and kept in the state (CaseState.local_alarm_events): a case opened before keeps
 # activity tasks for good, and a continued run asks nothing.
@@ -266,7 +267,7 @@ class NewcomerPathway:
                 # The alarm may have rung while the read model was asked.
                 rang = self._apply_clocks() or rang
             # v9: the events the alarm decided (and any queued with them) go out within this
-            # workflow task, the alarm's own, which no officer's action is waiting on.
+            # workflow task, the alarm's own (ALARM_EVENTS_LOCAL says what may wait on it).
             self.effects.carry_out(local_events=rang and s.local_alarm_events)
             self._publish()
             if s.status not in OPEN_STATUSES and not s.pending:

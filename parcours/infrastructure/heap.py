@@ -3,8 +3,8 @@
 A full collection walks every tracked object and holds the interpreter while it does: an
 officer's update or query that reaches the worker then waits for it. Most of what it walks
 is the workflow cache (about 180 objects per cached case), so the pause grows with
-`PARCOURS_WORKER_CACHE`: on the benchmark's 2 cores, during an import, about 160 ms at 1,000
-cached cases and 350-520 ms at 4,000 (README, "Performance"). This module freezes what
+`PARCOURS_WORKER_CACHE`: on the benchmark's 2 cores, during an import, 140-250 ms at 1,000
+cached cases and up to about 520 ms at 4,000 (README, "Performance"). This module freezes what
 start-up built and reports the pauses, so that an operator sees them in the worker's log.
 """
 
@@ -15,7 +15,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,8 @@ class Pauses:
     count: int = 0
     longest_s: float = 0.0
     total_s: float = 0.0
+    # How long the period lasted.
+    period_s: float = 0.0
 
 
 class CollectorWatch:
@@ -50,6 +52,7 @@ class CollectorWatch:
 
     def __init__(self) -> None:
         self._started: float | None = None
+        self._period_started = time.monotonic()
         self._count = 0
         self._longest = 0.0
         self._total = 0.0
@@ -67,13 +70,16 @@ class CollectorWatch:
             self._longest = max(self._longest, took)
 
     def take(self) -> Pauses:
-        """The pauses since the last take, and start a new period."""
-        out = Pauses(self._count, self._longest, self._total)
+        """The pauses since the last take (or since the watch was made), and start a new
+        period."""
+        now = time.monotonic()
+        out = Pauses(self._count, self._longest, self._total, now - self._period_started)
         self._count, self._longest, self._total = 0, 0.0, 0.0
+        self._period_started = now
         return out
 
     @contextlib.contextmanager
-    def installed(self) -> Any:
+    def installed(self) -> Iterator[CollectorWatch]:
         gc.callbacks.append(self)
         try:
             yield self
@@ -91,21 +97,21 @@ class CollectorWatch:
         async def report() -> None:
             while True:
                 await asyncio.sleep(every_s)
-                log_pauses(logger, self.take(), every_s)
+                log_pauses(logger, self.take())
 
         with self.installed():
+            self.take()
             task = asyncio.create_task(report(), name="gc-pauses")
-            started = time.monotonic()
             try:
                 yield self
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                log_pauses(logger, self.take(), min(every_s, time.monotonic() - started))
+                log_pauses(logger, self.take())
 
 
-def log_pauses(logger: logging.Logger, pauses: Pauses, period_s: float) -> None:
+def log_pauses(logger: logging.Logger, pauses: Pauses) -> None:
     if pauses.count == 0:
         return
     level = logging.WARNING if pauses.longest_s >= LONG_PAUSE_S else logging.INFO
@@ -115,7 +121,7 @@ def log_pauses(logger: logging.Logger, pauses: Pauses, period_s: float) -> None:
         "worker %.0f ms (%.0f ms in all); it grows with the workflow cache "
         "(PARCOURS_WORKER_CACHE)",
         pauses.count,
-        period_s,
+        pauses.period_s,
         pauses.longest_s * 1000,
         pauses.total_s * 1000,
     )

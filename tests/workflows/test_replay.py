@@ -59,6 +59,15 @@ def test_every_patch_has_a_committed_history() -> None:
     assert CARRY_QUEUED_EFFECTS in PATCHES
 
 
+def scheduled(events: list[HistoryEvent]) -> list[str]:
+    """The activity types a history schedules as activity tasks, in order."""
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
 def patches_in(path: Path) -> list[str]:
     return [
         " ".join(
@@ -104,12 +113,7 @@ def test_v8_opens_in_its_first_task_but_reopens_with_activity_tasks() -> None:
         ], name
     reopened = list(load(HISTORIES / "v8-reopened-run1.json").events)
     assert local_activities(reopened) == []
-    scheduled = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in reopened
-        if e.HasField("activity_task_scheduled_event_attributes")
-    ]
-    assert scheduled[0] == contract.REGISTER_CASE
+    assert scheduled(reopened)[0] == contract.REGISTER_CASE
 
 
 def alarm_tasks(path: Path) -> list[list[HistoryEvent]]:
@@ -135,14 +139,6 @@ def alarm_tasks(path: Path) -> list[list[HistoryEvent]]:
         )
         tasks.append(events[done:end])
     return tasks
-
-
-def scheduled(events: list[HistoryEvent]) -> list[str]:
-    return [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in events
-        if e.HasField("activity_task_scheduled_event_attributes")
-    ]
 
 
 def test_v9_records_the_alarms_events_in_the_alarms_task() -> None:
