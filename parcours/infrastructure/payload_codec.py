@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import os
 import typing
+from collections import abc
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -88,46 +89,86 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(plain)
 
 
+# The dataclasses the fast paths below take: ours, which cross Temporal (a test lists them).
+# Any other dataclass goes the SDK's way, so that an SDK or library type keeps its own rules.
+OWN_MODULES: tuple[str, ...] = ("parcours.", "workflows.", "activities.")
+_CONTAINERS = (dict, list, tuple, str, bytes, set, frozenset, abc.Mapping)
+_UNORDERED = (set, frozenset, abc.Set, abc.MutableSet)
+
+
+def _plain_hint(hint: Any) -> bool:
+    if hint is Any or hint is object or hint in _UNORDERED:
+        return False
+    if typing.get_origin(hint) in _UNORDERED:
+        return False
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and issubclass(hint, _CONTAINERS):
+        return False
+    return all(_plain_hint(arg) for arg in typing.get_args(hint))
+
+
+@functools.cache
+def _plain(cls: type) -> bool:
+    """Whether `asdict`'s deep copy cannot change what `json` writes for this class: no set
+    (a copied set may iterate in another order), no `Any` (it could hold one), and not itself
+    a container (`json` would write it as one and never ask `default`)."""
+    if issubclass(cls, _CONTAINERS):
+        return False
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an annotation that does not resolve: the SDK's way decides
+        return False
+    return all(_plain_hint(hint) for hint in hints.values())
+
+
+def fast_path(cls: type) -> bool:
+    """Whether our encoder and decoder handle this dataclass themselves."""
+    return cls.__module__.startswith(OWN_MODULES) and _plain(cls)
+
+
 class ShallowJSONEncoder(AdvancedJSONEncoder):
-    """The SDK's JSON encoder, with a dataclass handed to `json` one level at a time.
+    """The SDK's JSON encoder, with our dataclasses handed to `json` one level at a time.
 
     The SDK's encoder turns a dataclass into a dict with `dataclasses.asdict`, which deep-copies
     every leaf it does not recurse into: each datetime of a case (a snapshot carries five) is
-    copied through `__reduce_ex__` before `json` reads it. That was about a fifth of the CPU
-    of a workflow task in the storm benchmark's profile (2026-12-04). Here the fields are
-    given as they are and `json` recurses into lists, dicts and nested dataclasses itself,
-    calling `default` again for each: the text is the same, byte for byte (a test holds it
-    to the SDK's over every kind of payload a case sends).
+    copied through `__reduce_ex__` before `json` reads it (about a fifth of a workflow task's
+    CPU in the storm benchmark's profile, 2026-12-04). Here the fields are given as they are
+    and `json` recurses into lists, dicts and nested dataclasses itself, calling `default`
+    again for each: the text is the same, byte for byte (a test holds it to the SDK's over
+    every payload of every committed history). Classes for which the copy could matter
+    (`fast_path`) keep the SDK's way.
     """
 
     def default(self, o: Any) -> Any:
-        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        if dataclasses.is_dataclass(o) and not isinstance(o, type) and fast_path(type(o)):
             return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
         return super().default(o)
 
 
 @functools.cache
 def _shape(cls: type) -> tuple[tuple[dataclasses.Field[Any], ...], dict[str, Any]]:
-    # Our modules use `from __future__ import annotations`: every call of get_type_hints
-    # evaluates each field's annotation string again.
+    # get_type_hints walks the class's MRO and builds a new dict on every call, and evaluates
+    # again any annotation left as a string (domain.py evaluates its own at import for that).
     return dataclasses.fields(cls), typing.get_type_hints(cls)
 
 
 class DataclassFromJSON(JSONTypeConverter):
-    """The SDK's decoding of a dataclass, with each class's type hints read once.
+    """The SDK's decoding of our dataclasses, with each class's type hints read once.
 
     `temporalio.converter.value_to_type` calls `typing.get_type_hints` for every dataclass it
-    builds, every time: decoding a case's input took 820 us, a case view 504 us (2026-12-04).
+    builds, every time: decoding a case's input took 853 us, a case view 534 us (2026-12-04).
     Same rules as the SDK's (fields missing from the JSON left to the class's defaults,
-    unknown keys ignored, `init=False` fields set afterwards, the same errors); the fields
-    are decoded by the SDK itself.
+    unknown keys ignored, `init=False` fields set afterwards, a TypeError naming the field);
+    the fields themselves are decoded by the SDK.
     """
 
     def to_typed_value(self, hint: type, value: Any) -> Any | JSONTypeConverterUnhandled:
-        if not (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
+        if not (
+            isinstance(hint, type)
+            and isinstance(value, dict)  # else the SDK raises its own TypeError
+            and dataclasses.is_dataclass(hint)
+            and fast_path(hint)
+        ):
             return JSONTypeConverter.Unhandled
-        if not isinstance(value, dict):
-            return JSONTypeConverter.Unhandled  # the SDK raises its own TypeError
         fields, hints = _shape(hint)
         init: dict[str, Any] = {}
         later: dict[str, Any] = {}
