@@ -96,25 +96,38 @@ _CONTAINERS = (dict, list, tuple, str, bytes, set, frozenset, abc.Mapping)
 _UNORDERED = (set, frozenset, abc.Set, abc.MutableSet)
 
 
+def _container(hint: Any) -> bool:
+    # `json` writes a container as one and never asks `default`, so a dataclass that is also
+    # a dict (say) loses its fields on the fast path.
+    return isinstance(hint, type) and issubclass(hint, _CONTAINERS)
+
+
 def _plain_hint(hint: Any) -> bool:
     if hint is Any or hint is object or hint in _UNORDERED:
         return False
     if typing.get_origin(hint) in _UNORDERED:
         return False
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and issubclass(hint, _CONTAINERS):
+    if dataclasses.is_dataclass(hint) and _container(hint):
         return False
     return all(_plain_hint(arg) for arg in typing.get_args(hint))
+
+
+@functools.cache
+def _shape(cls: type) -> tuple[tuple[dataclasses.Field[Any], ...], dict[str, Any]]:
+    # get_type_hints walks the class's MRO and builds a new dict on every call, and evaluates
+    # again any annotation left as a string (domain.py evaluates its own at import for that).
+    return dataclasses.fields(cls), typing.get_type_hints(cls)
 
 
 @functools.cache
 def _plain(cls: type) -> bool:
     """Whether `asdict`'s deep copy cannot change what `json` writes for this class: no set
     (a copied set may iterate in another order), no `Any` (it could hold one), and not itself
-    a container (`json` would write it as one and never ask `default`)."""
-    if issubclass(cls, _CONTAINERS):
+    a container."""
+    if _container(cls):
         return False
     try:
-        hints = typing.get_type_hints(cls)
+        _, hints = _shape(cls)
     except Exception:  # an annotation that does not resolve: the SDK's way decides
         return False
     return all(_plain_hint(hint) for hint in hints.values())
@@ -142,13 +155,6 @@ class ShallowJSONEncoder(AdvancedJSONEncoder):
         if dataclasses.is_dataclass(o) and not isinstance(o, type) and fast_path(type(o)):
             return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
         return super().default(o)
-
-
-@functools.cache
-def _shape(cls: type) -> tuple[tuple[dataclasses.Field[Any], ...], dict[str, Any]]:
-    # get_type_hints walks the class's MRO and builds a new dict on every call, and evaluates
-    # again any annotation left as a string (domain.py evaluates its own at import for that).
-    return dataclasses.fields(cls), typing.get_type_hints(cls)
 
 
 class DataclassFromJSON(JSONTypeConverter):

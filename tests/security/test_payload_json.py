@@ -8,9 +8,8 @@ what the server stores, what an older worker reads back, or what a case does wit
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
+import functools
 import typing
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
+from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter, PayloadConverter
 
 from activities.batches import BatchWork
@@ -39,6 +39,7 @@ SDK = DataConverter.default.payload_converter
 OURS = CasePayloadConverter()
 
 
+@functools.cache
 def _activity_types() -> dict[str, tuple[type, type | None]]:
     """Activity name -> (input type, result type), from the activities' own definitions."""
     types: dict[str, tuple[type, type | None]] = {}
@@ -50,6 +51,7 @@ def _activity_types() -> dict[str, tuple[type, type | None]]:
     return types
 
 
+@functools.cache
 def _workflow_types() -> dict[str, dict[str, tuple[type, type | None]]]:
     """Workflow type -> {"": (input, result), update name -> (input, result)}."""
     out: dict[str, dict[str, tuple[type, type | None]]] = {}
@@ -64,57 +66,47 @@ def _workflow_types() -> dict[str, dict[str, tuple[type, type | None]]]:
     return out
 
 
-def _payloads(holder: dict[str, Any] | None) -> list[Payload]:
-    if not holder:
-        return []
-    return [
-        Payload(
-            metadata={k: base64.b64decode(v) for k, v in p.get("metadata", {}).items()},
-            data=base64.b64decode(p.get("data", "")),
-        )
-        for p in holder.get("payloads", [])
-    ]
-
-
-def _typed_payloads(history: dict[str, Any]) -> list[tuple[str, type, Payload]]:
+@functools.cache
+def _typed_payloads(path: Path) -> list[tuple[str, type, Payload]]:
     """(where, type, payload) for every payload of the history whose type is declared."""
     acts = _activity_types()
     flows = _workflow_types()
     found: list[tuple[str, type, Payload]] = []
-    scheduled: dict[str, str] = {}
+    scheduled: dict[int, str] = {}
     updates: dict[str, str] = {}
     kind = ""
-    for event in history["events"]:
-        eid = str(event["eventId"])
-        if a := event.get("workflowExecutionStartedEventAttributes"):
-            kind = a["workflowType"]["name"]
-            found += [(f"{eid} start", flows[kind][""][0], p) for p in _payloads(a.get("input"))]
-        elif a := event.get("workflowExecutionContinuedAsNewEventAttributes"):
-            found += [(f"{eid} continue", flows[kind][""][0], p) for p in _payloads(a.get("input"))]
-        elif a := event.get("activityTaskScheduledEventAttributes"):
-            name = a["activityType"]["name"]
-            scheduled[eid] = name
-            found += [(f"{eid} {name}", acts[name][0], p) for p in _payloads(a.get("input"))]
-        elif a := event.get("activityTaskCompletedEventAttributes"):
-            name = scheduled[str(a["scheduledEventId"])]
+    for e in WorkflowHistory.from_json(path.stem, path.read_text()).events:
+        at = e.event_id
+        if e.HasField("workflow_execution_started_event_attributes"):
+            started = e.workflow_execution_started_event_attributes
+            kind = started.workflow_type.name
+            found += [(f"{at} start", flows[kind][""][0], p) for p in started.input.payloads]
+        elif e.HasField("workflow_execution_continued_as_new_event_attributes"):
+            carried = e.workflow_execution_continued_as_new_event_attributes.input.payloads
+            found += [(f"{at} continue", flows[kind][""][0], p) for p in carried]
+        elif e.HasField("activity_task_scheduled_event_attributes"):
+            task = e.activity_task_scheduled_event_attributes
+            name = scheduled[at] = task.activity_type.name
+            found += [(f"{at} {name}", acts[name][0], p) for p in task.input.payloads]
+        elif e.HasField("activity_task_completed_event_attributes"):
+            done = e.activity_task_completed_event_attributes
+            name = scheduled[done.scheduled_event_id]
             result = acts[name][1]
             if result is not None:
-                found += [(f"{eid} {name} result", result, p) for p in _payloads(a.get("result"))]
-        elif a := event.get("workflowExecutionUpdateAcceptedEventAttributes"):
-            request = a["acceptedRequest"]
-            name = request["input"]["name"]
-            updates[a["protocolInstanceId"]] = name
-            found += [
-                (f"{eid} {name}", flows[kind][name][0], p)
-                for p in _payloads(request["input"].get("args"))
-            ]
-        elif a := event.get("workflowExecutionUpdateCompletedEventAttributes"):
-            name = updates[a["meta"]["updateId"]]
+                found += [(f"{at} {name} result", result, p) for p in done.result.payloads]
+        elif e.HasField("workflow_execution_update_accepted_event_attributes"):
+            accepted = e.workflow_execution_update_accepted_event_attributes
+            name = accepted.accepted_request.input.name
+            updates[accepted.protocol_instance_id] = name
+            args = accepted.accepted_request.input.args.payloads
+            found += [(f"{at} {name}", flows[kind][name][0], p) for p in args]
+        elif e.HasField("workflow_execution_update_completed_event_attributes"):
+            completed = e.workflow_execution_update_completed_event_attributes
+            name = updates[completed.meta.update_id]
             result = flows[kind][name][1]
-            if result is not None and "success" in a["outcome"]:
-                found += [
-                    (f"{eid} {name} answer", result, p) for p in _payloads(a["outcome"]["success"])
-                ]
+            if result is not None and completed.outcome.HasField("success"):
+                answer = completed.outcome.success.payloads
+                found += [(f"{at} {name} answer", result, p) for p in answer]
     return found
 
 
@@ -129,8 +121,7 @@ HISTORY_FILES = sorted(HISTORIES.rglob("*.json"))
     "path", HISTORY_FILES, ids=[str(p.relative_to(HISTORIES)) for p in HISTORY_FILES]
 )
 def test_every_payload_of_a_history_encodes_as_the_sdk_does(path: Path) -> None:
-    history = json.loads(path.read_text())
-    typed = _typed_payloads(history)
+    typed = _typed_payloads(path)
     assert typed, "no payload found: the walk over the history is broken"
     for where, hint, payload in typed:
         [value] = SDK.from_payloads([payload], [hint])
@@ -165,7 +156,7 @@ def test_the_histories_hold_every_kind_of_payload_a_case_sends() -> None:
     update's input and answer."""
     seen: set[str] = set()
     for path in HISTORY_FILES:
-        for where, hint, _ in _typed_payloads(json.loads(path.read_text())):
+        for where, hint, _ in _typed_payloads(path):
             seen.add(hint.__name__)
             if where.endswith("continue"):
                 seen.add("continued state")
