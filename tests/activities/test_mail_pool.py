@@ -6,11 +6,15 @@ emails of an opening. These tests hold what may and may not be reused, on a real
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
+from aiosmtpd.controller import Controller
 
 from parcours.infrastructure.mail import smtp
 from parcours.infrastructure.mail.catcher import MailCatcher, free_port
@@ -195,3 +199,109 @@ async def test_a_connection_given_back_after_shutdown_is_closed(smtp_server: Smt
     await mailer.aclose()
     await ch.close()
     assert mailer._idle == [] and held is not None and not held.is_connected
+
+
+class LimitingRelay:
+    """An aiosmtpd handler that takes `limit` messages per connection and then answers MAIL
+    FROM with a 421 and closes, as relays with a per-connection message limit do; `limit` 0
+    refuses every MAIL FROM (a relay refusing our sender). Records every MAIL FROM it was
+    asked and every message it took, with the connection it came on."""
+
+    def __init__(self, limit: int, drop: bool = False) -> None:
+        self.limit = limit
+        # Close without a reply instead (a relay's idle timeout racing our MAIL FROM).
+        self.drop = drop
+        self.asked: list[int] = []  # the client port of each MAIL FROM
+        self.taken: list[tuple[int, bytes]] = []
+
+    async def handle_MAIL(  # aiosmtpd's hook names
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        port = session.peer[1]
+        self.asked.append(port)
+        if sum(1 for p, _ in self.taken if p == port) >= self.limit:
+            if self.drop:
+                server.transport.close()  # before aiosmtpd can write the reply
+                return "421 never seen"
+            # Closed once the reply is written (aiosmtpd writes it when the hook returns).
+            asyncio.get_running_loop().call_soon(server.transport.close)
+            return "421 4.7.0 Too many messages on this connection, closing"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.taken.append((session.peer[1], envelope.content))
+        return "250 Message accepted for delivery"
+
+
+@contextlib.contextmanager
+def relay(limit: int, drop: bool = False) -> Iterator[tuple[LimitingRelay, int]]:
+    handler = LimitingRelay(limit, drop)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("drop", [False, True], ids=["421", "closed"])
+async def test_a_reused_connection_refused_at_mail_from_sends_again_on_a_new_one(
+    drop: bool,
+) -> None:
+    """A relay that takes 2 messages per connection: the third, on the pooled connection, is
+    refused at MAIL FROM (421) or finds the connection closed, and goes on a new connection,
+    once; the burst and the next bursts carry on. Before, the refusal failed the whole batch
+    activity (its emails retried seconds later)."""
+    with relay(limit=2, drop=drop) as (server, port):
+        mailer = Mailer("127.0.0.1", port, timeout=5.0)
+        try:
+            opened = [(await burst(mailer, f"k-{i}"))[0] for i in range(3)]
+            async with mailer.channel() as ch:  # a burst of 3 on the pooled connection
+                for i in range(3, 6):
+                    await ch.send(message(mailer, f"k-{i}"), ["amina@example.org"])
+                opened.append(ch.connections)
+        finally:
+            await mailer.aclose()
+    assert len(server.taken) == 6  # every message, each once
+    assert opened == [1, 0, 1, 1]  # the 3rd and the 5th went on new connections
+    assert len(server.asked) == 8  # 6 accepted + 2 refused MAIL FROM
+    assert len({p for p, _ in server.taken}) == 3  # 2 + 2 + 2 per connection
+
+
+async def test_a_new_connection_refused_at_mail_from_is_the_servers_answer() -> None:
+    """Refused on a connection that carried nothing before: a transient failure, raised at
+    once; on a reused one: one more try, on a new connection, then the same."""
+    with relay(limit=0) as (server, port):
+        mailer = Mailer("127.0.0.1", port, timeout=5.0)
+        try:
+            with pytest.raises(MailTransientError) as refused:
+                await burst(mailer, "k-1")
+        finally:
+            await mailer.aclose()
+    assert refused.value.code == 421
+    assert len(server.asked) == 1 and server.taken == []
+    assert mailer._idle == []
+
+
+async def test_the_resend_after_a_refused_mail_from_is_bounded() -> None:
+    """Every connection of a full pool refused at MAIL FROM (the relay changed its mind about
+    our sender): each is dropped once, then a new connection answers, and that answer stands."""
+    with relay(limit=1) as (server, port):
+        mailer = Mailer("127.0.0.1", port, timeout=5.0)
+        channels = [mailer.channel() for _ in range(smtp.POOL_SIZE)]
+        try:
+            for i, ch in enumerate(channels):  # one message each: a full pool of used ones
+                await ch.send(message(mailer, f"k-{i}"), ["amina@example.org"])
+            for ch in channels:
+                await ch.close()
+            assert len(mailer._idle) == smtp.POOL_SIZE
+            server.limit = 0
+            with pytest.raises(MailTransientError):
+                await burst(mailer, "k-last")
+        finally:
+            await mailer.aclose()
+    # 8 pooled refused, then the new one refused: 9 MAIL FROM for the last message, no loop.
+    assert len(server.asked) == smtp.POOL_SIZE + smtp.POOL_SIZE + 1
+    assert len(server.taken) == smtp.POOL_SIZE

@@ -284,6 +284,11 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
         smtp.close()
 
 
+# How a connection that carried messages before fails when the server is done with it (see
+# MailChannel.send): its MAIL FROM refused, or the connection closed under the message.
+_STALE = (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPServerDisconnected)
+
+
 class MailChannel:
     """An SMTP connection taken at the first message and reused by the next ones.
 
@@ -301,6 +306,9 @@ class MailChannel:
         # True from a command sent until its exchange completed: a connection left then (a
         # deadline, a cancellation) may be mid-command and is never given back.
         self._busy = False
+        # Whether the connection held has carried an exchange before (taken from the pool,
+        # or used by an earlier message of this burst).
+        self._reused = False
 
     async def __aenter__(self) -> MailChannel:
         return self
@@ -331,25 +339,48 @@ class MailChannel:
         if self.smtp is None or not self.smtp.is_connected:
             self.smtp, new = await self.mailer._checkout()
             self.connections += new
+            self._reused = not new
         return self.smtp
 
     async def send(self, message: Outgoing, recipients: Sequence[str]) -> Delivery:
         """Hand `message` to the server for `recipients`; raises MailTransientError or
-        MailRejectedError."""
+        MailRejectedError.
+
+        A connection that has carried messages before and is refused at MAIL FROM (a relay's
+        limit of messages per connection, its idle timeout announced by a 421) or found closed
+        under the message is dropped, and the message goes again on another connection, so
+        that the rest of the burst does not fail with it. A refused MAIL FROM comes before
+        anything of the message; a dropped connection counts as "not accepted" here as for
+        every exchange (`_mail_error`, and the outbox releases its claim), so the retry adds
+        no duplicate that the activity's own retry would not. Each of these drops a
+        connection, so this ends at a new connection at the latest (the pool is bounded),
+        and what a new connection answers is the server's answer."""
         recipients = list(recipients)
-        try:
-            smtp = await self._connected()
-            self._busy = True
-            if message.message is not None:
-                refused, _ = await smtp.send_message(
-                    message.message, sender=self.mailer.sender, recipients=recipients
-                )
-            else:
-                refused, _ = await smtp.sendmail(self.mailer.sender, recipients, message.data)
-        except (aiosmtplib.SMTPException, OSError) as err:
-            self._drop()
-            raise _mail_error(err, self.mailer) from None
+        while True:
+            reused = False
+            try:
+                smtp = await self._connected()
+                reused = self._reused
+                self._busy = True
+                if message.message is not None:
+                    refused, _ = await smtp.send_message(
+                        message.message, sender=self.mailer.sender, recipients=recipients
+                    )
+                else:
+                    refused, _ = await smtp.sendmail(self.mailer.sender, recipients, message.data)
+            except (aiosmtplib.SMTPException, OSError) as err:
+                self._drop()
+                if reused and isinstance(err, _STALE):
+                    logger.info(
+                        "SMTP: a reused connection failed (%s): sending the message again on "
+                        "another",
+                        type(err).__name__,
+                    )
+                    continue
+                raise _mail_error(err, self.mailer) from None
+            break
         self._busy = False
+        self._reused = True
         return Delivery(
             accepted=len(recipients) - len(refused),
             refused={addr: f"{r.code} {r.message}" for addr, r in refused.items()},
