@@ -40,3 +40,13 @@ async def test_an_unguarded_change_to_the_batch_is_caught() -> None:
         await Replayer(workflows=[BatchWithAnUnguardedChange]).replay_workflow(
             load(HISTORY_FILES[0])
         )
+
+
+def test_every_committed_history_is_replayed_by_one_of_the_replay_tests() -> None:
+    """The pathway's replay test reads tests/histories/ and this one its batch/ folder: a
+    history recorded anywhere else (a new subfolder) would be committed and never replayed."""
+    from tests.workflows import test_replay
+
+    replayed = set(test_replay.HISTORY_FILES) | set(HISTORY_FILES)
+    committed = set(test_replay.HISTORIES.rglob("*.json"))
+    assert committed == replayed, sorted(str(p) for p in committed ^ replayed)
