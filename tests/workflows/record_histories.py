@@ -68,8 +68,7 @@ from workflows.pathway import NewcomerPathway
 # deadlines in the case's zone (patch "local-day-deadlines"); `lifecycle` and
 # `local_day_deadlines` were recorded at v5. v6 (issue 16): plan items with a status (patch
 # "plan-item-status"), the newcomer's own answers (`newcomer_replied`: no patch, a new update
-# and a new status); record only the new scenarios.
-# `local_day_deadlines` were recorded at v5. v6 (issue 16): late enrolment (patch
+# and a new status); record only the new scenarios. Also v6: late enrolment (patch
 # "late-enrolment"), declines, and reopening as a new run of the same workflow id; a late
 # enrolment's plan due from the opening (patch "late-enrolment-plan-due"). v7 (issue 17): an
 # unassigned case alerts the region's leads (patch "unassigned-alert"), finds its officer on a
@@ -115,8 +114,12 @@ async def lifecycle(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
         NewcomerPathway.reassign, Reassignment(actor=SUPERVISOR, new_officer=OTHER_OFFICER)
     )
     await p.env.sleep(days(80))  # francization: all three levels
+    # Since v6 a stage whose plan items are still open is approved with a note that says why.
     await h.execute_update(
-        NewcomerPathway.approve_stage, StageApproval(actor=OTHER_OFFICER, stage=Stage.FRANCIZATION)
+        NewcomerPathway.approve_stage,
+        StageApproval(
+            actor=OTHER_OFFICER, stage=Stage.FRANCIZATION, note="Cours termines, niveau atteint"
+        ),
     )
     await h.execute_update(
         NewcomerPathway.waive_stage,
