@@ -356,7 +356,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
     server: asyncio.subprocess.Process | None = None
     workers: list[asyncio.subprocess.Process] = []
     samplers: list[RssSampler] = []
-    catcher = CountingCatcher(HOST)
+    catcher = CountingCatcher(HOST, stats=root / "catcher.json")
     catcher.start()
     logs: list[IO[bytes]] = []
     try:
