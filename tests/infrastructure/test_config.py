@@ -84,7 +84,7 @@ def test_defaults() -> None:
     assert s.worker_metrics is None and s.web_secret is None
     assert s.demo_password == config.DEFAULT_DEMO_PASSWORD
     assert s.temporal_address is None and s.temporal_namespace is None and s.temporal_tls is None
-    assert s.intake_pacing is True and s.intake_queue == 4
+    assert s.intake_pacing is True and s.intake_queue == 5
 
 
 def test_values() -> None:
