@@ -2,12 +2,13 @@
 would measure the disk, not the product. It keeps each Message-ID (a hash of the
 notification key, no personal data) to count duplicates.
 
-It runs in a process of its own (`python -m bench.catcher PORT STATS`), as a relay runs on
+It runs in a process of its own (`python -m bench.catcher HOST PORT STATS`), as a relay runs on
 a machine of its own: in the harness's process its SMTP exchanges (about ten commands per
 email, 36 emails a second during an import) took the interpreter lock from the officers'
 requests that the harness times, and added to their latency a cost that the bare baseline,
 which sends no email, never paid. The process writes its counts to the STATS file (JSON,
-replaced whole) whenever they change, at most every POLL_S; the harness reads that file."""
+replaced whole) every POLL_S, with the time it wrote them; the harness reads that file, and
+waits for a write made after it asked, so that no count is older than the question."""
 
 from __future__ import annotations
 
@@ -26,10 +27,14 @@ from typing import Any
 
 from parcours.infrastructure.mail.catcher import free_port
 
-# How often the catcher's process writes its counts when they changed, and how long the
-# harness waits for it to listen.
+# How often the catcher's process writes its counts, and how long the harness waits for it
+# to listen, for a fresh write, and for it to stop.
 POLL_S = 0.05
 READY_S = 30.0
+FRESH_S = 5.0
+STOP_S = 10.0
+# The repository's root: `python -m bench.catcher` runs from there whatever the cwd.
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class _CountingHandler:
@@ -37,6 +42,7 @@ class _CountingHandler:
         self.lock = threading.Lock()
         self.ids: Counter[str] = Counter()
         self.total = 0
+        self.duplicates = 0
         self.last_at = 0.0
         self._parser = BytesHeaderParser()
 
@@ -47,13 +53,13 @@ class _CountingHandler:
         with self.lock:
             self.total += 1
             self.ids[message_id] += 1
+            self.duplicates += self.ids[message_id] > 1
             self.last_at = time.monotonic()  # CLOCK_MONOTONIC: the same in every process
         return "250 Message accepted for delivery"
 
     def counts(self) -> dict[str, float]:
         with self.lock:
-            duplicates = sum(n - 1 for n in self.ids.values() if n > 1)
-            return {"total": self.total, "last_at": self.last_at, "duplicates": duplicates}
+            return {"total": self.total, "last_at": self.last_at, "duplicates": self.duplicates}
 
 
 def _write(stats: Path, counts: dict[str, float]) -> None:
@@ -63,26 +69,23 @@ def _write(stats: Path, counts: dict[str, float]) -> None:
 
 
 def serve(host: str, port: int, stats: Path) -> None:
-    """Catch on host:port until SIGTERM, keeping `stats` current."""
+    """Catch on host:port until SIGTERM (or until the harness that started it is gone),
+    keeping `stats` current."""
     from aiosmtpd.controller import Controller
 
+    parent = os.getppid()
     handler = _CountingHandler()
     controller = Controller(handler, hostname=host, port=port)
     controller.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    written: dict[str, float] | None = None
     try:
-        while True:
-            counts = handler.counts()
-            if counts != written:
-                _write(stats, counts)
-                written = counts
-            if stop.wait(POLL_S):
-                break
+        while not stop.is_set() and os.getppid() == parent:
+            _write(stats, handler.counts() | {"at": time.monotonic()})
+            stop.wait(POLL_S)
     finally:
         controller.stop()
-        _write(stats, handler.counts())
+        _write(stats, handler.counts() | {"at": time.monotonic(), "stopped": 1})
 
 
 class CountingCatcher:
@@ -99,7 +102,8 @@ class CountingCatcher:
         with contextlib.suppress(FileNotFoundError):
             self.stats.unlink()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.catcher", self.host, str(self.port), str(self.stats)]
+            [sys.executable, "-m", "bench.catcher", self.host, str(self.port), str(self.stats)],
+            cwd=ROOT,
         )
         deadline = time.monotonic() + READY_S
         while not self.stats.exists():  # written once the server listens
@@ -108,26 +112,34 @@ class CountingCatcher:
                 raise RuntimeError(f"the SMTP catcher did not start on {self.host}:{self.port}")
             time.sleep(POLL_S)
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """Stop the process; its exit code (0 when it stopped as asked), None if none ran."""
         proc, self._proc = self._proc, None
         if proc is None:
-            return
+            return None
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            return proc.wait(timeout=STOP_S)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            return proc.wait()
 
     @property
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
 
     def _counts(self) -> dict[str, float]:
-        try:
-            return dict(json.loads(self.stats.read_text()))
-        except (OSError, ValueError):
-            return {"total": 0, "last_at": 0.0, "duplicates": 0}
+        """Counts written after this call began (the process writes every POLL_S); after it
+        stopped, its last counts. Raises if the process stopped writing: a count the harness
+        cannot trust is no count."""
+        asked = time.monotonic()
+        while True:
+            counts: dict[str, float] = json.loads(self.stats.read_text())  # replaced whole
+            if counts["at"] >= asked or counts.get("stopped") or self._proc is None:
+                return counts
+            if time.monotonic() - asked > FRESH_S:
+                raise RuntimeError(f"the SMTP catcher stopped writing {self.stats}")
+            time.sleep(POLL_S / 5)
 
     @property
     def total(self) -> int:

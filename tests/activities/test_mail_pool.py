@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from parcours.infrastructure.mail import smtp
 from parcours.infrastructure.mail.catcher import MailCatcher, free_port
 from parcours.infrastructure.mail.smtp import MailChannel, Mailer, MailTransientError
 from tests.activities.conftest import SmtpServer
+
+LIMIT_421 = "421 4.7.0 Too many messages on this connection, closing"
 
 
 def message(mailer: Mailer, key: str) -> smtp.Outgoing:
@@ -203,59 +206,63 @@ async def test_a_connection_given_back_after_shutdown_is_closed(smtp_server: Smt
 
 class LimitingRelay:
     """An aiosmtpd handler that takes `limit` messages per connection and then answers MAIL
-    FROM with a 421 and closes, as relays with a per-connection message limit do; `limit` 0
-    refuses every MAIL FROM (a relay refusing our sender). Records every MAIL FROM it was
-    asked and every message it took, with the connection it came on."""
+    FROM with `reply` (a 421, closing, as relays with a per-connection message limit do), or
+    with `drop` closes without a reply; `limit` 0 refuses every MAIL FROM. Records each MAIL
+    FROM it was asked and each message it took, by connection (numbered as they came)."""
 
-    def __init__(self, limit: int, drop: bool = False) -> None:
+    def __init__(self, limit: int, *, reply: str = LIMIT_421, drop: bool = False) -> None:
         self.limit = limit
-        # Close without a reply instead (a relay's idle timeout racing our MAIL FROM).
+        self.reply = reply
         self.drop = drop
-        self.asked: list[int] = []  # the client port of each MAIL FROM
-        self.taken: list[tuple[int, bytes]] = []
+        self.asked: list[int] = []  # the connection of each MAIL FROM
+        self.taken: list[int] = []  # the connection of each message taken
+        self._connections = itertools.count(1)
+        self.port = free_port()
 
     async def handle_MAIL(  # aiosmtpd's hook names
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        port = session.peer[1]
-        self.asked.append(port)
-        if sum(1 for p, _ in self.taken if p == port) >= self.limit:
+        if not hasattr(session, "number"):
+            session.number = next(self._connections)
+        self.asked.append(session.number)
+        if self.taken.count(session.number) >= self.limit:
             if self.drop:
                 server.transport.close()  # before aiosmtpd can write the reply
                 return "421 never seen"
-            # Closed once the reply is written (aiosmtpd writes it when the hook returns).
-            asyncio.get_running_loop().call_soon(server.transport.close)
-            return "421 4.7.0 Too many messages on this connection, closing"
+            if self.reply.startswith("421"):
+                # Closed once the reply is written (aiosmtpd writes it when the hook returns).
+                asyncio.get_running_loop().call_soon(server.transport.close)
+            return self.reply
         envelope.mail_from = address
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.taken.append((session.peer[1], envelope.content))
+        self.taken.append(session.number)
         return "250 Message accepted for delivery"
 
 
 @contextlib.contextmanager
-def relay(limit: int, drop: bool = False) -> Iterator[tuple[LimitingRelay, int]]:
-    handler = LimitingRelay(limit, drop)
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+def relay(limit: int, **how: Any) -> Iterator[LimitingRelay]:
+    handler = LimitingRelay(limit, **how)
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
     controller.start()
     try:
-        yield handler, port
+        yield handler
     finally:
         controller.stop()
 
 
-@pytest.mark.parametrize("drop", [False, True], ids=["421", "closed"])
-async def test_a_reused_connection_refused_at_mail_from_sends_again_on_a_new_one(
-    drop: bool,
-) -> None:
+def mailer_for(server: LimitingRelay) -> Mailer:
+    return Mailer("127.0.0.1", server.port, timeout=5.0)
+
+
+async def test_a_reused_connection_refused_at_mail_from_sends_again_on_a_new_one() -> None:
     """A relay that takes 2 messages per connection: the third, on the pooled connection, is
-    refused at MAIL FROM (421) or finds the connection closed, and goes on a new connection,
-    once; the burst and the next bursts carry on. Before, the refusal failed the whole batch
-    activity (its emails retried seconds later)."""
-    with relay(limit=2, drop=drop) as (server, port):
-        mailer = Mailer("127.0.0.1", port, timeout=5.0)
+    refused at MAIL FROM (421: nothing of it sent) and goes on a new connection, once; the
+    burst and the next bursts carry on. Before, the refusal failed the whole batch activity
+    (its emails retried seconds later)."""
+    with relay(limit=2) as server:
+        mailer = mailer_for(server)
         try:
             opened = [(await burst(mailer, f"k-{i}"))[0] for i in range(3)]
             async with mailer.channel() as ch:  # a burst of 3 on the pooled connection
@@ -264,32 +271,17 @@ async def test_a_reused_connection_refused_at_mail_from_sends_again_on_a_new_one
                 opened.append(ch.connections)
         finally:
             await mailer.aclose()
-    assert len(server.taken) == 6  # every message, each once
     assert opened == [1, 0, 1, 1]  # the 3rd and the 5th went on new connections
-    assert len(server.asked) == 8  # 6 accepted + 2 refused MAIL FROM
-    assert len({p for p, _ in server.taken}) == 3  # 2 + 2 + 2 per connection
+    assert server.taken == [1, 1, 2, 2, 3, 3]  # every message once, 2 per connection
+    assert server.asked == [1, 1, 1, 2, 2, 2, 3, 3]  # + the two refused MAIL FROM
 
 
-async def test_a_new_connection_refused_at_mail_from_is_the_servers_answer() -> None:
-    """Refused on a connection that carried nothing before: a transient failure, raised at
-    once; on a reused one: one more try, on a new connection, then the same."""
-    with relay(limit=0) as (server, port):
-        mailer = Mailer("127.0.0.1", port, timeout=5.0)
-        try:
-            with pytest.raises(MailTransientError) as refused:
-                await burst(mailer, "k-1")
-        finally:
-            await mailer.aclose()
-    assert refused.value.code == 421
-    assert len(server.asked) == 1 and server.taken == []
-    assert mailer._idle == []
-
-
-async def test_the_resend_after_a_refused_mail_from_is_bounded() -> None:
-    """Every connection of a full pool refused at MAIL FROM (the relay changed its mind about
-    our sender): each is dropped once, then a new connection answers, and that answer stands."""
-    with relay(limit=1) as (server, port):
-        mailer = Mailer("127.0.0.1", port, timeout=5.0)
+async def test_a_refusal_for_now_is_retried_once_on_a_new_connection_not_the_pool() -> None:
+    """The relay changes its mind about our sender (a 421 on every MAIL FROM) while the pool
+    is full of used connections: the message is tried on one of them, then on one new
+    connection, whose refusal is the answer; the other pooled connections are left alone."""
+    with relay(limit=1) as server:
+        mailer = mailer_for(server)
         channels = [mailer.channel() for _ in range(smtp.POOL_SIZE)]
         try:
             for i, ch in enumerate(channels):  # one message each: a full pool of used ones
@@ -298,10 +290,49 @@ async def test_the_resend_after_a_refused_mail_from_is_bounded() -> None:
                 await ch.close()
             assert len(mailer._idle) == smtp.POOL_SIZE
             server.limit = 0
-            with pytest.raises(MailTransientError):
+            with pytest.raises(MailTransientError) as refused:
                 await burst(mailer, "k-last")
+            assert len(mailer._idle) == smtp.POOL_SIZE - 1
         finally:
             await mailer.aclose()
-    # 8 pooled refused, then the new one refused: 9 MAIL FROM for the last message, no loop.
-    assert len(server.asked) == smtp.POOL_SIZE + smtp.POOL_SIZE + 1
+    assert refused.value.code == 421
+    # 8 messages, then for the last one: a pooled connection, then a new one (the 9th).
+    assert server.asked[smtp.POOL_SIZE :] == [smtp.POOL_SIZE, smtp.POOL_SIZE + 1]
     assert len(server.taken) == smtp.POOL_SIZE
+
+
+@pytest.mark.parametrize(
+    "how",
+    [{"reply": "550 5.7.1 Sender not allowed"}, {"drop": True}],
+    ids=["5xx", "closed"],
+)
+async def test_a_refusal_that_stands_or_a_dropped_connection_is_not_resent_at_once(
+    how: dict[str, Any],
+) -> None:
+    """On a reused connection, a 5xx at MAIL FROM is an answer about our sender, and a
+    connection that drops may drop after the final dot (the relay may have the message): both
+    are raised as before, for the outbox's rules and the activity's retry to handle."""
+    with relay(limit=1, **how) as server:
+        mailer = mailer_for(server)
+        try:
+            await burst(mailer, "k-1")
+            with pytest.raises(smtp.MailError):
+                await burst(mailer, "k-2")
+        finally:
+            await mailer.aclose()
+    assert server.asked == [1, 1] and server.taken == [1]
+
+
+async def test_a_new_connection_refused_at_mail_from_is_the_servers_answer() -> None:
+    """Refused on a connection that carried nothing before: a transient failure, raised at
+    once, without another try."""
+    with relay(limit=0) as server:
+        mailer = mailer_for(server)
+        try:
+            with pytest.raises(MailTransientError) as refused:
+                await burst(mailer, "k-1")
+        finally:
+            await mailer.aclose()
+    assert refused.value.code == 421
+    assert server.asked == [1] and server.taken == []
+    assert mailer._idle == []

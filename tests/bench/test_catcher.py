@@ -34,7 +34,11 @@ def test_the_catcher_counts_in_its_own_process(tmp_path: Path) -> None:
         assert catcher.total == 3
         assert catcher.duplicates() == 1
         assert before <= catcher.last_at <= time.monotonic()  # one clock for both processes
+        # Each read is of counts written after it was asked: no wait needed after a send.
+        send(catcher.port, "<c@x>")
+        assert catcher.total == 4
     finally:
-        catcher.stop()
+        code = catcher.stop()
+    assert code == 0  # stopped as asked (SIGTERM), not killed
     assert catcher.pid is None
-    assert catcher.total == 3  # the last counts stay readable
+    assert (catcher.total, catcher.duplicates()) == (4, 1)  # the last counts stay readable

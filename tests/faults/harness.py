@@ -53,6 +53,10 @@ OFFICERS = [
 assert "montreal" in REGIONS
 
 
+# Starts of the dev server tried before a test gives up on it.
+SPAWNS = 3
+
+
 class DevServer:
     """`temporal server start-dev` with a persistent file: can be stopped and started again."""
 
@@ -68,11 +72,19 @@ class DevServer:
 
     async def start(self) -> None:
         self._spawn()
+        spawns = 1
         for _ in range(200):
             try:
                 await (await connect(Settings(temporal_address=self.address))).count_workflows()
                 return
             except Exception:
+                assert self.proc is not None
+                if self.proc.poll() is not None and spawns < SPAWNS:
+                    # The dev server picks its internal services' ports itself and exits when
+                    # one was taken meanwhile (seen in CI: "bind: address already in use" for
+                    # matching, then a panic): start it again, on new ones.
+                    self._spawn()
+                    spawns += 1
                 await asyncio.sleep(0.2)
         raise RuntimeError(f"dev server did not start, see {self.log}")
 

@@ -227,9 +227,10 @@ class Mailer:
         """One SMTP connection for a burst of messages (`async with mailer.channel() as ch`)."""
         return MailChannel(self)
 
-    async def _checkout(self) -> tuple[aiosmtplib.SMTP, bool]:
-        """A connection for a channel: an idle one still open, or a new one. True if new."""
-        while self._idle:
+    async def _checkout(self, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
+        """A connection for a channel: an idle one still open, or a new one (always, if
+        `fresh`). True if new."""
+        while self._idle and not fresh:
             since, smtp = self._idle.pop()
             idle = time.monotonic() - since
             if idle >= POOL_IDLE_S or not smtp.is_connected:
@@ -241,6 +242,9 @@ class Mailer:
                 except (aiosmtplib.SMTPException, OSError):
                     smtp.close()
                     continue
+                except BaseException:  # cancelled (a deadline) while asking: not left open
+                    smtp.close()
+                    raise
             return smtp, False
         if self._local_hostname is None:
             # A reverse DNS lookup: in a thread, as aiosmtplib would, but once per mailer.
@@ -284,9 +288,12 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
         smtp.close()
 
 
-# How a connection that carried messages before fails when the server is done with it (see
-# MailChannel.send): its MAIL FROM refused, or the connection closed under the message.
-_STALE = (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPServerDisconnected)
+def _done_with_connection(err: Exception) -> bool:
+    """The relay refused MAIL FROM for now (4xx: a limit of messages per connection, a 421 at
+    its idle timeout), before anything of the message: the connection, not the message, is
+    the problem (MailChannel.send). A 5xx (our sender refused, a message too big for its
+    announced SIZE) is an answer about the message or the account, and stands."""
+    return isinstance(err, aiosmtplib.SMTPSenderRefused) and 400 <= err.code < 500
 
 
 class MailChannel:
@@ -346,19 +353,23 @@ class MailChannel:
         """Hand `message` to the server for `recipients`; raises MailTransientError or
         MailRejectedError.
 
-        A connection that has carried messages before and is refused at MAIL FROM (a relay's
-        limit of messages per connection, its idle timeout announced by a 421) or found closed
-        under the message is dropped, and the message goes again on another connection, so
-        that the rest of the burst does not fail with it. A refused MAIL FROM comes before
-        anything of the message; a dropped connection counts as "not accepted" here as for
-        every exchange (`_mail_error`, and the outbox releases its claim), so the retry adds
-        no duplicate that the activity's own retry would not. Each of these drops a
-        connection, so this ends at a new connection at the latest (the pool is bounded),
-        and what a new connection answers is the server's answer."""
+        A connection that has carried messages before and whose MAIL FROM the relay refuses
+        for now (4xx: its limit of messages per connection, a 421 at its idle timeout) is
+        dropped, and the message goes once more on a new connection (not another pooled one,
+        which the same limit may hold), so that the rest of the burst does not fail with it.
+        MAIL FROM comes before anything of the message: nothing can have been accepted. A
+        connection that drops under the message is not retried here: it may drop after the
+        final dot, when the relay may have the message, and that is the activity's retry to
+        judge. What the new connection answers stands."""
         recipients = list(recipients)
+        fresh = False
         while True:
             reused = False
             try:
+                if fresh:
+                    self.smtp, _ = await self.mailer._checkout(fresh=True)
+                    self.connections += 1
+                    self._reused = False
                 smtp = await self._connected()
                 reused = self._reused
                 self._busy = True
@@ -370,12 +381,13 @@ class MailChannel:
                     refused, _ = await smtp.sendmail(self.mailer.sender, recipients, message.data)
             except (aiosmtplib.SMTPException, OSError) as err:
                 self._drop()
-                if reused and isinstance(err, _STALE):
+                if reused and _done_with_connection(err):
                     logger.info(
-                        "SMTP: a reused connection failed (%s): sending the message again on "
-                        "another",
-                        type(err).__name__,
+                        "SMTP: the relay refused MAIL FROM on a reused connection (%s): "
+                        "sending the message again on a new one",
+                        getattr(err, "code", None),
                     )
+                    fresh = True
                     continue
                 raise _mail_error(err, self.mailer) from None
             break
