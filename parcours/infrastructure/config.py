@@ -269,7 +269,8 @@ class Settings:
     intake_pacing: bool = True
     # Openings it lets wait: the measured trade between officers' latency and intake's rate.
     # 5: the smallest queue that kept intake at its target (0.5 x the bare baseline) in the
-    # full runs of 2026-12-04, with the officers' p99 at about 3 x idle (README, "Performance").
+    # full runs of 2026-12-04, at the cost of an approval's p99 at 3.0-3.4 x idle (4 kept it
+    # under 3 x and intake under its target; README, "Performance").
     intake_queue: int = 5
 
     def arrival_window(self, today: date) -> ArrivalWindow:

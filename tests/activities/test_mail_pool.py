@@ -192,6 +192,29 @@ async def test_a_connection_idle_past_the_check_is_asked_noop_first(
     assert len(smtp_server.messages()) == 3
 
 
+async def test_a_connection_whose_noop_check_is_cut_short_is_closed(
+    smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The send deadline (activities/notify.py) may fall while a pooled connection is asked
+    NOOP: that connection, out of the pool and mid-command, is closed, not left open."""
+    mailer = Mailer("127.0.0.1", smtp_server.port, timeout=5.0)
+    monkeypatch.setattr(smtp, "CHECK_AFTER_S", 0.0)
+    try:
+        await burst(mailer, "k-1")
+        (_, pooled), *_ = mailer._idle
+
+        async def noop_silent(*_a: object, **_k: object) -> None:
+            await asyncio.sleep(60)  # a relay gone quiet
+
+        monkeypatch.setattr(pooled, "noop", noop_silent)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await burst(mailer, "k-2")
+        assert mailer._idle == [] and not pooled.is_connected
+    finally:
+        await mailer.aclose()
+
+
 async def test_a_connection_given_back_after_shutdown_is_closed(smtp_server: SmtpServer) -> None:
     """An activity still running when the worker closes the pool (past its graceful
     shutdown) does not leave a connection open behind it."""

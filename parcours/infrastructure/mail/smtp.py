@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
+from typing import TypeGuard
 
 import aiosmtplib
 
@@ -288,7 +289,7 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
         smtp.close()
 
 
-def _done_with_connection(err: Exception) -> bool:
+def _done_with_connection(err: Exception) -> TypeGuard[aiosmtplib.SMTPSenderRefused]:
     """The relay refused MAIL FROM for now (4xx: a limit of messages per connection, a 421 at
     its idle timeout), before anything of the message: the connection, not the message, is
     the problem (MailChannel.send). A 5xx (our sender refused, a message too big for its
@@ -342,9 +343,10 @@ class MailChannel:
         if smtp is not None:
             smtp.close()
 
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self.smtp is None or not self.smtp.is_connected:
-            self.smtp, new = await self.mailer._checkout()
+    async def _connected(self, fresh: bool = False) -> aiosmtplib.SMTP:
+        """The connection held, or one from the mailer (a new one if `fresh`)."""
+        if fresh or self.smtp is None or not self.smtp.is_connected:
+            self.smtp, new = await self.mailer._checkout(fresh)
             self.connections += new
             self._reused = not new
         return self.smtp
@@ -362,15 +364,10 @@ class MailChannel:
         final dot, when the relay may have the message, and that is the activity's retry to
         judge. What the new connection answers stands."""
         recipients = list(recipients)
-        fresh = False
-        while True:
+        for fresh in (False, True):
             reused = False
             try:
-                if fresh:
-                    self.smtp, _ = await self.mailer._checkout(fresh=True)
-                    self.connections += 1
-                    self._reused = False
-                smtp = await self._connected()
+                smtp = await self._connected(fresh)
                 reused = self._reused
                 self._busy = True
                 if message.message is not None:
@@ -381,13 +378,12 @@ class MailChannel:
                     refused, _ = await smtp.sendmail(self.mailer.sender, recipients, message.data)
             except (aiosmtplib.SMTPException, OSError) as err:
                 self._drop()
-                if reused and _done_with_connection(err):
+                if not fresh and reused and _done_with_connection(err):
                     logger.info(
                         "SMTP: the relay refused MAIL FROM on a reused connection (%s): "
                         "sending the message again on a new one",
-                        getattr(err, "code", None),
+                        err.code,
                     )
-                    fresh = True
                     continue
                 raise _mail_error(err, self.mailer) from None
             break
