@@ -87,6 +87,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="approvals the intake scenario imports (default: the size's, 10000 in full); "
         "another count than the full run's is reported as scaled down",
     )
+    p.add_argument(
+        "--officer-pause",
+        type=_at_least_zero(float),
+        default=0.0,
+        metavar="S",
+        help="seconds an officer waits between filing a plan and approving the stage in "
+        "scenario 4 (default 0: at once, as the issue's target was measured; a person takes "
+        "seconds, so with a pause the timed approval no longer meets the plan's effects)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
         "--pragma",
@@ -145,6 +154,7 @@ async def amain(args: argparse.Namespace) -> Report:
             "cli_env": cli_env,
             "open_cases": list(sizes.open_cases),
             "scale_budget_s": sizes.scale_budget_s,
+            "officer_pause_s": args.officer_pause,
         },
     )
     if sizes.scaled_down:
@@ -157,7 +167,7 @@ async def amain(args: argparse.Namespace) -> Report:
     async with running_stack(
         StackOptions(pragmas=pragmas, worker_env=worker_env, cli_env=cli_env, keep=args.keep)
     ) as stack:
-        run = Run(stack, sizes, report, [], [])
+        run = Run(stack, sizes, report, [], [], officer_pause=args.officer_pause)
         await warm_up(run)
         for name, scenario in SCENARIOS.items():
             if name in args.scenarios:

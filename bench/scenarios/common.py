@@ -35,6 +35,10 @@ class Run:
     # them: the storm sizes its lead time from them.
     open_rate: float | None = None
     baseline_open_rate: float | None = None
+    # Seconds between an officer's plan and the approval that scenario 4 times (`--officer-
+    # pause`). At 0 the approval reaches the case while the plan's events and email are still
+    # in flight, and waits for the workflow task that settles them.
+    officer_pause: float = 0.0
 
     @property
     def tmp(self) -> Path:

@@ -80,7 +80,8 @@ async def sample_by_origin(
 
 
 async def sample_parcours(run: Run, dossiers: list[str]) -> tuple[list[float], list[float]]:
-    """For each case: query it, file a plan (untimed: approval needs one), approve arrival."""
+    """For each case: query it, file a plan (untimed: approval needs one), wait
+    `run.officer_pause`, approve arrival."""
     client, settings = run.stack.client, run.stack.settings
     queries: list[float] = []
     updates: list[float] = []
@@ -93,6 +94,7 @@ async def sample_parcours(run: Run, dossiers: list[str]) -> tuple[list[float], l
         actor = Actor(officer_id=view.officer, role=Role.OFFICER, region=view.region)
         plan = PlanFiling(actor, [PlanItem(Stage.FRANCIZATION, "Cours de francisation")])
         await update_case(client, settings, dossier, "file_plan", plan)
+        await asyncio.sleep(run.officer_pause)
         t0 = time.perf_counter()
         await update_case(
             client, settings, dossier, "approve_stage", StageApproval(actor, Stage.ARRIVAL)
@@ -111,6 +113,7 @@ async def sample_baseline(run: Run, cases: list[str]) -> tuple[list[float], list
         await handle.query(BaselinePathway.view)
         queries.append(time.perf_counter() - t0)
         await handle.execute_update(BaselinePathway.progress, BaselineAction())
+        await asyncio.sleep(run.officer_pause)
         t0 = time.perf_counter()
         await handle.execute_update(BaselinePathway.approve, BaselineAction())
         updates.append(time.perf_counter() - t0)
@@ -140,8 +143,13 @@ def report_latency(
                 baseline=_ms(percentile(base[i], p)),
                 target=target,
                 met=met,
-                note=f"n={len(ours[i])}",
+                note=f"n={len(ours[i])}{_paused(run, i)}",
             )
+
+
+def _paused(run: Run, i: int) -> str:
+    """The approval's note when it came after a pause (`--officer-pause`)."""
+    return f", {run.officer_pause:g} s after the plan" if i == 1 and run.officer_pause else ""
 
 
 def _ms(v: float | None) -> float | None:
@@ -183,5 +191,6 @@ def report_during_over_idle(
             "x",
             target=f"<= {DURING_OVER_IDLE:g} x (ideally < 300 ms)",
             met=(ratio <= DURING_OVER_IDLE) if judge else None,
-            note=f"{busy * 1000:.0f} ms / {calm * 1000:.0f} ms, n={len(during[i])}/{len(idle[i])}",
+            note=f"{busy * 1000:.0f} ms / {calm * 1000:.0f} ms, n={len(during[i])}/{len(idle[i])}"
+            f"{_paused(run, i)}",
         )

@@ -22,7 +22,17 @@ SCENARIOS = {
 
 def test_smoke_run_reports_every_scenario(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--json", "--no-write"],
+        # A short pause between each plan and its timed approval (`--officer-pause`).
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--json",
+            "--no-write",
+            "--officer-pause",
+            "0.05",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -37,6 +47,12 @@ def test_smoke_run_reports_every_scenario(tmp_path: Path) -> None:
     assert {m["scenario"] for m in metrics} == SCENARIOS
     for m in metrics:
         assert {"name", "value", "unit", "baseline", "ratio", "target", "met"} <= set(m)
+    # The pause is in the report, on the approvals it came before and not on the queries.
+    assert report["settings"]["officer_pause_s"] == 0.05
+    latency = [m for m in metrics if m["scenario"] == "4 officer latency"]
+    approvals = [m for m in latency if m["name"].startswith("approve")]
+    assert approvals and all("0.05 s after the plan" in m["note"] for m in approvals)
+    assert not any("after the plan" in m["note"] for m in latency if m["name"].startswith("query"))
     # Every case of the smoke run was opened, and no escalation email went out twice.
     intake = next(m for m in metrics if m["name"] == "all assigned, recorded, welcomed")
     assert intake["value"] is not None, intake["note"]

@@ -93,10 +93,19 @@ def test_command_line_overrides_the_scale_checkpoints_and_budget() -> None:
     assert quick.intake == QUICK.intake
     # Only what was given changes.
     assert sizes_for(parse(["--scale-budget", "10"])).open_cases == FULL.open_cases
+    # The officer's pause before the timed approval: none unless asked.
+    assert parse([]).officer_pause == 0.0
+    assert parse(["--officer-pause", "0.3"]).officer_pause == 0.3
 
 
 @pytest.mark.parametrize(
-    "argv", [["--open-cases", "-5"], ["--open-cases", "many"], ["--scale-budget", "-1"]]
+    "argv",
+    [
+        ["--open-cases", "-5"],
+        ["--open-cases", "many"],
+        ["--scale-budget", "-1"],
+        ["--officer-pause", "-0.1"],
+    ],
 )
 def test_bad_scale_options_are_refused_with_a_message(
     argv: list[str], capsys: pytest.CaptureFixture[str]

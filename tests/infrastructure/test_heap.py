@@ -11,6 +11,7 @@ import pytest
 from parcours.infrastructure import heap
 from parcours.infrastructure.heap import (
     LONG_PAUSE_S,
+    YOUNG_GENERATION,
     CollectorWatch,
     Pauses,
     log_pauses,
@@ -29,14 +30,19 @@ def test_settling_moves_what_exists_out_of_the_collectors_reach() -> None:
     kept = [object() for _ in range(100)]
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     try:
         settle_startup_heap()
         frozen = gc.get_freeze_count()
         # Everything tracked at that moment (this test's list among it) is now permanent.
         assert frozen > len(kept)
         assert gc.get_count()[2] == 0
+        # Young collections are rarer, so full ones are too; the older generations' ratios stay.
+        assert gc.get_threshold() == (YOUNG_GENERATION, *thresholds[1:])
+        assert thresholds[0] < YOUNG_GENERATION
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     assert gc.get_freeze_count() == 0
 
 

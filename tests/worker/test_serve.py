@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.infrastructure.heap import CollectorWatch
+from parcours.infrastructure.heap import YOUNG_GENERATION, CollectorWatch
 from parcours.infrastructure.worker import serve
 from tests.conftest import real_stack
 
@@ -31,6 +31,7 @@ async def test_serve_settles_the_heap_and_reports_the_collector_on_the_way_out(
     async with real_stack(dev_env.client, tmp_path) as stack:
         settings = dataclasses.replace(stack.settings, task_queue=f"tq-{uuid.uuid4().hex}")
         gc.unfreeze()
+        thresholds = gc.get_threshold()
         stop = asyncio.Event()
         served = asyncio.create_task(serve(settings, stop, stack.client))
         try:
@@ -39,13 +40,16 @@ async def test_serve_settles_the_heap_and_reports_the_collector_on_the_way_out(
                     break
                 await asyncio.sleep(0.05)
             assert watching(), "serve() never installed the collector's watch"
-            # Start-up's objects were frozen before the worker took any work.
+            # Start-up's objects were frozen before the worker took any work, and the young
+            # generation enlarged.
             assert gc.get_freeze_count() > 0
+            assert gc.get_threshold()[0] == YOUNG_GENERATION
             gc.collect()  # a full collection while it serves: reported on the way out
         finally:
             stop.set()
             await asyncio.wait_for(served, 60)
             gc.unfreeze()  # the rest of the suite runs with the collector as it found it
+            gc.set_threshold(*thresholds)
     assert not watching()
     reports = [
         r.getMessage() for r in caplog.records if r.getMessage().startswith("garbage collector")
