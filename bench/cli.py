@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,8 @@ def _at_least_zero(kind: type[int] | type[float]) -> Callable[[str], float]:
             value = kind(raw)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a finite number")
         if value < 0:
             raise argparse.ArgumentTypeError(f"{raw} is negative")
         return value

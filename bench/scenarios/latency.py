@@ -73,15 +73,17 @@ async def sample_by_origin(
     start = loop.time()
     for n, dossier in enumerate(dossiers):
         await asyncio.sleep(max(0.0, start + n * spacing - loop.time()))
-        queries, updates = await sample_parcours(run, [dossier])
+        queries, updates = await sample_parcours(run, [dossier], pause=run.officer_pause)
         out[origin(dossier)][0].extend(queries)
         out[origin(dossier)][1].extend(updates)
     return out
 
 
-async def sample_parcours(run: Run, dossiers: list[str]) -> tuple[list[float], list[float]]:
-    """For each case: query it, file a plan (untimed: approval needs one), wait
-    `run.officer_pause`, approve arrival."""
+async def sample_parcours(
+    run: Run, dossiers: list[str], pause: float = 0.0
+) -> tuple[list[float], list[float]]:
+    """For each case: query it, file a plan (untimed: approval needs one), wait `pause`
+    seconds, approve arrival."""
     client, settings = run.stack.client, run.stack.settings
     queries: list[float] = []
     updates: list[float] = []
@@ -94,7 +96,7 @@ async def sample_parcours(run: Run, dossiers: list[str]) -> tuple[list[float], l
         actor = Actor(officer_id=view.officer, role=Role.OFFICER, region=view.region)
         plan = PlanFiling(actor, [PlanItem(Stage.FRANCIZATION, "Cours de francisation")])
         await update_case(client, settings, dossier, "file_plan", plan)
-        await asyncio.sleep(run.officer_pause)
+        await asyncio.sleep(pause)
         t0 = time.perf_counter()
         await update_case(
             client, settings, dossier, "approve_stage", StageApproval(actor, Stage.ARRIVAL)

@@ -121,7 +121,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_RETENTION_DAYS", "`730`",
          "days after closure before personal data is purged", "`retention install`"),
     Knob("PARCOURS_WORKER_CACHE", "`4000`",
-         "cases kept in the worker's workflow cache (about 0.1 MB each; 0: none)", "worker"),
+         "cases kept in the worker's workflow cache (about 0.1 MB each, more while garbage "
+         "awaits a collection, \"Performance\"; 0: none)", "worker"),
     Knob("PARCOURS_WORKER_WORKFLOW_TASKS", "`100`", "workflow tasks the worker runs at once "
          "(the SDK's default; fewer suit a bulk import but make officers wait, \"Performance\")",
          "worker"),

@@ -6,7 +6,8 @@ is the workflow cache (about 180 objects per cached case), so the pause grows wi
 `PARCOURS_WORKER_CACHE`: on the benchmark's 2 cores, during an import, 140-250 ms at 1,000
 cached cases and up to about 520 ms at 4,000 (README, "Performance"). This module freezes what
 start-up built, makes full collections rarer, and reports the pauses, so that an operator sees
-them in the worker's log.
+them in the worker's log. `parcours dev` runs the worker in its own process, so its console
+and mail catcher share these settings.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-# Allocations between two young collections (CPython's default is 700). A full collection is
-# weighed only every YOUNG x 10 x 10 allocations; at 700 the worker, whose heap grows with its
-# cache while an import opens cases, ran one about every 10 s, each longer than the last
-# (120 -> 490 ms over a 3,000-case import: its event loop held, and the officers' p99 with it).
+# Allocations between two young collections (CPython 3.11's default is 700; the three
+# generations and their thresholds are 3.11-3.13's). A full collection is weighed only every
+# YOUNG x 10 x 10 allocations, and runs only once a quarter of the old generation is new; at
+# 700 the worker, whose heap grows with its cache while an import opens cases, ran one about
+# every 10 s, each longer than the last (120 -> 490 ms over a 3,000-case import: its event
+# loop held, and the officers' p99 with it).
 # At 50,000 (full-size run, 2026-12-04): one about every 70 s (200-290 ms), young collections
 # of 20-60 ms, worker CPU per case 36.9 -> 34.8 ms, the approval's p99 during the import
 # 144-395 -> 116-128 ms; peak RSS 677 -> 938 MiB (garbage waits longer). README "Performance".

@@ -105,6 +105,8 @@ def test_command_line_overrides_the_scale_checkpoints_and_budget() -> None:
         ["--open-cases", "many"],
         ["--scale-budget", "-1"],
         ["--officer-pause", "-0.1"],
+        ["--officer-pause", "inf"],
+        ["--scale-budget", "nan"],
     ],
 )
 def test_bad_scale_options_are_refused_with_a_message(

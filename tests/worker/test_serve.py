@@ -47,9 +47,11 @@ async def test_serve_settles_the_heap_and_reports_the_collector_on_the_way_out(
             gc.collect()  # a full collection while it serves: reported on the way out
         finally:
             stop.set()
-            await asyncio.wait_for(served, 60)
-            gc.unfreeze()  # the rest of the suite runs with the collector as it found it
-            gc.set_threshold(*thresholds)
+            try:
+                await asyncio.wait_for(served, 60)
+            finally:
+                gc.unfreeze()  # the rest of the suite runs with the collector as it found it
+                gc.set_threshold(*thresholds)
     assert not watching()
     reports = [
         r.getMessage() for r in caplog.records if r.getMessage().startswith("garbage collector")
