@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -134,3 +136,17 @@ async def real_stack(
             yield Stack(encrypted, settings, catcher, res.sessions)
     finally:
         catcher.stop()
+
+
+@pytest.fixture
+def collector_as_found() -> Iterator[tuple[int, int, int]]:
+    """For a test of the worker's heap settling, which freezes and retunes CPython's collector
+    for the whole process: the test starts unfrozen, is given the thresholds it found, and the
+    rest of the suite gets the collector back as it was, whatever the test did."""
+    gc.unfreeze()
+    thresholds = gc.get_threshold()
+    try:
+        yield thresholds
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

@@ -26,23 +26,21 @@ def quiet(pauses: Pauses) -> bool:
     return (pauses.count, pauses.longest_s, pauses.total_s) == (0, 0.0, 0.0)
 
 
-def test_settling_moves_what_exists_out_of_the_collectors_reach() -> None:
+def test_settling_moves_what_exists_out_of_the_collectors_reach(
+    collector_as_found: tuple[int, int, int],
+) -> None:
+    thresholds = collector_as_found
     kept = [object() for _ in range(100)]
-    gc.unfreeze()
     assert gc.get_freeze_count() == 0
-    thresholds = gc.get_threshold()
-    try:
-        settle_startup_heap()
-        frozen = gc.get_freeze_count()
-        # Everything tracked at that moment (this test's list among it) is now permanent.
-        assert frozen > len(kept)
-        assert gc.get_count()[2] == 0
-        # Young collections are rarer, so full ones are too; the older generations' ratios stay.
-        assert gc.get_threshold() == (YOUNG_GENERATION, *thresholds[1:])
-        assert thresholds[0] < YOUNG_GENERATION
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
+    settle_startup_heap()
+    frozen = gc.get_freeze_count()
+    # Everything tracked at that moment (this test's list among it) is now permanent.
+    assert frozen > len(kept)
+    assert gc.get_count()[2] == 0
+    # Young collections are rarer, so full ones are too; the older generations' ratios stay.
+    assert gc.get_threshold() == (YOUNG_GENERATION, *thresholds[1:])
+    assert thresholds[0] < YOUNG_GENERATION
+    gc.unfreeze()
     assert gc.get_freeze_count() == 0
 
 

@@ -136,8 +136,17 @@ def start_cases(stack: WebStack, *approvals: dict[str, object]) -> list[dict[str
 
 
 def wait_for(predicate: object, timeout: float = 30.0, every: float = 0.3) -> None:
+    """Until `predicate()` holds. A page that reloads itself (a batch's progress) may replace
+    an element between its finding and its reading: that look counts as "not yet"."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     assert callable(predicate)
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        try:
+            if predicate():
+                return
+        except StaleElementReferenceException:
+            pass
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(every)

@@ -13,9 +13,8 @@ import uuid
 from datetime import timedelta
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from parcours.infrastructure.store.officers import local_today
 from tests.web.conftest import WebStack, approval, start_cases, wait_for
@@ -147,11 +146,12 @@ def test_bulk_reassign_from_the_case_list_with_its_progress(
     assert "/bulk/reassign-" in browser.current_url
     progress_url = browser.current_url
 
-    # The page follows the batch by itself (it polls its counts and reloads): an element found
-    # just before a reload is stale by the time it is read, so the wait looks again.
-    WebDriverWait(
-        browser, 60, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)
-    ).until(lambda d: d.find_element(By.ID, "bulk-status").text.startswith("Terminée"))
+    # The page follows the batch by itself (it polls its counts and reloads).
+    wait_for(
+        lambda: browser.find_element(By.ID, "bulk-status").text.startswith("Terminée"),
+        timeout=60,
+        every=0.5,
+    )
     assert browser.find_element(By.ID, "bulk-status").text == (
         f"Terminée · {len(mine)} sur {len(mine)} dossiers traités"
     )

@@ -25,13 +25,14 @@ def watching() -> bool:
 
 
 async def test_serve_settles_the_heap_and_reports_the_collector_on_the_way_out(
-    dev_env: WorkflowEnvironment, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    dev_env: WorkflowEnvironment,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    collector_as_found: tuple[int, int, int],
 ) -> None:
     caplog.set_level(logging.INFO, logger="parcours.infrastructure.worker")
     async with real_stack(dev_env.client, tmp_path) as stack:
         settings = dataclasses.replace(stack.settings, task_queue=f"tq-{uuid.uuid4().hex}")
-        gc.unfreeze()
-        thresholds = gc.get_threshold()
         stop = asyncio.Event()
         served = asyncio.create_task(serve(settings, stop, stack.client))
         try:
@@ -47,11 +48,7 @@ async def test_serve_settles_the_heap_and_reports_the_collector_on_the_way_out(
             gc.collect()  # a full collection while it serves: reported on the way out
         finally:
             stop.set()
-            try:
-                await asyncio.wait_for(served, 60)
-            finally:
-                gc.unfreeze()  # the rest of the suite runs with the collector as it found it
-                gc.set_threshold(*thresholds)
+            await asyncio.wait_for(served, 60)
     assert not watching()
     reports = [
         r.getMessage() for r in caplog.records if r.getMessage().startswith("garbage collector")
