@@ -230,13 +230,18 @@ async def test_a_connection_given_back_after_shutdown_is_closed(smtp_server: Smt
 class LimitingRelay:
     """An aiosmtpd handler that takes `limit` messages per connection and then answers MAIL
     FROM with `reply` (a 421, closing, as relays with a per-connection message limit do), or
-    with `drop` closes without a reply; `limit` 0 refuses every MAIL FROM. Records each MAIL
-    FROM it was asked and each message it took, by connection (numbered as they came)."""
+    with `drop` closes without a reply; `limit` 0 refuses every MAIL FROM. With `at="RCPT"` it
+    takes MAIL FROM and answers RCPT instead (some relays close the session there). Records
+    each MAIL FROM it was asked and each message it took, by connection (numbered as they
+    came)."""
 
-    def __init__(self, limit: int, *, reply: str = LIMIT_421, drop: bool = False) -> None:
+    def __init__(
+        self, limit: int, *, reply: str = LIMIT_421, drop: bool = False, at: str = "MAIL"
+    ) -> None:
         self.limit = limit
         self.reply = reply
         self.drop = drop
+        self.at = at
         self.asked: list[int] = []  # the connection of each MAIL FROM
         self.taken: list[int] = []  # the connection of each message taken
         self._connections = itertools.count(1)
@@ -248,16 +253,30 @@ class LimitingRelay:
         if not hasattr(session, "number"):
             session.number = next(self._connections)
         self.asked.append(session.number)
-        if self.taken.count(session.number) >= self.limit:
-            if self.drop:
-                server.transport.close()  # before aiosmtpd can write the reply
-                return "421 never seen"
-            if self.reply.startswith("421"):
-                # Closed once the reply is written (aiosmtpd writes it when the hook returns).
-                asyncio.get_running_loop().call_soon(server.transport.close)
-            return self.reply
+        if self.at == "MAIL" and self._over(session):
+            return self._refuse(server)
         envelope.mail_from = address
         return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.at == "RCPT" and self._over(session):
+            return self._refuse(server)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def _over(self, session: Any) -> bool:
+        return self.taken.count(session.number) >= self.limit
+
+    def _refuse(self, server: Any) -> str:
+        if self.drop:
+            server.transport.close()  # before aiosmtpd can write the reply
+            return "421 never seen"
+        if self.reply.startswith("421"):
+            # Closed once the reply is written (aiosmtpd writes it when the hook returns).
+            asyncio.get_running_loop().call_soon(server.transport.close)
+        return self.reply
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.taken.append(session.number)
@@ -297,6 +316,41 @@ async def test_a_reused_connection_refused_at_mail_from_sends_again_on_a_new_one
     assert opened == [1, 0, 1, 1]  # the 3rd and the 5th went on new connections
     assert server.taken == [1, 1, 2, 2, 3, 3]  # every message once, 2 per connection
     assert server.asked == [1, 1, 1, 2, 2, 2, 3, 3]  # + the two refused MAIL FROM
+
+
+async def test_a_reused_connection_closed_at_rcpt_sends_again_on_a_new_one() -> None:
+    """Some relays say their per-connection limit at RCPT (421, closing): nothing of the
+    message was sent, so it goes on a new connection, as after a refusal at MAIL FROM; before,
+    the burst failed and waited for the activity's retry."""
+    with relay(limit=2, at="RCPT") as server:
+        mailer = mailer_for(server)
+        try:
+            async with mailer.channel() as ch:
+                for i in range(5):
+                    await ch.send(message(mailer, f"k-{i}"), ["amina@example.org"])
+                opened = ch.connections
+        finally:
+            await mailer.aclose()
+    assert opened == 3
+    assert server.taken == [1, 1, 2, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "reply", ["450 4.2.1 Mailbox busy", "550 5.1.1 No such user"], ids=["450", "550"]
+)
+async def test_a_recipient_refused_at_rcpt_is_not_resent_on_a_new_connection(reply: str) -> None:
+    """At RCPT, anything but a 421 is about the recipient: a new connection would hear it
+    again. It is raised (transient or rejected, as before) without another try."""
+    with relay(limit=1, at="RCPT", reply=reply) as server:
+        mailer = mailer_for(server)
+        try:
+            await burst(mailer, "k-1")
+            with pytest.raises(smtp.MailError) as refused:
+                await burst(mailer, "k-2")
+        finally:
+            await mailer.aclose()
+    assert refused.value.code == int(reply[:3])
+    assert server.asked == [1, 1] and server.taken == [1]
 
 
 async def test_a_refusal_for_now_is_retried_once_on_a_new_connection_not_the_pool() -> None:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import TypeGuard
 
 import aiosmtplib
 
@@ -289,12 +288,21 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
         smtp.close()
 
 
-def _done_with_connection(err: Exception) -> TypeGuard[aiosmtplib.SMTPSenderRefused]:
-    """The relay refused MAIL FROM for now (4xx: a limit of messages per connection, a 421 at
-    its idle timeout), before anything of the message: the connection, not the message, is
-    the problem (MailChannel.send). A 5xx (our sender refused, a message too big for its
-    announced SIZE) is an answer about the message or the account, and stands."""
-    return isinstance(err, aiosmtplib.SMTPSenderRefused) and 400 <= err.code < 500
+def _done_with_connection(err: Exception) -> bool:
+    """The relay is done with this connection, before anything of the message was sent: the
+    connection, not the message, is the problem (MailChannel.send).
+
+    - MAIL FROM refused for now (4xx: a limit of messages per connection, a 421 at its idle
+      timeout). A 5xx (our sender refused, a message too big for its announced SIZE) is an
+      answer about the message or the account, and stands.
+    - Every recipient refused with 421 (the relay closing the session, which some relays say
+      at RCPT rather than at MAIL FROM). Other 4xx at RCPT (450 mailbox busy, 452 too many
+      recipients) are about the recipients, and a new connection would hear them again."""
+    if isinstance(err, aiosmtplib.SMTPSenderRefused):
+        return 400 <= err.code < 500
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+        return bool(err.recipients) and all(r.code == 421 for r in err.recipients)
+    return False
 
 
 class MailChannel:
@@ -355,11 +363,12 @@ class MailChannel:
         """Hand `message` to the server for `recipients`; raises MailTransientError or
         MailRejectedError.
 
-        A connection that has carried messages before and whose MAIL FROM the relay refuses
-        for now (4xx: its limit of messages per connection, a 421 at its idle timeout) is
-        dropped, and the message goes once more on a new connection (not another pooled one,
-        which the same limit may hold), so that the rest of the burst does not fail with it.
-        MAIL FROM comes before anything of the message: nothing can have been accepted. A
+        A connection that has carried messages before and that the relay is done with
+        (MAIL FROM refused for now: its limit of messages per connection, a 421 at its idle
+        timeout; or a 421 closing the session at RCPT) is dropped, and the message goes once
+        more on a new connection (not another pooled one, which the same limit may hold), so
+        that the rest of the burst does not fail with it. MAIL FROM and RCPT come before
+        anything of the message: nothing can have been accepted. A
         connection that drops under the message is not retried here: it may drop after the
         final dot, when the relay may have the message, and that is the activity's retry to
         judge. What the new connection answers stands."""
@@ -378,11 +387,13 @@ class MailChannel:
                     refused, _ = await smtp.sendmail(self.mailer.sender, recipients, message.data)
             except (aiosmtplib.SMTPException, OSError) as err:
                 self._drop()
-                if not fresh and reused and _done_with_connection(err):
+                # A fresh connection is never `reused`: one more try at most.
+                if reused and _done_with_connection(err):
                     logger.info(
-                        "SMTP: the relay refused MAIL FROM on a reused connection (%s): "
+                        # The class, not the error: a refused recipient's text holds its address.
+                        "SMTP: the relay is done with a reused connection (%s): "
                         "sending the message again on a new one",
-                        err.code,
+                        type(err).__name__,
                     )
                     continue
                 raise _mail_error(err, self.mailer) from None
