@@ -133,7 +133,9 @@ async def run_intake(run: Run) -> None:
     counts0 = st.baseline_counts()
     b_metrics0 = st.metrics("baseline")
     b_cpu0 = cpu_now(st)
-    lat = asyncio.create_task(sample_baseline(run, run.latency_baseline[:half]))
+    lat = asyncio.create_task(
+        sample_baseline(run, run.latency_baseline[:half], pause=run.officer_pause)
+    )
     t0 = time.perf_counter()
     b_start_s, _ = await start_baseline(run, BASELINE_PREFIX, n)
     await wait_until(
@@ -162,6 +164,14 @@ async def run_intake(run: Run) -> None:
     # is measured.
     samples = interleave(run.latency_dossiers[:half], run.latency_people[:half])
     spacing = SPREAD_OVER_BASELINE * b_total / max(len(samples), 1)
+    if run.officer_pause >= spacing:
+        # Each action then takes longer than the spacing allows: the samples fall behind and
+        # the last ones may land after the import, on a quiet worker.
+        run.say(
+            f"intake: warning: --officer-pause {run.officer_pause:g} s is not shorter than the "
+            f"{spacing:.2f} s between officers' actions: the last samples may come after the "
+            "import"
+        )
     ours_task = asyncio.create_task(sample_by_origin(run, samples, spacing))
     t0 = time.perf_counter()
     start_s, code, last = await import_cases(run, csv)

@@ -32,6 +32,8 @@ PEOPLE_PREFIX = "P"
 PERSON_OPENED = "case opened by a person"
 # Ratio of p99 during intake to p99 idle, the issue's target (issue 14, "Officers first").
 DURING_OVER_IDLE = 3.0
+# The two lists of a sample, (queries, approvals), as the samplers return them.
+QUERIES, APPROVALS = 0, 1
 
 
 def origin(dossier: str) -> str:
@@ -105,7 +107,11 @@ async def sample_parcours(
     return queries, updates
 
 
-async def sample_baseline(run: Run, cases: list[str]) -> tuple[list[float], list[float]]:
+async def sample_baseline(
+    run: Run, cases: list[str], pause: float = 0.0
+) -> tuple[list[float], list[float]]:
+    """`sample_parcours` on the bare baseline: query, a first update, wait `pause` seconds,
+    the timed update."""
     client = run.stack.client
     queries: list[float] = []
     updates: list[float] = []
@@ -115,7 +121,7 @@ async def sample_baseline(run: Run, cases: list[str]) -> tuple[list[float], list
         await handle.query(BaselinePathway.view)
         queries.append(time.perf_counter() - t0)
         await handle.execute_update(BaselinePathway.progress, BaselineAction())
-        await asyncio.sleep(run.officer_pause)
+        await asyncio.sleep(pause)
         t0 = time.perf_counter()
         await handle.execute_update(BaselinePathway.approve, BaselineAction())
         updates.append(time.perf_counter() - t0)
@@ -129,12 +135,12 @@ def report_latency(
     base: tuple[list[float], list[float]],
 ) -> None:
     idle = when == "idle"
-    for kind, i in (("approve (update)", 1), ("query", 0)):
+    for kind, i in (("approve (update)", APPROVALS), ("query", QUERIES)):
         for p in (50, 99):
             value = percentile(ours[i], p)
             target = ""
             met = None
-            if idle and p == 99 and i == 1:
+            if idle and p == 99 and i == APPROVALS:
                 target = "< 300 ms"
                 met = value is not None and value * 1000 < 300
             run.metric(
@@ -151,7 +157,9 @@ def report_latency(
 
 def _paused(run: Run, i: int) -> str:
     """The approval's note when it came after a pause (`--officer-pause`)."""
-    return f", {run.officer_pause:g} s after the plan" if i == 1 and run.officer_pause else ""
+    if i != APPROVALS or not run.officer_pause:
+        return ""
+    return f", {run.officer_pause:g} s after the plan"
 
 
 def _ms(v: float | None) -> float | None:
@@ -161,7 +169,7 @@ def _ms(v: float | None) -> float | None:
 async def run_idle(run: Run) -> None:
     half = len(run.latency_dossiers) // 2
     run.say(f"latency, idle: {len(run.latency_dossiers) - half} officer actions")
-    base = await sample_baseline(run, run.latency_baseline[half:])
+    base = await sample_baseline(run, run.latency_baseline[half:], pause=run.officer_pause)
     by_origin = await sample_by_origin(
         run, interleave(run.latency_dossiers[half:], run.latency_people[half:])
     )
@@ -181,7 +189,7 @@ def report_during_over_idle(
 ) -> None:
     """The issue's target: p99 during intake at most 3x p99 idle (and ideally < 300 ms)."""
     judge = not run.sizes.scaled_down
-    for kind, i in (("approve (update)", 1), ("query", 0)):
+    for kind, i in (("approve (update)", APPROVALS), ("query", QUERIES)):
         busy, calm = percentile(during[i], 99), percentile(idle[i], 99)
         if busy is None or calm is None or calm <= 0:
             continue

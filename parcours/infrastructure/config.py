@@ -123,6 +123,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_WORKER_CACHE", "`4000`",
          "cases kept in the worker's workflow cache (about 0.1 MB each, more while garbage "
          "awaits a collection, \"Performance\"; 0: none)", "worker"),
+    Knob("PARCOURS_WORKER_GC_YOUNG", "`50000`", "allocations between two young collections "
+         "of the worker's garbage collector (CPython's default is 700: less memory, but more "
+         "frequent full collections that hold officers' actions, \"Performance\")", "worker"),
     Knob("PARCOURS_WORKER_WORKFLOW_TASKS", "`100`", "workflow tasks the worker runs at once "
          "(the SDK's default; fewer suit a bulk import but make officers wait, \"Performance\")",
          "worker"),
@@ -249,6 +252,7 @@ class Settings:
     # The worker (infrastructure/worker.py): workflow cache, task slots, metrics endpoint and
     # how the sandbox imports our modules. See the README table for what each costs.
     worker_cache: int = 4000
+    worker_gc_young: int = 50_000
     worker_workflow_tasks: int = 100
     worker_activities: int = 100
     worker_metrics: str | None = None
@@ -355,6 +359,7 @@ class Settings:
                 " (0 disables the cache)",
                 code="cache",
             ),
+            worker_gc_young=_whole(get, "PARCOURS_WORKER_GC_YOUNG", cls.worker_gc_young, 100),
             worker_workflow_tasks=_whole(
                 get, "PARCOURS_WORKER_WORKFLOW_TASKS", cls.worker_workflow_tasks, 2
             ),

@@ -30,6 +30,8 @@ from typing import Any
 # At 50,000 (full-size run, 2026-12-04): one about every 70 s (200-290 ms), young collections
 # of 20-60 ms, worker CPU per case 36.9 -> 34.8 ms, the approval's p99 during the import
 # 144-395 -> 116-128 ms; peak RSS 677 -> 938 MiB (garbage waits longer). README "Performance".
+# The default of PARCOURS_WORKER_GC_YOUNG (Settings.worker_gc_young), an operator's lever
+# between memory and pauses.
 YOUNG_GENERATION = 50_000
 
 # How often the worker logs the full collections of the period (when there were any).
@@ -38,14 +40,15 @@ REPORT_EVERY_S = 300.0
 LONG_PAUSE_S = 0.5
 
 
-def settle_startup_heap() -> None:
+def settle_startup_heap(young: int = YOUNG_GENERATION) -> None:
     """Move what start-up built (modules, the sandbox's pass-through copies, the SDK's
     tables: about 100,000 objects that live as long as the process) out of the collector's
-    reach: no full collection walks them again. Then collect less often (YOUNG_GENERATION)."""
+    reach: no full collection walks them again. Then collect less often: a young collection
+    every `young` allocations; the older generations' ratios are kept."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_GENERATION, middle, old)
+    gc.set_threshold(young, middle, old)
 
 
 @dataclass(frozen=True)

@@ -320,7 +320,7 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
             slots.workflow_tasks,
             slots.activities,
         )
-        settle_startup_heap()
+        settle_startup_heap(settings.worker_gc_young)
         async with worker, CollectorWatch().reporting(logger):
             await stop.wait()
             logger.info(

@@ -44,6 +44,14 @@ def test_settling_moves_what_exists_out_of_the_collectors_reach(
     assert gc.get_freeze_count() == 0
 
 
+def test_an_operator_chooses_the_young_generation(
+    collector_as_found: tuple[int, int, int],
+) -> None:
+    """PARCOURS_WORKER_GC_YOUNG: less memory for more frequent collections."""
+    settle_startup_heap(5_000)
+    assert gc.get_threshold() == (5_000, *collector_as_found[1:])
+
+
 def test_the_watch_times_full_collections_only() -> None:
     watch = CollectorWatch()
     with watch.installed():
