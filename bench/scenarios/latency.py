@@ -76,8 +76,8 @@ async def sample_by_origin(
     for n, dossier in enumerate(dossiers):
         await asyncio.sleep(max(0.0, start + n * spacing - loop.time()))
         queries, updates = await sample_parcours(run, [dossier], pause=run.officer_pause)
-        out[origin(dossier)][0].extend(queries)
-        out[origin(dossier)][1].extend(updates)
+        out[origin(dossier)][QUERIES].extend(queries)
+        out[origin(dossier)][APPROVALS].extend(updates)
     return out
 
 
@@ -174,7 +174,7 @@ async def run_idle(run: Run) -> None:
         run, interleave(run.latency_dossiers[half:], run.latency_people[half:])
     )
     report_latency(run, "idle", by_origin[BULK], base)
-    if by_origin[PERSON][1]:
+    if by_origin[PERSON][APPROVALS]:
         report_latency(run, f"idle, {PERSON_OPENED}", by_origin[PERSON], base)
     for key, label in ((BULK, "bulk-opened case"), (PERSON, PERSON_OPENED)):
         if key in run.during_intake:

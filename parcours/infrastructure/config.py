@@ -252,6 +252,8 @@ class Settings:
     # The worker (infrastructure/worker.py): workflow cache, task slots, metrics endpoint and
     # how the sandbox imports our modules. See the README table for what each costs.
     worker_cache: int = 4000
+    # Allocations between two young collections of the worker's collector
+    # (infrastructure/heap.py says why 50,000 and not CPython's 700).
     worker_gc_young: int = 50_000
     worker_workflow_tasks: int = 100
     worker_activities: int = 100
@@ -359,7 +361,9 @@ class Settings:
                 " (0 disables the cache)",
                 code="cache",
             ),
-            worker_gc_young=_whole(get, "PARCOURS_WORKER_GC_YOUNG", cls.worker_gc_young, 100),
+            worker_gc_young=_between(
+                get, "PARCOURS_WORKER_GC_YOUNG", cls.worker_gc_young, 100, GC_THRESHOLD_MAX
+            ),
             worker_workflow_tasks=_whole(
                 get, "PARCOURS_WORKER_WORKFLOW_TASKS", cls.worker_workflow_tasks, 2
             ),
@@ -448,6 +452,23 @@ def _whole(
     hint = hint or ("" if least <= 0 else f" of at least {least}")
     return _number(
         get, name, default, lambda v: v >= least, f"a whole number{hint}", code, least=least
+    )
+
+
+# gc.set_threshold takes a C int: anything larger is an OverflowError at the worker's start.
+GC_THRESHOLD_MAX = 2**31 - 1
+
+
+def _between(get: Get, name: str, default: int, least: int, most: int) -> int:
+    return _number(
+        get,
+        name,
+        default,
+        lambda v: least <= v <= most,
+        f"a whole number from {least} to {most}",
+        "range",
+        least=least,
+        most=most,
     )
 
 

@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from parcours.infrastructure.config import Settings
+
 # Allocations between two young collections (CPython 3.11's default is 700; the three
 # generations and their thresholds are 3.11-3.13's). A full collection is weighed only every
 # YOUNG x 10 x 10 allocations, and runs only once a quarter of the old generation is new; at
@@ -32,7 +34,7 @@ from typing import Any
 # 144-395 -> 116-128 ms; peak RSS 677 -> 938 MiB (garbage waits longer). README "Performance".
 # The default of PARCOURS_WORKER_GC_YOUNG (Settings.worker_gc_young), an operator's lever
 # between memory and pauses.
-YOUNG_GENERATION = 50_000
+YOUNG_GENERATION = Settings.worker_gc_young
 
 # How often the worker logs the full collections of the period (when there were any).
 REPORT_EVERY_S = 300.0
@@ -137,7 +139,8 @@ def log_pauses(logger: logging.Logger, pauses: Pauses) -> None:
         level,
         "garbage collector: %d full collections in the last %.0f s, the longest held the "
         "worker %.0f ms (%.0f ms in all); it grows with the workflow cache "
-        "(PARCOURS_WORKER_CACHE)",
+        "(PARCOURS_WORKER_CACHE), and full collections come sooner with a smaller young "
+        "generation (PARCOURS_WORKER_GC_YOUNG)",
         pauses.count,
         pauses.period_s,
         pauses.longest_s * 1000,

@@ -307,7 +307,7 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
         logger.info(
             "worker on task queue %r at %s (namespace %s); read model %s; SMTP %s:%s; "
             "policy %r for new cases; workflow cache %d, %s sandbox; slots: %d workflow "
-            "tasks, %d activities",
+            "tasks, %d activities; collector's young generation %d",
             settings.task_queue,
             client.service_client.config.target_host,
             client.namespace,
@@ -319,6 +319,7 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
             sandbox,
             slots.workflow_tasks,
             slots.activities,
+            settings.worker_gc_young,
         )
         settle_startup_heap(settings.worker_gc_young)
         async with worker, CollectorWatch().reporting(logger):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -318,10 +319,13 @@ async def test_a_reused_connection_refused_at_mail_from_sends_again_on_a_new_one
     assert server.asked == [1, 1, 1, 2, 2, 2, 3, 3]  # + the two refused MAIL FROM
 
 
-async def test_a_reused_connection_closed_at_rcpt_sends_again_on_a_new_one() -> None:
+async def test_a_reused_connection_closed_at_rcpt_sends_again_on_a_new_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Some relays say their per-connection limit at RCPT (421, closing): nothing of the
     message was sent, so it goes on a new connection, as after a refusal at MAIL FROM; before,
     the burst failed and waited for the activity's retry."""
+    caplog.set_level(logging.INFO, logger=smtp.__name__)
     with relay(limit=2, at="RCPT") as server:
         mailer = mailer_for(server)
         try:
@@ -333,6 +337,33 @@ async def test_a_reused_connection_closed_at_rcpt_sends_again_on_a_new_one() -> 
             await mailer.aclose()
     assert opened == 3
     assert server.taken == [1, 1, 2, 2, 3]
+    assert server.asked == [1, 1, 1, 2, 2, 2, 3]  # the 3rd and the 5th: MAIL FROM twice
+    resent = [r.getMessage() for r in caplog.records if "again on a new one" in r.getMessage()]
+    assert (
+        resent
+        == [
+            "SMTP: the relay is done with a reused connection (RCPT 421): "
+            "sending the message again on a new one"
+        ]
+        * 2
+    )
+    assert "amina" not in caplog.text  # the codes, never the refused address
+
+
+async def test_a_421_at_rcpt_for_several_recipients_is_left_to_the_activitys_retry() -> None:
+    """With two recipients, aiosmtplib meets the closed connection at the second RCPT, as a
+    dropped connection (which elsewhere could come after the final dot): not resent at once,
+    a transient failure; nothing was taken."""
+    with relay(limit=1, at="RCPT") as server:
+        mailer = mailer_for(server)
+        try:
+            await burst(mailer, "k-1")
+            async with mailer.channel() as ch:
+                with pytest.raises(MailTransientError):
+                    await ch.send(message(mailer, "k-2"), ["amina@example.org", "lead@example.org"])
+        finally:
+            await mailer.aclose()
+    assert server.asked == [1, 1] and server.taken == [1]
 
 
 @pytest.mark.parametrize(
@@ -400,10 +431,11 @@ async def test_a_refusal_that_stands_or_a_dropped_connection_is_not_resent_at_on
     assert server.asked == [1, 1] and server.taken == [1]
 
 
-async def test_a_new_connection_refused_at_mail_from_is_the_servers_answer() -> None:
-    """Refused on a connection that carried nothing before: a transient failure, raised at
-    once, without another try."""
-    with relay(limit=0) as server:
+@pytest.mark.parametrize("at", ["MAIL", "RCPT"])
+async def test_a_new_connection_refused_is_the_servers_answer(at: str) -> None:
+    """Refused (at MAIL FROM, or closed at RCPT) on a connection that carried nothing before:
+    a transient failure, raised at once, without another try."""
+    with relay(limit=0, at=at) as server:
         mailer = mailer_for(server)
         try:
             with pytest.raises(MailTransientError) as refused:

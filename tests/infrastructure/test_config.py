@@ -80,6 +80,7 @@ def test_an_unknown_name_is_caught_in_config() -> None:
 def test_defaults() -> None:
     s = Settings.from_env({"PARCOURS_DATA_DIR": "/nonexistent"})
     assert (s.worker_cache, s.worker_workflow_tasks, s.worker_activities) == (4000, 100, 100)
+    assert s.worker_gc_young == 50_000
     assert (s.workflow_sandbox, s.log_level, s.debug, s.web_port) == ("shared", "INFO", False, 8000)
     assert s.worker_metrics is None and s.web_secret is None
     assert s.demo_password == config.DEFAULT_DEMO_PASSWORD
@@ -91,6 +92,7 @@ def test_values() -> None:
     s = Settings.from_env(
         {
             "PARCOURS_WORKER_CACHE": "0",
+            "PARCOURS_WORKER_GC_YOUNG": "700",
             "PARCOURS_WORKER_METRICS": " 127.0.0.1:9464 ",
             "PARCOURS_WORKFLOW_SANDBOX": " Isolated ",
             "PARCOURS_LOG_LEVEL": "warning",
@@ -105,6 +107,7 @@ def test_values() -> None:
     )
     assert s.intake_pacing is False and s.intake_queue == 2
     assert s.worker_cache == 0 and s.worker_metrics == "127.0.0.1:9464"
+    assert s.worker_gc_young == 700
     assert (s.workflow_sandbox, s.log_level, s.debug, s.web_port) == (
         "isolated",
         "WARNING",
@@ -122,6 +125,9 @@ def test_values() -> None:
         ("PARCOURS_WORKER_CACHE", "lots", "whole number"),
         ("PARCOURS_WORKER_WORKFLOW_TASKS", "1", "at least 2"),
         ("PARCOURS_WORKER_ACTIVITIES", "0", "at least 1"),
+        ("PARCOURS_WORKER_GC_YOUNG", "99", "from 100 to 2147483647"),
+        # More than gc.set_threshold takes: refused here, not an OverflowError at start-up.
+        ("PARCOURS_WORKER_GC_YOUNG", "3000000000", "from 100 to 2147483647"),
         ("PARCOURS_WORKER_METRICS", "9464", "host:port"),
         ("PARCOURS_WORKFLOW_SANDBOX", "off", "shared, isolated"),
         ("PARCOURS_LOG_LEVEL", "chatty", "INFO"),
@@ -161,6 +167,18 @@ async def test_the_cli_reports_a_bad_variable_in_one_line(monkeypatch: pytest.Mo
     assert err.getvalue() == (
         "parcours: error: PARCOURS_WORKER_CACHE='lots': expected a whole number "
         "(0 disables the cache)\n"
+    )
+
+
+async def test_a_value_out_of_range_is_refused_in_french(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parcours.interfaces.cli.main import amain
+
+    monkeypatch.setenv("PARCOURS_WORKER_GC_YOUNG", "5")
+    out, err = io.StringIO(), io.StringIO()
+    assert await amain(["officers", "list"], out=out, err=err) == 1
+    assert err.getvalue() == (
+        "parcours\u00a0: erreur\u00a0: PARCOURS_WORKER_GC_YOUNG='5'\u00a0: nombre entier de 100 "
+        "à 2147483647 attendu\n"
     )
 
 

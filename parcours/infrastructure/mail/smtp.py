@@ -288,6 +288,16 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
         smtp.close()
 
 
+def _codes(err: Exception) -> str:
+    """The reply codes of a refusal, for a log line: never its text, which for a refused
+    recipient holds the address."""
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+        return "RCPT " + ",".join(str(c) for c in sorted({r.code for r in err.recipients}))
+    if isinstance(err, aiosmtplib.SMTPSenderRefused):
+        return f"MAIL {err.code}"
+    return type(err).__name__
+
+
 def _done_with_connection(err: Exception) -> bool:
     """The relay is done with this connection, before anything of the message was sent: the
     connection, not the message, is the problem (MailChannel.send).
@@ -295,9 +305,12 @@ def _done_with_connection(err: Exception) -> bool:
     - MAIL FROM refused for now (4xx: a limit of messages per connection, a 421 at its idle
       timeout). A 5xx (our sender refused, a message too big for its announced SIZE) is an
       answer about the message or the account, and stands.
-    - Every recipient refused with 421 (the relay closing the session, which some relays say
-      at RCPT rather than at MAIL FROM). Other 4xx at RCPT (450 mailbox busy, 452 too many
-      recipients) are about the recipients, and a new connection would hear them again."""
+    - The recipient refused with 421 (the relay closing the session, which some relays say
+      at RCPT rather than at MAIL FROM). Only a message to one recipient gets here: with
+      several, aiosmtplib closes the connection at the first 421 and the next RCPT fails as
+      SMTPServerDisconnected, which could as well come after the final dot elsewhere, so it
+      is left to the activity's retry. Other 4xx at RCPT (450 mailbox busy, 452 too many
+      recipients) are about the recipient, and a new connection would hear them again."""
     if isinstance(err, aiosmtplib.SMTPSenderRefused):
         return 400 <= err.code < 500
     if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
@@ -365,7 +378,8 @@ class MailChannel:
 
         A connection that has carried messages before and that the relay is done with
         (MAIL FROM refused for now: its limit of messages per connection, a 421 at its idle
-        timeout; or a 421 closing the session at RCPT) is dropped, and the message goes once
+        timeout; or, for a message to one recipient, a 421 closing the session at RCPT) is
+        dropped, and the message goes once
         more on a new connection (not another pooled one, which the same limit may hold), so
         that the rest of the burst does not fail with it. MAIL FROM and RCPT come before
         anything of the message: nothing can have been accepted. A
@@ -387,13 +401,11 @@ class MailChannel:
                     refused, _ = await smtp.sendmail(self.mailer.sender, recipients, message.data)
             except (aiosmtplib.SMTPException, OSError) as err:
                 self._drop()
-                # A fresh connection is never `reused`: one more try at most.
-                if reused and _done_with_connection(err):
+                if not fresh and reused and _done_with_connection(err):
                     logger.info(
-                        # The class, not the error: a refused recipient's text holds its address.
                         "SMTP: the relay is done with a reused connection (%s): "
                         "sending the message again on a new one",
-                        type(err).__name__,
+                        _codes(err),
                     )
                     continue
                 raise _mail_error(err, self.mailer) from None
