@@ -5,9 +5,10 @@ officer's update or query that reaches the worker then waits for it. Most of wha
 is the workflow cache (about 180 objects per cached case), so the pause grows with
 `PARCOURS_WORKER_CACHE`: on the benchmark's 2 cores, during an import, 140-250 ms at 1,000
 cached cases and up to about 520 ms at 4,000 (README, "Performance"). This module freezes what
-start-up built, makes full collections rarer, and reports the pauses, so that an operator sees
-them in the worker's log. `parcours dev` runs the worker in its own process, so its console
-and mail catcher share these settings.
+start-up built, makes full collections rarer (a larger young generation) but runs one at least
+every minute while the worker works (the garbage of evicted cases is not otherwise counted),
+and reports the pauses, so that an operator sees them in the worker's log. `parcours dev` runs
+the worker in its own process, so its console and mail catcher share these settings.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ from parcours.infrastructure.config import Settings
 # The default of PARCOURS_WORKER_GC_YOUNG (Settings.worker_gc_young), an operator's lever
 # between memory and pauses.
 YOUNG_GENERATION = Settings.worker_gc_young
+
+# The longest the worker goes without a full collection while it allocates. CPython starts
+# one only when the objects promoted to the old generation since the last reach a quarter of
+# it; with a large young generation few are promoted, but cases evicted from the workflow
+# cache die in the old generation, and their garbage is not counted. Left alone, a worker
+# filling 50,000 open cases (bench scale scenario, 2026-12-05) ran one full collection every
+# ~15 min, 5.7-7.5 s each, peak RSS 1.5 GB, and the SDK's deadlock detector interrupted the
+# workflow tasks in flight. At most every 60 s bounds that garbage to a minute of evictions.
+FULL_COLLECTION_EVERY_S = 60.0
 
 # How often the worker logs the full collections of the period (when there were any).
 REPORT_EVERY_S = 300.0
@@ -72,19 +82,27 @@ class CollectorWatch:
 
     def __init__(self) -> None:
         self._started: float | None = None
-        self._period_started = time.monotonic()
+        self._period_started = now = time.monotonic()
         self._count = 0
         self._longest = 0.0
         self._total = 0.0
+        # When the last full collection ended, and the young collections since: whether the
+        # worker allocated since (an idle worker needs no full collection).
+        self.last_full_at = now
+        self.young_since_full = 0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if info.get("generation") != 2:
+            if phase == "stop":
+                self.young_since_full += 1
             return
         if phase == "start":
             self._started = time.perf_counter()
         elif self._started is not None:
             took = time.perf_counter() - self._started
             self._started = None
+            self.last_full_at = time.monotonic()
+            self.young_since_full = 0
             self._count += 1
             self._total += took
             self._longest = max(self._longest, took)
@@ -100,12 +118,45 @@ class CollectorWatch:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[CollectorWatch]:
-        gc.callbacks.append(self)
+        """The watch among the collector's callbacks, once however deeply nested (reporting
+        and collecting both install it)."""
+        first = self not in gc.callbacks
+        if first:
+            gc.callbacks.append(self)
         try:
             yield self
         finally:
-            with contextlib.suppress(ValueError):
-                gc.callbacks.remove(self)
+            if first:
+                with contextlib.suppress(ValueError):
+                    gc.callbacks.remove(self)
+
+    def full_collection_due(self, every_s: float = FULL_COLLECTION_EVERY_S) -> bool:
+        """No full collection for `every_s` while the worker allocated (young collections
+        ran)."""
+        return self.young_since_full > 0 and time.monotonic() - self.last_full_at >= every_s
+
+    @contextlib.asynccontextmanager
+    async def collecting(
+        self, every_s: float = FULL_COLLECTION_EVERY_S
+    ) -> AsyncIterator[CollectorWatch]:
+        """Installed, with a task that runs a full collection when one is due
+        (FULL_COLLECTION_EVERY_S). It runs on the event loop, between tasks, rather than
+        inside a workflow activation, whose deadlock timer a long pause would trip."""
+
+        async def collect() -> None:
+            while True:
+                await asyncio.sleep(min(every_s, max(1.0, every_s / 10)))
+                if self.full_collection_due(every_s):
+                    gc.collect()
+
+        with self.installed():
+            task = asyncio.create_task(collect(), name="gc-full")
+            try:
+                yield self
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     @contextlib.asynccontextmanager
     async def reporting(

@@ -322,7 +322,8 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
             settings.worker_gc_young,
         )
         settle_startup_heap(settings.worker_gc_young)
-        async with worker, CollectorWatch().reporting(logger):
+        watch = CollectorWatch()
+        async with worker, watch.reporting(logger), watch.collecting():
             await stop.wait()
             logger.info(
                 "stopping: finishing tasks in flight (up to %ss)", GRACEFUL_SHUTDOWN.seconds

@@ -69,6 +69,42 @@ def test_the_watch_times_full_collections_only() -> None:
     assert watch not in gc.callbacks
 
 
+def test_a_full_collection_is_due_after_a_while_of_allocating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(heap.time, "monotonic", lambda: now[0])
+    watch = CollectorWatch()
+    now[0] += 120
+    # Idle since: no young collection, nothing to collect.
+    assert not watch.full_collection_due(60)
+    watch("stop", {"generation": 0})
+    assert watch.full_collection_due(60) and not watch.full_collection_due(180)
+    # A full collection (CPython's own or ours) starts the wait again.
+    watch("start", {"generation": 2})
+    watch("stop", {"generation": 2})
+    assert watch.young_since_full == 0 and not watch.full_collection_due(60)
+    now[0] += 60
+    watch("stop", {"generation": 1})
+    assert watch.full_collection_due(60)
+
+
+async def test_collecting_runs_the_full_collection_that_is_due() -> None:
+    watch = CollectorWatch()
+    async with watch.reporting(logging.getLogger(LOGGER)), watch.collecting(every_s=0.05):
+        # Installed once though both contexts install it: each collection counted once.
+        assert gc.callbacks.count(watch) == 1
+        watch.take()
+        gc.collect(0)  # the worker allocates
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if watch.young_since_full == 0:
+                break
+        pauses = watch.take()
+    assert pauses.count >= 1 and watch.young_since_full == 0
+    assert watch not in gc.callbacks
+
+
 def test_a_period_runs_from_the_last_take(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter([100.0, 400.0, 410.0])
     monkeypatch.setattr(heap.time, "monotonic", lambda: next(clock))
