@@ -172,8 +172,9 @@ async def run_intake(run: Run) -> None:
     outlasted = not ours_task.done()
     by_origin = await ours_task
     if outlasted:
-        # The officers' actions fell behind their spacing (a long --officer-pause, a slow
-        # action): the last ones ran on a worker the import had left, and flatter the figures.
+        # The samples are spread over the time intake takes at its target, so an import faster
+        # than that, or actions slower than their spacing (a long --officer-pause), leave the
+        # last ones on a worker the import has left: say for how long.
         late = time.perf_counter() - t0 - total
         run.say(f"intake: officers' samples ran {late:.1f} s past the import")
         run.metric(
@@ -181,7 +182,7 @@ async def run_intake(run: Run) -> None:
             "samples taken after the import drained, for",
             late,
             "s",
-            note="the last 'during intake' samples came after it: they flatter the p99",
+            note="the last 'during intake' samples met a worker the import had left",
         )
     ours_lat = by_origin[BULK]
     run.during_intake = by_origin

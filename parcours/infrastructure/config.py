@@ -123,9 +123,10 @@ KNOBS: tuple[Knob, ...] = (
     Knob("PARCOURS_WORKER_CACHE", "`4000`",
          "cases kept in the worker's workflow cache (about 0.1 MB each, more while garbage "
          "awaits a collection, \"Performance\"; 0: none)", "worker"),
-    Knob("PARCOURS_WORKER_GC_YOUNG", "`50000`", "allocations between two young collections "
-         "of the worker's garbage collector (CPython's default is 700: less memory, but more "
-         "frequent full collections that hold officers' actions, \"Performance\")", "worker"),
+    Knob("PARCOURS_WORKER_GC_YOUNG", "`700`", "allocations between two young collections "
+         "of the worker's garbage collector (CPython's own; larger: rarer but longer full "
+         "collections, which hold officers' actions, and more memory, \"Performance\")",
+         "worker"),
     Knob("PARCOURS_WORKER_WORKFLOW_TASKS", "`100`", "workflow tasks the worker runs at once "
          "(the SDK's default; fewer suit a bulk import but make officers wait, \"Performance\")",
          "worker"),
@@ -252,9 +253,9 @@ class Settings:
     # The worker (infrastructure/worker.py): workflow cache, task slots, metrics endpoint and
     # how the sandbox imports our modules. See the README table for what each costs.
     worker_cache: int = 4000
-    # Allocations between two young collections of the worker's collector
-    # (infrastructure/heap.py says why 50,000 and not CPython's 700).
-    worker_gc_young: int = 50_000
+    # Allocations between two young collections of the worker's collector: CPython's own
+    # (infrastructure/heap.py says why a larger one was tried and not kept).
+    worker_gc_young: int = 700
     worker_workflow_tasks: int = 100
     worker_activities: int = 100
     worker_metrics: str | None = None

@@ -5,10 +5,11 @@ officer's update or query that reaches the worker then waits for it. Most of wha
 is the workflow cache (about 180 objects per cached case), so the pause grows with
 `PARCOURS_WORKER_CACHE`: on the benchmark's 2 cores, during an import, 140-250 ms at 1,000
 cached cases and up to about 520 ms at 4,000 (README, "Performance"). This module freezes what
-start-up built, makes full collections rarer (a larger young generation) but runs one at least
-every minute while the worker works (the garbage of evicted cases is not otherwise counted),
-and reports the pauses, so that an operator sees them in the worker's log. `parcours dev` runs
-the worker in its own process, so its console and mail catcher share these settings.
+start-up built (so that no full collection walks it again), runs a full collection at least
+every minute while the worker works (a safety net for a larger young generation, under which
+the garbage of evicted cases is not otherwise counted), and reports the pauses, so that an
+operator sees them in the worker's log. `parcours dev` runs the worker in its own process, so
+its console and mail catcher share these settings.
 """
 
 from __future__ import annotations
@@ -24,26 +25,24 @@ from typing import Any
 
 from parcours.infrastructure.config import Settings
 
-# Allocations between two young collections (CPython 3.11's default is 700; the three
-# generations and their thresholds are 3.11-3.13's). A full collection is weighed only every
-# YOUNG x 10 x 10 allocations, and runs only once a quarter of the old generation is new; at
-# 700 the worker, whose heap grows with its cache while an import opens cases, ran one about
-# every 10 s, each longer than the last (120 -> 490 ms over a 3,000-case import: its event
-# loop held, and the officers' p99 with it).
-# At 50,000 (full-size run, 2026-12-04): one about every 70 s (200-290 ms), young collections
-# of 20-60 ms, worker CPU per case 36.9 -> 34.8 ms, the approval's p99 during the import
-# 144-395 -> 116-128 ms; peak RSS 677 -> 938 MiB (garbage waits longer). README "Performance".
-# The default of PARCOURS_WORKER_GC_YOUNG (Settings.worker_gc_young), an operator's lever
-# between memory and pauses.
+# Allocations between two young collections: PARCOURS_WORKER_GC_YOUNG, by default CPython's
+# own 700 (the three generations and their thresholds are 3.11-3.13's). A full collection is
+# weighed every YOUNG x 10 x 10 allocations and runs once the objects promoted to the old
+# generation since the last reach a quarter of it: at 700 the worker ran one about every 10 s
+# during an import, each up to ~500 ms with 4,000 cases cached.
+# Tried and not kept as the default, 50,000 (2026-12-04/05, README "Performance"): during a
+# 10,000-case import full collections came every ~70 s and the officers' p99 fell, but few
+# objects are promoted then, while cases evicted from the workflow cache die in the old
+# generation uncounted. Filling 50,000 open cases, the worker ran one every ~15 min, 5.7-7.5 s
+# each (the SDK's deadlock detector interrupted the workflow tasks in flight), peak RSS 1.5 GB.
+# Bounded by FULL_COLLECTION_EVERY_S: 712 MiB at 50,000 open, but ~1 s collections once a
+# minute, which the officers' p99 met during the import (3.6-7.9 x idle).
 YOUNG_GENERATION = Settings.worker_gc_young
 
-# The longest the worker goes without a full collection while it allocates. CPython starts
-# one only when the objects promoted to the old generation since the last reach a quarter of
-# it; with a large young generation few are promoted, but cases evicted from the workflow
-# cache die in the old generation, and their garbage is not counted. Left alone, a worker
-# filling 50,000 open cases (bench scale scenario, 2026-12-05) ran one full collection every
-# ~15 min, 5.7-7.5 s each, peak RSS 1.5 GB, and the SDK's deadlock detector interrupted the
-# workflow tasks in flight. At most every 60 s bounds that garbage to a minute of evictions.
+# The longest the worker goes without a full collection while it allocates: a safety net for
+# a large PARCOURS_WORKER_GC_YOUNG (above), under which the garbage of evicted cases would
+# otherwise wait for minutes and make the collection that frees it seconds long. At the
+# default young generation CPython's own come far more often, and this never fires.
 FULL_COLLECTION_EVERY_S = 60.0
 
 # How often the worker logs the full collections of the period (when there were any).

@@ -80,7 +80,7 @@ def test_an_unknown_name_is_caught_in_config() -> None:
 def test_defaults() -> None:
     s = Settings.from_env({"PARCOURS_DATA_DIR": "/nonexistent"})
     assert (s.worker_cache, s.worker_workflow_tasks, s.worker_activities) == (4000, 100, 100)
-    assert s.worker_gc_young == 50_000
+    assert s.worker_gc_young == 700  # CPython's own
     assert (s.workflow_sandbox, s.log_level, s.debug, s.web_port) == ("shared", "INFO", False, 8000)
     assert s.worker_metrics is None and s.web_secret is None
     assert s.demo_password == config.DEFAULT_DEMO_PASSWORD
@@ -92,7 +92,7 @@ def test_values() -> None:
     s = Settings.from_env(
         {
             "PARCOURS_WORKER_CACHE": "0",
-            "PARCOURS_WORKER_GC_YOUNG": "700",
+            "PARCOURS_WORKER_GC_YOUNG": "50000",
             "PARCOURS_WORKER_METRICS": " 127.0.0.1:9464 ",
             "PARCOURS_WORKFLOW_SANDBOX": " Isolated ",
             "PARCOURS_LOG_LEVEL": "warning",
@@ -107,7 +107,7 @@ def test_values() -> None:
     )
     assert s.intake_pacing is False and s.intake_queue == 2
     assert s.worker_cache == 0 and s.worker_metrics == "127.0.0.1:9464"
-    assert s.worker_gc_young == 700
+    assert s.worker_gc_young == 50_000
     assert (s.workflow_sandbox, s.log_level, s.debug, s.web_port) == (
         "isolated",
         "WARNING",

@@ -37,9 +37,9 @@ def test_settling_moves_what_exists_out_of_the_collectors_reach(
     # Everything tracked at that moment (this test's list among it) is now permanent.
     assert frozen > len(kept)
     assert gc.get_count()[2] == 0
-    # Young collections are rarer, so full ones are too; the older generations' ratios stay.
+    # The young generation as configured (CPython's own by default); the older generations'
+    # ratios stay.
     assert gc.get_threshold() == (YOUNG_GENERATION, *thresholds[1:])
-    assert thresholds[0] < YOUNG_GENERATION
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
 

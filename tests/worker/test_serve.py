@@ -33,7 +33,7 @@ async def test_serve_settles_the_heap_and_reports_the_collector_on_the_way_out(
     caplog.set_level(logging.INFO, logger="parcours.infrastructure.worker")
     async with real_stack(dev_env.client, tmp_path) as stack:
         # An operator's young generation (PARCOURS_WORKER_GC_YOUNG), not the default.
-        young = YOUNG_GENERATION // 2 + 1
+        young = YOUNG_GENERATION * 2 + 1
         settings = dataclasses.replace(
             stack.settings, task_queue=f"tq-{uuid.uuid4().hex}", worker_gc_young=young
         )
