@@ -29,21 +29,29 @@ from parcours.infrastructure.config import Settings
 # own 700 (the three generations and their thresholds are 3.11-3.13's). A full collection is
 # weighed every YOUNG x 10 x 10 allocations and runs once the objects promoted to the old
 # generation since the last reach a quarter of it: at 700 the worker ran one about every 10 s
-# during an import, each up to ~500 ms with 4,000 cases cached.
+# during an import, each up to ~500-700 ms with 4,000 cases cached.
 # Tried and not kept as the default, 50,000 (2026-12-04/05, README "Performance"): during a
 # 10,000-case import full collections came every ~70 s and the officers' p99 fell, but few
 # objects are promoted then, while cases evicted from the workflow cache die in the old
 # generation uncounted. Filling 50,000 open cases, the worker ran one every ~15 min, 5.7-7.5 s
 # each (the SDK's deadlock detector interrupted the workflow tasks in flight), peak RSS 1.5 GB.
 # Bounded by FULL_COLLECTION_EVERY_S: 712 MiB at 50,000 open, but ~1 s collections once a
-# minute, which the officers' p99 met during the import (3.6-7.9 x idle).
+# minute, which the officers' p99 ran into during the import (three of four at 3.6-7.9 x idle).
 YOUNG_GENERATION = Settings.worker_gc_young
 
 # The longest the worker goes without a full collection while it allocates: a safety net for
 # a large PARCOURS_WORKER_GC_YOUNG (above), under which the garbage of evicted cases would
-# otherwise wait for minutes and make the collection that frees it seconds long. At the
-# default young generation CPython's own come far more often, and this never fires.
+# otherwise wait for minutes and make the collection that frees it seconds long. Only above
+# CPython's own young generation (the worker does not run it at the default): there CPython's
+# full collections come often enough, and a forced one would only add a pause to a quiet worker.
 FULL_COLLECTION_EVERY_S = 60.0
+CPYTHON_YOUNG = 700
+
+
+def needs_collection_net(young: int) -> bool:
+    """Whether a worker with this young generation runs `CollectorWatch.collecting()`."""
+    return young > CPYTHON_YOUNG
+
 
 # How often the worker logs the full collections of the period (when there were any).
 REPORT_EVERY_S = 300.0
@@ -54,8 +62,8 @@ LONG_PAUSE_S = 0.5
 def settle_startup_heap(young: int = YOUNG_GENERATION) -> None:
     """Move what start-up built (modules, the sandbox's pass-through copies, the SDK's
     tables: about 100,000 objects that live as long as the process) out of the collector's
-    reach: no full collection walks them again. Then collect less often: a young collection
-    every `young` allocations; the older generations' ratios are kept."""
+    reach: no full collection walks them again. Then set the young generation to `young`
+    allocations (PARCOURS_WORKER_GC_YOUNG); the older generations' ratios are kept."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
@@ -139,8 +147,8 @@ class CollectorWatch:
         self, every_s: float = FULL_COLLECTION_EVERY_S
     ) -> AsyncIterator[CollectorWatch]:
         """Installed, with a task that runs a full collection when one is due
-        (FULL_COLLECTION_EVERY_S). It runs on the event loop, between tasks, rather than
-        inside a workflow activation, whose deadlock timer a long pause would trip."""
+        (FULL_COLLECTION_EVERY_S). Its pause still counts against the workflow activations in
+        flight (the SDK's 2 s deadlock limit); only keeping collections short avoids that."""
 
         async def collect() -> None:
             while True:

@@ -29,7 +29,11 @@ from activities.notify import Notifier
 from activities.retention import Retention
 from parcours.infrastructure.codec import CodecKey, CodecKeyError
 from parcours.infrastructure.config import Settings
-from parcours.infrastructure.heap import CollectorWatch, settle_startup_heap
+from parcours.infrastructure.heap import (
+    CollectorWatch,
+    needs_collection_net,
+    settle_startup_heap,
+)
 from parcours.infrastructure.mail.render import Renderer
 from parcours.infrastructure.mail.smtp import Mailer
 from parcours.infrastructure.newcomer_links import NewcomerLinks
@@ -323,7 +327,12 @@ async def serve(settings: Settings, stop: asyncio.Event, client: Client | None =
         )
         settle_startup_heap(settings.worker_gc_young)
         watch = CollectorWatch()
-        async with worker, watch.reporting(logger), watch.collecting():
+        net = (
+            watch.collecting()
+            if needs_collection_net(settings.worker_gc_young)
+            else contextlib.nullcontext(watch)
+        )
+        async with worker, watch.reporting(logger), net:
             await stop.wait()
             logger.info(
                 "stopping: finishing tasks in flight (up to %ss)", GRACEFUL_SHUTDOWN.seconds

@@ -91,18 +91,29 @@ def test_a_full_collection_is_due_after_a_while_of_allocating(
 
 async def test_collecting_runs_the_full_collection_that_is_due() -> None:
     watch = CollectorWatch()
-    async with watch.reporting(logging.getLogger(LOGGER)), watch.collecting(every_s=0.05):
-        # Installed once though both contexts install it: each collection counted once.
-        assert gc.callbacks.count(watch) == 1
-        watch.take()
-        gc.collect(0)  # the worker allocates
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if watch.young_since_full == 0:
-                break
-        pauses = watch.take()
-    assert pauses.count >= 1 and watch.young_since_full == 0
+    gc.disable()  # only explicit collections: the one seen is the watch's own
+    try:
+        async with watch.reporting(logging.getLogger(LOGGER)), watch.collecting(every_s=0.05):
+            # Installed once though both contexts install it: each collection counted once.
+            assert gc.callbacks.count(watch) == 1
+            watch.take()
+            gc.collect(0)  # the worker allocates
+            assert watch.young_since_full == 1
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                if watch.young_since_full == 0:
+                    break
+            collected = watch.young_since_full == 0
+            pauses = watch.take()
+    finally:
+        gc.enable()
+    assert collected and pauses.count == 1
     assert watch not in gc.callbacks
+
+
+def test_the_net_runs_only_above_cpythons_young_generation() -> None:
+    assert not heap.needs_collection_net(700)
+    assert heap.needs_collection_net(701) and heap.needs_collection_net(50_000)
 
 
 def test_a_period_runs_from_the_last_take(monkeypatch: pytest.MonkeyPatch) -> None:

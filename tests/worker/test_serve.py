@@ -49,11 +49,14 @@ async def test_serve_settles_the_heap_and_reports_the_collector_on_the_way_out(
             # generation set as configured.
             assert gc.get_freeze_count() > 0
             assert gc.get_threshold()[0] == young
+            # Above CPython's own young generation, the full-collection net runs.
+            assert any(t.get_name() == "gc-full" for t in asyncio.all_tasks())
             gc.collect()  # a full collection while it serves: reported on the way out
         finally:
             stop.set()
             await asyncio.wait_for(served, 60)
     assert not watching()
+    assert not any(t.get_name() == "gc-full" for t in asyncio.all_tasks())
     reports = [
         r.getMessage() for r in caplog.records if r.getMessage().startswith("garbage collector")
     ]
