@@ -19,7 +19,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,13 +157,8 @@ class CollectorWatch:
                     gc.collect()
 
         with self.installed():
-            task = asyncio.create_task(collect(), name="gc-full")
-            try:
+            async with _in_background(collect(), "gc-full"):
                 yield self
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
     @contextlib.asynccontextmanager
     async def reporting(
@@ -179,14 +174,23 @@ class CollectorWatch:
 
         with self.installed():
             self.take()
-            task = asyncio.create_task(report(), name="gc-pauses")
             try:
-                yield self
+                async with _in_background(report(), "gc-pauses"):
+                    yield self
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
                 log_pauses(logger, self.take())
+
+
+@contextlib.asynccontextmanager
+async def _in_background(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """`work` as a task for the duration of the block, cancelled and awaited on the way out."""
+    task = asyncio.create_task(work, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def log_pauses(logger: logging.Logger, pauses: Pauses) -> None:
