@@ -120,7 +120,7 @@ KNOBS: tuple[Knob, ...] = (
          "signing keys, one per line", "worker, CLI, web"),
     Knob("PARCOURS_RETENTION_DAYS", "`730`",
          "days after closure before personal data is purged", "`retention install`"),
-    Knob("PARCOURS_WORKER_CACHE", "`4000`",
+    Knob("PARCOURS_WORKER_CACHE", "`1000`",
          "cases kept in the worker's workflow cache (about 0.1 MB each, more while garbage "
          "awaits a collection, \"Performance\"; 0: none)", "worker"),
     Knob("PARCOURS_WORKER_GC_YOUNG", "`700`", "allocations between two young collections "
@@ -252,7 +252,7 @@ class Settings:
     mail_max_resends: int = 3
     # The worker (infrastructure/worker.py): workflow cache, task slots, metrics endpoint and
     # how the sandbox imports our modules. See the README table for what each costs.
-    worker_cache: int = 4000
+    worker_cache: int = 1000
     # Allocations between two young collections of the worker's collector: CPython's own
     # (infrastructure/heap.py says why a larger one was tried and not kept).
     worker_gc_young: int = 700

@@ -2,14 +2,14 @@
 
 A full collection walks every tracked object and holds the interpreter while it does: an
 officer's update or query that reaches the worker then waits for it. Most of what it walks
-is the workflow cache (about 180 objects per cached case), so the pause grows with
+is the workflow cache (about 150-180 objects per cached case), so the pause grows with
 `PARCOURS_WORKER_CACHE`: on the benchmark's 2 cores, during an import, 140-250 ms at 1,000
-cached cases and up to about 520 ms at 4,000 (README, "Performance"). This module freezes what
-start-up built (so that no full collection walks it again), runs a full collection at least
-every minute while the worker works (a safety net for a larger young generation, under which
-the garbage of evicted cases is not otherwise counted), and reports the pauses, so that an
-operator sees them in the worker's log. `parcours dev` runs the worker in its own process, so
-its console and mail catcher share these settings.
+cached cases (the default) and up to about 500-700 ms at 4,000 (README, "Performance"). This
+module freezes what start-up built (so that no full collection walks it again), runs a full
+collection at least every minute while the worker works (a safety net for a larger young
+generation, under which the garbage of evicted cases is not otherwise counted), and reports
+the pauses, so that an operator sees them in the worker's log. `parcours dev` runs the worker
+in its own process, so its console and mail catcher share these settings.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from parcours.infrastructure.config import Settings
 # own 700 (the three generations and their thresholds are 3.11-3.13's). A full collection is
 # weighed every YOUNG x 10 x 10 allocations and runs once the objects promoted to the old
 # generation since the last reach a quarter of it: at 700 the worker ran one about every 10 s
-# during an import, each up to ~500-700 ms with 4,000 cases cached.
+# during an import, each up to ~500-700 ms with 4,000 cases cached, 140-250 ms with 1,000.
 # Tried and not kept as the default, 50,000 (2026-12-04/05, README "Performance"): during a
 # 10,000-case import full collections came every ~70 s and the officers' p99 fell, but few
 # objects are promoted then, while cases evicted from the workflow cache die in the old

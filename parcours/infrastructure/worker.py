@@ -65,10 +65,13 @@ METRICS_ENV = "PARCOURS_WORKER_METRICS"
 # Cases kept in memory between their tasks. A case pushed out while it is still busy (an
 # opening, an escalation) is replayed from its history on its next task, which costs about as
 # much again as the task itself; idle cases (waiting days for a timer) cost little to push out.
-# 4000 covers a few thousand cases in flight at once; with the shared sandbox a cached case
-# costs about 0.1 MB (bench: 308 MiB resident at 1000 cached, 1.3 GB at 10,000), so the worker
-# stays well under 1 GB.
-DEFAULT_CACHE = Settings.worker_cache  # 4000
+# 1000 covers the cases an import or a storm keeps busy at once (their openings and alarms take
+# seconds; at ~25 cases/s a case stays cached ~40 s after its last task). It also bounds the
+# collector's full pauses, which walk every cached case (~150 tracked objects each): 140-250 ms
+# at 1000 against 500-700 ms at 4000, which officers' actions felt during an import
+# (README, "Performance", 2026-12-05). A cached case costs about 0.1 MB (270 MiB resident
+# during a 10,000-case import). Deployments add worker processes rather than a larger cache.
+DEFAULT_CACHE = Settings.worker_cache  # 1000
 # Task slots (Concurrency below); the SDK's defaults unless set.
 DEFAULT_WORKFLOW_TASKS = Settings.worker_workflow_tasks
 DEFAULT_ACTIVITIES = Settings.worker_activities

@@ -79,7 +79,7 @@ def test_an_unknown_name_is_caught_in_config() -> None:
 
 def test_defaults() -> None:
     s = Settings.from_env({"PARCOURS_DATA_DIR": "/nonexistent"})
-    assert (s.worker_cache, s.worker_workflow_tasks, s.worker_activities) == (4000, 100, 100)
+    assert (s.worker_cache, s.worker_workflow_tasks, s.worker_activities) == (1000, 100, 100)
     assert s.worker_gc_young == 700  # CPython's own
     assert (s.workflow_sandbox, s.log_level, s.debug, s.web_port) == ("shared", "INFO", False, 8000)
     assert s.worker_metrics is None and s.web_secret is None
