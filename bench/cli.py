@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from bench.report import Report, machine, text_table, write
+from bench.report import Report, code_version, machine, text_table, write
 from bench.scenarios.cli import run_cli
 from bench.scenarios.common import Run
 from bench.scenarios.departure import run_departure
@@ -22,6 +23,7 @@ from bench.scenarios.scale import run_scale
 from bench.scenarios.storm import run_storm
 from bench.sizes import FULL, QUICK, SMOKE, Sizes
 from bench.stack import DEFAULT_PRAGMAS, StackOptions, running_stack
+from parcours.infrastructure.config import ConfigError, Settings
 
 # In this order: latency "during intake" runs inside intake; idle latency right after it,
 # then the CLI's start-up while the stack is still quiet, the storm before scale (its
@@ -51,6 +53,13 @@ def _at_least_zero(kind: type[int] | type[float]) -> Callable[[str], float]:
         return value
 
     return convert
+
+
+def _setting(raw: str) -> str:
+    """One K=V of --worker-env / --cli-env."""
+    if "=" not in raw or raw.startswith("="):
+        raise argparse.ArgumentTypeError(f"expected K=V, got {raw!r}")
+    return raw
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -109,6 +118,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--worker-env",
         action="append",
+        type=_setting,
         default=[],
         metavar="K=V",
         help="environment for the product's worker, e.g. PARCOURS_WORKER_CACHE=500",
@@ -116,6 +126,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--cli-env",
         action="append",
+        type=_setting,
         default=[],
         metavar="K=V",
         help="environment for the CLI commands the scenarios run, e.g. PARCOURS_INTAKE_PACING=0",
@@ -140,6 +151,18 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
     return sizes
 
 
+def worker_settings(worker_env: dict[str, str]) -> dict[str, object]:
+    """The worker's tuning as it will read it: this environment, `--worker-env` on top."""
+    s = Settings.from_env({**os.environ, **worker_env})
+    return {
+        "cache": s.worker_cache,
+        "gc_young": s.worker_gc_young,
+        "workflow_tasks": s.worker_workflow_tasks,
+        "activities": s.worker_activities,
+        "sandbox": s.workflow_sandbox,
+    }
+
+
 async def amain(args: argparse.Namespace) -> Report:
     sizes = sizes_for(args)
     pragmas = DEFAULT_PRAGMAS
@@ -158,6 +181,9 @@ async def amain(args: argparse.Namespace) -> Report:
             "open_cases": list(sizes.open_cases),
             "scale_budget_s": sizes.scale_budget_s,
             "officer_pause_s": args.officer_pause,
+            # What the product's worker ran with, defaults included (cache, collector, slots).
+            "worker": worker_settings(worker_env),
+            "code": code_version(),
         },
     )
     if sizes.scaled_down:
@@ -183,6 +209,10 @@ async def amain(args: argparse.Namespace) -> Report:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
+    try:  # a bad --worker-env value: one line, before any server starts
+        worker_settings(dict(kv.split("=", 1) for kv in args.worker_env))
+    except ConfigError as err:
+        sys.exit(f"bench: --worker-env: {err}")
     report = asyncio.run(amain(args))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import http.server
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from bench.cli import parse, sizes_for
+from bench.cli import parse, sizes_for, worker_settings
+from bench.report import code_version
 from bench.scenarios.intake import FORCED_EVICTIONS, delta
 from bench.scenarios.storm import lead_time
 from bench.sizes import FULL, QUICK
 from bench.stack import cpu_seconds, scrape
+from parcours.infrastructure.config import Settings
 
 PROMETHEUS_TEXT = b"""# HELP temporal_sticky_cache_total_forced_eviction evictions
 # TYPE temporal_sticky_cache_total_forced_eviction counter
@@ -116,3 +121,35 @@ def test_bad_scale_options_are_refused_with_a_message(
         parse(argv)
     assert exit_.value.code == 2
     assert "argument --" in capsys.readouterr().err
+
+
+def test_the_report_records_the_worker_settings_with_their_defaults() -> None:
+    tuned = worker_settings({"PARCOURS_WORKER_CACHE": "500"})
+    assert tuned["cache"] == 500
+    assert worker_settings({"PARCOURS_WORKER_GC_YOUNG": "900"})["gc_young"] == 900
+    # Left alone, a knob is recorded at the value the worker will use, not as absent.
+    assert worker_settings({})["workflow_tasks"] == Settings.from_env({}).worker_workflow_tasks
+
+
+def test_the_report_names_the_commit_it_measured(tmp_path: Path) -> None:
+    here = code_version()
+    assert here["commit"] is not None and len(str(here["commit"])) == 40
+    assert isinstance(here["uncommitted_changes"], bool)
+    # Outside a checkout (an unpacked release): nothing to name, and no failure.
+    assert code_version(tmp_path) == {"commit": None, "uncommitted_changes": None}
+
+
+@pytest.mark.parametrize(
+    "setting", ["PARCOURS_WORKER_CACHE=lots", "PARCOURS_WORKER_CACHE", "=1000"]
+)
+def test_a_bad_worker_setting_is_refused_before_any_server_starts(setting: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--no-write", f"--worker-env={setting}"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "--worker-env" in proc.stderr
+    assert "Traceback" not in proc.stderr and "bench: warm-up" not in proc.stderr
