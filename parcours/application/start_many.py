@@ -21,6 +21,7 @@ from typing import Any
 
 from parcours.application.intake import IntakeItem
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.tasks import stop_task
 from parcours.infrastructure.temporal import require_payload_codec, require_signing, start_case
 from parcours.kernel.domain import PolicySnapshot
 from parcours.kernel.errors import CaseAlreadyExists, ParcoursError, TemporalUnavailable
@@ -113,9 +114,7 @@ class Pacer:
             self._users -= 1
             if self._users == 0:
                 watcher, self._watcher = self._watcher, None
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                await stop_task(watcher)
                 self.blind, self._errors, self._give_ups = False, 0, 0
 
     async def admit(self) -> float:

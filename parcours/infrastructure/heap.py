@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.tasks import stop_task
 
 # Allocations between two young collections: PARCOURS_WORKER_GC_YOUNG, by default CPython's
 # own 700 (the three generations and their thresholds are 3.11-3.13's). A full collection is
@@ -81,6 +82,21 @@ class Pauses:
     period_s: float = 0.0
 
 
+@dataclass(slots=True)
+class _Period:
+    """The full collections counted since `started` (time.monotonic())."""
+
+    started: float
+    count: int = 0
+    longest: float = 0.0
+    total: float = 0.0
+
+    def add(self, took: float) -> None:
+        self.count += 1
+        self.total += took
+        self.longest = max(self.longest, took)
+
+
 class CollectorWatch:
     """Times CPython's full (generation 2) collections, from the collector's own callbacks.
 
@@ -89,10 +105,8 @@ class CollectorWatch:
 
     def __init__(self) -> None:
         self._started: float | None = None
-        self._period_started = now = time.monotonic()
-        self._count = 0
-        self._longest = 0.0
-        self._total = 0.0
+        now = time.monotonic()
+        self._period = _Period(now)
         # When the last full collection ended, and the young collections since: whether the
         # worker allocated since (an idle worker needs no full collection).
         self.last_full_at = now
@@ -110,18 +124,16 @@ class CollectorWatch:
             self._started = None
             self.last_full_at = time.monotonic()
             self.young_since_full = 0
-            self._count += 1
-            self._total += took
-            self._longest = max(self._longest, took)
+            self._period.add(took)
 
     def take(self) -> Pauses:
         """The pauses since the last take (or since the watch was made), and start a new
         period."""
-        now = time.monotonic()
-        out = Pauses(self._count, self._longest, self._total, now - self._period_started)
-        self._count, self._longest, self._total = 0, 0.0, 0.0
-        self._period_started = now
-        return out
+        # One swap, then reads of the period swapped out: a collection that runs in between
+        # (triggered by these very allocations) lands whole in one period or the next, never
+        # between a read and a reset.
+        ended, self._period = self._period, _Period(time.monotonic())
+        return Pauses(ended.count, ended.longest, ended.total, self._period.started - ended.started)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[CollectorWatch]:
@@ -188,9 +200,7 @@ async def _in_background(work: Coroutine[Any, Any, None], name: str) -> AsyncIte
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
 
 
 def log_pauses(logger: logging.Logger, pauses: Pauses) -> None:

@@ -125,6 +125,26 @@ def test_a_period_runs_from_the_last_take(monkeypatch: pytest.MonkeyPatch) -> No
     assert watch.take().period_s == 10.0
 
 
+def test_a_collection_during_take_lands_whole_in_one_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """take() allocates, and an allocation can start a full collection in the very thread
+    that takes: that collection is reported once, in this period or the next."""
+    watch = CollectorWatch()
+    real_period = heap._Period
+
+    def collecting_period(started: float) -> heap._Period:
+        watch("start", {"generation": 2})
+        watch("stop", {"generation": 2})
+        return real_period(started)
+
+    monkeypatch.setattr(heap, "_Period", collecting_period)
+    first = watch.take()
+    monkeypatch.setattr(heap, "_Period", real_period)
+    second = watch.take()
+    assert first.count + second.count == 1
+
+
 def test_a_collection_that_ends_without_a_start_is_not_counted() -> None:
     watch = CollectorWatch()
     watch("stop", {"generation": 2})

@@ -12,6 +12,7 @@ from parcours.infrastructure.catalog import Catalog, catalog
 from parcours.infrastructure.config import Settings
 from parcours.infrastructure.store.accounts import seed_demo_passwords
 from parcours.infrastructure.store.db import open_read_model, session_factory
+from parcours.infrastructure.tasks import stop_task
 from parcours.interfaces.web.server import DEFAULT_HOST, build_server, serve_until, wait_started
 from parcours.kernel.errors import ParcoursError
 from parcours.kernel.messages import Message
@@ -54,5 +55,4 @@ async def dev_console(
         yield lines
     finally:
         server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task, cancel=False)

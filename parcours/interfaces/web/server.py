@@ -10,6 +10,7 @@ import uvicorn
 from temporalio.client import Client
 
 from parcours.infrastructure.config import Settings
+from parcours.infrastructure.tasks import stop_task
 from parcours.interfaces.web.app import create_app
 from parcours.kernel.errors import ParcoursError
 
@@ -76,9 +77,7 @@ async def serve_until(server: uvicorn.Server, stop: asyncio.Event) -> None:
         server.should_exit = True
         await task
     finally:
-        stopper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stopper
+        await stop_task(stopper)
 
 
 async def wait_started(
