@@ -8,14 +8,15 @@ from typing import Any
 
 async def stop_task(task: asyncio.Task[Any], *, cancel: bool = True) -> None:
     """Cancel `task` (unless it was told to end some other way: `cancel=False`) and wait until
-    it has ended. Its own cancellation ends here; a cancellation asked of the task that waits
-    (a process told to stop at that moment) goes on, where `contextlib.suppress` would have
-    swallowed it. Any other error of `task` is raised."""
+    it has ended. Its own cancellation ends here, and any other error of it is raised. A
+    cancellation asked of the task that waits (a process told to stop at that moment) goes on,
+    where `contextlib.suppress(CancelledError)` around `await task` would have swallowed it.
+
+    `asyncio.wait` tells the two apart: it raises only the waiter's own cancellation. (Asking
+    `Task.cancelling()` cannot: on Python 3.11 a TaskGroup whose child failed during its exit
+    leaves the count raised for good.)"""
     if cancel:
         task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
+    await asyncio.wait({task})
+    if not task.cancelled() and (error := task.exception()) is not None:
+        raise error

@@ -28,6 +28,7 @@ async def test_a_cancel_that_arrives_while_the_task_winds_down_is_not_swallowed(
     """The waiting task cancelled while the background task ends (a process told to stop at
     that moment) stays cancelled."""
     winding_down = asyncio.Event()
+    started: list[asyncio.Task[None]] = []
 
     async def slow_to_stop() -> None:
         try:
@@ -39,6 +40,7 @@ async def test_a_cancel_that_arrives_while_the_task_winds_down_is_not_swallowed(
 
     async def waiter() -> None:
         task = asyncio.create_task(slow_to_stop())
+        started.append(task)
         await asyncio.sleep(0)  # let it start, so that the cancel below meets its handler
         await stop_task(task)
         await asyncio.sleep(3600)  # reached only if the cancel below were swallowed
@@ -49,6 +51,34 @@ async def test_a_cancel_that_arrives_while_the_task_winds_down_is_not_swallowed(
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(outer, 5)
     assert outer.cancelled()
+    # The background task was asked to stop and ends on its own.
+    await asyncio.wait(started, timeout=5)
+    assert started[0].cancelled()
+
+
+async def test_a_stale_cancel_count_does_not_turn_a_quiet_stop_into_a_cancel() -> None:
+    """On Python 3.11 a TaskGroup whose child fails while the group is exiting leaves its
+    parent's `cancelling()` count raised after the error is handled (the import's starters do
+    this); stopping a watcher afterwards must not raise CancelledError."""
+
+    async def failing() -> None:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("a bug")
+
+    async def watcher() -> None:
+        await asyncio.sleep(3600)
+
+    async def importer() -> str:
+        task = asyncio.create_task(watcher())
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(failing())
+        except BaseExceptionGroup:
+            pass
+        await stop_task(task)
+        return "stopped"
+
+    assert await asyncio.wait_for(importer(), 5) == "stopped"
 
 
 async def test_a_task_told_to_end_otherwise_is_awaited_and_its_error_raised() -> None:
