@@ -55,6 +55,16 @@ def _at_least_zero(kind: type[int] | type[float]) -> Callable[[str], float]:
     return convert
 
 
+def _at_least_one(raw: str) -> int:
+    try:
+        n = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {n}")
+    return n
+
+
 def _setting(raw: str) -> str:
     """One K=V of --worker-env / --cli-env."""
     if "=" not in raw or raw.startswith("="):
@@ -131,6 +141,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="K=V",
         help="environment for the CLI commands the scenarios run, e.g. PARCOURS_INTAKE_PACING=0",
     )
+    p.add_argument(
+        "--workers",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="worker processes on each queue, the product's and the baseline's alike, as "
+        "`docker compose up --scale worker=N` runs them (default 1); CPU and memory are "
+        "reported summed over them",
+    )
     p.add_argument("--no-write", action="store_true", help="do not write bench/results/")
     p.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs)")
     return p.parse_args(argv)
@@ -182,7 +201,7 @@ async def amain(args: argparse.Namespace) -> Report:
             "scale_budget_s": sizes.scale_budget_s,
             "officer_pause_s": args.officer_pause,
             # What the product's worker ran with, defaults included (cache, collector, slots).
-            "worker": worker_settings(worker_env),
+            "worker": worker_settings(worker_env) | {"processes": args.workers},
             "code": code_version(),
         },
     )
@@ -194,7 +213,13 @@ async def amain(args: argparse.Namespace) -> Report:
         )
     t0 = time.perf_counter()
     async with running_stack(
-        StackOptions(pragmas=pragmas, worker_env=worker_env, cli_env=cli_env, keep=args.keep)
+        StackOptions(
+            pragmas=pragmas,
+            worker_env=worker_env,
+            cli_env=cli_env,
+            keep=args.keep,
+            workers=args.workers,
+        )
     ) as stack:
         run = Run(stack, sizes, report, [], [], officer_pause=args.officer_pause)
         await warm_up(run)

@@ -59,6 +59,9 @@ class StackOptions:
     # Extra environment for the CLI commands the scenarios run (`parcours import`...).
     cli_env: dict[str, str] = field(default_factory=dict)
     keep: bool = False
+    # Worker processes on each queue (the product's and the baseline's alike), as
+    # `docker compose up --scale worker=N` runs them.
+    workers: int = 1
 
 
 def roster() -> list[NewOfficer]:
@@ -86,21 +89,22 @@ def roster() -> list[NewOfficer]:
 
 
 class RssSampler:
-    """Resident memory of one process, sampled every half second (peak per window)."""
+    """Resident memory of a group of processes (the workers on one queue), summed, sampled
+    every half second (peak per window)."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, *pids: int) -> None:
+        self.pids = pids
         self.window_peak = 0
         self.peak = 0
         self.last = 0
         self._task: asyncio.Task[None] | None = None
 
     def read(self) -> int:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
+        return sum(_rss(pid) for pid in self.pids)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the group has used so far (`cpu_seconds` of each)."""
+        return sum(cpu_seconds(pid) for pid in self.pids)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -129,29 +133,43 @@ class Stack:
     catcher: CountingCatcher
     worker_rss: RssSampler
     baseline_rss: RssSampler
-    baseline_counts_file: Path
+    # One per baseline worker process.
+    baseline_counts_files: list[Path]
     pragmas: tuple[str, ...]
     worker_env: dict[str, str]
-    # The SDK's Prometheus endpoints of the two workers (PARCOURS_WORKER_METRICS).
-    worker_metrics: str = ""
-    baseline_metrics: str = ""
+    # The SDK's Prometheus endpoints of the workers (PARCOURS_WORKER_METRICS), one per process.
+    worker_metrics: list[str] = field(default_factory=list)
+    baseline_metrics: list[str] = field(default_factory=list)
     # The dev server's process, for its CPU time (cpu_seconds).
     server_pid: int = 0
 
     def metrics(self, which: str = "worker") -> dict[str, float]:
-        """The worker's (or the baseline's) SDK metrics, summed over their labels."""
-        url = self.worker_metrics if which == "worker" else self.baseline_metrics
-        return scrape(url) if url else {}
+        """The workers' (or the baseline's) SDK metrics, summed over their labels and
+        processes ({} when one did not answer: a partial sum would read as a count)."""
+        urls = self.worker_metrics if which == "worker" else self.baseline_metrics
+        out: dict[str, float] = {}
+        for url in urls:
+            one = scrape(url)
+            if not one:
+                return {}
+            for name, value in one.items():
+                out[name] = out.get(name, 0.0) + value
+        return out
 
     @property
     def read_model(self) -> Path:
         return self.dir / "parcours.db"
 
     def baseline_counts(self) -> dict[str, int]:
-        try:
-            counts: dict[str, int] = json.loads(self.baseline_counts_file.read_text())
-        except (OSError, ValueError):
-            return {}
+        """The baseline's activity counts, summed over its worker processes."""
+        counts: dict[str, int] = {}
+        for path in self.baseline_counts_files:
+            try:
+                one: dict[str, int] = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            for name, n in one.items():
+                counts[name] = counts.get(name, 0) + n
         return counts
 
     def sql(self, query: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
@@ -188,6 +206,14 @@ class Stack:
             err.decode(errors="replace"),
             time.perf_counter() - started,
         )
+
+
+def _rss(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -293,8 +319,9 @@ async def _seed(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _worker_ready(stack_dir: Path, client: Client, queue: str) -> None:
-    """Wait until a worker polls the queue (its first poll shows in the queue's pollers)."""
+async def _workers_ready(stack_dir: Path, client: Client, queue: str, count: int) -> None:
+    """Wait until `count` workers poll the queue (a first poll shows in the queue's pollers,
+    one identity per process)."""
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -308,10 +335,12 @@ async def _worker_ready(stack_dir: Path, client: Client, queue: str) -> None:
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
             )
         )
-        if resp.pollers:
+        if len({p.identity for p in resp.pollers}) >= count:
             return
         await asyncio.sleep(0.3)
-    raise RuntimeError(f"no worker polled {queue} within {READY_TIMEOUT:g}s (logs: {stack_dir})")
+    raise RuntimeError(
+        f"fewer than {count} workers polled {queue} within {READY_TIMEOUT:g}s (logs: {stack_dir})"
+    )
 
 
 def _without_pragmas(cmd: list[str]) -> list[str]:
@@ -368,37 +397,48 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         server = await _spawn(cmd, env, log)
         client = await _connect(settings, server)
 
-        log = (root / "worker.log").open("ab")
-        logs.append(log)
         worker_env = env | opts.worker_env
-        metrics_at = f"{HOST}:{free_port(HOST)}"
-        baseline_metrics_at = f"{HOST}:{free_port(HOST)}"
-        worker = await _spawn(
-            # `python worker.py`, as an operator runs it.
-            [sys.executable, str(WORKER_PY)],
-            worker_env | {METRICS_ENV: metrics_at},
-            log,
-        )
-        workers.append(worker)
-        counts_file = root / "baseline-counts.json"
-        log = (root / "baseline.log").open("ab")
-        logs.append(log)
-        baseline = await _spawn(
-            [
-                sys.executable,
-                "-m",
-                "bench.baseline.worker",
-                dev.temporal_address,
-                BASELINE_QUEUE,
-                str(counts_file),
-            ],
-            worker_env | {METRICS_ENV: baseline_metrics_at},
-            log,
-        )
-        workers.append(baseline)
-        await _worker_ready(root, client, TASK_QUEUE)
-        await _worker_ready(root, client, BASELINE_QUEUE)
-        worker_rss, baseline_rss = RssSampler(worker.pid), RssSampler(baseline.pid)
+        ours: list[asyncio.subprocess.Process] = []
+        theirs: list[asyncio.subprocess.Process] = []
+        metrics_at: list[str] = []
+        baseline_metrics_at: list[str] = []
+        counts_files: list[Path] = []
+        for i in range(opts.workers):
+            suffix = "" if i == 0 else f"-{i + 1}"
+            metrics_at.append(f"{HOST}:{free_port(HOST)}")
+            baseline_metrics_at.append(f"{HOST}:{free_port(HOST)}")
+            log = (root / f"worker{suffix}.log").open("ab")
+            logs.append(log)
+            ours.append(
+                await _spawn(
+                    # `python worker.py`, as an operator runs it.
+                    [sys.executable, str(WORKER_PY)],
+                    worker_env | {METRICS_ENV: metrics_at[-1]},
+                    log,
+                )
+            )
+            counts_files.append(root / f"baseline-counts{suffix}.json")
+            log = (root / f"baseline{suffix}.log").open("ab")
+            logs.append(log)
+            theirs.append(
+                await _spawn(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.baseline.worker",
+                        dev.temporal_address,
+                        BASELINE_QUEUE,
+                        str(counts_files[-1]),
+                    ],
+                    worker_env | {METRICS_ENV: baseline_metrics_at[-1]},
+                    log,
+                )
+            )
+        workers += ours + theirs
+        await _workers_ready(root, client, TASK_QUEUE, opts.workers)
+        await _workers_ready(root, client, BASELINE_QUEUE, opts.workers)
+        worker_rss = RssSampler(*(p.pid for p in ours))
+        baseline_rss = RssSampler(*(p.pid for p in theirs))
         samplers += [worker_rss, baseline_rss]
         for s in samplers:
             s.start()
@@ -410,11 +450,11 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
             catcher=catcher,
             worker_rss=worker_rss,
             baseline_rss=baseline_rss,
-            baseline_counts_file=counts_file,
+            baseline_counts_files=counts_files,
             pragmas=opts.pragmas,
             worker_env=opts.worker_env,
-            worker_metrics=f"http://{metrics_at}/metrics",
-            baseline_metrics=f"http://{baseline_metrics_at}/metrics",
+            worker_metrics=[f"http://{at}/metrics" for at in metrics_at],
+            baseline_metrics=[f"http://{at}/metrics" for at in baseline_metrics_at],
             server_pid=server.pid,
         )
     finally:

@@ -48,8 +48,8 @@ def delta(before: dict[str, float], after: dict[str, float], name: str) -> float
 def cpu_now(st: Stack) -> tuple[float, float, float]:
     """CPU seconds used so far by the product's worker, the baseline worker and the server."""
     return (
-        cpu_seconds(st.worker_rss.pid),
-        cpu_seconds(st.baseline_rss.pid),
+        st.worker_rss.cpu_seconds(),
+        st.baseline_rss.cpu_seconds(),
         cpu_seconds(st.server_pid),
     )
 
@@ -243,7 +243,7 @@ async def run_intake(run: Run) -> None:
         cpu,
         b_cpu,
         (
-            "user + system time of the worker process over the phase, per case",
+            "user + system time of the worker (all its processes) over the phase, per case",
             "the Temporal dev server's user + system time over the phase, per case",
         ),
     )

@@ -151,7 +151,7 @@ async def run_storm(run: Run) -> None:
         cpu,
         b_cpu,
         (
-            "user + system time of the worker process, all cases open -> all escalated",
+            "user + system time of the worker (all its processes), all cases open -> all escalated",
             "the Temporal dev server's user + system time over the same window",
         ),
     )

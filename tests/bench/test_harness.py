@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from bench.report import code_version
 from bench.scenarios.intake import FORCED_EVICTIONS, delta
 from bench.scenarios.storm import lead_time
 from bench.sizes import FULL, QUICK
-from bench.stack import cpu_seconds, scrape
+from bench.stack import RssSampler, Stack, cpu_seconds, scrape
 from parcours.infrastructure.config import Settings
 
 PROMETHEUS_TEXT = b"""# HELP temporal_sticky_cache_total_forced_eviction evictions
@@ -153,3 +154,50 @@ def test_a_bad_worker_setting_is_refused_before_any_server_starts(setting: str) 
     assert proc.returncode != 0
     assert "--worker-env" in proc.stderr
     assert "Traceback" not in proc.stderr and "bench: warm-up" not in proc.stderr
+
+
+def _stack(tmp_path: Path, **fields: Any) -> Stack:
+    """A Stack with only what the reading helpers use (no server behind it)."""
+    defaults: dict[str, Any] = {
+        "dir": tmp_path,
+        "client": None,
+        "settings": Settings(),
+        "env": {},
+        "catcher": None,
+        "worker_rss": RssSampler(),
+        "baseline_rss": RssSampler(),
+        "baseline_counts_files": [],
+        "pragmas": (),
+        "worker_env": {},
+    }
+    return Stack(**(defaults | fields))
+
+
+def test_several_workers_are_read_as_one(tmp_path: Path, metrics_url: str) -> None:
+    """`--workers N`: the metrics, the baseline's counts and the memory are the sums."""
+    first, second = tmp_path / "baseline-counts.json", tmp_path / "baseline-counts-2.json"
+    first.write_text('{"notify": 3, "register": 1}')
+    second.write_text('{"notify": 4}')
+    st = _stack(
+        tmp_path,
+        worker_metrics=[metrics_url, metrics_url],
+        baseline_counts_files=[first, second, tmp_path / "not-written-yet.json"],
+    )
+    assert st.metrics()[FORCED_EVICTIONS] == 30
+    assert st.baseline_counts() == {"notify": 7, "register": 1}
+    # One process that does not answer: no sum (a partial one would read as a count).
+    silent = _stack(tmp_path, worker_metrics=[metrics_url, "http://127.0.0.1:9/metrics"])
+    assert silent.metrics() == {}
+    me = RssSampler(os.getpid())
+    assert RssSampler(os.getpid(), os.getpid()).read() >= 2 * me.read() * 0.9 > 0
+    assert RssSampler(os.getpid(), os.getpid()).cpu_seconds() >= me.cpu_seconds() > 0
+
+
+@pytest.mark.parametrize("bad", ["0", "two"])
+def test_the_worker_count_is_a_whole_number_from_one(
+    bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert parse(["--workers", "2"]).workers == 2
+    with pytest.raises(SystemExit):
+        parse(["--workers", bad])
+    assert "--workers" in capsys.readouterr().err
