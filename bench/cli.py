@@ -65,11 +65,12 @@ def _at_least_one(raw: str) -> int:
     return n
 
 
-def _setting(raw: str) -> str:
+def _setting(raw: str) -> tuple[str, str]:
     """One K=V of --worker-env / --cli-env."""
-    if "=" not in raw or raw.startswith("="):
+    key, eq, value = raw.partition("=")
+    if not eq or not key:
         raise argparse.ArgumentTypeError(f"expected K=V, got {raw!r}")
-    return raw
+    return key, value
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -152,7 +153,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-write", action="store_true", help="do not write bench/results/")
     p.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.worker_env, args.cli_env = dict(args.worker_env), dict(args.cli_env)
+    try:  # a bad worker setting: one line, before any server starts
+        worker_settings(args.worker_env)
+    except ConfigError as err:
+        p.error(f"--worker-env: {err}")
+    return args
 
 
 def sizes_for(args: argparse.Namespace) -> Sizes:
@@ -187,8 +194,7 @@ async def amain(args: argparse.Namespace) -> Report:
     pragmas = DEFAULT_PRAGMAS
     if args.pragma:
         pragmas = tuple(p for p in args.pragma if p != "none")
-    worker_env = dict(kv.split("=", 1) for kv in args.worker_env)
-    cli_env = dict(kv.split("=", 1) for kv in args.cli_env)
+    worker_env, cli_env = args.worker_env, args.cli_env
     report = Report(
         size=sizes.name,
         scaled_down=sizes.scaled_down,
@@ -234,10 +240,6 @@ async def amain(args: argparse.Namespace) -> Report:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    try:  # a bad --worker-env value: one line, before any server starts
-        worker_settings(dict(kv.split("=", 1) for kv in args.worker_env))
-    except ConfigError as err:
-        sys.exit(f"bench: --worker-env: {err}")
     report = asyncio.run(amain(args))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

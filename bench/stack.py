@@ -388,13 +388,18 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
     catcher = CountingCatcher(HOST, stats=root / "catcher.json")
     catcher.start()
     logs: list[IO[bytes]] = []
+
+    async def logged(name: str, args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+        """A process of the stack, its output in `name`.log of the run's directory."""
+        log = (root / f"{name}.log").open("ab")
+        logs.append(log)
+        return await _spawn(args, env, log)
+
     try:
         await _seed(settings)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")}
         env = _env(base_env, settings, catcher.port)
-        log: IO[bytes] = (root / "temporal.log").open("ab")
-        logs.append(log)
-        server = await _spawn(cmd, env, log)
+        server = await logged("temporal", cmd, env)
         client = await _connect(settings, server)
 
         worker_env = env | opts.worker_env
@@ -407,31 +412,21 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
             suffix = "" if i == 0 else f"-{i + 1}"
             metrics_at.append(f"{HOST}:{free_port(HOST)}")
             baseline_metrics_at.append(f"{HOST}:{free_port(HOST)}")
-            log = (root / f"worker{suffix}.log").open("ab")
-            logs.append(log)
             ours.append(
-                await _spawn(
+                await logged(
+                    f"worker{suffix}",
                     # `python worker.py`, as an operator runs it.
                     [sys.executable, str(WORKER_PY)],
                     worker_env | {METRICS_ENV: metrics_at[-1]},
-                    log,
                 )
             )
             counts_files.append(root / f"baseline-counts{suffix}.json")
-            log = (root / f"baseline{suffix}.log").open("ab")
-            logs.append(log)
+            baseline = ["-m", "bench.baseline.worker", dev.temporal_address, BASELINE_QUEUE]
             theirs.append(
-                await _spawn(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.baseline.worker",
-                        dev.temporal_address,
-                        BASELINE_QUEUE,
-                        str(counts_files[-1]),
-                    ],
+                await logged(
+                    f"baseline{suffix}",
+                    [sys.executable, *baseline, str(counts_files[-1])],
                     worker_env | {METRICS_ENV: baseline_metrics_at[-1]},
-                    log,
                 )
             )
         workers += ours + theirs

@@ -19,12 +19,12 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from parcours.infrastructure.config import Settings
-from parcours.infrastructure.tasks import stop_task
+from parcours.infrastructure.tasks import in_background
 
 # Allocations between two young collections: PARCOURS_WORKER_GC_YOUNG, by default CPython's
 # own 700 (the three generations and their thresholds are 3.11-3.13's). A full collection is
@@ -169,7 +169,7 @@ class CollectorWatch:
                     gc.collect()
 
         with self.installed():
-            async with _in_background(collect(), "gc-full"):
+            async with in_background(collect(), "gc-full"):
                 yield self
 
     @contextlib.asynccontextmanager
@@ -187,20 +187,10 @@ class CollectorWatch:
         with self.installed():
             self.take()
             try:
-                async with _in_background(report(), "gc-pauses"):
+                async with in_background(report(), "gc-pauses"):
                     yield self
             finally:
                 log_pauses(logger, self.take())
-
-
-@contextlib.asynccontextmanager
-async def _in_background(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
-    """`work` as a task for the duration of the block, cancelled and awaited on the way out."""
-    task = asyncio.create_task(work, name=name)
-    try:
-        yield
-    finally:
-        await stop_task(task)
 
 
 def log_pauses(logger: logging.Logger, pauses: Pauses) -> None:

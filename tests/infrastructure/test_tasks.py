@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from parcours.infrastructure.tasks import stop_task
+from parcours.infrastructure.tasks import in_background, stop_task
 
 
 async def test_stopping_cancels_the_task_and_waits_for_its_end() -> None:
@@ -93,3 +93,20 @@ async def test_a_task_told_to_end_otherwise_is_awaited_and_its_error_raised() ->
     with pytest.raises(OSError, match="port in use"):
         await stop_task(task, cancel=False)
     assert not task.cancelled()
+
+
+async def test_work_in_the_background_runs_for_the_block_only() -> None:
+    ticks: list[int] = []
+
+    async def ticking() -> None:
+        while True:
+            ticks.append(1)
+            await asyncio.sleep(0.001)
+
+    async with in_background(ticking(), "ticking"):
+        await asyncio.sleep(0.05)
+        assert any(t.get_name() == "ticking" for t in asyncio.all_tasks())
+    seen = len(ticks)
+    await asyncio.sleep(0.02)
+    assert seen > 0 and len(ticks) == seen
+    assert not any(t.get_name() == "ticking" for t in asyncio.all_tasks())
