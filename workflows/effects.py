@@ -56,6 +56,16 @@ MAIL_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=list(contract.PERMANENT_MAIL_FAILURES),
 )
+# v10 (pathway.MAIL_IN_TASK): an email sent from the worker within the workflow task that
+# decided it gets two quick attempts there. Whatever stops them (the mail server down or slow,
+# an earlier attempt still in its lease) sends it on as an activity task (MAIL_RETRY, the three
+# days' limit): an outage then neither holds the case's workflow task nor writes a timer per
+# retry into its history. A permanent failure is final here as there.
+LOCAL_MAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_attempts=2,
+    non_retryable_error_types=[*contract.PERMANENT_MAIL_FAILURES, contract.EMAIL_IN_FLIGHT],
+)
 # An email that could not go out within three days is stale: it is dropped and the drop is
 # in the audit trail, rather than a reminder arriving a week late.
 MAIL_GIVE_UP_AFTER = timedelta(days=3)
@@ -124,6 +134,12 @@ class Effects:
         self.state = state
         # Effects being carried out, by key; a batch's effects share one handle.
         self.running: dict[str, ActivityHandle[Any]] = {}
+        # v10: the emails being sent from the worker (a local activity), and those whose local
+        # attempts failed, which go on as activity tasks. A function of the history, like the
+        # rest; not carried across continue-as-new (an email re-queued there at worst gets
+        # its two local attempts again, at the next alarm).
+        self.sent_locally: set[str] = set()
+        self.by_task: set[str] = set()
 
     # ----------------------------------------------------------------------------------------
     # Deciding (handlers and clocks): queue only, no command
@@ -231,11 +247,12 @@ class Effects:
     def any_done(self) -> bool:
         return any(h.done() for h in self.running.values())
 
-    def carry_out(self, local_events: bool = False) -> None:
+    def carry_out(self, local_events: bool = False, local_mail: bool = False) -> None:
         """Settle finished effects, then start the new ones: all in a fixed order.
 
-        `local_events` (v8, pathway.OPENING_IN_ONE_TASK, the opening only): the audit events
-        go to a local activity, in the workflow task that decided them."""
+        `local_events` (v8 and v9: the opening, the alarm): the audit events go to a local
+        activity, in the workflow task that decided them; `local_mail` (v10, the same tasks):
+        the emails too, except those whose local attempts already failed."""
         self.settle()
         new = [e for e in self.state.pending if e.key not in self.running]
         if new and holds(self.state, BATCH_EFFECTS):
@@ -245,8 +262,12 @@ class Effects:
                 self._run_batch(
                     events[i : i + MAX_BATCH], lambda b: self._start_events(b, local_events)
                 )
-            for i in range(0, len(mails), MAX_BATCH):
-                self._run_batch(mails[i : i + MAX_BATCH], self._start_notifications)
+            local = [e for e in mails if local_mail and e.key not in self.by_task]
+            by_task = [e for e in mails if e not in local]
+            for i in range(0, len(local), MAX_BATCH):
+                self._run_batch(local[i : i + MAX_BATCH], self._send_locally)
+            for i in range(0, len(by_task), MAX_BATCH):
+                self._run_batch(by_task[i : i + MAX_BATCH], self._start_notifications)
         else:
             for effect in new:
                 self.running[effect.key] = self._start(effect)
@@ -290,8 +311,15 @@ class Effects:
         for key in [k for k, h in self.running.items() if h.done()]:
             handle = self.running.pop(key)
             effect = next(e for e in s.pending if e.key == key)
-            s.pending.remove(effect)
             err = handle.exception()
+            if key in self.sent_locally:
+                self.sent_locally.discard(key)
+                if err is not None and not _permanent_mail_failure(err):
+                    # v10: stays queued; carry_out sends it on as an activity task.
+                    self.by_task.add(key)
+                    workflow.logger.info("email %s goes on as an activity task: %s", key, err)
+                    continue
+            s.pending.remove(effect)
             if err is None:
                 self._settle_batched(effect, handle.result())
                 continue
@@ -358,14 +386,22 @@ class Effects:
     def _start_notifications(self, effects: list[Effect]) -> ActivityHandle[Any]:
         return workflow.start_activity(
             contract.SEND_NOTIFICATIONS,
-            NotificationBatch(
-                notifications=[e.notification for e in effects if e.notification is not None]
-            ),
+            _mail_batch(effects),
             result_type=NotificationBatchOutcome,
-            # Per email as for one: a batch holds at most MAX_BATCH of them.
-            start_to_close_timeout=timedelta(seconds=60) * min(len(effects), 5),
+            start_to_close_timeout=_mail_timeout(effects),
             schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
             retry_policy=RETRY_POLICIES[contract.SEND_NOTIFICATIONS],
+        )
+
+    def _send_locally(self, effects: list[Effect]) -> ActivityHandle[Any]:
+        """v10: the same activity, run by this worker within the workflow task."""
+        self.sent_locally.update(e.key for e in effects)
+        return workflow.start_local_activity(
+            contract.SEND_NOTIFICATIONS,
+            _mail_batch(effects),
+            result_type=NotificationBatchOutcome,
+            start_to_close_timeout=_mail_timeout(effects),
+            retry_policy=LOCAL_MAIL_RETRY,
         )
 
     def _start(self, effect: Effect) -> ActivityHandle[Any]:
@@ -387,3 +423,25 @@ class Effects:
             schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
             retry_policy=RETRY_POLICIES[contract.SEND_NOTIFICATION],
         )
+
+
+def _mail_batch(effects: list[Effect]) -> NotificationBatch:
+    return NotificationBatch(
+        notifications=[e.notification for e in effects if e.notification is not None]
+    )
+
+
+def _mail_timeout(effects: list[Effect]) -> timedelta:
+    # Per email as for one: a batch holds at most MAX_BATCH of them.
+    return timedelta(seconds=60) * min(len(effects), 5)
+
+
+def _permanent_mail_failure(err: BaseException) -> bool:
+    """An email that no retry can send (refused for good, no template): final, whether it
+    failed in the worker or in an activity task."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return isinstance(cause, ApplicationError) and (
+        cause.non_retryable
+        and cause.type != contract.EMAIL_IN_FLIGHT
+        or cause.type in contract.PERMANENT_MAIL_FAILURES
+    )

@@ -166,6 +166,20 @@ OPENING_IN_ONE_TASK = "opening-in-one-task"
 # says why), and kept in the state (CaseState.local_alarm_events): a case opened before keeps
 # activity tasks for good, and a continued run asks nothing.
 ALARM_EVENTS_LOCAL = "alarm-events-local"
+# v10 (issue 14, the storm with a small cache): the emails a first opening or an alarm decides
+# go out from the worker in the workflow task that decided them (a local activity, as their
+# events since v8/v9), not as an activity task whose completion brings another workflow task:
+# an escalation is one workflow task and no activity task. With a workflow cache smaller than
+# the cases due together, the second task replayed the whole case (the storm's worker CPU per
+# escalation went 27 -> 45 ms from a cache of 4,000 to 1,000). The local attempts are few and
+# quick (effects.LOCAL_MAIL_RETRY): an email they could not send (the mail server down or
+# slow, an earlier attempt still in its lease) goes on as an activity task, with the server's
+# retries and the three days' limit, as before; so an outage neither holds the case's task
+# nor writes a timer per retry into its history. Emails decided by people's updates stay
+# activity tasks: an officer's answer never waits for the mail server. Asked in __init__ by a
+# new run that took ALARM_EVENTS_LOCAL, right after it and before any local activity
+# (effects.holds says why), and kept in the state (CaseState.local_mail).
+MAIL_IN_TASK = "mail-in-deciding-task"
 # Every patch id in use: each must appear in a committed history (tests/workflows/test_replay).
 PATCHES = (
     CARRY_QUEUED_EFFECTS,
@@ -181,6 +195,7 @@ PATCHES = (
     REASSIGNMENT_NOTICES,
     OPENING_IN_ONE_TASK,
     ALARM_EVENTS_LOCAL,
+    MAIL_IN_TASK,
 )
 
 
@@ -222,6 +237,8 @@ class NewcomerPathway:
             self.state.implied_patches = True
             # v9: never implied (a v8 case took every patch before it as given, not this one).
             self.state.local_alarm_events = workflow.patched(ALARM_EVENTS_LOCAL)
+            # v10: only after v9 (a v9 history replays without asking it).
+            self.state.local_mail = self.state.local_alarm_events and workflow.patched(MAIL_IN_TASK)
         # Validators always apply the table; a handler re-checks with the rules of the code
         # that wrote the history (a v2 run replays with the v2 rules).
         self.authz_v3 = holds(self.state, AUTHZ_TABLE)
@@ -254,8 +271,9 @@ class NewcomerPathway:
             self.opened = True
             if self._opens_in_one_task():
                 # Before anything else can wait (an unassigned case's find_officer, an update):
-                # the opening's events go out in its own workflow task, as a local activity.
-                self.effects.carry_out(local_events=True)
+                # the opening's events go out in its own workflow task, as a local activity
+                # (v10: its emails too).
+                self.effects.carry_out(local_events=True, local_mail=s.local_mail)
         else:
             s.runs += 1
         self._publish()
@@ -267,8 +285,11 @@ class NewcomerPathway:
                 # The alarm may have rung while the read model was asked.
                 rang = self._apply_clocks() or rang
             # v9: the events the alarm decided (and any queued with them) go out within this
-            # workflow task, the alarm's own (ALARM_EVENTS_LOCAL says what may wait on it).
-            self.effects.carry_out(local_events=rang and s.local_alarm_events)
+            # workflow task, the alarm's own (ALARM_EVENTS_LOCAL says what may wait on it);
+            # v10: its emails too (MAIL_IN_TASK).
+            self.effects.carry_out(
+                local_events=rang and s.local_alarm_events, local_mail=rang and s.local_mail
+            )
             self._publish()
             if s.status not in OPEN_STATUSES and not s.pending:
                 break

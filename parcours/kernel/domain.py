@@ -394,6 +394,10 @@ class CaseState:
     # (workflows/pathway.py ALARM_EVENTS_LOCAL). Set at the opening, from its patch, and
     # carried: False for a case opened before.
     local_alarm_events: bool = False
+    # v10: the emails its first opening and its clocks decide are sent from the worker in the
+    # workflow task that decided them, falling back to an activity task
+    # (workflows/pathway.py MAIL_IN_TASK). Set at the opening, from its patch, and carried.
+    local_mail: bool = False
     # The first meeting, once booked (issue 16).
     meeting: Meeting | None = None
     # v6: the highest plan item number given so far ("i7": 7), so that an id never names two

@@ -122,6 +122,10 @@ class FakeBackOffice:
     registered: list[RegisterCase] = field(default_factory=list)
     # record_events fails for good on a batch made only of these kinds (a bug, not an outage).
     refuse_event_kinds: set[str] = field(default_factory=set)
+    # send_notifications fails this many times first (the mail server down), and where each
+    # attempt ran: True in the worker's workflow task (a local activity, v10), else a task.
+    mail_failures: int = 0
+    mail_attempts: list[bool] = field(default_factory=list)
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name=contract.REGISTER_CASE)
@@ -192,6 +196,10 @@ class FakeBackOffice:
             from temporalio.exceptions import ApplicationError
 
             await asyncio.sleep(self.effect_delay)
+            self.mail_attempts.append(activity.info().is_local)
+            if self.mail_failures > 0:
+                self.mail_failures -= 1
+                raise ConnectionError("the mail server is down")
             self.batches.append(("mails", len(batch.notifications)))
             outcomes = []
             for n in batch.notifications:

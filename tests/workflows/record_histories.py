@@ -57,6 +57,7 @@ from tests.workflows.conftest import (
     FakeBackOffice,
     Pathway,
     days,
+    settled,
 )
 from workflows.pathway import NewcomerPathway
 
@@ -83,7 +84,11 @@ from workflows.pathway import NewcomerPathway
 # in the alarm's workflow task (patch "alarm-events-local"); recorded with `--only
 # escalated_across_continue_as_new,late_enrolment_plan_due,newcomer_replied` (escalations and an
 # overdue stage across continue-as-new, the late plan's reminder, the end of a wait).
-PATHWAY_VERSION = "v9"
+# v10 (issue 14, the storm with a small cache): the emails of a first opening and of an alarm
+# are sent from the worker in the workflow task that decided them, and go on as an activity
+# task when their two local attempts fail (patch "mail-in-deciding-task"); recorded with
+# `--only escalated_across_continue_as_new,late_enrolment_plan_due,newcomer_replied,mail_by_task`.
+PATHWAY_VERSION = "v10"
 
 PLAN = PlanFiling(
     actor=OFFICER,
@@ -486,6 +491,21 @@ async def escalated_across_continue_as_new(
     return h
 
 
+async def mail_by_task(p: Pathway) -> WorkflowHandle[NewcomerPathway, CaseView]:
+    """v10: the mail server is down at the opening: the welcome's two local attempts fail and
+    it goes on as an activity task, which sends it; then the officer files the plan."""
+    p.back_office.mail_failures = 3
+    h = await p.start(f"HIST-{uuid.uuid4().hex[:6].upper()}")
+    await h.execute_update(NewcomerPathway.file_plan, PLAN)
+    await settled(h)
+    await h.execute_update(
+        NewcomerPathway.withdraw,
+        Withdrawal(reason="Demenage hors Quebec", actor=SUPERVISOR),
+    )
+    await h.result()
+    return h
+
+
 async def settled_with(h: WorkflowHandle[NewcomerPathway, CaseView], officer: str) -> None:
     for _ in range(500):
         v = await h.query(NewcomerPathway.view, CaseQuery())
@@ -511,6 +531,7 @@ SCENARIOS = (
     unassigned_until_leave_ends,
     reassignment_notices,
     escalated_across_continue_as_new,
+    mail_by_task,
 )
 
 

@@ -23,6 +23,13 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    TimeoutError,
+    TimeoutType,
+)
 
 import activities
 import workflows
@@ -35,7 +42,7 @@ from parcours.kernel import activity_contract as contract
 from tests.temporal_servers import local_activities, run_histories
 from tests.workflows.conftest import Pathway, settled
 from tests.workflows.test_pathway import PLAN
-from workflows.effects import RETRY_POLICIES
+from workflows.effects import LOCAL_MAIL_RETRY, RETRY_POLICIES, _permanent_mail_failure
 from workflows.pathway import NewcomerPathway
 
 CALLS = {"execute_activity", "start_activity", "execute_local_activity", "start_local_activity"}
@@ -173,8 +180,8 @@ def test_a_policy_that_names_the_wrong_type_is_caught() -> None:
 
 async def test_the_server_sees_the_contracts_names_and_policies(pathway: Pathway) -> None:
     """What the scan read is what a running case schedules: a case opened and given a plan
-    (register_case and the opening's events run locally since v8, then batches of events and
-    emails as activity tasks)."""
+    (register_case and the opening's events run locally since v8, its emails since v10; the
+    plan's events and emails, decided by an update, as activity tasks)."""
     h = await pathway.start()
     await h.execute_update(NewcomerPathway.file_plan, PLAN)
     await settled(h)
@@ -189,7 +196,11 @@ async def test_the_server_sees_the_contracts_names_and_policies(pathway: Pathway
         contract.RECORD_EVENTS,
         contract.SEND_NOTIFICATIONS,
     }
-    assert local_activities(events) == [contract.REGISTER_CASE, contract.RECORD_EVENTS]
+    assert local_activities(events) == [
+        contract.REGISTER_CASE,
+        contract.RECORD_EVENTS,
+        contract.SEND_NOTIFICATIONS,
+    ]
     for a in scheduled:
         name = a.activity_type.name
         raised = permanent_failures(importlib.import_module(worker[name]))
@@ -197,3 +208,40 @@ async def test_the_server_sees_the_contracts_names_and_policies(pathway: Pathway
         assert list(a.retry_policy.non_retryable_error_types) == list(
             RETRY_POLICIES[name].non_retryable_error_types or ()
         )
+
+
+def test_what_ends_an_email_sent_from_the_worker() -> None:
+    """v10: an email whose local attempts failed goes on as an activity task unless no retry
+    could send it: a permanent type ends it (named by the policy or raised non-retryable),
+    whether it failed in the worker (the ApplicationError itself) or in a task (wrapped)."""
+
+    def wrapped(cause: BaseException) -> ActivityError:
+        err = ActivityError(
+            "activity failed",
+            scheduled_event_id=1,
+            started_event_id=2,
+            identity="w",
+            activity_type=contract.SEND_NOTIFICATIONS,
+            activity_id="1",
+            retry_state=RetryState.NON_RETRYABLE_FAILURE,
+        )
+        err.__cause__ = cause
+        return err
+
+    rejected = ApplicationError("550", type=contract.SMTP_REJECTED)
+    assert _permanent_mail_failure(rejected)
+    assert _permanent_mail_failure(wrapped(rejected))
+    assert _permanent_mail_failure(ApplicationError("bug", type="Bug", non_retryable=True))
+    in_flight = ApplicationError("lease", type=contract.EMAIL_IN_FLIGHT)
+    assert not _permanent_mail_failure(in_flight)
+    assert not _permanent_mail_failure(ApplicationError("down", type="ConnectionError"))
+    assert not _permanent_mail_failure(
+        TimeoutError("slow", type=TimeoutType.START_TO_CLOSE, last_heartbeat_details=[])
+    )
+    # The local attempts stop at once for what a task would not retry, and for an email in
+    # its lease, which only a task can wait out without holding the case's workflow task.
+    assert set(LOCAL_MAIL_RETRY.non_retryable_error_types or ()) == {
+        *contract.PERMANENT_MAIL_FAILURES,
+        contract.EMAIL_IN_FLIGHT,
+    }
+    assert LOCAL_MAIL_RETRY.maximum_attempts == 2

@@ -10,8 +10,10 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from parcours.infrastructure import temporal
 from parcours.infrastructure.config import Settings
+from parcours.kernel import activity_contract as contract
 from parcours.kernel.domain import STILL_OPENING, ProgressNote
 from parcours.kernel.errors import UpdateRejected
+from tests.temporal_servers import local_activities
 from tests.workflows.conftest import OFFICER, Pathway, settled
 from workflows.pathway import NewcomerPathway
 
@@ -93,3 +95,55 @@ async def test_opening_events_refused_for_good_do_not_fail_the_case(pathway: Pat
     await h.execute_update(NewcomerPathway.add_progress, NOTE)
     await settled(h)
     assert "progress_note" in pathway.back_office.kinds()
+
+
+async def test_the_opening_sends_its_emails_in_its_first_task(pathway: Pathway) -> None:
+    """v10: the welcome and the officer's notice go out from the worker within the opening's
+    workflow task (one local activity): no activity task, and no task its completion brings."""
+    h = await pathway.start()
+    await settled(h)
+    assert pathway.back_office.mail_attempts == [True]
+    assert sorted(pathway.back_office.templates()) == ["officer_assigned", "welcome"]
+    history = await h.fetch_history()
+    assert not any(e.HasField("activity_task_scheduled_event_attributes") for e in history.events)
+    assert local_activities(list(history.events)) == [
+        contract.REGISTER_CASE,
+        contract.RECORD_EVENTS,
+        contract.SEND_NOTIFICATIONS,
+    ]
+
+
+async def test_an_email_the_worker_could_not_send_goes_on_as_an_activity_task(
+    pathway: Pathway,
+) -> None:
+    """v10: the mail server is down at the opening. The welcome's two local attempts fail
+    (the case's task does not wait out the outage), then the activity task's retries send it
+    once the server is back; the officer's actions meanwhile go through as usual."""
+    pathway.back_office.mail_failures = 3
+    h = await pathway.start()
+    view = await settled(h)
+    assert view.officer == OFFICER.officer_id and view.status == "active"
+    assert pathway.back_office.mail_attempts == [True, True, False, False]
+    assert sorted(pathway.back_office.templates()) == ["officer_assigned", "welcome"]
+    await h.execute_update(NewcomerPathway.add_progress, NOTE)
+    await settled(h)
+    assert "email_failed" not in pathway.back_office.kinds()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in (await h.fetch_history()).events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled[0] == contract.SEND_NOTIFICATIONS
+
+
+async def test_an_email_refused_for_good_in_the_worker_is_not_sent_again(
+    pathway: Pathway,
+) -> None:
+    """v10: a permanent refusal in the local attempt is final, as in an activity task: the
+    audit trail says so and no task retries it."""
+    pathway.back_office.fail_mail_templates = {"welcome"}
+    h = await pathway.start()
+    await settled(h)
+    assert pathway.back_office.mail_attempts == [True]
+    assert pathway.back_office.templates() == ["officer_assigned"]
+    assert pathway.back_office.kinds().count("email_failed") == 1

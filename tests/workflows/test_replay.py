@@ -27,6 +27,7 @@ from tests.workflows.unguarded_change import PathwayWithAnUnguardedChange
 from workflows.pathway import (
     ALARM_EVENTS_LOCAL,
     CARRY_QUEUED_EFFECTS,
+    MAIL_IN_TASK,
     OPENING_IN_ONE_TASK,
     PATCHES,
     NewcomerPathway,
@@ -172,6 +173,51 @@ def test_v9_records_the_alarms_events_in_the_alarms_task() -> None:
     v8 = alarm_tasks(HISTORIES / "v8-late_enrolment_plan_due-run1.json")
     assert v8 and all(contract.RECORD_EVENTS in scheduled(t) for t in v8)
     assert all(local_activities(t) == [] for t in v8)
+
+
+def test_v10_sends_the_openings_and_alarms_emails_in_their_task() -> None:
+    """A case opened by v10 asks OPENING_IN_ONE_TASK, ALARM_EVENTS_LOCAL and MAIL_IN_TASK in
+    its first task, before any local activity, and nothing in its continued runs. The emails
+    of its opening and of its alarms are local activities of those tasks: an escalation writes
+    no activity task. An email whose local attempts failed goes on as an activity task (the
+    mail server was down at the opening of `mail_by_task`); emails decided by updates are
+    activity tasks, as before."""
+    v10 = sorted(HISTORIES.glob("v10-*.json"))
+    assert any(p.stem.endswith("run2") for p in v10)
+    for path in v10:
+        marks = patches_in(path)
+        if not path.stem.endswith("run1"):
+            assert marks == [], (path.stem, marks)
+            continue
+        in_order = (OPENING_IN_ONE_TASK, ALARM_EVENTS_LOCAL, MAIL_IN_TASK)
+        assert len(marks) == len(in_order), (path.stem, marks)
+        for mark, patch in zip(marks, in_order, strict=True):
+            assert patch in mark, (path.stem, marks)
+        kinds = [
+            e.marker_recorded_event_attributes.marker_name
+            for e in load(path).events
+            if e.HasField("marker_recorded_event_attributes")
+        ]
+        assert kinds[:3] == ["core_patch"] * 3, (path.stem, kinds)
+        assert local_activities(list(load(path).events))[:3] == [
+            contract.REGISTER_CASE,
+            contract.RECORD_EVENTS,
+            contract.SEND_NOTIFICATIONS,
+        ], path.stem
+    rang = [t for p in v10 for t in alarm_tasks(p)]
+    escalations = [t for t in rang if contract.SEND_NOTIFICATIONS in local_activities(t)]
+    assert len(escalations) >= 4
+    for task in rang:
+        assert scheduled(task) == [], scheduled(task)
+    for task in escalations:
+        assert local_activities(task) == [contract.RECORD_EVENTS, contract.SEND_NOTIFICATIONS]
+    by_task = list(load(HISTORIES / "v10-mail_by_task-run1.json").events)
+    assert scheduled(by_task)[0] == contract.SEND_NOTIFICATIONS
+    assert local_activities(by_task) == [
+        contract.REGISTER_CASE,
+        contract.RECORD_EVENTS,
+        contract.SEND_NOTIFICATIONS,
+    ]
 
 
 def test_holds_is_asked_only_of_the_patches_before_v8() -> None:
