@@ -317,7 +317,10 @@ class Effects:
                 if err is not None and not _permanent_mail_failure(err):
                     # v10: stays queued; carry_out sends it on as an activity task.
                     self.by_task.add(key)
-                    workflow.logger.info("email %s goes on as an activity task: %s", key, err)
+                    # The failure's type only: a mail server's words may name the recipient.
+                    workflow.logger.info(
+                        "email %s goes on as an activity task after %s", key, _failure_type(err)
+                    )
                     continue
             s.pending.remove(effect)
             if err is None:
@@ -434,6 +437,11 @@ def _mail_batch(effects: list[Effect]) -> NotificationBatch:
 def _mail_timeout(effects: list[Effect]) -> timedelta:
     # Per email as for one: a batch holds at most MAX_BATCH of them.
     return timedelta(seconds=60) * min(len(effects), 5)
+
+
+def _failure_type(err: BaseException) -> str:
+    cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
+    return (cause.type if isinstance(cause, ApplicationError) else None) or type(cause).__name__
 
 
 def _permanent_mail_failure(err: BaseException) -> bool:

@@ -42,7 +42,12 @@ from parcours.kernel import activity_contract as contract
 from tests.temporal_servers import local_activities, run_histories
 from tests.workflows.conftest import Pathway, settled
 from tests.workflows.test_pathway import PLAN
-from workflows.effects import LOCAL_MAIL_RETRY, RETRY_POLICIES, _permanent_mail_failure
+from workflows.effects import (
+    LOCAL_MAIL_RETRY,
+    RETRY_POLICIES,
+    _failure_type,
+    _permanent_mail_failure,
+)
 from workflows.pathway import NewcomerPathway
 
 CALLS = {"execute_activity", "start_activity", "execute_local_activity", "start_local_activity"}
@@ -245,3 +250,9 @@ def test_what_ends_an_email_sent_from_the_worker() -> None:
         contract.EMAIL_IN_FLIGHT,
     }
     assert LOCAL_MAIL_RETRY.maximum_attempts == 2
+    # Logged by its type alone: a mail server's answer may name the recipient.
+    busy = ApplicationError("451 <amina@example.org> try later", type="MailTransientError")
+    assert _failure_type(busy) == _failure_type(wrapped(busy)) == "MailTransientError"
+    assert _failure_type(TimeoutError("slow", type=None, last_heartbeat_details=[])) == (
+        "TimeoutError"
+    )
