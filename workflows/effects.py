@@ -135,9 +135,10 @@ class Effects:
         # Effects being carried out, by key; a batch's effects share one handle.
         self.running: dict[str, ActivityHandle[Any]] = {}
         # v10: the emails being sent from the worker (a local activity), and those whose local
-        # attempts failed, which go on as activity tasks. A function of the history, like the
-        # rest; not carried across continue-as-new (an email re-queued there at worst gets
-        # its two local attempts again, at the next alarm).
+        # attempts failed, which go on as activity tasks (never locally again, even if an
+        # alarm rings before they start). A function of the history, like the rest; not
+        # carried across continue-as-new (a continued run starts its carried effects as
+        # activity tasks: its first turn of the loop is no alarm's).
         self.sent_locally: set[str] = set()
         self.by_task: set[str] = set()
 
