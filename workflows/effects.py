@@ -264,7 +264,7 @@ class Effects:
                     events[i : i + MAX_BATCH], lambda b: self._start_events(b, local_events)
                 )
             local = [e for e in mails if local_mail and e.key not in self.by_task]
-            by_task = [e for e in mails if e not in local]
+            by_task = [e for e in mails if not (local_mail and e.key not in self.by_task)]
             for i in range(0, len(local), MAX_BATCH):
                 self._run_batch(local[i : i + MAX_BATCH], self._send_locally)
             for i in range(0, len(by_task), MAX_BATCH):
@@ -440,15 +440,21 @@ def _mail_timeout(effects: list[Effect]) -> timedelta:
     return timedelta(seconds=60) * min(len(effects), 5)
 
 
+def _cause(err: BaseException) -> BaseException:
+    """What failed: an activity task's failure comes wrapped in an ActivityError, a local
+    activity's as itself."""
+    return err.cause if isinstance(err, ActivityError) and err.cause is not None else err
+
+
 def _failure_type(err: BaseException) -> str:
-    cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
+    cause = _cause(err)
     return (cause.type if isinstance(cause, ApplicationError) else None) or type(cause).__name__
 
 
 def _permanent_mail_failure(err: BaseException) -> bool:
     """An email that no retry can send (refused for good, no template): final, whether it
     failed in the worker or in an activity task."""
-    cause = err.cause if isinstance(err, ActivityError) else err
+    cause = _cause(err)
     return isinstance(cause, ApplicationError) and (
         cause.non_retryable
         and cause.type != contract.EMAIL_IN_FLIGHT

@@ -99,7 +99,7 @@ async def test_opening_events_refused_for_good_do_not_fail_the_case(pathway: Pat
 
 async def test_the_opening_sends_its_emails_in_its_first_task(pathway: Pathway) -> None:
     """v10: the welcome and the officer's notice go out from the worker within the opening's
-    workflow task (one local activity): no activity task, and no task its completion brings."""
+    workflow task (one local activity): no activity task is scheduled for them."""
     h = await pathway.start()
     await settled(h)
     assert pathway.back_office.mail_attempts == [True]
