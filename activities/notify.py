@@ -101,6 +101,14 @@ RECORD_RETRY_MAX_S = 4.0
 # The whole SMTP exchange of one email is cut after this: with the record's patience it bounds
 # how long after its claim an attempt can still be talking to the server.
 SEND_DEADLINE_S = 60.0
+# v10 sends the emails of an opening or an alarm from the worker, inside the case's workflow
+# task (workflows/effects.LOCAL_MAIL_RETRY, two attempts a second apart). A relay that does not
+# answer must not hold that task, and its slot, for the SMTP timeout twice: such an attempt
+# gives the connection this long (a healthy relay answers in milliseconds, TLS included).
+# Failing to connect proves nothing was sent: the claim is released, and the email goes on as
+# an activity task with the usual timeout. Under the worker's task heartbeat (80 % of 10 s),
+# so that two attempts and the pause between them fit in one workflow task.
+LOCAL_CONNECT_S = 3.0
 # Settings.mail_resend_lease_s / mail_max_resends are the worker's; these are their defaults.
 RESEND_LEASE_S = 600.0
 MAX_RESENDS = 3
@@ -176,6 +184,11 @@ class InFlight(Exception):
         self.remaining = remaining
 
 
+def _connect_within() -> float | None:
+    """LOCAL_CONNECT_S for an attempt run inside a workflow task (a local activity)."""
+    return LOCAL_CONNECT_S if activity.info().is_local else None
+
+
 def _in_flight(err: InFlight) -> ApplicationError:
     # Retryable, at the end of the lease: the retry then resends (or finds it recorded).
     # Benign: waiting out a lease is the plan, not an error for the SDK to log with a
@@ -244,7 +257,7 @@ class Notifier:
     @activity.defn(name=contract.SEND_NOTIFICATION)
     async def send_notification(self, n: Notification) -> NotificationOutcome:
         """One email (v1 workflows; v2 batches them)."""
-        async with self.mailer.channel() as channel:
+        async with self.mailer.channel(_connect_within()) as channel:
             try:
                 return await self._send(n, channel)
             except InFlight as err:
@@ -264,7 +277,7 @@ class Notifier:
         waiting: list[InFlight] = []
         # The outbox rows and recipients of the whole batch in one read, not two per email.
         known = await self._look_up(batch.notifications)
-        async with self.mailer.channel() as channel:
+        async with self.mailer.channel(_connect_within()) as channel:
             for n in batch.notifications:
                 try:
                     outcomes.append(await self._send(n, channel, known[n.key]))

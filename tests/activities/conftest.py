@@ -3,6 +3,8 @@ and the activity classes wired as the worker wires them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +48,24 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
         yield SmtpServer(catcher, refusals)
     finally:
         catcher.stop()
+
+
+@contextlib.asynccontextmanager
+async def silent_relay() -> AsyncIterator[tuple[int, list[bool]]]:
+    """A server that takes connections and never greets (a relay hung, or a firewall that
+    lets the handshake through): yields its port and the connections it saw close."""
+    closed: list[bool] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client closes
+        closed.append(True)
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1], closed
+    finally:
+        server.close()
 
 
 # When the tests' emails are composed: before the arrival dates they use (March 2026), so a

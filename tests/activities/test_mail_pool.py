@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from parcours.infrastructure.mail import smtp
 from parcours.infrastructure.mail.catcher import MailCatcher, free_port
 from parcours.infrastructure.mail.smtp import MailChannel, Mailer, MailTransientError
-from tests.activities.conftest import SmtpServer
+from tests.activities.conftest import SmtpServer, silent_relay
 
 LIMIT_421 = "421 4.7.0 Too many messages on this connection, closing"
 
@@ -131,6 +131,23 @@ async def test_no_server_is_a_transient_failure_and_leaves_nothing_pooled() -> N
     with pytest.raises(MailTransientError):
         await burst(mailer, "k-1")
     assert mailer._idle == []
+
+
+async def test_a_relay_that_does_not_answer_in_time_is_a_transient_failure() -> None:
+    """A local email attempt (activities/notify.LOCAL_CONNECT_S) gives the connection a short
+    deadline, not the mailer's SMTP timeout: a relay that does not greet fails the send as
+    transient (nothing was sent), and the half-open connection is closed, not pooled."""
+    async with silent_relay() as (port, closed):
+        mailer = Mailer("127.0.0.1", port, timeout=60.0)
+        async with asyncio.timeout(20):  # the mailer's own timeout would take 60 s
+            async with mailer.channel(connect_within=0.3) as ch:
+                with pytest.raises(MailTransientError, match="unreachable"):
+                    await ch.send(message(mailer, "k-1"), ["amina@example.org"])
+            for _ in range(100):
+                if closed:
+                    break
+                await asyncio.sleep(0.02)
+        assert closed == [True] and mailer._idle == [] and ch.smtp is None
 
 
 async def test_an_exchange_cut_short_by_its_deadline_is_never_reused(tmp_path: Path) -> None:

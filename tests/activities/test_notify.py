@@ -1,11 +1,14 @@
 """send_notification against a real SMTP server (aiosmtpd, our catcher)."""
 
+import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from activities.notify import Notifier
 from parcours.infrastructure.mail.catcher import MailCatcher, free_port
@@ -18,6 +21,7 @@ from parcours.infrastructure.mail.smtp import (
 from parcours.infrastructure.store.models import AuditEvent, OutboxMessage
 from parcours.infrastructure.store.officers import NewOfficer
 from parcours.kernel.domain import Audience, Notification, NotificationBatch
+from tests.activities.conftest import silent_relay
 from tests.store.conftest import add
 
 ARRIVAL = "2026-03-10"
@@ -266,7 +270,7 @@ class CrashAfterSend(Mailer):
 
     crashed = False
 
-    def channel(self) -> MailChannel:
+    def channel(self, connect_within: float | None = None) -> MailChannel:
         mailer = self
 
         class Crashing(MailChannel):
@@ -277,7 +281,7 @@ class CrashAfterSend(Mailer):
                     raise RuntimeError("worker lost right after the SMTP exchange")
                 return delivery
 
-        return Crashing(self)
+        return Crashing(self, connect_within)
 
 
 async def test_a_crash_after_the_smtp_send_is_not_sent_again_within_its_lease(
@@ -318,7 +322,7 @@ class CutAfterSend(Mailer):
         super().__init__(host, port)
         self.cut, self.statements = cut, statements
 
-    def channel(self) -> MailChannel:
+    def channel(self, connect_within: float | None = None) -> MailChannel:
         mailer = self
 
         class Cutting(MailChannel):
@@ -327,7 +331,7 @@ class CutAfterSend(Mailer):
                 mailer.cut.remaining, mailer.statements = mailer.statements, 0
                 return delivery
 
-        return Cutting(self)
+        return Cutting(self, connect_within)
 
 
 async def test_a_short_database_outage_after_the_smtp_send_still_records_it_sent(
@@ -383,6 +387,24 @@ async def test_smtp_down_is_transient_and_the_retry_sends(
         assert outcome.status == "sent"
         assert len(catcher.messages()) == 1
     assert (await outbox(sessions)).attempts == 2
+
+
+async def test_an_attempt_from_the_workflow_task_does_not_wait_out_a_silent_relay(
+    sessions, renderer
+):
+    """v10 sends an opening's and an alarm's emails as a local activity, inside the case's
+    workflow task: a relay that never greets fails such an attempt after LOCAL_CONNECT_S, not
+    the mailer's SMTP timeout, and the claim is released (nothing was sent), so the activity
+    task it goes on as sends it without waiting out a lease."""
+    local = ActivityEnvironment()
+    local.info = replace(local.info, is_local=True)
+    async with silent_relay() as (port, _):
+        notifier = Notifier(sessions, Mailer("127.0.0.1", port, timeout=60.0), renderer)
+        async with asyncio.timeout(30):  # the mailer's own timeout would take 60 s
+            with pytest.raises(MailTransientError, match="unreachable"):
+                await local.run(notifier.send_notifications, NotificationBatch([notice()]))
+    row = await outbox(sessions)
+    assert row.status == "pending" and row.attempts == 1
 
 
 async def test_a_temporary_refusal_is_transient(sessions, notifier, activity_env, smtp_server):
@@ -466,8 +488,8 @@ class CountingMailer(Mailer):
         super().__init__(*args, **kwargs)
         self.channels: list[MailChannel] = []
 
-    def channel(self) -> MailChannel:
-        self.channels.append(super().channel())
+    def channel(self, connect_within: float | None = None) -> MailChannel:
+        self.channels.append(super().channel(connect_within))
         return self.channels[-1]
 
 

@@ -37,7 +37,7 @@ class CrashAfterEverySend(Mailer):
         super().__init__(host, port)
         self.crashes = 0
 
-    def channel(self) -> MailChannel:
+    def channel(self, connect_within: float | None = None) -> MailChannel:
         mailer = self
 
         class Crashing(MailChannel):
@@ -48,7 +48,7 @@ class CrashAfterEverySend(Mailer):
                     raise RuntimeError("worker lost right after the SMTP exchange")
                 return delivery
 
-        return Crashing(self)
+        return Crashing(self, connect_within)
 
 
 def forget_mail(smtp_server) -> None:

@@ -126,6 +126,9 @@ class FakeBackOffice:
     # attempt ran: True in the worker's workflow task (a local activity, v10), else a task.
     mail_failures: int = 0
     mail_attempts: list[bool] = field(default_factory=list)
+    # A slow mail server, per case (workflow id): the seconds each attempt from the worker's
+    # workflow task takes, and how many of those attempts then fail.
+    slow_mail: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name=contract.REGISTER_CASE)
@@ -196,7 +199,13 @@ class FakeBackOffice:
             from temporalio.exceptions import ApplicationError
 
             await asyncio.sleep(self.effect_delay)
-            self.mail_attempts.append(activity.info().is_local)
+            info = activity.info()
+            self.mail_attempts.append(info.is_local)
+            seconds, failing = self.slow_mail.get(info.workflow_id or "", (0.0, 0))
+            if info.is_local and seconds:
+                await asyncio.sleep(seconds)
+                if info.attempt <= failing:
+                    raise ConnectionError("the mail server timed out")
             if self.mail_failures > 0:
                 self.mail_failures -= 1
                 raise ConnectionError("the mail server is down")
@@ -261,8 +270,10 @@ class Pathway:
         opened: bool = True,
         region: str = "montreal",
         time_zone: str | None = None,
+        task_timeout: timedelta | None = None,
     ) -> WorkflowHandle[NewcomerPathway, CaseView]:
-        """Start a case; with `opened`, return once its officer is assigned."""
+        """Start a case; with `opened`, return once its officer is assigned. A short
+        `task_timeout` makes the worker heartbeat a long workflow task sooner (at 80 %)."""
         dossier = dossier or f"T-{uuid.uuid4().hex[:10].upper()}"
         approval = NewcomerApproval(
             dossier=dossier,
@@ -282,6 +293,7 @@ class Pathway:
             ),
             id=workflow_id_for(dossier),
             task_queue=self.task_queue,
+            task_timeout=task_timeout,
         )
         self.started.append(handle)
         if opened:

@@ -223,9 +223,13 @@ class Mailer:
         msg["Content-Language"] = ", ".join(languages)
         return msg
 
-    def channel(self) -> MailChannel:
-        """One SMTP connection for a burst of messages (`async with mailer.channel() as ch`)."""
-        return MailChannel(self)
+    def channel(self, connect_within: float | None = None) -> MailChannel:
+        """One SMTP connection for a burst of messages (`async with mailer.channel() as ch`).
+
+        `connect_within`: the seconds getting a connection may take (a new one's handshake, a
+        pooled one's check) before the message fails as transient; nothing of it was sent
+        then. Without it, the mailer's `timeout` bounds each step instead."""
+        return MailChannel(self, connect_within)
 
     async def _checkout(self, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
         """A connection for a channel: an idle one still open, or a new one (always, if
@@ -258,7 +262,7 @@ class Mailer:
             timeout=self.timeout,
             local_hostname=self._local_hostname,
         )
-        await smtp.connect()
+        await smtp.connect()  # closes its socket when cut short (a channel's connect deadline)
         return smtp, True
 
     async def _give_back(self, smtp: aiosmtplib.SMTP) -> None:
@@ -328,8 +332,9 @@ class MailChannel:
     the session mid-command.
     """
 
-    def __init__(self, mailer: Mailer) -> None:
+    def __init__(self, mailer: Mailer, connect_within: float | None = None) -> None:
         self.mailer = mailer
+        self.connect_within = connect_within
         self.smtp: aiosmtplib.SMTP | None = None
         self.connections = 0
         # True from a command sent until its exchange completed: a connection left then (a
@@ -367,7 +372,16 @@ class MailChannel:
     async def _connected(self, fresh: bool = False) -> aiosmtplib.SMTP:
         """The connection held, or one from the mailer (a new one if `fresh`)."""
         if fresh or self.smtp is None or not self.smtp.is_connected:
-            self.smtp, new = await self.mailer._checkout(fresh)
+            deadline = asyncio.timeout(self.connect_within)
+            try:
+                async with deadline:
+                    self.smtp, new = await self.mailer._checkout(fresh)
+            except TimeoutError:
+                if not deadline.expired():  # aiosmtplib's own timeout, or the socket's
+                    raise
+                raise aiosmtplib.SMTPConnectTimeoutError(
+                    f"no connection within {self.connect_within:g} s"
+                ) from None
             self.connections += new
             self._reused = not new
         return self.smtp
