@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -129,6 +130,10 @@ class FakeBackOffice:
     # A slow mail server, per case (workflow id): the seconds each attempt from the worker's
     # workflow task takes, and how many of those attempts then fail.
     slow_mail: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # Set, per case, when its first such slow attempt starts.
+    slow_mail_started: dict[str, asyncio.Event] = field(
+        default_factory=lambda: defaultdict(asyncio.Event)
+    )
 
     def activities(self) -> list[Callable[..., object]]:
         @activity.defn(name=contract.REGISTER_CASE)
@@ -203,6 +208,7 @@ class FakeBackOffice:
             self.mail_attempts.append(info.is_local)
             seconds, failing = self.slow_mail.get(info.workflow_id or "", (0.0, 0))
             if info.is_local and seconds:
+                self.slow_mail_started[info.workflow_id or ""].set()
                 await asyncio.sleep(seconds)
                 if info.attempt <= failing:
                     raise ConnectionError("the mail server timed out")
