@@ -88,9 +88,9 @@ def roster() -> list[NewOfficer]:
     return officers
 
 
-class RssSampler:
-    """Resident memory of a group of processes (the workers on one queue), summed, sampled
-    every half second (peak per window)."""
+class ProcessGroup:
+    """A group of processes (the workers on one queue), measured together: their resident
+    memory summed, sampled every half second (peak per window), and the CPU time they used."""
 
     def __init__(self, *pids: int) -> None:
         self.pids = pids
@@ -131,8 +131,8 @@ class Stack:
     settings: Settings
     env: dict[str, str]
     catcher: CountingCatcher
-    worker_rss: RssSampler
-    baseline_rss: RssSampler
+    workers: ProcessGroup
+    baseline_workers: ProcessGroup
     # One per baseline worker process.
     baseline_counts_files: list[Path]
     pragmas: tuple[str, ...]
@@ -384,7 +384,7 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
     ensure_key_file(Path(str(settings.audit_key_file)), "bench-1", header=AUDIT_KEYS_HEADER)
     server: asyncio.subprocess.Process | None = None
     workers: list[asyncio.subprocess.Process] = []
-    samplers: list[RssSampler] = []
+    samplers: list[ProcessGroup] = []
     catcher = CountingCatcher(HOST, stats=root / "catcher.json")
     catcher.start()
     logs: list[IO[bytes]] = []
@@ -432,9 +432,9 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
         workers += ours + theirs
         await _workers_ready(root, client, TASK_QUEUE, opts.workers)
         await _workers_ready(root, client, BASELINE_QUEUE, opts.workers)
-        worker_rss = RssSampler(*(p.pid for p in ours))
-        baseline_rss = RssSampler(*(p.pid for p in theirs))
-        samplers += [worker_rss, baseline_rss]
+        our_group = ProcessGroup(*(p.pid for p in ours))
+        their_group = ProcessGroup(*(p.pid for p in theirs))
+        samplers += [our_group, their_group]
         for s in samplers:
             s.start()
         yield Stack(
@@ -443,8 +443,8 @@ async def running_stack(opts: StackOptions) -> AsyncIterator[Stack]:
             settings=settings,
             env=env | opts.cli_env,
             catcher=catcher,
-            worker_rss=worker_rss,
-            baseline_rss=baseline_rss,
+            workers=our_group,
+            baseline_workers=their_group,
             baseline_counts_files=counts_files,
             pragmas=opts.pragmas,
             worker_env=opts.worker_env,

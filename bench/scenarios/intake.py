@@ -48,8 +48,8 @@ def delta(before: dict[str, float], after: dict[str, float], name: str) -> float
 def cpu_now(st: Stack) -> tuple[float, float, float]:
     """CPU seconds used so far by the product's worker, the baseline worker and the server."""
     return (
-        st.worker_rss.cpu_seconds(),
-        st.baseline_rss.cpu_seconds(),
+        st.workers.cpu_seconds(),
+        st.baseline_workers.cpu_seconds(),
         cpu_seconds(st.server_pid),
     )
 
@@ -156,7 +156,7 @@ async def run_intake(run: Run) -> None:
     csv = write_approvals(run.tmp / "intake.csv", PREFIX, n)
     mail0 = st.catcher.total
     metrics0 = st.metrics()
-    st.worker_rss.reset_window()
+    st.workers.reset_window()
     cpu0 = cpu_now(st)
     # Officers act on cases the import opened earlier and on cases opened one by one, in
     # turn, spread over the time intake takes at its target (half the baseline's rate): the
@@ -250,9 +250,9 @@ async def run_intake(run: Run) -> None:
     run.metric(
         "1 intake",
         "worker peak RSS during intake",
-        st.worker_rss.window_peak / 2**20,
+        st.workers.window_peak / 2**20,
         "MiB",
-        baseline=st.baseline_rss.peak / 2**20,
+        baseline=st.baseline_workers.peak / 2**20,
     )
     run.metric(
         "1 intake",

@@ -128,7 +128,7 @@ async def run_scale(run: Run) -> None:
     """Fill up to each checkpoint of open cases in turn and measure there (the full run:
     50,000 then 100,000); one budget for all the filling."""
     st = run.stack
-    st.worker_rss.reset_window()
+    st.workers.reset_window()
     deadline = time.perf_counter() + run.sizes.scale_budget_s
     fill = Fill()
     for target in run.sizes.open_cases:
@@ -174,16 +174,16 @@ async def measure_at(run: Run, target: int, reached: bool, fill: Fill) -> None:
             else ""
         ),
     )
-    rss_mib = st.worker_rss.peak / 2**20
+    rss_mib = st.workers.peak / 2**20
     run.metric(
         "2 open cases",
         f"worker peak RSS (cache {cache}){at}",
         rss_mib,
         "MiB",
-        baseline=st.baseline_rss.peak / 2**20,
+        baseline=st.baseline_workers.peak / 2**20,
         target="< 1024 MiB",
         met=rss_mib < 1024 if judge else None,
-        note=f"now {st.worker_rss.last / 2**20:.0f} MiB",
+        note=f"now {st.workers.last / 2**20:.0f} MiB",
     )
     p95 = percentile(times["stuck"], 95)
     run.metric(

@@ -25,7 +25,6 @@ def test_the_catcher_counts_in_its_own_process(tmp_path: Path) -> None:
     catcher.start()
     try:
         assert catcher.pid is not None and (catcher.total, catcher.duplicates()) == (0, 0)
-        before = time.monotonic()
         for message_id in ("<a@x>", "<b@x>", "<a@x>"):
             send(catcher.port, message_id)
         deadline = time.monotonic() + 10
@@ -33,7 +32,6 @@ def test_the_catcher_counts_in_its_own_process(tmp_path: Path) -> None:
             time.sleep(0.02)
         assert catcher.total == 3
         assert catcher.duplicates() == 1
-        assert before <= catcher.last_at <= time.monotonic()  # one clock for both processes
         # Each read is of counts written after it was asked: no wait needed after a send.
         send(catcher.port, "<c@x>")
         assert catcher.total == 4

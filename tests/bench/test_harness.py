@@ -19,7 +19,7 @@ from bench.report import code_version
 from bench.scenarios.intake import FORCED_EVICTIONS, delta
 from bench.scenarios.storm import lead_time
 from bench.sizes import FULL, QUICK
-from bench.stack import RssSampler, Stack, cpu_seconds, scrape
+from bench.stack import ProcessGroup, Stack, cpu_seconds, scrape
 from parcours.infrastructure.config import Settings
 
 PROMETHEUS_TEXT = b"""# HELP temporal_sticky_cache_total_forced_eviction evictions
@@ -164,8 +164,8 @@ def _stack(tmp_path: Path, **fields: Any) -> Stack:
         "settings": Settings(),
         "env": {},
         "catcher": None,
-        "worker_rss": RssSampler(),
-        "baseline_rss": RssSampler(),
+        "workers": ProcessGroup(),
+        "baseline_workers": ProcessGroup(),
         "baseline_counts_files": [],
         "pragmas": (),
         "worker_env": {},
@@ -188,9 +188,9 @@ def test_several_workers_are_read_as_one(tmp_path: Path, metrics_url: str) -> No
     # One process that does not answer: no sum (a partial one would read as a count).
     silent = _stack(tmp_path, worker_metrics=[metrics_url, "http://127.0.0.1:9/metrics"])
     assert silent.metrics() == {}
-    me = RssSampler(os.getpid())
-    assert RssSampler(os.getpid(), os.getpid()).read() >= 2 * me.read() * 0.9 > 0
-    assert RssSampler(os.getpid(), os.getpid()).cpu_seconds() >= me.cpu_seconds() > 0
+    me = ProcessGroup(os.getpid())
+    assert ProcessGroup(os.getpid(), os.getpid()).read() >= 2 * me.read() * 0.9 > 0
+    assert ProcessGroup(os.getpid(), os.getpid()).cpu_seconds() >= me.cpu_seconds() > 0
 
 
 @pytest.mark.parametrize("bad", ["0", "two"])
