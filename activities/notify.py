@@ -93,14 +93,14 @@ REJECTED = "rejected"
 FAILED = "failed"
 STALE = "stale"
 
-# How long to keep retrying the "sent" record after the server accepted. Well inside the
-# activity's 60 s per email, so the attempt still ends on its own terms.
-RECORD_PATIENCE_S = 30.0
+# How long to keep retrying the "sent" record after the server accepted; and the whole SMTP
+# exchange of one email is cut after SEND_DEADLINE_S. Together they bound how long after its
+# claim an attempt can still be talking to the server (the lease must be longer), and the
+# workflow's limit on an attempt in its task covers them (contract.EMAIL_ATTEMPT_S).
+RECORD_PATIENCE_S = contract.RECORD_PATIENCE_S
 RECORD_RETRY_FIRST_S = 0.25
-RECORD_RETRY_MAX_S = 4.0
-# The whole SMTP exchange of one email is cut after this: with the record's patience it bounds
-# how long after its claim an attempt can still be talking to the server.
-SEND_DEADLINE_S = 60.0
+RECORD_RETRY_MAX_S = contract.RECORD_RETRY_MAX_S
+SEND_DEADLINE_S = contract.SEND_DEADLINE_S
 # v10 sends the emails of an opening or an alarm from the worker, inside the case's workflow
 # task (workflows/effects.LOCAL_MAIL_RETRY, two attempts a second apart). A relay that does not
 # answer must not hold that task, and its slot, for the SMTP timeout twice: such an attempt

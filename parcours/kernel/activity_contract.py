@@ -50,5 +50,17 @@ TEMPLATE_MISSING = "TemplateMissing"  # no template for this email, in French at
 # Transient: an earlier attempt may still be sending the email; retried at the end of its lease.
 EMAIL_IN_FLIGHT = "EmailInFlight"
 
+# One email's attempt, as activities/notify.py bounds it: the SMTP exchange (connection
+# included) is cut at SEND_DEADLINE_S, then the "sent" record is retried for RECORD_PATIENCE_S
+# (and its last pause, RECORD_RETRY_MAX_S). An attempt run inside the case's workflow task (a
+# local activity, v10) is cancelled by the worker at its start-to-close, which then covers all
+# of it (EMAIL_ATTEMPT_S, with room for the outbox reads and claim): cut while recording, the
+# email would be left in doubt and sent twice. An activity task's attempt is not cancelled at
+# its limit (no heartbeat), so its 60 s only make the retry come, and find it in its lease.
+SEND_DEADLINE_S = 60.0
+RECORD_PATIENCE_S = 30.0
+RECORD_RETRY_MAX_S = 4.0
+EMAIL_ATTEMPT_S = SEND_DEADLINE_S + RECORD_PATIENCE_S + RECORD_RETRY_MAX_S + 6.0
+
 PERMANENT_READ_MODEL_FAILURES: tuple[str, ...] = (INVALID_INPUT,)
 PERMANENT_MAIL_FAILURES: tuple[str, ...] = (SMTP_REJECTED, TEMPLATE_MISSING)

@@ -33,19 +33,23 @@ from temporalio.exceptions import (
 
 import activities
 import workflows
+from activities import notify
 from activities.batches import BatchWork
 from activities.casework import Casework
 from activities.notify import Notifier
 from activities.retention import Retention
 from parcours.infrastructure.worker import Resources
 from parcours.kernel import activity_contract as contract
+from parcours.kernel.domain import Audience, Effect, Notification
 from tests.temporal_servers import local_activities, run_histories
 from tests.workflows.conftest import Pathway, settled
 from tests.workflows.test_pathway import PLAN
 from workflows.effects import (
     LOCAL_MAIL_RETRY,
     RETRY_POLICIES,
+    Effects,
     _failure_type,
+    _local_mail_timeout,
     _permanent_mail_failure,
 )
 from workflows.pathway import NewcomerPathway
@@ -256,3 +260,20 @@ def test_what_ends_an_email_sent_from_the_worker() -> None:
     assert _failure_type(TimeoutError("slow", type=None, last_heartbeat_details=[])) == (
         "TimeoutError"
     )
+
+
+def test_an_email_attempt_in_the_workflow_task_is_not_cut_while_it_records() -> None:
+    """The worker cancels a local attempt at its start-to-close (an activity task's attempt is
+    not cancelled at its limit): for an email sent from the case's workflow task, that limit
+    covers the longest attempt the notifier allows, the SMTP exchange and then its patience
+    with the "sent" record, so the email is never left in doubt by the worker itself."""
+    longest = notify.SEND_DEADLINE_S + notify.RECORD_PATIENCE_S + notify.RECORD_RETRY_MAX_S
+    for n in (1, 2, 5):
+        mails = [Effect(notification=_notice(f"k{i}")) for i in range(n)]
+        assert _local_mail_timeout(mails).total_seconds() > n * longest
+    source = inspect.getsource(Effects._send_locally)
+    assert "start_to_close_timeout=_local_mail_timeout(effects)" in source
+
+
+def _notice(key: str) -> Notification:
+    return Notification(key, "newcomer-D-1", "welcome", Audience.NEWCOMER, "montreal")
