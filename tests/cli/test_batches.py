@@ -12,7 +12,7 @@ import pytest
 
 from parcours.infrastructure.store.db import open_read_model, session_factory
 from parcours.infrastructure.store.officers import get_officer, roster_changes
-from tests.cli.test_end_to_end import Cli, eventually
+from tests.cli.conftest import Cli, eventually
 from tests.conftest import Stack
 from tests.store.conftest import AUDIT_KEYS
 

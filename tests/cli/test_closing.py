@@ -18,7 +18,7 @@ from parcours.infrastructure.temporal import reopen_case, reopenable_file
 from parcours.kernel.domain import Actor, Reopening
 from parcours.kernel.errors import UpdateRejected
 from parcours.kernel.messages import Message
-from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
+from tests.cli.conftest import Cli, add_roster, dossier, eventually
 from tests.conftest import Stack
 
 

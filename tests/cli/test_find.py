@@ -7,7 +7,7 @@ import dataclasses
 import uuid
 
 # `cli` and `stack` are the fixtures this test uses.
-from tests.cli.test_end_to_end import Cli, add_roster, eventually
+from tests.cli.conftest import Cli, add_roster, eventually
 
 
 async def test_find_by_name_or_dossier_and_status_names_the_newcomer(

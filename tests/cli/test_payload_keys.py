@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from parcours.infrastructure.codec import new_key
 from parcours.infrastructure.temporal import PayloadKeysMissing, update_case
 from parcours.kernel.domain import Actor, ProgressNote, Role, workflow_id_for
-from tests.cli.test_end_to_end import Cli, add_roster, eventually
+from tests.cli.conftest import Cli, add_roster, eventually
 from tests.conftest import Stack, real_stack
 from tests.temporal_servers import TEST_PAYLOAD_KEY
 

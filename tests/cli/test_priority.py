@@ -15,7 +15,7 @@ from parcours.infrastructure.store.cases import welcomed
 from parcours.infrastructure.temporal import raise_priority
 from parcours.kernel import priorities
 from parcours.kernel.domain import workflow_id_for
-from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
+from tests.cli.conftest import Cli, add_roster, dossier, eventually
 from tests.conftest import Stack
 from workflows.pathway import NewcomerPathway
 

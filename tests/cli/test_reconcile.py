@@ -16,7 +16,7 @@ from parcours.infrastructure.temporal import start_case
 from parcours.kernel import approval as approval_model
 from parcours.kernel.inputs import ArrivalWindow
 from parcours.kernel.policy import load_policy
-from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
+from tests.cli.conftest import Cli, add_roster, dossier, eventually
 from tests.conftest import Stack
 
 

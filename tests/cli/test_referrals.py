@@ -6,7 +6,7 @@ approval with an open item that needs a note."""
 from __future__ import annotations
 
 from parcours.kernel.domain import OPEN_STATUSES
-from tests.cli.test_end_to_end import Cli, add_roster, dossier, eventually
+from tests.cli.conftest import Cli, add_roster, dossier, eventually
 from tests.conftest import Stack
 
 

@@ -12,7 +12,7 @@ from parcours.infrastructure.temporal import start_case
 from parcours.kernel.domain import NewcomerApproval, PolicySnapshot, StagePolicy
 from parcours.kernel.policy import load_policy
 from parcours.kernel.search import StuckFilter
-from tests.cli.test_end_to_end import Cli, eventually
+from tests.cli.conftest import Cli, eventually
 from tests.conftest import Stack
 
 REGION = "nord-du-quebec"  # no other CLI test opens cases there

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.cli.test_end_to_end import Cli, dossier, eventually
+from tests.cli.conftest import Cli, dossier, eventually
 
 REGION = "abitibi-temiscamingue"  # no other CLI test opens cases there
 

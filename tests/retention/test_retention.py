@@ -23,7 +23,7 @@ from parcours.infrastructure.store import cases
 from parcours.infrastructure.store.models import AuditEvent, Case, OutboxMessage
 from parcours.kernel.domain import CaseEvent, CaseStatus, Stage
 from parcours.kernel.retention import PurgeReport, SweepInput
-from tests.cli.test_end_to_end import Cli, add_roster, eventually
+from tests.cli.conftest import Cli, add_roster, eventually
 from tests.conftest import real_stack
 from tests.store.builders import approval, snapshot
 from tests.store.conftest import engine, sessions  # noqa: F401 - fixtures reused here

@@ -15,7 +15,7 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from tests.cli.test_end_to_end import Cli, add_roster, eventually
+from tests.cli.conftest import Cli, add_roster, eventually
 from tests.conftest import real_stack
 
 NAME = "Zéphirine Quenneville-Abernathy"
