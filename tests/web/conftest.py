@@ -3,7 +3,9 @@ web tests, with a policy whose arrival clocks run in seconds so escalations happ
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -150,3 +152,50 @@ def wait_for(predicate: object, timeout: float = 30.0, every: float = 0.3) -> No
             pass
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(every)
+
+
+# The console's pages as a signed-in person sees them, over HTTP (no browser).
+ROW = re.compile(r'<td[^>]*><a href="/cases/([^"]+)">')
+
+
+def officer_of(stack: WebStack, dossier: str) -> str:
+    found: dict[str, str] = {}
+
+    def assigned() -> bool:
+        r = httpx.get(f"{stack.url}/api/v1/cases/{dossier}", headers=reader(stack), timeout=30)
+        if r.status_code == 200 and r.json()["officer"]:
+            found["officer"] = r.json()["officer"]
+            return True
+        return False
+
+    wait_for(assigned)
+    return found["officer"]
+
+
+def status_of(stack: WebStack, dossier: str) -> str:
+    r = httpx.get(f"{stack.url}/api/v1/cases/{dossier}", headers=reader(stack), timeout=30)
+    assert r.status_code == 200, r.text
+    return str(r.json()["status"])
+
+
+@contextlib.contextmanager
+def client(stack: WebStack, login: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.url, timeout=30) as c:
+        assert sign_in(c, login).status_code == 303
+        yield c
+
+
+def found(c: httpx.Client, **params: str) -> list[str]:
+    page = c.get("/cases", params=params)
+    assert page.status_code == 200
+    return ROW.findall(page.text)
+
+
+def post(c: httpx.Client, dossier: str, action: str, **fields: str) -> httpx.Response:
+    token = form_token(c.get(f"/cases/{dossier}").text)
+    return c.post(f"/cases/{dossier}/{action}", data={"csrf": token, **fields})
+
+
+def listed(c: httpx.Client, dossier: str, **params: str) -> None:
+    """Wait until the read model (written by the worker a moment later) lists `dossier`."""
+    wait_for(lambda: dossier in found(c, **params))

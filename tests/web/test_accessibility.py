@@ -11,77 +11,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from tests.web.conftest import WebStack, approval, start_cases, wait_for
-from tests.web.test_browser import browser, click_and_load, fit_window, officer_of, sign_in
-from tests.web.test_browser import pytestmark as needs_chromium
-from tests.web.words import READ_ATTRIBUTES, foreign_words
+from tests.web.chromium import (
+    browser,
+    check_page,
+    click_and_load,
+    fit_window,
+    needs_chromium,
+    serious_violations,
+    sign_in,
+)
+from tests.web.conftest import WebStack, approval, officer_of, start_cases, wait_for
 
-__all__ = ["browser"]  # the module-scoped Chromium of test_browser.py
+__all__ = ["browser"]  # the module-scoped Chromium of tests/web/chromium.py
 pytestmark = needs_chromium  # Debian's chromium and chromium-driver (`make browser`)
 
-ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
 PHONE_WIDTH = 390
 DESKTOP = (1280, 1000)
 # A note as an officer types it: line breaks, and one word longer than any phone is wide.
 LONG_WORD = "https://exemple.quebec/" + "x" * 180
 NOTE = f"Appel fait.\nRappeler lundi.\n{LONG_WORD}"
-
-# The visible text nodes of the page and the attributes a person reads.
-TEXTS_JS = """
-const read = arguments[0];
-const out = [];
-const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-while (walker.nextNode()) {
-  const node = walker.currentNode, parent = node.parentElement;
-  if (!parent || parent.closest('script, style, code')) continue;
-  const text = node.textContent.replace(/\\s+/g, ' ').trim();
-  if (text && parent.getClientRects().length) out.push(text);
-}
-for (const el of document.querySelectorAll('*'))
-  for (const name of read) { const v = el.getAttribute(name); if (v) out.push(v); }
-out.push(document.title);
-return out;
-"""
-
-
-def axe_source() -> str:
-    if not AXE.is_file():
-        pytest.fail(f"axe-core is not installed at {AXE}: run `make axe`")
-    return AXE.read_text()
-
-
-def serious_violations(driver: webdriver.Chrome) -> list[str]:
-    """axe-core's serious and critical violations of the page shown, one line each."""
-    if not driver.execute_script("return !!window.axe"):
-        driver.execute_script(axe_source() + "\n;window.axe = axe;")
-    found: list[dict[str, Any]] = driver.execute_async_script(
-        """
-        const done = arguments[arguments.length - 1];
-        axe.run(document, {resultTypes: ['violations']})
-          .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                  nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))
-          .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));
-        """
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes']}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def check_page(driver: webdriver.Chrome, name: str, *, french: bool = True) -> None:
-    assert serious_violations(driver) == [], name
-    if french:
-        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
-        assert foreign_words(driver.execute_script(TEXTS_JS, list(READ_ATTRIBUTES))) == [], name
 
 
 def fits(driver: webdriver.Chrome) -> tuple[int, int]:

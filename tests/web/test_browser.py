@@ -6,133 +6,27 @@ Set PARCOURS_SCREENSHOTS=DIR to save PNGs of the main pages (`make screenshots`)
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import httpx
-import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from tests.web.conftest import DEMO_PASSWORD, WebStack, approval, start_cases, wait_for
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--window-size=1280,1000",
-)  # fmt: skip
-
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-    reason="Debian's chromium and chromium-driver are not installed (make test installs them)",
+from tests.web.chromium import (
+    browser,
+    click_and_load,
+    csp_violations,
+    error_text,
+    needs_chromium,
+    shot,
+    shot_phone,
+    sign_in,
 )
+from tests.web.conftest import WebStack, approval, officer_of, start_cases, wait_for
 
-
-def click_and_load(driver: webdriver.Chrome, element: WebElement, timeout: float = 30.0) -> None:
-    """Click a link or submit button and wait until the page it leads to has replaced this
-    one: a click returns before the navigation, and looking up elements in between finds
-    the old page (stale element references under load)."""
-    element.click()
-
-    def gone(_: object) -> bool:
-        try:
-            element.is_enabled()
-        except WebDriverException:  # stale, or its node belongs to a page that is gone
-            return True
-        return False
-
-    WebDriverWait(driver, timeout).until(gone)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    # The console log shows Content-Security-Policy violations: tests read it.
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.implicitly_wait(2)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def fit_window(driver: webdriver.Chrome, width: int, most: int = 4000) -> None:
-    """Make the window `width` wide and tall enough that the viewport holds the whole page
-    (up to `most` pixels): a screenshot shows the viewport, and the window's height includes
-    the browser's own frame, which differs between Chromium versions."""
-    driver.set_window_size(width, 800)
-    inner, outer = driver.execute_script("return [window.innerHeight, window.outerHeight]")
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, max(800, min(int(height) + int(outer) - int(inner), most)))
-
-
-def shot(driver: webdriver.Chrome, name: str) -> None:
-    target = os.environ.get("PARCOURS_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        fit_window(driver, 1280)  # the whole page, not only the window
-        driver.save_screenshot(str(Path(target) / f"{name}.png"))
-        driver.set_window_size(1280, 1000)
-
-
-def shot_phone(driver: webdriver.Chrome, name: str) -> None:
-    """The page at the window's current (phone) width, whole."""
-    target = os.environ.get("PARCOURS_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        width = driver.execute_script("return window.innerWidth")
-        fit_window(driver, 390, most=6000)
-        driver.save_screenshot(str(Path(target) / f"{name}.png"))
-        assert int(width) <= 400
-
-
-def sign_in(driver: webdriver.Chrome, stack: WebStack, login: str) -> None:
-    driver.delete_all_cookies()
-    driver.get(f"{stack.url}/login")
-    driver.find_element(By.ID, "login").send_keys(login)
-    driver.find_element(By.ID, "password").send_keys(DEMO_PASSWORD)
-    click_and_load(driver, driver.find_element(By.ID, "sign-in"))
-    assert login not in driver.current_url  # left the sign-in page
-    assert driver.find_elements(By.ID, "who")
-
-
-def officer_of(stack: WebStack, dossier: str) -> str:
-    headers = {"Authorization": f"Bearer {stack.read_token}"}
-    found: dict[str, str] = {}
-
-    def assigned() -> bool:
-        view = httpx.get(f"{stack.url}/api/v1/cases/{dossier}", headers=headers, timeout=30)
-        if view.status_code == 200 and view.json()["officer"]:
-            found["officer"] = view.json()["officer"]
-            return True
-        return False
-
-    wait_for(assigned)
-    return found["officer"]
-
-
-def csp_violations(driver: webdriver.Chrome) -> list[str]:
-    """Messages of the browser console (since the last call) that report a blocked script,
-    style or frame: the policy must never stop one of our own pages from working."""
-    logs = driver.get_log("browser")
-    return [e["message"] for e in logs if "Content Security Policy" in e["message"]]
-
-
-def error_text(driver: webdriver.Chrome) -> str:
-    return str(driver.find_element(By.ID, "action-error").text)
+__all__ = ["browser"]  # the fixture, imported for pytest
+pytestmark = needs_chromium
 
 
 def test_officer_takes_a_case_through_arrival(

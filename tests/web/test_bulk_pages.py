@@ -13,8 +13,16 @@ import uuid
 
 import httpx
 
-from tests.web.conftest import WebStack, approval, form_token, start_cases, wait_for
-from tests.web.test_case_page import client, listed, officer_of
+from tests.web.conftest import (
+    WebStack,
+    approval,
+    client,
+    form_token,
+    listed,
+    officer_of,
+    start_cases,
+    wait_for,
+)
 
 REGION = "centre-du-quebec"
 # The pause test's region, apart: intake there is not swayed by the other test's officers.

@@ -7,8 +7,17 @@ import uuid
 
 import httpx
 
-from tests.web.conftest import WebStack, approval, reader, start_cases, wait_for
-from tests.web.test_case_page import client, officer_of, post, status_of
+from tests.web.conftest import (
+    WebStack,
+    approval,
+    client,
+    officer_of,
+    post,
+    reader,
+    start_cases,
+    status_of,
+    wait_for,
+)
 
 
 def test_decline_and_reopen_from_the_console_and_the_api(web_stack: WebStack) -> None:

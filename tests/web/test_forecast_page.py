@@ -16,9 +16,9 @@ from selenium.webdriver.common.by import By
 
 from bench.forecast_data import History, seed_history
 from parcours.infrastructure.store.db import create_engine
+from tests.web.chromium import browser, click_and_load, csp_violations, shot
+from tests.web.chromium import sign_in as sign_in_browser
 from tests.web.conftest import WebStack, sign_in
-from tests.web.test_browser import browser, click_and_load, csp_violations, shot
-from tests.web.test_browser import sign_in as sign_in_browser
 
 __all__ = ["browser"]  # the fixture, imported for pytest
 

@@ -13,8 +13,7 @@ from typing import Any
 
 from icalendar import Calendar
 
-from tests.web.conftest import WebStack, approval, start_cases, wait_for
-from tests.web.test_case_page import client, officer_of, post
+from tests.web.conftest import WebStack, approval, client, officer_of, post, start_cases, wait_for
 
 
 def invitations(stack: WebStack, dossier: str) -> list[Any]:

@@ -18,17 +18,16 @@ from selenium.webdriver.common.by import By
 from parcours.infrastructure.newcomer_links import NewcomerLinks
 from parcours.kernel.domain import workflow_id_for
 from tests.temporal_servers import TEST_SIGNING_KEY
-from tests.web.conftest import WebStack, approval, reader, start_cases, wait_for
-from tests.web.console import running_console
-from tests.web.test_accessibility import serious_violations
-from tests.web.test_browser import (
+from tests.web.chromium import (
     CHROMEDRIVER,
     CHROMIUM,
     browser,
     click_and_load,
-    officer_of,
+    serious_violations,
     sign_in,
 )
+from tests.web.conftest import WebStack, approval, officer_of, reader, start_cases, wait_for
+from tests.web.console import running_console
 
 __all__ = ["browser"]  # the module's fixture, shared
 

@@ -9,8 +9,7 @@ import json
 import time
 import uuid
 
-from tests.web.conftest import WebStack, approval, form_token, start_cases
-from tests.web.test_case_page import client, officer_of, post
+from tests.web.conftest import WebStack, approval, client, form_token, officer_of, post, start_cases
 
 
 def test_items_follow_up_referral_and_approval_with_an_open_item(web_stack: WebStack) -> None:

@@ -17,10 +17,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from parcours.infrastructure.store.officers import local_today
-from tests.web.conftest import WebStack, approval, start_cases, wait_for
-from tests.web.test_accessibility import check_page
-from tests.web.test_browser import browser, click_and_load, officer_of, shot, sign_in
-from tests.web.test_browser import pytestmark as needs_chromium
+from tests.web.chromium import browser, check_page, click_and_load, needs_chromium, shot, sign_in
+from tests.web.conftest import WebStack, approval, officer_of, start_cases, wait_for
 
 __all__ = ["browser"]  # the module-scoped Chromium of test_browser.py
 pytestmark = needs_chromium

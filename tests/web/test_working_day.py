@@ -17,10 +17,8 @@ from selenium.webdriver.support.ui import Select
 
 from parcours.infrastructure.catalog import catalog
 from parcours.kernel.messages import Message
-from tests.web.conftest import WebStack, approval, start_cases, wait_for
-from tests.web.test_accessibility import check_page
-from tests.web.test_browser import browser, click_and_load, officer_of, sign_in
-from tests.web.test_browser import pytestmark as needs_chromium
+from tests.web.chromium import browser, check_page, click_and_load, needs_chromium, sign_in
+from tests.web.conftest import WebStack, approval, officer_of, start_cases, wait_for
 
 __all__ = ["browser"]  # the module-scoped Chromium of test_browser.py
 pytestmark = needs_chromium
