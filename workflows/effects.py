@@ -263,8 +263,10 @@ class Effects:
                 self._run_batch(
                     events[i : i + MAX_BATCH], lambda b: self._start_events(b, local_events)
                 )
-            local = [e for e in mails if local_mail and e.key not in self.by_task]
-            by_task = [e for e in mails if not (local_mail and e.key not in self.by_task)]
+            local: list[Effect] = []
+            by_task: list[Effect] = []
+            for e in mails:
+                (local if local_mail and e.key not in self.by_task else by_task).append(e)
             for i in range(0, len(local), MAX_BATCH):
                 self._run_batch(local[i : i + MAX_BATCH], self._send_locally)
             for i in range(0, len(by_task), MAX_BATCH):
@@ -328,13 +330,10 @@ class Effects:
                 self._settle_batched(effect, handle.result())
                 continue
             # A local activity's failure (v8's opening events) arrives as the activity's own
-            # ApplicationError; an activity task's, wrapped in an ActivityError.
-            if isinstance(err, ActivityError):
-                cause = err.cause
-            elif isinstance(err, ApplicationError):
-                cause = err
-            else:
+            # ApplicationError; an activity task's, wrapped in an ActivityError (_cause).
+            if not isinstance(err, ActivityError | ApplicationError):
                 raise err
+            cause = _cause(err)
             # Permanent: a rejected address, a missing template, a stale email. The case goes
             # on; the failure is in the audit trail for the officer to follow up.
             workflow.logger.warning("side effect %s failed for good: %s", key, cause)

@@ -210,25 +210,51 @@ async def test_a_connection_idle_past_the_check_is_asked_noop_first(
     assert len(smtp_server.messages()) == 3
 
 
+async def gone_quiet(mailer: Mailer, monkeypatch: pytest.MonkeyPatch) -> aiosmtplib.SMTP:
+    """A connection pooled by a first burst, whose relay then goes quiet: its NOOP check
+    (asked at once, CHECK_AFTER_S patched to 0) never answers."""
+    monkeypatch.setattr(smtp, "CHECK_AFTER_S", 0.0)
+    await burst(mailer, "k-1")
+    (_, pooled), *_ = mailer._idle
+
+    async def noop_silent(*_a: object, **_k: object) -> None:
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(pooled, "noop", noop_silent)
+    return pooled
+
+
 async def test_a_connection_whose_noop_check_is_cut_short_is_closed(
     smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The send deadline (activities/notify.py) may fall while a pooled connection is asked
     NOOP: that connection, out of the pool and mid-command, is closed, not left open."""
     mailer = Mailer("127.0.0.1", smtp_server.port, timeout=5.0)
-    monkeypatch.setattr(smtp, "CHECK_AFTER_S", 0.0)
     try:
-        await burst(mailer, "k-1")
-        (_, pooled), *_ = mailer._idle
-
-        async def noop_silent(*_a: object, **_k: object) -> None:
-            await asyncio.sleep(60)  # a relay gone quiet
-
-        monkeypatch.setattr(pooled, "noop", noop_silent)
+        pooled = await gone_quiet(mailer, monkeypatch)
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.1):
                 await burst(mailer, "k-2")
         assert mailer._idle == [] and not pooled.is_connected
+    finally:
+        await mailer.aclose()
+
+
+async def test_a_pooled_connection_that_does_not_answer_its_check_counts_in_the_deadline(
+    smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel's `connect_within` (a local email attempt's) bounds a pooled connection's
+    NOOP check too: a relay gone quiet fails the send as transient within it, and that
+    connection is closed, not left in the pool."""
+    mailer = Mailer("127.0.0.1", smtp_server.port, timeout=60.0)
+    try:
+        pooled = await gone_quiet(mailer, monkeypatch)
+        async with asyncio.timeout(20):  # the mailer's own timeout would take 60 s
+            async with mailer.channel(connect_within=0.2) as ch:
+                with pytest.raises(MailTransientError, match="unreachable"):
+                    await ch.send(message(mailer, "k-2"), ["amina@example.org"])
+        assert mailer._idle == [] and not pooled.is_connected
+        assert len(smtp_server.messages()) == 1  # only the first burst's
     finally:
         await mailer.aclose()
 

@@ -30,6 +30,9 @@ FLAGS = (
     "--no-first-run", "--window-size=1280,1000",
 )  # fmt: skip
 
+# A phone's width (CSS pixels): the case and caseload pages must fit it.
+PHONE_WIDTH = 390
+
 needs_chromium = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
     reason="Debian's chromium and chromium-driver are not installed (make test installs them)",
@@ -93,7 +96,7 @@ def shot_phone(driver: webdriver.Chrome, name: str) -> None:
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
         width = driver.execute_script("return window.innerWidth")
-        fit_window(driver, 390, most=6000)
+        fit_window(driver, PHONE_WIDTH, most=6000)
         driver.save_screenshot(str(Path(target) / f"{name}.png"))
         assert int(width) <= 400
 

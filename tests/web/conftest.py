@@ -158,11 +158,16 @@ def wait_for(predicate: object, timeout: float = 30.0, every: float = 0.3) -> No
 ROW = re.compile(r'<td[^>]*><a href="/cases/([^"]+)">')
 
 
+def read_case(stack: WebStack, dossier: str) -> httpx.Response:
+    """The case as the API shows it to the read-only token."""
+    return httpx.get(f"{stack.url}/api/v1/cases/{dossier}", headers=reader(stack), timeout=30)
+
+
 def officer_of(stack: WebStack, dossier: str) -> str:
     found: dict[str, str] = {}
 
     def assigned() -> bool:
-        r = httpx.get(f"{stack.url}/api/v1/cases/{dossier}", headers=reader(stack), timeout=30)
+        r = read_case(stack, dossier)
         if r.status_code == 200 and r.json()["officer"]:
             found["officer"] = r.json()["officer"]
             return True
@@ -173,7 +178,7 @@ def officer_of(stack: WebStack, dossier: str) -> str:
 
 
 def status_of(stack: WebStack, dossier: str) -> str:
-    r = httpx.get(f"{stack.url}/api/v1/cases/{dossier}", headers=reader(stack), timeout=30)
+    r = read_case(stack, dossier)
     assert r.status_code == 200, r.text
     return str(r.json()["status"])
 

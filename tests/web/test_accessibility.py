@@ -9,19 +9,17 @@ the driver (which the page's Content-Security-Policy does not govern).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from tests.web.chromium import (
+    PHONE_WIDTH,
     browser,
     check_page,
     click_and_load,
-    fit_window,
     needs_chromium,
     serious_violations,
+    shot_phone,
     sign_in,
 )
 from tests.web.conftest import WebStack, approval, officer_of, start_cases, wait_for
@@ -29,7 +27,6 @@ from tests.web.conftest import WebStack, approval, officer_of, start_cases, wait
 __all__ = ["browser"]  # the module-scoped Chromium of tests/web/chromium.py
 pytestmark = needs_chromium  # Debian's chromium and chromium-driver (`make browser`)
 
-PHONE_WIDTH = 390
 DESKTOP = (1280, 1000)
 # A note as an officer types it: line breaks, and one word longer than any phone is wide.
 LONG_WORD = "https://exemple.quebec/" + "x" * 180
@@ -42,14 +39,6 @@ def fits(driver: webdriver.Chrome) -> tuple[int, int]:
         "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     return int(widths[0]), int(widths[1])
-
-
-def phone_shot(driver: webdriver.Chrome, name: str) -> None:
-    target = os.environ.get("PARCOURS_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        fit_window(driver, PHONE_WIDTH, most=6000)
-        driver.save_screenshot(str(Path(target) / f"{name}.png"))
 
 
 def add_note(driver: webdriver.Chrome, stack: WebStack, dossier: str) -> None:
@@ -147,7 +136,7 @@ def test_case_and_caseload_fit_a_phone(browser: webdriver.Chrome, web_stack: Web
             assert viewport <= PHONE_WIDTH
             assert document <= viewport, (path, document, viewport)
             assert serious_violations(browser) == [], path
-            phone_shot(browser, name)
+            shot_phone(browser, name)
             browser.set_window_size(PHONE_WIDTH, 900)
     finally:
         browser.set_window_size(*DESKTOP)
